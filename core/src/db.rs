@@ -1,0 +1,299 @@
+//! The database handle shared by every crate.
+//!
+//! Régie runs the same queries on SQLite (the embedded default) and on
+//! PostgreSQL through sqlx's `Any` driver. Queries are written in a portable
+//! subset: `$n` placeholders, `INSERT … RETURNING`, `ON CONFLICT`, integers as
+//! BIGINT, flags as SMALLINT, timestamps as fixed-width UTC text.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::{CoreError, Result};
+
+/// Which server is behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL that names a backend Régie supports.
+///
+/// Its `Display` and `Debug` hide the password, so the value can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, `postgres://…` or
+    /// `postgresql://…`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(CoreError::InvalidUrl(
+                    "a SQLite URL needs a file path, e.g. sqlite://data/regie.db".into(),
+                ));
+            }
+            return Ok(Self {
+                raw: s.to_owned(),
+                backend: Backend::Sqlite,
+            });
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            let parsed = url::Url::parse(s)
+                .map_err(|e| CoreError::InvalidUrl(format!("{}: {e}", mask_password(s))))?;
+            if parsed.host_str().unwrap_or_default().is_empty() {
+                return Err(CoreError::InvalidUrl(format!(
+                    "{}: no host given",
+                    mask_password(s)
+                )));
+            }
+            return Ok(Self {
+                raw: s.to_owned(),
+                backend: Backend::Postgres,
+            });
+        }
+        Err(CoreError::InvalidUrl(format!(
+            "{:?} is neither sqlite://PATH nor postgres://USER@HOST/DATABASE",
+            mask_password(s)
+        )))
+    }
+
+    /// A SQLite URL for a file path.
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self {
+            raw: format!("sqlite://{}", path.display()),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The full URL, password included. Only for handing to the driver.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The file path of a SQLite URL.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let rest = self.raw.strip_prefix("sqlite:")?;
+        let path = rest.trim_start_matches("//");
+        Some(path.split('?').next().unwrap_or_default().into())
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_password(&self.raw))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Replaces the password of a URL by `****`; leaves anything else alone.
+pub fn mask_password(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            // Setting a password only fails for URLs without a host, which
+            // cannot carry one in the first place.
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+/// A pool of connections to SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Db {
+    /// Connects, creating the SQLite file if needed. The caller creates the
+    /// directory that holds it.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = url.backend();
+        let raw = match backend {
+            Backend::Sqlite if !url.expose().contains('?') => format!("{}?mode=rwc", url.expose()),
+            _ => url.expose().to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&raw)
+            .map_err(|e| CoreError::InvalidUrl(format!("{url}: {e}")))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; the
+                        // busy timeout makes concurrent writers wait instead
+                        // of failing at once; foreign keys are off by default
+                        // in SQLite.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| CoreError::Unreachable {
+                url: url.to_string(),
+                reason: describe_connect_error(&e),
+            })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction. Multi-step writes go through one.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Number of open connections and of idle ones, for the metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn describe_connect_error(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "no answer within 5 seconds".into(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Returns true when a database error is a unique-constraint violation, the
+/// last guard against concurrent duplicates on both backends.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
+                // The Any driver does not always carry the kind through.
+                || db.code().as_deref() == Some("23505")
+                || db.code().as_deref() == Some("2067")
+                || db.code().as_deref() == Some("1555")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_supported_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/regie.db")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:regie.db")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1/regie")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u:p@db:5433/regie")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+    }
+
+    #[test]
+    fn rejects_other_urls() {
+        for bad in [
+            "",
+            "mysql://x/y",
+            "regie.db",
+            "sqlite://",
+            "postgres://",
+            "http://x",
+        ] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn password_never_displayed() {
+        let u = DatabaseUrl::parse("postgres://regie:s3cret@db/regie").expect("valid");
+        assert!(!u.to_string().contains("s3cret"));
+        assert!(!format!("{u:?}").contains("s3cret"));
+        assert!(u.expose().contains("s3cret"));
+    }
+
+    #[test]
+    fn sqlite_path_extracted() {
+        let u = DatabaseUrl::parse("sqlite://data/regie.db?mode=rwc").expect("valid");
+        assert_eq!(u.sqlite_path(), Some("data/regie.db".into()));
+    }
+}

@@ -1,0 +1,50 @@
+//! Shared kernel of Régie.
+//!
+//! This crate owns what every domain crate needs and none of them should
+//! define alone: the database handle ([`Db`], one code path for SQLite and
+//! PostgreSQL), the migration runner that applies each crate's own migrations
+//! in a fixed order ([`migrate`]), the append-only audit journal ([`audit`])
+//! and the UTC timestamp format used in storage ([`time`]).
+//!
+//! It knows nothing about HTTP, and owns exactly one table besides the
+//! migration ledger: `audit_log`.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod db;
+pub mod migrate;
+pub mod time;
+
+pub use db::{Backend, DatabaseUrl, Db};
+
+/// Errors of the shared kernel.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The database URL could not be understood.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The database could not be reached at start-up.
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// A migration that was already applied has been edited since.
+    #[error("migration {component}/{version} ({name}) was changed after it was applied; applied migrations must never be edited")]
+    MigrationEdited {
+        component: String,
+        version: i64,
+        name: String,
+    },
+    /// A migration failed to apply; nothing of it was kept.
+    #[error("migration {component}/{version} ({name}) failed: {source}")]
+    MigrationFailed {
+        component: String,
+        version: i64,
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

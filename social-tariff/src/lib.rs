@@ -1,0 +1,58 @@
+//! Social tariff and refurbished-equipment grants of Régie.
+//!
+//! This crate owns the households in precarity and, as the social-tariff
+//! issue lands, their applications, the versioned eligibility rules, the
+//! explainable decisions, appeals, renewals and equipment grants. It stands
+//! alone: it depends on no other domain crate, and `billing` asks it who is
+//! entitled to what through its public API. It knows nothing about HTTP.
+//!
+//! A household record can be linked to the user account of the household
+//! itself; such a user only ever sees its own records ([`Scope::Own`]).
+#![forbid(unsafe_code)]
+
+pub mod household;
+mod storage;
+
+pub use household::{Household, HouseholdCode, NewHousehold, Scope};
+use regie_core::migrate::{Component, Migration};
+
+/// Errors of the social-tariff domain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The record does not exist, or the caller may not know it exists.
+    #[error("no such household: {0}")]
+    NotFound(String),
+    /// Input that breaks a rule of the domain; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] regie_core::CoreError),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Storage(e.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The tables this crate owns.
+pub const COMPONENT: Component = Component {
+    name: "social_tariff",
+    migrations: &[Migration::portable(
+        1,
+        "households",
+        "CREATE TABLE households (
+            id {{id}},
+            code TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            user_id BIGINT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX households_user ON households (user_id);",
+    )],
+};
+
+pub use storage::{create_household, get_household, list_households};

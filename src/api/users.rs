@@ -1,0 +1,128 @@
+//! User administration.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use crate::auth::{Password, Principal, Role, Username};
+use crate::error::{ApiError, ErrorBody};
+use crate::storage::{self, User};
+use crate::{AppState, Error};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewUser {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UserUpdate {
+    pub roles: Option<Vec<Role>>,
+    /// Disabling a user also revokes its sessions and tokens.
+    pub disabled: Option<bool>,
+}
+
+/// Lists users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [User])))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(storage::list_users(&state.db).await?))
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser, responses(
+    (status = 201, body = User),
+    (status = 409, body = ErrorBody, description = "username taken"),
+    (status = 422, body = ErrorBody, description = "invalid username, password or roles"),
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    me: Principal,
+    Json(new): Json<NewUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let user = create_user(
+        &state,
+        &me,
+        &new.username,
+        &new.display_name,
+        &new.password,
+        &new.roles,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Validates and creates a user; shared by the API and the admin page.
+pub async fn create_user(
+    state: &AppState,
+    me: &Principal,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    roles: &[Role],
+) -> Result<User, Error> {
+    let username = Username::parse(username)?;
+    let hash = Password::parse(password)?.hash()?;
+    storage::create_user(
+        &state.db,
+        &me.actor(),
+        &username,
+        display_name,
+        &hash,
+        roles,
+    )
+    .await
+}
+
+/// Shows a user.
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path)),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    storage::get_user(&state.db, &username)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(Error::NotFound(format!("no user named {username}"))))
+}
+
+/// Changes the roles of a user, or disables / re-enables it.
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path)), request_body = UserUpdate,
+    responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+    Json(change): Json<UserUpdate>,
+) -> Result<Json<User>, ApiError> {
+    if change.disabled == Some(true) && username == me.username {
+        return Err(ApiError(Error::Invalid(
+            "you cannot disable your own account".into(),
+        )));
+    }
+    let user = storage::update_user(
+        &state.db,
+        &me.actor(),
+        &username,
+        change.roles.as_deref(),
+        change.disabled,
+    )
+    .await?;
+    Ok(Json(user))
+}

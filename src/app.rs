@@ -1,0 +1,374 @@
+//! Application state and the router.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use chrono::Duration;
+use regie_core::Db;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{LoginPolicy, Principal};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::routes::{
+    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, HOUSEHOLD, HOUSEHOLD_RECORD,
+    SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
+};
+use crate::{api, metrics, routes, telemetry, web, Error};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    pub routes: Arc<Vec<RouteSpec>>,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config) -> Result<Self, Error> {
+        let metrics =
+            Metrics::new().map_err(|e| Error::Internal(format!("metrics registry: {e}")))?;
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            metrics,
+            routes: Arc::new(route_table().into_iter().map(|r| r.spec).collect()),
+        })
+    }
+
+    pub fn login_policy(&self) -> LoginPolicy {
+        LoginPolicy {
+            max_per_account: self.config.login_max_failures_per_account,
+            max_per_address: self.config.login_max_failures_per_address,
+            window: Duration::minutes(i64::from(self.config.login_window_minutes)),
+        }
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::hours(i64::from(self.config.session_ttl_hours))
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::hours(i64::from(self.config.token_ttl_hours))
+    }
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    surface: Surface,
+    handler: axum::routing::MethodRouter<AppState>,
+) -> Route {
+    Route {
+        spec: RouteSpec {
+            method,
+            path,
+            access,
+            surface,
+        },
+        handler,
+    }
+}
+
+/// Every route of the application with its access rule.
+pub fn route_table() -> Vec<Route> {
+    use Access::{AnyUser, Public, Roles};
+    use Surface::{Api, Infra, Page};
+    vec![
+        // Operations and documentation.
+        route(
+            Method::GET,
+            "/healthz",
+            Public,
+            Infra,
+            get(api::system::healthz),
+        ),
+        route(
+            Method::GET,
+            "/readyz",
+            Public,
+            Infra,
+            get(api::system::readyz),
+        ),
+        route(Method::GET, "/metrics", Public, Infra, get(metrics::expose)),
+        route(
+            Method::GET,
+            "/static/regie.css",
+            Public,
+            Infra,
+            get(web::assets::css),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Public,
+            Infra,
+            get(api::system::openapi_json),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/docs",
+            Public,
+            Infra,
+            get(web::apidoc::page),
+        ),
+        // API: authentication.
+        route(
+            Method::POST,
+            "/api/v1/auth/token",
+            Public,
+            Api,
+            post(api::auth::create_token),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/auth/token",
+            AnyUser,
+            Api,
+            delete(api::auth::revoke_current),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/auth/tokens",
+            AnyUser,
+            Api,
+            get(api::auth::list_tokens),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/auth/tokens/{id}",
+            AnyUser,
+            Api,
+            delete(api::auth::revoke_token),
+        ),
+        route(Method::GET, "/api/v1/me", AnyUser, Api, get(api::auth::me)),
+        // API: administration.
+        route(
+            Method::GET,
+            "/api/v1/users",
+            Roles(ADMIN),
+            Api,
+            get(api::users::list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users",
+            Roles(ADMIN),
+            Api,
+            post(api::users::create),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/users/{username}",
+            Roles(ADMIN),
+            Api,
+            get(api::users::show),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/users/{username}",
+            Roles(ADMIN),
+            Api,
+            patch(api::users::update),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/audit",
+            Roles(ADMIN),
+            Api,
+            get(api::audit::list),
+        ),
+        // API: households.
+        route(
+            Method::GET,
+            "/api/v1/households",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::households::list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/households",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::households::create),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/households/{code}",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::households::show),
+        ),
+        // Pages.
+        route(Method::GET, "/", Public, Page, get(web::pages::root)),
+        route(
+            Method::GET,
+            "/connexion",
+            Public,
+            Page,
+            get(web::pages::login_form),
+        ),
+        route(
+            Method::POST,
+            "/connexion",
+            Public,
+            Page,
+            post(web::pages::login_submit),
+        ),
+        route(
+            Method::POST,
+            "/deconnexion",
+            AnyUser,
+            Page,
+            post(web::pages::logout),
+        ),
+        route(
+            Method::GET,
+            "/compte",
+            AnyUser,
+            Page,
+            get(web::pages::account),
+        ),
+        route(
+            Method::POST,
+            "/compte/jetons/{id}/revoquer",
+            AnyUser,
+            Page,
+            post(web::pages::account_revoke),
+        ),
+        route(
+            Method::GET,
+            "/admin",
+            Roles(ADMIN),
+            Page,
+            get(web::pages::admin_home),
+        ),
+        route(
+            Method::GET,
+            "/admin/utilisateurs",
+            Roles(ADMIN),
+            Page,
+            get(web::pages::admin_users),
+        ),
+        route(
+            Method::POST,
+            "/admin/utilisateurs",
+            Roles(ADMIN),
+            Page,
+            post(web::pages::admin_users_create),
+        ),
+        route(
+            Method::GET,
+            "/admin/journal",
+            Roles(ADMIN),
+            Page,
+            get(web::pages::admin_audit),
+        ),
+        route(
+            Method::GET,
+            "/technicien",
+            Roles(TECHNICIAN),
+            Page,
+            get(web::pages::technician_home),
+        ),
+        route(
+            Method::GET,
+            "/comptabilite",
+            Roles(ACCOUNTANT),
+            Page,
+            get(web::pages::accountant_home),
+        ),
+        route(
+            Method::GET,
+            "/instruction",
+            Roles(SOCIAL_AGENT),
+            Page,
+            get(web::pages::social_home),
+        ),
+        route(
+            Method::GET,
+            "/instruction/foyers",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::pages::households),
+        ),
+        route(
+            Method::POST,
+            "/instruction/foyers",
+            Roles(SOCIAL_STAFF),
+            Page,
+            post(web::pages::households_create),
+        ),
+        route(
+            Method::GET,
+            "/mon-espace",
+            Roles(HOUSEHOLD),
+            Page,
+            get(web::pages::household_home),
+        ),
+        route(
+            Method::GET,
+            "/foyers/{code}",
+            Roles(HOUSEHOLD_RECORD),
+            Page,
+            get(web::pages::household_show),
+        ),
+    ]
+}
+
+/// The whole application, ready to serve or to call in-process.
+pub fn router(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for r in route_table() {
+        router = router.route(r.spec.path, r.handler);
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::enforce))
+        .fallback(routes::fallback)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(telemetry::scope_request_id))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track)),
+        )
+        .with_state(state)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError(Error::Unauthenticated))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}

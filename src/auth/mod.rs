@@ -1,0 +1,277 @@
+//! Authentication and the identities behind requests.
+//!
+//! Web pages use a session cookie, the API a bearer token; both are rows of
+//! `auth_tokens`, stored as SHA-256 hashes so that a copy of the database
+//! does not hand out live credentials. Passwords are hashed with argon2id.
+//! Failed logins are counted in the database, so the limit holds across
+//! several instances behind a load balancer.
+
+pub mod password;
+pub mod role;
+pub mod token;
+
+use chrono::{DateTime, Duration, Utc};
+use regie_core::audit::{Actor, Change};
+use regie_core::{time, Db};
+use serde::{Deserialize, Serialize};
+
+pub use password::Password;
+pub use role::Role;
+pub use token::TokenKind;
+
+use crate::storage;
+use crate::Error;
+
+/// A validated username: 2 to 64 characters of `a-z 0-9 . _ -`, lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "c.martin")]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let s = s.trim().to_lowercase();
+        let ok_len = (2..=64).contains(&s.chars().count());
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        if !ok_len || !ok_chars {
+            return Err(Error::Invalid(format!(
+                "username {s:?} must be 2 to 64 characters among a-z, 0-9, '.', '_' and '-'"
+            )));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Username> for String {
+    fn from(u: Username) -> String {
+        u.0
+    }
+}
+
+impl std::fmt::Display for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    /// The session or API token that authenticated the request.
+    pub token_id: i64,
+    pub kind: TokenKind,
+    /// The CSRF token bound to a web session.
+    pub csrf_token: Option<String>,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+
+    /// Staff roles see every household; a household user only its own.
+    pub fn household_scope(&self) -> social_tariff::Scope {
+        if self.has_any(&[Role::Admin, Role::SocialAgent]) {
+            social_tariff::Scope::All
+        } else {
+            social_tariff::Scope::Own(self.user_id)
+        }
+    }
+
+    /// The actor recorded in the audit journal.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            username: self.username.clone(),
+            request_id: crate::telemetry::current_request_id(),
+        }
+    }
+}
+
+/// Login limits, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    pub max_per_account: u32,
+    pub max_per_address: u32,
+    pub window: Duration,
+}
+
+/// A freshly issued credential; the secret is shown once.
+#[derive(Clone)]
+pub struct Issued {
+    pub id: i64,
+    pub secret: String,
+    pub csrf_token: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("id", &self.id)
+            .field("secret", &"****")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Checks a username and password and, if they are right and the limits are
+/// not exceeded, issues a session or API token.
+#[tracing::instrument(skip(db, password, policy), fields(username = %username_raw, kind = ?kind))]
+pub async fn login(
+    db: &Db,
+    username_raw: &str,
+    password: &str,
+    address: &str,
+    kind: TokenKind,
+    ttl: Duration,
+    policy: LoginPolicy,
+) -> Result<(Principal, Issued), Error> {
+    let username = username_raw.trim().to_lowercase();
+    let now = time::now();
+    let since = now - policy.window;
+    let counts = storage::login_failures_since(db, &username, address, since).await?;
+    let blocked_until = [
+        (
+            counts.account,
+            counts.account_oldest,
+            policy.max_per_account,
+        ),
+        (
+            counts.address,
+            counts.address_oldest,
+            policy.max_per_address,
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _, max)| *n >= i64::from(*max))
+    .filter_map(|(_, oldest, _)| oldest)
+    .map(|oldest| oldest + policy.window)
+    .max();
+    if let Some(until) = blocked_until {
+        let retry_after_s = (until - now).num_seconds().max(1) as u64;
+        tracing::warn!(address, retry_after_s, "login refused: too many failures");
+        return Err(Error::RateLimited { retry_after_s });
+    }
+
+    let user = storage::find_user_credentials(db, &username).await?;
+    let verified = match &user {
+        Some(u) if !u.disabled => password::verify(password, &u.password_hash),
+        _ => {
+            // Spend the same time as a real check so that response times do
+            // not tell which usernames exist.
+            password::verify(password, password::DUMMY_HASH);
+            false
+        }
+    };
+    let user = match (verified, user) {
+        (true, Some(u)) => u,
+        _ => {
+            storage::record_login_failure(db, &username, address, now).await?;
+            return Err(Error::Unauthenticated);
+        }
+    };
+    storage::clear_login_failures(db, &username).await?;
+    let issued = issue(db, user.id, &user.username, kind, ttl).await?;
+    let principal = Principal {
+        user_id: user.id,
+        username: user.username,
+        display_name: user.display_name,
+        roles: user.roles,
+        token_id: issued.id,
+        kind,
+        csrf_token: issued.csrf_token.clone(),
+    };
+    Ok((principal, issued))
+}
+
+/// Issues a token for a user and journals it.
+pub async fn issue(
+    db: &Db,
+    user_id: i64,
+    username: &str,
+    kind: TokenKind,
+    ttl: Duration,
+) -> Result<Issued, Error> {
+    let secret = token::generate(kind);
+    let csrf_token = (kind == TokenKind::Session).then(token::generate_csrf);
+    let expires_at = time::now() + ttl;
+    let actor = Actor {
+        user_id: Some(user_id),
+        username: username.to_owned(),
+        request_id: crate::telemetry::current_request_id(),
+    };
+    let id = storage::insert_token(
+        db,
+        &actor,
+        user_id,
+        &token::hash(&secret),
+        kind,
+        csrf_token.as_deref(),
+        expires_at,
+    )
+    .await?;
+    Ok(Issued {
+        id,
+        secret,
+        csrf_token,
+        expires_at,
+    })
+}
+
+/// Resolves a presented session cookie or bearer token.
+pub async fn authenticate(
+    db: &Db,
+    secret: &str,
+    kind: TokenKind,
+) -> Result<Option<Principal>, Error> {
+    if !token::looks_like(secret, kind) {
+        return Ok(None);
+    }
+    storage::find_principal(db, &token::hash(secret), kind, time::now()).await
+}
+
+/// Revokes a token. A user may revoke its own tokens; an admin any token.
+pub async fn revoke(db: &Db, by: &Principal, token_id: i64) -> Result<(), Error> {
+    let owner = storage::token_owner(db, token_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no token {token_id}")))?;
+    if owner != by.user_id && !by.has(Role::Admin) {
+        // Someone else's token: answer as if it did not exist.
+        return Err(Error::NotFound(format!("no token {token_id}")));
+    }
+    storage::revoke_token(
+        db,
+        &by.actor(),
+        token_id,
+        Change {
+            action: "token.revoke",
+            entity: "token",
+            entity_id: &token_id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await
+}

@@ -1,0 +1,117 @@
+//! Password hashing with argon2id.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+use crate::Error;
+
+/// A password that meets the policy. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// At least 10 characters and at most 1,024 (bounding the hashing work).
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let n = s.chars().count();
+        if n < 10 {
+            return Err(Error::Invalid(
+                "the password must have at least 10 characters".into(),
+            ));
+        }
+        if n > 1024 {
+            return Err(Error::Invalid(
+                "the password must have at most 1024 characters".into(),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A random password for demo accounts: 16 characters without
+    /// look-alikes, so it can be copied from a terminal by hand.
+    pub fn random() -> Self {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::thread_rng();
+        Self(
+            (0..16)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect(),
+        )
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Hashes with argon2id and a random salt (PHC string format).
+    pub fn hash(&self) -> Result<String, Error> {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(self.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(****)")
+    }
+}
+
+/// A valid argon2id hash of a random string, used to spend the same time on
+/// unknown usernames as on known ones.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1UWvKVGzE0Mq6bvwkgYbnP1B6vGyO9Mx8lYFj3Ewv2k";
+
+/// Checks a password against a stored hash. A malformed hash never matches.
+pub fn verify(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_then_verify() {
+        let p = Password::parse("correct horse battery").expect("valid");
+        let h = p.hash().expect("hashes");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("correct horse battery", &h));
+        assert!(!verify("correct horse batterie", &h));
+    }
+
+    #[test]
+    fn policy() {
+        assert!(Password::parse("court").is_err());
+        assert!(Password::parse(&"x".repeat(1025)).is_err());
+        assert!(Password::parse("dix-caract").is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let p = Password::parse("tres-secret-123").expect("valid");
+        assert!(!format!("{p:?}").contains("secret"));
+    }
+
+    #[test]
+    fn dummy_hash_is_well_formed() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify("anything", DUMMY_HASH));
+        assert!(!verify("x", "not a hash"));
+    }
+
+    #[test]
+    fn random_passwords_meet_policy() {
+        let a = Password::random();
+        assert!(Password::parse(a.expose()).is_ok());
+        assert_ne!(a.expose(), Password::random().expose());
+    }
+}

@@ -1,0 +1,304 @@
+//! The command line (in English, for operators).
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use regie_core::{Backend, Db};
+
+use crate::auth::{Password, Role, Username};
+use crate::config::{Config, Overrides};
+use crate::{server, storage, AppState, Error};
+
+/// Régie: operator system of a municipally run public fiber network.
+#[derive(Debug, Parser)]
+#[command(name = "regie", version, about)]
+pub struct Cli {
+    /// TOML configuration file (overridden by REGIE_* variables and flags).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB
+    /// [env: REGIE_DATABASE_URL] [default: SQLite at DATA_DIR/regie.db].
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Directory for local data [env: REGIE_DATA_DIR] [default: ./data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: REGIE_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// On an empty database, create one user per role and load demo data.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from a prompt, or from the first
+    /// line of standard input when it is not a terminal.
+    Add {
+        name: String,
+        /// Role(s): admin, technician, accountant, social_agent, household.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// Name shown in the pages.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, secrets masked.
+    Show,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|e| e.to_string())
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let listen = match &cli.command {
+        Command::Serve(a) => a.listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.database.clone(),
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_masked_toml());
+            Ok(())
+        }
+        Command::Openapi => {
+            let routes: Vec<_> = crate::app::route_table()
+                .into_iter()
+                .map(|r| r.spec)
+                .collect();
+            let doc = crate::openapi::document(&routes);
+            let json =
+                serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+            println!("{json}");
+            Ok(())
+        }
+        Command::Migrate => {
+            crate::telemetry::init(&config);
+            let db = open_database(&config).await?;
+            let applied = regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for a in applied {
+                println!("applied {}/{:04} {}", a.component, a.version, a.name);
+            }
+            db.close().await;
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let result = user_command(&db, cmd).await;
+            db.close().await;
+            result
+        }
+        Command::Serve(args) => {
+            crate::telemetry::init(&config);
+            serve(config, args.demo).await
+        }
+    }
+}
+
+async fn user_command(db: &Db, cmd: UserCommand) -> Result<(), Error> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            roles,
+            display_name,
+        } => {
+            let username = Username::parse(&name)?;
+            let password = Password::parse(&read_password()?)?;
+            let actor = regie_core::audit::Actor::system("cli");
+            let user = storage::create_user(
+                db,
+                &actor,
+                &username,
+                display_name.as_deref().unwrap_or_default(),
+                &password.hash()?,
+                &roles,
+            )
+            .await?;
+            println!(
+                "user {} created with role(s) {}",
+                user.username,
+                user.roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        UserCommand::List => {
+            let users = storage::list_users(db).await?;
+            println!(
+                "{:<24} {:<32} {:<9} ROLES",
+                "USERNAME", "DISPLAY NAME", "STATE"
+            );
+            for u in users {
+                println!(
+                    "{:<24} {:<32} {:<9} {}",
+                    u.username,
+                    u.display_name,
+                    if u.disabled { "disabled" } else { "active" },
+                    u.roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> Result<String, Error> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| Error::Invalid(format!("cannot read the password: {e}")))?;
+        let again = rpassword::prompt_password("Password again: ")
+            .map_err(|e| Error::Invalid(format!("cannot read the password: {e}")))?;
+        if first != again {
+            return Err(Error::Invalid("the two passwords differ".into()));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Error::Invalid(format!("cannot read the password from standard input: {e}"))
+        })?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+/// Creates `dir` if needed and checks that files can be written in it.
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Config(format!(
+            "cannot create data directory {}: {}",
+            dir.display(),
+            io_reason(&e)
+        ))
+    })?;
+    let probe = dir.join(".regie-write-test");
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        Error::Config(format!(
+            "data directory {} is not writable: {}",
+            dir.display(),
+            io_reason(&e)
+        ))
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    // The OS message without the "(os error N)" suffix, lower-cased to read
+    // as the end of a sentence.
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_owned();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
+/// Prepares local storage and connects to the configured database.
+pub async fn open_database(config: &Config) -> Result<Db, Error> {
+    ensure_writable_dir(&config.data_dir)?;
+    let url = config.database()?;
+    if url.backend() == Backend::Sqlite {
+        if let Some(parent) = url.sqlite_path().as_deref().and_then(Path::parent) {
+            if !parent.as_os_str().is_empty() {
+                ensure_writable_dir(parent)?;
+            }
+        }
+    }
+    Ok(Db::connect(&url, config.db_max_connections).await?)
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), Error> {
+    let addr = config.listen_addr()?;
+    // Bind before anything slow so that a port in use is reported at once.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {}", io_reason(&e))))?;
+    let db = open_database(&config).await?;
+    let applied = regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+    tracing::info!(
+        migrations_applied = applied.len(),
+        backend = db.backend().as_str(),
+        "database ready"
+    );
+    if demo {
+        match crate::demo::load(&db, &config.data_dir).await? {
+            Some(accounts) => {
+                println!(
+                    "Demo data loaded. Demo accounts (also in {}):",
+                    config.data_dir.join("demo-credentials.txt").display()
+                );
+                for a in &accounts {
+                    println!(
+                        "  {:<12} {:<14} password: {}",
+                        a.username,
+                        a.role.as_str(),
+                        a.password.expose()
+                    );
+                }
+            }
+            None => {
+                println!("The database already has users: demo data not loaded, nothing changed.")
+            }
+        }
+    }
+    let state = AppState::new(db.clone(), config)?;
+    println!(
+        "Régie listening on http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| Error::Startup(e.to_string()))?
+    );
+    let result = server::serve(listener, state, server::shutdown_signal()).await;
+    db.close().await;
+    tracing::info!("stopped");
+    result.map_err(|e| Error::Startup(format!("server error: {e}")))
+}

@@ -1,0 +1,169 @@
+//! The errors of the binary, and their mapping to HTTP.
+//!
+//! Domain and storage errors are converted once into [`Error`]; [`ApiError`]
+//! renders it as JSON and `web::PageError` as a French page. A 5xx never
+//! shows its cause: the log has it, with the request id the response carries.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Errors of the application.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Startup(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("this role may not do that")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many failed logins; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("invalid or missing form token")]
+    Csrf,
+    #[error(transparent)]
+    Core(#[from] regie_core::CoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Exit status of the command line: 2 for bad configuration or input,
+    /// 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Invalid(_) => 2,
+            Error::Core(regie_core::CoreError::InvalidUrl(_)) => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Forbidden | Error::Csrf => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Config(_) | Error::Startup(_) | Error::Core(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden => "forbidden",
+            Error::Csrf => "csrf",
+            Error::NotFound(_) => "not_found",
+            Error::Invalid(_) => "invalid",
+            Error::Conflict(_) => "conflict",
+            Error::RateLimited { .. } => "rate_limited",
+            _ => "internal",
+        }
+    }
+
+    /// The message a person can act on (in English for the API; the pages
+    /// have their own French wording).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Unauthenticated => {
+                "Authentication required: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)".into()
+            }
+            Error::Forbidden => "Your role does not allow this action.".into(),
+            Error::Csrf => "The form token is missing or invalid; reload the page and try again.".into(),
+            Error::NotFound(m) | Error::Invalid(m) | Error::Conflict(m) => m.clone(),
+            Error::RateLimited { retry_after_s } => {
+                format!("Too many failed login attempts; retry in {retry_after_s} seconds.")
+            }
+            _ => "An internal error occurred; quote the request id to the administrator.".into(),
+        }
+    }
+
+    /// Logs a server-side failure with everything an operator needs.
+    pub fn log_if_internal(&self) {
+        if self.status().is_server_error() {
+            tracing::error!(
+                request_id = %crate::telemetry::current_request_id().unwrap_or_default(),
+                error = %self,
+                "request failed"
+            );
+        }
+    }
+}
+
+impl From<social_tariff::Error> for Error {
+    fn from(e: social_tariff::Error) -> Self {
+        match e {
+            e @ social_tariff::Error::NotFound(_) => Error::NotFound(e.to_string()),
+            social_tariff::Error::Invalid(m) => Error::Invalid(m),
+            social_tariff::Error::Storage(c) => Error::Core(c),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Core(e.into())
+    }
+}
+
+/// JSON body of every API error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `not_found`.
+    pub code: String,
+    /// What happened and what to do about it.
+    pub message: String,
+    /// Id of the request, also in the `x-request-id` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// An [`Error`] answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log_if_internal();
+        let status = e.status();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: e.code().into(),
+                message: e.public_message(),
+                request_id: crate::telemetry::current_request_id(),
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Error::RateLimited { retry_after_s } = e {
+            if let Ok(v) = retry_after_s.to_string().parse() {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,41 @@
+//! The `regie` binary's library: command line, configuration, HTTP server,
+//! authentication and access control, the JSON API and the French pages.
+//!
+//! It wires the domain crates together and is the only place that knows about
+//! HTTP: handlers extract the request, call a domain crate, and convert the
+//! answer. Its own tables (users, roles, sessions and tokens, login failures)
+//! are the `platform` migration component.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+pub mod web;
+
+pub use app::{router, AppState};
+pub use error::Error;
+
+use regie_core::migrate::Component;
+
+/// Every migration component, in the order they are applied: the shared
+/// kernel, the platform, then the domain crates from the bottom of the
+/// dependency graph up.
+pub const COMPONENTS: &[Component] = &[
+    regie_core::audit::COMPONENT,
+    storage::COMPONENT,
+    inventory::COMPONENT,
+    provisioning::COMPONENT,
+    monitoring::COMPONENT,
+    social_tariff::COMPONENT,
+    billing::COMPONENT,
+];

@@ -1,0 +1,111 @@
+//! Prometheus metrics of the HTTP server and the database pool.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::AppState;
+
+/// The registry and the metrics the server updates.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    pool: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("regie".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by route and status",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections, by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            duration,
+            pool,
+        })
+    }
+}
+
+/// Counts and times every request under its route pattern (never the raw
+/// path, which would explode the label set).
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let m = &state.metrics;
+    m.duration
+        .with_label_values(&[&method, &route])
+        .observe(start.elapsed().as_secs_f64());
+    m.requests
+        .with_label_values(&[&method, &route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+pub async fn expose(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.db.pool_stats();
+    state
+        .metrics
+        .pool
+        .with_label_values(&["open"])
+        .set(i64::from(open));
+    state
+        .metrics
+        .pool
+        .with_label_values(&["idle"])
+        .set(idle as i64);
+    state
+        .metrics
+        .pool
+        .with_label_values(&["max"])
+        .set(i64::from(state.config.db_max_connections));
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut buf) {
+        return crate::error::ApiError(crate::Error::Internal(format!("metrics encoding: {e}")))
+            .into_response();
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        buf,
+    )
+        .into_response()
+}

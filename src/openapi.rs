@@ -1,0 +1,98 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and
+//! completed from the route table with each operation's allowed roles.
+
+use axum::http::Method;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Doc, PathItem};
+use utoipa::OpenApi;
+
+use crate::api;
+use crate::routes::{Access, RouteSpec, Surface};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Régie API",
+        description = "API of Régie, the operator system of a municipally run fiber network. \
+                       Authenticate with POST /api/v1/auth/token, then send `Authorization: Bearer <token>`. \
+                       Errors are `{\"error\": {\"code\", \"message\", \"request_id\"}}`.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
+    ),
+    paths(
+        api::system::healthz,
+        api::system::readyz,
+        api::system::openapi_json,
+        api::auth::create_token,
+        api::auth::revoke_current,
+        api::auth::list_tokens,
+        api::auth::revoke_token,
+        api::auth::me,
+        api::users::list,
+        api::users::create,
+        api::users::show,
+        api::users::update,
+        api::audit::list,
+        api::households::list,
+        api::households::create,
+        api::households::show,
+    ),
+    tags(
+        (name = "system", description = "Health and description of the service"),
+        (name = "auth", description = "Tokens and identity"),
+        (name = "users", description = "User administration (admin)"),
+        (name = "audit", description = "The append-only audit journal (admin)"),
+        (name = "households", description = "Households of the social tariff"),
+    )
+)]
+struct ApiDoc;
+
+fn operation_mut<'a>(
+    item: &'a mut PathItem,
+    method: &Method,
+) -> Option<&'a mut utoipa::openapi::path::Operation> {
+    match *method {
+        Method::GET => item.get.as_mut(),
+        Method::POST => item.post.as_mut(),
+        Method::PUT => item.put.as_mut(),
+        Method::PATCH => item.patch.as_mut(),
+        Method::DELETE => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+/// The document served at `/api/v1/openapi.json`.
+pub fn document(routes: &[RouteSpec]) -> Doc {
+    let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    for spec in routes.iter().filter(|r| r.surface != Surface::Page) {
+        let Some(op) = doc
+            .paths
+            .paths
+            .get_mut(spec.path)
+            .and_then(|item| operation_mut(item, &spec.method))
+        else {
+            continue;
+        };
+        let who = match spec.access {
+            Access::Public => "Access: public.".to_owned(),
+            Access::AnyUser => "Access: any logged-in user.".to_owned(),
+            Access::Roles(roles) => format!(
+                "Access: roles {}.",
+                roles
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        op.description = Some(match op.description.take() {
+            Some(d) if !d.is_empty() => format!("{d}\n\n{who}"),
+            _ => who,
+        });
+    }
+    doc
+}

@@ -1,0 +1,529 @@
+//! SQL of the platform: users, roles, tokens and login failures. The only
+//! module of the binary that touches these tables.
+
+use chrono::{DateTime, Utc};
+use regie_core::audit::{self, Actor, Change};
+use regie_core::migrate::{Component, Migration};
+use regie_core::{db::is_unique_violation, time, Db};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::auth::{Principal, Role, TokenKind, Username};
+use crate::Error;
+
+/// The platform's tables.
+pub const COMPONENT: Component = Component {
+    name: "platform",
+    migrations: &[Migration::portable(
+        1,
+        "users_and_tokens",
+        "CREATE TABLE users (
+            id {{id}},
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            disabled SMALLINT NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE user_roles (
+            user_id BIGINT NOT NULL REFERENCES users (id),
+            role TEXT NOT NULL,
+            PRIMARY KEY (user_id, role)
+        );
+        CREATE TABLE auth_tokens (
+            id {{id}},
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id BIGINT NOT NULL REFERENCES users (id),
+            kind TEXT NOT NULL,
+            csrf_token TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX auth_tokens_user ON auth_tokens (user_id);
+        CREATE TABLE login_failures (
+            id {{id}},
+            username TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_username ON login_failures (username, at);
+        CREATE INDEX login_failures_address ON login_failures (address, at);",
+    )],
+};
+
+/// A user as shown to admins; never carries the password hash.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    /// UTC, RFC 3339.
+    pub created_at: String,
+}
+
+/// What login needs to know of a user.
+pub struct Credentials {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn roles_of(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<Vec<Role>, Error> {
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    let mut roles = rows
+        .iter()
+        .map(|r| Role::parse(&r.try_get::<String, _>("role")?))
+        .collect::<Result<Vec<_>, Error>>()?;
+    roles.sort();
+    Ok(roles)
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<User, Error> {
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        roles,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Number of users, to tell an empty database from one in use.
+pub async fn user_count(db: &Db) -> Result<i64, Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Creates a user with its roles and audit entry in one transaction.
+#[tracing::instrument(skip(db, password_hash, actor), fields(actor = %actor.username))]
+pub async fn create_user(
+    db: &Db,
+    actor: &Actor,
+    username: &Username,
+    display_name: &str,
+    password_hash: &str,
+    roles: &[Role],
+) -> Result<User, Error> {
+    if roles.is_empty() {
+        return Err(Error::Invalid("a user needs at least one role".into()));
+    }
+    let display_name = match display_name.trim() {
+        "" => username.as_str().to_owned(),
+        d => d.to_owned(),
+    };
+    let mut tx = db.begin().await?;
+    let created_at = time::to_db(time::now());
+    let row = sqlx::query(
+        "INSERT INTO users (username, display_name, password_hash, disabled, created_at)
+         VALUES ($1, $2, $3, 0, $4) RETURNING id",
+    )
+    .bind(username.as_str())
+    .bind(&display_name)
+    .bind(password_hash)
+    .bind(&created_at)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::Conflict(format!("a user named {username} already exists"))
+        } else {
+            e.into()
+        }
+    })?;
+    let id: i64 = row.try_get("id")?;
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    for role in &roles {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let user = User {
+        id,
+        username: username.to_string(),
+        display_name,
+        roles,
+        disabled: false,
+        created_at,
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "user.create",
+            entity: "user",
+            entity_id: &user.username,
+            before: None,
+            after: serde_json::to_value(&user).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Changes the roles and/or the disabled flag of a user. Disabling a user
+/// revokes its tokens in the same transaction.
+#[tracing::instrument(skip(db, actor), fields(actor = %actor.username))]
+pub async fn update_user(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    roles: Option<&[Role]>,
+    disabled: Option<bool>,
+) -> Result<User, Error> {
+    let mut tx = db.begin().await?;
+    let before = get_user_in(&mut tx, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
+    if let Some(roles) = roles {
+        if roles.is_empty() {
+            return Err(Error::Invalid("a user needs at least one role".into()));
+        }
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        for role in roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(before.id)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    if let Some(disabled) = disabled {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query(
+                "UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(time::to_db(time::now()))
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let after = get_user_in(&mut tx, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "user.update",
+            entity: "user",
+            entity_id: &after.username,
+            before: serde_json::to_value(&before).ok(),
+            after: serde_json::to_value(&after).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn get_user_in(
+    conn: &mut sqlx::AnyConnection,
+    username: &str,
+) -> Result<Option<User>, Error> {
+    let row = sqlx::query(
+        "SELECT id, username, display_name, disabled, created_at FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(r) => {
+            let roles = roles_of(conn, r.try_get("id")?).await?;
+            Ok(Some(user_from_row(&r, roles)?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// One user by name.
+pub async fn get_user(db: &Db, username: &str) -> Result<Option<User>, Error> {
+    let mut conn = db.pool().acquire().await?;
+    get_user_in(&mut conn, username).await
+}
+
+/// Every user, by name.
+pub async fn list_users(db: &Db) -> Result<Vec<User>, Error> {
+    let mut conn = db.pool().acquire().await?;
+    let rows = sqlx::query(
+        "SELECT id, username, display_name, disabled, created_at FROM users ORDER BY username",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let roles = roles_of(&mut conn, r.try_get("id")?).await?;
+        users.push(user_from_row(r, roles)?);
+    }
+    Ok(users)
+}
+
+/// The credentials of a user, for login.
+pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<Credentials>, Error> {
+    let mut conn = db.pool().acquire().await?;
+    let row = sqlx::query(
+        "SELECT id, username, display_name, password_hash, disabled FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let id: i64 = r.try_get("id")?;
+    Ok(Some(Credentials {
+        id,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        password_hash: r.try_get("password_hash")?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        roles: roles_of(&mut conn, id).await?,
+    }))
+}
+
+/// Stores a new token (as its hash) and journals its issue.
+pub async fn insert_token(
+    db: &Db,
+    actor: &Actor,
+    user_id: i64,
+    token_hash: &str,
+    kind: TokenKind,
+    csrf_token: Option<&str>,
+    expires_at: DateTime<Utc>,
+) -> Result<i64, Error> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO auth_tokens (token_hash, user_id, kind, csrf_token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(csrf_token)
+    .bind(time::to_db(time::now()))
+    .bind(time::to_db(expires_at))
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: if kind == TokenKind::Session {
+                "session.open"
+            } else {
+                "token.issue"
+            },
+            entity: "token",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(
+                serde_json::json!({ "kind": kind.as_str(), "expires_at": time::to_db(expires_at) }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The principal behind a live (unrevoked, unexpired) token of an enabled
+/// user.
+pub async fn find_principal(
+    db: &Db,
+    token_hash: &str,
+    kind: TokenKind,
+    now: DateTime<Utc>,
+) -> Result<Option<Principal>, Error> {
+    let mut conn = db.pool().acquire().await?;
+    let row = sqlx::query(
+        "SELECT t.id AS token_id, t.csrf_token, u.id AS user_id, u.username, u.display_name
+         FROM auth_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.kind = $2 AND t.revoked_at IS NULL
+           AND t.expires_at > $3 AND u.disabled = 0",
+    )
+    .bind(token_hash)
+    .bind(kind.as_str())
+    .bind(time::to_db(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let user_id: i64 = r.try_get("user_id")?;
+    Ok(Some(Principal {
+        user_id,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        roles: roles_of(&mut conn, user_id).await?,
+        token_id: r.try_get("token_id")?,
+        kind,
+        csrf_token: r.try_get("csrf_token")?,
+    }))
+}
+
+/// The user owning a token.
+pub async fn token_owner(db: &Db, token_id: i64) -> Result<Option<i64>, Error> {
+    let row = sqlx::query("SELECT user_id FROM auth_tokens WHERE id = $1")
+        .bind(token_id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| r.try_get("user_id").map_err(Error::from))
+        .transpose()
+}
+
+/// A token as listed to its owner; never the secret.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    /// `session` or `api`.
+    pub kind: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The tokens of a user, newest first.
+pub async fn list_tokens(db: &Db, user_id: i64) -> Result<Vec<TokenInfo>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, created_at, expires_at, revoked_at FROM auth_tokens
+         WHERE user_id = $1 ORDER BY id DESC LIMIT 200",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenInfo {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a token (idempotent) and journals it.
+pub async fn revoke_token(
+    db: &Db,
+    actor: &Actor,
+    token_id: i64,
+    change: Change<'_>,
+) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let done =
+        sqlx::query("UPDATE auth_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(time::to_db(time::now()))
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() > 0 {
+        audit::record(&mut tx, actor, change).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Recent login failures for an account and for an address.
+#[derive(Debug, Default)]
+pub struct FailureCounts {
+    pub account: i64,
+    pub account_oldest: Option<DateTime<Utc>>,
+    pub address: i64,
+    pub address_oldest: Option<DateTime<Utc>>,
+}
+
+pub async fn login_failures_since(
+    db: &Db,
+    username: &str,
+    address: &str,
+    since: DateTime<Utc>,
+) -> Result<FailureCounts, Error> {
+    let since = time::to_db(since);
+    let count = |column: &'static str, value: String| {
+        let since = since.clone();
+        async move {
+            let sql = format!(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE {column} = $1 AND at >= $2"
+            );
+            let r = sqlx::query(&sql)
+                .bind(value)
+                .bind(since)
+                .fetch_one(db.pool())
+                .await?;
+            let n: i64 = r.try_get("n")?;
+            let oldest: Option<String> = r.try_get("oldest")?;
+            Ok::<_, Error>((n, oldest.as_deref().and_then(time::from_db)))
+        }
+    };
+    let (account, account_oldest) = count("username", username.to_owned()).await?;
+    let (address, address_oldest) = count("address", address.to_owned()).await?;
+    Ok(FailureCounts {
+        account,
+        account_oldest,
+        address,
+        address_oldest,
+    })
+}
+
+pub async fn record_login_failure(
+    db: &Db,
+    username: &str,
+    address: &str,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query("INSERT INTO login_failures (username, address, at) VALUES ($1, $2, $3)")
+        .bind(username)
+        .bind(address)
+        .bind(time::to_db(at))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Forgets the failures of an account after a successful login, and old
+/// failures of everyone (they no longer count towards any limit).
+pub async fn clear_login_failures(db: &Db, username: &str) -> Result<(), Error> {
+    let day_ago = time::to_db(time::now() - chrono::Duration::days(1));
+    sqlx::query("DELETE FROM login_failures WHERE username = $1 OR at < $2")
+        .bind(username)
+        .bind(day_ago)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! The French pages: server-rendered HTML (maud), usable without
+//! JavaScript, every asset served by the binary itself.
+
+pub mod apidoc;
+pub mod assets;
+pub mod pages;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::auth::{Principal, Role};
+use crate::Error;
+
+/// Cookie holding the session secret.
+pub const SESSION_COOKIE: &str = "regie_session";
+/// Double-submit cookie protecting the login form, set with the form.
+pub const LOGIN_CSRF_COOKIE: &str = "regie_login_csrf";
+
+/// Formats a stored UTC timestamp in Europe/Paris for people.
+pub fn local_time(stored: &str) -> String {
+    regie_core::time::from_db(stored)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::Paris)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| stored.to_owned())
+}
+
+fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
+    let mut links = Vec::new();
+    for role in roles {
+        match role {
+            Role::Admin => links.extend([
+                ("/admin", "Administration"),
+                ("/admin/utilisateurs", "Utilisateurs"),
+                ("/admin/journal", "Journal d'audit"),
+            ]),
+            Role::Technician => links.push(("/technicien", "Réseau")),
+            Role::Accountant => links.push(("/comptabilite", "Comptabilité")),
+            Role::SocialAgent => links.extend([
+                ("/instruction", "Instruction"),
+                ("/instruction/foyers", "Foyers"),
+            ]),
+            Role::Household => links.push(("/mon-espace", "Mon espace")),
+        }
+    }
+    links.dedup();
+    links
+}
+
+/// The common layout: skip link, header with navigation for the user's
+/// roles, main content, footer.
+pub fn layout(title: &str, principal: Option<&Principal>, current: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Régie" }
+                link rel="stylesheet" href="/static/regie.css";
+            }
+            body {
+                a class="evitement" href="#contenu" { "Aller au contenu" }
+                header class="bandeau" {
+                    div class="bandeau-haut" {
+                        a class="marque" href="/" { "Régie" span class="sous-titre" { "Réseau public de fibre optique" } }
+                        @if let Some(p) = principal {
+                            div class="utilisateur" {
+                                span { "Connecté : " strong { (p.display_name) } }
+                                a href="/compte" { "Mon compte" }
+                                form method="post" action="/deconnexion" class="en-ligne" {
+                                    input type="hidden" name="csrf_token" value=(p.csrf_token.as_deref().unwrap_or_default());
+                                    button type="submit" class="lien" { "Se déconnecter" }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(p) = principal {
+                        nav aria-label="Navigation principale" {
+                            ul {
+                                @for (href, label) in nav_links(&p.roles) {
+                                    li {
+                                        @if href == current {
+                                            a href=(href) aria-current="page" { (label) }
+                                        } @else {
+                                            a href=(href) { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main id="contenu" tabindex="-1" {
+                    (body)
+                }
+                footer {
+                    p { "Régie — logiciel libre sous licence EUPL-1.2 · " a href="/api/v1/docs" { "Référence de l'API" } }
+                }
+            }
+        }
+    }
+}
+
+/// A list of form errors: a summary at the top (focusable, announced) with
+/// links to each field.
+pub fn error_summary(errors: &[(&str, String)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div class="resume-erreurs" role="alert" aria-labelledby="resume-erreurs-titre" tabindex="-1" {
+                h2 id="resume-erreurs-titre" { "Le formulaire contient " (errors.len()) @if errors.len() > 1 { " erreurs" } @else { " erreur" } }
+                ul {
+                    @for (field, msg) in errors {
+                        li { a href={ "#" (field) } { (msg) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error message of one field, if any.
+pub fn field_error(errors: &[(&str, String)], field: &str) -> Markup {
+    html! {
+        @for (f, msg) in errors {
+            @if *f == field {
+                p class="erreur-champ" id={ (field) "-erreur" } { span class="visually-hidden" { "Erreur : " } (msg) }
+            }
+        }
+    }
+}
+
+/// Whether a field has an error, for `aria-invalid` and `aria-describedby`.
+pub fn has_error(errors: &[(&str, String)], field: &str) -> bool {
+    errors.iter().any(|(f, _)| *f == field)
+}
+
+/// An [`Error`] answered as a French page.
+#[derive(Debug)]
+pub struct PageError(pub Error);
+
+impl<E: Into<Error>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log_if_internal();
+        let status = e.status();
+        let (title, message) = match &e {
+            Error::Unauthenticated => ("Connexion requise", "Vous devez vous connecter pour accéder à cette page.".to_owned()),
+            Error::Forbidden => ("Accès refusé", "Votre rôle ne permet pas d'accéder à cette page.".to_owned()),
+            Error::Csrf => (
+                "Formulaire expiré",
+                "Le formulaire a expiré ou son jeton de sécurité est invalide. Revenez en arrière, rechargez la page et recommencez.".to_owned(),
+            ),
+            Error::NotFound(_) => ("Page introuvable", "La page ou la fiche demandée n'existe pas.".to_owned()),
+            Error::Invalid(m) | Error::Conflict(m) => ("Demande invalide", m.clone()),
+            Error::RateLimited { retry_after_s } => (
+                "Trop de tentatives",
+                format!("Trop de tentatives de connexion échouées. Réessayez dans {} minute(s).", retry_after_s.div_ceil(60)),
+            ),
+            _ => (
+                "Erreur interne",
+                format!(
+                    "Une erreur interne est survenue. Si elle persiste, transmettez cette référence à l'administrateur : {}.",
+                    crate::telemetry::current_request_id().unwrap_or_default()
+                ),
+            ),
+        };
+        let body = html! {
+            h1 { (title) }
+            p { (message) }
+            p { a href="/" { "Retour à l'accueil" } }
+        };
+        (status, Html(layout(title, None, "", body).into_string())).into_response()
+    }
+}
+
+/// Renders a page with a status.
+pub fn render(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// Escapes nothing: for the few constant snippets that are already HTML.
+pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
+    PreEscaped(s)
+}

@@ -1,0 +1,730 @@
+//! Page handlers. Access rules are in the route table; CSRF tokens are
+//! checked by the access middleware before any of these run.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::{CookieJar, Form};
+use maud::{html, Markup};
+use regie_core::audit::{self, AuditFilter};
+use serde::Deserialize;
+
+use crate::auth::{self, token, Principal, Role, TokenKind};
+use crate::storage;
+use crate::web::{
+    error_summary, field_error, has_error, layout, local_time, render, PageError,
+    LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+};
+use crate::{routes, AppState, Error};
+
+type PageResult = Result<Response, PageError>;
+
+fn page(title: &str, p: &Principal, current: &str, body: Markup) -> Response {
+    render(StatusCode::OK, layout(title, Some(p), current, body))
+}
+
+/// Whether cookies must carry `Secure`: the public URL is https, or a
+/// trusted proxy says the request came over TLS.
+fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config.https_public_url()
+        || (state.config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https")))
+}
+
+/// `/`: the home of the user's first role, or the login page.
+pub async fn root(me: Option<Principal>) -> Redirect {
+    match me.as_ref().and_then(|p| p.roles.first()) {
+        Some(role) => Redirect::to(role.home()),
+        None => Redirect::to("/connexion"),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LoginQuery {
+    suite: Option<String>,
+}
+
+/// Only same-site paths are followed after login (no open redirect).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|s| s.starts_with('/') && !s.starts_with("//") && !s.contains('\\'))
+        .map(str::to_owned)
+}
+
+fn login_page(csrf: &str, next: Option<&str>, username: &str, errors: &[(&str, String)]) -> Markup {
+    let body = html! {
+        h1 { "Connexion" }
+        p { "Connectez-vous avec l'identifiant et le mot de passe que la régie vous a remis." }
+        (error_summary(errors))
+        form class="formulaire" method="post" action="/connexion" novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            @if let Some(n) = next { input type="hidden" name="suite" value=(n); }
+            div class="champ" {
+                label for="identifiant" { "Identifiant" }
+                input type="text" id="identifiant" name="identifiant" value=(username) autocomplete="username"
+                    required aria-invalid=(has_error(errors, "identifiant"))
+                    aria-describedby=[has_error(errors, "identifiant").then_some("identifiant-erreur")];
+                (field_error(errors, "identifiant"))
+            }
+            div class="champ" {
+                label for="mot_de_passe" { "Mot de passe" }
+                input type="password" id="mot_de_passe" name="mot_de_passe" autocomplete="current-password"
+                    required aria-invalid=(has_error(errors, "mot_de_passe"))
+                    aria-describedby=[has_error(errors, "mot_de_passe").then_some("mot_de_passe-erreur")];
+                (field_error(errors, "mot_de_passe"))
+            }
+            button type="submit" { "Se connecter" }
+        }
+    };
+    layout("Connexion", None, "/connexion", body)
+}
+
+fn login_csrf_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((LOGIN_CSRF_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/connexion")
+        .build()
+}
+
+/// `GET /connexion`.
+pub async fn login_form(
+    State(state): State<AppState>,
+    me: Option<Principal>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    if let Some(p) = me {
+        if let Some(role) = p.roles.first() {
+            return Redirect::to(role.home()).into_response();
+        }
+    }
+    let csrf = token::generate_csrf();
+    let jar = jar.add(login_csrf_cookie(
+        csrf.clone(),
+        secure_cookies(&state, &headers),
+    ));
+    let next = safe_next(q.suite.as_deref());
+    (
+        jar,
+        render(StatusCode::OK, login_page(&csrf, next.as_deref(), "", &[])),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    identifiant: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    suite: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("identifiant", &self.identifiant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /connexion`.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    peer: routes::Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let secure = secure_cookies(&state, &headers);
+    let next = safe_next(form.suite.as_deref());
+    let mut errors = Vec::new();
+    if form.identifiant.trim().is_empty() {
+        errors.push(("identifiant", "Saisissez votre identifiant.".to_owned()));
+    }
+    if form.mot_de_passe.is_empty() {
+        errors.push(("mot_de_passe", "Saisissez votre mot de passe.".to_owned()));
+    }
+    let fresh_form = |jar: CookieJar, status: StatusCode, errors: &[(&str, String)]| {
+        let csrf = token::generate_csrf();
+        let jar = jar.add(login_csrf_cookie(csrf.clone(), secure));
+        (
+            jar,
+            render(
+                status,
+                login_page(&csrf, next.as_deref(), form.identifiant.trim(), errors),
+            ),
+        )
+            .into_response()
+    };
+    if !errors.is_empty() {
+        return fresh_form(jar, StatusCode::UNPROCESSABLE_ENTITY, &errors);
+    }
+    let address = routes::client_address(&headers, peer.0, state.config.trust_proxy);
+    match auth::login(
+        &state.db,
+        &form.identifiant,
+        &form.mot_de_passe,
+        &address,
+        TokenKind::Session,
+        state.session_ttl(),
+        state.login_policy(),
+    )
+    .await
+    {
+        Ok((principal, issued)) => {
+            let session = Cookie::build((SESSION_COOKIE, issued.secret))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(secure)
+                .path("/")
+                .max_age(time_duration(state.session_ttl()))
+                .build();
+            let jar = jar
+                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/connexion"))
+                .add(session);
+            let target = next
+                .or_else(|| principal.roles.first().map(|r| r.home().to_owned()))
+                .unwrap_or_else(|| "/compte".into());
+            (jar, Redirect::to(&target)).into_response()
+        }
+        Err(Error::Unauthenticated) => fresh_form(
+            jar,
+            StatusCode::UNAUTHORIZED,
+            &[(
+                "identifiant",
+                "Identifiant ou mot de passe incorrect.".to_owned(),
+            )],
+        ),
+        Err(e @ Error::RateLimited { .. }) => {
+            let retry = match e {
+                Error::RateLimited { retry_after_s } => retry_after_s,
+                _ => 60,
+            };
+            let mut resp = fresh_form(
+                jar,
+                StatusCode::TOO_MANY_REQUESTS,
+                &[(
+                    "identifiant",
+                    format!(
+                        "Trop de tentatives échouées. Réessayez dans {} minute(s).",
+                        retry.div_ceil(60)
+                    ),
+                )],
+            );
+            if let Ok(v) = retry.to_string().parse() {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+fn time_duration(d: chrono::Duration) -> time::Duration {
+    time::Duration::seconds(d.num_seconds())
+}
+
+/// `POST /deconnexion`: revokes the session and forgets the cookie.
+pub async fn logout(State(state): State<AppState>, me: Principal, jar: CookieJar) -> PageResult {
+    auth::revoke(&state.db, &me, me.token_id).await?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/connexion")).into_response())
+}
+
+/// `GET /compte`: identity, roles, open sessions and tokens.
+pub async fn account(State(state): State<AppState>, me: Principal) -> PageResult {
+    let tokens = storage::list_tokens(&state.db, me.user_id).await?;
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Mon compte" }
+        dl {
+            dt { "Identifiant" } dd { (me.username) }
+            dt { "Rôles" } dd { (me.roles.iter().map(|r| r.label_fr()).collect::<Vec<_>>().join(", ")) }
+        }
+        h2 { "Sessions et jetons d'API" }
+        p { "Révoquez tout accès que vous ne reconnaissez pas." }
+        table {
+            caption class="visually-hidden" { "Sessions et jetons" }
+            thead { tr { th scope="col" { "Type" } th scope="col" { "Créé le" } th scope="col" { "Expire le" } th scope="col" { "État" } th scope="col" { "Action" } } }
+            tbody {
+                @for t in &tokens {
+                    tr {
+                        td { @if t.kind == "session" { "Session web" } @else { "Jeton d'API" } @if t.id == me.token_id { " (celle-ci)" } }
+                        td { (local_time(&t.created_at)) }
+                        td { (local_time(&t.expires_at)) }
+                        td { @if let Some(r) = &t.revoked_at { "Révoqué le " (local_time(r)) } @else { "Actif" } }
+                        td {
+                            @if t.revoked_at.is_none() {
+                                form method="post" action={ "/compte/jetons/" (t.id) "/revoquer" } class="en-ligne" {
+                                    input type="hidden" name="csrf_token" value=(csrf);
+                                    button type="submit" class="secondaire" { "Révoquer" span class="visually-hidden" { " l'accès n° " (t.id) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Mon compte", &me, "/compte", body))
+}
+
+/// `POST /compte/jetons/{id}/revoquer`.
+pub async fn account_revoke(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(id): Path<i64>,
+) -> PageResult {
+    auth::revoke(&state.db, &me, id).await?;
+    if id == me.token_id {
+        return Ok(Redirect::to("/connexion").into_response());
+    }
+    Ok(Redirect::to("/compte").into_response())
+}
+
+/// `GET /admin`.
+pub async fn admin_home(State(state): State<AppState>, me: Principal) -> PageResult {
+    let users = storage::list_users(&state.db).await?;
+    let recent = audit::list(
+        &state.db,
+        &AuditFilter {
+            limit: Some(5),
+            ..AuditFilter::default()
+        },
+    )
+    .await?;
+    let body = html! {
+        h1 { "Administration" }
+        ul class="cartes" {
+            li class="carte" {
+                h2 { "Utilisateurs" }
+                p { (users.len()) " comptes, dont " (users.iter().filter(|u| u.disabled).count()) " désactivés." }
+                a href="/admin/utilisateurs" { "Gérer les utilisateurs" }
+            }
+            li class="carte" {
+                h2 { "Journal d'audit" }
+                p { "Chaque modification, avec son auteur et sa date." }
+                a href="/admin/journal" { "Consulter le journal" }
+            }
+            li class="carte" {
+                h2 { "Exploitation" }
+                p { "Santé : " a href="/healthz" { "/healthz" } ", disponibilité : " a href="/readyz" { "/readyz" } ", métriques : " a href="/metrics" { "/metrics" } "." }
+                a href="/api/v1/docs" { "Référence de l'API" }
+            }
+        }
+        h2 { "Dernières modifications" }
+        (audit_table(&recent))
+    };
+    Ok(page("Administration", &me, "/admin", body))
+}
+
+fn audit_table(entries: &[audit::AuditEntry]) -> Markup {
+    html! {
+        @if entries.is_empty() {
+            p { "Aucune entrée." }
+        } @else {
+            table {
+                thead { tr { th scope="col" { "Date" } th scope="col" { "Auteur" } th scope="col" { "Action" } th scope="col" { "Fiche" } th scope="col" { "Détail" } } }
+                tbody {
+                    @for e in entries {
+                        tr {
+                            td { (local_time(&e.at)) }
+                            td { (e.actor) }
+                            td { code { (e.action) } }
+                            td { (e.entity) " " (e.entity_id) }
+                            td {
+                                @if let Some(b) = &e.before { "avant : " code { (b) } br; }
+                                @if let Some(a) = &e.after { "après : " code { (a) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct UsersQuery {
+    cree: Option<String>,
+}
+
+fn users_page(
+    me: &Principal,
+    users: &[storage::User],
+    created: Option<&str>,
+    form: &NewUserForm,
+    errors: &[(&str, String)],
+) -> Markup {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    html! {
+        h1 { "Utilisateurs" }
+        @if let Some(c) = created { p class="succes" role="status" { "Le compte " strong { (c) } " a été créé." } }
+        table {
+            caption class="visually-hidden" { "Comptes" }
+            thead { tr { th scope="col" { "Identifiant" } th scope="col" { "Nom" } th scope="col" { "Rôles" } th scope="col" { "État" } th scope="col" { "Créé le" } } }
+            tbody {
+                @for u in users {
+                    tr {
+                        td { (u.username) }
+                        td { (u.display_name) }
+                        td { (u.roles.iter().map(|r| r.label_fr()).collect::<Vec<_>>().join(", ")) }
+                        td { @if u.disabled { "Désactivé" } @else { "Actif" } }
+                        td { (local_time(&u.created_at)) }
+                    }
+                }
+            }
+        }
+        h2 id="nouveau" { "Créer un compte" }
+        (error_summary(errors))
+        form class="formulaire" method="post" action="/admin/utilisateurs" novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            div class="champ" {
+                label for="identifiant" { "Identifiant" span class="aide" { "2 à 64 caractères : lettres minuscules, chiffres, « . », « _ », « - »." } }
+                input type="text" id="identifiant" name="identifiant" value=(form.identifiant) required
+                    aria-invalid=(has_error(errors, "identifiant")) aria-describedby=[has_error(errors, "identifiant").then_some("identifiant-erreur")];
+                (field_error(errors, "identifiant"))
+            }
+            div class="champ" {
+                label for="nom" { "Nom affiché" span class="aide" { "Facultatif." } }
+                input type="text" id="nom" name="nom" value=(form.nom);
+            }
+            div class="champ" {
+                label for="mot_de_passe" { "Mot de passe initial" span class="aide" { "Au moins 10 caractères." } }
+                input type="password" id="mot_de_passe" name="mot_de_passe" autocomplete="new-password" required
+                    aria-invalid=(has_error(errors, "mot_de_passe")) aria-describedby=[has_error(errors, "mot_de_passe").then_some("mot_de_passe-erreur")];
+                (field_error(errors, "mot_de_passe"))
+            }
+            fieldset id="roles" {
+                legend { "Rôles" }
+                (field_error(errors, "roles"))
+                @for r in Role::ALL {
+                    label class="case" {
+                        input type="checkbox" name="roles" value=(r.as_str()) checked[form.roles.iter().any(|x| x == r.as_str())];
+                        (r.label_fr())
+                    }
+                }
+            }
+            button type="submit" { "Créer le compte" }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct NewUserForm {
+    #[serde(default)]
+    identifiant: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `GET /admin/utilisateurs`.
+pub async fn admin_users(
+    State(state): State<AppState>,
+    me: Principal,
+    Query(q): Query<UsersQuery>,
+) -> PageResult {
+    let users = storage::list_users(&state.db).await?;
+    let body = users_page(&me, &users, q.cree.as_deref(), &NewUserForm::default(), &[]);
+    Ok(page("Utilisateurs", &me, "/admin/utilisateurs", body))
+}
+
+/// `POST /admin/utilisateurs`.
+pub async fn admin_users_create(
+    State(state): State<AppState>,
+    me: Principal,
+    Form(form): Form<NewUserForm>,
+) -> PageResult {
+    let mut errors = Vec::new();
+    if let Err(Error::Invalid(m)) = auth::Username::parse(&form.identifiant) {
+        errors.push(("identifiant", m));
+    }
+    if let Err(Error::Invalid(m)) = auth::Password::parse(&form.mot_de_passe) {
+        errors.push(("mot_de_passe", m));
+    }
+    let roles: Vec<Role> = form
+        .roles
+        .iter()
+        .filter_map(|r| Role::parse(r).ok())
+        .collect();
+    if roles.is_empty() {
+        errors.push(("roles", "Choisissez au moins un rôle.".to_owned()));
+    }
+    if errors.is_empty() {
+        match crate::api::users::create_user(
+            &state,
+            &me,
+            &form.identifiant,
+            &form.nom,
+            &form.mot_de_passe,
+            &roles,
+        )
+        .await
+        {
+            Ok(u) => {
+                return Ok(
+                    Redirect::to(&format!("/admin/utilisateurs?cree={}", u.username))
+                        .into_response(),
+                );
+            }
+            Err(Error::Conflict(_)) => {
+                errors.push(("identifiant", "Cet identifiant est déjà pris.".to_owned()))
+            }
+            Err(Error::Invalid(m)) => errors.push(("identifiant", m)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let users = storage::list_users(&state.db).await?;
+    let body = users_page(&me, &users, None, &form, &errors);
+    Ok(render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        layout("Utilisateurs", Some(&me), "/admin/utilisateurs", body),
+    ))
+}
+
+/// `GET /admin/journal`.
+pub async fn admin_audit(
+    State(state): State<AppState>,
+    me: Principal,
+    Query(filter): Query<AuditFilter>,
+) -> PageResult {
+    // Empty form fields arrive as empty strings: treat them as "no filter".
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let filter = AuditFilter {
+        actor: clean(&filter.actor),
+        entity: clean(&filter.entity),
+        entity_id: clean(&filter.entity_id),
+        action: clean(&filter.action),
+        limit: Some(filter.limit.unwrap_or(200)),
+        ..filter
+    };
+    let entries = audit::list(&state.db, &filter).await?;
+    let body = html! {
+        h1 { "Journal d'audit" }
+        p { "Le journal est en ajout seul : aucune entrée ne peut être modifiée ni supprimée." }
+        form method="get" action="/admin/journal" class="formulaire" {
+            div class="champ" { label for="actor" { "Auteur (identifiant)" } input type="text" id="actor" name="actor" value=(filter.actor.clone().unwrap_or_default()); }
+            div class="champ" { label for="entity" { "Type de fiche" span class="aide" { "Par exemple user, household, token." } } input type="text" id="entity" name="entity" value=(filter.entity.clone().unwrap_or_default()); }
+            div class="champ" { label for="action" { "Action" span class="aide" { "Par exemple user.create." } } input type="text" id="action" name="action" value=(filter.action.clone().unwrap_or_default()); }
+            button type="submit" { "Filtrer" }
+        }
+        (audit_table(&entries))
+    };
+    Ok(page("Journal d'audit", &me, "/admin/journal", body))
+}
+
+/// `GET /technicien`.
+pub async fn technician_home(me: Principal) -> Response {
+    let body = html! {
+        h1 { "Espace technicien" }
+        p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }
+        ul class="cartes" {
+            li class="carte" { h2 { "Inventaire du réseau" } p { "Import GraceTHD, sites, boîtiers, câbles et chemins optiques." } p class="info" { "Aucun réseau importé pour l'instant." } }
+            li class="carte" { h2 { "Raccordements" } p { "Éligibilité d'une adresse, réservation du chemin, pose de l'ONT, activation." } p class="info" { "Aucune ligne pour l'instant." } }
+            li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } p class="info" { "Aucune alarme." } }
+        }
+    };
+    page("Espace technicien", &me, "/technicien", body)
+}
+
+/// `GET /comptabilite`.
+pub async fn accountant_home(me: Principal) -> Response {
+    let body = html! {
+        h1 { "Comptabilité" }
+        p { "Bonjour " (me.display_name) ". Voici les outils de facturation de la régie." }
+        ul class="cartes" {
+            li class="carte" { h2 { "Offres et tarifs" } p { "Les offres votées par délibération et leurs prix." } }
+            li class="carte" { h2 { "Facturation mensuelle" } p { "Prévisualiser puis émettre les factures du mois." } p class="info" { "Aucune facturation émise pour l'instant." } }
+            li class="carte" { h2 { "Paiements et impayés" } p { "Prélèvements SEPA, encaissements au guichet, relances." } }
+            li class="carte" { h2 { "Exports comptables" } p { "Registres, journal des ventes (FEC), titres de recette (PES V2)." } }
+        }
+    };
+    page("Comptabilité", &me, "/comptabilite", body)
+}
+
+/// `GET /instruction`.
+pub async fn social_home(State(state): State<AppState>, me: Principal) -> PageResult {
+    let households = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    let body = html! {
+        h1 { "Instruction sociale" }
+        p { "Bonjour " (me.display_name) ". Vous instruisez les demandes de tarif social et d'aide à l'équipement." }
+        ul class="cartes" {
+            li class="carte" { h2 { "Foyers" } p { (households.len()) " foyers enregistrés." } a href="/instruction/foyers" { "Voir et enregistrer des foyers" } }
+            li class="carte" { h2 { "Demandes" } p { "Les demandes en ligne et au guichet, à vérifier et décider." } p class="info" { "Aucune demande en attente." } }
+            li class="carte" { h2 { "Équipements reconditionnés" } p { "Stock, enveloppe annuelle et liste d'attente." } }
+        }
+    };
+    Ok(page("Instruction sociale", &me, "/instruction", body))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct HouseholdForm {
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    compte: String,
+}
+
+fn households_page(
+    me: &Principal,
+    list: &[social_tariff::Household],
+    form: &HouseholdForm,
+    errors: &[(&str, String)],
+) -> Markup {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    html! {
+        h1 { "Foyers" }
+        @if list.is_empty() { p { "Aucun foyer enregistré." } } @else {
+            table {
+                caption class="visually-hidden" { "Foyers" }
+                thead { tr { th scope="col" { "Code" } th scope="col" { "Nom" } th scope="col" { "Compte en ligne" } th scope="col" { "Enregistré le" } } }
+                tbody {
+                    @for h in list {
+                        tr {
+                            td { a href={ "/foyers/" (h.code) } { (h.code) } }
+                            td { (h.display_name) }
+                            td { @if h.user_id.is_some() { "Oui" } @else { "Non (guichet)" } }
+                            td { (local_time(&h.created_at)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Enregistrer un foyer" }
+        (error_summary(errors))
+        form class="formulaire" method="post" action="/instruction/foyers" novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            div class="champ" {
+                label for="nom" { "Nom du foyer" span class="aide" { "Par exemple « Famille Martin »." } }
+                input type="text" id="nom" name="nom" value=(form.nom) required
+                    aria-invalid=(has_error(errors, "nom")) aria-describedby=[has_error(errors, "nom").then_some("nom-erreur")];
+                (field_error(errors, "nom"))
+            }
+            div class="champ" {
+                label for="compte" { "Identifiant du compte en ligne du foyer" span class="aide" { "Facultatif : laissez vide pour un foyer reçu au guichet sans compte." } }
+                input type="text" id="compte" name="compte" value=(form.compte)
+                    aria-invalid=(has_error(errors, "compte")) aria-describedby=[has_error(errors, "compte").then_some("compte-erreur")];
+                (field_error(errors, "compte"))
+            }
+            button type="submit" { "Enregistrer le foyer" }
+        }
+    }
+}
+
+/// `GET /instruction/foyers`.
+pub async fn households(State(state): State<AppState>, me: Principal) -> PageResult {
+    let list = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    Ok(page(
+        "Foyers",
+        &me,
+        "/instruction/foyers",
+        households_page(&me, &list, &HouseholdForm::default(), &[]),
+    ))
+}
+
+/// `POST /instruction/foyers`.
+pub async fn households_create(
+    State(state): State<AppState>,
+    me: Principal,
+    Form(form): Form<HouseholdForm>,
+) -> PageResult {
+    let mut errors = Vec::new();
+    let mut user_id = None;
+    let account = form.compte.trim();
+    if !account.is_empty() {
+        match storage::get_user(&state.db, &account.to_lowercase()).await? {
+            Some(u) if u.roles.contains(&Role::Household) => user_id = Some(u.id),
+            Some(_) => errors.push(("compte", "Ce compte n'a pas le rôle « Foyer ».".to_owned())),
+            None => errors.push((
+                "compte",
+                "Aucun compte ne porte cet identifiant.".to_owned(),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        let new = social_tariff::NewHousehold {
+            display_name: form.nom.clone(),
+            user_id,
+        };
+        match social_tariff::create_household(&state.db, &me.actor(), &new).await {
+            Ok(h) => return Ok(Redirect::to(&format!("/foyers/{}", h.code)).into_response()),
+            Err(social_tariff::Error::Invalid(m)) => errors.push(("nom", m)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let list = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    Ok(render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        layout(
+            "Foyers",
+            Some(&me),
+            "/instruction/foyers",
+            households_page(&me, &list, &form, &errors),
+        ),
+    ))
+}
+
+/// `GET /mon-espace`.
+pub async fn household_home(State(state): State<AppState>, me: Principal) -> PageResult {
+    let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    let body = html! {
+        h1 { "Mon espace" }
+        p { "Bonjour " (me.display_name) "." }
+        @if mine.is_empty() {
+            p class="info" { "Votre compte n'est encore rattaché à aucun foyer. Le service social de la mairie peut le faire pour vous, au guichet ou par téléphone." }
+        } @else {
+            ul class="cartes" {
+                @for h in &mine {
+                    li class="carte" {
+                        h2 { (h.display_name) }
+                        p { "Numéro de dossier : " strong { (h.code) } }
+                        a href={ "/foyers/" (h.code) } { "Voir mon dossier" }
+                    }
+                }
+            }
+        }
+        h2 { "Tarif social et aide à l'équipement" }
+        p { "Vous pourrez bientôt demander ici le tarif social et un équipement reconditionné. Vous pouvez aussi le faire au guichet de la mairie : les deux démarches ont la même valeur." }
+    };
+    Ok(page("Mon espace", &me, "/mon-espace", body))
+}
+
+/// `GET /foyers/{code}`: a household's file; a household sees only its own.
+pub async fn household_show(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(code): Path<String>,
+) -> PageResult {
+    let h = social_tariff::get_household(&state.db, me.household_scope(), &code).await?;
+    let current = if me.has(Role::Household) && !me.has_any(&[Role::Admin, Role::SocialAgent]) {
+        "/mon-espace"
+    } else {
+        "/instruction/foyers"
+    };
+    let body = html! {
+        h1 { "Dossier " (h.code) }
+        dl {
+            dt { "Nom du foyer" } dd { (h.display_name) }
+            dt { "Enregistré le" } dd { (local_time(&h.created_at)) }
+            dt { "Compte en ligne" } dd { @if h.user_id.is_some() { "Oui" } @else { "Non, dossier suivi au guichet" } }
+        }
+    };
+    Ok(page(&format!("Dossier {}", h.code), &me, current, body))
+}
