@@ -112,6 +112,24 @@ impl From<social_tariff::Error> for Error {
     }
 }
 
+impl From<axum::extract::rejection::JsonRejection> for Error {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Error::Invalid(e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for Error {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        Error::Invalid(e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for Error {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Error::Invalid(e.body_text())
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::Core(e.into())

@@ -77,7 +77,8 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-/// `GET /metrics`: the Prometheus text exposition.
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
 pub async fn expose(State(state): State<AppState>) -> Response {
     let (open, idle) = state.db.pool_stats();
     state

@@ -22,6 +22,8 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::system::healthz,
         api::system::readyz,
         api::system::openapi_json,
+        crate::metrics::expose,
+        crate::web::apidoc::page,
         api::auth::create_token,
         api::auth::revoke_current,
         api::auth::list_tokens,

@@ -1,7 +1,8 @@
 //! Reading the audit journal. There is deliberately no route that changes it.
 
-use axum::extract::{Query, State};
-use axum::Json;
+use axum::extract::State;
+
+use crate::api::extract::{Json, Query};
 use regie_core::audit::{self, AuditEntry, AuditFilter};
 
 use crate::error::{ApiError, ErrorBody};

@@ -1,8 +1,9 @@
 //! Tokens: issue, list, revoke; and who am I.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::api::extract::{Json, Path};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Principal, Role, TokenKind};

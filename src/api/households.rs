@@ -1,9 +1,10 @@
 //! Households. A household user reaches only its own; any other code
 //! answers 404, as if it did not exist.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::api::extract::{Json, Path};
 use axum::http::StatusCode;
-use axum::Json;
 use social_tariff::{Household, NewHousehold};
 
 use crate::auth::Principal;

@@ -1,8 +1,9 @@
 //! User administration.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::api::extract::{Json, Path};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
 
 use crate::auth::{Password, Principal, Role, Username};

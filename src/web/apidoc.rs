@@ -10,7 +10,8 @@ use utoipa::openapi::path::Operation;
 use crate::web::{layout, render};
 use crate::AppState;
 
-/// `GET /api/v1/docs`.
+/// This API reference, as an HTML page.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "system", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn page(State(state): State<AppState>) -> Response {
     let doc = crate::openapi::document(&state.routes);
     let mut ops: Vec<(&str, &str, &Operation)> = Vec::new();

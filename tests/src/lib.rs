@@ -3,5 +3,296 @@
 //! The helpers here give each test a fresh database: a SQLite file in a
 //! temporary directory, or, when `REGIE_TEST_POSTGRES` is set to a server URL
 //! (e.g. `postgres://postgres@127.0.0.1:5432`), a new PostgreSQL database
-//! created for the test. The same tests therefore run on both backends.
+//! created for the test and dropped after it. The same tests therefore run on
+//! both backends.
 #![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)] // Test helpers: a failed setup should stop the test loudly.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use http_body_util::BodyExt;
+use regie::auth::{self, Password, Role, TokenKind, Username};
+use regie::config::Config;
+use regie::{storage, AppState};
+use regie_core::audit::Actor;
+use regie_core::{Backend, DatabaseUrl, Db};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Environment variable naming a PostgreSQL server for the test suite.
+pub const POSTGRES_ENV: &str = "REGIE_TEST_POSTGRES";
+
+/// A database made for one test; dropped with it on PostgreSQL.
+#[derive(Debug)]
+pub struct TestDb {
+    pub db: Db,
+    pub url: DatabaseUrl,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, empty database on the backend chosen by the environment.
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty()) {
+            None => {
+                let url = DatabaseUrl::sqlite_file(&dir.path().join("regie.db"));
+                let db = Db::connect(&url, 5).await.unwrap();
+                Self {
+                    db,
+                    url,
+                    dir,
+                    pg: None,
+                }
+            }
+            Some(server) => {
+                let server = server.trim_end_matches('/').to_owned();
+                let name = format!("regie_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = DatabaseUrl::parse(&format!("{server}/postgres")).unwrap();
+                let admin_db = Db::connect(&admin, 1).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(admin_db.pool())
+                    .await
+                    .unwrap();
+                admin_db.close().await;
+                let url = DatabaseUrl::parse(&format!("{server}/{name}")).unwrap();
+                let db = Db::connect(&url, 5).await.unwrap();
+                Self {
+                    db,
+                    url,
+                    dir,
+                    pg: Some((server, name)),
+                }
+            }
+        }
+    }
+
+    /// A fresh database with every migration applied.
+    pub async fn migrated() -> Self {
+        let t = Self::new().await;
+        regie_core::migrate::run(&t.db, regie::COMPONENTS)
+            .await
+            .unwrap();
+        t
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.pg.take() else {
+            return;
+        };
+        // The test's runtime may be the one blocked here, and the pool's
+        // connections belong to it: so do not wait for them; drop the
+        // database from a thread with its own runtime, and let FORCE end the
+        // connections server-side.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(admin) = DatabaseUrl::parse(&format!("{server}/postgres")) {
+                    if let Ok(db) = Db::connect(&admin, 1).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(db.pool())
+                                .await;
+                        db.close().await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The application over a fresh database, called in-process.
+#[derive(Debug)]
+pub struct TestApp {
+    pub app: Router,
+    pub state: AppState,
+    pub tdb: TestDb,
+}
+
+/// A logged-in browser: its session cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A parsed response.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
+        let tdb = TestDb::migrated().await;
+        let mut config = Config {
+            data_dir: tdb.dir.path().to_owned(),
+            ..Config::default()
+        };
+        f(&mut config);
+        let state = AppState::new(tdb.db.clone(), config).unwrap();
+        let app = regie::router(state.clone());
+        Self { app, state, tdb }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.tdb.db
+    }
+
+    /// Creates a user with a known password.
+    pub async fn user(&self, name: &str, roles: &[Role]) -> storage::User {
+        let hash = Password::parse(&password_of(name)).unwrap().hash().unwrap();
+        storage::create_user(
+            self.db(),
+            &Actor::system("test"),
+            &Username::parse(name).unwrap(),
+            name,
+            &hash,
+            roles,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// An API token for a user, issued directly (no password check).
+    pub async fn token_for(&self, user: &storage::User) -> String {
+        auth::issue(
+            self.db(),
+            user.id,
+            &user.username,
+            TokenKind::Api,
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .secret
+    }
+
+    /// A web session for a user, issued directly.
+    pub async fn session_for(&self, user: &storage::User) -> Session {
+        let issued = auth::issue(
+            self.db(),
+            user.id,
+            &user.username,
+            TokenKind::Session,
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        Session {
+            cookie: format!("{}={}", regie::web::SESSION_COOKIE, issued.secret),
+            csrf: issued.csrf_token.unwrap(),
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Answer {
+        let resp: Response = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// An API call with an optional bearer token and JSON body.
+    pub async fn api(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    /// A page request with an optional session; `form` is sent url-encoded.
+    pub async fn page(
+        &self,
+        method: Method,
+        uri: &str,
+        session: Option<&Session>,
+        form: Option<&[(&str, &str)]>,
+    ) -> Answer {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(s) = session {
+            b = b.header(header::COOKIE, &s.cookie);
+        }
+        let req = match form {
+            Some(fields) => b
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(serde_urlencoded::to_string(fields).unwrap()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+}
+
+/// The password the helpers give a test user.
+pub fn password_of(name: &str) -> String {
+    format!("mot-de-passe-{name}")
+}
+
+/// The value of a cookie set by a response.
+pub fn set_cookie<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The value of a hidden form field in a page.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// Every role, for walking access rules.
+pub const ROLES: [Role; 5] = Role::ALL;
