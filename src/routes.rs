@@ -125,6 +125,10 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         return next.run(req).await;
     };
     let Some(spec) = find(&state.routes, req.method(), &path).cloned() else {
+        if state.routes.iter().any(|r| r.path == path) {
+            // A known path with another method: let the router answer 405.
+            return next.run(req).await;
+        }
         // Every routed handler is in the table (tested); reaching this is a
         // programming error, and failing closed is the safe answer.
         tracing::error!(route = %path, "route without an access declaration");
