@@ -126,7 +126,9 @@ pub async fn create_user(
     roles: &[Role],
 ) -> Result<User, Error> {
     if roles.is_empty() {
-        return Err(Error::Invalid("a user needs at least one role".into()));
+        return Err(Error::Invalid(
+            "un compte doit avoir au moins un rôle".into(),
+        ));
     }
     let display_name = match display_name.trim() {
         "" => username.as_str().to_owned(),
@@ -146,7 +148,7 @@ pub async fn create_user(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            Error::Conflict(format!("a user named {username} already exists"))
+            Error::Conflict(format!("un compte « {username} » existe déjà"))
         } else {
             e.into()
         }
@@ -202,7 +204,9 @@ pub async fn update_user(
         .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
     if let Some(roles) = roles {
         if roles.is_empty() {
-            return Err(Error::Invalid("a user needs at least one role".into()));
+            return Err(Error::Invalid(
+                "un compte doit avoir au moins un rôle".into(),
+            ));
         }
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(before.id)

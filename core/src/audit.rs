@@ -62,6 +62,7 @@ pub struct AuditEntry {
 
 /// Filters for reading the journal; all optional.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Username of the actor.
     pub actor: Option<String>,

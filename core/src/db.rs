@@ -156,6 +156,34 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&raw)
             .map_err(|e| CoreError::InvalidUrl(format!("{url}: {e}")))?;
+        let unreachable = |reason: String| CoreError::Unreachable {
+            url: url.to_string(),
+            reason,
+        };
+        // One direct connection first: the pool retries until its timeout and
+        // then reports only "timed out", losing the reason an operator needs
+        // ("connection refused", "database does not exist", ...).
+        let probe = try_connect(&options).await;
+        let probe = match probe {
+            // A PostgreSQL server that answers but lacks the database: create
+            // it, as SQLite creates its file, so a first start needs no DBA.
+            Err(ProbeError::Failed(sqlx::Error::Database(e)))
+                if backend == Backend::Postgres && e.code().as_deref() == Some("3D000") =>
+            {
+                create_postgres_database(url).await?;
+                try_connect(&options).await
+            }
+            other => other,
+        };
+        match probe {
+            Ok(conn) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Err(ProbeError::TimedOut) => {
+                return Err(unreachable("no answer within 5 seconds".into()))
+            }
+            Err(ProbeError::Failed(e)) => return Err(unreachable(describe_connect_error(&e))),
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -176,10 +204,7 @@ impl Db {
             })
             .connect_with(options)
             .await
-            .map_err(|e| CoreError::Unreachable {
-                url: url.to_string(),
-                reason: describe_connect_error(&e),
-            })?;
+            .map_err(|e| unreachable(describe_connect_error(&e)))?;
         Ok(Self { pool, backend })
     }
 
@@ -209,6 +234,72 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+enum ProbeError {
+    TimedOut,
+    Failed(sqlx::Error),
+}
+
+async fn try_connect(
+    options: &AnyConnectOptions,
+) -> std::result::Result<sqlx::AnyConnection, ProbeError> {
+    use sqlx::ConnectOptions;
+    match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+        Err(_) => Err(ProbeError::TimedOut),
+        Ok(Err(e)) => Err(ProbeError::Failed(e)),
+        Ok(Ok(c)) => Ok(c),
+    }
+}
+
+/// Creates the database a PostgreSQL URL names, connecting to the server's
+/// `postgres` maintenance database to do so.
+async fn create_postgres_database(url: &DatabaseUrl) -> Result<()> {
+    let parsed = url::Url::parse(url.expose()).map_err(|e| CoreError::InvalidUrl(e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(CoreError::InvalidUrl(format!(
+            "{url}: database name {name:?} must be letters, digits, '_' or '-'"
+        )));
+    }
+    let mut admin = parsed.clone();
+    admin.set_path("/postgres");
+    let options = AnyConnectOptions::from_str(admin.as_str())
+        .map_err(|e| CoreError::InvalidUrl(e.to_string()))?;
+    let unreachable = |reason: String| CoreError::Unreachable {
+        url: url.to_string(),
+        reason,
+    };
+    let mut conn = match try_connect(&options).await {
+        Ok(c) => c,
+        Err(ProbeError::TimedOut) => return Err(unreachable("no answer within 5 seconds".into())),
+        Err(ProbeError::Failed(e)) => {
+            return Err(unreachable(format!(
+                "database {name:?} does not exist and cannot be created: {}",
+                describe_connect_error(&e)
+            )))
+        }
+    };
+    let created = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await;
+    let _ = sqlx::Connection::close(conn).await;
+    match created {
+        Ok(_) => {
+            tracing::info!(database = %name, "created PostgreSQL database");
+            Ok(())
+        }
+        // Another instance created it at the same moment: fine.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(unreachable(format!(
+            "database {name:?} does not exist and cannot be created: {}",
+            describe_connect_error(&e)
+        ))),
     }
 }
 

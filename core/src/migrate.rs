@@ -105,7 +105,7 @@ const LEDGER: &str = "CREATE TABLE IF NOT EXISTS regie_migrations (
 
 /// Arbitrary constant naming Régie's migration lock on PostgreSQL, so that
 /// several instances starting together migrate one after the other.
-const PG_LOCK_KEY: i64 = 0x5265_6769_65;
+const PG_LOCK_KEY: i64 = 0x0052_6567_6965;
 
 /// Applies every pending migration of `components`, in order.
 #[tracing::instrument(skip_all, fields(backend = db.backend().as_str()))]

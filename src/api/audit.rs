@@ -9,7 +9,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// Lists audit entries, newest first, with optional filters.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditFilter),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit", tag = "audit", security(("bearer" = [])), params(AuditFilter),
     responses((status = 200, body = [AuditEntry]), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,

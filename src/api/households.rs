@@ -12,7 +12,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// Lists the households the caller may see.
-#[utoipa::path(get, path = "/api/v1/households", tag = "households", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/households", operation_id = "list_households", tag = "households", security(("bearer" = [])),
     responses((status = 200, body = [Household])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -24,7 +24,7 @@ pub async fn list(
 }
 
 /// Creates a household (social agents, e.g. at the counter).
-#[utoipa::path(post, path = "/api/v1/households", tag = "households", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/households", operation_id = "create_household", tag = "households", security(("bearer" = [])),
     request_body = NewHousehold,
     responses((status = 201, body = Household), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -37,7 +37,7 @@ pub async fn create(
 }
 
 /// Shows one household.
-#[utoipa::path(get, path = "/api/v1/households/{code}", tag = "households", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/households/{code}", operation_id = "show_household", tag = "households", security(("bearer" = [])),
     params(("code" = String, Path, example = "FOY-7KQ2MX")),
     responses((status = 200, body = Household), (status = 404, body = ErrorBody)))]
 pub async fn show(

@@ -38,13 +38,13 @@ pub struct UserUpdate {
 }
 
 /// Lists users.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [User])))]
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "list_users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [User])))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(storage::list_users(&state.db).await?))
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser, responses(
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "create_user", tag = "users", security(("bearer" = [])), request_body = NewUser, responses(
     (status = 201, body = User),
     (status = 409, body = ErrorBody, description = "username taken"),
     (status = 422, body = ErrorBody, description = "invalid username, password or roles"),
@@ -89,7 +89,7 @@ pub async fn create_user(
 }
 
 /// Shows a user.
-#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{username}", operation_id = "show_user", tag = "users", security(("bearer" = [])),
     params(("username" = String, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 pub async fn show(
@@ -103,7 +103,7 @@ pub async fn show(
 }
 
 /// Changes the roles of a user, or disables / re-enables it.
-#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/users/{username}", operation_id = "update_user", tag = "users", security(("bearer" = [])),
     params(("username" = String, Path)), request_body = UserUpdate,
     responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(

@@ -37,7 +37,7 @@ impl Username {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
         if !ok_len || !ok_chars {
             return Err(Error::Invalid(format!(
-                "username {s:?} must be 2 to 64 characters among a-z, 0-9, '.', '_' and '-'"
+                "l'identifiant « {s} » doit compter 2 à 64 caractères parmi a-z, 0-9, « . », « _ » et « - »"
             )));
         }
         Ok(Self(s))

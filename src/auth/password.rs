@@ -16,12 +16,12 @@ impl Password {
         let n = s.chars().count();
         if n < 10 {
             return Err(Error::Invalid(
-                "the password must have at least 10 characters".into(),
+                "le mot de passe doit compter au moins 10 caractères".into(),
             ));
         }
         if n > 1024 {
             return Err(Error::Invalid(
-                "the password must have at most 1024 characters".into(),
+                "le mot de passe ne peut dépasser 1024 caractères".into(),
             ));
         }
         Ok(Self(s.to_owned()))

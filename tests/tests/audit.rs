@@ -24,11 +24,21 @@ async fn changes_are_journaled_with_who_and_what() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let updated = t
-        .api(Method::PATCH, "/api/v1/users/karim", Some(&admin_tok), Some(json!({"roles": ["technician", "accountant"]})))
+        .api(
+            Method::PATCH,
+            "/api/v1/users/karim",
+            Some(&admin_tok),
+            Some(json!({"roles": ["technician", "accountant"]})),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
     let household = t
-        .api(Method::POST, "/api/v1/households", Some(&agent_tok), Some(json!({"display_name": "Famille Leroy"})))
+        .api(
+            Method::POST,
+            "/api/v1/households",
+            Some(&agent_tok),
+            Some(json!({"display_name": "Famille Leroy"})),
+        )
         .await;
     assert_eq!(household.status, StatusCode::CREATED);
     let code = household.json()["code"].as_str().expect("code").to_owned();
@@ -36,21 +46,35 @@ async fn changes_are_journaled_with_who_and_what() {
     let journal = |query: &str| {
         let (t, tok, q) = (&t, admin_tok.clone(), query.to_owned());
         async move {
-            let a = t.api(Method::GET, &format!("/api/v1/audit{q}"), Some(&tok), None).await;
+            let a = t
+                .api(Method::GET, &format!("/api/v1/audit{q}"), Some(&tok), None)
+                .await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.text);
             a.json().as_array().cloned().expect("array")
         }
     };
 
     let entries = journal("?entity=user&entity_id=karim").await;
-    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     assert_eq!(actions, vec!["user.update", "user.create"], "newest first");
     let update = &entries[0];
     assert_eq!(update["actor"], "admin");
     assert_eq!(update["before"]["roles"], json!(["technician"]));
-    assert_eq!(update["after"]["roles"], json!(["technician", "accountant"]));
-    assert!(update["request_id"].as_str().is_some_and(|s| !s.is_empty()), "entries carry the request id");
-    assert!(!update.to_string().contains("argon2"), "no password hash in the journal");
+    assert_eq!(
+        update["after"]["roles"],
+        json!(["technician", "accountant"])
+    );
+    assert!(
+        update["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+        "entries carry the request id"
+    );
+    assert!(
+        !update.to_string().contains("argon2"),
+        "no password hash in the journal"
+    );
 
     let entries = journal(&format!("?entity=household&entity_id={code}")).await;
     assert_eq!(entries.len(), 1);
@@ -72,8 +96,14 @@ async fn no_route_changes_the_journal() {
     let admin = t.user("admin", &[Role::Admin]).await;
     let tok = t.token_for(&admin).await;
     for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
-        let a = t.api(method.clone(), "/api/v1/audit", Some(&tok), Some(json!({}))).await;
-        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} /api/v1/audit");
+        let a = t
+            .api(method.clone(), "/api/v1/audit", Some(&tok), Some(json!({})))
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} /api/v1/audit"
+        );
     }
     assert!(regie::app::route_table()
         .iter()
@@ -88,15 +118,39 @@ async fn the_database_refuses_to_edit_or_delete_entries() {
     regie_core::audit::record(
         &mut conn,
         &regie_core::audit::Actor::system("test"),
-        regie_core::audit::Change { action: "x.test", entity: "x", entity_id: "1", before: None, after: None },
+        regie_core::audit::Change {
+            action: "x.test",
+            entity: "x",
+            entity_id: "1",
+            before: None,
+            after: None,
+        },
     )
     .await
     .expect("append works");
-    let update = sqlx::query("UPDATE audit_log SET actor = 'someone else'").execute(&mut *conn).await;
-    assert!(update.is_err(), "update must be refused on {:?}", t.backend());
-    let delete = sqlx::query("DELETE FROM audit_log").execute(&mut *conn).await;
-    assert!(delete.is_err(), "delete must be refused on {:?}", t.backend());
-    let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM audit_log").fetch_one(&mut *conn).await.expect("count"), "n");
+    let update = sqlx::query("UPDATE audit_log SET actor = 'someone else'")
+        .execute(&mut *conn)
+        .await;
+    assert!(
+        update.is_err(),
+        "update must be refused on {:?}",
+        t.backend()
+    );
+    let delete = sqlx::query("DELETE FROM audit_log")
+        .execute(&mut *conn)
+        .await;
+    assert!(
+        delete.is_err(),
+        "delete must be refused on {:?}",
+        t.backend()
+    );
+    let n: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM audit_log")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count"),
+        "n",
+    );
     assert_eq!(n, 1);
 }
 
@@ -105,7 +159,10 @@ async fn a_failed_change_leaves_neither_record_nor_entry() {
     let t = TestApp::new().await;
     let admin = t.user("admin", &[Role::Admin]).await;
     let tok = t.token_for(&admin).await;
-    let before = regie_core::audit::list(t.db(), &Default::default()).await.expect("list").len();
+    let before = regie_core::audit::list(t.db(), &Default::default())
+        .await
+        .expect("list")
+        .len();
     let dup = t
         .api(
             Method::POST,
@@ -115,6 +172,9 @@ async fn a_failed_change_leaves_neither_record_nor_entry() {
         )
         .await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
-    let after = regie_core::audit::list(t.db(), &Default::default()).await.expect("list").len();
+    let after = regie_core::audit::list(t.db(), &Default::default())
+        .await
+        .expect("list")
+        .len();
     assert_eq!(before, after);
 }

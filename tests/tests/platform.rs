@@ -1,0 +1,285 @@
+//! The HTTP surface: health, readiness, metrics, the OpenAPI document, the
+//! API reference, assets, error bodies, and each demo role's home page.
+
+use axum::http::{Method, StatusCode};
+use regie::auth::Role;
+use regie::routes::Surface;
+use regie_tests::{hidden_field, set_cookie, Session, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let t = TestApp::new().await;
+    let h = t.api(Method::GET, "/healthz", None, None).await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert!(h.header("x-request-id").is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        t.api(Method::GET, "/readyz", None, None).await.status,
+        StatusCode::OK
+    );
+
+    // A request to count, then the exposition.
+    t.api(Method::GET, "/api/v1/me", None, None).await;
+    let m = t.api(Method::GET, "/metrics", None, None).await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(m
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain")));
+    assert!(
+        m.text.contains(
+            r#"regie_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1"#
+        ),
+        "{}",
+        m.text
+    );
+    assert!(m
+        .text
+        .contains("regie_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""));
+    assert!(m.text.contains("regie_db_pool_connections{state=\"open\"}"));
+    assert!(m
+        .text
+        .contains("regie_db_pool_connections{state=\"max\"} 10"));
+
+    t.db().close().await;
+    let down = t.api(Method::GET, "/readyz", None, None).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_server_error_never_shows_internals() {
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let tok = t.token_for(&admin).await;
+    let s = t.session_for(&admin).await;
+    // Break the storage under the running application.
+    sqlx::query("DROP TABLE households")
+        .execute(t.db().pool())
+        .await
+        .expect("drop");
+    let a = t
+        .api(Method::GET, "/api/v1/households", Some(&tok), None)
+        .await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let body = a.json();
+    assert_eq!(body["error"]["code"], "internal");
+    let id = a.header("x-request-id").expect("request id").to_owned();
+    assert_eq!(
+        body["error"]["request_id"],
+        json!(id),
+        "the body quotes the request id"
+    );
+    let lower = a.text.to_lowercase();
+    for leak in [
+        "households",
+        "sqlite",
+        "postgres",
+        "relation",
+        "table",
+        "sqlx",
+    ] {
+        assert!(!lower.contains(leak), "5xx body leaks {leak:?}: {}", a.text);
+    }
+    let p = t
+        .page(Method::GET, "/instruction/foyers", Some(&s), None)
+        .await;
+    assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(p.text.contains("Erreur interne"));
+    assert!(!p.text.to_lowercase().contains("households"));
+}
+
+#[tokio::test]
+async fn openapi_document_is_valid_and_lists_every_api_route() {
+    let t = TestApp::new().await;
+    let a = t.api(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let spec = oas3::from_json(&a.text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3."), "{}", spec.openapi);
+    let doc = a.json();
+    let paths = doc["paths"].as_object().expect("paths");
+
+    let mut declared = Vec::new();
+    for r in regie::app::route_table() {
+        if r.spec.surface == Surface::Page || r.spec.path.starts_with("/static/") {
+            continue;
+        }
+        let m = r.spec.method.as_str().to_lowercase();
+        let op = paths.get(r.spec.path).and_then(|p| p.get(&m));
+        assert!(
+            op.is_some(),
+            "{} {} missing from the OpenAPI document",
+            r.spec.method,
+            r.spec.path
+        );
+        assert!(
+            op.and_then(|o| o["description"].as_str())
+                .is_some_and(|d| d.contains("Access:")),
+            "{} {} does not state who may call it",
+            r.spec.method,
+            r.spec.path
+        );
+        declared.push((m, r.spec.path.to_owned()));
+    }
+    // And nothing documented that the router does not serve; operation ids
+    // unique, as the specification requires.
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                let id = op["operationId"].as_str().expect("operationId").to_owned();
+                assert!(ids.insert(id.clone()), "operationId {id} used twice");
+                assert!(
+                    declared.contains(&(method.clone(), path.clone())),
+                    "{method} {path} documented but not routed"
+                );
+            }
+        }
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn api_reference_and_assets_are_served_locally() {
+    let t = TestApp::new().await;
+    let docs = t.page(Method::GET, "/api/v1/docs", None, None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(docs.text.contains("/api/v1/auth/token"));
+    assert!(docs.text.contains("lang=\"fr\""));
+    let css = t.page(Method::GET, "/static/regie.css", None, None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/css")));
+    assert!(css.text.contains(":focus-visible"), "visible focus");
+    // No page refers to anything outside the binary.
+    for page in [
+        &docs.text,
+        &t.page(Method::GET, "/connexion", None, None).await.text,
+    ] {
+        for external in ["http://", "https://", "//cdn", "<script"] {
+            assert!(!page.contains(external), "page refers to {external}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
+    let t = TestApp::new().await;
+    let accounts = regie::demo::load(t.db(), t.tdb.dir.path())
+        .await
+        .expect("demo")
+        .expect("empty database");
+    assert_eq!(accounts.len(), Role::ALL.len());
+    let credentials = std::fs::read_to_string(t.tdb.dir.path().join("demo-credentials.txt"))
+        .expect("file written");
+    let expected_heading = |r: Role| match r {
+        Role::Admin => "<h1>Administration</h1>",
+        Role::Technician => "<h1>Espace technicien</h1>",
+        Role::Accountant => "<h1>Comptabilité</h1>",
+        Role::SocialAgent => "<h1>Instruction sociale</h1>",
+        Role::Household => "<h1>Mon espace</h1>",
+    };
+    for account in &accounts {
+        assert!(credentials.contains(account.password.expose()));
+        let form = t.page(Method::GET, "/connexion", None, None).await;
+        let csrf = hidden_field(&form.text, "csrf_token").expect("csrf");
+        let pre = Session {
+            cookie: set_cookie(&form, regie::web::LOGIN_CSRF_COOKIE)
+                .and_then(|c| c.split(';').next())
+                .expect("cookie")
+                .to_owned(),
+            csrf: csrf.clone(),
+        };
+        let login = t
+            .page(
+                Method::POST,
+                "/connexion",
+                Some(&pre),
+                Some(&[
+                    ("csrf_token", &csrf),
+                    ("identifiant", &account.username),
+                    ("mot_de_passe", account.password.expose()),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            login.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            account.username,
+            login.text
+        );
+        let home = login.header("location").expect("redirect").to_owned();
+        assert_eq!(home, account.role.home());
+        let cookie = set_cookie(&login, regie::web::SESSION_COOKIE)
+            .and_then(|c| c.split(';').next())
+            .expect("session")
+            .to_owned();
+        let page = t
+            .page(
+                Method::GET,
+                &home,
+                Some(&Session {
+                    cookie,
+                    csrf: String::new(),
+                }),
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text.starts_with("<!DOCTYPE html><html lang=\"fr\">"));
+        assert!(
+            page.text.contains(expected_heading(account.role)),
+            "{}: {}",
+            account.username,
+            page.text
+        );
+        assert!(
+            page.text.contains("aria-current=\"page\""),
+            "navigation marks the current page"
+        );
+        assert!(page.text.contains("Se déconnecter"));
+    }
+
+    // A second --demo run changes nothing.
+    let again = regie::demo::load(t.db(), t.tdb.dir.path())
+        .await
+        .expect("second run");
+    assert!(again.is_none());
+    assert_eq!(
+        regie::storage::list_users(t.db())
+            .await
+            .expect("users")
+            .len(),
+        accounts.len()
+    );
+}
+
+#[tokio::test]
+async fn pages_validate_forms_with_errors_next_to_fields() {
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let s = t.session_for(&admin).await;
+    let a = t
+        .page(
+            Method::POST,
+            "/admin/utilisateurs",
+            Some(&s),
+            Some(&[
+                ("csrf_token", &s.csrf),
+                ("identifiant", "X Y"),
+                ("mot_de_passe", "court"),
+            ]),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.text.contains("Le formulaire contient 3 erreurs"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("id=\"identifiant-erreur\""));
+    assert!(a.text.contains("aria-describedby=\"identifiant-erreur\""));
+    assert!(a.text.contains("aria-invalid=\"true\""));
+    assert!(a.text.contains("Choisissez au moins un rôle"));
+    assert!(a.text.contains("value=\"X Y\""), "input kept");
+}
