@@ -148,7 +148,13 @@ pub async fn login(
     ttl: Duration,
     policy: LoginPolicy,
 ) -> Result<(Principal, Issued), Error> {
-    let username = username_raw.trim().to_lowercase();
+    // Bounded, so that junk in the login form cannot bloat the failures table.
+    let username: String = username_raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(128)
+        .collect();
     let now = time::now();
     let since = now - policy.window;
     let counts = storage::login_failures_since(db, &username, address, since).await?;

@@ -105,6 +105,21 @@ pub fn layout(title: &str, principal: Option<&Principal>, current: &str, body: M
     }
 }
 
+/// A domain message as a sentence for a page: capital first letter, final
+/// full stop. Domain messages are written to be embedded in other text.
+pub fn sentence(msg: &str) -> String {
+    let msg = msg.trim();
+    let mut chars = msg.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?', '»']) {
+        out.push('.');
+    }
+    out
+}
+
 /// A list of form errors: a summary at the top (focusable, announced) with
 /// links to each field.
 pub fn error_summary(errors: &[(&str, String)]) -> Markup {
@@ -114,7 +129,7 @@ pub fn error_summary(errors: &[(&str, String)]) -> Markup {
                 h2 id="resume-erreurs-titre" { "Le formulaire contient " (errors.len()) @if errors.len() > 1 { " erreurs" } @else { " erreur" } }
                 ul {
                     @for (field, msg) in errors {
-                        li { a href={ "#" (field) } { (msg) } }
+                        li { a href={ "#" (field) } { (sentence(msg)) } }
                     }
                 }
             }
@@ -127,7 +142,7 @@ pub fn field_error(errors: &[(&str, String)], field: &str) -> Markup {
     html! {
         @for (f, msg) in errors {
             @if *f == field {
-                p class="erreur-champ" id={ (field) "-erreur" } { span class="visually-hidden" { "Erreur : " } (msg) }
+                p class="erreur-champ" id={ (field) "-erreur" } { span class="visually-hidden" { "Erreur : " } (sentence(msg)) }
             }
         }
     }
@@ -191,4 +206,33 @@ pub fn render(status: StatusCode, markup: Markup) -> Response {
 /// Escapes nothing: for the few constant snippets that are already HTML.
 pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
     PreEscaped(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences() {
+        assert_eq!(
+            sentence("le nom est obligatoire"),
+            "Le nom est obligatoire."
+        );
+        assert_eq!(sentence("Déjà une phrase."), "Déjà une phrase.");
+        assert_eq!(sentence("  "), "");
+        assert_eq!(sentence("écrire « x »"), "Écrire « x »");
+    }
+
+    #[test]
+    fn paris_time_for_people() {
+        assert_eq!(
+            local_time("2026-07-14T10:00:00.000000Z"),
+            "14/07/2026 12:00"
+        );
+        assert_eq!(
+            local_time("2026-12-25T10:00:00.000000Z"),
+            "25/12/2026 11:00"
+        );
+        assert_eq!(local_time("n'importe quoi"), "n'importe quoi");
+    }
 }

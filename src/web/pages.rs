@@ -448,7 +448,9 @@ pub async fn admin_users_create(
     Form(form): Form<NewUserForm>,
 ) -> PageResult {
     let mut errors = Vec::new();
-    if let Err(Error::Invalid(m)) = auth::Username::parse(&form.identifiant) {
+    if form.identifiant.trim().is_empty() {
+        errors.push(("identifiant", "Saisissez un identifiant.".to_owned()));
+    } else if let Err(Error::Invalid(m)) = auth::Username::parse(&form.identifiant) {
         errors.push(("identifiant", m));
     }
     if let Err(Error::Invalid(m)) = auth::Password::parse(&form.mot_de_passe) {
