@@ -1,17 +1,42 @@
 //! Fiber plant inventory of Régie.
 //!
-//! This crate will own the plant model (technical sites, boxes, cables,
-//! fibres, positions, splitters, premises and addresses, and the OLT / PON
-//! port extensions GraceTHD lacks), the GraceTHD v2.0.1 import and export,
-//! path tracing with optical budget, eligibility and capacity. It depends on
-//! no other domain crate; `provisioning` and `monitoring` ask it questions
-//! through its public API. It knows nothing about HTTP.
+//! This crate owns the plant model (technical sites, boxes, cables, fibres,
+//! positions, splitters, premises and addresses, and, as they land, the OLT /
+//! PON port extensions GraceTHD lacks), the GraceTHD v2.0.1 import with its
+//! validation report ([`gracethd`]), path tracing ([`trace`]) and the optical
+//! budget ([`budget`]). It depends on no other domain crate; `provisioning`
+//! and `monitoring` ask it questions through its public API. It knows
+//! nothing about HTTP.
 #![forbid(unsafe_code)]
+
+pub mod budget;
+pub mod gracethd;
+pub mod plant;
+pub mod trace;
 
 use regie_core::migrate::Component;
 
-/// The tables this crate owns. None yet: the plant model lands with the
-/// inventory issue.
+/// Errors of the inventory.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// A delivery could not be read at all (missing directory, unreadable
+    /// file). Problems inside readable files are reported as issues instead.
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    /// The record does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] regie_core::CoreError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The tables this crate owns. None yet: the imported plant is persisted
+/// with the next step of the inventory issue.
 pub const COMPONENT: Component = Component {
     name: "inventory",
     migrations: &[],

@@ -1,0 +1,602 @@
+//! GraceTHD v2.0.1 "shpcsv" deliveries: reading and validation.
+//!
+//! [`load`] reads a delivery directory, checks it, and returns the resolved
+//! [`Plant`] with a [`Report`] of every problem (file, line, field, reason).
+//! Errors mean the delivery must not be imported; warnings are imported and
+//! listed. Nothing here writes anywhere.
+
+pub mod read;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use read::{Row, Table};
+pub use report::{Issue, Report, Severity};
+
+use crate::plant::{
+    Cable, Cassette, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room, Site,
+    Suf,
+};
+use crate::Error;
+
+/// A checked delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub plant: Plant,
+    pub report: Report,
+    /// Rows read per file.
+    pub counts: BTreeMap<String, usize>,
+}
+
+/// Value lists checked, as (table, column, list file).
+const VALUE_LISTS: &[(&str, &str, &str)] = &[
+    ("t_sitetech", "st_typelog", "l_site_type_log"),
+    ("t_ebp", "bp_typelog", "l_bp_type_log"),
+    ("t_position", "ps_type", "l_position_type"),
+    ("t_position", "ps_fonct", "l_position_fonction"),
+    ("t_fibre", "fo_color", "l_fo_color"),
+];
+
+struct Lists(HashMap<&'static str, HashSet<String>>);
+
+impl Lists {
+    fn read(dir: &Path, report: &mut Report) -> Result<Self, Error> {
+        let mut lists = HashMap::new();
+        for (_, _, list) in VALUE_LISTS {
+            if lists.contains_key(list) {
+                continue;
+            }
+            if let Some(t) = read::csv_table(dir, list, report)? {
+                let codes = t.rows.iter().map(|r| t.get(r, "code").to_owned()).collect();
+                lists.insert(*list, codes);
+            }
+        }
+        Ok(Self(lists))
+    }
+
+    /// Checks a coded value against its list, when the delivery has it.
+    fn check(&self, table: &Table, row: &Row, column: &str, report: &mut Report) {
+        let Some((_, _, list)) = VALUE_LISTS
+            .iter()
+            .find(|(t, c, _)| table.file == format!("{t}.csv") && *c == column)
+        else {
+            return;
+        };
+        let value = table.get(row, column);
+        if value.is_empty() {
+            return;
+        }
+        if let Some(codes) = self.0.get(list) {
+            if !codes.contains(value) {
+                report.push(Issue::error(
+                    &table.file,
+                    row.line,
+                    column,
+                    &format!("code « {value} » absent de la liste {list}"),
+                ));
+            }
+        }
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Parses an optional unsigned integer column, reporting garbage.
+fn uint(table: &Table, row: &Row, column: &str, report: &mut Report) -> Option<u32> {
+    let v = table.get(row, column);
+    if v.is_empty() {
+        return None;
+    }
+    match v.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            report.push(Issue::error(
+                &table.file,
+                row.line,
+                column,
+                &format!("« {v} » n'est pas un entier positif"),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses an optional non-negative decimal column (a length).
+fn metres(table: &Table, row: &Row, column: &str, report: &mut Report) -> Option<f64> {
+    let v = table.get(row, column);
+    if v.is_empty() {
+        return None;
+    }
+    match v.replace(',', ".").parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
+        _ => {
+            report.push(Issue::error(
+                &table.file,
+                row.line,
+                column,
+                &format!("« {v} » n'est pas une longueur en mètres"),
+            ));
+            None
+        }
+    }
+}
+
+/// Reads the rows of a table into a map by code, reporting empty and
+/// duplicate codes. Returns the line of each code too, for later checks.
+fn by_code<T>(
+    table: &Table,
+    code_col: &str,
+    report: &mut Report,
+    mut build: impl FnMut(&Row, &str, &mut Report) -> T,
+) -> (BTreeMap<String, T>, HashMap<String, u64>) {
+    let mut map = BTreeMap::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
+    for row in &table.rows {
+        let code = table.get(row, code_col);
+        if code.is_empty() {
+            report.push(Issue::error(&table.file, row.line, code_col, "code vide"));
+            continue;
+        }
+        if let Some(first) = lines.get(code) {
+            report.push(Issue::error(
+                &table.file,
+                row.line,
+                code_col,
+                &format!("code « {code} » en double (déjà ligne {first})"),
+            ));
+            continue;
+        }
+        lines.insert(code.to_owned(), row.line);
+        let item = build(row, code, report);
+        map.insert(code.to_owned(), item);
+    }
+    (map, lines)
+}
+
+fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target: &str) {
+    let v = table.get(row, column);
+    report.push(Issue::error(
+        &table.file,
+        row.line,
+        column,
+        &format!("référence « {v} » introuvable dans {target}"),
+    ));
+}
+
+/// The tables a delivery must have, with the columns read from each.
+const REQUIRED: &[(&str, &[&str])] = &[
+    ("t_sitetech", &["st_code", "st_nom", "st_typelog"]),
+    ("t_ltech", &["lt_code", "lt_st_code"]),
+    ("t_baie", &["ba_code", "ba_lt_code"]),
+    ("t_tiroir", &["ti_code", "ti_ba_code"]),
+    ("t_ebp", &["bp_code", "bp_typelog", "bp_sf_code"]),
+    ("t_cassette", &["cs_code", "cs_bp_code"]),
+    ("t_cable", &["cb_code", "cb_capafo", "cb_lgreel"]),
+    (
+        "t_fibre",
+        &[
+            "fo_code",
+            "fo_cb_code",
+            "fo_nincab",
+            "fo_numtub",
+            "fo_nintub",
+            "fo_color",
+        ],
+    ),
+    (
+        "t_position",
+        &[
+            "ps_code",
+            "ps_1",
+            "ps_2",
+            "ps_cs_code",
+            "ps_ti_code",
+            "ps_type",
+            "ps_fonct",
+            "ps_preaff",
+        ],
+    ),
+];
+
+/// Reads and checks a delivery directory.
+#[tracing::instrument(skip_all, fields(dir = %dir.display()))]
+pub fn load(dir: &Path) -> Result<Delivery, Error> {
+    if !dir.is_dir() {
+        return Err(Error::Unreadable {
+            path: dir.display().to_string(),
+            reason: "n'est pas un répertoire lisible".into(),
+        });
+    }
+    let mut report = Report::default();
+    let mut counts = BTreeMap::new();
+    let lists = Lists::read(dir, &mut report)?;
+
+    let mut tables: HashMap<&str, Table> = HashMap::new();
+    for (name, columns) in REQUIRED {
+        match read::csv_table(dir, name, &mut report)? {
+            Some(t) => {
+                counts.insert(t.file.clone(), t.rows.len());
+                if t.require(columns, &mut report) {
+                    tables.insert(name, t);
+                }
+            }
+            None => report.push(Issue::error(
+                &format!("{name}.csv"),
+                0,
+                "",
+                "fichier obligatoire absent de la livraison",
+            )),
+        }
+    }
+    if tables.len() < REQUIRED.len() {
+        // Without every required table, references cannot be checked.
+        return Ok(Delivery {
+            plant: Plant::default(),
+            report,
+            counts,
+        });
+    }
+    let t = |name: &str| &tables[name];
+    let mut plant = Plant::default();
+
+    // Value lists first, row by row.
+    for (table, column, _) in VALUE_LISTS {
+        let tb = t(table);
+        for row in &tb.rows {
+            lists.check(tb, row, column, &mut report);
+        }
+    }
+
+    let tb = t("t_sitetech");
+    plant.sites = by_code(tb, "st_code", &mut report, |r, code, _| Site {
+        code: code.to_owned(),
+        label: tb.get(r, "st_nom").to_owned(),
+        kind: tb.get(r, "st_typelog").to_owned(),
+    })
+    .0;
+
+    let tb = t("t_ltech");
+    plant.rooms = by_code(tb, "lt_code", &mut report, |r, code, _| Room {
+        code: code.to_owned(),
+        site: tb.get(r, "lt_st_code").to_owned(),
+    })
+    .0;
+    for row in &tb.rows {
+        if !plant.sites.contains_key(tb.get(row, "lt_st_code")) {
+            dangling(&mut report, tb, row, "lt_st_code", "t_sitetech");
+        }
+    }
+
+    let tb = t("t_baie");
+    plant.racks = by_code(tb, "ba_code", &mut report, |r, code, _| Rack {
+        code: code.to_owned(),
+        room: tb.get(r, "ba_lt_code").to_owned(),
+    })
+    .0;
+    for row in &tb.rows {
+        if !plant.rooms.contains_key(tb.get(row, "ba_lt_code")) {
+            dangling(&mut report, tb, row, "ba_lt_code", "t_ltech");
+        }
+    }
+
+    let tb = t("t_tiroir");
+    plant.drawers = by_code(tb, "ti_code", &mut report, |r, code, _| Drawer {
+        code: code.to_owned(),
+        label: tb.get(r, "ti_etiquet").to_owned(),
+        rack: tb.get(r, "ti_ba_code").to_owned(),
+    })
+    .0;
+    for row in &tb.rows {
+        if !plant.racks.contains_key(tb.get(row, "ti_ba_code")) {
+            dangling(&mut report, tb, row, "ti_ba_code", "t_baie");
+        }
+    }
+
+    // Premises are optional in a delivery, but an outlet that names one
+    // needs it.
+    if let Some(sf) = read::csv_table(dir, "t_suf", &mut report)? {
+        counts.insert(sf.file.clone(), sf.rows.len());
+        if sf.require(&["sf_code", "sf_ad_code"], &mut report) {
+            plant.sufs = by_code(&sf, "sf_code", &mut report, |r, code, _| Suf {
+                code: code.to_owned(),
+                address: opt(sf.get(r, "sf_ad_code")),
+            })
+            .0;
+        }
+    }
+
+    let tb = t("t_ebp");
+    plant.enclosures = by_code(tb, "bp_code", &mut report, |r, code, _| Enclosure {
+        code: code.to_owned(),
+        label: tb.get(r, "bp_etiquet").to_owned(),
+        kind: tb.get(r, "bp_typelog").to_owned(),
+        suf: opt(tb.get(r, "bp_sf_code")),
+    })
+    .0;
+    for row in &tb.rows {
+        let sf = tb.get(row, "bp_sf_code");
+        if !sf.is_empty() && !plant.sufs.contains_key(sf) {
+            dangling(&mut report, tb, row, "bp_sf_code", "t_suf");
+        }
+    }
+
+    let tb = t("t_cassette");
+    plant.cassettes = by_code(tb, "cs_code", &mut report, |r, code, _| Cassette {
+        code: code.to_owned(),
+        enclosure: tb.get(r, "cs_bp_code").to_owned(),
+    })
+    .0;
+    for row in &tb.rows {
+        if !plant.enclosures.contains_key(tb.get(row, "cs_bp_code")) {
+            dangling(&mut report, tb, row, "cs_bp_code", "t_ebp");
+        }
+    }
+
+    let tb = t("t_cable");
+    plant.cables = by_code(tb, "cb_code", &mut report, |r, code, rep| Cable {
+        code: code.to_owned(),
+        label: tb.get(r, "cb_etiquet").to_owned(),
+        capacity: uint(tb, r, "cb_capafo", rep),
+        length_m: metres(tb, r, "cb_lgreel", rep),
+    })
+    .0;
+    cable_lengths_from_lines(dir, &mut plant, &mut report, &mut counts)?;
+
+    let tb = t("t_fibre");
+    plant.fibres = by_code(tb, "fo_code", &mut report, |r, code, rep| Fibre {
+        code: code.to_owned(),
+        cable: tb.get(r, "fo_cb_code").to_owned(),
+        number: uint(tb, r, "fo_nincab", rep),
+        tube: uint(tb, r, "fo_numtub", rep),
+        in_tube: uint(tb, r, "fo_nintub", rep),
+        color: tb.get(r, "fo_color").to_owned(),
+    })
+    .0;
+    for row in &tb.rows {
+        if !plant.cables.contains_key(tb.get(row, "fo_cb_code")) {
+            dangling(&mut report, tb, row, "fo_cb_code", "t_cable");
+        }
+    }
+
+    positions(t("t_position"), &mut plant, &mut report);
+
+    if let Some(rt) = read::csv_table(dir, "t_ropt", &mut report)? {
+        counts.insert(rt.file.clone(), rt.rows.len());
+        if rt.require(&["rt_code", "rt_fo_code"], &mut report) {
+            routes(&rt, &mut plant, &mut report);
+        }
+    }
+    plant.index();
+    check_route_continuity(&plant, &mut report, dir)?;
+    Ok(Delivery {
+        plant,
+        report,
+        counts,
+    })
+}
+
+fn cable_lengths_from_lines(
+    dir: &Path,
+    plant: &mut Plant,
+    report: &mut Report,
+    counts: &mut BTreeMap<String, usize>,
+) -> Result<(), Error> {
+    let Some((cl, geometry)) = read::shapefile_table(dir, "t_cableline")? else {
+        return Ok(());
+    };
+    counts.insert(cl.file.clone(), cl.rows.len());
+    let mut sums: HashMap<String, f64> = HashMap::new();
+    for (row, geo) in cl.rows.iter().zip(geometry) {
+        let cb = cl.get(row, "cl_cb_code");
+        if cb.is_empty() {
+            continue;
+        }
+        if !plant.cables.contains_key(cb) {
+            dangling(report, &cl, row, "cl_cb_code", "t_cable");
+            continue;
+        }
+        let declared = metres(&cl, row, "cl_long", report).filter(|m| *m > 0.0);
+        if let Some(m) = declared.or(geo) {
+            *sums.entry(cb.to_owned()).or_default() += m;
+        }
+    }
+    for (code, m) in sums {
+        if let Some(c) = plant.cables.get_mut(&code) {
+            if c.length_m.is_none() {
+                c.length_m = Some(m);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    // (container, input, output) → line of the first such position.
+    let mut joints: HashMap<(Container, Option<String>, Option<String>), u64> = HashMap::new();
+    // output fibre → (input fibre, line): a fibre fed twice from different
+    // inputs is a contradiction.
+    let mut outputs: HashMap<String, (Option<String>, u64)> = HashMap::new();
+    for row in &tb.rows {
+        let code = tb.get(row, "ps_code");
+        if code.is_empty() {
+            report.push(Issue::error(&tb.file, row.line, "ps_code", "code vide"));
+            continue;
+        }
+        if let Some(first) = seen.insert(code.to_owned(), row.line) {
+            report.push(Issue::error(
+                &tb.file,
+                row.line,
+                "ps_code",
+                &format!("code « {code} » en double (déjà ligne {first})"),
+            ));
+            continue;
+        }
+        let input = opt(tb.get(row, "ps_1"));
+        let output = opt(tb.get(row, "ps_2"));
+        let mut ok = true;
+        for (col, fibre) in [("ps_1", &input), ("ps_2", &output)] {
+            if let Some(f) = fibre {
+                if !plant.fibres.contains_key(f) {
+                    dangling(report, tb, row, col, "t_fibre");
+                    ok = false;
+                }
+            }
+        }
+        if input.is_some() && input == output {
+            report.push(Issue::error(
+                &tb.file,
+                row.line,
+                "ps_2",
+                "la position relie une fibre à elle-même",
+            ));
+            ok = false;
+        }
+        let (cs, ti) = (tb.get(row, "ps_cs_code"), tb.get(row, "ps_ti_code"));
+        let container = match (cs.is_empty(), ti.is_empty()) {
+            (false, true) if plant.cassettes.contains_key(cs) => Container::Cassette(cs.to_owned()),
+            (true, false) if plant.drawers.contains_key(ti) => Container::Drawer(ti.to_owned()),
+            (false, true) => {
+                dangling(report, tb, row, "ps_cs_code", "t_cassette");
+                continue;
+            }
+            (true, false) => {
+                dangling(report, tb, row, "ps_ti_code", "t_tiroir");
+                continue;
+            }
+            _ => {
+                report.push(Issue::error(
+                    &tb.file,
+                    row.line,
+                    "ps_cs_code",
+                    "une position est dans une cassette ou dans un tiroir, exactement un des deux",
+                ));
+                continue;
+            }
+        };
+        let preaff = opt(tb.get(row, "ps_preaff"));
+        if let Some(sf) = &preaff {
+            if !plant.sufs.is_empty() && !plant.sufs.contains_key(sf) {
+                dangling(report, tb, row, "ps_preaff", "t_suf");
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let key = (container.clone(), input.clone(), output.clone());
+        if let Some(first) = joints.get(&key) {
+            report.push(Issue::warning(
+                &tb.file,
+                row.line,
+                "ps_code",
+                &format!("position en double : mêmes fibres et même contenant que la ligne {first} ; ignorée"),
+            ));
+            continue;
+        }
+        joints.insert(key, row.line);
+        if let Some(out) = &output {
+            match outputs.get(out) {
+                Some((prev_in, first)) if *prev_in != input => {
+                    report.push(Issue::error(
+                        &tb.file,
+                        row.line,
+                        "ps_2",
+                        &format!("la fibre {out} est déjà une sortie à la ligne {first}, depuis une autre fibre"),
+                    ));
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    outputs.insert(out.clone(), (input.clone(), row.line));
+                }
+            }
+        }
+        let kind = tb.get(row, "ps_type").to_owned();
+        let joint = if kind.starts_with('C') || tb.get(row, "ps_fonct") == "CO" {
+            Joint::Connector
+        } else {
+            Joint::Splice
+        };
+        plant.positions.push(Position {
+            code: code.to_owned(),
+            input,
+            output,
+            container,
+            joint,
+            kind,
+            preaff,
+        });
+    }
+}
+
+fn routes(tb: &Table, plant: &mut Plant, report: &mut Report) {
+    // Order by rt_fo_ordr when given, else by the order of the rows.
+    let mut by_route: BTreeMap<String, Vec<(u64, u64, String)>> = BTreeMap::new();
+    for row in &tb.rows {
+        let code = tb.get(row, "rt_code");
+        let fibre = tb.get(row, "rt_fo_code");
+        if code.is_empty() || fibre.is_empty() {
+            report.push(Issue::error(
+                &tb.file,
+                row.line,
+                if code.is_empty() {
+                    "rt_code"
+                } else {
+                    "rt_fo_code"
+                },
+                "valeur obligatoire vide",
+            ));
+            continue;
+        }
+        if !plant.fibres.contains_key(fibre) {
+            dangling(report, tb, row, "rt_fo_code", "t_fibre");
+            continue;
+        }
+        let order = uint(tb, row, "rt_fo_ordr", report)
+            .map(u64::from)
+            .unwrap_or(u64::MAX);
+        by_route
+            .entry(code.to_owned())
+            .or_default()
+            .push((order, row.line, fibre.to_owned()));
+    }
+    for (code, mut fibres) in by_route {
+        fibres.sort();
+        plant
+            .routes
+            .insert(code, fibres.into_iter().map(|(_, _, f)| f).collect());
+    }
+}
+
+/// A stored route whose consecutive fibres are not joined by a position has
+/// a gap: warn, naming the route and the first row after the gap.
+fn check_route_continuity(plant: &Plant, report: &mut Report, dir: &Path) -> Result<(), Error> {
+    let Some(rt) = read::csv_table(dir, "t_ropt", &mut Report::default())? else {
+        return Ok(());
+    };
+    for (code, fibres) in &plant.routes {
+        for pair in fibres.windows(2) {
+            let (down, up) = (&pair[0], &pair[1]);
+            let joined = plant.feeding(down).and_then(|p| p.input.as_deref()) == Some(up.as_str())
+                || plant.feeding(up).and_then(|p| p.input.as_deref()) == Some(down.as_str());
+            if !joined {
+                let line = rt
+                    .rows
+                    .iter()
+                    .find(|r| rt.get(r, "rt_code") == code && rt.get(r, "rt_fo_code") == up)
+                    .map(|r| r.line)
+                    .unwrap_or(0);
+                let missing = plant.feeding(down).and_then(|p| p.input.clone());
+                let reason = match missing {
+                    Some(m) => format!("route {code} : aucune position ne relie {down} à {up} (fibre {m} manquante ?)"),
+                    None => format!("route {code} : aucune position ne relie {down} à {up}"),
+                };
+                report.push(Issue::warning(&rt.file, line, "rt_fo_code", &reason));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The plant model: what a GraceTHD delivery describes, resolved and checked.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+/// A technical site (`t_sitetech`): an NRO or a PM (SRO).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    pub code: String,
+    pub label: String,
+    /// Logical type (`st_typelog`), e.g. `NRO`, `SRO`.
+    pub kind: String,
+}
+
+/// A technical room (`t_ltech`) in a site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Room {
+    pub code: String,
+    pub site: String,
+}
+
+/// A rack (`t_baie`) in a room.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rack {
+    pub code: String,
+    pub room: String,
+}
+
+/// A drawer (`t_tiroir`) in a rack: holds connectors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drawer {
+    pub code: String,
+    pub label: String,
+    pub rack: String,
+}
+
+/// A box (`t_ebp`): splice closure (BPE), distribution box (PBO), outlet
+/// (PTO), ...
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Enclosure {
+    pub code: String,
+    pub label: String,
+    /// Logical type (`bp_typelog`): `BPE`, `PBO`, `PTO`, `DTI`, ...
+    pub kind: String,
+    /// The premises (SUF) an outlet serves.
+    pub suf: Option<String>,
+}
+
+/// A cassette (`t_cassette`) in a box: holds splices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cassette {
+    pub code: String,
+    pub enclosure: String,
+}
+
+/// A cable (`t_cable`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cable {
+    pub code: String,
+    pub label: String,
+    pub capacity: Option<u32>,
+    /// Length in metres: `cb_lgreel`, else the cable lines' `cl_long`, else
+    /// their geometry; `None` when nothing gives it (patch cords).
+    pub length_m: Option<f64>,
+}
+
+/// A fibre (`t_fibre`) of a cable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fibre {
+    pub code: String,
+    pub cable: String,
+    pub number: Option<u32>,
+    pub tube: Option<u32>,
+    pub in_tube: Option<u32>,
+    /// Colour code of the fibre in its tube (`fo_color`).
+    pub color: String,
+}
+
+/// Where a position sits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+pub enum Container {
+    Cassette(String),
+    Drawer(String),
+}
+
+/// What joins the two fibres of a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Joint {
+    Splice,
+    Connector,
+}
+
+/// A position (`t_position`): `input` (ps_1) joined to `output` (ps_2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Position {
+    pub code: String,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub container: Container,
+    pub joint: Joint,
+    /// Position type code (`ps_type`), e.g. `SFU`, `CSP`.
+    pub kind: String,
+    /// The premises this position is reserved for (`ps_preaff`).
+    pub preaff: Option<String>,
+}
+
+/// A premises (`t_suf`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suf {
+    pub code: String,
+    pub address: Option<String>,
+}
+
+/// The plant of one delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Plant {
+    pub sites: BTreeMap<String, Site>,
+    pub rooms: BTreeMap<String, Room>,
+    pub racks: BTreeMap<String, Rack>,
+    pub drawers: BTreeMap<String, Drawer>,
+    pub enclosures: BTreeMap<String, Enclosure>,
+    pub cassettes: BTreeMap<String, Cassette>,
+    pub cables: BTreeMap<String, Cable>,
+    pub fibres: BTreeMap<String, Fibre>,
+    /// Positions with exact duplicates (same container, same fibres)
+    /// already removed.
+    pub positions: Vec<Position>,
+    pub sufs: BTreeMap<String, Suf>,
+    /// Stored routes (`t_ropt`): fibres in their stored order.
+    pub routes: BTreeMap<String, Vec<String>>,
+    by_output: HashMap<String, Vec<usize>>,
+    by_input: HashMap<String, Vec<usize>>,
+}
+
+impl Plant {
+    /// Rebuilds the fibre → position indexes after positions changed.
+    pub fn index(&mut self) {
+        self.by_output.clear();
+        self.by_input.clear();
+        for (i, p) in self.positions.iter().enumerate() {
+            if let Some(o) = &p.output {
+                self.by_output.entry(o.clone()).or_default().push(i);
+            }
+            if let Some(n) = &p.input {
+                self.by_input.entry(n.clone()).or_default().push(i);
+            }
+        }
+    }
+
+    /// The position whose output is this fibre (its upstream joint).
+    pub fn feeding(&self, fibre: &str) -> Option<&Position> {
+        self.by_output
+            .get(fibre)
+            .and_then(|v| v.first())
+            .map(|i| &self.positions[*i])
+    }
+
+    /// The positions whose input is this fibre.
+    pub fn fed_by(&self, fibre: &str) -> impl Iterator<Item = &Position> {
+        self.by_input
+            .get(fibre)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.positions[*i])
+    }
+
+    /// Number of distinct output fibres fed by one input fibre: more than
+    /// one makes the joint a splitter.
+    pub fn fan_out(&self, fibre: &str) -> usize {
+        let mut outs: Vec<&str> = self
+            .fed_by(fibre)
+            .filter_map(|p| p.output.as_deref())
+            .collect();
+        outs.sort_unstable();
+        outs.dedup();
+        outs.len()
+    }
+
+    /// The outlets (boxes of logical type `PTO`).
+    pub fn outlets(&self) -> impl Iterator<Item = &Enclosure> {
+        self.enclosures.values().filter(|e| e.kind == "PTO")
+    }
+
+    /// A readable place for a container: box or site, with its code.
+    pub fn place_of(&self, container: &Container) -> String {
+        match container {
+            Container::Cassette(cs) => {
+                let b = self
+                    .cassettes
+                    .get(cs)
+                    .and_then(|c| self.enclosures.get(&c.enclosure));
+                match b {
+                    Some(b) => format!("{} {} (cassette {cs})", b.kind, b.code),
+                    None => format!("cassette {cs}"),
+                }
+            }
+            Container::Drawer(ti) => {
+                let site = self
+                    .drawers
+                    .get(ti)
+                    .and_then(|d| self.racks.get(&d.rack))
+                    .and_then(|r| self.rooms.get(&r.room))
+                    .and_then(|r| self.sites.get(&r.site));
+                match site {
+                    Some(s) => format!("{} {} (tiroir {ti})", s.kind, s.label),
+                    None => format!("tiroir {ti}"),
+                }
+            }
+        }
+    }
+
+    /// The site that holds a drawer, if resolvable.
+    pub fn site_of_drawer(&self, drawer: &str) -> Option<&Site> {
+        self.drawers
+            .get(drawer)
+            .and_then(|d| self.racks.get(&d.rack))
+            .and_then(|r| self.rooms.get(&r.room))
+            .and_then(|r| self.sites.get(&r.site))
+    }
+}

@@ -1,0 +1,213 @@
+//! Path tracing through the plant.
+
+use serde::Serialize;
+
+use crate::budget::{Element, Hop, PlanningLosses};
+use crate::plant::{Container, Joint, Plant};
+use crate::Error;
+
+/// One step of a traced path, from the outlet upstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// A fibre of a cable.
+    Fibre {
+        code: String,
+        cable: String,
+        tube: Option<u32>,
+        color: String,
+        length_m: Option<f64>,
+    },
+    /// A splice, connector or splitter joining two fibres.
+    Joint {
+        position: String,
+        place: String,
+        element: JointKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JointKind {
+    Splice,
+    Connector,
+    /// A fan-out: the input fibre feeds `outputs` fibres.
+    Splitter {
+        outputs: u32,
+    },
+}
+
+/// How the traced path compares with the stored route (`t_ropt`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RouteCheck {
+    /// No stored route starts at this outlet's fibre.
+    NoStoredRoute,
+    /// The stored route lists exactly the traced fibres.
+    Agrees { route: String },
+    /// The stored route differs: fibres traced but not stored, and stored
+    /// but not traced.
+    Differs {
+        route: String,
+        missing_from_route: Vec<String>,
+        not_on_path: Vec<String>,
+    },
+}
+
+/// An upstream trace from an outlet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upstream {
+    pub outlet: String,
+    pub suf: Option<String>,
+    /// Empty when the outlet has no fibre assigned (drop to build).
+    pub steps: Vec<Step>,
+    /// The fibres of the path, outlet first.
+    pub fibres: Vec<String>,
+    /// Where the path ends: the site and drawer of its last connector.
+    pub origin: Option<String>,
+    pub route: RouteCheck,
+    pub hops: Vec<Hop>,
+    /// Why there is no path, when there is none.
+    pub no_path_reason: Option<String>,
+}
+
+/// The drop fibre of an outlet: among the positions reserved for its
+/// premises (`ps_preaff`), the one furthest downstream.
+fn drop_fibre(plant: &Plant, suf: &str) -> Option<String> {
+    let reserved: Vec<_> = plant
+        .positions
+        .iter()
+        .filter(|p| p.preaff.as_deref() == Some(suf))
+        .collect();
+    let inputs: std::collections::HashSet<&str> =
+        reserved.iter().filter_map(|p| p.input.as_deref()).collect();
+    reserved
+        .iter()
+        .filter_map(|p| p.output.as_deref())
+        .find(|o| !inputs.contains(o))
+        .map(str::to_owned)
+}
+
+/// Traces upstream from an outlet (a `PTO` box) to the end of the path.
+pub fn upstream(plant: &Plant, outlet: &str, losses: &PlanningLosses) -> Result<Upstream, Error> {
+    let bp = plant
+        .enclosures
+        .get(outlet)
+        .filter(|e| e.kind == "PTO")
+        .ok_or_else(|| Error::NotFound(format!("aucune PTO « {outlet} »")))?;
+    let mut result = Upstream {
+        outlet: bp.code.clone(),
+        suf: bp.suf.clone(),
+        steps: Vec::new(),
+        fibres: Vec::new(),
+        origin: None,
+        route: RouteCheck::NoStoredRoute,
+        hops: Vec::new(),
+        no_path_reason: None,
+    };
+    let Some(suf) = &bp.suf else {
+        result.no_path_reason =
+            Some("la PTO n'est rattachée à aucun local (bp_sf_code vide)".into());
+        return Ok(result);
+    };
+    let Some(mut fibre) = drop_fibre(plant, suf) else {
+        result.no_path_reason = Some(format!(
+            "aucune fibre n'est pré-affectée au local {suf} (raccordement à construire)"
+        ));
+        return Ok(result);
+    };
+    let mut visited = std::collections::HashSet::new();
+    loop {
+        if !visited.insert(fibre.clone()) {
+            return Err(Error::Invalid(format!(
+                "boucle dans le chemin optique à la fibre {fibre}"
+            )));
+        }
+        let f = plant
+            .fibres
+            .get(&fibre)
+            .ok_or_else(|| Error::NotFound(format!("fibre {fibre}")))?;
+        let length = plant.cables.get(&f.cable).and_then(|c| c.length_m);
+        result.steps.push(Step::Fibre {
+            code: f.code.clone(),
+            cable: f.cable.clone(),
+            tube: f.tube,
+            color: f.color.clone(),
+            length_m: length,
+        });
+        result.hops.push(Hop::planned(
+            format!("fibre {} (câble {})", f.code, f.cable),
+            Element::Fibre {
+                metres: length.map(|m| m.round() as u64).unwrap_or(0),
+            },
+            losses,
+        )?);
+        result.fibres.push(fibre.clone());
+        let Some(p) = plant.feeding(&fibre) else {
+            break;
+        };
+        let place = plant.place_of(&p.container);
+        let element = match &p.input {
+            Some(input) if plant.fan_out(input) > 1 => JointKind::Splitter {
+                outputs: (plant.fan_out(input) as u32).next_power_of_two(),
+            },
+            _ => match p.joint {
+                Joint::Splice => JointKind::Splice,
+                Joint::Connector => JointKind::Connector,
+            },
+        };
+        let budget_element = match element {
+            JointKind::Splice => Element::Splice,
+            JointKind::Connector => Element::Connector,
+            JointKind::Splitter { outputs } => Element::Splitter { outputs },
+        };
+        result.hops.push(Hop::planned(
+            format!("{} {}", p.code, place),
+            budget_element,
+            losses,
+        )?);
+        result.steps.push(Step::Joint {
+            position: p.code.clone(),
+            place: place.clone(),
+            element,
+        });
+        match &p.input {
+            Some(input) => fibre = input.clone(),
+            None => {
+                if let Container::Drawer(_) = p.container {
+                    result.origin = Some(place);
+                }
+                break;
+            }
+        }
+    }
+    result.route = compare_route(plant, &result.fibres);
+    Ok(result)
+}
+
+fn compare_route(plant: &Plant, fibres: &[String]) -> RouteCheck {
+    let Some(first) = fibres.first() else {
+        return RouteCheck::NoStoredRoute;
+    };
+    let Some((code, stored)) = plant.routes.iter().find(|(_, r)| r.first() == Some(first)) else {
+        return RouteCheck::NoStoredRoute;
+    };
+    if stored.as_slice() == fibres {
+        return RouteCheck::Agrees {
+            route: code.clone(),
+        };
+    }
+    RouteCheck::Differs {
+        route: code.clone(),
+        missing_from_route: fibres
+            .iter()
+            .filter(|f| !stored.contains(f))
+            .cloned()
+            .collect(),
+        not_on_path: stored
+            .iter()
+            .filter(|f| !fibres.contains(f))
+            .cloned()
+            .collect(),
+    }
+}

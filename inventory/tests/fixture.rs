@@ -1,0 +1,304 @@
+//! The GraceTHD demo01 fixture (third-party data in ../shared, read in
+//! place, never copied into the repository), and broken deliveries made
+//! from it in temporary directories to exercise every validation rule.
+
+use std::path::{Path, PathBuf};
+
+use inventory::budget::PlanningLosses;
+use inventory::gracethd::{self, Issue, Severity};
+use inventory::trace::{self, JointKind, RouteCheck, Step};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/gracethd-demo01")
+}
+
+#[test]
+fn the_fixture_loads_with_warnings_only() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let errors: Vec<&Issue> = d.report.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(d.counts["t_fibre.csv"], 1051);
+    assert_eq!(d.counts["t_position.csv"], 43);
+    assert_eq!(d.plant.outlets().count(), 21);
+    assert_eq!(d.plant.sites.len(), 2);
+
+    // Known defect 1: duplicate positions in drawers, ignored with a warning.
+    let dup = d
+        .report
+        .warnings()
+        .filter(|w| {
+            w.file == "t_position.csv"
+                && w.field == "ps_code"
+                && w.reason.starts_with("position en double")
+        })
+        .count();
+    assert_eq!(dup, 18);
+    assert_eq!(d.plant.positions.len(), 43 - 18);
+
+    // Known defect 2: the stored route 1 lacks one fibre.
+    let gap: Vec<&Issue> = d
+        .report
+        .warnings()
+        .filter(|w| w.file == "t_ropt.csv")
+        .collect();
+    assert_eq!(gap.len(), 1, "{gap:#?}");
+    assert_eq!(gap[0].line, 8);
+    assert_eq!(gap[0].field, "rt_fo_code");
+    assert!(
+        gap[0].reason.contains("RT000000000001") && gap[0].reason.contains("FO180030001001"),
+        "{}",
+        gap[0].reason
+    );
+}
+
+#[test]
+fn every_outlet_is_traced_and_routes_are_compared() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let losses = PlanningLosses::default();
+    let mut agree = Vec::new();
+    let mut differ = Vec::new();
+    let mut without_path = 0;
+    for pto in d.plant.outlets() {
+        let t = trace::upstream(&d.plant, &pto.code, &losses).expect("trace");
+        match &t.route {
+            RouteCheck::Agrees { route } => {
+                assert_eq!(
+                    &d.plant.routes[route], &t.fibres,
+                    "agreeing route lists exactly the traced fibres"
+                );
+                agree.push(route.clone());
+            }
+            RouteCheck::Differs {
+                route,
+                missing_from_route,
+                not_on_path,
+            } => {
+                differ.push((
+                    route.clone(),
+                    missing_from_route.clone(),
+                    not_on_path.clone(),
+                ));
+            }
+            RouteCheck::NoStoredRoute => {
+                assert!(t.fibres.is_empty());
+                assert!(t
+                    .no_path_reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("raccordement à construire")));
+                without_path += 1;
+            }
+        }
+        if !t.fibres.is_empty() {
+            assert_eq!(t.origin.as_deref(), Some("NRO NRO (tiroir TI000180030502)"));
+            let splitters: Vec<_> = t
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Joint {
+                        position,
+                        element: JointKind::Splitter { outputs },
+                        ..
+                    } => Some((position.clone(), *outputs)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(splitters.len(), 1, "one splitter at the PM");
+            assert!(splitters[0].0.starts_with("PS18003051500"), "{splitters:?}");
+            assert_eq!(splitters[0].1, 4, "four outputs used at the PM splitter");
+            assert_eq!(t.hops.len(), t.steps.len());
+        }
+    }
+    agree.sort();
+    assert_eq!(
+        agree,
+        vec!["RT000000000002", "RT000000000003", "RT000000000004"]
+    );
+    assert_eq!(
+        differ,
+        vec![(
+            "RT000000000001".to_owned(),
+            vec!["FO180030001001".to_owned()],
+            vec![]
+        )]
+    );
+    assert_eq!(without_path, 17);
+}
+
+#[test]
+fn drop_cable_length_comes_from_the_cable_lines() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let drop = &d.plant.cables["CB000180034417"];
+    let m = drop.length_m.expect("length from t_cableline");
+    assert!((m - 6.989974).abs() < 1e-6, "{m}");
+    assert_eq!(
+        d.plant.cables["CB001800300071"].length_m, None,
+        "patch cords have no length"
+    );
+}
+
+/// A copy of the fixture in a temporary directory, with `edit` applied to
+/// the decoded text of one file.
+fn broken(file: &str, edit: impl FnOnce(&mut Vec<String>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(fixture()).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    let path = dir.path().join(file);
+    let bytes = std::fs::read(&path).expect("read");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut lines);
+    let text = lines.join("\n") + "\n";
+    let (out, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    std::fs::write(&path, &out).expect("write");
+    dir
+}
+
+/// Sets column `col` of line `line` (1-based, header is 1).
+fn set(lines: &mut [String], line: usize, col: &str, value: &str) {
+    let header: Vec<&str> = lines[0].split(';').collect();
+    let i = header.iter().position(|h| *h == col).expect("column");
+    let mut fields: Vec<String> = lines[line - 1].split(';').map(str::to_owned).collect();
+    fields[i] = value.to_owned();
+    lines[line - 1] = fields.join(";");
+}
+
+fn only_error(dir: &Path) -> Issue {
+    let d = gracethd::load(dir).expect("readable");
+    let errors: Vec<Issue> = d.report.errors().cloned().collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].severity, Severity::Error);
+    errors[0].clone()
+}
+
+#[test]
+fn unknown_code_in_a_value_list() {
+    let dir = broken("t_position.csv", |l| set(l, 5, "ps_type", "XYZ"));
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_position.csv", 5, "ps_type")
+    );
+    assert!(
+        e.reason.contains("XYZ") && e.reason.contains("l_position_type"),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
+fn dangling_reference() {
+    let dir = broken("t_fibre.csv", |l| set(l, 3, "fo_cb_code", "CB999999999999"));
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_fibre.csv", 3, "fo_cb_code")
+    );
+    assert!(
+        e.reason.contains("CB999999999999") && e.reason.contains("t_cable"),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
+fn duplicate_code() {
+    let dir = broken("t_cable.csv", |l| {
+        let copy = l[2].clone();
+        l.push(copy);
+    });
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_cable.csv", 51, "cb_code")
+    );
+    assert!(
+        e.reason.contains("en double (déjà ligne 3)"),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
+fn position_joining_a_fibre_to_itself() {
+    let dir = broken("t_position.csv", |l| set(l, 2, "ps_2", "FO180030329001"));
+    let d = gracethd::load(dir.path()).expect("readable");
+    let e = d
+        .report
+        .errors()
+        .find(|e| e.reason.contains("elle-même"))
+        .expect("reported")
+        .clone();
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_position.csv", 2, "ps_2")
+    );
+}
+
+#[test]
+fn fibre_used_twice_as_an_output() {
+    // Line 3 feeds FO180034417002 from FO180030329002; make line 4's output
+    // that same fibre, from another input.
+    let dir = broken("t_position.csv", |l| set(l, 4, "ps_2", "FO180034417002"));
+    let d = gracethd::load(dir.path()).expect("readable");
+    let e = d
+        .report
+        .errors()
+        .find(|e| e.reason.contains("déjà une sortie"))
+        .expect("reported")
+        .clone();
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_position.csv", 4, "ps_2")
+    );
+    assert!(e.reason.contains("ligne 3"), "{}", e.reason);
+}
+
+#[test]
+fn missing_file_and_missing_column() {
+    let dir = broken("t_fibre.csv", |_| {});
+    std::fs::remove_file(dir.path().join("t_fibre.csv")).expect("remove");
+    let e = only_error(dir.path());
+    assert_eq!((e.file.as_str(), e.line), ("t_fibre.csv", 0));
+    assert!(e.reason.contains("absent"));
+
+    let dir = broken("t_cassette.csv", |l| {
+        l[0] = l[0].replace("cs_bp_code", "cs_bp")
+    });
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_cassette.csv", 1, "cs_bp_code")
+    );
+}
+
+#[test]
+fn wrong_number_of_fields_and_bad_numbers() {
+    let dir = broken("t_cable.csv", |l| l[4].push_str(";extra"));
+    let d = gracethd::load(dir.path()).expect("readable");
+    // The malformed row is left out, so references to its cable are
+    // reported too; the first error names the cause.
+    let e = d.report.errors().next().expect("an error").clone();
+    assert_eq!((e.file.as_str(), e.line), ("t_cable.csv", 5));
+    assert!(e.reason.contains("champs"), "{}", e.reason);
+
+    let dir = broken("t_cable.csv", |l| set(l, 2, "cb_capafo", "beaucoup"));
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_cable.csv", 2, "cb_capafo")
+    );
+
+    let dir = broken("t_cable.csv", |l| set(l, 2, "cb_lgreel", "-3"));
+    let e = only_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_cable.csv", 2, "cb_lgreel")
+    );
+}
+
+#[test]
+fn not_a_directory() {
+    assert!(gracethd::load(Path::new("/nonexistent/livraison")).is_err());
+}
