@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::{
     Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, HOUSEHOLD, HOUSEHOLD_RECORD,
-    SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
+    NETWORK_STAFF, SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
 
@@ -209,6 +209,14 @@ pub fn route_table() -> Vec<Route> {
             Api,
             get(api::households::show),
         ),
+        // API: inventory.
+        route(
+            Method::GET,
+            "/api/v1/inventory/trace",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::trace),
+        ),
         // Pages.
         route(Method::GET, "/", Public, Page, get(web::pages::root)),
         route(
@@ -273,6 +281,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(ADMIN),
             Page,
             get(web::pages::admin_audit),
+        ),
+        route(
+            Method::GET,
+            "/technicien/trace",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pages::trace_page),
         ),
         route(
             Method::GET,

@@ -42,6 +42,36 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// The fibre plant: GraceTHD import, path tracing.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Check a GraceTHD v2.0.1 "shpcsv" delivery and import it in one
+    /// transaction (nothing is written when it has errors).
+    Import {
+        /// Directory holding the t_*.csv, l_*.csv and shapefiles.
+        dir: PathBuf,
+        /// Report problems and what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Trace the optical path upstream from an outlet (PTO).
+    Trace {
+        /// Code of the PTO (t_ebp.bp_code).
+        #[arg(long)]
+        pto: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +162,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => {
             crate::telemetry::init(&config);
             serve(config, args.demo).await
+        }
+        Command::Inventory(cmd) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let result = crate::inventory_cli::run(&db, cmd).await;
+            db.close().await;
+            result
         }
     }
 }

@@ -112,6 +112,18 @@ impl From<social_tariff::Error> for Error {
     }
 }
 
+impl From<inventory::Error> for Error {
+    fn from(e: inventory::Error) -> Self {
+        match e {
+            inventory::Error::NotFound(m) => Error::NotFound(m),
+            inventory::Error::Invalid(m) => Error::Invalid(m),
+            e @ inventory::Error::Unreadable { .. } => Error::Invalid(e.to_string()),
+            inventory::Error::Busy(m) => Error::Conflict(m),
+            inventory::Error::Storage(c) => Error::Core(c),
+        }
+    }
+}
+
 impl From<axum::extract::rejection::JsonRejection> for Error {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
         Error::Invalid(e.body_text())

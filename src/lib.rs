@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod inventory_cli;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

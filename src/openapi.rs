@@ -37,6 +37,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::households::list,
         api::households::create,
         api::households::show,
+        api::inventory::trace,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),
@@ -44,6 +45,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         (name = "users", description = "User administration (admin)"),
         (name = "audit", description = "The append-only audit journal (admin)"),
         (name = "households", description = "Households of the social tariff"),
+        (name = "inventory", description = "The fibre plant: GraceTHD import, path tracing"),
     )
 )]
 struct ApiDoc;

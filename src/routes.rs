@@ -79,6 +79,8 @@ pub const TECHNICIAN: &[Role] = &[Role::Technician];
 pub const ACCOUNTANT: &[Role] = &[Role::Accountant];
 pub const SOCIAL_AGENT: &[Role] = &[Role::SocialAgent];
 pub const HOUSEHOLD: &[Role] = &[Role::Household];
+/// Staff who work on the network.
+pub const NETWORK_STAFF: &[Role] = &[Role::Admin, Role::Technician];
 /// Staff who handle households' files.
 pub const SOCIAL_STAFF: &[Role] = &[Role::Admin, Role::SocialAgent];
 /// Staff, and the household itself for its own records.

@@ -53,6 +53,17 @@ impl MilliDb {
     pub fn as_db(self) -> f64 {
         self.0 as f64 / 1000.0
     }
+
+    /// Two decimals, for hop-by-hop listings where 0.15 dB matters.
+    pub fn precise(self) -> String {
+        let hundredths = (self.0.abs() + 5) / 10;
+        let sign = if self.0 < 0 && hundredths != 0 {
+            "-"
+        } else {
+            ""
+        };
+        format!("{sign}{}.{:02} dB", hundredths / 100, hundredths % 100)
+    }
 }
 
 impl std::ops::Add for MilliDb {
@@ -366,6 +377,14 @@ mod tests {
                 margin: MilliDb(10_000)
             }
         );
+    }
+
+    #[test]
+    fn precise_display() {
+        assert_eq!(MilliDb(150).precise(), "0.15 dB");
+        assert_eq!(MilliDb(21_500).precise(), "21.50 dB");
+        assert_eq!(MilliDb(-1_234).precise(), "-1.23 dB");
+        assert_eq!(MilliDb(2).precise(), "0.00 dB");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 pub mod budget;
 pub mod gracethd;
 pub mod plant;
+pub mod service;
+pub mod storage;
 pub mod trace;
 
 use regie_core::migrate::Component;
@@ -29,15 +31,14 @@ pub enum Error {
     /// The record does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// Another operation holds what this one needs (e.g. an import runs).
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Storage(#[from] regie_core::CoreError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The tables this crate owns. None yet: the imported plant is persisted
-/// with the next step of the inventory issue.
-pub const COMPONENT: Component = Component {
-    name: "inventory",
-    migrations: &[],
-};
+/// The tables this crate owns.
+pub const COMPONENT: Component = storage::COMPONENT;

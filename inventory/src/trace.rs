@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::budget::{Element, Hop, PlanningLosses};
+use crate::budget::{assess, Element, Hop, MilliDb, OpticalClass, PlanningLosses, Verdict};
 use crate::plant::{Container, Joint, Plant};
 use crate::Error;
 
@@ -67,6 +67,15 @@ pub struct Upstream {
     pub origin: Option<String>,
     pub route: RouteCheck,
     pub hops: Vec<Hop>,
+    /// Total loss of the hops.
+    pub total: MilliDb,
+    /// The optical class the path is judged against.
+    pub class: OpticalClass,
+    /// True when no PON port is known for the path and the class is the
+    /// planning default.
+    pub class_assumed: bool,
+    /// The verdict; `None` when there is no path.
+    pub verdict: Option<Verdict>,
     /// Why there is no path, when there is none.
     pub no_path_reason: Option<String>,
 }
@@ -88,8 +97,15 @@ fn drop_fibre(plant: &Plant, suf: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Traces upstream from an outlet (a `PTO` box) to the end of the path.
-pub fn upstream(plant: &Plant, outlet: &str, losses: &PlanningLosses) -> Result<Upstream, Error> {
+/// Traces upstream from an outlet (a `PTO` box) to the end of the path, and
+/// judges its loss against `class` (the PON port's, or the planning default
+/// until PON ports are patched in the inventory).
+pub fn upstream(
+    plant: &Plant,
+    outlet: &str,
+    losses: &PlanningLosses,
+    class: OpticalClass,
+) -> Result<Upstream, Error> {
     let bp = plant
         .enclosures
         .get(outlet)
@@ -103,6 +119,10 @@ pub fn upstream(plant: &Plant, outlet: &str, losses: &PlanningLosses) -> Result<
         origin: None,
         route: RouteCheck::NoStoredRoute,
         hops: Vec::new(),
+        total: MilliDb(0),
+        class,
+        class_assumed: true,
+        verdict: None,
         no_path_reason: None,
     };
     let Some(suf) = &bp.suf else {
@@ -182,6 +202,9 @@ pub fn upstream(plant: &Plant, outlet: &str, losses: &PlanningLosses) -> Result<
         }
     }
     result.route = compare_route(plant, &result.fibres);
+    let (total, verdict) = assess(&result.hops, class);
+    result.total = total;
+    result.verdict = Some(verdict);
     Ok(result)
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use inventory::budget::PlanningLosses;
+use inventory::budget::{OpticalClass, PlanningLosses, Verdict};
 use inventory::gracethd::{self, Issue, Severity};
 use inventory::trace::{self, JointKind, RouteCheck, Step};
 
@@ -59,7 +59,8 @@ fn every_outlet_is_traced_and_routes_are_compared() {
     let mut differ = Vec::new();
     let mut without_path = 0;
     for pto in d.plant.outlets() {
-        let t = trace::upstream(&d.plant, &pto.code, &losses).expect("trace");
+        let t =
+            trace::upstream(&d.plant, &pto.code, &losses, OpticalClass::GponBPlus).expect("trace");
         match &t.route {
             RouteCheck::Agrees { route } => {
                 assert_eq!(
@@ -106,6 +107,13 @@ fn every_outlet_is_traced_and_routes_are_compared() {
             assert!(splitters[0].0.starts_with("PS18003051500"), "{splitters:?}");
             assert_eq!(splitters[0].1, 4, "four outputs used at the PM splitter");
             assert_eq!(t.hops.len(), t.steps.len());
+            // Short demo cables: the loss is joints and the 1:4 splitter.
+            assert!(
+                matches!(t.verdict, Some(Verdict::Pass { .. })),
+                "{:?}",
+                t.verdict
+            );
+            assert_eq!(t.total, t.hops.iter().map(|h| h.loss).sum());
         }
     }
     agree.sort();

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod households;
+pub mod inventory;
 pub mod system;
 pub mod users;
 

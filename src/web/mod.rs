@@ -37,7 +37,10 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/admin/utilisateurs", "Utilisateurs"),
                 ("/admin/journal", "Journal d'audit"),
             ]),
-            Role::Technician => links.push(("/technicien", "Réseau")),
+            Role::Technician => links.extend([
+                ("/technicien", "Réseau"),
+                ("/technicien/trace", "Tracer un chemin"),
+            ]),
             Role::Accountant => links.push(("/comptabilite", "Comptabilité")),
             Role::SocialAgent => links.extend([
                 ("/instruction", "Instruction"),

@@ -533,17 +533,156 @@ pub async fn admin_audit(
 }
 
 /// `GET /technicien`.
-pub async fn technician_home(me: Principal) -> Response {
+pub async fn technician_home(State(state): State<AppState>, me: Principal) -> PageResult {
+    let counts = inventory::storage::counts(&state.db).await?;
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     let body = html! {
         h1 { "Espace technicien" }
         p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }
         ul class="cartes" {
-            li class="carte" { h2 { "Inventaire du réseau" } p { "Import GraceTHD, sites, boîtiers, câbles et chemins optiques." } p class="info" { "Aucun réseau importé pour l'instant." } }
+            li class="carte" {
+                h2 { "Inventaire du réseau" }
+                p { "Import GraceTHD, sites, boîtiers, câbles et chemins optiques." }
+                @if n("fibres") == 0 {
+                    p class="info" { "Aucun réseau importé pour l'instant. Importez une livraison avec " code { "regie inventory import DOSSIER" } "." }
+                } @else {
+                    p { (n("sites")) " sites techniques, " (n("outlets")) " PTO, " (n("cables")) " câbles, " (n("fibres")) " fibres." }
+                    a href="/technicien/trace" { "Tracer un chemin optique" }
+                }
+            }
             li class="carte" { h2 { "Raccordements" } p { "Éligibilité d'une adresse, réservation du chemin, pose de l'ONT, activation." } p class="info" { "Aucune ligne pour l'instant." } }
             li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } p class="info" { "Aucune alarme." } }
         }
     };
-    page("Espace technicien", &me, "/technicien", body)
+    Ok(page("Espace technicien", &me, "/technicien", body))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TraceQuery {
+    pto: Option<String>,
+}
+
+/// `GET /technicien/trace?pto=…`: the optical path of an outlet, hop by hop.
+pub async fn trace_page(
+    State(state): State<AppState>,
+    me: Principal,
+    Query(q): Query<TraceQuery>,
+) -> PageResult {
+    use inventory::budget::Verdict;
+    use inventory::trace::{JointKind, RouteCheck, Step};
+    let pto = q
+        .pto
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let mut errors = Vec::new();
+    let trace = if pto.is_empty() {
+        None
+    } else {
+        match inventory::service::trace_outlet(&state.db, &pto).await {
+            Ok(t) => Some(t),
+            Err(inventory::Error::NotFound(m)) => {
+                errors.push(("pto", m));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let body = html! {
+        h1 { "Tracer un chemin optique" }
+        (error_summary(&errors))
+        form method="get" action="/technicien/trace" class="formulaire" {
+            div class="champ" {
+                label for="pto" { "Code de la PTO" span class="aide" { "Code GraceTHD du boîtier (t_ebp), par exemple BP000180031330." } }
+                input type="text" id="pto" name="pto" value=(pto) required
+                    aria-invalid=(has_error(&errors, "pto")) aria-describedby=[has_error(&errors, "pto").then_some("pto-erreur")];
+                (field_error(&errors, "pto"))
+            }
+            button type="submit" { "Tracer" }
+        }
+        @if let Some(t) = &trace {
+            h2 { "PTO " (t.outlet) @if let Some(s) = &t.suf { " — local " (s) } }
+            @if let Some(reason) = &t.no_path_reason {
+                p class="info" { "Pas de chemin : " (reason) "." }
+            } @else {
+                dl {
+                    dt { "Perte totale" } dd { (t.total.precise()) }
+                    dt { "Budget " (t.class.label()) @if t.class_assumed { " (classe par défaut : aucun port PON rattaché)" } }
+                    dd {
+                        @match &t.verdict {
+                            Some(Verdict::Pass { margin }) => { strong { "Conforme" } ", marge " (margin.precise()) },
+                            Some(Verdict::Fail { excess, worst_hop }) => {
+                                strong { "Non conforme" } ", dépassement " (excess.precise()) " ; élément le plus coûteux : "
+                                (t.hops.get(*worst_hop).map(|h| h.label.as_str()).unwrap_or("?"))
+                            },
+                            None => { "—" },
+                        }
+                    }
+                    @if let Some(o) = &t.origin { dt { "Origine" } dd { (o) } }
+                    dt { "Route stockée (t_ropt)" }
+                    dd {
+                        @match &t.route {
+                            RouteCheck::NoStoredRoute => { "aucune" },
+                            RouteCheck::Agrees { route } => { (route) " : identique au chemin tracé" },
+                            RouteCheck::Differs { route, missing_from_route, not_on_path } => {
+                                strong { (route) " : diffère du chemin tracé" }
+                                @if !missing_from_route.is_empty() { " — fibres absentes de la route : " (missing_from_route.join(", ")) }
+                                @if !not_on_path.is_empty() { " — fibres de la route hors du chemin : " (not_on_path.join(", ")) }
+                            },
+                        }
+                    }
+                }
+                table {
+                    caption { "Chemin de la PTO vers l'amont, élément par élément" }
+                    thead { tr { th scope="col" { "N°" } th scope="col" { "Élément" } th scope="col" { "Détail" } th scope="col" { "Perte" } } }
+                    tbody {
+                        @for (i, (step, hop)) in t.steps.iter().zip(&t.hops).enumerate() {
+                            tr {
+                                td { (i + 1) }
+                                @match step {
+                                    Step::Fibre { code, cable, tube, color, length_m } => {
+                                        td { "Fibre " (code) }
+                                        td {
+                                            "câble " (cable)
+                                            @if let Some(tb) = tube { ", tube " (tb) }
+                                            @if !color.is_empty() { ", couleur " (color) }
+                                            ", " @if let Some(m) = length_m { (format!("{m:.0}")) " m" } @else { "longueur inconnue" }
+                                        }
+                                    },
+                                    Step::Joint { position, place, element } => {
+                                        td {
+                                            @match element {
+                                                JointKind::Splice => { "Épissure" },
+                                                JointKind::Connector => { "Connecteur" },
+                                                JointKind::Splitter { outputs } => { "Coupleur 1:" (outputs) },
+                                            }
+                                        }
+                                        td { (position) ", " (place) }
+                                    },
+                                }
+                                td { (hop.loss.precise()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok(render(
+        status,
+        layout(
+            "Tracer un chemin optique",
+            Some(&me),
+            "/technicien/trace",
+            body,
+        ),
+    ))
 }
 
 /// `GET /comptabilite`.

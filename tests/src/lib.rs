@@ -296,3 +296,30 @@ pub fn hidden_field(html: &str, name: &str) -> Option<String> {
 
 /// Every role, for walking access rules.
 pub const ROLES: [Role; 5] = Role::ALL;
+
+/// The GraceTHD demo01 fixture, read in place from `../shared`.
+pub fn gracethd_fixture() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/gracethd-demo01")
+}
+
+/// A copy of the fixture in a temporary directory, for tests that change
+/// it. `edit` gets the decoded lines of `file` (Latin-1 in and out).
+pub fn modified_fixture(file: &str, edit: impl FnOnce(&mut Vec<String>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(gracethd_fixture()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let path = dir.path().join(file);
+    let bytes = std::fs::read(&path).unwrap();
+    let text: String = bytes.iter().map(|b| char::from(*b)).collect();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut lines);
+    let out: Vec<u8> = (lines.join("\n") + "\n")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    std::fs::write(&path, out).unwrap();
+    dir
+}

@@ -1,0 +1,595 @@
+//! SQL of the inventory: the only module that touches its tables.
+//!
+//! An import replaces the stored plant by the delivery's, table by table,
+//! keyed by GraceTHD code: rows whose content changed are rewritten, new
+//! codes inserted, vanished codes deleted, all in one transaction. Each row
+//! carries a fingerprint of its content, so re-importing the same delivery
+//! touches nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use regie_core::audit::{self, Actor, Change};
+use regie_core::migrate::{Component, Migration};
+use regie_core::{db::is_unique_violation, time, Db};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::plant::{
+    Cable, Cassette, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room, Site,
+    Suf,
+};
+use crate::Error;
+
+/// The tables of the inventory.
+pub const COMPONENT: Component = Component {
+    name: "inventory",
+    migrations: &[Migration::portable(
+        1,
+        "plant",
+        "CREATE TABLE inv_sites (code TEXT PRIMARY KEY, label TEXT, kind TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_rooms (code TEXT PRIMARY KEY, site TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_racks (code TEXT PRIMARY KEY, room TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_drawers (code TEXT PRIMARY KEY, label TEXT, rack TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_enclosures (code TEXT PRIMARY KEY, label TEXT, kind TEXT, suf TEXT, row_hash TEXT NOT NULL);
+        CREATE INDEX inv_enclosures_kind ON inv_enclosures (kind);
+        CREATE TABLE inv_cassettes (code TEXT PRIMARY KEY, enclosure TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_cables (code TEXT PRIMARY KEY, label TEXT, capacity BIGINT, length_m DOUBLE PRECISION, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_fibres (code TEXT PRIMARY KEY, cable TEXT, number BIGINT, tube BIGINT, in_tube BIGINT, color TEXT, row_hash TEXT NOT NULL);
+        CREATE INDEX inv_fibres_cable ON inv_fibres (cable);
+        CREATE TABLE inv_positions (code TEXT PRIMARY KEY, input TEXT, output TEXT, container_kind TEXT, container TEXT,
+            joint TEXT, kind TEXT, preaff TEXT, row_hash TEXT NOT NULL);
+        CREATE INDEX inv_positions_output ON inv_positions (output);
+        CREATE INDEX inv_positions_input ON inv_positions (input);
+        CREATE TABLE inv_sufs (code TEXT PRIMARY KEY, address TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_routes (code TEXT PRIMARY KEY, fibres TEXT, row_hash TEXT NOT NULL);
+        CREATE TABLE inv_imports (
+            id {{id}},
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            summary TEXT NOT NULL
+        );
+        CREATE TABLE inv_import_lock (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            since TEXT NOT NULL
+        );",
+    )],
+};
+
+/// A column value.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+}
+
+impl Val {
+    fn fingerprint(&self) -> String {
+        match self {
+            Val::Text(v) => format!("{v:?}"),
+            Val::Int(v) => format!("{v:?}"),
+            // Lengths are compared to the millimetre: a float printed and
+            // parsed back through a database may differ in its last bits.
+            Val::Real(v) => format!("{:?}", v.map(|x| (x * 1000.0).round() as i64)),
+        }
+    }
+}
+
+fn t(s: &str) -> Val {
+    Val::Text(Some(s.to_owned()))
+}
+
+fn ot(s: &Option<String>) -> Val {
+    Val::Text(s.clone())
+}
+
+fn oi(n: Option<u32>) -> Val {
+    Val::Int(n.map(i64::from))
+}
+
+/// One table of the plant as rows to store.
+struct TableRows {
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<(String, Vec<Val>)>,
+}
+
+fn rows<T>(
+    table: &'static str,
+    columns: &'static [&'static str],
+    items: impl IntoIterator<Item = T>,
+    f: impl Fn(T) -> (String, Vec<Val>),
+) -> TableRows {
+    TableRows {
+        table,
+        columns,
+        rows: items.into_iter().map(f).collect(),
+    }
+}
+
+fn container_parts(c: &Container) -> (&'static str, &str) {
+    match c {
+        Container::Cassette(code) => ("cassette", code),
+        Container::Drawer(code) => ("drawer", code),
+    }
+}
+
+fn plant_rows(p: &Plant) -> Vec<TableRows> {
+    vec![
+        rows("inv_sites", &["label", "kind"], p.sites.values(), |s| {
+            (s.code.clone(), vec![t(&s.label), t(&s.kind)])
+        }),
+        rows("inv_rooms", &["site"], p.rooms.values(), |r| {
+            (r.code.clone(), vec![t(&r.site)])
+        }),
+        rows("inv_racks", &["room"], p.racks.values(), |r| {
+            (r.code.clone(), vec![t(&r.room)])
+        }),
+        rows("inv_drawers", &["label", "rack"], p.drawers.values(), |d| {
+            (d.code.clone(), vec![t(&d.label), t(&d.rack)])
+        }),
+        rows(
+            "inv_enclosures",
+            &["label", "kind", "suf"],
+            p.enclosures.values(),
+            |e| (e.code.clone(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
+        ),
+        rows("inv_cassettes", &["enclosure"], p.cassettes.values(), |c| {
+            (c.code.clone(), vec![t(&c.enclosure)])
+        }),
+        rows(
+            "inv_cables",
+            &["label", "capacity", "length_m"],
+            p.cables.values(),
+            |c| {
+                (
+                    c.code.clone(),
+                    vec![t(&c.label), oi(c.capacity), Val::Real(c.length_m)],
+                )
+            },
+        ),
+        rows(
+            "inv_fibres",
+            &["cable", "number", "tube", "in_tube", "color"],
+            p.fibres.values(),
+            |f| {
+                (
+                    f.code.clone(),
+                    vec![
+                        t(&f.cable),
+                        oi(f.number),
+                        oi(f.tube),
+                        oi(f.in_tube),
+                        t(&f.color),
+                    ],
+                )
+            },
+        ),
+        rows(
+            "inv_positions",
+            &[
+                "input",
+                "output",
+                "container_kind",
+                "container",
+                "joint",
+                "kind",
+                "preaff",
+            ],
+            p.positions.iter(),
+            |ps| {
+                let (ck, c) = container_parts(&ps.container);
+                let joint = match ps.joint {
+                    Joint::Splice => "splice",
+                    Joint::Connector => "connector",
+                };
+                (
+                    ps.code.clone(),
+                    vec![
+                        ot(&ps.input),
+                        ot(&ps.output),
+                        t(ck),
+                        t(c),
+                        t(joint),
+                        t(&ps.kind),
+                        ot(&ps.preaff),
+                    ],
+                )
+            },
+        ),
+        rows("inv_sufs", &["address"], p.sufs.values(), |s| {
+            (s.code.clone(), vec![ot(&s.address)])
+        }),
+        rows(
+            "inv_routes",
+            &["fibres"],
+            p.routes.iter(),
+            |(code, fibres)| (code.clone(), vec![t(&fibres.join(","))]),
+        ),
+    ]
+}
+
+fn fingerprint(values: &[Val]) -> String {
+    let mut h = Sha256::new();
+    for v in values {
+        h.update(v.fingerprint().as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What an import changed, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableChanges {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub tables: BTreeMap<String, TableChanges>,
+}
+
+impl ImportSummary {
+    pub fn total(&self) -> TableChanges {
+        self.tables
+            .values()
+            .fold(TableChanges::default(), |mut acc, c| {
+                acc.added += c.added;
+                acc.changed += c.changed;
+                acc.removed += c.removed;
+                acc.unchanged += c.unchanged;
+                acc
+            })
+    }
+
+    pub fn is_noop(&self) -> bool {
+        let t = self.total();
+        t.added + t.changed + t.removed == 0
+    }
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    v: &Val,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match v {
+        Val::Text(s) => q.bind(s.clone()),
+        Val::Int(n) => q.bind(*n),
+        Val::Real(x) => q.bind(*x),
+    }
+}
+
+const LOCK: &str = "import";
+
+/// Takes the import lock, so that one import runs at a time across every
+/// instance. A lock older than an hour is taken to be left by a crash.
+async fn lock(db: &Db, holder: &str) -> Result<(), Error> {
+    let stale = time::to_db(time::now() - chrono::Duration::hours(1));
+    sqlx::query("DELETE FROM inv_import_lock WHERE name = $1 AND since < $2")
+        .bind(LOCK)
+        .bind(stale)
+        .execute(db.pool())
+        .await
+        .map_err(regie_core::CoreError::from)?;
+    let taken =
+        sqlx::query("INSERT INTO inv_import_lock (name, holder, since) VALUES ($1, $2, $3)")
+            .bind(LOCK)
+            .bind(holder)
+            .bind(time::to_db(time::now()))
+            .execute(db.pool())
+            .await;
+    match taken {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(Error::Busy(
+            "un import d'inventaire est déjà en cours ; réessayez quand il sera terminé".into(),
+        )),
+        Err(e) => Err(regie_core::CoreError::from(e).into()),
+    }
+}
+
+async fn unlock(db: &Db) {
+    if let Err(e) = sqlx::query("DELETE FROM inv_import_lock WHERE name = $1")
+        .bind(LOCK)
+        .execute(db.pool())
+        .await
+    {
+        tracing::error!(error = %e, "cannot release the inventory import lock");
+    }
+}
+
+/// Stores a checked plant in one transaction, replacing the previous one.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, source))]
+pub async fn store(
+    db: &Db,
+    actor: &Actor,
+    plant: &Plant,
+    source: &str,
+    warnings: usize,
+) -> Result<ImportSummary, Error> {
+    lock(db, &actor.username).await?;
+    let result = store_locked(db, actor, plant, source, warnings).await;
+    unlock(db).await;
+    result
+}
+
+async fn store_locked(
+    db: &Db,
+    actor: &Actor,
+    plant: &Plant,
+    source: &str,
+    warnings: usize,
+) -> Result<ImportSummary, Error> {
+    let started = time::now();
+    let mut summary = ImportSummary::default();
+    let mut tx = db.begin().await?;
+    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
+    for table in plant_rows(plant) {
+        let existing: HashMap<String, String> =
+            sqlx::query(&format!("SELECT code, row_hash FROM {}", table.table))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(sql_err)?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<String, _>("code")?,
+                        r.try_get::<String, _>("row_hash")?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(sql_err)?;
+        let mut changes = TableChanges::default();
+        let cols = table.columns.join(", ");
+        let params: Vec<String> = (0..table.columns.len() + 2)
+            .map(|i| format!("${}", i + 1))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {} (code, {cols}, row_hash) VALUES ({})",
+            table.table,
+            params.join(", ")
+        );
+        let delete = format!("DELETE FROM {} WHERE code = $1", table.table);
+        let mut seen = std::collections::HashSet::new();
+        for (code, values) in &table.rows {
+            seen.insert(code.as_str());
+            let hash = fingerprint(values);
+            match existing.get(code) {
+                Some(old) if *old == hash => {
+                    changes.unchanged += 1;
+                    continue;
+                }
+                Some(_) => {
+                    sqlx::query(&delete)
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(sql_err)?;
+                    changes.changed += 1;
+                }
+                None => changes.added += 1,
+            }
+            let mut q = sqlx::query(&insert).bind(code);
+            for v in values {
+                q = bind(q, v);
+            }
+            q.bind(hash).execute(&mut *tx).await.map_err(sql_err)?;
+        }
+        for code in existing.keys().filter(|c| !seen.contains(c.as_str())) {
+            sqlx::query(&delete)
+                .bind(code)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql_err)?;
+            changes.removed += 1;
+        }
+        summary
+            .tables
+            .insert(table.table.trim_start_matches("inv_").to_owned(), changes);
+    }
+    let total = summary.total();
+    let summary_json = serde_json::json!({
+        "added": total.added, "changed": total.changed, "removed": total.removed,
+        "unchanged": total.unchanged, "warnings": warnings, "tables": summary.tables,
+    });
+    sqlx::query("INSERT INTO inv_imports (started_at, finished_at, source, actor, summary) VALUES ($1, $2, $3, $4, $5)")
+        .bind(time::to_db(started))
+        .bind(time::to_db(time::now()))
+        .bind(source)
+        .bind(&actor.username)
+        .bind(summary_json.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql_err)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "inventory.import",
+            entity: "inventory",
+            entity_id: source,
+            before: None,
+            after: Some(summary_json),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(sql_err)?;
+    Ok(summary)
+}
+
+fn text(r: &sqlx::any::AnyRow, c: &str) -> Result<String, sqlx::Error> {
+    Ok(r.try_get::<Option<String>, _>(c)?.unwrap_or_default())
+}
+
+fn opt_text(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<String>, sqlx::Error> {
+    r.try_get::<Option<String>, _>(c)
+}
+
+fn opt_u32(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<u32>, sqlx::Error> {
+    Ok(r.try_get::<Option<i64>, _>(c)?
+        .and_then(|n| u32::try_from(n).ok()))
+}
+
+/// Loads the stored plant.
+#[tracing::instrument(skip_all)]
+pub async fn load(db: &Db) -> Result<Plant, Error> {
+    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
+    let all = |table: &str| format!("SELECT * FROM {table} ORDER BY code");
+    let fetch = |sql: String| async move {
+        sqlx::query(&sql)
+            .fetch_all(db.pool())
+            .await
+            .map_err(sql_err)
+    };
+    let mut p = Plant::default();
+    for r in fetch(all("inv_sites")).await? {
+        let s = Site {
+            code: text(&r, "code").map_err(sql_err)?,
+            label: text(&r, "label").map_err(sql_err)?,
+            kind: text(&r, "kind").map_err(sql_err)?,
+        };
+        p.sites.insert(s.code.clone(), s);
+    }
+    for r in fetch(all("inv_rooms")).await? {
+        let x = Room {
+            code: text(&r, "code").map_err(sql_err)?,
+            site: text(&r, "site").map_err(sql_err)?,
+        };
+        p.rooms.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_racks")).await? {
+        let x = Rack {
+            code: text(&r, "code").map_err(sql_err)?,
+            room: text(&r, "room").map_err(sql_err)?,
+        };
+        p.racks.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_drawers")).await? {
+        let x = Drawer {
+            code: text(&r, "code").map_err(sql_err)?,
+            label: text(&r, "label").map_err(sql_err)?,
+            rack: text(&r, "rack").map_err(sql_err)?,
+        };
+        p.drawers.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_enclosures")).await? {
+        let x = Enclosure {
+            code: text(&r, "code").map_err(sql_err)?,
+            label: text(&r, "label").map_err(sql_err)?,
+            kind: text(&r, "kind").map_err(sql_err)?,
+            suf: opt_text(&r, "suf").map_err(sql_err)?,
+        };
+        p.enclosures.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_cassettes")).await? {
+        let x = Cassette {
+            code: text(&r, "code").map_err(sql_err)?,
+            enclosure: text(&r, "enclosure").map_err(sql_err)?,
+        };
+        p.cassettes.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_cables")).await? {
+        let x = Cable {
+            code: text(&r, "code").map_err(sql_err)?,
+            label: text(&r, "label").map_err(sql_err)?,
+            capacity: opt_u32(&r, "capacity").map_err(sql_err)?,
+            length_m: r.try_get::<Option<f64>, _>("length_m").map_err(sql_err)?,
+        };
+        p.cables.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_fibres")).await? {
+        let x = Fibre {
+            code: text(&r, "code").map_err(sql_err)?,
+            cable: text(&r, "cable").map_err(sql_err)?,
+            number: opt_u32(&r, "number").map_err(sql_err)?,
+            tube: opt_u32(&r, "tube").map_err(sql_err)?,
+            in_tube: opt_u32(&r, "in_tube").map_err(sql_err)?,
+            color: text(&r, "color").map_err(sql_err)?,
+        };
+        p.fibres.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_positions")).await? {
+        let container = text(&r, "container").map_err(sql_err)?;
+        let container = match text(&r, "container_kind").map_err(sql_err)?.as_str() {
+            "drawer" => Container::Drawer(container),
+            _ => Container::Cassette(container),
+        };
+        p.positions.push(Position {
+            code: text(&r, "code").map_err(sql_err)?,
+            input: opt_text(&r, "input").map_err(sql_err)?,
+            output: opt_text(&r, "output").map_err(sql_err)?,
+            container,
+            joint: if text(&r, "joint").map_err(sql_err)? == "connector" {
+                Joint::Connector
+            } else {
+                Joint::Splice
+            },
+            kind: text(&r, "kind").map_err(sql_err)?,
+            preaff: opt_text(&r, "preaff").map_err(sql_err)?,
+        });
+    }
+    for r in fetch(all("inv_sufs")).await? {
+        let x = Suf {
+            code: text(&r, "code").map_err(sql_err)?,
+            address: opt_text(&r, "address").map_err(sql_err)?,
+        };
+        p.sufs.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_routes")).await? {
+        let fibres = text(&r, "fibres").map_err(sql_err)?;
+        p.routes.insert(
+            text(&r, "code").map_err(sql_err)?,
+            fibres
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    p.index();
+    Ok(p)
+}
+
+/// Number of stored rows per plant table (sites, outlets, fibres, ...).
+pub async fn counts(db: &Db) -> Result<BTreeMap<String, i64>, Error> {
+    let mut out = BTreeMap::new();
+    for table in [
+        "inv_sites",
+        "inv_enclosures",
+        "inv_cables",
+        "inv_fibres",
+        "inv_positions",
+        "inv_sufs",
+    ] {
+        let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(db.pool())
+            .await
+            .map_err(|e| Error::Storage(e.into()))?;
+        out.insert(
+            table.trim_start_matches("inv_").to_owned(),
+            r.try_get::<i64, _>("n")
+                .map_err(|e| Error::Storage(e.into()))?,
+        );
+    }
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM inv_enclosures WHERE kind = 'PTO'")
+        .fetch_one(db.pool())
+        .await
+        .map_err(|e| Error::Storage(e.into()))?;
+    out.insert(
+        "outlets".into(),
+        r.try_get::<i64, _>("n")
+            .map_err(|e| Error::Storage(e.into()))?,
+    );
+    Ok(out)
+}

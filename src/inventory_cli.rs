@@ -1,0 +1,154 @@
+//! `regie inventory …`: the command-line face of the inventory crate.
+
+use inventory::gracethd::Severity;
+use inventory::service::{self, ImportOutcome};
+use inventory::trace::{JointKind, RouteCheck, Step, Upstream};
+use regie_core::audit::Actor;
+use regie_core::Db;
+
+use crate::cli::{InventoryCommand, OutputFormat};
+use crate::Error;
+
+pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
+    match cmd {
+        InventoryCommand::Import { dir, dry_run } => {
+            let outcome = service::import(db, &Actor::system("cli"), &dir, dry_run).await?;
+            print!("{}", import_text(&outcome));
+            if outcome.refused() {
+                return Err(Error::Invalid(format!(
+                    "the delivery has {} error(s); nothing was imported",
+                    outcome.report.errors().count()
+                )));
+            }
+            Ok(())
+        }
+        InventoryCommand::Trace { pto, format } => {
+            let trace = service::trace_outlet(db, &pto).await?;
+            match format {
+                OutputFormat::Json => {
+                    let json = serde_json::to_string_pretty(&trace)
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                    println!("{json}");
+                }
+                OutputFormat::Text => print!("{}", trace_text(&trace)),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The import report as an operator reads it.
+pub fn import_text(o: &ImportOutcome) -> String {
+    let mut out = String::new();
+    for issue in &o.report.issues {
+        out.push_str(&format!("{issue}\n"));
+    }
+    out.push_str("\nrows read:\n");
+    for (file, n) in &o.counts {
+        out.push_str(&format!("  {file:<22} {n:>9}\n"));
+    }
+    let errors = o.report.errors().count();
+    let warnings = o
+        .report
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warning)
+        .count();
+    out.push_str(&format!(
+        "\n{errors} error(s), {warnings} warning(s), {} ms\n",
+        o.duration_ms
+    ));
+    match &o.summary {
+        Some(s) => {
+            let t = s.total();
+            out.push_str(&format!(
+                "imported: {} added, {} changed, {} removed, {} unchanged\n",
+                t.added, t.changed, t.removed, t.unchanged
+            ));
+        }
+        None if o.dry_run && errors == 0 => out.push_str("dry run: nothing written\n"),
+        None => out.push_str("nothing written\n"),
+    }
+    out
+}
+
+/// A trace hop by hop, in French like the pages (technicians read both).
+pub fn trace_text(t: &Upstream) -> String {
+    let mut out = format!("PTO {}", t.outlet);
+    if let Some(suf) = &t.suf {
+        out.push_str(&format!(" (local {suf})"));
+    }
+    out.push('\n');
+    if let Some(reason) = &t.no_path_reason {
+        out.push_str(&format!("  pas de chemin : {reason}\n"));
+        return out;
+    }
+    for (i, (step, hop)) in t.steps.iter().zip(&t.hops).enumerate() {
+        let what = match step {
+            Step::Fibre {
+                code,
+                cable,
+                tube,
+                color,
+                length_m,
+            } => format!(
+                "fibre {code}  câble {cable}  tube {}  couleur {color}  {}",
+                tube.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+                length_m
+                    .map(|m| format!("{m:.0} m"))
+                    .unwrap_or_else(|| "longueur inconnue".into())
+            ),
+            Step::Joint {
+                position,
+                place,
+                element,
+            } => {
+                let kind = match element {
+                    JointKind::Splice => "épissure".to_owned(),
+                    JointKind::Connector => "connecteur".to_owned(),
+                    JointKind::Splitter { outputs } => format!("coupleur 1:{outputs}"),
+                };
+                format!("{kind} {position}  {place}")
+            }
+        };
+        out.push_str(&format!("  {:>2}  {what}  {}\n", i + 1, hop.loss.precise()));
+    }
+    out.push_str(&format!("  total : {}", t.total.precise()));
+    if let Some(o) = &t.origin {
+        out.push_str(&format!("  origine : {o}"));
+    }
+    out.push('\n');
+    let class = if t.class_assumed {
+        format!(
+            "{} (classe par défaut : aucun port PON rattaché)",
+            t.class.label()
+        )
+    } else {
+        t.class.label().to_owned()
+    };
+    match &t.verdict {
+        Some(inventory::budget::Verdict::Pass { margin }) => out.push_str(&format!(
+            "  budget {class} : conforme, marge {}\n",
+            margin.precise()
+        )),
+        Some(inventory::budget::Verdict::Fail { excess, worst_hop }) => out.push_str(&format!(
+            "  budget {class} : NON conforme, dépassement {} ; élément le plus coûteux : {}\n",
+            excess.precise(),
+            t.hops
+                .get(*worst_hop)
+                .map(|h| h.label.as_str())
+                .unwrap_or("?")
+        )),
+        None => {}
+    }
+    match &t.route {
+        RouteCheck::NoStoredRoute => out.push_str("  route stockée : aucune\n"),
+        RouteCheck::Agrees { route } => out.push_str(&format!("  route stockée {route} : identique au chemin tracé\n")),
+        RouteCheck::Differs { route, missing_from_route, not_on_path } => out.push_str(&format!(
+            "  route stockée {route} : DIFFÈRE du chemin tracé (absentes de la route : {} ; hors chemin : {})\n",
+            if missing_from_route.is_empty() { "aucune".into() } else { missing_from_route.join(", ") },
+            if not_on_path.is_empty() { "aucune".into() } else { not_on_path.join(", ") },
+        )),
+    }
+    out
+}

@@ -1,0 +1,247 @@
+//! The inventory through storage and HTTP, on SQLite and PostgreSQL.
+
+use axum::http::{Method, StatusCode};
+use inventory::service;
+use regie::auth::Role;
+use regie_core::audit::Actor;
+use regie_tests::{gracethd_fixture, modified_fixture, TestApp};
+
+fn actor() -> Actor {
+    Actor::system("test")
+}
+
+#[tokio::test]
+async fn import_is_whole_then_idempotent() {
+    let t = TestApp::new().await;
+    let first = service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    assert!(!first.refused());
+    let s = first.summary.clone().expect("written");
+    assert_eq!(s.tables["fibres"].added, 1051);
+    assert_eq!(s.tables["positions"].added, 25, "duplicates are not stored");
+    assert_eq!(s.tables["enclosures"].added, 27);
+    assert_eq!(s.total().changed + s.total().removed, 0);
+
+    let again = service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let s = again.summary.expect("written");
+    assert!(s.is_noop(), "{s:?}");
+    assert_eq!(
+        s.total().unchanged,
+        first.summary.as_ref().map(|f| f.total().added).unwrap_or(0)
+    );
+
+    let journal = regie_core::audit::list(
+        t.db(),
+        &regie_core::audit::AuditFilter {
+            action: Some("inventory.import".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("journal");
+    assert_eq!(journal.len(), 2);
+}
+
+#[tokio::test]
+async fn a_newer_delivery_updates_by_code() {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    // Drop an outlet without a path, and give a cable a declared length.
+    let newer = modified_fixture("t_ebp.csv", |l| {
+        l.retain(|line| !line.starts_with("BP000180031091;"))
+    });
+    let cables = std::fs::read(newer.path().join("t_cable.csv")).expect("read");
+    let cables: String = cables.iter().map(|b| char::from(*b)).collect();
+    let cables = cables.replacen(
+        "CB000180030001;;CB000180030001;;;DSPE;A001;B001;;OR900000000002;OR900000000002;OR900000000002;CST;AVP;OK;;;;OPT;C;;RF000000000002;96;;;6;5;;;",
+        "CB000180030001;;CB000180030001;;;DSPE;A001;B001;;OR900000000002;OR900000000002;OR900000000002;CST;AVP;OK;;;;OPT;C;;RF000000000002;96;;;6;5;;1250;",
+        1,
+    );
+    std::fs::write(
+        newer.path().join("t_cable.csv"),
+        cables.chars().map(|c| c as u8).collect::<Vec<u8>>(),
+    )
+    .expect("write");
+    // The removed outlet's premises loses its outlet; keep the SUF (other
+    // data may point at it).
+    let o = service::import(t.db(), &actor(), newer.path(), false)
+        .await
+        .expect("imports");
+    assert!(!o.refused(), "{:#?}", o.report.errors().collect::<Vec<_>>());
+    let s = o.summary.expect("written");
+    assert_eq!(s.tables["enclosures"].removed, 1);
+    assert_eq!(s.tables["cables"].changed, 1);
+    assert_eq!(s.total().added, 0);
+    let plant = inventory::storage::load(t.db()).await.expect("loads");
+    assert_eq!(plant.cables["CB000180030001"].length_m, Some(1250.0));
+    assert!(!plant.enclosures.contains_key("BP000180031091"));
+}
+
+#[tokio::test]
+async fn a_delivery_with_errors_writes_nothing() {
+    let t = TestApp::new().await;
+    let broken = modified_fixture("t_fibre.csv", |l| {
+        let fields: Vec<&str> = l[2].split(';').collect();
+        let mut f: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+        f[2] = "CB999999999999".into();
+        l[2] = f.join(";");
+    });
+    let o = service::import(t.db(), &actor(), broken.path(), false)
+        .await
+        .expect("runs");
+    assert!(o.refused());
+    assert!(o.summary.is_none());
+    let e = o.report.errors().next().expect("an error");
+    assert_eq!(
+        (e.file.as_str(), e.line, e.field.as_str()),
+        ("t_fibre.csv", 3, "fo_cb_code")
+    );
+    let counts = inventory::storage::counts(t.db()).await.expect("counts");
+    assert!(counts.values().all(|n| *n == 0), "{counts:?}");
+    // A dry run of a good delivery writes nothing either.
+    let dry = service::import(t.db(), &actor(), &gracethd_fixture(), true)
+        .await
+        .expect("runs");
+    assert!(dry.summary.is_none() && !dry.refused());
+    assert!(inventory::storage::counts(t.db())
+        .await
+        .expect("counts")
+        .values()
+        .all(|n| *n == 0));
+}
+
+#[tokio::test]
+async fn imports_run_one_at_a_time() {
+    let t = TestApp::new().await;
+    // Another instance holds the lock.
+    sqlx::query("INSERT INTO inv_import_lock (name, holder, since) VALUES ('import', 'autre', $1)")
+        .bind(regie_core::time::to_db(regie_core::time::now()))
+        .execute(t.db().pool())
+        .await
+        .expect("lock");
+    let err = service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, inventory::Error::Busy(_)), "{err}");
+    assert!(err.to_string().contains("déjà en cours"));
+    assert!(inventory::storage::counts(t.db())
+        .await
+        .expect("counts")
+        .values()
+        .all(|n| *n == 0));
+    sqlx::query("DELETE FROM inv_import_lock")
+        .execute(t.db().pool())
+        .await
+        .expect("unlock");
+
+    // Two at once: each either lands or is refused cleanly; the plant ends whole.
+    let (who, dir) = (actor(), gracethd_fixture());
+    let (a, b) = tokio::join!(
+        service::import(t.db(), &who, &dir, false),
+        service::import(t.db(), &who, &dir, false)
+    );
+    for r in [&a, &b] {
+        assert!(matches!(r, Ok(_) | Err(inventory::Error::Busy(_))), "{r:?}");
+    }
+    assert!(a.is_ok() || b.is_ok());
+    assert_eq!(
+        inventory::storage::counts(t.db()).await.expect("counts")["fibres"],
+        1051
+    );
+}
+
+#[tokio::test]
+async fn trace_through_the_api_and_the_page() {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let a = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031330",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let j = a.json();
+    assert_eq!(j["fibres"].as_array().map(Vec::len), Some(11));
+    assert_eq!(j["route"]["status"], "differs");
+    assert_eq!(j["route"]["missing_from_route"][0], "FO180030001001");
+    assert_eq!(j["verdict"]["verdict"], "pass");
+    assert_eq!(j["class"], "GPON B+");
+
+    let agrees = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031092",
+            Some(&tok),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(agrees["route"]["status"], "agrees");
+    let none = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031091",
+            Some(&tok),
+            None,
+        )
+        .await
+        .json();
+    assert!(none["no_path_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("raccordement à construire")));
+    let missing = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP999",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"]["code"], "not_found");
+    let no_param = t
+        .api(Method::GET, "/api/v1/inventory/trace", Some(&tok), None)
+        .await;
+    assert_eq!(no_param.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(no_param.json()["error"]["code"], "invalid");
+
+    let s = t.session_for(&tech).await;
+    let page = t
+        .page(
+            Method::GET,
+            "/technicien/trace?pto=BP000180031330",
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for expected in [
+        "Coupleur 1:4",
+        "FO180034417001",
+        "diffère du chemin tracé",
+        "FO180030001001",
+        "Conforme",
+        "10.65 dB",
+    ] {
+        assert!(page.text.contains(expected), "{expected} missing");
+    }
+    let home = t.page(Method::GET, "/technicien", Some(&s), None).await;
+    assert!(home.text.contains("21 PTO"), "{}", home.text);
+    let bad = t
+        .page(Method::GET, "/technicien/trace?pto=XYZ", Some(&s), None)
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    assert!(bad.text.contains("Aucune PTO « XYZ »"), "{}", bad.text);
+}
