@@ -58,6 +58,18 @@ pub enum InventoryCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write a synthetic GraceTHD delivery shaped like a real RIP, the same
+    /// for the same seed (with the Régie extension files: PON ports,
+    /// splitter ratios).
+    Generate {
+        /// About how many premises.
+        #[arg(long)]
+        premises: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory to write (created if needed).
+        outdir: PathBuf,
+    },
     /// Trace the optical path upstream from an outlet (PTO).
     Trace {
         /// Code of the PTO (t_ebp.bp_code).
@@ -162,6 +174,18 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => {
             crate::telemetry::init(&config);
             serve(config, args.demo).await
+        }
+        Command::Inventory(InventoryCommand::Generate {
+            premises,
+            seed,
+            outdir,
+        }) => {
+            let g = inventory::generate::generate(premises, seed, &outdir)?;
+            println!(
+                "generated {} premises ({} outlets, {} drops to build), {} PMs, {} PON ports, {} fibres, {} positions in {}",
+                g.premises, g.outlets, g.drops_to_build, g.pms, g.pon_ports, g.fibres, g.positions, outdir.display()
+            );
+            Ok(())
         }
         Command::Inventory(cmd) => {
             let db = open_database(&config).await?;

@@ -22,6 +22,8 @@ pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
             }
             Ok(())
         }
+        // Handled before a database is opened.
+        InventoryCommand::Generate { .. } => Ok(()),
         InventoryCommand::Trace { pto, format } => {
             let trace = service::trace_outlet(db, &pto).await?;
             match format {
@@ -118,13 +120,13 @@ pub fn trace_text(t: &Upstream) -> String {
         out.push_str(&format!("  origine : {o}"));
     }
     out.push('\n');
-    let class = if t.class_assumed {
-        format!(
+    let class = match (&t.pon_port, t.class_assumed) {
+        (Some(port), _) => format!("{} du port PON {port}", t.class.label()),
+        (None, true) => format!(
             "{} (classe par défaut : aucun port PON rattaché)",
             t.class.label()
-        )
-    } else {
-        t.class.label().to_owned()
+        ),
+        (None, false) => t.class.label().to_owned(),
     };
     match &t.verdict {
         Some(inventory::budget::Verdict::Pass { margin }) => out.push_str(&format!(

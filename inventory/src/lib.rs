@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod extension;
+pub mod generate;
 pub mod gracethd;
 pub mod plant;
 pub mod service;

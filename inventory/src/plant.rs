@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::extension::{PonPort, Splitter};
+
 /// A technical site (`t_sitetech`): an NRO or a PM (SRO).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
@@ -131,6 +133,11 @@ pub struct Plant {
     pub sufs: BTreeMap<String, Suf>,
     /// Stored routes (`t_ropt`): fibres in their stored order.
     pub routes: BTreeMap<String, Vec<String>>,
+    /// PON ports (Régie extension), by code.
+    pub pon_ports: BTreeMap<String, PonPort>,
+    /// Splitters with a known ratio (Régie extension), by input fibre.
+    pub splitters: BTreeMap<String, Splitter>,
+    pon_by_fibre: HashMap<String, String>,
     by_output: HashMap<String, Vec<usize>>,
     by_input: HashMap<String, Vec<usize>>,
 }
@@ -140,6 +147,11 @@ impl Plant {
     pub fn index(&mut self) {
         self.by_output.clear();
         self.by_input.clear();
+        self.pon_by_fibre = self
+            .pon_ports
+            .values()
+            .map(|p| (p.fibre.clone(), p.code.clone()))
+            .collect();
         for (i, p) in self.positions.iter().enumerate() {
             if let Some(o) = &p.output {
                 self.by_output.entry(o.clone()).or_default().push(i);
@@ -177,6 +189,13 @@ impl Plant {
         outs.sort_unstable();
         outs.dedup();
         outs.len()
+    }
+
+    /// The PON port patched to a fibre, if any.
+    pub fn pon_port_on(&self, fibre: &str) -> Option<&PonPort> {
+        self.pon_by_fibre
+            .get(fibre)
+            .and_then(|c| self.pon_ports.get(c))
     }
 
     /// The outlets (boxes of logical type `PTO`).

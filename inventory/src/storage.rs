@@ -15,6 +15,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::budget::{MilliDb, OpticalClass};
+use crate::extension::{PonPort, Splitter};
 use crate::plant::{
     Cable, Cassette, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room, Site,
     Suf,
@@ -56,6 +58,13 @@ pub const COMPONENT: Component = Component {
             holder TEXT NOT NULL,
             since TEXT NOT NULL
         );",
+    ), Migration::portable(
+        2,
+        "pon_ports_and_splitters",
+        "CREATE TABLE inv_pon_ports (code TEXT PRIMARY KEY, olt TEXT, model TEXT, site TEXT, slot BIGINT, port BIGINT,
+            optical_class TEXT, max_onts BIGINT, fibre TEXT, row_hash TEXT NOT NULL);
+        CREATE UNIQUE INDEX inv_pon_ports_fibre ON inv_pon_ports (fibre);
+        CREATE TABLE inv_splitters (code TEXT PRIMARY KEY, ratio BIGINT, loss_mdb BIGINT, row_hash TEXT NOT NULL);",
     )],
 };
 
@@ -209,6 +218,46 @@ fn plant_rows(p: &Plant) -> Vec<TableRows> {
             &["fibres"],
             p.routes.iter(),
             |(code, fibres)| (code.clone(), vec![t(&fibres.join(","))]),
+        ),
+        rows(
+            "inv_pon_ports",
+            &[
+                "olt",
+                "model",
+                "site",
+                "slot",
+                "port",
+                "optical_class",
+                "max_onts",
+                "fibre",
+            ],
+            p.pon_ports.values(),
+            |x| {
+                (
+                    x.code.clone(),
+                    vec![
+                        t(&x.olt),
+                        t(&x.model),
+                        t(&x.site),
+                        oi(Some(x.slot)),
+                        oi(Some(x.port)),
+                        t(x.class.label()),
+                        oi(Some(x.max_onts)),
+                        t(&x.fibre),
+                    ],
+                )
+            },
+        ),
+        rows(
+            "inv_splitters",
+            &["ratio", "loss_mdb"],
+            p.splitters.values(),
+            |x| {
+                (
+                    x.input.clone(),
+                    vec![oi(Some(x.ratio)), Val::Int(x.loss.map(|l| l.0))],
+                )
+            },
         ),
     ]
 }
@@ -557,6 +606,32 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
                 .collect(),
         );
     }
+    for r in fetch(all("inv_pon_ports")).await? {
+        let class = text(&r, "optical_class").map_err(sql_err)?;
+        let x = PonPort {
+            code: text(&r, "code").map_err(sql_err)?,
+            olt: text(&r, "olt").map_err(sql_err)?,
+            model: text(&r, "model").map_err(sql_err)?,
+            site: text(&r, "site").map_err(sql_err)?,
+            slot: opt_u32(&r, "slot").map_err(sql_err)?.unwrap_or(0),
+            port: opt_u32(&r, "port").map_err(sql_err)?.unwrap_or(0),
+            class: OpticalClass::parse(&class)?,
+            max_onts: opt_u32(&r, "max_onts").map_err(sql_err)?.unwrap_or(0),
+            fibre: text(&r, "fibre").map_err(sql_err)?,
+        };
+        p.pon_ports.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_splitters")).await? {
+        let x = Splitter {
+            input: text(&r, "code").map_err(sql_err)?,
+            ratio: opt_u32(&r, "ratio").map_err(sql_err)?.unwrap_or(0),
+            loss: r
+                .try_get::<Option<i64>, _>("loss_mdb")
+                .map_err(sql_err)?
+                .map(MilliDb),
+        };
+        p.splitters.insert(x.input.clone(), x);
+    }
     p.index();
     Ok(p)
 }
@@ -565,6 +640,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
 pub async fn counts(db: &Db) -> Result<BTreeMap<String, i64>, Error> {
     let mut out = BTreeMap::new();
     for table in [
+        "inv_pon_ports",
         "inv_sites",
         "inv_enclosures",
         "inv_cables",

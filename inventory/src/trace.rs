@@ -74,6 +74,8 @@ pub struct Upstream {
     /// True when no PON port is known for the path and the class is the
     /// planning default.
     pub class_assumed: bool,
+    /// The PON port the path ends at (Régie extension), when patched.
+    pub pon_port: Option<String>,
     /// The verdict; `None` when there is no path.
     pub verdict: Option<Verdict>,
     /// Why there is no path, when there is none.
@@ -122,6 +124,7 @@ pub fn upstream(
         total: MilliDb(0),
         class,
         class_assumed: true,
+        pon_port: None,
         verdict: None,
         no_path_reason: None,
     };
@@ -167,8 +170,12 @@ pub fn upstream(
             break;
         };
         let place = plant.place_of(&p.container);
-        let element = match &p.input {
-            Some(input) if plant.fan_out(input) > 1 => JointKind::Splitter {
+        let known = p.input.as_deref().and_then(|i| plant.splitters.get(i));
+        let element = match (&p.input, known) {
+            (_, Some(s)) => JointKind::Splitter { outputs: s.ratio },
+            // Without the extension, a fan-out is a splitter whose ratio is
+            // the next standard one above the outputs in use.
+            (Some(input), None) if plant.fan_out(input) > 1 => JointKind::Splitter {
                 outputs: (plant.fan_out(input) as u32).next_power_of_two(),
             },
             _ => match p.joint {
@@ -181,11 +188,12 @@ pub fn upstream(
             JointKind::Connector => Element::Connector,
             JointKind::Splitter { outputs } => Element::Splitter { outputs },
         };
-        result.hops.push(Hop::planned(
-            format!("{} {}", p.code, place),
-            budget_element,
-            losses,
-        )?);
+        let mut hop = Hop::planned(format!("{} {}", p.code, place), budget_element, losses)?;
+        if let Some(measured) = known.and_then(|s| s.loss) {
+            hop.loss = measured;
+            hop.measured = true;
+        }
+        result.hops.push(hop);
         result.steps.push(Step::Joint {
             position: p.code.clone(),
             place: place.clone(),
@@ -202,7 +210,17 @@ pub fn upstream(
         }
     }
     result.route = compare_route(plant, &result.fibres);
-    let (total, verdict) = assess(&result.hops, class);
+    if let Some(port) = result
+        .fibres
+        .iter()
+        .rev()
+        .find_map(|f| plant.pon_port_on(f))
+    {
+        result.pon_port = Some(port.code.clone());
+        result.class = port.class;
+        result.class_assumed = false;
+    }
+    let (total, verdict) = assess(&result.hops, result.class);
     result.total = total;
     result.verdict = Some(verdict);
     Ok(result)

@@ -310,3 +310,121 @@ fn wrong_number_of_fields_and_bad_numbers() {
 fn not_a_directory() {
     assert!(gracethd::load(Path::new("/nonexistent/livraison")).is_err());
 }
+
+fn with_extension(pon: &str, splitter: &str) -> tempfile::TempDir {
+    let dir = broken("t_cable.csv", |_| {});
+    std::fs::write(
+        dir.path().join("x_pon.csv"),
+        format!(
+            "pon_code;olt_code;olt_model;st_code;slot;port;optical_class;max_onts;fo_code\n{pon}\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("x_splitter.csv"),
+        format!("fo_code_in;ratio;loss_db\n{splitter}\n"),
+    )
+    .expect("write");
+    dir
+}
+
+#[test]
+fn the_extension_gives_the_pon_port_class_and_measured_splitter_loss() {
+    let dir = with_extension(
+        "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;C+;128;FO180030257101",
+        "FO180030227101;8;10,2",
+    );
+    let d = gracethd::load(dir.path()).expect("readable");
+    assert!(!d.report.has_errors(), "{:#?}", d.report.issues);
+    let t = trace::upstream(
+        &d.plant,
+        "BP000180031092",
+        &PlanningLosses::default(),
+        OpticalClass::GponBPlus,
+    )
+    .expect("trace");
+    assert_eq!(t.pon_port.as_deref(), Some("OLT1-1/0"));
+    assert_eq!(t.class, OpticalClass::GponCPlus);
+    assert!(!t.class_assumed);
+    let splitter = t
+        .steps
+        .iter()
+        .zip(&t.hops)
+        .find(|(s, _)| {
+            matches!(
+                s,
+                Step::Joint {
+                    element: JointKind::Splitter { .. },
+                    ..
+                }
+            )
+        })
+        .expect("a splitter");
+    assert_eq!(
+        splitter.0,
+        &Step::Joint {
+            position: "PS180030515003".into(),
+            place: "SRO PM7 (tiroir TI000180030515)".into(),
+            element: JointKind::Splitter { outputs: 8 },
+        }
+    );
+    assert!(splitter.1.measured);
+    assert_eq!(splitter.1.loss, inventory::budget::MilliDb(10_200));
+}
+
+#[test]
+fn extension_errors_name_file_line_and_field() {
+    let cases = [
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;D+;128;FO180030257101",
+            "FO180030227101;8;",
+            "x_pon.csv",
+            "optical_class",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;B+;128;FO999",
+            "FO180030227101;8;",
+            "x_pon.csv",
+            "fo_code",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST999;1;0;B+;128;FO180030257101",
+            "FO180030227101;8;",
+            "x_pon.csv",
+            "st_code",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;B+;999;FO180030257101",
+            "FO180030227101;8;",
+            "x_pon.csv",
+            "max_onts",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;B+;128;FO180030257101",
+            "FO180030227101;2;",
+            "x_splitter.csv",
+            "ratio",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;B+;128;FO180030257101",
+            "FO180030227101;12;",
+            "x_splitter.csv",
+            "ratio",
+        ),
+        (
+            "OLT1-1/0;OLT1;MA5800;ST200180030001;1;0;B+;128;FO180030257101",
+            "FO180030227101;8;beaucoup",
+            "x_splitter.csv",
+            "loss_db",
+        ),
+    ];
+    for (pon, splitter, file, field) in cases {
+        let dir = with_extension(pon, splitter);
+        let e = only_error(dir.path());
+        assert_eq!(
+            (e.file.as_str(), e.line, e.field.as_str()),
+            (file, 2, field),
+            "{pon} / {splitter}: {e}"
+        );
+    }
+}

@@ -370,6 +370,7 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
     plant.index();
+    crate::extension::load(dir, &mut plant, &mut report, &mut counts)?;
     check_route_continuity(&plant, &mut report, dir)?;
     Ok(Delivery {
         plant,

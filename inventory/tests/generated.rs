@@ -1,0 +1,95 @@
+//! Synthetic networks: valid, deterministic, and with real budget failures.
+
+use inventory::budget::{OpticalClass, PlanningLosses, Verdict};
+use inventory::{generate, gracethd, trace};
+
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn same_seed_same_network_other_seed_other_network() {
+    let (a, b, c) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+        tempfile::tempdir().expect("c"),
+    );
+    let ga = generate::generate(1500, 42, a.path()).expect("generates");
+    let gb = generate::generate(1500, 42, b.path()).expect("generates");
+    generate::generate(1500, 43, c.path()).expect("generates");
+    assert_eq!(ga, gb);
+    assert_eq!(files(a.path()), files(b.path()));
+    assert_ne!(files(a.path()), files(c.path()));
+    assert_eq!(ga.premises, 1500);
+    assert_eq!(ga.outlets + ga.drops_to_build, 1500);
+    assert!(ga.drops_to_build > 0);
+}
+
+#[test]
+fn a_generated_network_is_a_valid_delivery_with_paths_that_fail_b_plus() {
+    let dir = tempfile::tempdir().expect("dir");
+    let g = generate::generate(4000, 7, dir.path()).expect("generates");
+    let d = gracethd::load(dir.path()).expect("readable");
+    let errors: Vec<_> = d.report.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(d.report.issues.len(), 0, "no warnings either");
+    assert_eq!(d.plant.outlets().count() as u32, g.outlets);
+    assert_eq!(d.plant.pon_ports.len() as u32, g.pon_ports);
+    assert!(g.pms >= 4, "PMs of 300 to 1000 premises");
+
+    let losses = PlanningLosses::default();
+    let (mut pass, mut fail, mut agree) = (0, 0, 0);
+    for pto in d.plant.outlets() {
+        let t =
+            trace::upstream(&d.plant, &pto.code, &losses, OpticalClass::GponBPlus).expect("traces");
+        assert!(
+            t.no_path_reason.is_none(),
+            "{}: {:?}",
+            pto.code,
+            t.no_path_reason
+        );
+        assert!(
+            t.pon_port.is_some() && !t.class_assumed,
+            "every path reaches a PON port"
+        );
+        assert_eq!(
+            t.fibres.len(),
+            6,
+            "drop, branch, distribution, splitter out, splitter in, feeder"
+        );
+        match t.verdict {
+            Some(Verdict::Pass { .. }) => pass += 1,
+            Some(Verdict::Fail { worst_hop, .. }) => {
+                fail += 1;
+                assert!(
+                    t.hops[worst_hop].label.contains("PS"),
+                    "the splitter costs most"
+                );
+            }
+            None => panic!("no verdict"),
+        }
+        if matches!(t.route, trace::RouteCheck::Agrees { .. }) {
+            agree += 1;
+        }
+    }
+    assert!(fail > 0, "some paths must exceed their budget");
+    assert!(pass > fail);
+    assert_eq!(agree, 50, "the stored sample routes match the traces");
+}
+
+#[test]
+fn zero_premises_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(generate::generate(0, 1, dir.path()).is_err());
+}
