@@ -320,6 +320,60 @@ fn bind<'q>(
     }
 }
 
+/// Rows per multi-row statement: few enough parameters for both backends
+/// (SQLite allows 32,766, PostgreSQL 65,535), many enough to spare round
+/// trips.
+const BATCH_ROWS: usize = 400;
+
+async fn delete_codes(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    codes: &[&str],
+) -> Result<(), sqlx::Error> {
+    for chunk in codes.chunks(BATCH_ROWS) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("DELETE FROM {table} WHERE code IN ({})", params.join(", "));
+        let mut q = sqlx::query(&sql);
+        for code in chunk {
+            q = q.bind(*code);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    columns: &[&str],
+    rows: &[(&str, &[Val], String)],
+) -> Result<(), sqlx::Error> {
+    let width = columns.len() + 2;
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let ps: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} (code, {}, row_hash) VALUES {}",
+            columns.join(", "),
+            tuples.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (code, values, hash) in chunk {
+            q = q.bind(*code);
+            for v in *values {
+                q = bind(q, v);
+            }
+            q = q.bind(hash.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 const LOCK: &str = "import";
 
 /// Takes the import lock, so that one import runs at a time across every
@@ -400,49 +454,35 @@ async fn store_locked(
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(sql_err)?;
         let mut changes = TableChanges::default();
-        let cols = table.columns.join(", ");
-        let params: Vec<String> = (0..table.columns.len() + 2)
-            .map(|i| format!("${}", i + 1))
-            .collect();
-        let insert = format!(
-            "INSERT INTO {} (code, {cols}, row_hash) VALUES ({})",
-            table.table,
-            params.join(", ")
-        );
-        let delete = format!("DELETE FROM {} WHERE code = $1", table.table);
         let mut seen = std::collections::HashSet::new();
+        let mut to_write: Vec<(&str, &[Val], String)> = Vec::new();
+        let mut to_delete: Vec<&str> = Vec::new();
         for (code, values) in &table.rows {
             seen.insert(code.as_str());
             let hash = fingerprint(values);
             match existing.get(code) {
-                Some(old) if *old == hash => {
-                    changes.unchanged += 1;
-                    continue;
-                }
+                Some(old) if *old == hash => changes.unchanged += 1,
                 Some(_) => {
-                    sqlx::query(&delete)
-                        .bind(code)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(sql_err)?;
+                    to_delete.push(code);
+                    to_write.push((code, values, hash));
                     changes.changed += 1;
                 }
-                None => changes.added += 1,
+                None => {
+                    to_write.push((code, values, hash));
+                    changes.added += 1;
+                }
             }
-            let mut q = sqlx::query(&insert).bind(code);
-            for v in values {
-                q = bind(q, v);
-            }
-            q.bind(hash).execute(&mut *tx).await.map_err(sql_err)?;
         }
         for code in existing.keys().filter(|c| !seen.contains(c.as_str())) {
-            sqlx::query(&delete)
-                .bind(code)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql_err)?;
+            to_delete.push(code);
             changes.removed += 1;
         }
+        delete_codes(&mut tx, table.table, &to_delete)
+            .await
+            .map_err(sql_err)?;
+        insert_rows(&mut tx, table.table, table.columns, &to_write)
+            .await
+            .map_err(sql_err)?;
         summary
             .tables
             .insert(table.table.trim_start_matches("inv_").to_owned(), changes);
