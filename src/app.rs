@@ -30,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub routes: Arc<Vec<RouteSpec>>,
+    /// The fibre plant, kept in memory between imports.
+    pub plant: inventory::service::PlantCache,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             routes: Arc::new(route_table().into_iter().map(|r| r.spec).collect()),
+            plant: inventory::service::PlantCache::default(),
         })
     }
 
@@ -216,6 +219,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Api,
             get(api::inventory::trace),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/inventory/downstream",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::downstream),
         ),
         // Pages.
         route(Method::GET, "/", Public, Page, get(web::pages::root)),

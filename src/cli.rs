@@ -70,6 +70,19 @@ pub enum InventoryCommand {
         /// Directory to write (created if needed).
         outdir: PathBuf,
     },
+    /// List the outlets and premises behind a PON port, a splitter or a
+    /// cable (what a fault there cuts off).
+    Downstream {
+        /// A PON port code (Régie extension).
+        #[arg(long)]
+        pon: Option<String>,
+        /// A splitter, by its input fibre code.
+        #[arg(long)]
+        splitter: Option<String>,
+        /// A cable code.
+        #[arg(long)]
+        cable: Option<String>,
+    },
     /// Trace the optical path upstream from an outlet (PTO).
     Trace {
         /// Code of the PTO (t_ebp.bp_code).

@@ -2,7 +2,7 @@
 
 use inventory::gracethd::Severity;
 use inventory::service::{self, ImportOutcome};
-use inventory::trace::{JointKind, RouteCheck, Step, Upstream};
+use inventory::trace::{From, JointKind, RouteCheck, Step, Upstream};
 use regie_core::audit::Actor;
 use regie_core::Db;
 
@@ -22,10 +22,37 @@ pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
             }
             Ok(())
         }
+        InventoryCommand::Downstream {
+            pon,
+            splitter,
+            cable,
+        } => {
+            let from = match (pon, splitter, cable) {
+                (Some(p), None, None) => From::PonPort(p),
+                (None, Some(s), None) => From::Splitter(s),
+                (None, None, Some(c)) => From::Cable(c),
+                _ => {
+                    return Err(Error::Invalid(
+                        "give exactly one of --pon, --splitter, --cable".into(),
+                    ))
+                }
+            };
+            let d = service::downstream(db, &service::PlantCache::default(), from).await?;
+            println!(
+                "{} PTO, {} locaux derrière ce point ({} fibres parcourues)",
+                d.outlets.len(),
+                d.premises.len(),
+                d.fibres
+            );
+            for o in &d.outlets {
+                println!("  PTO {o}");
+            }
+            Ok(())
+        }
         // Handled before a database is opened.
         InventoryCommand::Generate { .. } => Ok(()),
         InventoryCommand::Trace { pto, format } => {
-            let trace = service::trace_outlet(db, &pto).await?;
+            let trace = service::trace_outlet(db, &service::PlantCache::default(), &pto).await?;
             match format {
                 OutputFormat::Json => {
                     let json = serde_json::to_string_pretty(&trace)

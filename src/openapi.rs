@@ -38,6 +38,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::households::create,
         api::households::show,
         api::inventory::trace,
+        api::inventory::downstream,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

@@ -138,6 +138,7 @@ pub struct Plant {
     /// Splitters with a known ratio (Régie extension), by input fibre.
     pub splitters: BTreeMap<String, Splitter>,
     pon_by_fibre: HashMap<String, String>,
+    outlet_by_suf: HashMap<String, String>,
     by_output: HashMap<String, Vec<usize>>,
     by_input: HashMap<String, Vec<usize>>,
 }
@@ -151,6 +152,12 @@ impl Plant {
             .pon_ports
             .values()
             .map(|p| (p.fibre.clone(), p.code.clone()))
+            .collect();
+        self.outlet_by_suf = self
+            .enclosures
+            .values()
+            .filter(|e| e.kind == "PTO")
+            .filter_map(|e| e.suf.clone().map(|s| (s, e.code.clone())))
             .collect();
         for (i, p) in self.positions.iter().enumerate() {
             if let Some(o) = &p.output {
@@ -196,6 +203,11 @@ impl Plant {
         self.pon_by_fibre
             .get(fibre)
             .and_then(|c| self.pon_ports.get(c))
+    }
+
+    /// The outlet (PTO) serving a premises, if built.
+    pub fn outlet_of(&self, suf: &str) -> Option<&str> {
+        self.outlet_by_suf.get(suf).map(String::as_str)
     }
 
     /// The outlets (boxes of logical type `PTO`).

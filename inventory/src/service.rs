@@ -1,7 +1,10 @@
 //! The inventory's operations, as the binary and other crates call them.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
+
+use tokio::sync::RwLock;
 
 use regie_core::audit::Actor;
 use regie_core::Db;
@@ -9,8 +12,9 @@ use serde::Serialize;
 
 use crate::budget::{OpticalClass, PlanningLosses};
 use crate::gracethd::{self, Report};
+use crate::plant::Plant;
 use crate::storage::{self, ImportSummary};
-use crate::trace::{self, Upstream};
+use crate::trace::{self, Downstream, From, Upstream};
 use crate::Error;
 
 /// The result of an import attempt.
@@ -75,10 +79,47 @@ pub async fn import(
     })
 }
 
+/// The stored plant, kept in memory and reloaded when an import (by this
+/// instance or another sharing the database) has changed it.
+#[derive(Debug, Clone, Default)]
+pub struct PlantCache {
+    inner: Arc<RwLock<Option<(i64, Arc<Plant>)>>>,
+}
+
+impl PlantCache {
+    /// The current plant: one cheap query to learn the import version, a
+    /// full load only when it changed.
+    pub async fn get(&self, db: &Db) -> Result<Arc<Plant>, Error> {
+        let version = storage::version(db).await?;
+        if let Some((v, plant)) = self.inner.read().await.as_ref() {
+            if *v == version {
+                return Ok(plant.clone());
+            }
+        }
+        let mut slot = self.inner.write().await;
+        if let Some((v, plant)) = slot.as_ref() {
+            if *v == version {
+                return Ok(plant.clone());
+            }
+        }
+        let plant = Arc::new(storage::load(db).await?);
+        *slot = Some((version, plant.clone()));
+        Ok(plant)
+    }
+}
+
+/// Walks downstream from a PON port, a splitter or a cable of the stored
+/// plant: the outlets and premises a fault there cuts off.
+#[tracing::instrument(skip(db, cache))]
+pub async fn downstream(db: &Db, cache: &PlantCache, from: From) -> Result<Downstream, Error> {
+    let plant = cache.get(db).await?;
+    trace::downstream(&plant, from)
+}
+
 /// Traces upstream from an outlet of the stored plant.
-#[tracing::instrument(skip(db))]
-pub async fn trace_outlet(db: &Db, outlet: &str) -> Result<Upstream, Error> {
-    let plant = storage::load(db).await?;
+#[tracing::instrument(skip(db, cache))]
+pub async fn trace_outlet(db: &Db, cache: &PlantCache, outlet: &str) -> Result<Upstream, Error> {
+    let plant = cache.get(db).await?;
     trace::upstream(
         &plant,
         outlet.trim(),

@@ -709,3 +709,13 @@ pub async fn counts(db: &Db) -> Result<BTreeMap<String, i64>, Error> {
     );
     Ok(out)
 }
+
+/// The version of the stored plant: the id of the last import.
+pub async fn version(db: &Db) -> Result<i64, Error> {
+    let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS v FROM inv_imports")
+        .fetch_one(db.pool())
+        .await
+        .map_err(|e| Error::Storage(e.into()))?;
+    r.try_get::<i64, _>("v")
+        .map_err(|e| Error::Storage(e.into()))
+}

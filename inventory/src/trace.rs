@@ -252,3 +252,90 @@ fn compare_route(plant: &Plant, fibres: &[String]) -> RouteCheck {
             .collect(),
     }
 }
+
+/// Where a downstream trace starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+pub enum From {
+    /// A PON port (Régie extension code).
+    PonPort(String),
+    /// A splitter, by its input fibre.
+    Splitter(String),
+    /// A cable: all of its fibres.
+    Cable(String),
+}
+
+/// Everything behind a point of the network: what a fault there cuts off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Downstream {
+    pub from: From,
+    /// Outlets (PTO) reached, sorted.
+    pub outlets: Vec<String>,
+    /// Premises (SUF) reached, with or without a built outlet, sorted.
+    pub premises: Vec<String>,
+    /// Fibres walked.
+    pub fibres: usize,
+}
+
+/// Walks downstream from a PON port, a splitter or a cable.
+pub fn downstream(plant: &Plant, from: From) -> Result<Downstream, Error> {
+    let start: Vec<String> = match &from {
+        From::PonPort(code) => vec![plant
+            .pon_ports
+            .get(code)
+            .ok_or_else(|| Error::NotFound(format!("aucun port PON « {code} »")))?
+            .fibre
+            .clone()],
+        From::Splitter(input) => {
+            if plant.fan_out(input) < 2 && !plant.splitters.contains_key(input) {
+                return Err(Error::NotFound(format!(
+                    "aucun coupleur n'a pour entrée la fibre « {input} »"
+                )));
+            }
+            vec![input.clone()]
+        }
+        From::Cable(code) => {
+            if !plant.cables.contains_key(code) {
+                return Err(Error::NotFound(format!("aucun câble « {code} »")));
+            }
+            plant
+                .fibres
+                .values()
+                .filter(|f| &f.cable == code)
+                .map(|f| f.code.clone())
+                .collect()
+        }
+    };
+    let mut seen: std::collections::HashSet<String> = start.iter().cloned().collect();
+    let mut queue: std::collections::VecDeque<String> = start.into_iter().collect();
+    let mut premises = std::collections::BTreeSet::new();
+    while let Some(f) = queue.pop_front() {
+        // A position reserved for a premises carries it on its output
+        // fibre: the premises is behind every fibre of its path, the drop
+        // included.
+        if let Some(suf) = plant.feeding(&f).and_then(|p| p.preaff.as_ref()) {
+            premises.insert(suf.clone());
+        }
+        for p in plant.fed_by(&f) {
+            if let Some(suf) = &p.preaff {
+                premises.insert(suf.clone());
+            }
+            if let Some(out) = &p.output {
+                if seen.insert(out.clone()) {
+                    queue.push_back(out.clone());
+                }
+            }
+        }
+    }
+    let outlets = premises
+        .iter()
+        .filter_map(|s| plant.outlet_of(s))
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>();
+    Ok(Downstream {
+        from,
+        outlets: outlets.into_iter().collect(),
+        premises: premises.into_iter().collect(),
+        fibres: seen.len(),
+    })
+}

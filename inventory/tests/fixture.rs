@@ -428,3 +428,32 @@ fn extension_errors_name_file_line_and_field() {
         );
     }
 }
+
+#[test]
+fn downstream_of_the_pm_splitter_and_of_a_feeder_cable() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let s =
+        trace::downstream(&d.plant, trace::From::Splitter("FO180030227101".into())).expect("walks");
+    assert_eq!(
+        s.outlets,
+        vec![
+            "BP000180031092",
+            "BP000180031284",
+            "BP000180031330",
+            "BP001180031330"
+        ]
+    );
+    assert_eq!(s.premises.len(), 4);
+    // The NRO-side cable carries everything the splitter serves.
+    let c =
+        trace::downstream(&d.plant, trace::From::Cable("CB000180030003".into())).expect("walks");
+    assert_eq!(c.outlets, s.outlets);
+    // A drop cable: the outlets its fibres serve, and no other.
+    let drop =
+        trace::downstream(&d.plant, trace::From::Cable("CB000180034417".into())).expect("walks");
+    assert_eq!(drop.outlets, vec!["BP000180031330", "BP001180031330"]);
+    assert!(
+        trace::downstream(&d.plant, trace::From::Splitter("FO180030329001".into())).is_err(),
+        "not a splitter"
+    );
+}

@@ -93,3 +93,35 @@ fn zero_premises_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     assert!(generate::generate(0, 1, dir.path()).is_err());
 }
+
+#[test]
+fn downstream_of_a_pon_port_is_exactly_the_outlets_whose_trace_ends_there() {
+    let dir = tempfile::tempdir().expect("dir");
+    generate::generate(2000, 11, dir.path()).expect("generates");
+    let d = gracethd::load(dir.path()).expect("readable");
+    let losses = PlanningLosses::default();
+    let mut by_port: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for pto in d.plant.outlets() {
+        let t =
+            trace::upstream(&d.plant, &pto.code, &losses, OpticalClass::GponBPlus).expect("traces");
+        by_port
+            .entry(t.pon_port.expect("port"))
+            .or_default()
+            .push(pto.code.clone());
+    }
+    for (port, mut expected) in by_port {
+        expected.sort();
+        let down = trace::downstream(&d.plant, trace::From::PonPort(port.clone())).expect("walks");
+        assert_eq!(down.outlets, expected, "{port}");
+        assert!(
+            down.premises.len() >= down.outlets.len(),
+            "premises include drops to build"
+        );
+        assert!(
+            down.premises.len() <= 64,
+            "no more than a splitter's outputs"
+        );
+    }
+    assert!(trace::downstream(&d.plant, trace::From::PonPort("nope".into())).is_err());
+    assert!(trace::downstream(&d.plant, trace::From::Cable("nope".into())).is_err());
+}

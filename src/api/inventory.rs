@@ -1,12 +1,12 @@
 //! The fibre plant.
 
 use axum::extract::State;
-use inventory::trace::Upstream;
+use inventory::trace::{Downstream, From, Upstream};
 use serde::Deserialize;
 
 use crate::api::extract::{Json, Query};
 use crate::error::{ApiError, ErrorBody};
-use crate::AppState;
+use crate::{AppState, Error};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -30,6 +30,45 @@ pub async fn trace(
     Query(q): Query<TraceQuery>,
 ) -> Result<Json<Upstream>, ApiError> {
     Ok(Json(
-        inventory::service::trace_outlet(&state.db, &q.pto).await?,
+        inventory::service::trace_outlet(&state.db, &state.plant, &q.pto).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownstreamQuery {
+    /// A PON port code (Régie extension).
+    pub pon: Option<String>,
+    /// A splitter, by its input fibre code.
+    pub splitter: Option<String>,
+    /// A cable code (`t_cable.cb_code`).
+    pub cable: Option<String>,
+}
+
+/// Everything behind a PON port, a splitter or a cable: the outlets and
+/// premises a fault there cuts off. Exactly one of the parameters.
+#[utoipa::path(get, path = "/api/v1/inventory/downstream", operation_id = "trace_downstream", tag = "inventory",
+    security(("bearer" = [])), params(DownstreamQuery),
+    responses(
+        (status = 200, description = "outlets and premises behind the point", content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no such port, splitter or cable"),
+        (status = 422, body = ErrorBody, description = "not exactly one of pon, splitter, cable"),
+    ))]
+pub async fn downstream(
+    State(state): State<AppState>,
+    Query(q): Query<DownstreamQuery>,
+) -> Result<Json<Downstream>, ApiError> {
+    let from = match (q.pon, q.splitter, q.cable) {
+        (Some(p), None, None) => From::PonPort(p),
+        (None, Some(s), None) => From::Splitter(s),
+        (None, None, Some(c)) => From::Cable(c),
+        _ => {
+            return Err(ApiError(Error::Invalid(
+                "give exactly one of pon, splitter, cable".into(),
+            )))
+        }
+    };
+    Ok(Json(
+        inventory::service::downstream(&state.db, &state.plant, from).await?,
     ))
 }

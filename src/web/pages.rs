@@ -580,7 +580,7 @@ pub async fn trace_page(
     let trace = if pto.is_empty() {
         None
     } else {
-        match inventory::service::trace_outlet(&state.db, &pto).await {
+        match inventory::service::trace_outlet(&state.db, &state.plant, &pto).await {
             Ok(t) => Some(t),
             Err(inventory::Error::NotFound(m)) => {
                 errors.push(("pto", m));

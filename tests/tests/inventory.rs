@@ -245,3 +245,70 @@ async fn trace_through_the_api_and_the_page() {
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
     assert!(bad.text.contains("Aucune PTO « XYZ »"), "{}", bad.text);
 }
+
+#[tokio::test]
+async fn downstream_through_the_api_and_the_cache_follows_imports() {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let a = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/downstream?splitter=FO180030227101",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["outlets"].as_array().map(Vec::len), Some(4));
+    for bad in ["", "?pon=A&cable=B"] {
+        let r = t
+            .api(
+                Method::GET,
+                &format!("/api/v1/inventory/downstream{bad}"),
+                Some(&tok),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let r = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/downstream?cable=CB0",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The trace is served from memory; a new import (here: an outlet
+    // removed) is seen at once.
+    let before = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031091",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(before.status, StatusCode::OK);
+    let newer = modified_fixture("t_ebp.csv", |l| {
+        l.retain(|line| !line.starts_with("BP000180031091;"))
+    });
+    service::import(t.db(), &actor(), newer.path(), false)
+        .await
+        .expect("imports");
+    let after = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031091",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND);
+}
