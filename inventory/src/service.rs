@@ -79,11 +79,14 @@ pub async fn import(
     })
 }
 
+/// A loaded plant and the import version it reflects.
+type Versioned = (i64, Arc<Plant>);
+
 /// The stored plant, kept in memory and reloaded when an import (by this
 /// instance or another sharing the database) has changed it.
 #[derive(Debug, Clone, Default)]
 pub struct PlantCache {
-    inner: Arc<RwLock<Option<(i64, Arc<Plant>)>>>,
+    inner: Arc<RwLock<Option<Versioned>>>,
 }
 
 impl PlantCache {
