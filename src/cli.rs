@@ -344,7 +344,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
         "database ready"
     );
     if demo {
-        match crate::demo::load(&db, &config.data_dir).await? {
+        match crate::demo::load(&db, &config.data_dir, crate::demo::DEMO_PREMISES).await? {
             Some(accounts) => {
                 println!(
                     "Demo data loaded. Demo accounts (also in {}):",

@@ -28,8 +28,20 @@ const ACCOUNTS: &[(&str, &str, Role)] = &[
     ("foyer", "Famille Martin", Role::Household),
 ];
 
+/// Size of the demo network of `serve --demo`.
+pub const DEMO_PREMISES: u32 = 3_000;
+/// Its seed: the same network on every machine.
+pub const DEMO_SEED: u64 = 2026;
+
 /// Loads the demo into an empty database; `None` if it already has users.
-pub async fn load(db: &Db, data_dir: &Path) -> Result<Option<Vec<DemoAccount>>, Error> {
+/// The network has about `premises` premises, generated into
+/// `DATA_DIR/demo-network` (a GraceTHD delivery one can read and re-import)
+/// and imported.
+pub async fn load(
+    db: &Db,
+    data_dir: &Path,
+    premises: u32,
+) -> Result<Option<Vec<DemoAccount>>, Error> {
     if storage::user_count(db).await? > 0 {
         return Ok(None);
     }
@@ -71,6 +83,26 @@ pub async fn load(db: &Db, data_dir: &Path) -> Result<Option<Vec<DemoAccount>>, 
         )
         .await?;
     }
+    let network = data_dir.join("demo-network");
+    let generated = {
+        let dir = network.clone();
+        tokio::task::spawn_blocking(move || {
+            inventory::generate::generate(premises, DEMO_SEED, &dir)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("demo network generation: {e}")))??
+    };
+    let imported = inventory::service::import(db, &actor, &network, false).await?;
+    if imported.refused() {
+        return Err(Error::Internal(
+            "the generated demo network did not pass validation".into(),
+        ));
+    }
+    tracing::info!(
+        premises = generated.premises,
+        pon_ports = generated.pon_ports,
+        "demo network loaded"
+    );
     write_credentials(data_dir, &accounts);
     Ok(Some(accounts))
 }

@@ -164,7 +164,7 @@ async fn api_reference_and_assets_are_served_locally() {
 #[tokio::test]
 async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
     let t = TestApp::new().await;
-    let accounts = regie::demo::load(t.db(), t.tdb.dir.path())
+    let accounts = regie::demo::load(t.db(), t.tdb.dir.path(), 400)
         .await
         .expect("demo")
         .expect("empty database");
@@ -240,8 +240,13 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         assert!(page.text.contains("Se déconnecter"));
     }
 
+    // The demo network is there for the technician.
+    let counts = inventory::storage::counts(t.db()).await.expect("counts");
+    assert!(counts["outlets"] > 300, "{counts:?}");
+    assert!(counts["pon_ports"] > 0);
+
     // A second --demo run changes nothing.
-    let again = regie::demo::load(t.db(), t.tdb.dir.path())
+    let again = regie::demo::load(t.db(), t.tdb.dir.path(), 400)
         .await
         .expect("second run");
     assert!(again.is_none());
