@@ -139,6 +139,8 @@ pub struct Plant {
     pub splitters: BTreeMap<String, Splitter>,
     pon_by_fibre: HashMap<String, String>,
     outlet_by_suf: HashMap<String, String>,
+    by_preaff: HashMap<String, Vec<usize>>,
+    route_by_first: HashMap<String, String>,
     by_output: HashMap<String, Vec<usize>>,
     by_input: HashMap<String, Vec<usize>>,
 }
@@ -148,6 +150,12 @@ impl Plant {
     pub fn index(&mut self) {
         self.by_output.clear();
         self.by_input.clear();
+        self.by_preaff.clear();
+        self.route_by_first = self
+            .routes
+            .iter()
+            .filter_map(|(code, fibres)| fibres.first().map(|f| (f.clone(), code.clone())))
+            .collect();
         self.pon_by_fibre = self
             .pon_ports
             .values()
@@ -165,6 +173,9 @@ impl Plant {
             }
             if let Some(n) = &p.input {
                 self.by_input.entry(n.clone()).or_default().push(i);
+            }
+            if let Some(s) = &p.preaff {
+                self.by_preaff.entry(s.clone()).or_default().push(i);
             }
         }
     }
@@ -203,6 +214,21 @@ impl Plant {
         self.pon_by_fibre
             .get(fibre)
             .and_then(|c| self.pon_ports.get(c))
+    }
+
+    /// The positions reserved for a premises (`ps_preaff`).
+    pub fn reserved_for(&self, suf: &str) -> impl Iterator<Item = &Position> {
+        self.by_preaff
+            .get(suf)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.positions[*i])
+    }
+
+    /// The stored route (`t_ropt`) that starts with this fibre.
+    pub fn route_starting_with(&self, fibre: &str) -> Option<(&str, &[String])> {
+        let code = self.route_by_first.get(fibre)?;
+        self.routes.get(code).map(|r| (code.as_str(), r.as_slice()))
     }
 
     /// The outlet (PTO) serving a premises, if built.

@@ -85,11 +85,7 @@ pub struct Upstream {
 /// The drop fibre of an outlet: among the positions reserved for its
 /// premises (`ps_preaff`), the one furthest downstream.
 fn drop_fibre(plant: &Plant, suf: &str) -> Option<String> {
-    let reserved: Vec<_> = plant
-        .positions
-        .iter()
-        .filter(|p| p.preaff.as_deref() == Some(suf))
-        .collect();
+    let reserved: Vec<_> = plant.reserved_for(suf).collect();
     let inputs: std::collections::HashSet<&str> =
         reserved.iter().filter_map(|p| p.input.as_deref()).collect();
     reserved
@@ -230,16 +226,16 @@ fn compare_route(plant: &Plant, fibres: &[String]) -> RouteCheck {
     let Some(first) = fibres.first() else {
         return RouteCheck::NoStoredRoute;
     };
-    let Some((code, stored)) = plant.routes.iter().find(|(_, r)| r.first() == Some(first)) else {
+    let Some((code, stored)) = plant.route_starting_with(first) else {
         return RouteCheck::NoStoredRoute;
     };
-    if stored.as_slice() == fibres {
+    if stored == fibres {
         return RouteCheck::Agrees {
-            route: code.clone(),
+            route: code.to_owned(),
         };
     }
     RouteCheck::Differs {
-        route: code.clone(),
+        route: code.to_owned(),
         missing_from_route: fibres
             .iter()
             .filter(|f| !stored.contains(f))
