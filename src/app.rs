@@ -227,6 +227,20 @@ pub fn route_table() -> Vec<Route> {
             Api,
             get(api::inventory::downstream),
         ),
+        route(
+            Method::GET,
+            "/api/v1/inventory/eligibility",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::eligibility),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/inventory/capacity",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::capacity),
+        ),
         // Pages.
         route(Method::GET, "/", Public, Page, get(web::pages::root)),
         route(
@@ -298,6 +312,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Page,
             get(web::pages::trace_page),
+        ),
+        route(
+            Method::GET,
+            "/technicien/capacite",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pages::capacity_page),
         ),
         route(
             Method::GET,

@@ -39,6 +39,8 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::households::show,
         api::inventory::trace,
         api::inventory::downstream,
+        api::inventory::eligibility,
+        api::inventory::capacity,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

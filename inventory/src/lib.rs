@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod capacity;
 pub mod extension;
 pub mod generate;
 pub mod gracethd;

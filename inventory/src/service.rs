@@ -130,3 +130,39 @@ pub async fn trace_outlet(db: &Db, cache: &PlantCache, outlet: &str) -> Result<U
         OpticalClass::GponBPlus,
     )
 }
+
+/// Whether a premises (SUF code) can be connected, and through which PM.
+#[tracing::instrument(skip(db, cache))]
+pub async fn eligibility(
+    db: &Db,
+    cache: &PlantCache,
+    suf: &str,
+) -> Result<crate::capacity::Eligibility, Error> {
+    let plant = cache.get(db).await?;
+    crate::capacity::eligibility(&plant, suf.trim())
+}
+
+/// The capacity report: splitter outputs and PON ports, eligibility per PM.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityReport {
+    pub eligibility_by_pm: std::collections::BTreeMap<String, crate::capacity::EligibilityCounts>,
+    pub splitters: Vec<crate::capacity::Usage>,
+    pub pon_ports: Vec<crate::capacity::Usage>,
+}
+
+/// Computes the capacity report of the stored plant.
+#[tracing::instrument(skip(db, cache))]
+pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Error> {
+    let plant = cache.get(db).await?;
+    let report = tokio::task::spawn_blocking(move || {
+        let cap = crate::capacity::capacity(&plant);
+        CapacityReport {
+            eligibility_by_pm: crate::capacity::eligibility_by_pm(&plant),
+            splitters: cap.splitters,
+            pon_ports: cap.pon_ports,
+        }
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("calcul interrompu : {e}")))?;
+    Ok(report)
+}

@@ -125,3 +125,57 @@ fn downstream_of_a_pon_port_is_exactly_the_outlets_whose_trace_ends_there() {
     assert!(trace::downstream(&d.plant, trace::From::PonPort("nope".into())).is_err());
     assert!(trace::downstream(&d.plant, trace::From::Cable("nope".into())).is_err());
 }
+
+#[test]
+fn eligibility_and_capacity_of_a_generated_network() {
+    use inventory::capacity::{self, Eligibility};
+    let dir = tempfile::tempdir().expect("dir");
+    let g = generate::generate(2500, 5, dir.path()).expect("generates");
+    let d = gracethd::load(dir.path()).expect("readable");
+    let by_pm = capacity::eligibility_by_pm(&d.plant);
+    let connectable: u64 = by_pm.values().map(|c| c.connectable).sum();
+    let to_build: u64 = by_pm.values().map(|c| c.drop_to_build).sum();
+    assert_eq!(connectable, u64::from(g.outlets));
+    assert_eq!(to_build, u64::from(g.drops_to_build));
+    assert!(
+        !by_pm.contains_key("—"),
+        "every premises has a PM: {by_pm:?}"
+    );
+    assert_eq!(by_pm.len() as u32, g.pms);
+
+    let some_to_build = d
+        .plant
+        .sufs
+        .keys()
+        .find(|s| d.plant.outlet_of(s).is_none())
+        .expect("a drop to build");
+    assert!(matches!(
+        capacity::eligibility(&d.plant, some_to_build),
+        Ok(Eligibility::DropToBuild { pm: Some(_), .. })
+    ));
+    assert!(capacity::eligibility(&d.plant, "SF_NOPE").is_err());
+
+    let cap = capacity::capacity(&d.plant);
+    assert_eq!(cap.pon_ports.len() as u32, g.pon_ports);
+    assert_eq!(
+        cap.splitters.len() as u32,
+        g.pon_ports,
+        "one splitter per PON port"
+    );
+    for u in cap.splitters.iter().chain(&cap.pon_ports) {
+        assert!(u.used <= u.capacity, "{u:?}");
+        assert_eq!(u.flagged, u.percent >= 80);
+    }
+    // Splitters are filled in order: all but the last of each PM are full.
+    assert!(
+        cap.splitters
+            .iter()
+            .filter(|u| u.used == u.capacity)
+            .count()
+            > cap.splitters.len() / 2
+    );
+    assert!(cap
+        .pon_ports
+        .iter()
+        .all(|p| p.capacity == 32 || p.capacity == 64));
+}

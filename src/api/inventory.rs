@@ -72,3 +72,40 @@ pub async fn downstream(
         inventory::service::downstream(&state.db, &state.plant, from).await?,
     ))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EligibilityQuery {
+    /// Premises code (`t_suf.sf_code`).
+    pub suf: String,
+}
+
+/// Whether a premises can be connected now, needs its drop built, or is not
+/// covered, with the reason and the PM.
+#[utoipa::path(get, path = "/api/v1/inventory/eligibility", operation_id = "eligibility", tag = "inventory",
+    security(("bearer" = [])), params(EligibilityQuery),
+    responses(
+        (status = 200, description = "the eligibility", content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no such premises"),
+    ))]
+pub async fn eligibility(
+    State(state): State<AppState>,
+    Query(q): Query<EligibilityQuery>,
+) -> Result<Json<inventory::capacity::Eligibility>, ApiError> {
+    Ok(Json(
+        inventory::service::eligibility(&state.db, &state.plant, &q.suf).await?,
+    ))
+}
+
+/// Splitter outputs used per splitter, premises per PON port against its
+/// split ratio (flagged at 80 % and above), and eligibility counts per PM.
+#[utoipa::path(get, path = "/api/v1/inventory/capacity", operation_id = "capacity", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the capacity report", content_type = "application/json")))]
+pub async fn capacity(
+    State(state): State<AppState>,
+) -> Result<Json<inventory::service::CapacityReport>, ApiError> {
+    Ok(Json(
+        inventory::service::capacity(&state.db, &state.plant).await?,
+    ))
+}

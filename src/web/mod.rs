@@ -40,6 +40,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
             Role::Technician => links.extend([
                 ("/technicien", "Réseau"),
                 ("/technicien/trace", "Tracer un chemin"),
+                ("/technicien/capacite", "Capacité"),
             ]),
             Role::Accountant => links.push(("/comptabilite", "Comptabilité")),
             Role::SocialAgent => links.extend([

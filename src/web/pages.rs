@@ -869,3 +869,51 @@ pub async fn household_show(
     };
     Ok(page(&format!("Dossier {}", h.code), &me, current, body))
 }
+
+/// `GET /technicien/capacite`: eligibility per PM and the points that are
+/// full or above 80 %.
+pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> PageResult {
+    let report = inventory::service::capacity(&state.db, &state.plant).await?;
+    let flagged_splitters: Vec<_> = report.splitters.iter().filter(|u| u.flagged).collect();
+    let flagged_ports: Vec<_> = report.pon_ports.iter().filter(|u| u.flagged).collect();
+    let usage_table = |caption: &str, first: &str, rows: &[&inventory::capacity::Usage]| {
+        html! {
+            table {
+                caption { (caption) }
+                thead { tr { th scope="col" { (first) } th scope="col" { "Lieu" } th scope="col" { "Utilisés" } th scope="col" { "Capacité" } th scope="col" { "Taux" } } }
+                tbody {
+                    @for u in rows {
+                        tr { td { (u.code) } td { (u.place) } td { (u.used) } td { (u.capacity) } td { (u.percent) " %" @if u.used >= u.capacity { " (plein)" } } }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Capacité et éligibilité" }
+        h2 { "Locaux par PM" }
+        @if report.eligibility_by_pm.is_empty() {
+            p class="info" { "Aucun réseau importé." }
+        } @else {
+            table {
+                caption class="visually-hidden" { "Éligibilité des locaux par PM" }
+                thead { tr { th scope="col" { "PM" } th scope="col" { "Raccordables" } th scope="col" { "Branchement à construire" } th scope="col" { "Non couverts" } } }
+                tbody {
+                    @for (pm, c) in &report.eligibility_by_pm {
+                        tr { td { (pm) } td { (c.connectable) } td { (c.drop_to_build) } td { (c.not_covered) } }
+                    }
+                }
+            }
+        }
+        h2 { "Points saturés ou au-delà de 80 %" }
+        p { (flagged_splitters.len()) " coupleurs sur " (report.splitters.len()) ", " (flagged_ports.len()) " ports PON sur " (report.pon_ports.len()) "." }
+        @if !flagged_splitters.is_empty() { (usage_table("Coupleurs (sorties utilisées)", "Coupleur (fibre d'entrée)", &flagged_splitters)) }
+        @if !flagged_ports.is_empty() { (usage_table("Ports PON (locaux desservis)", "Port PON", &flagged_ports)) }
+    };
+    Ok(page(
+        "Capacité et éligibilité",
+        &me,
+        "/technicien/capacite",
+        body,
+    ))
+}

@@ -312,3 +312,76 @@ async fn downstream_through_the_api_and_the_cache_follows_imports() {
         .await;
     assert_eq!(after.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn eligibility_and_capacity_through_the_api_and_the_page() {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let ok = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/eligibility?suf=SF000180031330",
+            Some(&tok),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(ok["status"], "connectable");
+    assert_eq!(ok["outlet"], "BP000180031330");
+    assert_eq!(ok["pm"], "PM7");
+    let no = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/eligibility?suf=SF000180031091",
+            Some(&tok),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(no["status"], "not_covered");
+    assert!(no["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("aucune fibre")));
+    let missing = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/eligibility?suf=SF0",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let cap = t
+        .api(Method::GET, "/api/v1/inventory/capacity", Some(&tok), None)
+        .await
+        .json();
+    let splitters = cap["splitters"].as_array().expect("splitters");
+    assert_eq!(splitters.len(), 1);
+    assert_eq!(splitters[0]["code"], "FO180030227101");
+    assert_eq!(splitters[0]["place"], "PM7");
+    assert_eq!(
+        (
+            splitters[0]["used"].as_u64(),
+            splitters[0]["capacity"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+    assert_eq!(splitters[0]["flagged"], true);
+    assert_eq!(cap["eligibility_by_pm"]["PM7"]["connectable"], 4);
+
+    let s = t.session_for(&tech).await;
+    let page = t
+        .page(Method::GET, "/technicien/capacite", Some(&s), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("FO180030227101") && page.text.contains("100 % (plein)"),
+        "{}",
+        page.text
+    );
+}

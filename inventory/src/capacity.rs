@@ -1,0 +1,206 @@
+//! Eligibility of premises and capacity of PMs and PON ports.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::plant::{Container, Plant};
+use crate::Error;
+
+/// Whether a premises can be connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Eligibility {
+    /// An outlet is in place with a fibre path: a line can be ordered now.
+    Connectable { outlet: String, pm: Option<String> },
+    /// A fibre is reserved at the distribution box but the drop and outlet
+    /// are not built yet.
+    DropToBuild { pbo: String, pm: Option<String> },
+    /// Nothing serves the premises yet.
+    NotCovered { reason: String },
+}
+
+/// The PM (site label) a fibre path goes through, walking upstream.
+fn pm_upstream_of(plant: &Plant, fibre: &str) -> Option<String> {
+    let mut f = fibre.to_owned();
+    for _ in 0..64 {
+        let p = plant.feeding(&f)?;
+        if let Container::Drawer(ti) = &p.container {
+            if let Some(site) = plant.site_of_drawer(ti) {
+                if site.kind != "NRO" {
+                    return Some(site.label.clone());
+                }
+            }
+        }
+        f = p.input.clone()?;
+    }
+    None
+}
+
+/// The eligibility of one premises (SUF code).
+pub fn eligibility(plant: &Plant, suf: &str) -> Result<Eligibility, Error> {
+    if !plant.sufs.contains_key(suf) {
+        return Err(Error::NotFound(format!("aucun local « {suf} »")));
+    }
+    let reserved: Vec<_> = plant.reserved_for(suf).collect();
+    if let Some(outlet) = plant.outlet_of(suf) {
+        if let Some(drop) = reserved
+            .iter()
+            .filter_map(|p| p.output.as_deref())
+            .find(|o| plant.feeding(o).is_some())
+        {
+            return Ok(Eligibility::Connectable {
+                outlet: outlet.to_owned(),
+                pm: pm_upstream_of(plant, drop),
+            });
+        }
+        return Ok(Eligibility::NotCovered {
+            reason: format!("la PTO {outlet} existe mais aucune fibre ne lui est affectée"),
+        });
+    }
+    let at_pbo = reserved.iter().find_map(|p| match &p.container {
+        Container::Cassette(cs) => plant
+            .cassettes
+            .get(cs)
+            .map(|c| (c.enclosure.clone(), p.input.clone())),
+        Container::Drawer(_) => None,
+    });
+    match at_pbo {
+        Some((pbo, input)) => Ok(Eligibility::DropToBuild {
+            pbo,
+            pm: input.and_then(|i| pm_upstream_of(plant, &i)),
+        }),
+        None => Ok(Eligibility::NotCovered {
+            reason: "aucun point de branchement ne dessert ce local".into(),
+        }),
+    }
+}
+
+/// Counts per PM of premises by eligibility.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EligibilityCounts {
+    pub connectable: u64,
+    pub drop_to_build: u64,
+    pub not_covered: u64,
+}
+
+/// Eligibility counts per PM (premises without a PM under `"—"`).
+pub fn eligibility_by_pm(plant: &Plant) -> BTreeMap<String, EligibilityCounts> {
+    let mut out: BTreeMap<String, EligibilityCounts> = BTreeMap::new();
+    for suf in plant.sufs.keys() {
+        match eligibility(plant, suf) {
+            Ok(Eligibility::Connectable { pm, .. }) => {
+                out.entry(pm.unwrap_or_else(|| "—".into()))
+                    .or_default()
+                    .connectable += 1
+            }
+            Ok(Eligibility::DropToBuild { pm, .. }) => {
+                out.entry(pm.unwrap_or_else(|| "—".into()))
+                    .or_default()
+                    .drop_to_build += 1
+            }
+            Ok(Eligibility::NotCovered { .. }) | Err(_) => {
+                out.entry("—".into()).or_default().not_covered += 1
+            }
+        }
+    }
+    out
+}
+
+/// Use of one splitter or PON port.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
+    pub code: String,
+    /// The PM (splitters) or OLT (PON ports).
+    pub place: String,
+    pub capacity: u32,
+    pub used: u32,
+    /// Share used, in percent.
+    pub percent: u32,
+    /// Full, or above 80 %.
+    pub flagged: bool,
+}
+
+fn usage(code: String, place: String, capacity: u32, used: u32) -> Usage {
+    let percent = if capacity == 0 {
+        100
+    } else {
+        used * 100 / capacity
+    };
+    Usage {
+        code,
+        place,
+        capacity,
+        used,
+        percent,
+        flagged: percent >= 80,
+    }
+}
+
+/// Splitter outputs used per splitter (with its PM), and premises behind each
+/// PON port against its split ratio.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Capacity {
+    pub splitters: Vec<Usage>,
+    pub pon_ports: Vec<Usage>,
+}
+
+/// Computes the capacity report of the whole plant.
+pub fn capacity(plant: &Plant) -> Capacity {
+    let mut inputs: Vec<&str> = plant
+        .positions
+        .iter()
+        .filter_map(|p| p.input.as_deref())
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let mut splitters = Vec::new();
+    for input in inputs {
+        let used = plant.fan_out(input) as u32;
+        let known = plant.splitters.get(input).map(|s| s.ratio);
+        if used < 2 && known.is_none() {
+            continue;
+        }
+        let ratio = known.unwrap_or_else(|| used.next_power_of_two());
+        let pm = plant
+            .fed_by(input)
+            .find_map(|p| match &p.container {
+                Container::Drawer(ti) => plant.site_of_drawer(ti).map(|s| s.label.clone()),
+                Container::Cassette(cs) => plant.cassettes.get(cs).map(|c| c.enclosure.clone()),
+            })
+            .unwrap_or_default();
+        splitters.push(usage(input.to_owned(), pm, ratio, used));
+    }
+    let mut pon_ports = Vec::new();
+    for port in plant.pon_ports.values() {
+        let behind =
+            crate::trace::downstream(plant, crate::trace::From::PonPort(port.code.clone()))
+                .map(|d| d.premises.len() as u32)
+                .unwrap_or(0);
+        // The split ratio behind the port bounds it before the OLT does.
+        let capacity = first_splitter_ratio(plant, &port.fibre)
+            .map_or(port.max_onts, |r| r.min(port.max_onts));
+        pon_ports.push(usage(port.code.clone(), port.olt.clone(), capacity, behind));
+    }
+    Capacity {
+        splitters,
+        pon_ports,
+    }
+}
+
+/// The ratio of the first splitter downstream of a fibre, following single
+/// joints (connectors, splices) until one fans out.
+fn first_splitter_ratio(plant: &Plant, fibre: &str) -> Option<u32> {
+    let mut f = fibre.to_owned();
+    for _ in 0..64 {
+        if let Some(s) = plant.splitters.get(&f) {
+            return Some(s.ratio);
+        }
+        let outputs = plant.fan_out(&f);
+        if outputs > 1 {
+            return Some((outputs as u32).next_power_of_two());
+        }
+        f = plant.fed_by(&f).find_map(|p| p.output.clone())?;
+    }
+    None
+}
