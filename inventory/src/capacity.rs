@@ -122,11 +122,10 @@ pub struct Usage {
 }
 
 fn usage(code: String, place: String, capacity: u32, used: u32) -> Usage {
-    let percent = if capacity == 0 {
-        100
-    } else {
-        used * 100 / capacity
-    };
+    let percent = used
+        .saturating_mul(100)
+        .checked_div(capacity)
+        .unwrap_or(100);
     Usage {
         code,
         place,

@@ -65,6 +65,13 @@ pub const COMPONENT: Component = Component {
             optical_class TEXT, max_onts BIGINT, fibre TEXT, row_hash TEXT NOT NULL);
         CREATE UNIQUE INDEX inv_pon_ports_fibre ON inv_pon_ports (fibre);
         CREATE TABLE inv_splitters (code TEXT PRIMARY KEY, ratio BIGINT, loss_mdb BIGINT, row_hash TEXT NOT NULL);",
+    ), Migration::portable(
+        3,
+        "cable_length_in_millimetres",
+        // Lengths move to integer millimetres: sqlx 0.8's Any driver sends a
+        // NULL f64 to PostgreSQL typed as float4, which breaks a prepared
+        // statement later bound with a real f64. `length_m` stays, unused.
+        "ALTER TABLE inv_cables ADD COLUMN length_mm BIGINT;",
     )],
 };
 
@@ -73,7 +80,6 @@ pub const COMPONENT: Component = Component {
 enum Val {
     Text(Option<String>),
     Int(Option<i64>),
-    Real(Option<f64>),
 }
 
 impl Val {
@@ -81,9 +87,6 @@ impl Val {
         match self {
             Val::Text(v) => format!("{v:?}"),
             Val::Int(v) => format!("{v:?}"),
-            // Lengths are compared to the millimetre: a float printed and
-            // parsed back through a database may differ in its last bits.
-            Val::Real(v) => format!("{:?}", v.map(|x| (x * 1000.0).round() as i64)),
         }
     }
 }
@@ -152,12 +155,16 @@ fn plant_rows(p: &Plant) -> Vec<TableRows> {
         }),
         rows(
             "inv_cables",
-            &["label", "capacity", "length_m"],
+            &["label", "capacity", "length_mm"],
             p.cables.values(),
             |c| {
                 (
                     c.code.clone(),
-                    vec![t(&c.label), oi(c.capacity), Val::Real(c.length_m)],
+                    vec![
+                        t(&c.label),
+                        oi(c.capacity),
+                        Val::Int(c.length_m.map(|m| (m * 1000.0).round() as i64)),
+                    ],
                 )
             },
         ),
@@ -316,7 +323,6 @@ fn bind<'q>(
     match v {
         Val::Text(s) => q.bind(s.clone()),
         Val::Int(n) => q.bind(*n),
-        Val::Real(x) => q.bind(*x),
     }
 }
 
@@ -593,7 +599,10 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             code: text(&r, "code").map_err(sql_err)?,
             label: text(&r, "label").map_err(sql_err)?,
             capacity: opt_u32(&r, "capacity").map_err(sql_err)?,
-            length_m: r.try_get::<Option<f64>, _>("length_m").map_err(sql_err)?,
+            length_m: r
+                .try_get::<Option<i64>, _>("length_mm")
+                .map_err(sql_err)?
+                .map(|mm| mm as f64 / 1000.0),
         };
         p.cables.insert(x.code.clone(), x);
     }
