@@ -23,6 +23,9 @@ use crate::routes::{
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
 
+/// Largest delivery upload (zip) accepted.
+pub const UPLOAD_LIMIT_BYTES: usize = 1 << 30;
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -241,6 +244,14 @@ pub fn route_table() -> Vec<Route> {
             Api,
             get(api::inventory::capacity),
         ),
+        route(
+            Method::POST,
+            "/api/v1/inventory/imports",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::inventory::import)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+        ),
         // Pages.
         route(Method::GET, "/", Public, Page, get(web::pages::root)),
         route(
@@ -319,6 +330,21 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Page,
             get(web::pages::capacity_page),
+        ),
+        route(
+            Method::GET,
+            "/technicien/import",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pages::import_form),
+        ),
+        route(
+            Method::POST,
+            "/technicien/import",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::pages::import_submit)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
         ),
         route(
             Method::GET,

@@ -41,6 +41,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::inventory::downstream,
         api::inventory::eligibility,
         api::inventory::capacity,
+        api::inventory::import,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

@@ -234,6 +234,24 @@ async fn check_csrf(req: Request, principal: Option<&Principal>) -> Result<Reque
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // A file upload (multipart) carries its token in the form's action URL:
+    // the body may be large and is not buffered here.
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let query_token = req.uri().query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "csrf_token")
+                .map(|(_, v)| v.into_owned())
+        });
+        return match header_token.or(query_token) {
+            Some(t) if token::constant_time_eq(&t, &expected) => Ok(req),
+            _ => Err(Error::Csrf),
+        };
+    }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, FORM_LIMIT_BYTES)
         .await

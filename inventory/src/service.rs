@@ -166,3 +166,20 @@ pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Err
     .map_err(|e| Error::Invalid(format!("calcul interrompu : {e}")))?;
     Ok(report)
 }
+
+/// Imports a delivery uploaded as a zip archive (see [`import`]).
+#[tracing::instrument(skip(db, actor, bytes), fields(actor = %actor.username, bytes = bytes.len()))]
+pub async fn import_zip(
+    db: &Db,
+    actor: &Actor,
+    bytes: Vec<u8>,
+    dry_run: bool,
+) -> Result<ImportOutcome, Error> {
+    let tmp =
+        tempfile::tempdir().map_err(|e| Error::Invalid(format!("dossier temporaire : {e}")))?;
+    let root = tmp.path().to_owned();
+    let dir = tokio::task::spawn_blocking(move || crate::gracethd::archive::unpack(&bytes, &root))
+        .await
+        .map_err(|e| Error::Invalid(format!("décompression interrompue : {e}")))??;
+    import(db, actor, &dir, dry_run).await
+}

@@ -109,3 +109,45 @@ pub async fn capacity(
         inventory::service::capacity(&state.db, &state.plant).await?,
     ))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Check and report only; write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Imports a GraceTHD v2.0.1 "shpcsv" delivery sent as a zip archive (body
+/// `application/zip`; the files at the root or in one folder). The answer
+/// lists every problem with file, line and field; with any error nothing is
+/// written (422).
+#[utoipa::path(post, path = "/api/v1/inventory/imports", operation_id = "import_delivery", tag = "inventory",
+    security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/zip", description = "the delivery as a zip archive"),
+    responses(
+        (status = 200, description = "imported (or checked, with dry_run): report and summary", content_type = "application/json"),
+        (status = 409, body = ErrorBody, description = "another import is running"),
+        (status = 422, description = "the delivery has errors; nothing was written", content_type = "application/json"),
+    ))]
+pub async fn import(
+    State(state): State<AppState>,
+    me: crate::auth::Principal,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if body.is_empty() {
+        return Err(ApiError(Error::Invalid(
+            "send the delivery as a zip archive in the request body".into(),
+        )));
+    }
+    let outcome =
+        inventory::service::import_zip(&state.db, &me.actor(), body.to_vec(), q.dry_run).await?;
+    let status = if outcome.refused() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, Json(outcome)).into_response())
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::auth::{self, token, Principal, Role, TokenKind};
 use crate::storage;
 use crate::web::{
-    error_summary, field_error, has_error, layout, local_time, render, PageError,
+    error_summary, field_error, has_error, layout, local_time, render, sentence, PageError,
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::{routes, AppState, Error};
@@ -916,4 +916,163 @@ pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> Page
         "/technicien/capacite",
         body,
     ))
+}
+
+fn import_page(
+    me: &Principal,
+    outcome: Option<&inventory::service::ImportOutcome>,
+    error: Option<&str>,
+) -> Markup {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let action = format!(
+        "/technicien/import?csrf_token={}",
+        url::form_urlencoded::byte_serialize(csrf.as_bytes()).collect::<String>()
+    );
+    html! {
+        h1 { "Importer une livraison GraceTHD" }
+        p { "Envoyez la livraison (GraceTHD v2.0.1, format « shpcsv ») sous forme d'archive zip. Elle est entièrement vérifiée avant d'être enregistrée : au moindre problème bloquant, rien n'est écrit." }
+        @if let Some(e) = error {
+            div class="resume-erreurs" role="alert" tabindex="-1" { h2 { "L'import a échoué" } p { (e) } }
+        }
+        form class="formulaire" method="post" action=(action) enctype="multipart/form-data" {
+            div class="champ" {
+                label for="livraison" { "Archive zip de la livraison" span class="aide" { "Les fichiers t_*.csv, l_*.csv, les shapefiles et, s'il y a lieu, x_pon.csv et x_splitter.csv." } }
+                input type="file" id="livraison" name="livraison" accept=".zip,application/zip" required;
+            }
+            div class="champ" {
+                label class="case" { input type="checkbox" name="verification" value="1"; "Vérifier seulement (n'écrit rien)" }
+            }
+            button type="submit" { "Importer" }
+        }
+        @if let Some(o) = outcome {
+            @let errors = o.report.errors().count();
+            @let warnings = o.report.warnings().count();
+            h2 { "Résultat" }
+            @if errors > 0 {
+                p class="resume-erreurs" role="alert" { strong { (errors) " erreur(s) : rien n'a été importé." } }
+            } @else if let Some(s) = &o.summary {
+                @let t = s.total();
+                p class="succes" role="status" { "Import terminé en " (o.duration_ms) " ms : " (t.added) " ajouts, " (t.changed) " modifications, " (t.removed) " suppressions, " (t.unchanged) " inchangés." }
+            } @else {
+                p class="info" role="status" { "Vérification seule : aucune erreur, rien n'a été écrit." }
+            }
+            @if errors + warnings > 0 {
+                table {
+                    caption { "Problèmes relevés (" (errors) " erreurs, " (warnings) " avertissements)" }
+                    thead { tr { th scope="col" { "Gravité" } th scope="col" { "Fichier" } th scope="col" { "Ligne" } th scope="col" { "Champ" } th scope="col" { "Motif" } } }
+                    tbody {
+                        @for i in o.report.issues.iter().take(500) {
+                            tr {
+                                td { @if i.severity == inventory::gracethd::Severity::Error { "Erreur" } @else { "Avertissement" } }
+                                td { (i.file) } td { (i.line) } td { (i.field) } td { (i.reason) }
+                            }
+                        }
+                    }
+                }
+            }
+            table {
+                caption { "Lignes lues par fichier" }
+                thead { tr { th scope="col" { "Fichier" } th scope="col" { "Lignes" } } }
+                tbody { @for (f, n) in &o.counts { tr { td { (f) } td { (n) } } } }
+            }
+        }
+    }
+}
+
+/// `GET /technicien/import`.
+pub async fn import_form(me: Principal) -> Response {
+    page(
+        "Importer une livraison",
+        &me,
+        "/technicien/import",
+        import_page(&me, None, None),
+    )
+}
+
+/// `POST /technicien/import` (multipart: `livraison`, `verification`).
+pub async fn import_submit(
+    State(state): State<AppState>,
+    me: Principal,
+    mut multipart: axum::extract::Multipart,
+) -> PageResult {
+    let mut bytes = Vec::new();
+    let mut dry_run = false;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Ok(render(
+                    StatusCode::BAD_REQUEST,
+                    layout(
+                        "Importer une livraison",
+                        Some(&me),
+                        "/technicien/import",
+                        import_page(&me, None, Some(&format!("Envoi interrompu : {e}"))),
+                    ),
+                ))
+            }
+        };
+        match field.name() {
+            Some("livraison") => match field.bytes().await {
+                Ok(b) => bytes = b.to_vec(),
+                Err(e) => {
+                    return Ok(render(
+                        StatusCode::BAD_REQUEST,
+                        layout(
+                            "Importer une livraison",
+                            Some(&me),
+                            "/technicien/import",
+                            import_page(&me, None, Some(&format!("Envoi interrompu : {e}"))),
+                        ),
+                    ))
+                }
+            },
+            Some("verification") => dry_run = true,
+            _ => {}
+        }
+    }
+    if bytes.is_empty() {
+        let body = import_page(&me, None, Some("Choisissez l'archive zip de la livraison."));
+        return Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            layout(
+                "Importer une livraison",
+                Some(&me),
+                "/technicien/import",
+                body,
+            ),
+        ));
+    }
+    match inventory::service::import_zip(&state.db, &me.actor(), bytes, dry_run).await {
+        Ok(o) => {
+            let status = if o.refused() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            Ok(render(
+                status,
+                layout(
+                    "Importer une livraison",
+                    Some(&me),
+                    "/technicien/import",
+                    import_page(&me, Some(&o), None),
+                ),
+            ))
+        }
+        Err(inventory::Error::Invalid(m) | inventory::Error::Busy(m)) => {
+            let body = import_page(&me, None, Some(&sentence(&m)));
+            Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                layout(
+                    "Importer une livraison",
+                    Some(&me),
+                    "/technicien/import",
+                    body,
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

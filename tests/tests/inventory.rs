@@ -385,3 +385,160 @@ async fn eligibility_and_capacity_through_the_api_and_the_page() {
         page.text
     );
 }
+
+fn zip_of(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for entry in std::fs::read_dir(dir).expect("dir") {
+            let entry = entry.expect("entry");
+            w.start_file(
+                format!("{prefix}{}", entry.file_name().to_string_lossy()),
+                opts,
+            )
+            .expect("start");
+            w.write_all(&std::fs::read(entry.path()).expect("read"))
+                .expect("write");
+        }
+        w.finish().expect("finish");
+    }
+    buf.into_inner()
+}
+
+async fn upload(t: &TestApp, tok: &str, uri: &str, body: Vec<u8>) -> regie_tests::Answer {
+    t.send(
+        axum::http::Request::post(uri)
+            .header("authorization", format!("Bearer {tok}"))
+            .header("content-type", "application/zip")
+            .body(axum::body::Body::from(body))
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_zipped_delivery_is_imported_through_the_api_and_the_page() {
+    let t = TestApp::new().await;
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let zipped = zip_of(&gracethd_fixture(), "gracethd-demo01/");
+
+    let dry = upload(
+        &t,
+        &tok,
+        "/api/v1/inventory/imports?dry_run=true",
+        zipped.clone(),
+    )
+    .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+    assert!(dry.json()["summary"].is_null());
+    assert_eq!(
+        inventory::storage::counts(t.db()).await.expect("counts")["fibres"],
+        0
+    );
+
+    let real = upload(&t, &tok, "/api/v1/inventory/imports", zipped).await;
+    assert_eq!(real.status, StatusCode::OK, "{}", real.text);
+    assert_eq!(real.json()["summary"]["tables"]["fibres"]["added"], 1051);
+    assert_eq!(
+        real.json()["report"]["issues"].as_array().map(Vec::len),
+        Some(19)
+    );
+
+    let broken = modified_fixture("t_position.csv", |l| {
+        let mut f: Vec<String> = l[4].split(';').map(str::to_owned).collect();
+        f[6] = "XYZ".into();
+        l[4] = f.join(";");
+    });
+    let refused = upload(
+        &t,
+        &tok,
+        "/api/v1/inventory/imports",
+        zip_of(broken.path(), ""),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let issue = &refused.json()["report"]["issues"][0];
+    assert_eq!(
+        (
+            issue["file"].as_str(),
+            issue["line"].as_u64(),
+            issue["field"].as_str()
+        ),
+        (Some("t_position.csv"), Some(5), Some("ps_type"))
+    );
+
+    let garbage = upload(
+        &t,
+        &tok,
+        "/api/v1/inventory/imports",
+        b"pas un zip".to_vec(),
+    )
+    .await;
+    assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(garbage.json()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("zip")));
+
+    // An entry escaping the target directory is refused.
+    let evil = {
+        use std::io::Write;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            w.start_file(
+                "../../etc/evil.csv",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .expect("start");
+            w.write_all(b"x").expect("write");
+            w.finish().expect("finish");
+        }
+        buf.into_inner()
+    };
+    let r = upload(&t, &tok, "/api/v1/inventory/imports", evil).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refusé")),
+        "{}",
+        r.text
+    );
+
+    // The page: multipart, token in the action URL.
+    let s = t.session_for(&tech).await;
+    let form = t
+        .page(Method::GET, "/technicien/import", Some(&s), None)
+        .await;
+    assert!(form.text.contains("enctype=\"multipart/form-data\""));
+    let boundary = "XXregieXX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"livraison\"; filename=\"l.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(zip_of(&gracethd_fixture(), ""));
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let send = |csrf: &str, body: Vec<u8>| {
+        axum::http::Request::post(format!("/technicien/import?csrf_token={csrf}"))
+            .header("cookie", &s.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(axum::body::Body::from(body))
+            .expect("request")
+    };
+    let forged = t.send(send("faux", body.clone())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let ok = t.send(send(&s.csrf, body)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert!(ok.text.contains("Import terminé"), "{}", ok.text);
+    assert!(
+        ok.text.contains("1216 inchangés"),
+        "re-import of the same delivery changes nothing"
+    );
+}

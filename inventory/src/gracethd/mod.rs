@@ -5,6 +5,7 @@
 //! Errors mean the delivery must not be imported; warnings are imported and
 //! listed. Nothing here writes anywhere.
 
+pub mod archive;
 pub mod read;
 pub mod report;
 
