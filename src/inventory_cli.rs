@@ -12,7 +12,11 @@ use crate::Error;
 pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
     match cmd {
         InventoryCommand::Import { dir, dry_run } => {
-            let outcome = service::import(db, &Actor::system("cli"), &dir, dry_run).await?;
+            let bar = Bar::new();
+            let outcome =
+                service::import_with_progress(db, &Actor::system("cli"), &dir, dry_run, &bar).await;
+            bar.0.finish_and_clear();
+            let outcome = outcome?;
             print!("{}", import_text(&outcome));
             if outcome.refused() {
                 return Err(Error::Invalid(format!(
@@ -63,6 +67,39 @@ pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
             }
             Ok(())
         }
+    }
+}
+
+/// A terminal progress bar (drawn only when standard error is a terminal).
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Self(bar)
+    }
+}
+
+impl service::Progress for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        if total == 0 {
+            self.0
+                .set_style(indicatif::ProgressStyle::default_spinner());
+        } else {
+            self.0.set_length(total);
+            self.0.set_position(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} lignes ({per_sec}, reste {eta})",
+            ) {
+                self.0.set_style(style.progress_chars("=> "));
+            }
+        }
+        self.0.set_message(name.to_owned());
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
     }
 }
 

@@ -39,14 +39,44 @@ impl ImportOutcome {
 
 /// Checks a delivery and, unless it has errors or `dry_run` is set, stores
 /// it in one transaction.
-#[tracing::instrument(skip(db, actor), fields(actor = %actor.username, dir = %dir.display()))]
 pub async fn import(
     db: &Db,
     actor: &Actor,
     dir: &Path,
     dry_run: bool,
 ) -> Result<ImportOutcome, Error> {
+    import_with_progress(db, actor, dir, dry_run, &NoProgress).await
+}
+
+/// Receives the progress of an import (a terminal progress bar, a job
+/// status page). Calls come from the importing task.
+pub trait Progress: Send + Sync {
+    /// A new phase begins; `total` units of work, 0 when unknown.
+    fn phase(&self, name: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+}
+
+/// Progress reported to nobody.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn phase(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// [`import`], reporting its progress.
+#[tracing::instrument(skip(db, actor, progress), fields(actor = %actor.username, dir = %dir.display()))]
+pub async fn import_with_progress(
+    db: &Db,
+    actor: &Actor,
+    dir: &Path,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome, Error> {
     let start = Instant::now();
+    progress.phase("lecture et vérification", 0);
     let owned = dir.to_owned();
     // Parsing is CPU work on files: keep it off the async workers.
     let delivery = tokio::task::spawn_blocking(move || gracethd::load(&owned))
@@ -60,7 +90,7 @@ pub async fn import(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
-        Some(storage::store(db, actor, &delivery.plant, &source, warnings).await?)
+        Some(storage::store(db, actor, &delivery.plant, &source, warnings, progress).await?)
     };
     let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(

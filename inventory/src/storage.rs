@@ -426,9 +426,10 @@ pub async fn store(
     plant: &Plant,
     source: &str,
     warnings: usize,
+    progress: &dyn crate::service::Progress,
 ) -> Result<ImportSummary, Error> {
     lock(db, &actor.username).await?;
-    let result = store_locked(db, actor, plant, source, warnings).await;
+    let result = store_locked(db, actor, plant, source, warnings, progress).await;
     unlock(db).await;
     result
 }
@@ -439,12 +440,15 @@ async fn store_locked(
     plant: &Plant,
     source: &str,
     warnings: usize,
+    progress: &dyn crate::service::Progress,
 ) -> Result<ImportSummary, Error> {
     let started = time::now();
     let mut summary = ImportSummary::default();
+    let tables = plant_rows(plant);
+    progress.phase("écriture", tables.iter().map(|t| t.rows.len() as u64).sum());
     let mut tx = db.begin().await?;
     let sql_err = |e: sqlx::Error| Error::Storage(e.into());
-    for table in plant_rows(plant) {
+    for table in tables {
         let existing: HashMap<String, String> =
             sqlx::query(&format!("SELECT code, row_hash FROM {}", table.table))
                 .fetch_all(&mut *tx)
@@ -489,6 +493,7 @@ async fn store_locked(
         insert_rows(&mut tx, table.table, table.columns, &to_write)
             .await
             .map_err(sql_err)?;
+        progress.advance(table.rows.len() as u64);
         summary
             .tables
             .insert(table.table.trim_start_matches("inv_").to_owned(), changes);
