@@ -76,6 +76,60 @@ pub fn eligibility(plant: &Plant, suf: &str) -> Result<Eligibility, Error> {
     }
 }
 
+/// The premises at an address (by hexaclé or address code) with their
+/// eligibility.
+pub fn eligibility_at(plant: &Plant, key: &str) -> Result<Vec<(String, Eligibility)>, Error> {
+    let key = key.trim();
+    let hexacle = crate::address::Hexacle::parse(key).ok();
+    let codes: Vec<&str> = plant
+        .addresses
+        .values()
+        .filter(|a| a.code == key || (hexacle.is_some() && a.hexacle == hexacle))
+        .map(|a| a.code.as_str())
+        .collect();
+    if codes.is_empty() {
+        return Err(Error::NotFound(format!("aucune adresse « {key} »")));
+    }
+    let mut out = Vec::new();
+    for suf in plant
+        .sufs
+        .values()
+        .filter(|s| s.address.as_deref().is_some_and(|a| codes.contains(&a)))
+    {
+        out.push((suf.code.clone(), eligibility(plant, &suf.code)?));
+    }
+    if out.is_empty() {
+        out.push((
+            String::new(),
+            Eligibility::NotCovered {
+                reason: "aucun local n'est rattaché à cette adresse".into(),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Counts per commune (INSEE code and name) of premises by eligibility;
+/// premises without an address count under `"—"`.
+pub fn eligibility_by_commune(plant: &Plant) -> BTreeMap<String, EligibilityCounts> {
+    let mut out: BTreeMap<String, EligibilityCounts> = BTreeMap::new();
+    for suf in plant.sufs.values() {
+        let commune = suf
+            .address
+            .as_deref()
+            .and_then(|a| plant.addresses.get(a))
+            .map(|a| format!("{} {}", a.insee, a.commune))
+            .unwrap_or_else(|| "—".into());
+        let entry = out.entry(commune).or_default();
+        match eligibility(plant, &suf.code) {
+            Ok(Eligibility::Connectable { .. }) => entry.connectable += 1,
+            Ok(Eligibility::DropToBuild { .. }) => entry.drop_to_build += 1,
+            _ => entry.not_covered += 1,
+        }
+    }
+    out
+}
+
 /// Counts per PM of premises by eligibility.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct EligibilityCounts {

@@ -9,6 +9,7 @@
 //! nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod budget;
 pub mod capacity;
 pub mod extension;

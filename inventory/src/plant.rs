@@ -116,6 +116,53 @@ pub struct Suf {
     pub address: Option<String>,
 }
 
+/// An address (`t_adresse`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Address {
+    pub code: String,
+    pub ban_id: Option<String>,
+    pub number: Option<String>,
+    pub repetition: Option<String>,
+    pub street: String,
+    pub insee: String,
+    pub postcode: String,
+    pub commune: String,
+    pub hexacle: Option<crate::address::Hexacle>,
+    /// Dwellings and business premises at the address.
+    pub dwellings: u32,
+    /// Building state (`ad_ietat`: `CI` cible, `EC` en cours, `RD` raccordable, ...).
+    pub state: String,
+    /// Lambert-93 position in centimetres, as delivered.
+    pub x_cm: Option<i64>,
+    pub y_cm: Option<i64>,
+}
+
+impl Address {
+    /// WGS84 longitude and latitude, for maps.
+    pub fn wgs84(&self) -> Option<(f64, f64)> {
+        Some(crate::address::lambert93_to_wgs84(
+            self.x_cm? as f64 / 100.0,
+            self.y_cm? as f64 / 100.0,
+        ))
+    }
+
+    /// The address as a person writes it.
+    pub fn label(&self) -> String {
+        let num = [self.number.as_deref(), self.repetition.as_deref()]
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!(
+            "{} {}, {} {}",
+            num, self.street, self.postcode, self.commune
+        )
+        .trim()
+        .to_owned()
+    }
+}
+
 /// The plant of one delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Plant {
@@ -131,6 +178,8 @@ pub struct Plant {
     /// already removed.
     pub positions: Vec<Position>,
     pub sufs: BTreeMap<String, Suf>,
+    /// Addresses (`t_adresse`), by code.
+    pub addresses: BTreeMap<String, Address>,
     /// Stored routes (`t_ropt`): fibres in their stored order.
     pub routes: BTreeMap<String, Vec<String>>,
     /// PON ports (Régie extension), by code.

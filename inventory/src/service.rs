@@ -175,6 +175,8 @@ pub async fn eligibility(
 /// The capacity report: splitter outputs and PON ports, eligibility per PM.
 #[derive(Debug, Clone, Serialize)]
 pub struct CapacityReport {
+    pub eligibility_by_commune:
+        std::collections::BTreeMap<String, crate::capacity::EligibilityCounts>,
     pub eligibility_by_pm: std::collections::BTreeMap<String, crate::capacity::EligibilityCounts>,
     pub splitters: Vec<crate::capacity::Usage>,
     pub pon_ports: Vec<crate::capacity::Usage>,
@@ -187,6 +189,7 @@ pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Err
     let report = tokio::task::spawn_blocking(move || {
         let cap = crate::capacity::capacity(&plant);
         CapacityReport {
+            eligibility_by_commune: crate::capacity::eligibility_by_commune(&plant),
             eligibility_by_pm: crate::capacity::eligibility_by_pm(&plant),
             splitters: cap.splitters,
             pon_ports: cap.pon_ports,
@@ -212,4 +215,16 @@ pub async fn import_zip(
         .await
         .map_err(|e| Error::Invalid(format!("décompression interrompue : {e}")))??;
     import(db, actor, &dir, dry_run).await
+}
+
+/// The premises at an address (hexaclé or `t_adresse` code) and whether each
+/// can be connected.
+#[tracing::instrument(skip(db, cache))]
+pub async fn eligibility_at(
+    db: &Db,
+    cache: &PlantCache,
+    key: &str,
+) -> Result<Vec<(String, crate::capacity::Eligibility)>, Error> {
+    let plant = cache.get(db).await?;
+    crate::capacity::eligibility_at(&plant, key)
 }

@@ -72,6 +72,13 @@ pub const COMPONENT: Component = Component {
         // NULL f64 to PostgreSQL typed as float4, which breaks a prepared
         // statement later bound with a real f64. `length_m` stays, unused.
         "ALTER TABLE inv_cables ADD COLUMN length_mm BIGINT;",
+    ), Migration::portable(
+        4,
+        "addresses",
+        "CREATE TABLE inv_addresses (code TEXT PRIMARY KEY, ban_id TEXT, number TEXT, repetition TEXT, street TEXT,
+            insee TEXT, postcode TEXT, commune TEXT, hexacle TEXT, dwellings BIGINT, state TEXT, x_cm BIGINT, y_cm BIGINT,
+            row_hash TEXT NOT NULL);
+        CREATE INDEX inv_addresses_hexacle ON inv_addresses (hexacle);",
     )],
 };
 
@@ -251,6 +258,43 @@ fn plant_rows(p: &Plant) -> Vec<TableRows> {
                         t(x.class.label()),
                         oi(Some(x.max_onts)),
                         t(&x.fibre),
+                    ],
+                )
+            },
+        ),
+        rows(
+            "inv_addresses",
+            &[
+                "ban_id",
+                "number",
+                "repetition",
+                "street",
+                "insee",
+                "postcode",
+                "commune",
+                "hexacle",
+                "dwellings",
+                "state",
+                "x_cm",
+                "y_cm",
+            ],
+            p.addresses.values(),
+            |a| {
+                (
+                    a.code.clone(),
+                    vec![
+                        ot(&a.ban_id),
+                        ot(&a.number),
+                        ot(&a.repetition),
+                        t(&a.street),
+                        t(&a.insee),
+                        t(&a.postcode),
+                        t(&a.commune),
+                        Val::Text(a.hexacle.as_ref().map(|h| h.as_str().to_owned())),
+                        oi(Some(a.dwellings)),
+                        t(&a.state),
+                        Val::Int(a.x_cm),
+                        Val::Int(a.y_cm),
                     ],
                 )
             },
@@ -674,6 +718,26 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             fibre: text(&r, "fibre").map_err(sql_err)?,
         };
         p.pon_ports.insert(x.code.clone(), x);
+    }
+    for r in fetch(all("inv_addresses")).await? {
+        let x = crate::plant::Address {
+            code: text(&r, "code").map_err(sql_err)?,
+            ban_id: opt_text(&r, "ban_id").map_err(sql_err)?,
+            number: opt_text(&r, "number").map_err(sql_err)?,
+            repetition: opt_text(&r, "repetition").map_err(sql_err)?,
+            street: text(&r, "street").map_err(sql_err)?,
+            insee: text(&r, "insee").map_err(sql_err)?,
+            postcode: text(&r, "postcode").map_err(sql_err)?,
+            commune: text(&r, "commune").map_err(sql_err)?,
+            hexacle: opt_text(&r, "hexacle")
+                .map_err(sql_err)?
+                .and_then(|h| crate::address::Hexacle::parse(&h).ok()),
+            dwellings: opt_u32(&r, "dwellings").map_err(sql_err)?.unwrap_or(0),
+            state: text(&r, "state").map_err(sql_err)?,
+            x_cm: r.try_get::<Option<i64>, _>("x_cm").map_err(sql_err)?,
+            y_cm: r.try_get::<Option<i64>, _>("y_cm").map_err(sql_err)?,
+        };
+        p.addresses.insert(x.code.clone(), x);
     }
     for r in fetch(all("inv_splitters")).await? {
         let x = Splitter {

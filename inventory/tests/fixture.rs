@@ -457,3 +457,41 @@ fn downstream_of_the_pm_splitter_and_of_a_feeder_cable() {
         "not a splitter"
     );
 }
+
+#[test]
+fn addresses_load_with_hexacle_and_coordinates() {
+    use inventory::capacity::{self, Eligibility};
+    let d = gracethd::load(&fixture()).expect("readable");
+    assert_eq!(d.plant.addresses.len(), 16);
+    let a = &d.plant.addresses["AD000180031091"];
+    assert_eq!(a.hexacle.as_ref().map(|h| h.as_str()), Some("18003222V4"));
+    assert_eq!(
+        a.label(),
+        "4 RUE DU VOEU DE VILLE, 18220 LES AIX D ANGILLON"
+    );
+    let (lon, lat) = a.wgs84().expect("position");
+    assert!(
+        (lon - 2.565).abs() < 0.01 && (lat - 47.197).abs() < 0.01,
+        "{lon} {lat}"
+    );
+
+    let at = capacity::eligibility_at(&d.plant, "18003222v4").expect("found");
+    assert_eq!(at.len(), 1);
+    assert!(matches!(at[0].1, Eligibility::NotCovered { .. }));
+    let connectable = d.plant.sufs["SF000180031330"]
+        .address
+        .clone()
+        .expect("address");
+    let at = capacity::eligibility_at(&d.plant, &connectable).expect("found");
+    assert!(at
+        .iter()
+        .any(|(s, e)| s == "SF000180031330" && matches!(e, Eligibility::Connectable { .. })));
+    assert!(capacity::eligibility_at(&d.plant, "AD_NOPE").is_err());
+
+    let by_commune = capacity::eligibility_by_commune(&d.plant);
+    let aix = &by_commune["18003 LES AIX D ANGILLON"];
+    assert_eq!(
+        (aix.connectable, aix.drop_to_build, aix.not_covered),
+        (4, 0, 17)
+    );
+}

@@ -77,7 +77,9 @@ pub async fn downstream(
 #[into_params(parameter_in = Query)]
 pub struct EligibilityQuery {
     /// Premises code (`t_suf.sf_code`).
-    pub suf: String,
+    pub suf: Option<String>,
+    /// An address: its hexaclé or its `t_adresse` code.
+    pub address: Option<String>,
 }
 
 /// Whether a premises can be connected now, needs its drop built, or is not
@@ -91,10 +93,27 @@ pub struct EligibilityQuery {
 pub async fn eligibility(
     State(state): State<AppState>,
     Query(q): Query<EligibilityQuery>,
-) -> Result<Json<inventory::capacity::Eligibility>, ApiError> {
-    Ok(Json(
-        inventory::service::eligibility(&state.db, &state.plant, &q.suf).await?,
-    ))
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let json = |v| serde_json::to_value(v).map_err(|e| ApiError(Error::Internal(e.to_string())));
+    match (q.suf, q.address) {
+        (Some(suf), None) => Ok(Json(json(
+            inventory::service::eligibility(&state.db, &state.plant, &suf).await?,
+        )?)),
+        (None, Some(address)) => {
+            let premises =
+                inventory::service::eligibility_at(&state.db, &state.plant, &address).await?;
+            let premises: Vec<serde_json::Value> = premises
+                .into_iter()
+                .map(|(suf, e)| Ok(serde_json::json!({ "suf": suf, "eligibility": json(e)? })))
+                .collect::<Result<_, ApiError>>()?;
+            Ok(Json(
+                serde_json::json!({ "address": address, "premises": premises }),
+            ))
+        }
+        _ => Err(ApiError(Error::Invalid(
+            "give exactly one of suf, address".into(),
+        ))),
+    }
 }
 
 /// Splitter outputs used per splitter, premises per PON port against its

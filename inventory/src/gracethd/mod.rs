@@ -296,6 +296,8 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
+    addresses(dir, &mut plant, &mut report, &mut counts)?;
+
     // Premises are optional in a delivery, but an outlet that names one
     // needs it.
     if let Some(sf) = read::csv_table(dir, "t_suf", &mut report)? {
@@ -306,6 +308,14 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
                 address: opt(sf.get(r, "sf_ad_code")),
             })
             .0;
+            if !plant.addresses.is_empty() {
+                for row in &sf.rows {
+                    let ad = sf.get(row, "sf_ad_code");
+                    if !ad.is_empty() && !plant.addresses.contains_key(ad) {
+                        dangling(&mut report, &sf, row, "sf_ad_code", "t_adresse");
+                    }
+                }
+            }
         }
     }
 
@@ -380,6 +390,87 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     })
 }
 
+fn addresses(
+    dir: &Path,
+    plant: &mut Plant,
+    report: &mut Report,
+    counts: &mut BTreeMap<String, usize>,
+) -> Result<(), Error> {
+    let Some((ad, shapes)) = read::shapefile_table(dir, "t_adresse")? else {
+        return Ok(());
+    };
+    counts.insert(ad.file.clone(), ad.rows.len());
+    if !ad.require(&["ad_code"], report) {
+        return Ok(());
+    }
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (row, shape) in ad.rows.iter().zip(shapes) {
+        let code = ad.get(row, "ad_code");
+        if code.is_empty() {
+            report.push(Issue::error(&ad.file, row.line, "ad_code", "code vide"));
+            continue;
+        }
+        if let Some(first) = seen.insert(code.to_owned(), row.line) {
+            report.push(Issue::error(
+                &ad.file,
+                row.line,
+                "ad_code",
+                &format!("code « {code} » en double (déjà ligne {first})"),
+            ));
+            continue;
+        }
+        let hexacle = match ad.get(row, "ad_hexacle") {
+            "" => None,
+            h => match crate::address::Hexacle::parse(h) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    report.push(Issue::warning(
+                        &ad.file,
+                        row.line,
+                        "ad_hexacle",
+                        &format!("{e} ; ignoré"),
+                    ));
+                    None
+                }
+            },
+        };
+        let count = |col: &str| ad.get(row, col).parse::<u32>().unwrap_or(0);
+        // The point geometry, else the BAN coordinates columns.
+        let point = shape.point.or_else(|| {
+            let x = ad
+                .get(row, "ad_x_ban")
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()?;
+            let y = ad
+                .get(row, "ad_y_ban")
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()?;
+            Some((x, y))
+        });
+        plant.addresses.insert(
+            code.to_owned(),
+            crate::plant::Address {
+                code: code.to_owned(),
+                ban_id: opt(ad.get(row, "ad_ban_id")),
+                number: opt(ad.get(row, "ad_numero")),
+                repetition: opt(ad.get(row, "ad_rep")),
+                street: ad.get(row, "ad_nomvoie").to_owned(),
+                insee: ad.get(row, "ad_insee").to_owned(),
+                postcode: ad.get(row, "ad_postal").to_owned(),
+                commune: ad.get(row, "ad_commune").to_owned(),
+                hexacle,
+                dwellings: count("ad_nblhab") + count("ad_nblpro"),
+                state: ad.get(row, "ad_ietat").to_owned(),
+                x_cm: point.map(|p| (p.0 * 100.0).round() as i64),
+                y_cm: point.map(|p| (p.1 * 100.0).round() as i64),
+            },
+        );
+    }
+    Ok(())
+}
+
 fn cable_lengths_from_lines(
     dir: &Path,
     plant: &mut Plant,
@@ -401,7 +492,7 @@ fn cable_lengths_from_lines(
             continue;
         }
         let declared = metres(&cl, row, "cl_long", report).filter(|m| *m > 0.0);
-        if let Some(m) = declared.or(geo) {
+        if let Some(m) = declared.or(geo.length) {
             *sums.entry(cb.to_owned()).or_default() += m;
         }
     }

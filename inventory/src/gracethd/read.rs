@@ -127,9 +127,16 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
     }))
 }
 
-/// A shapefile's attribute table, with each record's polyline length in
-/// metres (`None` for other geometries).
-pub type ShapeTable = (Table, Vec<Option<f64>>);
+/// What a shapefile record's geometry tells: the length of a polyline (in
+/// metres, Lambert-93 being planar) or the position of a point.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Shape {
+    pub length: Option<f64>,
+    pub point: Option<(f64, f64)>,
+}
+
+/// A shapefile's attribute table, with each record's geometry.
+pub type ShapeTable = (Table, Vec<Shape>);
 
 /// Reads the attribute table of shapefile `NAME` (its `.dbf`), with the
 /// length of each record's geometry when it is a polyline (Lambert-93, so
@@ -171,7 +178,16 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
             line: i as u64 + 2,
             fields,
         });
-        lengths.push(polyline_length(&shape));
+        let point = match &shape {
+            shapefile::Shape::Point(p) => Some((p.x, p.y)),
+            shapefile::Shape::PointZ(p) => Some((p.x, p.y)),
+            shapefile::Shape::PointM(p) => Some((p.x, p.y)),
+            _ => None,
+        };
+        lengths.push(Shape {
+            length: polyline_length(&shape),
+            point,
+        });
     }
     Ok(Some((
         Table {
