@@ -137,179 +137,232 @@ fn container_parts(c: &Container) -> (&'static str, &str) {
     }
 }
 
-fn plant_rows(p: &Plant) -> Vec<TableRows> {
+/// Number of rows the plant stores, for progress.
+fn plant_size(p: &Plant) -> u64 {
+    [
+        p.sites.len(),
+        p.rooms.len(),
+        p.racks.len(),
+        p.drawers.len(),
+        p.enclosures.len(),
+        p.cassettes.len(),
+        p.cables.len(),
+        p.fibres.len(),
+        p.positions.len(),
+        p.sufs.len(),
+        p.routes.len(),
+        p.pon_ports.len(),
+        p.addresses.len(),
+        p.splitters.len(),
+    ]
+    .iter()
+    .sum::<usize>() as u64
+}
+
+/// The plant's tables as rows to store, each built only when asked for, so
+/// that a large import holds one table's rows at a time.
+#[allow(clippy::type_complexity)]
+fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
     vec![
-        rows("inv_sites", &["label", "kind"], p.sites.values(), |s| {
-            (s.code.clone(), vec![t(&s.label), t(&s.kind)])
+        Box::new(move || {
+            rows("inv_sites", &["label", "kind"], p.sites.values(), |s| {
+                (s.code.clone(), vec![t(&s.label), t(&s.kind)])
+            })
         }),
-        rows("inv_rooms", &["site"], p.rooms.values(), |r| {
-            (r.code.clone(), vec![t(&r.site)])
+        Box::new(move || {
+            rows("inv_rooms", &["site"], p.rooms.values(), |r| {
+                (r.code.clone(), vec![t(&r.site)])
+            })
         }),
-        rows("inv_racks", &["room"], p.racks.values(), |r| {
-            (r.code.clone(), vec![t(&r.room)])
+        Box::new(move || {
+            rows("inv_racks", &["room"], p.racks.values(), |r| {
+                (r.code.clone(), vec![t(&r.room)])
+            })
         }),
-        rows("inv_drawers", &["label", "rack"], p.drawers.values(), |d| {
-            (d.code.clone(), vec![t(&d.label), t(&d.rack)])
+        Box::new(move || {
+            rows("inv_drawers", &["label", "rack"], p.drawers.values(), |d| {
+                (d.code.clone(), vec![t(&d.label), t(&d.rack)])
+            })
         }),
-        rows(
-            "inv_enclosures",
-            &["label", "kind", "suf"],
-            p.enclosures.values(),
-            |e| (e.code.clone(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
-        ),
-        rows("inv_cassettes", &["enclosure"], p.cassettes.values(), |c| {
-            (c.code.clone(), vec![t(&c.enclosure)])
+        Box::new(move || {
+            rows(
+                "inv_enclosures",
+                &["label", "kind", "suf"],
+                p.enclosures.values(),
+                |e| (e.code.clone(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
+            )
         }),
-        rows(
-            "inv_cables",
-            &["label", "capacity", "length_mm"],
-            p.cables.values(),
-            |c| {
-                (
-                    c.code.clone(),
-                    vec![
-                        t(&c.label),
-                        oi(c.capacity),
-                        Val::Int(c.length_m.map(|m| (m * 1000.0).round() as i64)),
-                    ],
-                )
-            },
-        ),
-        rows(
-            "inv_fibres",
-            &["cable", "number", "tube", "in_tube", "color"],
-            p.fibres.values(),
-            |f| {
-                (
-                    f.code.clone(),
-                    vec![
-                        t(&f.cable),
-                        oi(f.number),
-                        oi(f.tube),
-                        oi(f.in_tube),
-                        t(&f.color),
-                    ],
-                )
-            },
-        ),
-        rows(
-            "inv_positions",
-            &[
-                "input",
-                "output",
-                "container_kind",
-                "container",
-                "joint",
-                "kind",
-                "preaff",
-            ],
-            p.positions.iter(),
-            |ps| {
-                let (ck, c) = container_parts(&ps.container);
-                let joint = match ps.joint {
-                    Joint::Splice => "splice",
-                    Joint::Connector => "connector",
-                };
-                (
-                    ps.code.clone(),
-                    vec![
-                        ot(&ps.input),
-                        ot(&ps.output),
-                        t(ck),
-                        t(c),
-                        t(joint),
-                        t(&ps.kind),
-                        ot(&ps.preaff),
-                    ],
-                )
-            },
-        ),
-        rows("inv_sufs", &["address"], p.sufs.values(), |s| {
-            (s.code.clone(), vec![ot(&s.address)])
+        Box::new(move || {
+            rows("inv_cassettes", &["enclosure"], p.cassettes.values(), |c| {
+                (c.code.clone(), vec![t(&c.enclosure)])
+            })
         }),
-        rows(
-            "inv_routes",
-            &["fibres"],
-            p.routes.iter(),
-            |(code, fibres)| (code.clone(), vec![t(&fibres.join(","))]),
-        ),
-        rows(
-            "inv_pon_ports",
-            &[
-                "olt",
-                "model",
-                "site",
-                "slot",
-                "port",
-                "optical_class",
-                "max_onts",
-                "fibre",
-            ],
-            p.pon_ports.values(),
-            |x| {
-                (
-                    x.code.clone(),
-                    vec![
-                        t(&x.olt),
-                        t(&x.model),
-                        t(&x.site),
-                        oi(Some(x.slot)),
-                        oi(Some(x.port)),
-                        t(x.class.label()),
-                        oi(Some(x.max_onts)),
-                        t(&x.fibre),
-                    ],
-                )
-            },
-        ),
-        rows(
-            "inv_addresses",
-            &[
-                "ban_id",
-                "number",
-                "repetition",
-                "street",
-                "insee",
-                "postcode",
-                "commune",
-                "hexacle",
-                "dwellings",
-                "state",
-                "x_cm",
-                "y_cm",
-            ],
-            p.addresses.values(),
-            |a| {
-                (
-                    a.code.clone(),
-                    vec![
-                        ot(&a.ban_id),
-                        ot(&a.number),
-                        ot(&a.repetition),
-                        t(&a.street),
-                        t(&a.insee),
-                        t(&a.postcode),
-                        t(&a.commune),
-                        Val::Text(a.hexacle.as_ref().map(|h| h.as_str().to_owned())),
-                        oi(Some(a.dwellings)),
-                        t(&a.state),
-                        Val::Int(a.x_cm),
-                        Val::Int(a.y_cm),
-                    ],
-                )
-            },
-        ),
-        rows(
-            "inv_splitters",
-            &["ratio", "loss_mdb"],
-            p.splitters.values(),
-            |x| {
-                (
-                    x.input.clone(),
-                    vec![oi(Some(x.ratio)), Val::Int(x.loss.map(|l| l.0))],
-                )
-            },
-        ),
+        Box::new(move || {
+            rows(
+                "inv_cables",
+                &["label", "capacity", "length_mm"],
+                p.cables.values(),
+                |c| {
+                    (
+                        c.code.clone(),
+                        vec![
+                            t(&c.label),
+                            oi(c.capacity),
+                            Val::Int(c.length_m.map(|m| (m * 1000.0).round() as i64)),
+                        ],
+                    )
+                },
+            )
+        }),
+        Box::new(move || {
+            rows(
+                "inv_fibres",
+                &["cable", "number", "tube", "in_tube", "color"],
+                p.fibres.values(),
+                |f| {
+                    (
+                        f.code.clone(),
+                        vec![
+                            t(&f.cable),
+                            oi(f.number),
+                            oi(f.tube),
+                            oi(f.in_tube),
+                            t(&f.color),
+                        ],
+                    )
+                },
+            )
+        }),
+        Box::new(move || {
+            rows(
+                "inv_positions",
+                &[
+                    "input",
+                    "output",
+                    "container_kind",
+                    "container",
+                    "joint",
+                    "kind",
+                    "preaff",
+                ],
+                p.positions.iter(),
+                |ps| {
+                    let (ck, c) = container_parts(&ps.container);
+                    let joint = match ps.joint {
+                        Joint::Splice => "splice",
+                        Joint::Connector => "connector",
+                    };
+                    (
+                        ps.code.clone(),
+                        vec![
+                            ot(&ps.input),
+                            ot(&ps.output),
+                            t(ck),
+                            t(c),
+                            t(joint),
+                            t(&ps.kind),
+                            ot(&ps.preaff),
+                        ],
+                    )
+                },
+            )
+        }),
+        Box::new(move || {
+            rows("inv_sufs", &["address"], p.sufs.values(), |s| {
+                (s.code.clone(), vec![ot(&s.address)])
+            })
+        }),
+        Box::new(move || {
+            rows(
+                "inv_routes",
+                &["fibres"],
+                p.routes.iter(),
+                |(code, fibres)| (code.clone(), vec![t(&fibres.join(","))]),
+            )
+        }),
+        Box::new(move || {
+            rows(
+                "inv_pon_ports",
+                &[
+                    "olt",
+                    "model",
+                    "site",
+                    "slot",
+                    "port",
+                    "optical_class",
+                    "max_onts",
+                    "fibre",
+                ],
+                p.pon_ports.values(),
+                |x| {
+                    (
+                        x.code.clone(),
+                        vec![
+                            t(&x.olt),
+                            t(&x.model),
+                            t(&x.site),
+                            oi(Some(x.slot)),
+                            oi(Some(x.port)),
+                            t(x.class.label()),
+                            oi(Some(x.max_onts)),
+                            t(&x.fibre),
+                        ],
+                    )
+                },
+            )
+        }),
+        Box::new(move || {
+            rows(
+                "inv_addresses",
+                &[
+                    "ban_id",
+                    "number",
+                    "repetition",
+                    "street",
+                    "insee",
+                    "postcode",
+                    "commune",
+                    "hexacle",
+                    "dwellings",
+                    "state",
+                    "x_cm",
+                    "y_cm",
+                ],
+                p.addresses.values(),
+                |a| {
+                    (
+                        a.code.clone(),
+                        vec![
+                            ot(&a.ban_id),
+                            ot(&a.number),
+                            ot(&a.repetition),
+                            t(&a.street),
+                            t(&a.insee),
+                            t(&a.postcode),
+                            t(&a.commune),
+                            Val::Text(a.hexacle.as_ref().map(|h| h.as_str().to_owned())),
+                            oi(Some(a.dwellings)),
+                            t(&a.state),
+                            Val::Int(a.x_cm),
+                            Val::Int(a.y_cm),
+                        ],
+                    )
+                },
+            )
+        }),
+        Box::new(move || {
+            rows(
+                "inv_splitters",
+                &["ratio", "loss_mdb"],
+                p.splitters.values(),
+                |x| {
+                    (
+                        x.input.clone(),
+                        vec![oi(Some(x.ratio)), Val::Int(x.loss.map(|l| l.0))],
+                    )
+                },
+            )
+        }),
     ]
 }
 
@@ -489,10 +542,11 @@ async fn store_locked(
     let started = time::now();
     let mut summary = ImportSummary::default();
     let tables = plant_rows(plant);
-    progress.phase("écriture", tables.iter().map(|t| t.rows.len() as u64).sum());
+    progress.phase("écriture", plant_size(plant));
     let mut tx = db.begin().await?;
     let sql_err = |e: sqlx::Error| Error::Storage(e.into());
-    for table in tables {
+    for build in tables {
+        let table = build();
         let existing: HashMap<String, String> =
             sqlx::query(&format!("SELECT code, row_hash FROM {}", table.table))
                 .fetch_all(&mut *tx)

@@ -167,6 +167,14 @@ fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target:
     ));
 }
 
+/// Takes a table out of the map, so that its rows are freed as soon as the
+/// plant has what it needs from them.
+fn take(tables: &mut HashMap<&str, Table>, name: &str) -> Result<Table, Error> {
+    tables
+        .remove(name)
+        .ok_or_else(|| Error::Invalid(format!("table {name} absente")))
+}
+
 /// The tables a delivery must have, with the columns read from each.
 const REQUIRED: &[(&str, &[&str])] = &[
     ("t_sitetech", &["st_code", "st_nom", "st_typelog"]),
@@ -240,18 +248,20 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
             counts,
         });
     }
-    let t = |name: &str| &tables[name];
     let mut plant = Plant::default();
 
     // Value lists first, row by row.
     for (table, column, _) in VALUE_LISTS {
-        let tb = t(table);
+        let Some(tb) = tables.get(table) else {
+            continue;
+        };
         for row in &tb.rows {
             lists.check(tb, row, column, &mut report);
         }
     }
 
-    let tb = t("t_sitetech");
+    let owned = take(&mut tables, "t_sitetech")?;
+    let tb = &owned;
     plant.sites = by_code(tb, "st_code", &mut report, |r, code, _| Site {
         code: code.to_owned(),
         label: tb.get(r, "st_nom").to_owned(),
@@ -259,7 +269,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     })
     .0;
 
-    let tb = t("t_ltech");
+    drop(owned);
+    let owned = take(&mut tables, "t_ltech")?;
+    let tb = &owned;
     plant.rooms = by_code(tb, "lt_code", &mut report, |r, code, _| Room {
         code: code.to_owned(),
         site: tb.get(r, "lt_st_code").to_owned(),
@@ -271,7 +283,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    let tb = t("t_baie");
+    drop(owned);
+    let owned = take(&mut tables, "t_baie")?;
+    let tb = &owned;
     plant.racks = by_code(tb, "ba_code", &mut report, |r, code, _| Rack {
         code: code.to_owned(),
         room: tb.get(r, "ba_lt_code").to_owned(),
@@ -283,7 +297,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    let tb = t("t_tiroir");
+    drop(owned);
+    let owned = take(&mut tables, "t_tiroir")?;
+    let tb = &owned;
     plant.drawers = by_code(tb, "ti_code", &mut report, |r, code, _| Drawer {
         code: code.to_owned(),
         label: tb.get(r, "ti_etiquet").to_owned(),
@@ -319,7 +335,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    let tb = t("t_ebp");
+    drop(owned);
+    let owned = take(&mut tables, "t_ebp")?;
+    let tb = &owned;
     plant.enclosures = by_code(tb, "bp_code", &mut report, |r, code, _| Enclosure {
         code: code.to_owned(),
         label: tb.get(r, "bp_etiquet").to_owned(),
@@ -334,7 +352,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    let tb = t("t_cassette");
+    drop(owned);
+    let owned = take(&mut tables, "t_cassette")?;
+    let tb = &owned;
     plant.cassettes = by_code(tb, "cs_code", &mut report, |r, code, _| Cassette {
         code: code.to_owned(),
         enclosure: tb.get(r, "cs_bp_code").to_owned(),
@@ -346,7 +366,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    let tb = t("t_cable");
+    drop(owned);
+    let owned = take(&mut tables, "t_cable")?;
+    let tb = &owned;
     plant.cables = by_code(tb, "cb_code", &mut report, |r, code, rep| Cable {
         code: code.to_owned(),
         label: tb.get(r, "cb_etiquet").to_owned(),
@@ -356,7 +378,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     .0;
     cable_lengths_from_lines(dir, &mut plant, &mut report, &mut counts)?;
 
-    let tb = t("t_fibre");
+    drop(owned);
+    let owned = take(&mut tables, "t_fibre")?;
+    let tb = &owned;
     plant.fibres = by_code(tb, "fo_code", &mut report, |r, code, rep| Fibre {
         code: code.to_owned(),
         cable: tb.get(r, "fo_cb_code").to_owned(),
@@ -372,7 +396,8 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         }
     }
 
-    positions(t("t_position"), &mut plant, &mut report);
+    drop(owned);
+    positions(&take(&mut tables, "t_position")?, &mut plant, &mut report);
 
     if let Some(rt) = read::csv_table(dir, "t_ropt", &mut report)? {
         counts.insert(rt.file.clone(), rt.rows.len());
