@@ -252,6 +252,20 @@ pub fn route_table() -> Vec<Route> {
             post(api::inventory::import)
                 .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
         ),
+        route(
+            Method::GET,
+            "/api/v1/inventory/export/ipe.csv",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::export_ipe),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/inventory/export/addresses.geojson",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::export_geojson),
+        ),
         // Pages.
         route(Method::GET, "/", Public, Page, get(web::pages::root)),
         route(

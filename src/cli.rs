@@ -83,6 +83,14 @@ pub enum InventoryCommand {
         #[arg(long)]
         cable: Option<String>,
     },
+    /// Export the addresses: an IPE-style address file or GeoJSON (WGS84).
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Trace the optical path upstream from an outlet (PTO).
     Trace {
         /// Code of the PTO (t_ebp.bp_code).
@@ -91,6 +99,12 @@ pub enum InventoryCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ipe,
+    Geojson,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

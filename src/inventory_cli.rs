@@ -6,7 +6,7 @@ use inventory::trace::{From, JointKind, RouteCheck, Step, Upstream};
 use regie_core::audit::Actor;
 use regie_core::Db;
 
-use crate::cli::{InventoryCommand, OutputFormat};
+use crate::cli::{ExportFormat, InventoryCommand, OutputFormat};
 use crate::Error;
 
 pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
@@ -50,6 +50,19 @@ pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
             );
             for o in &d.outlets {
                 println!("  PTO {o}");
+            }
+            Ok(())
+        }
+        InventoryCommand::Export { format, output } => {
+            let cache = service::PlantCache::default();
+            let text = match format {
+                ExportFormat::Ipe => service::export_ipe(db, &cache).await?,
+                ExportFormat::Geojson => service::export_geojson(db, &cache).await?.to_string(),
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?,
+                None => print!("{text}"),
             }
             Ok(())
         }

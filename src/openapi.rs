@@ -42,6 +42,8 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::inventory::eligibility,
         api::inventory::capacity,
         api::inventory::import,
+        api::inventory::export_ipe,
+        api::inventory::export_geojson,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

@@ -12,6 +12,7 @@
 pub mod address;
 pub mod budget;
 pub mod capacity;
+pub mod export;
 pub mod extension;
 pub mod generate;
 pub mod gracethd;

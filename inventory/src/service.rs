@@ -228,3 +228,19 @@ pub async fn eligibility_at(
     let plant = cache.get(db).await?;
     crate::capacity::eligibility_at(&plant, key)
 }
+
+/// The address file with IPE column names.
+pub async fn export_ipe(db: &Db, cache: &PlantCache) -> Result<String, Error> {
+    let plant = cache.get(db).await?;
+    tokio::task::spawn_blocking(move || crate::export::ipe_csv(&plant))
+        .await
+        .map_err(|e| Error::Invalid(format!("export interrompu : {e}")))?
+}
+
+/// The addresses as GeoJSON (WGS84).
+pub async fn export_geojson(db: &Db, cache: &PlantCache) -> Result<serde_json::Value, Error> {
+    let plant = cache.get(db).await?;
+    tokio::task::spawn_blocking(move || crate::export::addresses_geojson(&plant))
+        .await
+        .map_err(|e| Error::Invalid(format!("export interrompu : {e}")))
+}

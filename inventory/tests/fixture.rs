@@ -495,3 +495,50 @@ fn addresses_load_with_hexacle_and_coordinates() {
         (4, 0, 17)
     );
 }
+
+#[test]
+fn ipe_and_geojson_exports() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let csv = inventory::export::ipe_csv(&d.plant).expect("exports");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().map(|h| h.split(';').count()),
+        Some(inventory::export::IPE_COLUMNS.len())
+    );
+    assert!(
+        csv.starts_with("IdentifiantImmeuble;CodeAdresseImmeuble;EtatImmeuble;CodeInseeImmeuble")
+    );
+    assert_eq!(csv.lines().count(), 17, "a header and 16 addresses");
+    let first = csv
+        .lines()
+        .find(|l| l.starts_with("AD000180031091;"))
+        .expect("row");
+    assert!(
+        first.contains(";18003222V4;CI;18003;18220;LES AIX D ANGILLON;4;;RUE DU VOEU DE VILLE;"),
+        "{first}"
+    );
+    let connectable = d.plant.sufs["SF000180031330"]
+        .address
+        .clone()
+        .expect("address");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{connectable};")))
+        .expect("row");
+    assert!(row.contains(";PM7;DEPLOYE;PBO;"), "{row}");
+
+    let geo = inventory::export::addresses_geojson(&d.plant);
+    assert_eq!(geo["type"], "FeatureCollection");
+    let features = geo["features"].as_array().expect("features");
+    assert_eq!(features.len(), 16);
+    let lon = features[0]["geometry"]["coordinates"][0]
+        .as_f64()
+        .expect("lon");
+    let lat = features[0]["geometry"]["coordinates"][1]
+        .as_f64()
+        .expect("lat");
+    assert!(
+        (2.5..2.7).contains(&lon) && (47.1..47.3).contains(&lat),
+        "{lon} {lat}"
+    );
+}

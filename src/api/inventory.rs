@@ -170,3 +170,43 @@ pub async fn import(
     };
     Ok((status, Json(outcome)).into_response())
 }
+
+/// The addresses with IPE column names (`;`-separated UTF-8): building
+/// state, PM reference, PBO type, dwellings.
+#[utoipa::path(get, path = "/api/v1/inventory/export/ipe.csv", operation_id = "export_ipe", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the address file", content_type = "text/csv")))]
+pub async fn export_ipe(
+    State(state): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let csv = inventory::service::export_ipe(&state.db, &state.plant).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"adresses-ipe.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// The addresses as a GeoJSON FeatureCollection (WGS84) with the
+/// eligibility of their premises.
+#[utoipa::path(get, path = "/api/v1/inventory/export/addresses.geojson", operation_id = "export_geojson", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the addresses", content_type = "application/geo+json")))]
+pub async fn export_geojson(
+    State(state): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let geo = inventory::service::export_geojson(&state.db, &state.plant).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        geo.to_string(),
+    )
+        .into_response())
+}

@@ -565,3 +565,53 @@ async fn a_zipped_delivery_is_imported_through_the_api_and_the_page() {
         "re-import of the same delivery changes nothing"
     );
 }
+
+#[tokio::test]
+async fn exports_through_the_api() {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let csv = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/export/ipe.csv",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/csv")));
+    assert!(csv
+        .text
+        .starts_with("IdentifiantImmeuble;CodeAdresseImmeuble;EtatImmeuble"));
+    assert_eq!(csv.text.lines().count(), 17);
+    let geo = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/export/addresses.geojson",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(geo.status, StatusCode::OK);
+    assert_eq!(geo.header("content-type"), Some("application/geo+json"));
+    assert_eq!(geo.json()["features"].as_array().map(Vec::len), Some(16));
+    let household = t.user("foyer", &[Role::Household]).await;
+    let htok = t.token_for(&household).await;
+    assert_eq!(
+        t.api(
+            Method::GET,
+            "/api/v1/inventory/export/ipe.csv",
+            Some(&htok),
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+}
