@@ -136,3 +136,271 @@ pub fn addresses_geojson(plant: &Plant) -> serde_json::Value {
 fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
+
+/// Writes the plant as a GraceTHD v2.0.1 "shpcsv" delivery (`;`-separated
+/// Latin-1 CSV, the columns this importer reads, value lists of the codes
+/// used) plus the Régie extension files, so that exporting and re-importing
+/// gives the same plant. Cable lengths go to `cb_lgreel`. Addresses, a
+/// shapefile table, are not written yet.
+pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
+    use std::collections::BTreeSet;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Unreadable {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let write = |name: &str, header: &[&str], rows: Vec<Vec<String>>| -> Result<(), Error> {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(Vec::new());
+        let io = |e: csv::Error| Error::Invalid(format!("export {name} : {e}"));
+        w.write_record(header).map_err(io)?;
+        for r in rows {
+            w.write_record(&r).map_err(io)?;
+        }
+        let text = String::from_utf8(w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).map_err(|e| Error::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    let n = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+    write(
+        "t_sitetech.csv",
+        &["st_code", "st_nom", "st_typelog"],
+        plant
+            .sites
+            .values()
+            .map(|s| vec![s.code.clone(), s.label.clone(), s.kind.clone()])
+            .collect(),
+    )?;
+    write(
+        "t_ltech.csv",
+        &["lt_code", "lt_st_code"],
+        plant
+            .rooms
+            .values()
+            .map(|r| vec![r.code.clone(), r.site.clone()])
+            .collect(),
+    )?;
+    write(
+        "t_baie.csv",
+        &["ba_code", "ba_lt_code"],
+        plant
+            .racks
+            .values()
+            .map(|r| vec![r.code.clone(), r.room.clone()])
+            .collect(),
+    )?;
+    write(
+        "t_tiroir.csv",
+        &["ti_code", "ti_etiquet", "ti_ba_code"],
+        plant
+            .drawers
+            .values()
+            .map(|d| vec![d.code.clone(), d.label.clone(), d.rack.clone()])
+            .collect(),
+    )?;
+    write(
+        "t_ebp.csv",
+        &["bp_code", "bp_etiquet", "bp_typelog", "bp_sf_code"],
+        plant
+            .enclosures
+            .values()
+            .map(|e| vec![e.code.clone(), e.label.clone(), e.kind.clone(), o(&e.suf)])
+            .collect(),
+    )?;
+    write(
+        "t_cassette.csv",
+        &["cs_code", "cs_bp_code"],
+        plant
+            .cassettes
+            .values()
+            .map(|c| vec![c.code.clone(), c.enclosure.clone()])
+            .collect(),
+    )?;
+    write(
+        "t_cable.csv",
+        &["cb_code", "cb_etiquet", "cb_capafo", "cb_lgreel"],
+        plant
+            .cables
+            .values()
+            .map(|c| {
+                vec![
+                    c.code.clone(),
+                    c.label.clone(),
+                    n(c.capacity),
+                    c.length_m.map(|m| format!("{m:.3}")).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    )?;
+    write(
+        "t_fibre.csv",
+        &[
+            "fo_code",
+            "fo_cb_code",
+            "fo_nincab",
+            "fo_numtub",
+            "fo_nintub",
+            "fo_color",
+        ],
+        plant
+            .fibres
+            .values()
+            .map(|f| {
+                vec![
+                    f.code.clone(),
+                    f.cable.clone(),
+                    n(f.number),
+                    n(f.tube),
+                    n(f.in_tube),
+                    f.color.clone(),
+                ]
+            })
+            .collect(),
+    )?;
+    write(
+        "t_position.csv",
+        &[
+            "ps_code",
+            "ps_1",
+            "ps_2",
+            "ps_cs_code",
+            "ps_ti_code",
+            "ps_type",
+            "ps_fonct",
+            "ps_preaff",
+        ],
+        plant
+            .positions
+            .iter()
+            .map(|p| {
+                let (cs, ti) = match &p.container {
+                    crate::plant::Container::Cassette(c) => (c.clone(), String::new()),
+                    crate::plant::Container::Drawer(t) => (String::new(), t.clone()),
+                };
+                let fonct = match p.joint {
+                    crate::plant::Joint::Connector => "CO",
+                    crate::plant::Joint::Splice => "EP",
+                };
+                vec![
+                    p.code.clone(),
+                    o(&p.input),
+                    o(&p.output),
+                    cs,
+                    ti,
+                    p.kind.clone(),
+                    fonct.to_owned(),
+                    o(&p.preaff),
+                ]
+            })
+            .collect(),
+    )?;
+    write(
+        "t_suf.csv",
+        &["sf_code", "sf_ad_code"],
+        plant
+            .sufs
+            .values()
+            .map(|s| vec![s.code.clone(), o(&s.address)])
+            .collect(),
+    )?;
+    let mut routes = Vec::new();
+    for (code, fibres) in &plant.routes {
+        for (i, f) in fibres.iter().enumerate() {
+            routes.push(vec![code.clone(), f.clone(), (i + 1).to_string()]);
+        }
+    }
+    write(
+        "t_ropt.csv",
+        &["rt_code", "rt_fo_code", "rt_fo_ordr"],
+        routes,
+    )?;
+    write(
+        crate::extension::PON_FILE,
+        &[
+            "pon_code",
+            "olt_code",
+            "olt_model",
+            "st_code",
+            "slot",
+            "port",
+            "optical_class",
+            "max_onts",
+            "fo_code",
+        ],
+        plant
+            .pon_ports
+            .values()
+            .map(|p| {
+                vec![
+                    p.code.clone(),
+                    p.olt.clone(),
+                    p.model.clone(),
+                    p.site.clone(),
+                    p.slot.to_string(),
+                    p.port.to_string(),
+                    p.class.label().to_owned(),
+                    p.max_onts.to_string(),
+                    p.fibre.clone(),
+                ]
+            })
+            .collect(),
+    )?;
+    write(
+        crate::extension::SPLITTER_FILE,
+        &["fo_code_in", "ratio", "loss_db"],
+        plant
+            .splitters
+            .values()
+            .map(|s| {
+                vec![
+                    s.input.clone(),
+                    s.ratio.to_string(),
+                    s.loss
+                        .map(|l| format!("{:.3}", l.as_db()))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    )?;
+    // Value lists of the codes in use.
+    let lists: [(&str, BTreeSet<String>); 5] = [
+        (
+            "l_site_type_log.csv",
+            plant.sites.values().map(|s| s.kind.clone()).collect(),
+        ),
+        (
+            "l_bp_type_log.csv",
+            plant.enclosures.values().map(|e| e.kind.clone()).collect(),
+        ),
+        (
+            "l_position_type.csv",
+            plant.positions.iter().map(|p| p.kind.clone()).collect(),
+        ),
+        (
+            "l_position_fonction.csv",
+            ["CO".to_owned(), "EP".to_owned()].into_iter().collect(),
+        ),
+        (
+            "l_fo_color.csv",
+            plant.fibres.values().map(|f| f.color.clone()).collect(),
+        ),
+    ];
+    for (name, codes) in lists {
+        write(
+            name,
+            &["code", "libelle", "definition"],
+            codes
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .map(|c| vec![c, String::new(), String::new()])
+                .collect(),
+        )?;
+    }
+    Ok(())
+}

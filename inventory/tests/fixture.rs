@@ -542,3 +542,69 @@ fn ipe_and_geojson_exports() {
         "{lon} {lat}"
     );
 }
+
+#[test]
+fn export_then_import_gives_the_same_plant() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let out = tempfile::tempdir().expect("dir");
+    inventory::export::gracethd(&d.plant, out.path()).expect("exports");
+    let back = gracethd::load(out.path()).expect("readable");
+    assert!(!back.report.has_errors(), "{:#?}", back.report.issues);
+    let (a, b) = (&d.plant, &back.plant);
+    assert_eq!(a.sites, b.sites);
+    assert_eq!(a.rooms, b.rooms);
+    assert_eq!(a.racks, b.racks);
+    assert_eq!(a.drawers, b.drawers);
+    assert_eq!(a.enclosures, b.enclosures);
+    assert_eq!(a.cassettes, b.cassettes);
+    assert_eq!(a.fibres, b.fibres);
+    assert_eq!(a.positions, b.positions);
+    assert_eq!(a.sufs, b.sufs);
+    assert_eq!(a.routes, b.routes);
+    assert_eq!(a.cables.len(), b.cables.len());
+    for (code, c) in &a.cables {
+        let m = |x: Option<f64>| x.map(|v| (v * 1000.0).round() as i64);
+        assert_eq!(m(c.length_m), m(b.cables[code].length_m), "{code}");
+        assert_eq!(
+            (&c.label, c.capacity),
+            (&b.cables[code].label, b.cables[code].capacity)
+        );
+    }
+    // The traces are the same too.
+    for pto in a.outlets() {
+        let x = trace::upstream(
+            a,
+            &pto.code,
+            &PlanningLosses::default(),
+            OpticalClass::GponBPlus,
+        )
+        .expect("trace");
+        let y = trace::upstream(
+            b,
+            &pto.code,
+            &PlanningLosses::default(),
+            OpticalClass::GponBPlus,
+        )
+        .expect("trace");
+        // Lengths come back rounded to the millimetre; everything the trace
+        // concludes is the same.
+        assert_eq!(
+            (&x.fibres, &x.hops, &x.verdict, &x.route, &x.origin),
+            (&y.fibres, &y.hops, &y.verdict, &y.route, &y.origin)
+        );
+    }
+}
+
+#[test]
+fn generated_network_round_trips_with_its_extension() {
+    let src = tempfile::tempdir().expect("dir");
+    inventory::generate::generate(800, 3, src.path()).expect("generates");
+    let d = gracethd::load(src.path()).expect("readable");
+    let out = tempfile::tempdir().expect("dir");
+    inventory::export::gracethd(&d.plant, out.path()).expect("exports");
+    let back = gracethd::load(out.path()).expect("readable");
+    assert!(back.report.issues.is_empty(), "{:#?}", back.report.issues);
+    assert_eq!(d.plant.pon_ports, back.plant.pon_ports);
+    assert_eq!(d.plant.splitters, back.plant.splitters);
+    assert_eq!(d.plant.positions, back.plant.positions);
+}
