@@ -103,8 +103,12 @@ pub enum InventoryCommand {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ExportFormat {
+    /// Address file with IPE column names.
     Ipe,
+    /// Addresses as GeoJSON (WGS84).
     Geojson,
+    /// The whole plant as a GraceTHD shpcsv delivery (needs --output DIR).
+    Gracethd,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -56,6 +56,15 @@ pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
         InventoryCommand::Export { format, output } => {
             let cache = service::PlantCache::default();
             let text = match format {
+                ExportFormat::Gracethd => {
+                    let dir = output.ok_or_else(|| {
+                        Error::Invalid("--format gracethd needs --output DIR".into())
+                    })?;
+                    let plant = cache.get(db).await?;
+                    inventory::export::gracethd(&plant, &dir)?;
+                    println!("plant written to {}", dir.display());
+                    return Ok(());
+                }
                 ExportFormat::Ipe => service::export_ipe(db, &cache).await?,
                 ExportFormat::Geojson => service::export_geojson(db, &cache).await?.to_string(),
             };

@@ -140,8 +140,9 @@ fn round6(v: f64) -> f64 {
 /// Writes the plant as a GraceTHD v2.0.1 "shpcsv" delivery (`;`-separated
 /// Latin-1 CSV, the columns this importer reads, value lists of the codes
 /// used) plus the Régie extension files, so that exporting and re-importing
-/// gives the same plant. Cable lengths go to `cb_lgreel`. Addresses, a
-/// shapefile table, are not written yet.
+/// gives the same plant. Cable lengths go to `cb_lgreel`; addresses are
+/// written as `t_adresse.csv` with their coordinates in the BAN columns
+/// (the shapefile form is not written yet).
 pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     use std::collections::BTreeSet;
     std::fs::create_dir_all(dir).map_err(|e| Error::Unreadable {
@@ -364,6 +365,54 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
                     s.loss
                         .map(|l| format!("{:.3}", l.as_db()))
                         .unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    )?;
+    write(
+        "t_adresse.csv",
+        &[
+            "ad_code",
+            "ad_ban_id",
+            "ad_numero",
+            "ad_rep",
+            "ad_nomvoie",
+            "ad_insee",
+            "ad_postal",
+            "ad_commune",
+            "ad_hexacle",
+            "ad_nblhab",
+            "ad_nblpro",
+            "ad_ietat",
+            "ad_x_ban",
+            "ad_y_ban",
+        ],
+        plant
+            .addresses
+            .values()
+            .map(|a| {
+                let coord = |c: Option<i64>| {
+                    c.map(|v| format!("{:.2}", v as f64 / 100.0))
+                        .unwrap_or_default()
+                };
+                vec![
+                    a.code.clone(),
+                    o(&a.ban_id),
+                    o(&a.number),
+                    o(&a.repetition),
+                    a.street.clone(),
+                    a.insee.clone(),
+                    a.postcode.clone(),
+                    a.commune.clone(),
+                    a.hexacle
+                        .as_ref()
+                        .map(|h| h.as_str().to_owned())
+                        .unwrap_or_default(),
+                    a.dwellings.to_string(),
+                    "0".to_owned(),
+                    a.state.clone(),
+                    coord(a.x_cm),
+                    coord(a.y_cm),
                 ]
             })
             .collect(),

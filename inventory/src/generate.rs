@@ -81,6 +81,7 @@ struct Files {
     routes: Writer,
     pon: Writer,
     splitters: Writer,
+    addresses: Writer,
 }
 
 /// Counters that make the codes: GraceTHD codes are two letters and
@@ -116,9 +117,68 @@ struct Gen {
     rng: ChaCha8Rng,
     out: Generated,
     routes_written: u32,
+    /// Positions come from their own generator, so that the network's shape
+    /// does not depend on them.
+    geo: ChaCha8Rng,
+    addresses: u32,
 }
 
+/// Where the generated town lies (Lambert-93, metres): central France.
+const NRO_XY: (f64, f64) = (655_000.0, 6_680_000.0);
+const STREETS: &[&str] = &[
+    "RUE DES ECOLES",
+    "RUE DE LA MAIRIE",
+    "AVENUE DE LA GARE",
+    "CHEMIN DES VIGNES",
+    "RUE DU MOULIN",
+    "PLACE DE L EGLISE",
+    "ROUTE DE BOURGES",
+    "RUE DES TILLEULS",
+    "IMPASSE DES LILAS",
+    "RUE PASTEUR",
+    "ALLEE DES CHENES",
+    "RUE VICTOR HUGO",
+];
+
 impl Gen {
+    /// An address near its distribution box, with a hexaclé of the
+    /// fictitious commune 99001.
+    fn address(&mut self, code: &str, pbo: (f64, f64)) -> Result<(), Error> {
+        self.addresses += 1;
+        let n = self.addresses;
+        let x = pbo.0 + self.geo.gen_range(-120.0..120.0);
+        let y = pbo.1 + self.geo.gen_range(-120.0..120.0);
+        let street = STREETS[(n as usize / 40) % STREETS.len()];
+        let number = (n % 40 + 1).to_string();
+        let mut key = String::new();
+        let mut v = n;
+        for _ in 0..5 {
+            key.insert(
+                0,
+                char::from_digit(v % 36, 36)
+                    .unwrap_or('0')
+                    .to_ascii_uppercase(),
+            );
+            v /= 36;
+        }
+        self.f.addresses.row(&[
+            code,
+            &format!("99001_{n:07}"),
+            &number,
+            "",
+            street,
+            "99001",
+            "99100",
+            "REGIE-SUR-FIBRE",
+            &format!("99001{key}"),
+            "1",
+            "0",
+            "CI",
+            &format!("{x:.2}"),
+            &format!("{y:.2}"),
+        ])
+    }
+
     fn site(&mut self, label: &str, kind: &str) -> Result<(String, String), Error> {
         let st = self.codes.next(ST, "ST");
         let lt = self.codes.next(LT, "LT");
@@ -288,8 +348,30 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
             crate::extension::SPLITTER_FILE,
             &["fo_code_in", "ratio", "loss_db"],
         )?,
+        addresses: Writer::create(
+            dir,
+            "t_adresse.csv",
+            &[
+                "ad_code",
+                "ad_ban_id",
+                "ad_numero",
+                "ad_rep",
+                "ad_nomvoie",
+                "ad_insee",
+                "ad_postal",
+                "ad_commune",
+                "ad_hexacle",
+                "ad_nblhab",
+                "ad_nblpro",
+                "ad_ietat",
+                "ad_x_ban",
+                "ad_y_ban",
+            ],
+        )?,
     };
     let mut g = Gen {
+        geo: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_6E0),
+        addresses: 0,
         f,
         codes: Codes::default(),
         rng: ChaCha8Rng::seed_from_u64(seed),
@@ -321,6 +403,13 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         } else {
             g.rng.gen_range(2_000..=12_000)
         };
+        // PMs around the NRO, a little closer than their feeder's length.
+        let angle = f64::from(pm_index) * 2.399_963;
+        let reach = feeder_m as f64 / 1.4;
+        let pm_xy = (
+            NRO_XY.0 + reach * angle.cos(),
+            NRO_XY.1 + reach * angle.sin(),
+        );
         let feeder = g.cable(splitters.div_ceil(12) * 12, Some(feeder_m), "TR")?;
 
         // Splitter outputs in order, with the splitter input and feeder
@@ -370,6 +459,10 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                 let in_pbo = g.rng.gen_range(6..=12).min(left);
                 left -= in_pbo;
                 let (_, pbo_cs) = g.enclosure("PBO", "")?;
+                let pbo_xy = (
+                    pm_xy.0 + g.geo.gen_range(-1_500.0..1_500.0),
+                    pm_xy.1 + g.geo.gen_range(-1_500.0..1_500.0),
+                );
                 let branch_m = g.rng.gen_range(50..=600);
                 let branch = g.cable(12, Some(branch_m), "DI")?;
                 for b in branch.iter().take(in_pbo as usize) {
@@ -382,6 +475,7 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                     let sf = g.codes.next(SF, "SF");
                     let ad = g.codes.next(AD, "AD");
                     g.f.sufs.row(&[&sf, &ad])?;
+                    g.address(&ad, pbo_xy)?;
                     g.out.premises += 1;
                     if g.rng.gen_range(0..25) == 0 {
                         // Reserved at the PBO, drop not built yet.
@@ -424,10 +518,11 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         routes,
         pon,
         splitters,
+        addresses,
     } = g.f;
     for w in [
         sites, rooms, racks, drawers, boxes, cassettes, cables, fibres, positions, sufs, routes,
-        pon, splitters,
+        pon, splitters, addresses,
     ] {
         w.finish()?;
     }

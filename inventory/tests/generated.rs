@@ -179,3 +179,24 @@ fn eligibility_and_capacity_of_a_generated_network() {
         .iter()
         .all(|p| p.capacity == 32 || p.capacity == 64));
 }
+
+#[test]
+fn generated_addresses_have_hexacles_and_positions() {
+    use inventory::capacity;
+    let dir = tempfile::tempdir().expect("dir");
+    let g = generate::generate(1200, 9, dir.path()).expect("generates");
+    let d = gracethd::load(dir.path()).expect("readable");
+    assert!(d.report.issues.is_empty(), "{:#?}", d.report.issues);
+    assert_eq!(d.plant.addresses.len() as u32, g.premises);
+    for a in d.plant.addresses.values() {
+        assert!(a.hexacle.as_ref().is_some_and(|h| h.insee() == "99001"));
+        let (lon, lat) = a.wgs84().expect("position");
+        assert!(
+            (-5.0..9.6).contains(&lon) && (41.0..51.2).contains(&lat),
+            "{lon} {lat}"
+        );
+    }
+    let by_commune = capacity::eligibility_by_commune(&d.plant);
+    let c = &by_commune["99001 REGIE-SUR-FIBRE"];
+    assert_eq!(c.connectable + c.drop_to_build, u64::from(g.premises));
+}

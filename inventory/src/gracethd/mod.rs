@@ -421,8 +421,17 @@ fn addresses(
     report: &mut Report,
     counts: &mut BTreeMap<String, usize>,
 ) -> Result<(), Error> {
-    let Some((ad, shapes)) = read::shapefile_table(dir, "t_adresse")? else {
-        return Ok(());
+    // The shapefile of GraceTHD's shpcsv form; else a CSV with the BAN
+    // coordinates columns (as Régie's generator writes).
+    let (ad, shapes) = match read::shapefile_table(dir, "t_adresse")? {
+        Some(t) => t,
+        None => match read::csv_table(dir, "t_adresse", report)? {
+            Some(t) => {
+                let n = t.rows.len();
+                (t, vec![read::Shape::default(); n])
+            }
+            None => return Ok(()),
+        },
     };
     counts.insert(ad.file.clone(), ad.rows.len());
     if !ad.require(&["ad_code"], report) {
