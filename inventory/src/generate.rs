@@ -370,7 +370,7 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         )?,
     };
     let mut g = Gen {
-        geo: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_6E0),
+        geo: ChaCha8Rng::seed_from_u64(seed ^ 0x0005_EED0_F6E0),
         addresses: 0,
         f,
         codes: Codes::default(),
