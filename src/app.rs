@@ -347,6 +347,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/technicien/carte",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pages::map_page),
+        ),
+        route(
+            Method::GET,
             "/technicien/import",
             Roles(NETWORK_STAFF),
             Page,

@@ -41,6 +41,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/technicien", "Réseau"),
                 ("/technicien/trace", "Tracer un chemin"),
                 ("/technicien/capacite", "Capacité"),
+                ("/technicien/carte", "Carte"),
                 ("/technicien/import", "Importer"),
             ]),
             Role::Accountant => links.push(("/comptabilite", "Comptabilité")),

@@ -1076,3 +1076,90 @@ pub async fn import_submit(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Most points drawn on the map; beyond, one address in N is drawn.
+const MAP_MAX_POINTS: usize = 20_000;
+
+/// `GET /technicien/carte`: the addresses drawn from their coordinates, by
+/// eligibility, as server-rendered SVG (no script, no tile server).
+pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResult {
+    use inventory::capacity::Eligibility;
+    let plant = state.plant.get(&state.db).await.map_err(Error::from)?;
+    let points: Vec<(f64, f64, u8)> = {
+        let plant = plant.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut status_of: std::collections::HashMap<&str, u8> =
+                std::collections::HashMap::new();
+            for suf in plant.sufs.values() {
+                let Some(ad) = suf.address.as_deref() else {
+                    continue;
+                };
+                let s = match inventory::capacity::eligibility(&plant, &suf.code) {
+                    Ok(Eligibility::Connectable { .. }) => 0,
+                    Ok(Eligibility::DropToBuild { .. }) => 1,
+                    _ => 2,
+                };
+                let e = status_of.entry(ad).or_insert(s);
+                *e = (*e).min(s);
+            }
+            let step = plant.addresses.len().div_ceil(MAP_MAX_POINTS).max(1);
+            plant
+                .addresses
+                .values()
+                .step_by(step)
+                .filter_map(|a| {
+                    Some((
+                        a.x_cm? as f64 / 100.0,
+                        a.y_cm? as f64 / 100.0,
+                        *status_of.get(a.code.as_str()).unwrap_or(&2),
+                    ))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("map: {e}")))?
+    };
+    let counts = [0u8, 1, 2].map(|s| points.iter().filter(|p| p.2 == s).count());
+    let (w, h) = (1000.0f64, 700.0f64);
+    let (min_x, max_x) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (min_y, max_y) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let span = ((max_x - min_x) / w).max((max_y - min_y) / h).max(1e-9) * 1.05;
+    let cx = (min_x + max_x) / 2.0;
+    let cy = (min_y + max_y) / 2.0;
+    let project = |x: f64, y: f64| ((x - cx) / span + w / 2.0, h / 2.0 - (y - cy) / span);
+    let km = |metres: f64| metres / span;
+    let body = html! {
+        h1 { "Carte des adresses" }
+        @if points.is_empty() {
+            p class="info" { "Aucune adresse avec des coordonnées : importez une livraison avec t_adresse." }
+        } @else {
+            p id="carte-resume" {
+                (points.len()) " adresses : " (counts[0]) " raccordables (ronds verts), " (counts[1]) " avec branchement à construire (carrés orange), "
+                (counts[2]) " non couvertes (losanges rouges). Coordonnées Lambert-93 ; les données sont aussi disponibles en GeoJSON et en fichier d'adresses."
+            }
+            svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="carte-titre carte-resume" style="max-width:60rem;border:1px solid #c8ccd4;background:#fbfbf8" {
+                title id="carte-titre" { "Carte des adresses par éligibilité" }
+                @for (x, y, s) in &points {
+                    @let (px, py) = project(*x, *y);
+                    @match s {
+                        0 => circle cx=(format!("{px:.1}")) cy=(format!("{py:.1}")) r="2.5" fill="#1e6b34" {},
+                        1 => rect x=(format!("{:.1}", px - 2.5)) y=(format!("{:.1}", py - 2.5)) width="5" height="5" fill="#b35900" {},
+                        _ => rect x=(format!("{:.1}", px - 2.5)) y=(format!("{:.1}", py - 2.5)) width="5" height="5" fill="#b3261e" transform=(format!("rotate(45 {px:.1} {py:.1})")) {},
+                    }
+                }
+                // Scale bar: the first round length at least 40 px long.
+                @let (bar_m, bar_label) = [(100.0, "100 m"), (1000.0, "1 km"), (10_000.0, "10 km"), (100_000.0, "100 km")]
+                    .into_iter()
+                    .find(|(m, _)| km(*m) >= 40.0)
+                    .unwrap_or((100_000.0, "100 km"));
+                line x1="20" y1=(h - 20.0) x2=(20.0 + km(bar_m)) y2=(h - 20.0) stroke="#1b1b1b" stroke-width="3" {}
+                text x="20" y=(h - 28.0) font-size="14" fill="#1b1b1b" { (bar_label) }
+            }
+        }
+    };
+    Ok(page("Carte des adresses", &me, "/technicien/carte", body))
+}

@@ -615,3 +615,29 @@ async fn exports_through_the_api() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_map_page_draws_every_address() {
+    let t = TestApp::new().await;
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let s = t.session_for(&tech).await;
+    let empty = t
+        .page(Method::GET, "/technicien/carte", Some(&s), None)
+        .await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.text.contains("Aucune adresse"));
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    let map = t
+        .page(Method::GET, "/technicien/carte", Some(&s), None)
+        .await;
+    assert_eq!(map.status, StatusCode::OK);
+    assert_eq!(
+        map.text.matches("<circle").count() + map.text.matches("<rect").count(),
+        16
+    );
+    assert!(map.text.contains("role=\"img\"") && map.text.contains("<title id=\"carte-titre\">"));
+    assert!(map.text.contains("16 adresses"));
+    assert!(!map.text.contains("<script"), "no script");
+}
