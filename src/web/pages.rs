@@ -619,6 +619,7 @@ pub async fn trace_page(
                             None => { "—" },
                         }
                     }
+                    @if let Some(port) = &t.pon_port { dt { "Port PON" } dd { (port) } }
                     @if let Some(o) = &t.origin { dt { "Origine" } dd { (o) } }
                     dt { "Route stockée (t_ropt)" }
                     dd {
