@@ -641,3 +641,78 @@ async fn the_map_page_draws_every_address() {
     assert!(map.text.contains("16 adresses"));
     assert!(!map.text.contains("<script"), "no script");
 }
+
+/// Sets column `col` of line `line` (1-based, the header is line 1).
+fn set_field(lines: &mut [String], line: usize, col: &str, value: &str) {
+    let i = lines[0].split(';').position(|h| h == col).expect("column");
+    let mut fields: Vec<String> = lines[line - 1].split(';').map(str::to_owned).collect();
+    fields[i] = value.to_owned();
+    lines[line - 1] = fields.join(";");
+}
+
+#[tokio::test]
+async fn no_validation_error_ever_writes_anything() {
+    let t = TestApp::new().await;
+    type Edit = Box<dyn FnOnce(&mut Vec<String>)>;
+    let cases: Vec<(&str, Edit, (&str, u64, &str))> = vec![
+        (
+            "t_position.csv",
+            Box::new(|l| set_field(l, 5, "ps_type", "XYZ")),
+            ("t_position.csv", 5, "ps_type"),
+        ),
+        (
+            "t_fibre.csv",
+            Box::new(|l| set_field(l, 3, "fo_cb_code", "CB9")),
+            ("t_fibre.csv", 3, "fo_cb_code"),
+        ),
+        (
+            "t_cable.csv",
+            Box::new(|l| {
+                let c = l[2].clone();
+                l.push(c)
+            }),
+            ("t_cable.csv", 51, "cb_code"),
+        ),
+        (
+            "t_position.csv",
+            Box::new(|l| set_field(l, 2, "ps_2", "FO180030329001")),
+            ("t_position.csv", 2, "ps_2"),
+        ),
+        (
+            "t_position.csv",
+            Box::new(|l| set_field(l, 4, "ps_2", "FO180034417002")),
+            ("t_position.csv", 4, "ps_2"),
+        ),
+        (
+            "t_cassette.csv",
+            Box::new(|l| l[0] = l[0].replace("cs_bp_code", "cs_bp")),
+            ("t_cassette.csv", 1, "cs_bp_code"),
+        ),
+        (
+            "t_cable.csv",
+            Box::new(|l| set_field(l, 2, "cb_capafo", "beaucoup")),
+            ("t_cable.csv", 2, "cb_capafo"),
+        ),
+    ];
+    for (file, edit, (efile, eline, efield)) in cases {
+        let dir = modified_fixture(file, edit);
+        let o = service::import(t.db(), &actor(), dir.path(), false)
+            .await
+            .expect("runs");
+        assert!(o.refused() && o.summary.is_none(), "{file}");
+        assert!(
+            o.report
+                .errors()
+                .any(|e| (e.file.as_str(), e.line, e.field.as_str()) == (efile, eline, efield)),
+            "{efile}:{eline} [{efield}] not reported: {:#?}",
+            o.report.errors().collect::<Vec<_>>()
+        );
+        let counts = inventory::storage::counts(t.db()).await.expect("counts");
+        assert!(counts.values().all(|n| *n == 0), "{file}: {counts:?}");
+        assert_eq!(
+            inventory::storage::version(t.db()).await.expect("version"),
+            0,
+            "no import recorded"
+        );
+    }
+}
