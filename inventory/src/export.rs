@@ -6,6 +6,25 @@ use crate::capacity::{eligibility, Eligibility};
 use crate::plant::Plant;
 use crate::Error;
 
+/// The columns of the `t_adresse.csv` Régie writes (and reads back): the
+/// GraceTHD names, coordinates in the BAN columns.
+pub const ADDRESS_COLUMNS: &[&str] = &[
+    "ad_code",
+    "ad_ban_id",
+    "ad_numero",
+    "ad_rep",
+    "ad_nomvoie",
+    "ad_insee",
+    "ad_postal",
+    "ad_commune",
+    "ad_hexacle",
+    "ad_nblhab",
+    "ad_nblpro",
+    "ad_ietat",
+    "ad_x_ban",
+    "ad_y_ban",
+];
+
 /// IPE columns written (a subset of the Interop'Fibre IPE layout: the
 /// address, its building state and its PM and PBO).
 pub const IPE_COLUMNS: &[&str] = &[
@@ -323,17 +342,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     )?;
     write(
         crate::extension::PON_FILE,
-        &[
-            "pon_code",
-            "olt_code",
-            "olt_model",
-            "st_code",
-            "slot",
-            "port",
-            "optical_class",
-            "max_onts",
-            "fo_code",
-        ],
+        crate::extension::PON_COLUMNS,
         plant
             .pon_ports
             .values()
@@ -371,22 +380,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     )?;
     write(
         "t_adresse.csv",
-        &[
-            "ad_code",
-            "ad_ban_id",
-            "ad_numero",
-            "ad_rep",
-            "ad_nomvoie",
-            "ad_insee",
-            "ad_postal",
-            "ad_commune",
-            "ad_hexacle",
-            "ad_nblhab",
-            "ad_nblpro",
-            "ad_ietat",
-            "ad_x_ban",
-            "ad_y_ban",
-        ],
+        ADDRESS_COLUMNS,
         plant
             .addresses
             .values()

@@ -25,6 +25,18 @@ use crate::Error;
 
 pub const PON_FILE: &str = "x_pon.csv";
 pub const SPLITTER_FILE: &str = "x_splitter.csv";
+/// The columns of `x_pon.csv`.
+pub const PON_COLUMNS: &[&str] = &[
+    "pon_code",
+    "olt_code",
+    "olt_model",
+    "st_code",
+    "slot",
+    "port",
+    "optical_class",
+    "max_onts",
+    "fo_code",
+];
 
 /// A PON port of an OLT, patched to a feeder fibre.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,18 +69,8 @@ pub fn load(
 ) -> Result<(), Error> {
     if let Some(t) = read::csv_table(dir, PON_FILE.trim_end_matches(".csv"), report)? {
         counts.insert(t.file.clone(), t.rows.len());
-        let cols = [
-            "pon_code",
-            "olt_code",
-            "olt_model",
-            "st_code",
-            "slot",
-            "port",
-            "optical_class",
-            "max_onts",
-            "fo_code",
-        ];
-        if t.require(&cols, report) {
+        let cols = PON_COLUMNS;
+        if t.require(cols, report) {
             for row in &t.rows {
                 let code = t.get(row, "pon_code");
                 let err = |report: &mut Report, field: &str, reason: String| {
