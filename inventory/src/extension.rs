@@ -68,6 +68,7 @@ pub fn load(
     counts: &mut std::collections::BTreeMap<String, usize>,
 ) -> Result<(), Error> {
     if let Some(t) = read::csv_table(dir, PON_FILE.trim_end_matches(".csv"), report)? {
+        plant.has_pon_file = true;
         counts.insert(t.file.clone(), t.rows.len());
         let cols = PON_COLUMNS;
         if t.require(cols, report) {
@@ -162,6 +163,7 @@ pub fn load(
         }
     }
     if let Some(t) = read::csv_table(dir, SPLITTER_FILE.trim_end_matches(".csv"), report)? {
+        plant.has_splitter_file = true;
         counts.insert(t.file.clone(), t.rows.len());
         if t.require(&["fo_code_in", "ratio", "loss_db"], report) {
             for row in &t.rows {

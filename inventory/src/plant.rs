@@ -186,6 +186,11 @@ pub struct Plant {
     pub pon_ports: BTreeMap<String, PonPort>,
     /// Splitters with a known ratio (Régie extension), by input fibre.
     pub splitters: BTreeMap<String, Splitter>,
+    /// Whether the delivery carried `x_pon.csv` / `x_splitter.csv`. A
+    /// GraceTHD re-delivery from a design office usually does not: the PON
+    /// ports and splitter ratios already stored are then kept.
+    pub has_pon_file: bool,
+    pub has_splitter_file: bool,
     pon_by_fibre: HashMap<String, String>,
     outlet_by_suf: HashMap<String, String>,
     by_preaff: HashMap<String, Vec<usize>>,

@@ -82,6 +82,10 @@ pub async fn import_with_progress(
     let delivery = tokio::task::spawn_blocking(move || gracethd::load(&owned))
         .await
         .map_err(|e| Error::Invalid(format!("lecture interrompue : {e}")))??;
+    let mut delivery = delivery;
+    if !delivery.report.has_errors() {
+        keep_extension_consistent(db, &mut delivery).await?;
+    }
     let warnings = delivery.report.warnings().count();
     let summary = if delivery.report.has_errors() || dry_run {
         None
@@ -243,4 +247,43 @@ pub async fn export_geojson(db: &Db, cache: &PlantCache) -> Result<serde_json::V
     tokio::task::spawn_blocking(move || crate::export::addresses_geojson(&plant))
         .await
         .map_err(|e| Error::Invalid(format!("export interrompu : {e}")))
+}
+
+/// A delivery without `x_pon.csv` / `x_splitter.csv` keeps the stored PON
+/// ports and splitter ratios; they must still point at fibres the delivery
+/// has, or the import is refused with the port named.
+async fn keep_extension_consistent(
+    db: &Db,
+    delivery: &mut crate::gracethd::Delivery,
+) -> Result<(), Error> {
+    use crate::gracethd::Issue;
+    if delivery.plant.has_pon_file && delivery.plant.has_splitter_file {
+        return Ok(());
+    }
+    let (ports, splitters) = storage::extension_fibres(db).await?;
+    if !delivery.plant.has_pon_file {
+        for (code, fibre) in ports {
+            if !delivery.plant.fibres.contains_key(&fibre) {
+                delivery.report.push(Issue::error(
+                    crate::extension::PON_FILE,
+                    0,
+                    "fo_code",
+                    &format!("le port PON {code} enregistré est raccordé à la fibre {fibre}, absente de cette livraison : joignez un x_pon.csv à jour"),
+                ));
+            }
+        }
+    }
+    if !delivery.plant.has_splitter_file {
+        for input in splitters {
+            if !delivery.plant.fibres.contains_key(&input) {
+                delivery.report.push(Issue::error(
+                    crate::extension::SPLITTER_FILE,
+                    0,
+                    "fo_code_in",
+                    &format!("le coupleur enregistré d'entrée {input} n'existe plus dans cette livraison : joignez un x_splitter.csv à jour"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

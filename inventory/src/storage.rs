@@ -561,6 +561,12 @@ async fn store_locked(
     let sql_err = |e: sqlx::Error| Error::Storage(e.into());
     for build in tables {
         let table = build();
+        // Extension tables the delivery did not carry are left as stored.
+        if (table.table == "inv_pon_ports" && !plant.has_pon_file)
+            || (table.table == "inv_splitters" && !plant.has_splitter_file)
+        {
+            continue;
+        }
         let existing: HashMap<String, String> =
             sqlx::query(&format!("SELECT code, row_hash FROM {}", table.table))
                 .fetch_all(&mut *tx)
@@ -818,8 +824,33 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
         };
         p.splitters.insert(x.input.clone(), x);
     }
+    p.has_pon_file = true;
+    p.has_splitter_file = true;
     p.index();
     Ok(p)
+}
+
+/// The stored PON ports and splitters, as (code, fibre) pairs, to check a
+/// delivery without extension files against them.
+pub async fn extension_fibres(db: &Db) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
+    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
+    let ports = sqlx::query("SELECT code, fibre FROM inv_pon_ports ORDER BY code")
+        .fetch_all(db.pool())
+        .await
+        .map_err(sql_err)?
+        .iter()
+        .map(|r| Ok((text(r, "code")?, text(r, "fibre")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(sql_err)?;
+    let splitters = sqlx::query("SELECT code FROM inv_splitters ORDER BY code")
+        .fetch_all(db.pool())
+        .await
+        .map_err(sql_err)?
+        .iter()
+        .map(|r| text(r, "code"))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(sql_err)?;
+    Ok((ports, splitters))
 }
 
 /// Number of stored rows per plant table (sites, outlets, fibres, ...).

@@ -716,3 +716,63 @@ async fn no_validation_error_ever_writes_anything() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_delivery_without_extension_files_keeps_the_stored_pon_ports() {
+    let t = TestApp::new().await;
+    let src = tempfile::tempdir().expect("dir");
+    inventory::generate::generate(400, 4, src.path()).expect("generates");
+    service::import(t.db(), &actor(), src.path(), false)
+        .await
+        .expect("imports");
+    let ports = inventory::storage::counts(t.db()).await.expect("counts")["pon_ports"];
+    assert!(ports > 0);
+
+    // The design office's next delivery: GraceTHD only.
+    let copy = |rename: Option<(&str, &str)>| {
+        let dir = tempfile::tempdir().expect("dir");
+        for entry in std::fs::read_dir(src.path()).expect("dir") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("x_") {
+                continue;
+            }
+            let mut text = std::fs::read_to_string(entry.path()).expect("read");
+            if let Some((from, to)) = rename {
+                text = text.replace(from, to);
+            }
+            std::fs::write(dir.path().join(&name), text).expect("write");
+        }
+        dir
+    };
+    let plain = copy(None);
+    let o = service::import(t.db(), &actor(), plain.path(), false)
+        .await
+        .expect("imports");
+    assert!(!o.refused(), "{:#?}", o.report.issues);
+    assert!(o
+        .summary
+        .as_ref()
+        .is_some_and(|s| s.is_noop() && !s.tables.contains_key("pon_ports")));
+    assert_eq!(
+        inventory::storage::counts(t.db()).await.expect("counts")["pon_ports"],
+        ports
+    );
+
+    // A delivery that no longer has a stored port's fibre is refused.
+    let renamed = copy(Some(("FO000000000001;", "FO999999999999;")));
+    let o = service::import(t.db(), &actor(), renamed.path(), false)
+        .await
+        .expect("runs");
+    assert!(o.refused());
+    let e = o.report.errors().next().expect("error");
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("x_pon.csv", "fo_code")
+    );
+    assert!(e.reason.contains("FO000000000001"), "{}", e.reason);
+    assert_eq!(
+        inventory::storage::counts(t.db()).await.expect("counts")["pon_ports"],
+        ports
+    );
+}
