@@ -383,6 +383,15 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
         }
     }
     let state = AppState::new(db.clone(), config)?;
+    // Load the plant in the background, so the first trace does not wait.
+    {
+        let (db, cache) = (state.db.clone(), state.plant.clone());
+        tokio::spawn(async move {
+            if let Err(e) = cache.get(&db).await {
+                tracing::warn!(error = %e, "cannot preload the plant");
+            }
+        });
+    }
     println!(
         "Régie listening on http://{}",
         listener

@@ -75,6 +75,18 @@ pub async fn import_with_progress(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<ImportOutcome, Error> {
+    Ok(import_inner(db, actor, dir, dry_run, progress).await?.0)
+}
+
+/// The import itself; also returns the stored plant and its version when
+/// the whole plant was written, so a cache can take it without reloading.
+async fn import_inner(
+    db: &Db,
+    actor: &Actor,
+    dir: &Path,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<(ImportOutcome, Option<Versioned>), Error> {
     let start = Instant::now();
     progress.phase("lecture et vérification", 0);
     let owned = dir.to_owned();
@@ -96,6 +108,8 @@ pub async fn import_with_progress(
             .unwrap_or_else(|| dir.display().to_string());
         Some(storage::store(db, actor, &delivery.plant, &source, warnings, progress).await?)
     };
+    let version = summary.as_ref().map(|(_, v)| *v);
+    let summary = summary.map(|(s, _)| s);
     let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(
         duration_ms,
@@ -104,13 +118,25 @@ pub async fn import_with_progress(
         dry_run,
         "inventory import"
     );
-    Ok(ImportOutcome {
+    // Without the extension files the stored PON ports were kept, and the
+    // delivery's plant lacks them: let the cache reload instead.
+    let complete = delivery.plant.has_pon_file && delivery.plant.has_splitter_file;
+    let outcome = ImportOutcome {
         report: delivery.report,
         counts: delivery.counts,
         summary,
         dry_run,
         duration_ms,
-    })
+    };
+    let plant = match version {
+        Some(v) if complete => {
+            let mut plant = delivery.plant;
+            plant.index();
+            Some((v, Arc::new(plant)))
+        }
+        _ => None,
+    };
+    Ok((outcome, plant))
 }
 
 /// A loaded plant and the import version it reflects.
@@ -208,6 +234,7 @@ pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Err
 #[tracing::instrument(skip(db, actor, bytes), fields(actor = %actor.username, bytes = bytes.len()))]
 pub async fn import_zip(
     db: &Db,
+    cache: &PlantCache,
     actor: &Actor,
     bytes: Vec<u8>,
     dry_run: bool,
@@ -218,7 +245,11 @@ pub async fn import_zip(
     let dir = tokio::task::spawn_blocking(move || crate::gracethd::archive::unpack(&bytes, &root))
         .await
         .map_err(|e| Error::Invalid(format!("décompression interrompue : {e}")))??;
-    import(db, actor, &dir, dry_run).await
+    let (outcome, plant) = import_inner(db, actor, &dir, dry_run, &NoProgress).await?;
+    if let Some(fresh) = plant {
+        *cache.inner.write().await = Some(fresh);
+    }
+    Ok(outcome)
 }
 
 /// The premises at an address (hexaclé or `t_adresse` code) and whether each

@@ -538,7 +538,7 @@ pub async fn store(
     source: &str,
     warnings: usize,
     progress: &dyn crate::service::Progress,
-) -> Result<ImportSummary, Error> {
+) -> Result<(ImportSummary, i64), Error> {
     lock(db, &actor.username).await?;
     let result = store_locked(db, actor, plant, source, warnings, progress).await;
     unlock(db).await;
@@ -552,7 +552,7 @@ async fn store_locked(
     source: &str,
     warnings: usize,
     progress: &dyn crate::service::Progress,
-) -> Result<ImportSummary, Error> {
+) -> Result<(ImportSummary, i64), Error> {
     let started = time::now();
     let mut summary = ImportSummary::default();
     let tables = plant_rows(plant);
@@ -621,15 +621,14 @@ async fn store_locked(
         "added": total.added, "changed": total.changed, "removed": total.removed,
         "unchanged": total.unchanged, "warnings": warnings, "tables": summary.tables,
     });
-    sqlx::query("INSERT INTO inv_imports (started_at, finished_at, source, actor, summary) VALUES ($1, $2, $3, $4, $5)")
+    let version_row = sqlx::query("INSERT INTO inv_imports (started_at, finished_at, source, actor, summary) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(time::to_db(started))
         .bind(time::to_db(time::now()))
         .bind(source)
         .bind(&actor.username)
         .bind(summary_json.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(sql_err)?;
+        .fetch_one(&mut *tx).await.map_err(sql_err)?;
+    let version: i64 = version_row.try_get("id").map_err(sql_err)?;
     audit::record(
         &mut tx,
         actor,
@@ -643,7 +642,7 @@ async fn store_locked(
     )
     .await?;
     tx.commit().await.map_err(sql_err)?;
-    Ok(summary)
+    Ok((summary, version))
 }
 
 fn text(r: &sqlx::any::AnyRow, c: &str) -> Result<String, sqlx::Error> {

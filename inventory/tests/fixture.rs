@@ -137,7 +137,7 @@ fn drop_cable_length_comes_from_the_cable_lines() {
     let d = gracethd::load(&fixture()).expect("readable");
     let drop = &d.plant.cables["CB000180034417"];
     let m = drop.length_m.expect("length from t_cableline");
-    assert!((m - 6.989974).abs() < 1e-6, "{m}");
+    assert!((m - 6.989974).abs() < 1e-3, "{m}: kept to the millimetre");
     assert_eq!(
         d.plant.cables["CB001800300071"].length_m, None,
         "patch cords have no length"

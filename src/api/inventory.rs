@@ -161,8 +161,14 @@ pub async fn import(
             "send the delivery as a zip archive in the request body".into(),
         )));
     }
-    let outcome =
-        inventory::service::import_zip(&state.db, &me.actor(), body.to_vec(), q.dry_run).await?;
+    let outcome = inventory::service::import_zip(
+        &state.db,
+        &state.plant,
+        &me.actor(),
+        body.to_vec(),
+        q.dry_run,
+    )
+    .await?;
     let status = if outcome.refused() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -1045,7 +1045,8 @@ pub async fn import_submit(
             ),
         ));
     }
-    match inventory::service::import_zip(&state.db, &me.actor(), bytes, dry_run).await {
+    match inventory::service::import_zip(&state.db, &state.plant, &me.actor(), bytes, dry_run).await
+    {
         Ok(o) => {
             let status = if o.refused() {
                 StatusCode::UNPROCESSABLE_ENTITY

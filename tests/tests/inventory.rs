@@ -776,3 +776,31 @@ async fn a_delivery_without_extension_files_keeps_the_stored_pon_ports() {
         ports
     );
 }
+
+#[tokio::test]
+async fn the_plant_read_back_equals_the_plant_imported() {
+    // Imports through the API hand their plant to the cache instead of
+    // reloading it; that is only right if both are the same.
+    let t = TestApp::new().await;
+    let src = tempfile::tempdir().expect("dir");
+    inventory::generate::generate(500, 8, src.path()).expect("generates");
+    for dir in [gracethd_fixture(), src.path().to_owned()] {
+        service::import(t.db(), &actor(), &dir, false)
+            .await
+            .expect("imports");
+        let delivered = inventory::gracethd::load(&dir).expect("readable").plant;
+        let stored = inventory::storage::load(t.db()).await.expect("loads");
+        assert_eq!(delivered.sites, stored.sites);
+        assert_eq!(delivered.enclosures, stored.enclosures);
+        assert_eq!(delivered.cables, stored.cables);
+        assert_eq!(delivered.fibres, stored.fibres);
+        assert_eq!(delivered.positions, stored.positions);
+        assert_eq!(delivered.sufs, stored.sufs);
+        assert_eq!(delivered.routes, stored.routes);
+        assert_eq!(delivered.addresses, stored.addresses);
+        if delivered.has_pon_file {
+            assert_eq!(delivered.pon_ports, stored.pon_ports);
+            assert_eq!(delivered.splitters, stored.splitters);
+        }
+    }
+}

@@ -377,6 +377,11 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     })
     .0;
     cable_lengths_from_lines(dir, &mut plant, &mut report, &mut counts)?;
+    // Lengths are kept to the millimetre, as stored, so that a plant read
+    // from a delivery and the same plant read back from the database agree.
+    for c in plant.cables.values_mut() {
+        c.length_m = c.length_m.map(|m| (m * 1000.0).round() / 1000.0);
+    }
 
     drop(owned);
     let owned = take(&mut tables, "t_fibre")?;
@@ -398,6 +403,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
 
     drop(owned);
     positions(&take(&mut tables, "t_position")?, &mut plant, &mut report);
+    // In code order, as the database returns them, so that a plant read
+    // from a delivery and read back from storage are the same.
+    plant.positions.sort_by(|a, b| a.code.cmp(&b.code));
 
     if let Some(rt) = read::csv_table(dir, "t_ropt", &mut report)? {
         counts.insert(rt.file.clone(), rt.rows.len());
