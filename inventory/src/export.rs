@@ -51,12 +51,8 @@ fn pm_and_pbo(plant: &Plant, address: &str) -> (String, String, &'static str) {
     let mut pm = String::new();
     let mut pbo = "";
     let mut state = "";
-    for suf in plant
-        .sufs
-        .values()
-        .filter(|s| s.address.as_deref() == Some(address))
-    {
-        match eligibility(plant, &suf.code) {
+    for suf in plant.premises_at(address) {
+        match eligibility(plant, suf) {
             Ok(Eligibility::Connectable { pm: Some(p), .. }) => {
                 pm = p;
                 pbo = "PBO";
@@ -127,10 +123,8 @@ pub fn addresses_geojson(plant: &Plant) -> serde_json::Value {
         .filter_map(|a| {
             let (lon, lat) = a.wgs84()?;
             let statuses: Vec<&str> = plant
-                .sufs
-                .values()
-                .filter(|s| s.address.as_deref() == Some(a.code.as_str()))
-                .map(|s| match eligibility(plant, &s.code) {
+                .premises_at(&a.code)
+                .map(|s| match eligibility(plant, s) {
                     Ok(Eligibility::Connectable { .. }) => "connectable",
                     Ok(Eligibility::DropToBuild { .. }) => "drop_to_build",
                     _ => "not_covered",

@@ -193,6 +193,7 @@ pub struct Plant {
     pub has_splitter_file: bool,
     pon_by_fibre: HashMap<String, String>,
     outlet_by_suf: HashMap<String, String>,
+    sufs_by_address: HashMap<String, Vec<String>>,
     by_preaff: HashMap<String, Vec<usize>>,
     route_by_first: HashMap<String, String>,
     by_output: HashMap<String, Vec<usize>>,
@@ -215,6 +216,15 @@ impl Plant {
             .values()
             .map(|p| (p.fibre.clone(), p.code.clone()))
             .collect();
+        self.sufs_by_address.clear();
+        for suf in self.sufs.values() {
+            if let Some(a) = &suf.address {
+                self.sufs_by_address
+                    .entry(a.clone())
+                    .or_default()
+                    .push(suf.code.clone());
+            }
+        }
         self.outlet_by_suf = self
             .enclosures
             .values()
@@ -283,6 +293,15 @@ impl Plant {
     pub fn route_starting_with(&self, fibre: &str) -> Option<(&str, &[String])> {
         let code = self.route_by_first.get(fibre)?;
         self.routes.get(code).map(|r| (code.as_str(), r.as_slice()))
+    }
+
+    /// The premises (SUF codes, in code order) at an address.
+    pub fn premises_at(&self, address: &str) -> impl Iterator<Item = &str> {
+        self.sufs_by_address
+            .get(address)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 
     /// The outlet (PTO) serving a premises, if built.
