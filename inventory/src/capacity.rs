@@ -22,13 +22,13 @@ pub enum Eligibility {
 
 /// The PM (site label) a fibre path goes through, walking upstream.
 fn pm_upstream_of(plant: &Plant, fibre: &str) -> Option<String> {
-    let mut f = fibre.to_owned();
+    let mut f = crate::plant::Code::from(fibre);
     for _ in 0..64 {
         let p = plant.feeding(&f)?;
         if let Container::Drawer(ti) = &p.container {
             if let Some(site) = plant.site_of_drawer(ti) {
                 if site.kind != "NRO" {
-                    return Some(site.label.clone());
+                    return Some(site.label.to_string());
                 }
             }
         }
@@ -62,7 +62,7 @@ pub fn eligibility(plant: &Plant, suf: &str) -> Result<Eligibility, Error> {
         Container::Cassette(cs) => plant
             .cassettes
             .get(cs)
-            .map(|c| (c.enclosure.clone(), p.input.clone())),
+            .map(|c| (c.enclosure.to_string(), p.input.clone())),
         Container::Drawer(_) => None,
     });
     match at_pbo {
@@ -96,7 +96,7 @@ pub fn eligibility_at(plant: &Plant, key: &str) -> Result<Vec<(String, Eligibili
         .values()
         .filter(|s| s.address.as_deref().is_some_and(|a| codes.contains(&a)))
     {
-        out.push((suf.code.clone(), eligibility(plant, &suf.code)?));
+        out.push((suf.code.to_string(), eligibility(plant, &suf.code)?));
     }
     if out.is_empty() {
         out.push((
@@ -218,8 +218,8 @@ pub fn capacity(plant: &Plant) -> Capacity {
         let pm = plant
             .fed_by(input)
             .find_map(|p| match &p.container {
-                Container::Drawer(ti) => plant.site_of_drawer(ti).map(|s| s.label.clone()),
-                Container::Cassette(cs) => plant.cassettes.get(cs).map(|c| c.enclosure.clone()),
+                Container::Drawer(ti) => plant.site_of_drawer(ti).map(|s| s.label.to_string()),
+                Container::Cassette(cs) => plant.cassettes.get(cs).map(|c| c.enclosure.to_string()),
             })
             .unwrap_or_default();
         splitters.push(usage(input.to_owned(), pm, ratio, used));
@@ -244,9 +244,9 @@ pub fn capacity(plant: &Plant) -> Capacity {
 /// The ratio of the first splitter downstream of a fibre, following single
 /// joints (connectors, splices) until one fans out.
 fn first_splitter_ratio(plant: &Plant, fibre: &str) -> Option<u32> {
-    let mut f = fibre.to_owned();
+    let mut f = crate::plant::Code::from(fibre);
     for _ in 0..64 {
-        if let Some(s) = plant.splitters.get(&f) {
+        if let Some(s) = plant.splitters.get(f.as_str()) {
             return Some(s.ratio);
         }
         let outputs = plant.fan_out(&f);

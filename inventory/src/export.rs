@@ -180,7 +180,11 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             reason: e.to_string(),
         })
     };
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    fn o<S: AsRef<str>>(v: &Option<S>) -> String {
+        v.as_ref()
+            .map(|s| s.as_ref().to_owned())
+            .unwrap_or_default()
+    }
     let n = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
     write(
         "t_sitetech.csv",
@@ -188,7 +192,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .sites
             .values()
-            .map(|s| vec![s.code.clone(), s.label.clone(), s.kind.clone()])
+            .map(|s| vec![s.code.to_string(), s.label.to_string(), s.kind.to_string()])
             .collect(),
     )?;
     write(
@@ -197,7 +201,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .rooms
             .values()
-            .map(|r| vec![r.code.clone(), r.site.clone()])
+            .map(|r| vec![r.code.to_string(), r.site.to_string()])
             .collect(),
     )?;
     write(
@@ -206,7 +210,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .racks
             .values()
-            .map(|r| vec![r.code.clone(), r.room.clone()])
+            .map(|r| vec![r.code.to_string(), r.room.to_string()])
             .collect(),
     )?;
     write(
@@ -215,7 +219,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .drawers
             .values()
-            .map(|d| vec![d.code.clone(), d.label.clone(), d.rack.clone()])
+            .map(|d| vec![d.code.to_string(), d.label.to_string(), d.rack.to_string()])
             .collect(),
     )?;
     write(
@@ -224,7 +228,14 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .enclosures
             .values()
-            .map(|e| vec![e.code.clone(), e.label.clone(), e.kind.clone(), o(&e.suf)])
+            .map(|e| {
+                vec![
+                    e.code.to_string(),
+                    e.label.to_string(),
+                    e.kind.to_string(),
+                    o(&e.suf),
+                ]
+            })
             .collect(),
     )?;
     write(
@@ -233,7 +244,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .cassettes
             .values()
-            .map(|c| vec![c.code.clone(), c.enclosure.clone()])
+            .map(|c| vec![c.code.to_string(), c.enclosure.to_string()])
             .collect(),
     )?;
     write(
@@ -244,8 +255,8 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             .values()
             .map(|c| {
                 vec![
-                    c.code.clone(),
-                    c.label.clone(),
+                    c.code.to_string(),
+                    c.label.to_string(),
                     n(c.capacity),
                     c.length_m.map(|m| format!("{m:.3}")).unwrap_or_default(),
                 ]
@@ -267,12 +278,12 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             .values()
             .map(|f| {
                 vec![
-                    f.code.clone(),
-                    f.cable.clone(),
+                    f.code.to_string(),
+                    f.cable.to_string(),
                     n(f.number),
                     n(f.tube),
                     n(f.in_tube),
-                    f.color.clone(),
+                    f.color.to_string(),
                 ]
             })
             .collect(),
@@ -294,20 +305,20 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             .iter()
             .map(|p| {
                 let (cs, ti) = match &p.container {
-                    crate::plant::Container::Cassette(c) => (c.clone(), String::new()),
-                    crate::plant::Container::Drawer(t) => (String::new(), t.clone()),
+                    crate::plant::Container::Cassette(c) => (c.to_string(), String::new()),
+                    crate::plant::Container::Drawer(t) => (String::new(), t.to_string()),
                 };
                 let fonct = match p.joint {
                     crate::plant::Joint::Connector => "CO",
                     crate::plant::Joint::Splice => "EP",
                 };
                 vec![
-                    p.code.clone(),
+                    p.code.to_string(),
                     o(&p.input),
                     o(&p.output),
                     cs,
                     ti,
-                    p.kind.clone(),
+                    p.kind.to_string(),
                     fonct.to_owned(),
                     o(&p.preaff),
                 ]
@@ -320,7 +331,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         plant
             .sufs
             .values()
-            .map(|s| vec![s.code.clone(), o(&s.address)])
+            .map(|s| vec![s.code.to_string(), o(&s.address)])
             .collect(),
     )?;
     let mut routes = Vec::new();
@@ -384,7 +395,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
                         .unwrap_or_default()
                 };
                 vec![
-                    a.code.clone(),
+                    a.code.to_string(),
                     o(&a.ban_id),
                     o(&a.number),
                     o(&a.repetition),
@@ -409,15 +420,19 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     let lists: [(&str, BTreeSet<String>); 5] = [
         (
             "l_site_type_log.csv",
-            plant.sites.values().map(|s| s.kind.clone()).collect(),
+            plant.sites.values().map(|s| s.kind.to_string()).collect(),
         ),
         (
             "l_bp_type_log.csv",
-            plant.enclosures.values().map(|e| e.kind.clone()).collect(),
+            plant
+                .enclosures
+                .values()
+                .map(|e| e.kind.to_string())
+                .collect(),
         ),
         (
             "l_position_type.csv",
-            plant.positions.iter().map(|p| p.kind.clone()).collect(),
+            plant.positions.iter().map(|p| p.kind.to_string()).collect(),
         ),
         (
             "l_position_fonction.csv",
@@ -425,7 +440,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
         ),
         (
             "l_fo_color.csv",
-            plant.fibres.values().map(|f| f.color.clone()).collect(),
+            plant.fibres.values().map(|f| f.color.to_string()).collect(),
         ),
     ];
     for (name, codes) in lists {

@@ -1,66 +1,73 @@
 //! The plant model: what a GraceTHD delivery describes, resolved and checked.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
 use crate::extension::{PonPort, Splitter};
 
+/// A GraceTHD code or short label. Codes are 14 to 20 characters: a
+/// `CompactString` keeps them inline, without a heap allocation each, which
+/// halves the memory of a large plant and the time to build it.
+pub type Code = compact_str::CompactString;
+
 /// A technical site (`t_sitetech`): an NRO or a PM (SRO).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
-    pub code: String,
-    pub label: String,
+    pub code: Code,
+    pub label: Code,
     /// Logical type (`st_typelog`), e.g. `NRO`, `SRO`.
-    pub kind: String,
+    pub kind: Code,
 }
 
 /// A technical room (`t_ltech`) in a site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Room {
-    pub code: String,
-    pub site: String,
+    pub code: Code,
+    pub site: Code,
 }
 
 /// A rack (`t_baie`) in a room.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rack {
-    pub code: String,
-    pub room: String,
+    pub code: Code,
+    pub room: Code,
 }
 
 /// A drawer (`t_tiroir`) in a rack: holds connectors.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Drawer {
-    pub code: String,
-    pub label: String,
-    pub rack: String,
+    pub code: Code,
+    pub label: Code,
+    pub rack: Code,
 }
 
 /// A box (`t_ebp`): splice closure (BPE), distribution box (PBO), outlet
 /// (PTO), ...
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Enclosure {
-    pub code: String,
-    pub label: String,
+    pub code: Code,
+    pub label: Code,
     /// Logical type (`bp_typelog`): `BPE`, `PBO`, `PTO`, `DTI`, ...
-    pub kind: String,
+    pub kind: Code,
     /// The premises (SUF) an outlet serves.
-    pub suf: Option<String>,
+    pub suf: Option<Code>,
 }
 
 /// A cassette (`t_cassette`) in a box: holds splices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cassette {
-    pub code: String,
-    pub enclosure: String,
+    pub code: Code,
+    pub enclosure: Code,
 }
 
 /// A cable (`t_cable`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cable {
-    pub code: String,
-    pub label: String,
+    pub code: Code,
+    pub label: Code,
     pub capacity: Option<u32>,
     /// Length in metres: `cb_lgreel`, else the cable lines' `cl_long`, else
     /// their geometry; `None` when nothing gives it (patch cords).
@@ -70,21 +77,21 @@ pub struct Cable {
 /// A fibre (`t_fibre`) of a cable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fibre {
-    pub code: String,
-    pub cable: String,
+    pub code: Code,
+    pub cable: Code,
     pub number: Option<u32>,
     pub tube: Option<u32>,
     pub in_tube: Option<u32>,
     /// Colour code of the fibre in its tube (`fo_color`).
-    pub color: String,
+    pub color: Code,
 }
 
 /// Where a position sits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", content = "code", rename_all = "snake_case")]
 pub enum Container {
-    Cassette(String),
-    Drawer(String),
+    Cassette(Code),
+    Drawer(Code),
 }
 
 /// What joins the two fibres of a position.
@@ -98,28 +105,28 @@ pub enum Joint {
 /// A position (`t_position`): `input` (ps_1) joined to `output` (ps_2).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Position {
-    pub code: String,
-    pub input: Option<String>,
-    pub output: Option<String>,
+    pub code: Code,
+    pub input: Option<Code>,
+    pub output: Option<Code>,
     pub container: Container,
     pub joint: Joint,
     /// Position type code (`ps_type`), e.g. `SFU`, `CSP`.
-    pub kind: String,
+    pub kind: Code,
     /// The premises this position is reserved for (`ps_preaff`).
-    pub preaff: Option<String>,
+    pub preaff: Option<Code>,
 }
 
 /// A premises (`t_suf`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suf {
-    pub code: String,
-    pub address: Option<String>,
+    pub code: Code,
+    pub address: Option<Code>,
 }
 
 /// An address (`t_adresse`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Address {
-    pub code: String,
+    pub code: Code,
     pub ban_id: Option<String>,
     pub number: Option<String>,
     pub repetition: Option<String>,
@@ -166,20 +173,20 @@ impl Address {
 /// The plant of one delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Plant {
-    pub sites: BTreeMap<String, Site>,
-    pub rooms: BTreeMap<String, Room>,
-    pub racks: BTreeMap<String, Rack>,
-    pub drawers: BTreeMap<String, Drawer>,
-    pub enclosures: BTreeMap<String, Enclosure>,
-    pub cassettes: BTreeMap<String, Cassette>,
-    pub cables: BTreeMap<String, Cable>,
-    pub fibres: BTreeMap<String, Fibre>,
+    pub sites: BTreeMap<Code, Site>,
+    pub rooms: BTreeMap<Code, Room>,
+    pub racks: BTreeMap<Code, Rack>,
+    pub drawers: BTreeMap<Code, Drawer>,
+    pub enclosures: BTreeMap<Code, Enclosure>,
+    pub cassettes: BTreeMap<Code, Cassette>,
+    pub cables: BTreeMap<Code, Cable>,
+    pub fibres: BTreeMap<Code, Fibre>,
     /// Positions with exact duplicates (same container, same fibres)
     /// already removed.
     pub positions: Vec<Position>,
-    pub sufs: BTreeMap<String, Suf>,
+    pub sufs: BTreeMap<Code, Suf>,
     /// Addresses (`t_adresse`), by code.
-    pub addresses: BTreeMap<String, Address>,
+    pub addresses: BTreeMap<Code, Address>,
     /// Stored routes (`t_ropt`): fibres in their stored order.
     pub routes: BTreeMap<String, Vec<String>>,
     /// PON ports (Régie extension), by code.
@@ -192,12 +199,12 @@ pub struct Plant {
     pub has_pon_file: bool,
     pub has_splitter_file: bool,
     pon_by_fibre: HashMap<String, String>,
-    outlet_by_suf: HashMap<String, String>,
-    sufs_by_address: HashMap<String, Vec<String>>,
-    by_preaff: HashMap<String, Vec<usize>>,
+    outlet_by_suf: HashMap<Code, Code>,
+    sufs_by_address: HashMap<Code, Vec<Code>>,
+    by_preaff: HashMap<Code, Vec<u32>>,
     route_by_first: HashMap<String, String>,
-    by_output: HashMap<String, Vec<usize>>,
-    by_input: HashMap<String, Vec<usize>>,
+    by_output: HashMap<Code, Vec<u32>>,
+    by_input: HashMap<Code, Vec<u32>>,
 }
 
 impl Plant {
@@ -231,7 +238,9 @@ impl Plant {
             .filter(|e| e.kind == "PTO")
             .filter_map(|e| e.suf.clone().map(|s| (s, e.code.clone())))
             .collect();
-        for (i, p) in self.positions.iter().enumerate() {
+        // Indexes into `positions` as u32: a plant has far fewer than four
+        // billion positions, and the indexes are a large part of its memory.
+        for (i, p) in (0u32..).zip(self.positions.iter()) {
             if let Some(o) = &p.output {
                 self.by_output.entry(o.clone()).or_default().push(i);
             }
@@ -249,7 +258,7 @@ impl Plant {
         self.by_output
             .get(fibre)
             .and_then(|v| v.first())
-            .map(|i| &self.positions[*i])
+            .map(|i| &self.positions[*i as usize])
     }
 
     /// The positions whose input is this fibre.
@@ -258,7 +267,7 @@ impl Plant {
             .get(fibre)
             .into_iter()
             .flatten()
-            .map(|i| &self.positions[*i])
+            .map(|i| &self.positions[*i as usize])
     }
 
     /// Number of distinct output fibres fed by one input fibre: more than
@@ -286,7 +295,7 @@ impl Plant {
             .get(suf)
             .into_iter()
             .flatten()
-            .map(|i| &self.positions[*i])
+            .map(|i| &self.positions[*i as usize])
     }
 
     /// The stored route (`t_ropt`) that starts with this fibre.
@@ -301,12 +310,12 @@ impl Plant {
             .get(address)
             .into_iter()
             .flatten()
-            .map(String::as_str)
+            .map(Code::as_str)
     }
 
     /// The outlet (PTO) serving a premises, if built.
     pub fn outlet_of(&self, suf: &str) -> Option<&str> {
-        self.outlet_by_suf.get(suf).map(String::as_str)
+        self.outlet_by_suf.get(suf).map(Code::as_str)
     }
 
     /// The outlets (boxes of logical type `PTO`).

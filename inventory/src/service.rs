@@ -294,7 +294,7 @@ async fn keep_extension_consistent(
     let (ports, splitters) = storage::extension_fibres(db).await?;
     if !delivery.plant.has_pon_file {
         for (code, fibre) in ports {
-            if !delivery.plant.fibres.contains_key(&fibre) {
+            if !delivery.plant.fibres.contains_key(fibre.as_str()) {
                 delivery.report.push(Issue::error(
                     crate::extension::PON_FILE,
                     0,
@@ -306,7 +306,7 @@ async fn keep_extension_consistent(
     }
     if !delivery.plant.has_splitter_file {
         for input in splitters {
-            if !delivery.plant.fibres.contains_key(&input) {
+            if !delivery.plant.fibres.contains_key(input.as_str()) {
                 delivery.report.push(Issue::error(
                     crate::extension::SPLITTER_FILE,
                     0,

@@ -6,7 +6,11 @@
 //! carries a fingerprint of its content, so re-importing the same delivery
 //! touches nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use regie_core::audit::{self, Actor, Change};
 use regie_core::migrate::{Component, Migration};
@@ -82,51 +86,50 @@ pub const COMPONENT: Component = Component {
     )],
 };
 
-/// A column value.
+/// A column value, borrowed from the plant where it can be.
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
-    Text(Option<String>),
+enum Val<'a> {
+    Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
 }
 
-impl Val {
-    fn fingerprint(&self) -> String {
-        match self {
-            Val::Text(v) => format!("{v:?}"),
-            Val::Int(v) => format!("{v:?}"),
-        }
-    }
+fn t(s: &str) -> Val<'_> {
+    Val::Text(Some(Cow::Borrowed(s)))
 }
 
-fn t(s: &str) -> Val {
-    Val::Text(Some(s.to_owned()))
+fn ot<S: AsRef<str>>(s: &Option<S>) -> Val<'_> {
+    Val::Text(s.as_ref().map(|s| Cow::Borrowed(s.as_ref())))
 }
 
-fn ot(s: &Option<String>) -> Val {
-    Val::Text(s.clone())
-}
-
-fn oi(n: Option<u32>) -> Val {
+fn oi(n: Option<u32>) -> Val<'static> {
     Val::Int(n.map(i64::from))
 }
 
-/// One table of the plant as rows to store.
-struct TableRows {
+/// One stored row: its code and the other columns' values.
+type StoredRow<'a> = (&'a str, Vec<Val<'a>>);
+
+/// One table of the plant as rows to store, produced one at a time so that
+/// a large import never holds a table's rows twice.
+struct TableRows<'a> {
     table: &'static str,
     columns: &'static [&'static str],
-    rows: Vec<(String, Vec<Val>)>,
+    rows: Box<dyn Iterator<Item = StoredRow<'a>> + Send + 'a>,
 }
 
-fn rows<T>(
+fn rows<'a, T: 'a, I>(
     table: &'static str,
     columns: &'static [&'static str],
-    items: impl IntoIterator<Item = T>,
-    f: impl Fn(T) -> (String, Vec<Val>),
-) -> TableRows {
+    items: I,
+    f: impl Fn(T) -> StoredRow<'a> + Send + 'a,
+) -> TableRows<'a>
+where
+    I: IntoIterator<Item = T>,
+    I::IntoIter: Send + 'a,
+{
     TableRows {
         table,
         columns,
-        rows: items.into_iter().map(f).collect(),
+        rows: Box::new(items.into_iter().map(f)),
     }
 }
 
@@ -162,26 +165,26 @@ fn plant_size(p: &Plant) -> u64 {
 /// The plant's tables as rows to store, each built only when asked for, so
 /// that a large import holds one table's rows at a time.
 #[allow(clippy::type_complexity)]
-fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
+fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sync + 'a>> {
     vec![
         Box::new(move || {
             rows("inv_sites", &["label", "kind"], p.sites.values(), |s| {
-                (s.code.clone(), vec![t(&s.label), t(&s.kind)])
+                (s.code.as_str(), vec![t(&s.label), t(&s.kind)])
             })
         }),
         Box::new(move || {
             rows("inv_rooms", &["site"], p.rooms.values(), |r| {
-                (r.code.clone(), vec![t(&r.site)])
+                (r.code.as_str(), vec![t(&r.site)])
             })
         }),
         Box::new(move || {
             rows("inv_racks", &["room"], p.racks.values(), |r| {
-                (r.code.clone(), vec![t(&r.room)])
+                (r.code.as_str(), vec![t(&r.room)])
             })
         }),
         Box::new(move || {
             rows("inv_drawers", &["label", "rack"], p.drawers.values(), |d| {
-                (d.code.clone(), vec![t(&d.label), t(&d.rack)])
+                (d.code.as_str(), vec![t(&d.label), t(&d.rack)])
             })
         }),
         Box::new(move || {
@@ -189,12 +192,12 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 "inv_enclosures",
                 &["label", "kind", "suf"],
                 p.enclosures.values(),
-                |e| (e.code.clone(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
+                |e| (e.code.as_str(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
             )
         }),
         Box::new(move || {
             rows("inv_cassettes", &["enclosure"], p.cassettes.values(), |c| {
-                (c.code.clone(), vec![t(&c.enclosure)])
+                (c.code.as_str(), vec![t(&c.enclosure)])
             })
         }),
         Box::new(move || {
@@ -204,7 +207,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 p.cables.values(),
                 |c| {
                     (
-                        c.code.clone(),
+                        c.code.as_str(),
                         vec![
                             t(&c.label),
                             oi(c.capacity),
@@ -221,7 +224,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 p.fibres.values(),
                 |f| {
                     (
-                        f.code.clone(),
+                        f.code.as_str(),
                         vec![
                             t(&f.cable),
                             oi(f.number),
@@ -253,7 +256,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                         Joint::Connector => "connector",
                     };
                     (
-                        ps.code.clone(),
+                        ps.code.as_str(),
                         vec![
                             ot(&ps.input),
                             ot(&ps.output),
@@ -269,7 +272,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
         }),
         Box::new(move || {
             rows("inv_sufs", &["address"], p.sufs.values(), |s| {
-                (s.code.clone(), vec![ot(&s.address)])
+                (s.code.as_str(), vec![ot(&s.address)])
             })
         }),
         Box::new(move || {
@@ -277,7 +280,12 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 "inv_routes",
                 &["fibres"],
                 p.routes.iter(),
-                |(code, fibres)| (code.clone(), vec![t(&fibres.join(","))]),
+                |(code, fibres)| {
+                    (
+                        code.as_str(),
+                        vec![Val::Text(Some(Cow::Owned(fibres.join(","))))],
+                    )
+                },
             )
         }),
         Box::new(move || {
@@ -296,7 +304,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 p.pon_ports.values(),
                 |x| {
                     (
-                        x.code.clone(),
+                        x.code.as_str(),
                         vec![
                             t(&x.olt),
                             t(&x.model),
@@ -331,7 +339,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 p.addresses.values(),
                 |a| {
                     (
-                        a.code.clone(),
+                        a.code.as_str(),
                         vec![
                             ot(&a.ban_id),
                             ot(&a.number),
@@ -340,7 +348,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                             t(&a.insee),
                             t(&a.postcode),
                             t(&a.commune),
-                            Val::Text(a.hexacle.as_ref().map(|h| h.as_str().to_owned())),
+                            Val::Text(a.hexacle.as_ref().map(|h| Cow::Borrowed(h.as_str()))),
                             oi(Some(a.dwellings)),
                             t(&a.state),
                             Val::Int(a.x_cm),
@@ -357,7 +365,7 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
                 p.splitters.values(),
                 |x| {
                     (
-                        x.input.clone(),
+                        x.input.as_str(),
                         vec![oi(Some(x.ratio)), Val::Int(x.loss.map(|l| l.0))],
                     )
                 },
@@ -366,17 +374,27 @@ fn plant_rows(p: &Plant) -> Vec<Box<dyn Fn() -> TableRows + Send + Sync + '_>> {
     ]
 }
 
-fn fingerprint(values: &[Val]) -> String {
+/// The fingerprint of a row's values: the first 16 bytes of the SHA-256
+/// of their debug forms, in hex. `buf` is scratch space, reused across
+/// rows to spare an allocation per value.
+fn fingerprint(values: &[Val], buf: &mut String) -> String {
     let mut h = Sha256::new();
     for v in values {
-        h.update(v.fingerprint().as_bytes());
+        buf.clear();
+        // Writing to a String cannot fail.
+        let _ = match v {
+            Val::Text(v) => write!(buf, "{:?}", v.as_deref()),
+            Val::Int(v) => write!(buf, "{v:?}"),
+        };
+        h.update(buf.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = h.finalize();
+    let mut hex = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// What an import changed, per table.
@@ -418,7 +436,7 @@ fn bind<'q>(
     v: &Val,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     match v {
-        Val::Text(s) => q.bind(s.clone()),
+        Val::Text(s) => q.bind(s.as_deref().map(str::to_owned)),
         Val::Int(n) => q.bind(*n),
     }
 }
@@ -462,7 +480,7 @@ async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
     table: &str,
     columns: &[&str],
-    rows: &[(&str, &[Val], String)],
+    rows: &[(StoredRow<'_>, String)],
 ) -> Result<(), sqlx::Error> {
     let width = columns.len() + 2;
     let placeholder = placeholders(conn);
@@ -479,9 +497,9 @@ async fn insert_rows(
             tuples.join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for (code, values, hash) in chunk {
+        for ((code, values), hash) in chunk {
             q = q.bind(*code);
-            for v in *values {
+            for v in values {
                 q = bind(q, v);
             }
             q = q.bind(hash.clone());
@@ -489,6 +507,34 @@ async fn insert_rows(
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Writes a batch of new and changed rows: the changed ones are deleted
+/// first, then the batch inserted.
+async fn flush<'a>(
+    conn: &mut sqlx::AnyConnection,
+    (table, columns): (&str, &[&str]),
+    replaced: &mut Vec<&'a str>,
+    pending: &mut Vec<(StoredRow<'a>, String)>,
+) -> Result<(), sqlx::Error> {
+    delete_codes(conn, table, replaced).await?;
+    insert_rows(conn, table, columns, pending).await?;
+    replaced.clear();
+    pending.clear();
+    Ok(())
+}
+
+/// The fingerprint of each stored row of a table, by code.
+async fn stored_hashes(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT code, row_hash FROM {table}"))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("code")?, r.try_get("row_hash")?)))
+        .collect()
 }
 
 const LOCK: &str = "import";
@@ -567,54 +613,67 @@ async fn store_locked(
         {
             continue;
         }
-        let existing: HashMap<String, String> =
-            sqlx::query(&format!("SELECT code, row_hash FROM {}", table.table))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(sql_err)?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get::<String, _>("code")?,
-                        r.try_get::<String, _>("row_hash")?,
-                    ))
-                })
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(sql_err)?;
+        let mut existing = stored_hashes(&mut tx, table.table).await.map_err(sql_err)?;
         let mut changes = TableChanges::default();
-        let mut seen = std::collections::HashSet::new();
-        let mut to_write: Vec<(&str, &[Val], String)> = Vec::new();
-        let mut to_delete: Vec<&str> = Vec::new();
-        for (code, values) in &table.rows {
-            seen.insert(code.as_str());
-            let hash = fingerprint(values);
+        // Codes that vanished go first, so that a unique column (a PON
+        // port's fibre) can move to a new code in the same import.
+        if !existing.is_empty() {
+            let kept: HashSet<&str> = build().rows.map(|(code, _)| code).collect();
+            let removed: Vec<String> = existing
+                .keys()
+                .filter(|c| !kept.contains(c.as_str()))
+                .cloned()
+                .collect();
+            let removed_refs: Vec<&str> = removed.iter().map(String::as_str).collect();
+            delete_codes(&mut tx, table.table, &removed_refs)
+                .await
+                .map_err(sql_err)?;
+            changes.removed = removed.len();
+            for code in &removed {
+                existing.remove(code);
+            }
+        }
+        let mut buf = String::new();
+        let mut replaced: Vec<&str> = Vec::new();
+        let mut pending: Vec<(StoredRow<'_>, String)> = Vec::with_capacity(BATCH_ROWS);
+        let mut done = 0u64;
+        let TableRows {
+            table: name,
+            columns,
+            rows,
+            ..
+        } = table;
+        let target = (name, columns);
+        for (code, values) in rows {
+            let hash = fingerprint(&values, &mut buf);
             match existing.get(code) {
                 Some(old) if *old == hash => changes.unchanged += 1,
                 Some(_) => {
-                    to_delete.push(code);
-                    to_write.push((code, values, hash));
+                    replaced.push(code);
+                    pending.push(((code, values), hash));
                     changes.changed += 1;
                 }
                 None => {
-                    to_write.push((code, values, hash));
+                    pending.push(((code, values), hash));
                     changes.added += 1;
                 }
             }
+            done += 1;
+            if pending.len() >= BATCH_ROWS {
+                flush(&mut tx, target, &mut replaced, &mut pending)
+                    .await
+                    .map_err(sql_err)?;
+                progress.advance(done);
+                done = 0;
+            }
         }
-        for code in existing.keys().filter(|c| !seen.contains(c.as_str())) {
-            to_delete.push(code);
-            changes.removed += 1;
-        }
-        delete_codes(&mut tx, table.table, &to_delete)
+        flush(&mut tx, target, &mut replaced, &mut pending)
             .await
             .map_err(sql_err)?;
-        insert_rows(&mut tx, table.table, table.columns, &to_write)
-            .await
-            .map_err(sql_err)?;
-        progress.advance(table.rows.len() as u64);
+        progress.advance(done);
         summary
             .tables
-            .insert(table.table.trim_start_matches("inv_").to_owned(), changes);
+            .insert(name.trim_start_matches("inv_").to_owned(), changes);
     }
     let total = summary.total();
     let summary_json = serde_json::json!({
@@ -645,12 +704,14 @@ async fn store_locked(
     Ok((summary, version))
 }
 
-fn text(r: &sqlx::any::AnyRow, c: &str) -> Result<String, sqlx::Error> {
-    Ok(r.try_get::<Option<String>, _>(c)?.unwrap_or_default())
+fn text<T: From<String>>(r: &sqlx::any::AnyRow, c: &str) -> Result<T, sqlx::Error> {
+    Ok(r.try_get::<Option<String>, _>(c)?
+        .unwrap_or_default()
+        .into())
 }
 
-fn opt_text(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<String>, sqlx::Error> {
-    r.try_get::<Option<String>, _>(c)
+fn opt_text<T: From<String>>(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<T>, sqlx::Error> {
+    Ok(r.try_get::<Option<String>, _>(c)?.map(T::from))
 }
 
 fn opt_u32(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<u32>, sqlx::Error> {
@@ -741,7 +802,10 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
     }
     for r in fetch(all("inv_positions")).await? {
         let container = text(&r, "container").map_err(sql_err)?;
-        let container = match text(&r, "container_kind").map_err(sql_err)?.as_str() {
+        let container = match text::<String>(&r, "container_kind")
+            .map_err(sql_err)?
+            .as_str()
+        {
             "drawer" => Container::Drawer(container),
             _ => Container::Cassette(container),
         };
@@ -750,7 +814,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             input: opt_text(&r, "input").map_err(sql_err)?,
             output: opt_text(&r, "output").map_err(sql_err)?,
             container,
-            joint: if text(&r, "joint").map_err(sql_err)? == "connector" {
+            joint: if text::<String>(&r, "joint").map_err(sql_err)? == "connector" {
                 Joint::Connector
             } else {
                 Joint::Splice
@@ -767,7 +831,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
         p.sufs.insert(x.code.clone(), x);
     }
     for r in fetch(all("inv_routes")).await? {
-        let fibres = text(&r, "fibres").map_err(sql_err)?;
+        let fibres: String = text(&r, "fibres").map_err(sql_err)?;
         p.routes.insert(
             text(&r, "code").map_err(sql_err)?,
             fibres
@@ -778,7 +842,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
         );
     }
     for r in fetch(all("inv_pon_ports")).await? {
-        let class = text(&r, "optical_class").map_err(sql_err)?;
+        let class: String = text(&r, "optical_class").map_err(sql_err)?;
         let x = PonPort {
             code: text(&r, "code").map_err(sql_err)?,
             olt: text(&r, "olt").map_err(sql_err)?,
@@ -802,7 +866,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             insee: text(&r, "insee").map_err(sql_err)?,
             postcode: text(&r, "postcode").map_err(sql_err)?,
             commune: text(&r, "commune").map_err(sql_err)?,
-            hexacle: opt_text(&r, "hexacle")
+            hexacle: opt_text::<String>(&r, "hexacle")
                 .map_err(sql_err)?
                 .and_then(|h| crate::address::Hexacle::parse(&h).ok()),
             dwellings: opt_u32(&r, "dwellings").map_err(sql_err)?.unwrap_or(0),

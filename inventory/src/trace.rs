@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::budget::{assess, Element, Hop, MilliDb, OpticalClass, PlanningLosses, Verdict};
-use crate::plant::{Container, Joint, Plant};
+use crate::plant::{Code, Container, Joint, Plant};
 use crate::Error;
 
 /// One step of a traced path, from the outlet upstream.
@@ -84,7 +84,7 @@ pub struct Upstream {
 
 /// The drop fibre of an outlet: among the positions reserved for its
 /// premises (`ps_preaff`), the one furthest downstream.
-fn drop_fibre(plant: &Plant, suf: &str) -> Option<String> {
+fn drop_fibre(plant: &Plant, suf: &str) -> Option<Code> {
     let reserved: Vec<_> = plant.reserved_for(suf).collect();
     let inputs: std::collections::HashSet<&str> =
         reserved.iter().filter_map(|p| p.input.as_deref()).collect();
@@ -92,7 +92,7 @@ fn drop_fibre(plant: &Plant, suf: &str) -> Option<String> {
         .iter()
         .filter_map(|p| p.output.as_deref())
         .find(|o| !inputs.contains(o))
-        .map(str::to_owned)
+        .map(Code::from)
 }
 
 /// Traces upstream from an outlet (a `PTO` box) to the end of the path, and
@@ -110,8 +110,8 @@ pub fn upstream(
         .filter(|e| e.kind == "PTO")
         .ok_or_else(|| Error::NotFound(format!("aucune PTO « {outlet} »")))?;
     let mut result = Upstream {
-        outlet: bp.code.clone(),
-        suf: bp.suf.clone(),
+        outlet: bp.code.to_string(),
+        suf: bp.suf.as_ref().map(Code::to_string),
         steps: Vec::new(),
         fibres: Vec::new(),
         origin: None,
@@ -144,14 +144,14 @@ pub fn upstream(
         }
         let f = plant
             .fibres
-            .get(&fibre)
+            .get(fibre.as_str())
             .ok_or_else(|| Error::NotFound(format!("fibre {fibre}")))?;
         let length = plant.cables.get(&f.cable).and_then(|c| c.length_m);
         result.steps.push(Step::Fibre {
-            code: f.code.clone(),
-            cable: f.cable.clone(),
+            code: f.code.to_string(),
+            cable: f.cable.to_string(),
             tube: f.tube,
-            color: f.color.clone(),
+            color: f.color.to_string(),
             length_m: length,
         });
         result.hops.push(Hop::planned(
@@ -161,7 +161,7 @@ pub fn upstream(
             },
             losses,
         )?);
-        result.fibres.push(fibre.clone());
+        result.fibres.push(fibre.to_string());
         let Some(p) = plant.feeding(&fibre) else {
             break;
         };
@@ -191,7 +191,7 @@ pub fn upstream(
         }
         result.hops.push(hop);
         result.steps.push(Step::Joint {
-            position: p.code.clone(),
+            position: p.code.to_string(),
             place: place.clone(),
             element,
         });
@@ -275,35 +275,36 @@ pub struct Downstream {
 
 /// Walks downstream from a PON port, a splitter or a cable.
 pub fn downstream(plant: &Plant, from: From) -> Result<Downstream, Error> {
-    let start: Vec<String> = match &from {
+    let start: Vec<Code> = match &from {
         From::PonPort(code) => vec![plant
             .pon_ports
             .get(code)
             .ok_or_else(|| Error::NotFound(format!("aucun port PON « {code} »")))?
             .fibre
-            .clone()],
+            .as_str()
+            .into()],
         From::Splitter(input) => {
             if plant.fan_out(input) < 2 && !plant.splitters.contains_key(input) {
                 return Err(Error::NotFound(format!(
                     "aucun coupleur n'a pour entrée la fibre « {input} »"
                 )));
             }
-            vec![input.clone()]
+            vec![input.as_str().into()]
         }
         From::Cable(code) => {
-            if !plant.cables.contains_key(code) {
+            if !plant.cables.contains_key(code.as_str()) {
                 return Err(Error::NotFound(format!("aucun câble « {code} »")));
             }
             plant
                 .fibres
                 .values()
-                .filter(|f| &f.cable == code)
+                .filter(|f| f.cable == *code)
                 .map(|f| f.code.clone())
                 .collect()
         }
     };
-    let mut seen: std::collections::HashSet<String> = start.iter().cloned().collect();
-    let mut queue: std::collections::VecDeque<String> = start.into_iter().collect();
+    let mut seen: std::collections::HashSet<Code> = start.iter().cloned().collect();
+    let mut queue: std::collections::VecDeque<Code> = start.into_iter().collect();
     let mut premises = std::collections::BTreeSet::new();
     while let Some(f) = queue.pop_front() {
         // A position reserved for a premises carries it on its output
@@ -331,7 +332,7 @@ pub fn downstream(plant: &Plant, from: From) -> Result<Downstream, Error> {
     Ok(Downstream {
         from,
         outlets: outlets.into_iter().collect(),
-        premises: premises.into_iter().collect(),
+        premises: premises.into_iter().map(Code::into_string).collect(),
         fibres: seen.len(),
     })
 }

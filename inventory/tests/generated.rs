@@ -107,7 +107,7 @@ fn downstream_of_a_pon_port_is_exactly_the_outlets_whose_trace_ends_there() {
         by_port
             .entry(t.pon_port.expect("port"))
             .or_default()
-            .push(pto.code.clone());
+            .push(pto.code.to_string());
     }
     for (port, mut expected) in by_port {
         expected.sort();

@@ -9,15 +9,17 @@ pub mod archive;
 pub mod read;
 pub mod report;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
 
 use read::{Row, Table};
 pub use report::{Issue, Report, Severity};
 
 use crate::plant::{
-    Cable, Cassette, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room, Site,
-    Suf,
+    Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
+    Site, Suf,
 };
 use crate::Error;
 
@@ -43,7 +45,7 @@ struct Lists(HashMap<&'static str, HashSet<String>>);
 
 impl Lists {
     fn read(dir: &Path, report: &mut Report) -> Result<Self, Error> {
-        let mut lists = HashMap::new();
+        let mut lists = HashMap::default();
         for (_, _, list) in VALUE_LISTS {
             if lists.contains_key(list) {
                 continue;
@@ -60,7 +62,7 @@ impl Lists {
     fn check(&self, table: &Table, row: &Row, column: &str, report: &mut Report) {
         let Some((_, _, list)) = VALUE_LISTS
             .iter()
-            .find(|(t, c, _)| table.file == format!("{t}.csv") && *c == column)
+            .find(|(t, c, _)| table.file.strip_suffix(".csv") == Some(*t) && *c == column)
         else {
             return;
         };
@@ -81,8 +83,8 @@ impl Lists {
     }
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
+fn opt(s: &str) -> Option<Code> {
+    (!s.is_empty()).then(|| Code::from(s))
 }
 
 /// Parses an optional unsigned integer column, reporting garbage.
@@ -126,15 +128,16 @@ fn metres(table: &Table, row: &Row, column: &str, report: &mut Report) -> Option
 }
 
 /// Reads the rows of a table into a map by code, reporting empty and
-/// duplicate codes. Returns the line of each code too, for later checks.
+/// duplicate codes.
 fn by_code<T>(
     table: &Table,
     code_col: &str,
     report: &mut Report,
     mut build: impl FnMut(&Row, &str, &mut Report) -> T,
-) -> (BTreeMap<String, T>, HashMap<String, u64>) {
-    let mut map = BTreeMap::new();
-    let mut lines: HashMap<String, u64> = HashMap::new();
+) -> BTreeMap<Code, T> {
+    let mut lines: HashMap<Code, u64> = HashMap::default();
+    lines.reserve(table.rows.len());
+    let mut items = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
         let code = table.get(row, code_col);
         if code.is_empty() {
@@ -150,11 +153,15 @@ fn by_code<T>(
             ));
             continue;
         }
-        lines.insert(code.to_owned(), row.line);
-        let item = build(row, code, report);
-        map.insert(code.to_owned(), item);
+        let code = Code::from(code);
+        lines.insert(code.clone(), row.line);
+        let item = build(row, &code, report);
+        items.push((code, item));
     }
-    (map, lines)
+    drop(lines);
+    // Built in bulk, the map's nodes are full; inserted one by one in code
+    // order, they would be half empty.
+    items.into_iter().collect()
 }
 
 fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target: &str) {
@@ -167,12 +174,28 @@ fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target:
     ));
 }
 
-/// Takes a table out of the map, so that its rows are freed as soon as the
-/// plant has what it needs from them.
-fn take(tables: &mut HashMap<&str, Table>, name: &str) -> Result<Table, Error> {
-    tables
-        .remove(name)
-        .ok_or_else(|| Error::Invalid(format!("table {name} absente")))
+/// Reads a required table whole, once its header has been checked, and
+/// checks its coded values against the value lists. Tables are read one at
+/// a time, each dropped once the plant has what it needs from it, so that a
+/// large delivery never sits in memory all at once.
+fn take(
+    dir: &Path,
+    name: &str,
+    lists: &Lists,
+    report: &mut Report,
+    counts: &mut BTreeMap<String, usize>,
+) -> Result<Table, Error> {
+    let tb = read::csv_table(dir, name, report)?
+        .ok_or_else(|| Error::Invalid(format!("table {name} absente")))?;
+    counts.insert(tb.file.clone(), tb.rows.len());
+    for (table, column, _) in VALUE_LISTS {
+        if *table == name {
+            for row in &tb.rows {
+                lists.check(&tb, row, column, report);
+            }
+        }
+    }
+    Ok(tb)
 }
 
 /// The tables a delivery must have, with the columns read from each.
@@ -223,24 +246,22 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     let mut counts = BTreeMap::new();
     let lists = Lists::read(dir, &mut report)?;
 
-    let mut tables: HashMap<&str, Table> = HashMap::new();
+    let mut complete = true;
     for (name, columns) in REQUIRED {
-        match read::csv_table(dir, name, &mut report)? {
-            Some(t) => {
-                counts.insert(t.file.clone(), t.rows.len());
-                if t.require(columns, &mut report) {
-                    tables.insert(name, t);
-                }
+        match read::csv_header(dir, name)? {
+            Some(t) => complete &= t.require(columns, &mut report),
+            None => {
+                complete = false;
+                report.push(Issue::error(
+                    &format!("{name}.csv"),
+                    0,
+                    "",
+                    "fichier obligatoire absent de la livraison",
+                ));
             }
-            None => report.push(Issue::error(
-                &format!("{name}.csv"),
-                0,
-                "",
-                "fichier obligatoire absent de la livraison",
-            )),
         }
     }
-    if tables.len() < REQUIRED.len() {
+    if !complete {
         // Without every required table, references cannot be checked.
         return Ok(Delivery {
             plant: Plant::default(),
@@ -250,33 +271,21 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
     let mut plant = Plant::default();
 
-    // Value lists first, row by row.
-    for (table, column, _) in VALUE_LISTS {
-        let Some(tb) = tables.get(table) else {
-            continue;
-        };
-        for row in &tb.rows {
-            lists.check(tb, row, column, &mut report);
-        }
-    }
-
-    let owned = take(&mut tables, "t_sitetech")?;
+    let owned = take(dir, "t_sitetech", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.sites = by_code(tb, "st_code", &mut report, |r, code, _| Site {
-        code: code.to_owned(),
-        label: tb.get(r, "st_nom").to_owned(),
-        kind: tb.get(r, "st_typelog").to_owned(),
-    })
-    .0;
+        code: code.into(),
+        label: tb.get(r, "st_nom").into(),
+        kind: tb.get(r, "st_typelog").into(),
+    });
 
     drop(owned);
-    let owned = take(&mut tables, "t_ltech")?;
+    let owned = take(dir, "t_ltech", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.rooms = by_code(tb, "lt_code", &mut report, |r, code, _| Room {
-        code: code.to_owned(),
-        site: tb.get(r, "lt_st_code").to_owned(),
-    })
-    .0;
+        code: code.into(),
+        site: tb.get(r, "lt_st_code").into(),
+    });
     for row in &tb.rows {
         if !plant.sites.contains_key(tb.get(row, "lt_st_code")) {
             dangling(&mut report, tb, row, "lt_st_code", "t_sitetech");
@@ -284,13 +293,12 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_baie")?;
+    let owned = take(dir, "t_baie", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.racks = by_code(tb, "ba_code", &mut report, |r, code, _| Rack {
-        code: code.to_owned(),
-        room: tb.get(r, "ba_lt_code").to_owned(),
-    })
-    .0;
+        code: code.into(),
+        room: tb.get(r, "ba_lt_code").into(),
+    });
     for row in &tb.rows {
         if !plant.rooms.contains_key(tb.get(row, "ba_lt_code")) {
             dangling(&mut report, tb, row, "ba_lt_code", "t_ltech");
@@ -298,14 +306,13 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_tiroir")?;
+    let owned = take(dir, "t_tiroir", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.drawers = by_code(tb, "ti_code", &mut report, |r, code, _| Drawer {
-        code: code.to_owned(),
-        label: tb.get(r, "ti_etiquet").to_owned(),
-        rack: tb.get(r, "ti_ba_code").to_owned(),
-    })
-    .0;
+        code: code.into(),
+        label: tb.get(r, "ti_etiquet").into(),
+        rack: tb.get(r, "ti_ba_code").into(),
+    });
     for row in &tb.rows {
         if !plant.racks.contains_key(tb.get(row, "ti_ba_code")) {
             dangling(&mut report, tb, row, "ti_ba_code", "t_baie");
@@ -320,10 +327,9 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         counts.insert(sf.file.clone(), sf.rows.len());
         if sf.require(&["sf_code", "sf_ad_code"], &mut report) {
             plant.sufs = by_code(&sf, "sf_code", &mut report, |r, code, _| Suf {
-                code: code.to_owned(),
+                code: code.into(),
                 address: opt(sf.get(r, "sf_ad_code")),
-            })
-            .0;
+            });
             if !plant.addresses.is_empty() {
                 for row in &sf.rows {
                     let ad = sf.get(row, "sf_ad_code");
@@ -336,15 +342,14 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_ebp")?;
+    let owned = take(dir, "t_ebp", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.enclosures = by_code(tb, "bp_code", &mut report, |r, code, _| Enclosure {
-        code: code.to_owned(),
-        label: tb.get(r, "bp_etiquet").to_owned(),
-        kind: tb.get(r, "bp_typelog").to_owned(),
+        code: code.into(),
+        label: tb.get(r, "bp_etiquet").into(),
+        kind: tb.get(r, "bp_typelog").into(),
         suf: opt(tb.get(r, "bp_sf_code")),
-    })
-    .0;
+    });
     for row in &tb.rows {
         let sf = tb.get(row, "bp_sf_code");
         if !sf.is_empty() && !plant.sufs.contains_key(sf) {
@@ -353,13 +358,12 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_cassette")?;
+    let owned = take(dir, "t_cassette", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.cassettes = by_code(tb, "cs_code", &mut report, |r, code, _| Cassette {
-        code: code.to_owned(),
-        enclosure: tb.get(r, "cs_bp_code").to_owned(),
-    })
-    .0;
+        code: code.into(),
+        enclosure: tb.get(r, "cs_bp_code").into(),
+    });
     for row in &tb.rows {
         if !plant.enclosures.contains_key(tb.get(row, "cs_bp_code")) {
             dangling(&mut report, tb, row, "cs_bp_code", "t_ebp");
@@ -367,15 +371,14 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_cable")?;
+    let owned = take(dir, "t_cable", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.cables = by_code(tb, "cb_code", &mut report, |r, code, rep| Cable {
-        code: code.to_owned(),
-        label: tb.get(r, "cb_etiquet").to_owned(),
+        code: code.into(),
+        label: tb.get(r, "cb_etiquet").into(),
         capacity: uint(tb, r, "cb_capafo", rep),
         length_m: metres(tb, r, "cb_lgreel", rep),
-    })
-    .0;
+    });
     cable_lengths_from_lines(dir, &mut plant, &mut report, &mut counts)?;
     // Lengths are kept to the millimetre, as stored, so that a plant read
     // from a delivery and the same plant read back from the database agree.
@@ -384,17 +387,16 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(&mut tables, "t_fibre")?;
+    let owned = take(dir, "t_fibre", &lists, &mut report, &mut counts)?;
     let tb = &owned;
     plant.fibres = by_code(tb, "fo_code", &mut report, |r, code, rep| Fibre {
-        code: code.to_owned(),
-        cable: tb.get(r, "fo_cb_code").to_owned(),
+        code: code.into(),
+        cable: tb.get(r, "fo_cb_code").into(),
         number: uint(tb, r, "fo_nincab", rep),
         tube: uint(tb, r, "fo_numtub", rep),
         in_tube: uint(tb, r, "fo_nintub", rep),
-        color: tb.get(r, "fo_color").to_owned(),
-    })
-    .0;
+        color: tb.get(r, "fo_color").into(),
+    });
     for row in &tb.rows {
         if !plant.cables.contains_key(tb.get(row, "fo_cb_code")) {
             dangling(&mut report, tb, row, "fo_cb_code", "t_cable");
@@ -402,7 +404,11 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    positions(&take(&mut tables, "t_position")?, &mut plant, &mut report);
+    positions(
+        &take(dir, "t_position", &lists, &mut report, &mut counts)?,
+        &mut plant,
+        &mut report,
+    );
     // In code order, as the database returns them, so that a plant read
     // from a delivery and read back from storage are the same.
     plant.positions.sort_by(|a, b| a.code.cmp(&b.code));
@@ -445,14 +451,14 @@ fn addresses(
     if !ad.require(&["ad_code"], report) {
         return Ok(());
     }
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut seen: HashMap<Code, u64> = HashMap::default();
     for (row, shape) in ad.rows.iter().zip(shapes) {
         let code = ad.get(row, "ad_code");
         if code.is_empty() {
             report.push(Issue::error(&ad.file, row.line, "ad_code", "code vide"));
             continue;
         }
-        if let Some(first) = seen.insert(code.to_owned(), row.line) {
+        if let Some(first) = seen.insert(code.into(), row.line) {
             report.push(Issue::error(
                 &ad.file,
                 row.line,
@@ -492,12 +498,12 @@ fn addresses(
             Some((x, y))
         });
         plant.addresses.insert(
-            code.to_owned(),
+            code.into(),
             crate::plant::Address {
-                code: code.to_owned(),
-                ban_id: opt(ad.get(row, "ad_ban_id")),
-                number: opt(ad.get(row, "ad_numero")),
-                repetition: opt(ad.get(row, "ad_rep")),
+                code: code.into(),
+                ban_id: opt(ad.get(row, "ad_ban_id")).map(String::from),
+                number: opt(ad.get(row, "ad_numero")).map(String::from),
+                repetition: opt(ad.get(row, "ad_rep")).map(String::from),
                 street: ad.get(row, "ad_nomvoie").to_owned(),
                 insee: ad.get(row, "ad_insee").to_owned(),
                 postcode: ad.get(row, "ad_postal").to_owned(),
@@ -523,7 +529,7 @@ fn cable_lengths_from_lines(
         return Ok(());
     };
     counts.insert(cl.file.clone(), cl.rows.len());
-    let mut sums: HashMap<String, f64> = HashMap::new();
+    let mut sums: HashMap<Code, f64> = HashMap::default();
     for (row, geo) in cl.rows.iter().zip(geometry) {
         let cb = cl.get(row, "cl_cb_code");
         if cb.is_empty() {
@@ -535,7 +541,7 @@ fn cable_lengths_from_lines(
         }
         let declared = metres(&cl, row, "cl_long", report).filter(|m| *m > 0.0);
         if let Some(m) = declared.or(geo.length) {
-            *sums.entry(cb.to_owned()).or_default() += m;
+            *sums.entry(cb.into()).or_default() += m;
         }
     }
     for (code, m) in sums {
@@ -549,19 +555,30 @@ fn cable_lengths_from_lines(
 }
 
 fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    // (container, input, output) → line of the first such position.
-    let mut joints: HashMap<(Container, Option<String>, Option<String>), u64> = HashMap::new();
-    // output fibre → (input fibre, line): a fibre fed twice from different
+    use std::hash::BuildHasher;
+    // The checks below index the positions already kept (by number) rather
+    // than copy their fibres into maps: on a large delivery those copies
+    // were a quarter of the memory of an import.
+    let hasher = rustc_hash::FxBuildHasher;
+    let joint_hash = |p: &Position| hasher.hash_one((&p.container, &p.input, &p.output));
+    let output_hash = |f: &str| hasher.hash_one(f);
+    let mut seen: HashMap<Code, u64> = HashMap::default();
+    seen.reserve(tb.rows.len());
+    // Kept positions with the same container and fibres: exact duplicates.
+    let mut joints: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(tb.rows.len());
+    // Kept positions by output fibre: a fibre fed twice from different
     // inputs is a contradiction.
-    let mut outputs: HashMap<String, (Option<String>, u64)> = HashMap::new();
+    let mut outputs: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(tb.rows.len());
+    // The line of each kept position, for messages.
+    let mut kept_lines: Vec<u64> = Vec::with_capacity(tb.rows.len());
+    plant.positions.reserve_exact(tb.rows.len());
     for row in &tb.rows {
         let code = tb.get(row, "ps_code");
         if code.is_empty() {
             report.push(Issue::error(&tb.file, row.line, "ps_code", "code vide"));
             continue;
         }
-        if let Some(first) = seen.insert(code.to_owned(), row.line) {
+        if let Some(first) = seen.insert(code.into(), row.line) {
             report.push(Issue::error(
                 &tb.file,
                 row.line,
@@ -592,8 +609,8 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
         }
         let (cs, ti) = (tb.get(row, "ps_cs_code"), tb.get(row, "ps_ti_code"));
         let container = match (cs.is_empty(), ti.is_empty()) {
-            (false, true) if plant.cassettes.contains_key(cs) => Container::Cassette(cs.to_owned()),
-            (true, false) if plant.drawers.contains_key(ti) => Container::Drawer(ti.to_owned()),
+            (false, true) if plant.cassettes.contains_key(cs) => Container::Cassette(cs.into()),
+            (true, false) if plant.drawers.contains_key(ti) => Container::Drawer(ti.into()),
             (false, true) => {
                 dangling(report, tb, row, "ps_cs_code", "t_cassette");
                 continue;
@@ -621,49 +638,80 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
         if !ok {
             continue;
         }
-        let key = (container.clone(), input.clone(), output.clone());
-        if let Some(first) = joints.get(&key) {
-            report.push(Issue::warning(
-                &tb.file,
-                row.line,
-                "ps_code",
-                &format!("position en double : mêmes fibres et même contenant que la ligne {first} ; ignorée"),
-            ));
-            continue;
-        }
-        joints.insert(key, row.line);
-        if let Some(out) = &output {
-            match outputs.get(out) {
-                Some((prev_in, first)) if *prev_in != input => {
-                    report.push(Issue::error(
-                        &tb.file,
-                        row.line,
-                        "ps_2",
-                        &format!("la fibre {out} est déjà une sortie à la ligne {first}, depuis une autre fibre"),
-                    ));
-                    continue;
-                }
-                Some(_) => {}
-                None => {
-                    outputs.insert(out.clone(), (input.clone(), row.line));
-                }
-            }
-        }
-        let kind = tb.get(row, "ps_type").to_owned();
+        let kind = Code::from(tb.get(row, "ps_type"));
         let joint = if kind.starts_with('C') || tb.get(row, "ps_fonct") == "CO" {
             Joint::Connector
         } else {
             Joint::Splice
         };
-        plant.positions.push(Position {
-            code: code.to_owned(),
+        let position = Position {
+            code: code.into(),
             input,
             output,
             container,
             joint,
             kind,
             preaff,
+        };
+        let kept = &plant.positions;
+        let same_joint = |i: &u32| {
+            let k = &kept[*i as usize];
+            k.container == position.container
+                && k.input == position.input
+                && k.output == position.output
+        };
+        if let Some(first) = joints.find(joint_hash(&position), same_joint) {
+            report.push(Issue::warning(
+                &tb.file,
+                row.line,
+                "ps_code",
+                &format!(
+                    "position en double : mêmes fibres et même contenant que la ligne {} ; ignorée",
+                    kept_lines[*first as usize]
+                ),
+            ));
+            continue;
+        }
+        if let Some(out) = &position.output {
+            let same_output = |i: &u32| kept[*i as usize].output.as_ref() == Some(out);
+            if let Some(first) = outputs.find(output_hash(out), same_output) {
+                if kept[*first as usize].input != position.input {
+                    report.push(Issue::error(
+                        &tb.file,
+                        row.line,
+                        "ps_2",
+                        &format!(
+                            "la fibre {out} est déjà une sortie à la ligne {}, depuis une autre fibre",
+                            kept_lines[*first as usize]
+                        ),
+                    ));
+                    continue;
+                }
+            }
+        }
+        let index = u32::try_from(plant.positions.len()).unwrap_or(u32::MAX);
+        joints.insert_unique(joint_hash(&position), index, |i| {
+            joint_hash(&plant.positions[*i as usize])
         });
+        if let Some(out) = &position.output {
+            if outputs
+                .find(output_hash(out), |i| {
+                    plant.positions[*i as usize].output.as_ref() == Some(out)
+                })
+                .is_none()
+            {
+                outputs.insert_unique(output_hash(out), index, |i| {
+                    output_hash(
+                        plant.positions[*i as usize]
+                            .output
+                            .as_deref()
+                            .unwrap_or_default(),
+                    )
+                });
+            }
+        }
+        kept_lines.push(row.line);
+        plant.positions.push(position);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading the files of a GraceTHD "shpcsv" delivery: `;`-separated Latin-1
 //! CSV tables and the attribute tables (`.dbf`) of its shapefiles.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 use crate::gracethd::report::{Issue, Report};
@@ -11,7 +11,9 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct Row {
     pub line: u64,
-    fields: Vec<String>,
+    // One allocation per row for all its fields: a large delivery has
+    // millions of rows.
+    fields: csv::StringRecord,
 }
 
 /// A table of a delivery.
@@ -53,6 +55,38 @@ impl Table {
         }
         ok
     }
+}
+
+/// The header of `NAME.csv` as a table without rows, reading only its
+/// first line; `Ok(None)` if the file is absent. Lets a delivery's files be
+/// checked all at once before any is read whole.
+pub fn csv_header(dir: &Path, name: &str) -> Result<Option<Table>, Error> {
+    use std::io::BufRead;
+    let file = format!("{name}.csv");
+    let path = dir.join(&file);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let unreadable = |e: std::io::Error| Error::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut first = Vec::new();
+    std::io::BufReader::new(std::fs::File::open(&path).map_err(unreadable)?)
+        .read_until(b'\n', &mut first)
+        .map_err(unreadable)?;
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&first);
+    let columns = text
+        .trim_end_matches(['\r', '\n'])
+        .split(';')
+        .enumerate()
+        .map(|(i, h)| (h.trim().trim_matches('"').to_ascii_lowercase(), i))
+        .collect();
+    Ok(Some(Table {
+        file,
+        columns,
+        rows: Vec::new(),
+    }))
 }
 
 /// Reads `NAME.csv` from a delivery; `Ok(None)` if the file is absent.
@@ -104,10 +138,7 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
                     ));
                     continue;
                 }
-                rows.push(Row {
-                    line,
-                    fields: r.iter().map(str::to_owned).collect(),
-                });
+                rows.push(Row { line, fields: r });
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -151,7 +182,7 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
         reason: e.to_string(),
     };
     let mut reader = shapefile::Reader::from_path(&shp).map_err(|e| unreadable(&e))?;
-    let mut columns = HashMap::new();
+    let mut columns = HashMap::default();
     let mut rows = Vec::new();
     let mut lengths = Vec::new();
     for (i, item) in reader.iter_shapes_and_records().enumerate() {
@@ -176,7 +207,7 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
         // so that they read like the CSV files'.
         rows.push(Row {
             line: i as u64 + 2,
-            fields,
+            fields: csv::StringRecord::from(fields),
         });
         let point = match &shape {
             shapefile::Shape::Point(p) => Some((p.x, p.y)),
