@@ -170,6 +170,12 @@ impl Address {
     }
 }
 
+/// The hash of a code in the position indexes.
+fn hash(code: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(code)
+}
+
 /// The plant of one delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Plant {
@@ -201,10 +207,13 @@ pub struct Plant {
     pon_by_fibre: HashMap<String, String>,
     outlet_by_suf: HashMap<Code, Code>,
     sufs_by_address: HashMap<Code, Vec<Code>>,
-    by_preaff: HashMap<Code, Vec<u32>>,
+    // Positions (by index) by reserved premises, output and input fibre,
+    // hashed on the position's own field: no copy of the codes, a few bytes
+    // an entry, where maps of codes were a fifth of a plant's memory.
+    by_preaff: hashbrown::HashTable<u32>,
     route_by_first: HashMap<String, String>,
-    by_output: HashMap<Code, Vec<u32>>,
-    by_input: HashMap<Code, Vec<u32>>,
+    by_output: hashbrown::HashTable<u32>,
+    by_input: hashbrown::HashTable<u32>,
 }
 
 impl Plant {
@@ -240,34 +249,56 @@ impl Plant {
             .collect();
         // Indexes into `positions` as u32: a plant has far fewer than four
         // billion positions, and the indexes are a large part of its memory.
-        for (i, p) in (0u32..).zip(self.positions.iter()) {
+        let positions = &self.positions;
+        let rehash = |field: fn(&Position) -> Option<&Code>| {
+            move |i: &u32| field(&positions[*i as usize]).map_or(0, |c| hash(c))
+        };
+        self.by_output = hashbrown::HashTable::with_capacity(positions.len());
+        self.by_input = hashbrown::HashTable::with_capacity(positions.len());
+        for (i, p) in (0u32..).zip(positions.iter()) {
             if let Some(o) = &p.output {
-                self.by_output.entry(o.clone()).or_default().push(i);
+                self.by_output
+                    .insert_unique(hash(o), i, rehash(|p| p.output.as_ref()));
             }
             if let Some(n) = &p.input {
-                self.by_input.entry(n.clone()).or_default().push(i);
+                self.by_input
+                    .insert_unique(hash(n), i, rehash(|p| p.input.as_ref()));
             }
             if let Some(s) = &p.preaff {
-                self.by_preaff.entry(s.clone()).or_default().push(i);
+                self.by_preaff
+                    .insert_unique(hash(s), i, rehash(|p| p.preaff.as_ref()));
             }
         }
     }
 
+    /// The positions whose `field` is `code`, in file order.
+    fn matching(
+        &self,
+        index: &hashbrown::HashTable<u32>,
+        field: fn(&Position) -> Option<&Code>,
+        code: &str,
+    ) -> Vec<u32> {
+        let mut found: Vec<u32> = index
+            .iter_hash(hash(code))
+            .copied()
+            .filter(|i| field(&self.positions[*i as usize]).is_some_and(|c| c == code))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
     /// The position whose output is this fibre (its upstream joint).
     pub fn feeding(&self, fibre: &str) -> Option<&Position> {
-        self.by_output
-            .get(fibre)
-            .and_then(|v| v.first())
+        self.matching(&self.by_output, |p| p.output.as_ref(), fibre)
+            .first()
             .map(|i| &self.positions[*i as usize])
     }
 
     /// The positions whose input is this fibre.
     pub fn fed_by(&self, fibre: &str) -> impl Iterator<Item = &Position> {
-        self.by_input
-            .get(fibre)
+        self.matching(&self.by_input, |p| p.input.as_ref(), fibre)
             .into_iter()
-            .flatten()
-            .map(|i| &self.positions[*i as usize])
+            .map(|i| &self.positions[i as usize])
     }
 
     /// Number of distinct output fibres fed by one input fibre: more than
@@ -291,11 +322,9 @@ impl Plant {
 
     /// The positions reserved for a premises (`ps_preaff`).
     pub fn reserved_for(&self, suf: &str) -> impl Iterator<Item = &Position> {
-        self.by_preaff
-            .get(suf)
+        self.matching(&self.by_preaff, |p| p.preaff.as_ref(), suf)
             .into_iter()
-            .flatten()
-            .map(|i| &self.positions[*i as usize])
+            .map(|i| &self.positions[i as usize])
     }
 
     /// The stored route (`t_ropt`) that starts with this fibre.

@@ -404,11 +404,7 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    positions(
-        &take(dir, "t_position", &lists, &mut report, &mut counts)?,
-        &mut plant,
-        &mut report,
-    );
+    positions(dir, &lists, &mut plant, &mut report, &mut counts)?;
     // In code order, as the database returns them, so that a plant read
     // from a delivery and read back from storage are the same.
     plant.positions.sort_by(|a, b| a.code.cmp(&b.code));
@@ -452,6 +448,7 @@ fn addresses(
         return Ok(());
     }
     let mut seen: HashMap<Code, u64> = HashMap::default();
+    let mut items = Vec::with_capacity(ad.rows.len());
     for (row, shape) in ad.rows.iter().zip(shapes) {
         let code = ad.get(row, "ad_code");
         if code.is_empty() {
@@ -497,8 +494,8 @@ fn addresses(
                 .ok()?;
             Some((x, y))
         });
-        plant.addresses.insert(
-            code.into(),
+        items.push((
+            Code::from(code),
             crate::plant::Address {
                 code: code.into(),
                 ban_id: opt(ad.get(row, "ad_ban_id")).map(String::from),
@@ -514,8 +511,10 @@ fn addresses(
                 x_cm: point.map(|p| (p.0 * 100.0).round() as i64),
                 y_cm: point.map(|p| (p.1 * 100.0).round() as i64),
             },
-        );
+        ));
     }
+    // In bulk, for full map nodes (see `by_code`).
+    plant.addresses = items.into_iter().collect();
     Ok(())
 }
 
@@ -554,39 +553,128 @@ fn cable_lengths_from_lines(
     Ok(())
 }
 
-fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
+/// Reads `t_position` row by row (it is the largest table) into the
+/// plant's positions, checking each.
+fn positions(
+    dir: &Path,
+    lists: &Lists,
+    plant: &mut Plant,
+    report: &mut Report,
+    counts: &mut BTreeMap<String, usize>,
+) -> Result<(), Error> {
+    let expected = read::csv_line_count(dir, "t_position");
+    let mut checker = PositionChecker::new(expected);
+    plant.positions.reserve_exact(expected);
+    let rows = read::csv_rows(dir, "t_position", report, &mut |tb, row, report| {
+        for (table, column, _) in VALUE_LISTS {
+            if *table == "t_position" {
+                lists.check(tb, row, column, report);
+            }
+        }
+        checker.row(tb, row, plant, report);
+    })?;
+    counts.insert("t_position.csv".into(), rows.unwrap_or(0));
+    plant.positions.shrink_to_fit();
+    Ok(())
+}
+
+/// The checks across the rows of `t_position`. They index the positions
+/// already kept (by number) rather than copy their codes and fibres into
+/// maps: on a large delivery those copies were a quarter of the memory of
+/// an import.
+struct PositionChecker {
+    /// Kept positions by code.
+    codes: hashbrown::HashTable<u32>,
+    /// Codes of the rows not kept, with their line.
+    skipped: HashMap<Code, u64>,
+    /// Kept positions with the same container and fibres: exact duplicates.
+    joints: hashbrown::HashTable<u32>,
+    /// Kept positions by output fibre: a fibre fed twice from different
+    /// inputs is a contradiction.
+    outputs: hashbrown::HashTable<u32>,
+    /// The line of each kept position, for messages.
+    lines: Vec<u64>,
+}
+
+fn fx(value: impl std::hash::Hash) -> u64 {
     use std::hash::BuildHasher;
-    // The checks below index the positions already kept (by number) rather
-    // than copy their fibres into maps: on a large delivery those copies
-    // were a quarter of the memory of an import.
-    let hasher = rustc_hash::FxBuildHasher;
-    let joint_hash = |p: &Position| hasher.hash_one((&p.container, &p.input, &p.output));
-    let output_hash = |f: &str| hasher.hash_one(f);
-    let mut seen: HashMap<Code, u64> = HashMap::default();
-    seen.reserve(tb.rows.len());
-    // Kept positions with the same container and fibres: exact duplicates.
-    let mut joints: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(tb.rows.len());
-    // Kept positions by output fibre: a fibre fed twice from different
-    // inputs is a contradiction.
-    let mut outputs: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(tb.rows.len());
-    // The line of each kept position, for messages.
-    let mut kept_lines: Vec<u64> = Vec::with_capacity(tb.rows.len());
-    plant.positions.reserve_exact(tb.rows.len());
-    for row in &tb.rows {
+    rustc_hash::FxBuildHasher.hash_one(value)
+}
+
+fn joint_hash(p: &Position) -> u64 {
+    fx((&p.container, &p.input, &p.output))
+}
+
+impl PositionChecker {
+    fn new(capacity: usize) -> Self {
+        Self {
+            codes: hashbrown::HashTable::with_capacity(capacity),
+            skipped: HashMap::default(),
+            joints: hashbrown::HashTable::with_capacity(capacity),
+            outputs: hashbrown::HashTable::with_capacity(capacity),
+            lines: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The line of an earlier row with this code, kept or not.
+    fn first_line(&self, kept: &[Position], code: &str) -> Option<u64> {
+        self.codes
+            .find(fx(code), |i| kept[*i as usize].code == code)
+            .map(|i| self.lines[*i as usize])
+            .or_else(|| self.skipped.get(code).copied())
+    }
+
+    fn row(&mut self, tb: &Table, row: &Row, plant: &mut Plant, report: &mut Report) {
         let code = tb.get(row, "ps_code");
         if code.is_empty() {
             report.push(Issue::error(&tb.file, row.line, "ps_code", "code vide"));
-            continue;
+            return;
         }
-        if let Some(first) = seen.insert(code.into(), row.line) {
+        if let Some(first) = self.first_line(&plant.positions, code) {
             report.push(Issue::error(
                 &tb.file,
                 row.line,
                 "ps_code",
                 &format!("code « {code} » en double (déjà ligne {first})"),
             ));
-            continue;
+            return;
         }
+        match self.check(tb, row, code, plant, report) {
+            Some(position) => {
+                let kept = &plant.positions;
+                let index = u32::try_from(kept.len()).unwrap_or(u32::MAX);
+                self.codes
+                    .insert_unique(fx(code), index, |i| fx(&kept[*i as usize].code));
+                self.joints
+                    .insert_unique(joint_hash(&position), index, |i| {
+                        joint_hash(&kept[*i as usize])
+                    });
+                if let Some(out) = &position.output {
+                    let known = |i: &u32| kept[*i as usize].output.as_ref() == Some(out);
+                    if self.outputs.find(fx(out), known).is_none() {
+                        self.outputs.insert_unique(fx(out), index, |i| {
+                            fx(kept[*i as usize].output.as_deref().unwrap_or_default())
+                        });
+                    }
+                }
+                self.lines.push(row.line);
+                plant.positions.push(position);
+            }
+            None => {
+                self.skipped.insert(code.into(), row.line);
+            }
+        }
+    }
+
+    /// Checks a row; the position to keep, if it is to be kept.
+    fn check(
+        &self,
+        tb: &Table,
+        row: &Row,
+        code: &str,
+        plant: &Plant,
+        report: &mut Report,
+    ) -> Option<Position> {
         let input = opt(tb.get(row, "ps_1"));
         let output = opt(tb.get(row, "ps_2"));
         let mut ok = true;
@@ -613,11 +701,11 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
             (true, false) if plant.drawers.contains_key(ti) => Container::Drawer(ti.into()),
             (false, true) => {
                 dangling(report, tb, row, "ps_cs_code", "t_cassette");
-                continue;
+                return None;
             }
             (true, false) => {
                 dangling(report, tb, row, "ps_ti_code", "t_tiroir");
-                continue;
+                return None;
             }
             _ => {
                 report.push(Issue::error(
@@ -626,7 +714,7 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
                     "ps_cs_code",
                     "une position est dans une cassette ou dans un tiroir, exactement un des deux",
                 ));
-                continue;
+                return None;
             }
         };
         let preaff = opt(tb.get(row, "ps_preaff"));
@@ -636,7 +724,7 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
             }
         }
         if !ok {
-            continue;
+            return None;
         }
         let kind = Code::from(tb.get(row, "ps_type"));
         let joint = if kind.starts_with('C') || tb.get(row, "ps_fonct") == "CO" {
@@ -660,58 +748,36 @@ fn positions(tb: &Table, plant: &mut Plant, report: &mut Report) {
                 && k.input == position.input
                 && k.output == position.output
         };
-        if let Some(first) = joints.find(joint_hash(&position), same_joint) {
+        if let Some(first) = self.joints.find(joint_hash(&position), same_joint) {
             report.push(Issue::warning(
                 &tb.file,
                 row.line,
                 "ps_code",
                 &format!(
                     "position en double : mêmes fibres et même contenant que la ligne {} ; ignorée",
-                    kept_lines[*first as usize]
+                    self.lines[*first as usize]
                 ),
             ));
-            continue;
+            return None;
         }
         if let Some(out) = &position.output {
             let same_output = |i: &u32| kept[*i as usize].output.as_ref() == Some(out);
-            if let Some(first) = outputs.find(output_hash(out), same_output) {
+            if let Some(first) = self.outputs.find(fx(out), same_output) {
                 if kept[*first as usize].input != position.input {
                     report.push(Issue::error(
-                        &tb.file,
-                        row.line,
-                        "ps_2",
-                        &format!(
-                            "la fibre {out} est déjà une sortie à la ligne {}, depuis une autre fibre",
-                            kept_lines[*first as usize]
-                        ),
-                    ));
-                    continue;
+                            &tb.file,
+                            row.line,
+                            "ps_2",
+                            &format!(
+                                "la fibre {out} est déjà une sortie à la ligne {}, depuis une autre fibre",
+                                self.lines[*first as usize]
+                            ),
+                        ));
+                    return None;
                 }
             }
         }
-        let index = u32::try_from(plant.positions.len()).unwrap_or(u32::MAX);
-        joints.insert_unique(joint_hash(&position), index, |i| {
-            joint_hash(&plant.positions[*i as usize])
-        });
-        if let Some(out) = &position.output {
-            if outputs
-                .find(output_hash(out), |i| {
-                    plant.positions[*i as usize].output.as_ref() == Some(out)
-                })
-                .is_none()
-            {
-                outputs.insert_unique(output_hash(out), index, |i| {
-                    output_hash(
-                        plant.positions[*i as usize]
-                            .output
-                            .as_deref()
-                            .unwrap_or_default(),
-                    )
-                });
-            }
-        }
-        kept_lines.push(row.line);
-        plant.positions.push(position);
+        Some(position)
     }
 }
 

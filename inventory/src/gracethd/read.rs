@@ -8,34 +8,90 @@ use crate::gracethd::report::{Issue, Report};
 use crate::Error;
 
 /// One row of a table, with the line it came from (1 is the header).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Row {
     pub line: u64,
-    // One allocation per row for all its fields: a large delivery has
-    // millions of rows.
-    fields: csv::StringRecord,
+    /// Index of the row's first field end in [`Table::ends`].
+    first: u32,
 }
 
 /// A table of a delivery.
-#[derive(Debug, Clone)]
+///
+/// The fields of every row sit end to end in one string, with their end
+/// offsets in one vector: a large delivery has millions of rows, and one
+/// allocation per row (let alone per field) cost several times the size of
+/// the file.
+#[derive(Debug, Clone, Default)]
 pub struct Table {
     pub file: String,
     columns: HashMap<String, usize>,
+    width: usize,
+    data: String,
+    ends: Vec<u32>,
     pub rows: Vec<Row>,
 }
 
 impl Table {
+    fn new(file: String, columns: HashMap<String, usize>) -> Self {
+        let width = columns.values().map(|i| i + 1).max().unwrap_or(0);
+        Self {
+            file,
+            columns,
+            width,
+            ..Self::default()
+        }
+    }
+
+    /// Appends a row of fields (missing trailing fields are empty).
+    fn push<'f>(
+        &mut self,
+        line: u64,
+        fields: impl IntoIterator<Item = &'f str>,
+    ) -> Result<(), Error> {
+        let too_big = || Error::Unreadable {
+            path: self.file.clone(),
+            reason: "fichier trop volumineux (plus de 4 Gio de données)".into(),
+        };
+        let first = u32::try_from(self.ends.len()).map_err(|_| too_big())?;
+        let mut n = 0;
+        for f in fields.into_iter().take(self.width) {
+            self.data.push_str(f);
+            self.ends
+                .push(u32::try_from(self.data.len()).map_err(|_| too_big())?);
+            n += 1;
+        }
+        for _ in n..self.width {
+            self.ends
+                .push(u32::try_from(self.data.len()).map_err(|_| too_big())?);
+        }
+        self.rows.push(Row { line, first });
+        Ok(())
+    }
+
+    /// Forgets the rows, keeping the header.
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.rows.clear();
+    }
+
     pub fn has(&self, column: &str) -> bool {
         self.columns.contains_key(column)
     }
 
     /// The trimmed value of a column in a row; empty when absent.
-    pub fn get<'a>(&self, row: &'a Row, column: &str) -> &'a str {
-        self.columns
-            .get(column)
-            .and_then(|i| row.fields.get(*i))
-            .map(|s| s.trim())
-            .unwrap_or("")
+    pub fn get(&self, row: &Row, column: &str) -> &str {
+        let Some(i) = self.columns.get(column) else {
+            return "";
+        };
+        let k = row.first as usize + i;
+        let end = self.ends.get(k).map_or(0, |e| *e as usize);
+        let start = if k == 0 {
+            0
+        } else {
+            self.ends.get(k - 1).map_or(0, |e| *e as usize)
+        };
+        self.data.get(start..end).map(str::trim).unwrap_or("")
     }
 
     /// Reports every required column that is missing; returns whether all
@@ -82,15 +138,42 @@ pub fn csv_header(dir: &Path, name: &str) -> Result<Option<Table>, Error> {
         .enumerate()
         .map(|(i, h)| (h.trim().trim_matches('"').to_ascii_lowercase(), i))
         .collect();
-    Ok(Some(Table {
-        file,
-        columns,
-        rows: Vec::new(),
-    }))
+    Ok(Some(Table::new(file, columns)))
 }
 
 /// Reads `NAME.csv` from a delivery; `Ok(None)` if the file is absent.
 pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<Table>, Error> {
+    Ok(read_csv(dir, name, report, None)?.map(|(table, _)| table))
+}
+
+/// The number of lines of `NAME.csv` after its header (0 if absent): a
+/// cheap bound on its rows, to size what is built from them.
+pub fn csv_line_count(dir: &Path, name: &str) -> usize {
+    std::fs::read(dir.join(format!("{name}.csv")))
+        .map(|b| b.iter().filter(|c| **c == b'\n').count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Reads `NAME.csv` row by row without keeping the rows: `each` sees a
+/// table holding only the current row. Returns the number of rows, or
+/// `Ok(None)` if the file is absent. For the largest tables, whose rows are
+/// needed once.
+pub fn csv_rows(
+    dir: &Path,
+    name: &str,
+    report: &mut Report,
+    each: &mut dyn FnMut(&Table, &Row, &mut Report),
+) -> Result<Option<usize>, Error> {
+    Ok(read_csv(dir, name, report, Some(each))?.map(|(_, n)| n))
+}
+
+/// Reads a CSV file: whole into a table, or row by row through `each`.
+fn read_csv(
+    dir: &Path,
+    name: &str,
+    report: &mut Report,
+    mut each: Option<&mut dyn FnMut(&Table, &Row, &mut Report)>,
+) -> Result<Option<(Table, usize)>, Error> {
     let file = format!("{name}.csv");
     let path = dir.join(&file);
     if !path.is_file() {
@@ -120,7 +203,11 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
         .enumerate()
         .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
         .collect();
-    let mut rows = Vec::new();
+    let mut table = Table::new(file.clone(), columns);
+    if each.is_none() {
+        table.data.reserve(text.len());
+    }
+    let mut count = 0;
     for record in reader.records() {
         match record {
             Ok(r) => {
@@ -138,7 +225,14 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
                     ));
                     continue;
                 }
-                rows.push(Row { line, fields: r });
+                if each.is_some() {
+                    table.clear();
+                }
+                table.push(line, r.iter())?;
+                count += 1;
+                if let Some(each) = each.as_mut() {
+                    each(&table, &table.rows[0], report);
+                }
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -151,11 +245,8 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
             }
         }
     }
-    Ok(Some(Table {
-        file,
-        columns,
-        rows,
-    }))
+    table.data.shrink_to_fit();
+    Ok(Some((table, count)))
 }
 
 /// What a shapefile record's geometry tells: the length of a polyline (in
@@ -205,10 +296,7 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
         }
         // Line numbers of a .dbf are record numbers; the header counts as 1
         // so that they read like the CSV files'.
-        rows.push(Row {
-            line: i as u64 + 2,
-            fields: csv::StringRecord::from(fields),
-        });
+        rows.push((i as u64 + 2, fields));
         let point = match &shape {
             shapefile::Shape::Point(p) => Some((p.x, p.y)),
             shapefile::Shape::PointZ(p) => Some((p.x, p.y)),
@@ -220,14 +308,11 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
             point,
         });
     }
-    Ok(Some((
-        Table {
-            file: format!("{name}.dbf"),
-            columns,
-            rows,
-        },
-        lengths,
-    )))
+    let mut table = Table::new(format!("{name}.dbf"), columns);
+    for (line, fields) in rows {
+        table.push(line, fields.iter().map(String::as_str))?;
+    }
+    Ok(Some((table, lengths)))
 }
 
 fn dbf_text(v: &shapefile::dbase::FieldValue) -> String {
