@@ -154,6 +154,9 @@ pub fn csv_line_count(dir: &Path, name: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// What sees each row of a table read row by row.
+pub type RowFn<'a> = dyn FnMut(&Table, &Row, &mut Report) + 'a;
+
 /// Reads `NAME.csv` row by row without keeping the rows: `each` sees a
 /// table holding only the current row. Returns the number of rows, or
 /// `Ok(None)` if the file is absent. For the largest tables, whose rows are
@@ -162,7 +165,7 @@ pub fn csv_rows(
     dir: &Path,
     name: &str,
     report: &mut Report,
-    each: &mut dyn FnMut(&Table, &Row, &mut Report),
+    each: &mut RowFn<'_>,
 ) -> Result<Option<usize>, Error> {
     Ok(read_csv(dir, name, report, Some(each))?.map(|(_, n)| n))
 }
@@ -172,7 +175,7 @@ fn read_csv(
     dir: &Path,
     name: &str,
     report: &mut Report,
-    mut each: Option<&mut dyn FnMut(&Table, &Row, &mut Report)>,
+    mut each: Option<&mut RowFn<'_>>,
 ) -> Result<Option<(Table, usize)>, Error> {
     let file = format!("{name}.csv");
     let path = dir.join(&file);
