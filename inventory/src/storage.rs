@@ -431,12 +431,13 @@ impl ImportSummary {
     }
 }
 
+/// Binds a value, borrowing its text rather than copying it.
 fn bind<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    v: &Val,
+    v: &'q Val,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     match v {
-        Val::Text(s) => q.bind(s.as_deref().map(str::to_owned)),
+        Val::Text(s) => q.bind(s.as_deref()),
         Val::Int(n) => q.bind(*n),
     }
 }
@@ -444,7 +445,7 @@ fn bind<'q>(
 /// Rows per multi-row statement: few enough parameters for both backends
 /// (SQLite allows 32,766, PostgreSQL 65,535), many enough to spare round
 /// trips.
-const BATCH_ROWS: usize = 400;
+const BATCH_ROWS: usize = 1000;
 
 /// How to write the n-th parameter of a long statement. `$n` everywhere
 /// else; plain `?` on SQLite here, because SQLite resolves each `$n` by a
@@ -502,11 +503,58 @@ async fn insert_rows(
             for v in values {
                 q = bind(q, v);
             }
-            q = q.bind(hash.clone());
+            q = q.bind(hash.as_str());
         }
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The next rows of a table to write, with their fingerprints.
+struct Batch<'a> {
+    /// Rows read from the plant, written or not.
+    rows: u64,
+    /// Codes whose stored row changed: deleted before the batch is written.
+    replaced: Vec<&'a str>,
+    /// New and changed rows.
+    pending: Vec<(StoredRow<'a>, String)>,
+}
+
+impl<'a> Batch<'a> {
+    /// Reads rows until `BATCH_ROWS` are to be written or the table ends,
+    /// counting what changed.
+    fn take(
+        rows: &mut (dyn Iterator<Item = StoredRow<'a>> + Send + 'a),
+        existing: &HashMap<String, String>,
+        changes: &mut TableChanges,
+        buf: &mut String,
+    ) -> Self {
+        let mut batch = Batch {
+            rows: 0,
+            replaced: Vec::new(),
+            pending: Vec::with_capacity(BATCH_ROWS),
+        };
+        for (code, values) in &mut *rows {
+            batch.rows += 1;
+            let hash = fingerprint(&values, buf);
+            match existing.get(code) {
+                Some(old) if *old == hash => changes.unchanged += 1,
+                Some(_) => {
+                    batch.replaced.push(code);
+                    batch.pending.push(((code, values), hash));
+                    changes.changed += 1;
+                }
+                None => {
+                    batch.pending.push(((code, values), hash));
+                    changes.added += 1;
+                }
+            }
+            if batch.pending.len() >= BATCH_ROWS {
+                break;
+            }
+        }
+        batch
+    }
 }
 
 /// Writes a batch of new and changed rows: the changed ones are deleted
@@ -536,6 +584,16 @@ async fn stored_hashes(
         .map(|r| Ok((r.try_get("code")?, r.try_get("row_hash")?)))
         .collect()
 }
+
+/// The secondary (non-unique) indexes of the plant's tables, as the
+/// migrations create them: (table, index, columns).
+const SECONDARY_INDEXES: &[(&str, &str, &str)] = &[
+    ("inv_enclosures", "inv_enclosures_kind", "kind"),
+    ("inv_fibres", "inv_fibres_cable", "cable"),
+    ("inv_positions", "inv_positions_output", "output"),
+    ("inv_positions", "inv_positions_input", "input"),
+    ("inv_addresses", "inv_addresses_hexacle", "hexacle"),
+];
 
 const LOCK: &str = "import";
 
@@ -614,6 +672,24 @@ async fn store_locked(
             continue;
         }
         let mut existing = stored_hashes(&mut tx, table.table).await.map_err(sql_err)?;
+        // Filling an empty table, its secondary indexes are built once at
+        // the end rather than kept up to date row by row (most of SQLite's
+        // time on a first import went to inserting into them in random
+        // order).
+        let rebuild: Vec<&(&str, &str, &str)> = if existing.is_empty() {
+            SECONDARY_INDEXES
+                .iter()
+                .filter(|(t, _, _)| *t == table.table)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (_, index, _) in &rebuild {
+            sqlx::query(&format!("DROP INDEX {index}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(sql_err)?;
+        }
         let mut changes = TableChanges::default();
         // Codes that vanished go first, so that a unique column (a PON
         // port's fibre) can move to a new code in the same import.
@@ -633,44 +709,32 @@ async fn store_locked(
                 existing.remove(code);
             }
         }
-        let mut buf = String::new();
-        let mut replaced: Vec<&str> = Vec::new();
-        let mut pending: Vec<(StoredRow<'_>, String)> = Vec::with_capacity(BATCH_ROWS);
-        let mut done = 0u64;
         let TableRows {
             table: name,
             columns,
-            rows,
-            ..
+            mut rows,
         } = table;
         let target = (name, columns);
-        for (code, values) in rows {
-            let hash = fingerprint(&values, &mut buf);
-            match existing.get(code) {
-                Some(old) if *old == hash => changes.unchanged += 1,
-                Some(_) => {
-                    replaced.push(code);
-                    pending.push(((code, values), hash));
-                    changes.changed += 1;
-                }
-                None => {
-                    pending.push(((code, values), hash));
-                    changes.added += 1;
-                }
-            }
-            done += 1;
-            if pending.len() >= BATCH_ROWS {
-                flush(&mut tx, target, &mut replaced, &mut pending)
-                    .await
-                    .map_err(sql_err)?;
-                progress.advance(done);
-                done = 0;
-            }
+        let mut buf = String::new();
+        let mut next = Batch::take(&mut rows, &existing, &mut changes, &mut buf);
+        while next.rows > 0 {
+            let mut current = next;
+            // The next batch is fingerprinted while the database writes
+            // this one: the two halves of the work run on both cores.
+            let (written, prepared) = tokio::join!(
+                flush(&mut tx, target, &mut current.replaced, &mut current.pending),
+                async { Batch::take(&mut rows, &existing, &mut changes, &mut buf) }
+            );
+            written.map_err(sql_err)?;
+            progress.advance(current.rows);
+            next = prepared;
         }
-        flush(&mut tx, target, &mut replaced, &mut pending)
-            .await
-            .map_err(sql_err)?;
-        progress.advance(done);
+        for (table, index, columns) in &rebuild {
+            sqlx::query(&format!("CREATE INDEX {index} ON {table} ({columns})"))
+                .execute(&mut *tx)
+                .await
+                .map_err(sql_err)?;
+        }
         summary
             .tables
             .insert(name.trim_start_matches("inv_").to_owned(), changes);
