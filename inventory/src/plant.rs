@@ -170,10 +170,11 @@ impl Address {
     }
 }
 
-/// The hash of a code in the position indexes.
-fn hash(code: &str) -> u64 {
+/// The hash of a value in the tables of position numbers (here and in the
+/// delivery checks).
+pub(crate) fn fx(value: impl std::hash::Hash) -> u64 {
     use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(code)
+    rustc_hash::FxBuildHasher.hash_one(value)
 }
 
 /// The plant of one delivery.
@@ -251,22 +252,22 @@ impl Plant {
         // billion positions, and the indexes are a large part of its memory.
         let positions = &self.positions;
         let rehash = |field: fn(&Position) -> Option<&Code>| {
-            move |i: &u32| field(&positions[*i as usize]).map_or(0, |c| hash(c))
+            move |i: &u32| field(&positions[*i as usize]).map_or(0, fx)
         };
         self.by_output = hashbrown::HashTable::with_capacity(positions.len());
         self.by_input = hashbrown::HashTable::with_capacity(positions.len());
         for (i, p) in (0u32..).zip(positions.iter()) {
             if let Some(o) = &p.output {
                 self.by_output
-                    .insert_unique(hash(o), i, rehash(|p| p.output.as_ref()));
+                    .insert_unique(fx(o), i, rehash(|p| p.output.as_ref()));
             }
             if let Some(n) = &p.input {
                 self.by_input
-                    .insert_unique(hash(n), i, rehash(|p| p.input.as_ref()));
+                    .insert_unique(fx(n), i, rehash(|p| p.input.as_ref()));
             }
             if let Some(s) = &p.preaff {
                 self.by_preaff
-                    .insert_unique(hash(s), i, rehash(|p| p.preaff.as_ref()));
+                    .insert_unique(fx(s), i, rehash(|p| p.preaff.as_ref()));
             }
         }
     }
@@ -279,7 +280,7 @@ impl Plant {
         code: &str,
     ) -> Vec<u32> {
         let mut found: Vec<u32> = index
-            .iter_hash(hash(code))
+            .iter_hash(fx(code))
             .copied()
             .filter(|i| field(&self.positions[*i as usize]).is_some_and(|c| c == code))
             .collect();

@@ -17,13 +17,14 @@ use regie_core::migrate::{Component, Migration};
 use regie_core::{db::is_unique_violation, time, Db};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::budget::{MilliDb, OpticalClass};
 use crate::extension::{PonPort, Splitter};
 use crate::plant::{
-    Cable, Cassette, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room, Site,
-    Suf,
+    Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
+    Site, Suf,
 };
 use crate::Error;
 
@@ -662,7 +663,6 @@ async fn store_locked(
     let tables = plant_rows(plant);
     progress.phase("écriture", plant_size(plant));
     let mut tx = db.begin().await?;
-    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
     for build in tables {
         let table = build();
         // Extension tables the delivery did not carry are left as stored.
@@ -768,189 +768,208 @@ async fn store_locked(
     Ok((summary, version))
 }
 
-fn text<T: From<String>>(r: &sqlx::any::AnyRow, c: &str) -> Result<T, sqlx::Error> {
-    Ok(r.try_get::<Option<String>, _>(c)?
-        .unwrap_or_default()
-        .into())
+fn sql_err(e: sqlx::Error) -> Error {
+    Error::Storage(e.into())
 }
 
-fn opt_text<T: From<String>>(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<T>, sqlx::Error> {
-    Ok(r.try_get::<Option<String>, _>(c)?.map(T::from))
+fn text<T: From<String>>(r: &AnyRow, c: &str) -> Result<T, Error> {
+    Ok(opt_text(r, c)?.unwrap_or_else(|| T::from(String::new())))
 }
 
-fn opt_u32(r: &sqlx::any::AnyRow, c: &str) -> Result<Option<u32>, sqlx::Error> {
-    Ok(r.try_get::<Option<i64>, _>(c)?
-        .and_then(|n| u32::try_from(n).ok()))
+fn opt_text<T: From<String>>(r: &AnyRow, c: &str) -> Result<Option<T>, Error> {
+    Ok(r.try_get::<Option<String>, _>(c)
+        .map_err(sql_err)?
+        .map(T::from))
+}
+
+fn opt_int(r: &AnyRow, c: &str) -> Result<Option<i64>, Error> {
+    r.try_get::<Option<i64>, _>(c).map_err(sql_err)
+}
+
+fn opt_u32(r: &AnyRow, c: &str) -> Result<Option<u32>, Error> {
+    Ok(opt_int(r, c)?.and_then(|n| u32::try_from(n).ok()))
+}
+
+/// Every row of a plant table, in code order, built by `build`.
+async fn rows_of<T>(
+    db: &Db,
+    table: &str,
+    build: impl Fn(&AnyRow) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    sqlx::query(&format!("SELECT * FROM {table} ORDER BY code"))
+        .fetch_all(db.pool())
+        .await
+        .map_err(sql_err)?
+        .iter()
+        .map(build)
+        .collect()
+}
+
+/// A table's rows by code. Built in bulk, the map's nodes are full: the
+/// loaded plant is the one a server keeps.
+fn keyed<T>(rows: Vec<T>, code: impl Fn(&T) -> Code) -> BTreeMap<Code, T> {
+    rows.into_iter().map(|x| (code(&x), x)).collect()
 }
 
 /// Loads the stored plant.
 #[tracing::instrument(skip_all)]
 pub async fn load(db: &Db) -> Result<Plant, Error> {
-    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
-    let all = |table: &str| format!("SELECT * FROM {table} ORDER BY code");
-    let fetch = |sql: String| async move {
-        sqlx::query(&sql)
-            .fetch_all(db.pool())
-            .await
-            .map_err(sql_err)
-    };
     let mut p = Plant::default();
-    for r in fetch(all("inv_sites")).await? {
-        let s = Site {
-            code: text(&r, "code").map_err(sql_err)?,
-            label: text(&r, "label").map_err(sql_err)?,
-            kind: text(&r, "kind").map_err(sql_err)?,
-        };
-        p.sites.insert(s.code.clone(), s);
-    }
-    for r in fetch(all("inv_rooms")).await? {
-        let x = Room {
-            code: text(&r, "code").map_err(sql_err)?,
-            site: text(&r, "site").map_err(sql_err)?,
-        };
-        p.rooms.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_racks")).await? {
-        let x = Rack {
-            code: text(&r, "code").map_err(sql_err)?,
-            room: text(&r, "room").map_err(sql_err)?,
-        };
-        p.racks.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_drawers")).await? {
-        let x = Drawer {
-            code: text(&r, "code").map_err(sql_err)?,
-            label: text(&r, "label").map_err(sql_err)?,
-            rack: text(&r, "rack").map_err(sql_err)?,
-        };
-        p.drawers.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_enclosures")).await? {
-        let x = Enclosure {
-            code: text(&r, "code").map_err(sql_err)?,
-            label: text(&r, "label").map_err(sql_err)?,
-            kind: text(&r, "kind").map_err(sql_err)?,
-            suf: opt_text(&r, "suf").map_err(sql_err)?,
-        };
-        p.enclosures.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_cassettes")).await? {
-        let x = Cassette {
-            code: text(&r, "code").map_err(sql_err)?,
-            enclosure: text(&r, "enclosure").map_err(sql_err)?,
-        };
-        p.cassettes.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_cables")).await? {
-        let x = Cable {
-            code: text(&r, "code").map_err(sql_err)?,
-            label: text(&r, "label").map_err(sql_err)?,
-            capacity: opt_u32(&r, "capacity").map_err(sql_err)?,
-            length_m: r
-                .try_get::<Option<i64>, _>("length_mm")
-                .map_err(sql_err)?
-                .map(|mm| mm as f64 / 1000.0),
-        };
-        p.cables.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_fibres")).await? {
-        let x = Fibre {
-            code: text(&r, "code").map_err(sql_err)?,
-            cable: text(&r, "cable").map_err(sql_err)?,
-            number: opt_u32(&r, "number").map_err(sql_err)?,
-            tube: opt_u32(&r, "tube").map_err(sql_err)?,
-            in_tube: opt_u32(&r, "in_tube").map_err(sql_err)?,
-            color: text(&r, "color").map_err(sql_err)?,
-        };
-        p.fibres.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_positions")).await? {
-        let container = text(&r, "container").map_err(sql_err)?;
-        let container = match text::<String>(&r, "container_kind")
-            .map_err(sql_err)?
-            .as_str()
-        {
+    let sites = rows_of(db, "inv_sites", |r| {
+        Ok(Site {
+            code: text(r, "code")?,
+            label: text(r, "label")?,
+            kind: text(r, "kind")?,
+        })
+    });
+    p.sites = keyed(sites.await?, |x| x.code.clone());
+    let rooms = rows_of(db, "inv_rooms", |r| {
+        Ok(Room {
+            code: text(r, "code")?,
+            site: text(r, "site")?,
+        })
+    });
+    p.rooms = keyed(rooms.await?, |x| x.code.clone());
+    let racks = rows_of(db, "inv_racks", |r| {
+        Ok(Rack {
+            code: text(r, "code")?,
+            room: text(r, "room")?,
+        })
+    });
+    p.racks = keyed(racks.await?, |x| x.code.clone());
+    let drawers = rows_of(db, "inv_drawers", |r| {
+        Ok(Drawer {
+            code: text(r, "code")?,
+            label: text(r, "label")?,
+            rack: text(r, "rack")?,
+        })
+    });
+    p.drawers = keyed(drawers.await?, |x| x.code.clone());
+    let enclosures = rows_of(db, "inv_enclosures", |r| {
+        Ok(Enclosure {
+            code: text(r, "code")?,
+            label: text(r, "label")?,
+            kind: text(r, "kind")?,
+            suf: opt_text(r, "suf")?,
+        })
+    });
+    p.enclosures = keyed(enclosures.await?, |x| x.code.clone());
+    let cassettes = rows_of(db, "inv_cassettes", |r| {
+        Ok(Cassette {
+            code: text(r, "code")?,
+            enclosure: text(r, "enclosure")?,
+        })
+    });
+    p.cassettes = keyed(cassettes.await?, |x| x.code.clone());
+    let cables = rows_of(db, "inv_cables", |r| {
+        Ok(Cable {
+            code: text(r, "code")?,
+            label: text(r, "label")?,
+            capacity: opt_u32(r, "capacity")?,
+            length_m: opt_int(r, "length_mm")?.map(|mm| mm as f64 / 1000.0),
+        })
+    });
+    p.cables = keyed(cables.await?, |x| x.code.clone());
+    let fibres = rows_of(db, "inv_fibres", |r| {
+        Ok(Fibre {
+            code: text(r, "code")?,
+            cable: text(r, "cable")?,
+            number: opt_u32(r, "number")?,
+            tube: opt_u32(r, "tube")?,
+            in_tube: opt_u32(r, "in_tube")?,
+            color: text(r, "color")?,
+        })
+    });
+    p.fibres = keyed(fibres.await?, |x| x.code.clone());
+    p.positions = rows_of(db, "inv_positions", |r| {
+        let container = text(r, "container")?;
+        let container = match text::<String>(r, "container_kind")?.as_str() {
             "drawer" => Container::Drawer(container),
             _ => Container::Cassette(container),
         };
-        p.positions.push(Position {
-            code: text(&r, "code").map_err(sql_err)?,
-            input: opt_text(&r, "input").map_err(sql_err)?,
-            output: opt_text(&r, "output").map_err(sql_err)?,
+        Ok(Position {
+            code: text(r, "code")?,
+            input: opt_text(r, "input")?,
+            output: opt_text(r, "output")?,
             container,
-            joint: if text::<String>(&r, "joint").map_err(sql_err)? == "connector" {
+            joint: if text::<String>(r, "joint")? == "connector" {
                 Joint::Connector
             } else {
                 Joint::Splice
             },
-            kind: text(&r, "kind").map_err(sql_err)?,
-            preaff: opt_text(&r, "preaff").map_err(sql_err)?,
-        });
-    }
-    for r in fetch(all("inv_sufs")).await? {
-        let x = Suf {
-            code: text(&r, "code").map_err(sql_err)?,
-            address: opt_text(&r, "address").map_err(sql_err)?,
-        };
-        p.sufs.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_routes")).await? {
-        let fibres: String = text(&r, "fibres").map_err(sql_err)?;
-        p.routes.insert(
-            text(&r, "code").map_err(sql_err)?,
+            kind: text(r, "kind")?,
+            preaff: opt_text(r, "preaff")?,
+        })
+    })
+    .await?;
+    let sufs = rows_of(db, "inv_sufs", |r| {
+        Ok(Suf {
+            code: text(r, "code")?,
+            address: opt_text(r, "address")?,
+        })
+    });
+    p.sufs = keyed(sufs.await?, |x| x.code.clone());
+    let routes = rows_of(db, "inv_routes", |r| {
+        let fibres: String = text(r, "fibres")?;
+        Ok((
+            text(r, "code")?,
             fibres
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-        );
-    }
-    for r in fetch(all("inv_pon_ports")).await? {
-        let class: String = text(&r, "optical_class").map_err(sql_err)?;
-        let x = PonPort {
-            code: text(&r, "code").map_err(sql_err)?,
-            olt: text(&r, "olt").map_err(sql_err)?,
-            model: text(&r, "model").map_err(sql_err)?,
-            site: text(&r, "site").map_err(sql_err)?,
-            slot: opt_u32(&r, "slot").map_err(sql_err)?.unwrap_or(0),
-            port: opt_u32(&r, "port").map_err(sql_err)?.unwrap_or(0),
-            class: OpticalClass::parse(&class)?,
-            max_onts: opt_u32(&r, "max_onts").map_err(sql_err)?.unwrap_or(0),
-            fibre: text(&r, "fibre").map_err(sql_err)?,
-        };
-        p.pon_ports.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_addresses")).await? {
-        let x = crate::plant::Address {
-            code: text(&r, "code").map_err(sql_err)?,
-            ban_id: opt_text(&r, "ban_id").map_err(sql_err)?,
-            number: opt_text(&r, "number").map_err(sql_err)?,
-            repetition: opt_text(&r, "repetition").map_err(sql_err)?,
-            street: text(&r, "street").map_err(sql_err)?,
-            insee: text(&r, "insee").map_err(sql_err)?,
-            postcode: text(&r, "postcode").map_err(sql_err)?,
-            commune: text(&r, "commune").map_err(sql_err)?,
-            hexacle: opt_text::<String>(&r, "hexacle")
-                .map_err(sql_err)?
+        ))
+    });
+    p.routes = routes.await?.into_iter().collect();
+    let pon_ports = rows_of(db, "inv_pon_ports", |r| {
+        Ok(PonPort {
+            code: text(r, "code")?,
+            olt: text(r, "olt")?,
+            model: text(r, "model")?,
+            site: text(r, "site")?,
+            slot: opt_u32(r, "slot")?.unwrap_or(0),
+            port: opt_u32(r, "port")?.unwrap_or(0),
+            class: OpticalClass::parse(&text::<String>(r, "optical_class")?)?,
+            max_onts: opt_u32(r, "max_onts")?.unwrap_or(0),
+            fibre: text(r, "fibre")?,
+        })
+    });
+    p.pon_ports = pon_ports
+        .await?
+        .into_iter()
+        .map(|x| (x.code.clone(), x))
+        .collect();
+    let addresses = rows_of(db, "inv_addresses", |r| {
+        Ok(crate::plant::Address {
+            code: text(r, "code")?,
+            ban_id: opt_text(r, "ban_id")?,
+            number: opt_text(r, "number")?,
+            repetition: opt_text(r, "repetition")?,
+            street: text(r, "street")?,
+            insee: text(r, "insee")?,
+            postcode: text(r, "postcode")?,
+            commune: text(r, "commune")?,
+            hexacle: opt_text::<String>(r, "hexacle")?
                 .and_then(|h| crate::address::Hexacle::parse(&h).ok()),
-            dwellings: opt_u32(&r, "dwellings").map_err(sql_err)?.unwrap_or(0),
-            state: text(&r, "state").map_err(sql_err)?,
-            x_cm: r.try_get::<Option<i64>, _>("x_cm").map_err(sql_err)?,
-            y_cm: r.try_get::<Option<i64>, _>("y_cm").map_err(sql_err)?,
-        };
-        p.addresses.insert(x.code.clone(), x);
-    }
-    for r in fetch(all("inv_splitters")).await? {
-        let x = Splitter {
-            input: text(&r, "code").map_err(sql_err)?,
-            ratio: opt_u32(&r, "ratio").map_err(sql_err)?.unwrap_or(0),
-            loss: r
-                .try_get::<Option<i64>, _>("loss_mdb")
-                .map_err(sql_err)?
-                .map(MilliDb),
-        };
-        p.splitters.insert(x.input.clone(), x);
-    }
+            dwellings: opt_u32(r, "dwellings")?.unwrap_or(0),
+            state: text(r, "state")?,
+            x_cm: opt_int(r, "x_cm")?,
+            y_cm: opt_int(r, "y_cm")?,
+        })
+    });
+    p.addresses = keyed(addresses.await?, |x| x.code.clone());
+    let splitters = rows_of(db, "inv_splitters", |r| {
+        Ok(Splitter {
+            input: text(r, "code")?,
+            ratio: opt_u32(r, "ratio")?.unwrap_or(0),
+            loss: opt_int(r, "loss_mdb")?.map(MilliDb),
+        })
+    });
+    p.splitters = splitters
+        .await?
+        .into_iter()
+        .map(|x| (x.input.clone(), x))
+        .collect();
     p.has_pon_file = true;
     p.has_splitter_file = true;
     p.index();
@@ -960,23 +979,11 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
 /// The stored PON ports and splitters, as (code, fibre) pairs, to check a
 /// delivery without extension files against them.
 pub async fn extension_fibres(db: &Db) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
-    let sql_err = |e: sqlx::Error| Error::Storage(e.into());
-    let ports = sqlx::query("SELECT code, fibre FROM inv_pon_ports ORDER BY code")
-        .fetch_all(db.pool())
-        .await
-        .map_err(sql_err)?
-        .iter()
-        .map(|r| Ok((text(r, "code")?, text(r, "fibre")?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(sql_err)?;
-    let splitters = sqlx::query("SELECT code FROM inv_splitters ORDER BY code")
-        .fetch_all(db.pool())
-        .await
-        .map_err(sql_err)?
-        .iter()
-        .map(|r| text(r, "code"))
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(sql_err)?;
+    let ports = rows_of(db, "inv_pon_ports", |r| {
+        Ok((text(r, "code")?, text(r, "fibre")?))
+    })
+    .await?;
+    let splitters = rows_of(db, "inv_splitters", |r| text(r, "code")).await?;
     Ok((ports, splitters))
 }
 
@@ -995,22 +1002,17 @@ pub async fn counts(db: &Db) -> Result<BTreeMap<String, i64>, Error> {
         let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .fetch_one(db.pool())
             .await
-            .map_err(|e| Error::Storage(e.into()))?;
+            .map_err(sql_err)?;
         out.insert(
             table.trim_start_matches("inv_").to_owned(),
-            r.try_get::<i64, _>("n")
-                .map_err(|e| Error::Storage(e.into()))?,
+            r.try_get::<i64, _>("n").map_err(sql_err)?,
         );
     }
     let r = sqlx::query("SELECT COUNT(*) AS n FROM inv_enclosures WHERE kind = 'PTO'")
         .fetch_one(db.pool())
         .await
-        .map_err(|e| Error::Storage(e.into()))?;
-    out.insert(
-        "outlets".into(),
-        r.try_get::<i64, _>("n")
-            .map_err(|e| Error::Storage(e.into()))?,
-    );
+        .map_err(sql_err)?;
+    out.insert("outlets".into(), r.try_get::<i64, _>("n").map_err(sql_err)?);
     Ok(out)
 }
 
@@ -1019,7 +1021,6 @@ pub async fn version(db: &Db) -> Result<i64, Error> {
     let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS v FROM inv_imports")
         .fetch_one(db.pool())
         .await
-        .map_err(|e| Error::Storage(e.into()))?;
-    r.try_get::<i64, _>("v")
-        .map_err(|e| Error::Storage(e.into()))
+        .map_err(sql_err)?;
+    r.try_get::<i64, _>("v").map_err(sql_err)
 }

@@ -18,8 +18,8 @@ use read::{Row, Table};
 pub use report::{Issue, Report, Severity};
 
 use crate::plant::{
-    Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
-    Site, Suf,
+    fx, Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack,
+    Room, Site, Suf,
 };
 use crate::Error;
 
@@ -58,14 +58,16 @@ impl Lists {
         Ok(Self(lists))
     }
 
-    /// Checks a coded value against its list, when the delivery has it.
-    fn check(&self, table: &Table, row: &Row, column: &str, report: &mut Report) {
-        let Some((_, _, list)) = VALUE_LISTS
-            .iter()
-            .find(|(t, c, _)| table.file.strip_suffix(".csv") == Some(*t) && *c == column)
-        else {
-            return;
-        };
+    /// Checks a row's coded values against their lists, when the delivery
+    /// has them.
+    fn check(&self, table: &Table, row: &Row, report: &mut Report) {
+        let name = table.file.strip_suffix(".csv");
+        for (_, column, list) in VALUE_LISTS.iter().filter(|(t, _, _)| name == Some(*t)) {
+            self.check_value(table, row, column, list, report);
+        }
+    }
+
+    fn check_value(&self, table: &Table, row: &Row, column: &str, list: &str, report: &mut Report) {
         let value = table.get(row, column);
         if value.is_empty() {
             return;
@@ -188,12 +190,8 @@ fn take(
     let tb = read::csv_table(dir, name, report)?
         .ok_or_else(|| Error::Invalid(format!("table {name} absente")))?;
     counts.insert(tb.file.clone(), tb.rows.len());
-    for (table, column, _) in VALUE_LISTS {
-        if *table == name {
-            for row in &tb.rows {
-                lists.check(&tb, row, column, report);
-            }
-        }
+    for row in &tb.rows {
+        lists.check(&tb, row, report);
     }
     Ok(tb)
 }
@@ -566,11 +564,7 @@ fn positions(
     let mut checker = PositionChecker::new(expected);
     plant.positions.reserve_exact(expected);
     let rows = read::csv_rows(dir, "t_position", report, &mut |tb, row, report| {
-        for (table, column, _) in VALUE_LISTS {
-            if *table == "t_position" {
-                lists.check(tb, row, column, report);
-            }
-        }
+        lists.check(tb, row, report);
         checker.row(tb, row, plant, report);
     })?;
     counts.insert("t_position.csv".into(), rows.unwrap_or(0));
@@ -594,11 +588,6 @@ struct PositionChecker {
     outputs: hashbrown::HashTable<u32>,
     /// The line of each kept position, for messages.
     lines: Vec<u64>,
-}
-
-fn fx(value: impl std::hash::Hash) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(value)
 }
 
 fn joint_hash(p: &Position) -> u64 {
