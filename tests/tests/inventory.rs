@@ -6,6 +6,15 @@ use regie::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::{gracethd_fixture, modified_fixture, TestApp};
 
+/// An app whose inventory holds the fixture network.
+async fn app_with_fixture() -> TestApp {
+    let t = TestApp::new().await;
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("imports");
+    t
+}
+
 fn actor() -> Actor {
     Actor::system("test")
 }
@@ -47,10 +56,7 @@ async fn import_is_whole_then_idempotent() {
 
 #[tokio::test]
 async fn a_newer_delivery_updates_by_code() {
-    let t = TestApp::new().await;
-    service::import(t.db(), &actor(), &gracethd_fixture(), false)
-        .await
-        .expect("imports");
+    let t = app_with_fixture().await;
     // Drop an outlet without a path, and give a cable a declared length.
     let newer = modified_fixture("t_ebp.csv", |l| {
         l.retain(|line| !line.starts_with("BP000180031091;"))
@@ -157,10 +163,7 @@ async fn imports_run_one_at_a_time() {
 
 #[tokio::test]
 async fn trace_through_the_api_and_the_page() {
-    let t = TestApp::new().await;
-    service::import(t.db(), &actor(), &gracethd_fixture(), false)
-        .await
-        .expect("imports");
+    let t = app_with_fixture().await;
     let tech = t.user("karim", &[Role::Technician]).await;
     let tok = t.token_for(&tech).await;
     let a = t
@@ -248,10 +251,7 @@ async fn trace_through_the_api_and_the_page() {
 
 #[tokio::test]
 async fn downstream_through_the_api_and_the_cache_follows_imports() {
-    let t = TestApp::new().await;
-    service::import(t.db(), &actor(), &gracethd_fixture(), false)
-        .await
-        .expect("imports");
+    let t = app_with_fixture().await;
     let tech = t.user("karim", &[Role::Technician]).await;
     let tok = t.token_for(&tech).await;
     let a = t
@@ -315,10 +315,7 @@ async fn downstream_through_the_api_and_the_cache_follows_imports() {
 
 #[tokio::test]
 async fn eligibility_and_capacity_through_the_api_and_the_page() {
-    let t = TestApp::new().await;
-    service::import(t.db(), &actor(), &gracethd_fixture(), false)
-        .await
-        .expect("imports");
+    let t = app_with_fixture().await;
     let tech = t.user("karim", &[Role::Technician]).await;
     let tok = t.token_for(&tech).await;
     let ok = t
@@ -568,10 +565,7 @@ async fn a_zipped_delivery_is_imported_through_the_api_and_the_page() {
 
 #[tokio::test]
 async fn exports_through_the_api() {
-    let t = TestApp::new().await;
-    service::import(t.db(), &actor(), &gracethd_fixture(), false)
-        .await
-        .expect("imports");
+    let t = app_with_fixture().await;
     let tech = t.user("karim", &[Role::Technician]).await;
     let tok = t.token_for(&tech).await;
     let csv = t
