@@ -265,14 +265,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     )?;
     write(
         "t_fibre.csv",
-        &[
-            "fo_code",
-            "fo_cb_code",
-            "fo_nincab",
-            "fo_numtub",
-            "fo_nintub",
-            "fo_color",
-        ],
+        crate::gracethd::FIBRE_COLUMNS,
         plant
             .fibres
             .values()

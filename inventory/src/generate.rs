@@ -295,18 +295,7 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                 "cb_typelog",
             ],
         )?,
-        fibres: Writer::create(
-            dir,
-            "t_fibre.csv",
-            &[
-                "fo_code",
-                "fo_cb_code",
-                "fo_nincab",
-                "fo_numtub",
-                "fo_nintub",
-                "fo_color",
-            ],
-        )?,
+        fibres: Writer::create(dir, "t_fibre.csv", crate::gracethd::FIBRE_COLUMNS)?,
         positions: Writer::create(
             dir,
             "t_position.csv",

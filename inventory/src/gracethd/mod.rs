@@ -196,6 +196,17 @@ fn take(
     Ok(tb)
 }
 
+/// The columns of `t_fibre` this importer reads, and the exporter and the
+/// generator write.
+pub const FIBRE_COLUMNS: &[&str] = &[
+    "fo_code",
+    "fo_cb_code",
+    "fo_nincab",
+    "fo_numtub",
+    "fo_nintub",
+    "fo_color",
+];
+
 /// The tables a delivery must have, with the columns read from each.
 const REQUIRED: &[(&str, &[&str])] = &[
     ("t_sitetech", &["st_code", "st_nom", "st_typelog"]),
@@ -205,17 +216,7 @@ const REQUIRED: &[(&str, &[&str])] = &[
     ("t_ebp", &["bp_code", "bp_typelog", "bp_sf_code"]),
     ("t_cassette", &["cs_code", "cs_bp_code"]),
     ("t_cable", &["cb_code", "cb_capafo", "cb_lgreel"]),
-    (
-        "t_fibre",
-        &[
-            "fo_code",
-            "fo_cb_code",
-            "fo_nincab",
-            "fo_numtub",
-            "fo_nintub",
-            "fo_color",
-        ],
-    ),
+    ("t_fibre", FIBRE_COLUMNS),
     (
         "t_position",
         &[
