@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::Method;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use chrono::Duration;
 use regie_core::Db;
@@ -254,6 +254,27 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/inventory/pon-ports",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::pon_ports),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/inventory/pon-ports/{code}",
+            Roles(NETWORK_STAFF),
+            Api,
+            put(api::inventory::save_pon_port),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/inventory/pon-ports/{code}",
+            Roles(NETWORK_STAFF),
+            Api,
+            delete(api::inventory::delete_pon_port),
+        ),
+        route(
+            Method::GET,
             "/api/v1/inventory/export/ipe.csv",
             Roles(NETWORK_STAFF),
             Api,
@@ -351,6 +372,27 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Page,
             get(web::pages::map_page),
+        ),
+        route(
+            Method::GET,
+            "/technicien/pon",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pon::pon_ports),
+        ),
+        route(
+            Method::POST,
+            "/technicien/pon",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::pon::pon_save),
+        ),
+        route(
+            Method::POST,
+            "/technicien/pon/supprimer",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::pon::pon_delete),
         ),
         route(
             Method::GET,

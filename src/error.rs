@@ -117,6 +117,7 @@ impl From<inventory::Error> for Error {
         match e {
             inventory::Error::NotFound(m) => Error::NotFound(m),
             inventory::Error::Invalid(m) => Error::Invalid(m),
+            e @ inventory::Error::Fields(_) => Error::Invalid(e.to_string()),
             e @ inventory::Error::Unreadable { .. } => Error::Invalid(e.to_string()),
             inventory::Error::Busy(m) => Error::Conflict(m),
             inventory::Error::Storage(c) => Error::Core(c),

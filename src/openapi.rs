@@ -44,6 +44,9 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::inventory::import,
         api::inventory::export_ipe,
         api::inventory::export_geojson,
+        api::inventory::pon_ports,
+        api::inventory::save_pon_port,
+        api::inventory::delete_pon_port,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

@@ -21,7 +21,7 @@ use crate::budget::{MilliDb, OpticalClass};
 use crate::gracethd::read;
 use crate::gracethd::{Issue, Report};
 use crate::plant::Plant;
-use crate::Error;
+use crate::{Error, FieldIssue};
 
 pub const PON_FILE: &str = "x_pon.csv";
 pub const SPLITTER_FILE: &str = "x_splitter.csv";
@@ -60,6 +60,116 @@ pub struct Splitter {
     pub loss: Option<MilliDb>,
 }
 
+/// The longest PON port or OLT code accepted.
+const MAX_CODE_CHARS: usize = 64;
+
+/// Checks a PON port given column by column (a line of `x_pon.csv`, a
+/// form, an API body: `get` answers the trimmed text of each column of
+/// [`PON_COLUMNS`]) against the plant: its site and fibre exist, no other
+/// port is patched to that fibre, the class and numbers parse. A port of
+/// the same code already in the plant is the one being replaced.
+pub fn check_pon_port<'a>(
+    get: impl Fn(&'static str) -> &'a str,
+    plant: &Plant,
+) -> Result<PonPort, Vec<FieldIssue>> {
+    let mut issues = Vec::new();
+    let mut text = |field: &'static str, what: &str| -> Option<&'a str> {
+        let v = get(field).trim();
+        if v.is_empty() {
+            issues.push(FieldIssue::new(
+                field,
+                format!("{what} : valeur obligatoire vide"),
+            ));
+            None
+        } else if v.chars().count() > MAX_CODE_CHARS {
+            issues.push(FieldIssue::new(
+                field,
+                format!("{what} : {MAX_CODE_CHARS} caractères au plus"),
+            ));
+            None
+        } else {
+            Some(v)
+        }
+    };
+    let code = text("pon_code", "code du port");
+    let olt = text("olt_code", "code de l'OLT");
+    let site = text("st_code", "site");
+    let fibre = text("fo_code", "fibre");
+    let model = get("olt_model").trim();
+    if let Some(site) = site {
+        if !plant.sites.contains_key(site) {
+            issues.push(FieldIssue::new(
+                "st_code",
+                format!("référence « {site} » introuvable dans t_sitetech"),
+            ));
+        }
+    }
+    if let Some(fibre) = fibre {
+        if !plant.fibres.contains_key(fibre) {
+            issues.push(FieldIssue::new(
+                "fo_code",
+                format!("référence « {fibre} » introuvable dans t_fibre"),
+            ));
+        } else if let Some(other) = plant
+            .pon_ports
+            .values()
+            .find(|p| p.fibre == fibre && Some(p.code.as_str()) != code)
+        {
+            issues.push(FieldIssue::new(
+                "fo_code",
+                format!("la fibre {fibre} est déjà raccordée au port {}", other.code),
+            ));
+        }
+    }
+    let class = match OpticalClass::parse(get("optical_class").trim()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            issues.push(FieldIssue::new("optical_class", e.to_string()));
+            None
+        }
+    };
+    let mut num = |field: &'static str| -> Option<u32> {
+        let v = get(field).trim();
+        v.parse().ok().or_else(|| {
+            issues.push(FieldIssue::new(
+                field,
+                format!("« {v} » n'est pas un entier positif"),
+            ));
+            None
+        })
+    };
+    let (slot, port, max_onts) = (num("slot"), num("port"), num("max_onts"));
+    if let Some(m) = max_onts.filter(|m| !(1..=256).contains(m)) {
+        issues.push(FieldIssue::new(
+            "max_onts",
+            format!("{m} ONT par port : attendu entre 1 et 256"),
+        ));
+    }
+    match (code, olt, site, fibre, class, slot, port, max_onts) {
+        (
+            Some(code),
+            Some(olt),
+            Some(site),
+            Some(fibre),
+            Some(class),
+            Some(slot),
+            Some(port),
+            Some(max_onts),
+        ) if issues.is_empty() => Ok(PonPort {
+            code: code.to_owned(),
+            olt: olt.to_owned(),
+            model: model.to_owned(),
+            site: site.to_owned(),
+            slot,
+            port,
+            class,
+            max_onts,
+            fibre: fibre.to_owned(),
+        }),
+        _ => Err(issues),
+    }
+}
+
 /// Reads and checks the extension files of a delivery, when present.
 pub fn load(
     dir: &Path,
@@ -74,91 +184,25 @@ pub fn load(
         if t.require(cols, report) {
             for row in &t.rows {
                 let code = t.get(row, "pon_code");
-                let err = |report: &mut Report, field: &str, reason: String| {
-                    report.push(Issue::error(&t.file, row.line, field, &reason))
-                };
-                if code.is_empty() {
-                    err(report, "pon_code", "code vide".into());
+                if !code.is_empty() && plant.pon_ports.contains_key(code) {
+                    report.push(Issue::error(
+                        &t.file,
+                        row.line,
+                        "pon_code",
+                        &format!("code « {code} » en double"),
+                    ));
                     continue;
                 }
-                if plant.pon_ports.contains_key(code) {
-                    err(report, "pon_code", format!("code « {code} » en double"));
-                    continue;
-                }
-                let site = t.get(row, "st_code");
-                if !plant.sites.contains_key(site) {
-                    err(
-                        report,
-                        "st_code",
-                        format!("référence « {site} » introuvable dans t_sitetech"),
-                    );
-                    continue;
-                }
-                let fibre = t.get(row, "fo_code");
-                if !plant.fibres.contains_key(fibre) {
-                    err(
-                        report,
-                        "fo_code",
-                        format!("référence « {fibre} » introuvable dans t_fibre"),
-                    );
-                    continue;
-                }
-                if let Some(other) = plant.pon_ports.values().find(|p| p.fibre == fibre) {
-                    err(
-                        report,
-                        "fo_code",
-                        format!("la fibre {fibre} est déjà raccordée au port {}", other.code),
-                    );
-                    continue;
-                }
-                let class = match OpticalClass::parse(t.get(row, "optical_class")) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        err(report, "optical_class", e.to_string());
-                        continue;
+                match check_pon_port(|c| t.get(row, c), plant) {
+                    Ok(port) => {
+                        plant.pon_ports.insert(port.code.clone(), port);
                     }
-                };
-                let num = |field: &str, report: &mut Report| -> Option<u32> {
-                    let v = t.get(row, field);
-                    v.parse().ok().or_else(|| {
-                        report.push(Issue::error(
-                            &t.file,
-                            row.line,
-                            field,
-                            &format!("« {v} » n'est pas un entier positif"),
-                        ));
-                        None
-                    })
-                };
-                let (Some(slot), Some(port), Some(max_onts)) = (
-                    num("slot", report),
-                    num("port", report),
-                    num("max_onts", report),
-                ) else {
-                    continue;
-                };
-                if !(1..=256).contains(&max_onts) {
-                    err(
-                        report,
-                        "max_onts",
-                        format!("{max_onts} ONT par port : attendu entre 1 et 256"),
-                    );
-                    continue;
+                    Err(issues) => {
+                        for i in issues {
+                            report.push(Issue::error(&t.file, row.line, i.field, &i.reason));
+                        }
+                    }
                 }
-                plant.pon_ports.insert(
-                    code.to_owned(),
-                    PonPort {
-                        code: code.to_owned(),
-                        olt: t.get(row, "olt_code").to_owned(),
-                        model: t.get(row, "olt_model").to_owned(),
-                        site: site.to_owned(),
-                        slot,
-                        port,
-                        class,
-                        max_onts,
-                        fibre: fibre.to_owned(),
-                    },
-                );
             }
         }
     }

@@ -33,6 +33,10 @@ pub enum Error {
     /// file). Problems inside readable files are reported as issues instead.
     #[error("{path}: {reason}")]
     Unreadable { path: String, reason: String },
+    /// Entered values that break rules, field by field (a form, an API
+    /// body): each field named as in the product's file formats.
+    #[error("{}", fields_text(.0))]
+    Fields(Vec<FieldIssue>),
     /// The record does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -44,6 +48,30 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What is wrong with one entered field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldIssue {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl FieldIssue {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn fields_text(issues: &[FieldIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{} : {}", i.field, i.reason))
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
 
 /// The tables this crate owns.
 pub const COMPONENT: Component = storage::COMPONENT;

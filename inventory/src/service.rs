@@ -11,6 +11,7 @@ use regie_core::Db;
 use serde::Serialize;
 
 use crate::budget::{OpticalClass, PlanningLosses};
+use crate::extension::PonPort;
 use crate::gracethd::{self, Report};
 use crate::plant::Plant;
 use crate::storage::{self, ImportSummary};
@@ -140,7 +141,7 @@ async fn import_inner(
 }
 
 /// A loaded plant and the import version it reflects.
-type Versioned = (i64, Arc<Plant>);
+pub type Versioned = (i64, Arc<Plant>);
 
 /// The stored plant, kept in memory and reloaded when an import (by this
 /// instance or another sharing the database) has changed it.
@@ -153,22 +154,61 @@ impl PlantCache {
     /// The current plant: one cheap query to learn the import version, a
     /// full load only when it changed.
     pub async fn get(&self, db: &Db) -> Result<Arc<Plant>, Error> {
+        Ok(self.current(db).await?.1)
+    }
+
+    /// The current plant with the version it reflects.
+    pub async fn current(&self, db: &Db) -> Result<Versioned, Error> {
         let version = storage::version(db).await?;
         if let Some((v, plant)) = self.inner.read().await.as_ref() {
             if *v == version {
-                return Ok(plant.clone());
+                return Ok((version, plant.clone()));
             }
         }
         let mut slot = self.inner.write().await;
         if let Some((v, plant)) = slot.as_ref() {
             if *v == version {
-                return Ok(plant.clone());
+                return Ok((version, plant.clone()));
             }
         }
         let plant = Arc::new(storage::load(db).await?);
         *slot = Some((version, plant.clone()));
-        Ok(plant)
+        Ok((version, plant))
     }
+}
+
+/// The PON ports of the stored plant, by code.
+pub async fn pon_ports(db: &Db, cache: &PlantCache) -> Result<Vec<PonPort>, Error> {
+    Ok(cache.get(db).await?.pon_ports.values().cloned().collect())
+}
+
+/// Adds or replaces a PON port entered by hand (a form, an API call), given
+/// column by column as in `x_pon.csv`. The port is checked against the
+/// current plant; a field-by-field [`Error::Fields`] says what is wrong.
+#[tracing::instrument(skip(db, cache, actor, get), fields(actor = %actor.username))]
+pub async fn save_pon_port<'a>(
+    db: &Db,
+    cache: &PlantCache,
+    actor: &Actor,
+    get: impl Fn(&'static str) -> &'a str,
+) -> Result<(PonPort, storage::Edit), Error> {
+    let (version, plant) = cache.current(db).await?;
+    let port = crate::extension::check_pon_port(get, &plant).map_err(Error::Fields)?;
+    let (edit, _) = storage::save_pon_port(db, actor, &port, version).await?;
+    Ok((port, edit))
+}
+
+/// Removes a PON port by hand.
+#[tracing::instrument(skip(db, cache, actor), fields(actor = %actor.username))]
+pub async fn delete_pon_port(
+    db: &Db,
+    cache: &PlantCache,
+    actor: &Actor,
+    code: &str,
+) -> Result<(), Error> {
+    let (version, _) = cache.current(db).await?;
+    storage::delete_pon_port(db, actor, code, version).await?;
+    Ok(())
 }
 
 /// Walks downstream from a PON port, a splitter or a cable of the stored

@@ -292,32 +292,9 @@ fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sy
         Box::new(move || {
             rows(
                 "inv_pon_ports",
-                &[
-                    "olt",
-                    "model",
-                    "site",
-                    "slot",
-                    "port",
-                    "optical_class",
-                    "max_onts",
-                    "fibre",
-                ],
+                PON_PORT_COLUMNS,
                 p.pon_ports.values(),
-                |x| {
-                    (
-                        x.code.as_str(),
-                        vec![
-                            t(&x.olt),
-                            t(&x.model),
-                            t(&x.site),
-                            oi(Some(x.slot)),
-                            oi(Some(x.port)),
-                            t(x.class.label()),
-                            oi(Some(x.max_onts)),
-                            t(&x.fibre),
-                        ],
-                    )
-                },
+                pon_port_row,
             )
         }),
         Box::new(move || {
@@ -584,6 +561,178 @@ async fn stored_hashes(
     rows.iter()
         .map(|r| Ok((r.try_get("code")?, r.try_get("row_hash")?)))
         .collect()
+}
+
+/// The stored columns of a PON port, besides its code.
+const PON_PORT_COLUMNS: &[&str] = &[
+    "olt",
+    "model",
+    "site",
+    "slot",
+    "port",
+    "optical_class",
+    "max_onts",
+    "fibre",
+];
+
+fn pon_port_row(x: &PonPort) -> StoredRow<'_> {
+    (
+        x.code.as_str(),
+        vec![
+            t(&x.olt),
+            t(&x.model),
+            t(&x.site),
+            oi(Some(x.slot)),
+            oi(Some(x.port)),
+            t(x.class.label()),
+            oi(Some(x.max_onts)),
+            t(&x.fibre),
+        ],
+    )
+}
+
+fn pon_port_of(r: &AnyRow) -> Result<PonPort, Error> {
+    Ok(PonPort {
+        code: text(r, "code")?,
+        olt: text(r, "olt")?,
+        model: text(r, "model")?,
+        site: text(r, "site")?,
+        slot: opt_u32(r, "slot")?.unwrap_or(0),
+        port: opt_u32(r, "port")?.unwrap_or(0),
+        class: OpticalClass::parse(&text::<String>(r, "optical_class")?)?,
+        max_onts: opt_u32(r, "max_onts")?.unwrap_or(0),
+        fibre: text(r, "fibre")?,
+    })
+}
+
+/// What a change entered by hand did to the stored plant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// Saves one PON port entered by hand (adding it or replacing the port of
+/// the same code), in one transaction with its audit entry, as a new
+/// version of the plant. `expected` is the version the port was checked
+/// against: if an import landed since, nothing is written.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, code = %port.code))]
+pub async fn save_pon_port(
+    db: &Db,
+    actor: &Actor,
+    port: &PonPort,
+    expected: i64,
+) -> Result<(Edit, i64), Error> {
+    edit_pon_port(db, actor, &port.code, Some(port), expected).await
+}
+
+/// Removes one PON port by hand; see [`save_pon_port`].
+#[tracing::instrument(skip_all, fields(actor = %actor.username, code))]
+pub async fn delete_pon_port(
+    db: &Db,
+    actor: &Actor,
+    code: &str,
+    expected: i64,
+) -> Result<i64, Error> {
+    Ok(edit_pon_port(db, actor, code, None, expected).await?.1)
+}
+
+async fn edit_pon_port(
+    db: &Db,
+    actor: &Actor,
+    code: &str,
+    port: Option<&PonPort>,
+    expected: i64,
+) -> Result<(Edit, i64), Error> {
+    // Under the import lock: an import running now would otherwise remove
+    // or overwrite the port without knowing of it.
+    lock(db, &actor.username).await?;
+    let result = edit_pon_port_locked(db, actor, code, port, expected).await;
+    unlock(db).await;
+    result
+}
+
+async fn edit_pon_port_locked(
+    db: &Db,
+    actor: &Actor,
+    code: &str,
+    port: Option<&PonPort>,
+    expected: i64,
+) -> Result<(Edit, i64), Error> {
+    if version(db).await? != expected {
+        return Err(Error::Busy(
+            "l'inventaire a changé entre-temps (import) ; vérifiez et réessayez".into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let before = sqlx::query("SELECT * FROM inv_pon_ports WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sql_err)?
+        .map(|r| pon_port_of(&r))
+        .transpose()?;
+    let edit = match (&before, port) {
+        (None, None) => return Err(Error::NotFound(format!("aucun port PON « {code} »"))),
+        (None, Some(_)) => Edit::Added,
+        (Some(_), Some(_)) => Edit::Changed,
+        (Some(_), None) => Edit::Removed,
+    };
+    delete_codes(&mut tx, "inv_pon_ports", &[code])
+        .await
+        .map_err(sql_err)?;
+    if let Some(port) = port {
+        let row = pon_port_row(port);
+        let hash = fingerprint(&row.1, &mut String::new());
+        insert_rows(&mut tx, "inv_pon_ports", PON_PORT_COLUMNS, &[(row, hash)])
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Fields(vec![crate::FieldIssue::new(
+                        "fo_code",
+                        format!("la fibre {} est déjà raccordée à un autre port", port.fibre),
+                    )])
+                } else {
+                    sql_err(e)
+                }
+            })?;
+    }
+    let (action, key) = match edit {
+        Edit::Added => ("inventory.pon_port.add", "added"),
+        Edit::Changed => ("inventory.pon_port.change", "changed"),
+        Edit::Removed => ("inventory.pon_port.remove", "removed"),
+    };
+    let summary = serde_json::json!({
+        "added": 0, "changed": 0, "removed": 0, "unchanged": 0, "warnings": 0,
+        key: 1, "tables": { "pon_ports": { key: 1 } },
+    });
+    let now = time::to_db(time::now());
+    let source = format!("saisie : port PON {code}");
+    let version_row = sqlx::query("INSERT INTO inv_imports (started_at, finished_at, source, actor, summary) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        .bind(&now)
+        .bind(&now)
+        .bind(&source)
+        .bind(&actor.username)
+        .bind(summary.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql_err)?;
+    let version: i64 = version_row.try_get("id").map_err(sql_err)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action,
+            entity: "pon_port",
+            entity_id: code,
+            before: before.as_ref().map(|p| serde_json::json!(p)),
+            after: port.map(|p| serde_json::json!(p)),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(sql_err)?;
+    Ok((edit, version))
 }
 
 /// The secondary (non-unique) indexes of the plant's tables, as the
@@ -921,19 +1070,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
         ))
     });
     p.routes = routes.await?.into_iter().collect();
-    let pon_ports = rows_of(db, "inv_pon_ports", |r| {
-        Ok(PonPort {
-            code: text(r, "code")?,
-            olt: text(r, "olt")?,
-            model: text(r, "model")?,
-            site: text(r, "site")?,
-            slot: opt_u32(r, "slot")?.unwrap_or(0),
-            port: opt_u32(r, "port")?.unwrap_or(0),
-            class: OpticalClass::parse(&text::<String>(r, "optical_class")?)?,
-            max_onts: opt_u32(r, "max_onts")?.unwrap_or(0),
-            fibre: text(r, "fibre")?,
-        })
-    });
+    let pon_ports = rows_of(db, "inv_pon_ports", pon_port_of);
     p.pon_ports = pon_ports
         .await?
         .into_iter()

@@ -4,7 +4,7 @@ use axum::extract::State;
 use inventory::trace::{Downstream, From, Upstream};
 use serde::Deserialize;
 
-use crate::api::extract::{Json, Query};
+use crate::api::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, Error};
 
@@ -215,4 +215,100 @@ pub async fn export_geojson(
         geo.to_string(),
     )
         .into_response())
+}
+
+/// The PON ports of the plant.
+#[utoipa::path(get, path = "/api/v1/inventory/pon-ports", operation_id = "list_pon_ports", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the PON ports, by code", content_type = "application/json")))]
+pub async fn pon_ports(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<inventory::extension::PonPort>>, ApiError> {
+    Ok(Json(
+        inventory::service::pon_ports(&state.db, &state.plant).await?,
+    ))
+}
+
+/// A PON port as entered: the columns of `x_pon.csv` but its code.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PonPortBody {
+    /// The OLT the port belongs to.
+    pub olt_code: String,
+    /// The OLT's model (may be empty).
+    #[serde(default)]
+    pub olt_model: String,
+    /// The site of the OLT (`t_sitetech.st_code`).
+    pub st_code: String,
+    pub slot: u32,
+    pub port: u32,
+    /// `B+`, `C+`, `N1`, `N2`, `E1` or `E2`.
+    pub optical_class: String,
+    /// ONTs the port serves at most (1 to 256).
+    pub max_onts: u32,
+    /// The feeder fibre the port is patched to at the NRO (`t_fibre.fo_code`).
+    pub fo_code: String,
+}
+
+/// Adds a PON port, or replaces the port of that code. The port is checked
+/// against the plant: its site and fibre exist, no other port is patched to
+/// the fibre. A later delivery carrying `x_pon.csv` replaces the ports
+/// entered by hand; one without it keeps them.
+#[utoipa::path(put, path = "/api/v1/inventory/pon-ports/{code}", operation_id = "save_pon_port", tag = "inventory",
+    security(("bearer" = [])), params(("code" = String, Path, example = "OLT01-1/0")), request_body = PonPortBody,
+    responses(
+        (status = 200, description = "the port, replaced", content_type = "application/json"),
+        (status = 201, description = "the port, added", content_type = "application/json"),
+        (status = 409, body = ErrorBody, description = "an import runs or landed meanwhile"),
+        (status = 422, body = ErrorBody, description = "a field breaks a rule; the message names it"),
+    ))]
+pub async fn save_pon_port(
+    State(state): State<AppState>,
+    me: crate::auth::Principal,
+    Path(code): Path<String>,
+    Json(body): Json<PonPortBody>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let numbers = [
+        body.slot.to_string(),
+        body.port.to_string(),
+        body.max_onts.to_string(),
+    ];
+    let field = |column: &'static str| -> &str {
+        match column {
+            "pon_code" => &code,
+            "olt_code" => &body.olt_code,
+            "olt_model" => &body.olt_model,
+            "st_code" => &body.st_code,
+            "slot" => &numbers[0],
+            "port" => &numbers[1],
+            "optical_class" => &body.optical_class,
+            "max_onts" => &numbers[2],
+            "fo_code" => &body.fo_code,
+            _ => "",
+        }
+    };
+    let (port, edit) =
+        inventory::service::save_pon_port(&state.db, &state.plant, &me.actor(), field).await?;
+    let status = match edit {
+        inventory::storage::Edit::Added => axum::http::StatusCode::CREATED,
+        _ => axum::http::StatusCode::OK,
+    };
+    Ok((status, Json(port)).into_response())
+}
+
+/// Removes a PON port.
+#[utoipa::path(delete, path = "/api/v1/inventory/pon-ports/{code}", operation_id = "delete_pon_port", tag = "inventory",
+    security(("bearer" = [])), params(("code" = String, Path)),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 404, body = ErrorBody, description = "no such port"),
+        (status = 409, body = ErrorBody, description = "an import runs or landed meanwhile"),
+    ))]
+pub async fn delete_pon_port(
+    State(state): State<AppState>,
+    me: crate::auth::Principal,
+    Path(code): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    inventory::service::delete_pon_port(&state.db, &state.plant, &me.actor(), &code).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 pub mod apidoc;
 pub mod assets;
 pub mod pages;
+pub mod pon;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -42,6 +43,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/technicien/trace", "Tracer un chemin"),
                 ("/technicien/capacite", "Capacité"),
                 ("/technicien/carte", "Carte"),
+                ("/technicien/pon", "Ports PON"),
                 ("/technicien/import", "Importer"),
             ]),
             Role::Accountant => links.push(("/comptabilite", "Comptabilité")),

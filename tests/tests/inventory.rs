@@ -798,3 +798,255 @@ async fn the_plant_read_back_equals_the_plant_imported() {
         }
     }
 }
+
+async fn pon_count(t: &TestApp, tok: &str) -> Option<usize> {
+    t.api(Method::GET, "/api/v1/inventory/pon-ports", Some(tok), None)
+        .await
+        .json()
+        .as_array()
+        .map(Vec::len)
+}
+
+/// A PON port body for the API, on a site and a fibre.
+fn pon_body(site: &str, fibre: &str, class: &str) -> serde_json::Value {
+    serde_json::json!({
+        "olt_code": "OLT01", "olt_model": "MA5800", "st_code": site,
+        "slot": 1, "port": 0, "optical_class": class, "max_onts": 64, "fo_code": fibre,
+    })
+}
+
+#[tokio::test]
+async fn pon_ports_entered_through_the_api() {
+    use inventory::budget::{OpticalClass, PlanningLosses};
+    let t = app_with_fixture().await;
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let tok = t.token_for(&tech).await;
+    let plant = inventory::storage::load(t.db()).await.expect("loads");
+    let site = plant.sites.keys().next().expect("a site").to_string();
+    let traced = inventory::trace::upstream(
+        &plant,
+        "BP000180031330",
+        &PlanningLosses::default(),
+        OpticalClass::GponBPlus,
+    )
+    .expect("traces");
+    let feeder = traced.fibres.last().expect("a fibre").clone();
+    let other_fibre = plant
+        .fibres
+        .keys()
+        .find(|f| f.as_str() != feeder)
+        .expect("another fibre")
+        .to_string();
+    let uri = "/api/v1/inventory/pon-ports/OLT01-1%2F0";
+    assert_eq!(pon_count(&t, &tok).await, Some(0));
+
+    // Bad input: each answer names the field, and nothing is written.
+    let bad = [
+        (pon_body("ST_NOPE", &feeder, "C+"), "st_code"),
+        (pon_body(&site, "FO_NOPE", "C+"), "fo_code"),
+        (pon_body(&site, &feeder, "Z+"), "optical_class"),
+        (
+            {
+                let mut b = pon_body(&site, &feeder, "C+");
+                b["max_onts"] = 0.into();
+                b
+            },
+            "max_onts",
+        ),
+        (
+            {
+                let mut b = pon_body(&site, &feeder, "C+");
+                b["olt_code"] = " ".into();
+                b
+            },
+            "olt_code",
+        ),
+    ];
+    for (body, field) in bad {
+        let a = t.api(Method::PUT, uri, Some(&tok), Some(body)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+        let message = a.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(message.starts_with(&format!("{field} : ")), "{message}");
+    }
+    let mut missing = pon_body(&site, &feeder, "C+");
+    missing.as_object_mut().expect("object").remove("fo_code");
+    let a = t.api(Method::PUT, uri, Some(&tok), Some(missing)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert_eq!(pon_count(&t, &tok).await, Some(0));
+
+    // Added, then replaced; the trace now judges against the port's class.
+    let a = t
+        .api(
+            Method::PUT,
+            uri,
+            Some(&tok),
+            Some(pon_body(&site, &feeder, "C+")),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json()["code"], "OLT01-1/0");
+    let trace = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/trace?pto=BP000180031330",
+            Some(&tok),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(trace["class"], "GPON C+");
+    assert_eq!(trace["pon_port"], "OLT01-1/0");
+    let behind = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/downstream?pon=OLT01-1%2F0",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(behind.status, StatusCode::OK, "{}", behind.text);
+    assert!(behind.text.contains("BP000180031330"), "{}", behind.text);
+    let a = t
+        .api(
+            Method::PUT,
+            uri,
+            Some(&tok),
+            Some(pon_body(&site, &feeder, "B+")),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["class"], "GPON B+");
+
+    // A second port cannot take the same fibre.
+    let a = t
+        .api(
+            Method::PUT,
+            "/api/v1/inventory/pon-ports/OLT01-1%2F1",
+            Some(&tok),
+            Some(pon_body(&site, &feeder, "B+")),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(
+        a.text.contains("déjà raccordée au port OLT01-1/0"),
+        "{}",
+        a.text
+    );
+    let a = t
+        .api(
+            Method::PUT,
+            "/api/v1/inventory/pon-ports/OLT01-1%2F1",
+            Some(&tok),
+            Some(pon_body(&site, &other_fibre, "B+")),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(pon_count(&t, &tok).await, Some(2));
+
+    // Every change is in the audit journal with who made it.
+    let changes = regie_core::audit::list(
+        t.db(),
+        &regie_core::audit::AuditFilter {
+            entity: Some("pon_port".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("lists");
+    let actions: Vec<&str> = changes.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    assert!(
+        actions.contains(&"inventory.pon_port.change"),
+        "{actions:?}"
+    );
+    assert!(changes.iter().all(|e| e.actor == "karim"));
+
+    // A GraceTHD re-delivery without x_pon.csv keeps them.
+    service::import(t.db(), &actor(), &gracethd_fixture(), false)
+        .await
+        .expect("re-imports");
+    assert_eq!(pon_count(&t, &tok).await, Some(2));
+
+    let a = t.api(Method::DELETE, uri, Some(&tok), None).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    let a = t.api(Method::DELETE, uri, Some(&tok), None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
+    assert_eq!(pon_count(&t, &tok).await, Some(1));
+}
+
+#[tokio::test]
+async fn pon_ports_entered_through_the_page() {
+    let t = app_with_fixture().await;
+    let tech = t.user("karim", &[Role::Technician]).await;
+    let s = t.session_for(&tech).await;
+    let plant = inventory::storage::load(t.db()).await.expect("loads");
+    let site = plant.sites.keys().next().expect("a site").to_string();
+    let fibre = plant.fibres.keys().next().expect("a fibre").to_string();
+    let home = t.page(Method::GET, "/technicien/pon", Some(&s), None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.text.contains("Aucun port PON."), "{}", home.text);
+    let mut fields = vec![
+        ("csrf_token", s.csrf.as_str()),
+        ("pon_code", "OLT02-0/3"),
+        ("olt_code", "OLT02"),
+        ("olt_model", ""),
+        ("st_code", "ST_NOPE"),
+        ("slot", "zéro"),
+        ("port", "3"),
+        ("optical_class", "C+"),
+        ("max_onts", "128"),
+        ("fo_code", fibre.as_str()),
+    ];
+    let bad = t
+        .page(Method::POST, "/technicien/pon", Some(&s), Some(&fields))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text.contains("Le formulaire contient 2 erreurs"),
+        "{}",
+        bad.text
+    );
+    assert!(bad.text.contains(r#"id="st_code-erreur""#), "{}", bad.text);
+    assert!(bad.text.contains(r#"id="slot-erreur""#), "{}", bad.text);
+    // What was typed is kept.
+    assert!(bad.text.contains(r#"value="OLT02-0/3""#), "{}", bad.text);
+    fields[4].1 = &site;
+    fields[5].1 = "0";
+    let ok = t
+        .page(Method::POST, "/technicien/pon", Some(&s), Some(&fields))
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    let list = t
+        .page(
+            Method::GET,
+            "/technicien/pon?enregistre=OLT02-0%2F3",
+            Some(&s),
+            None,
+        )
+        .await;
+    assert!(list.text.contains("est enregistré"), "{}", list.text);
+    assert!(list.text.contains("<td>OLT02-0/3</td>"), "{}", list.text);
+    let edit = t
+        .page(
+            Method::GET,
+            "/technicien/pon?code=OLT02-0%2F3",
+            Some(&s),
+            None,
+        )
+        .await;
+    assert!(edit.text.contains(r#"value="OLT02""#), "{}", edit.text);
+    let gone = t
+        .page(
+            Method::POST,
+            "/technicien/pon/supprimer",
+            Some(&s),
+            Some(&[("csrf_token", s.csrf.as_str()), ("pon_code", "OLT02-0/3")]),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.text);
+    let list = t.page(Method::GET, "/technicien/pon", Some(&s), None).await;
+    assert!(list.text.contains("Aucun port PON."), "{}", list.text);
+}
