@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use crate::capacity::{eligibility, Eligibility};
-use crate::plant::Plant;
+use crate::plant::{Plant, Xy};
 use crate::Error;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The columns of the `t_adresse.csv` Régie writes (and reads back): the
 /// GraceTHD names, coordinates in the BAN columns.
@@ -150,12 +151,77 @@ fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
+/// The nodes and technical points an export gives the plant's positions,
+/// one node per distinct position.
+#[derive(Default)]
+struct Nodes {
+    by_point: HashMap<Xy, String>,
+    points: Vec<(Xy, String)>,
+    ptech: Vec<(String, String)>,
+}
+
+impl Nodes {
+    /// The node at a position (made on first use); empty without one.
+    fn code(&mut self, point: Option<Xy>) -> String {
+        let Some(p) = point else {
+            return String::new();
+        };
+        if let Some(code) = self.by_point.get(&p) {
+            return code.clone();
+        }
+        let code = format!("ND{:012}", self.points.len() + 1);
+        self.by_point.insert(p, code.clone());
+        self.points.push((p, code.clone()));
+        code
+    }
+
+    /// A technical point on the node at a position; empty without one.
+    fn technical_point(&mut self, point: Option<Xy>) -> String {
+        if point.is_none() {
+            return String::new();
+        }
+        let node = self.code(point);
+        let code = format!("PT{:012}", self.ptech.len() + 1);
+        self.ptech.push((code.clone(), node));
+        code
+    }
+
+    /// Writes `t_noeud` and `t_ptech`, when there is a position at all.
+    fn write(self, dir: &std::path::Path) -> Result<(), Error> {
+        if self.points.is_empty() {
+            return Ok(());
+        }
+        crate::gracethd::write::points(
+            dir,
+            "t_noeud",
+            &["nd_code"],
+            self.points.into_iter().map(|(p, code)| (p, vec![code])),
+        )?;
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(Vec::new());
+        let io = |e: csv::Error| Error::Invalid(format!("export t_ptech.csv : {e}"));
+        w.write_record(["pt_code", "pt_nd_code"]).map_err(io)?;
+        for (pt, nd) in &self.ptech {
+            w.write_record([pt, nd]).map_err(io)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+        let path = dir.join("t_ptech.csv");
+        std::fs::write(&path, bytes).map_err(|e| Error::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
 /// Writes the plant as a GraceTHD v2.0.1 "shpcsv" delivery (`;`-separated
 /// Latin-1 CSV, the columns this importer reads, value lists of the codes
 /// used) plus the Régie extension files, so that exporting and re-importing
 /// gives the same plant. Cable lengths go to `cb_lgreel`; addresses are
-/// written as `t_adresse.csv` with their coordinates in the BAN columns
-/// (the shapefile form is not written yet).
+/// written as `t_adresse.csv` with their coordinates in the BAN columns.
+/// Positions go to `t_noeud` (a point shapefile) through `st_nd_code`,
+/// `bp_pt_code` → `t_ptech`, and a cable's two ends (`cb_nd1`, `cb_nd2`);
+/// a cable path of more than two vertices to `t_cableline`.
 pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     use std::collections::BTreeSet;
     std::fs::create_dir_all(dir).map_err(|e| Error::Unreadable {
@@ -186,13 +252,21 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             .unwrap_or_default()
     }
     let n = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut nodes = Nodes::default();
     write(
         "t_sitetech.csv",
-        &["st_code", "st_nom", "st_typelog"],
+        &["st_code", "st_nom", "st_typelog", "st_nd_code"],
         plant
             .sites
             .values()
-            .map(|s| vec![s.code.to_string(), s.label.to_string(), s.kind.to_string()])
+            .map(|s| {
+                vec![
+                    s.code.to_string(),
+                    s.label.to_string(),
+                    s.kind.to_string(),
+                    nodes.code(s.point),
+                ]
+            })
             .collect(),
     )?;
     write(
@@ -224,7 +298,13 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     )?;
     write(
         "t_ebp.csv",
-        &["bp_code", "bp_etiquet", "bp_typelog", "bp_sf_code"],
+        &[
+            "bp_code",
+            "bp_etiquet",
+            "bp_typelog",
+            "bp_sf_code",
+            "bp_pt_code",
+        ],
         plant
             .enclosures
             .values()
@@ -234,6 +314,7 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
                     e.label.to_string(),
                     e.kind.to_string(),
                     o(&e.suf),
+                    nodes.technical_point(e.point),
                 ]
             })
             .collect(),
@@ -249,20 +330,50 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
     )?;
     write(
         "t_cable.csv",
-        &["cb_code", "cb_etiquet", "cb_capafo", "cb_lgreel"],
+        &[
+            "cb_code",
+            "cb_etiquet",
+            "cb_capafo",
+            "cb_lgreel",
+            "cb_nd1",
+            "cb_nd2",
+        ],
         plant
             .cables
             .values()
             .map(|c| {
+                let ends = match c.path.as_slice() {
+                    [a, b] => [nodes.code(Some(*a)), nodes.code(Some(*b))],
+                    _ => Default::default(),
+                };
+                let [nd1, nd2] = ends;
                 vec![
                     c.code.to_string(),
                     c.label.to_string(),
                     n(c.capacity),
                     c.length_m.map(|m| format!("{m:.3}")).unwrap_or_default(),
+                    nd1,
+                    nd2,
                 ]
             })
             .collect(),
     )?;
+    nodes.write(dir)?;
+    let lines: Vec<_> = plant
+        .cables
+        .values()
+        .filter(|c| c.path.len() > 2)
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                c.path.clone(),
+                vec![format!("CL{:012}", i + 1), c.code.to_string()],
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
+        crate::gracethd::write::lines(dir, "t_cableline", &["cl_code", "cl_cb_code"], lines)?;
+    }
     write(
         "t_fibre.csv",
         crate::gracethd::FIBRE_COLUMNS,

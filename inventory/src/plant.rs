@@ -13,6 +13,34 @@ use crate::extension::{PonPort, Splitter};
 /// halves the memory of a large plant and the time to build it.
 pub type Code = compact_str::CompactString;
 
+/// A position in Lambert-93 (EPSG:2154), in centimetres, as delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Xy {
+    pub x_cm: i64,
+    pub y_cm: i64,
+}
+
+impl Xy {
+    /// From Lambert-93 metres, to the centimetre.
+    pub fn from_metres((x, y): (f64, f64)) -> Self {
+        Self {
+            x_cm: (x * 100.0).round() as i64,
+            y_cm: (y * 100.0).round() as i64,
+        }
+    }
+
+    /// Lambert-93 metres.
+    pub fn metres(self) -> (f64, f64) {
+        (self.x_cm as f64 / 100.0, self.y_cm as f64 / 100.0)
+    }
+
+    /// WGS84 longitude and latitude, for maps.
+    pub fn wgs84(self) -> (f64, f64) {
+        let (x, y) = self.metres();
+        crate::address::lambert93_to_wgs84(x, y)
+    }
+}
+
 /// A technical site (`t_sitetech`): an NRO or a PM (SRO).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
@@ -20,6 +48,8 @@ pub struct Site {
     pub label: Code,
     /// Logical type (`st_typelog`), e.g. `NRO`, `SRO`.
     pub kind: Code,
+    /// Where it stands: its node (`st_nd_code` → `t_noeud`).
+    pub point: Option<Xy>,
 }
 
 /// A technical room (`t_ltech`) in a site.
@@ -54,6 +84,9 @@ pub struct Enclosure {
     pub kind: Code,
     /// The premises (SUF) an outlet serves.
     pub suf: Option<Code>,
+    /// Where it stands: its technical point's node (`bp_pt_code` →
+    /// `t_ptech` → `t_noeud`).
+    pub point: Option<Xy>,
 }
 
 /// A cassette (`t_cassette`) in a box: holds splices.
@@ -72,6 +105,10 @@ pub struct Cable {
     /// Length in metres: `cb_lgreel`, else the cable lines' `cl_long`, else
     /// their geometry; `None` when nothing gives it (patch cords).
     pub length_m: Option<f64>,
+    /// Its route on the ground: the vertices of its cable lines
+    /// (`t_cableline`), else its two end nodes (`cb_nd1`, `cb_nd2`); empty
+    /// when neither is known.
+    pub path: Vec<Xy>,
 }
 
 /// A fibre (`t_fibre`) of a cable.

@@ -24,7 +24,7 @@ use crate::budget::{MilliDb, OpticalClass};
 use crate::extension::{PonPort, Splitter};
 use crate::plant::{
     Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
-    Site, Suf,
+    Site, Suf, Xy,
 };
 use crate::Error;
 
@@ -84,8 +84,57 @@ pub const COMPONENT: Component = Component {
             insee TEXT, postcode TEXT, commune TEXT, hexacle TEXT, dwellings BIGINT, state TEXT, x_cm BIGINT, y_cm BIGINT,
             row_hash TEXT NOT NULL);
         CREATE INDEX inv_addresses_hexacle ON inv_addresses (hexacle);",
+    ), Migration::portable(
+        5,
+        "positions_on_the_ground",
+        // Lambert-93 centimetres; a cable's path as `x y` pairs joined by
+        // commas.
+        "ALTER TABLE inv_sites ADD COLUMN x_cm BIGINT;
+        ALTER TABLE inv_sites ADD COLUMN y_cm BIGINT;
+        ALTER TABLE inv_enclosures ADD COLUMN x_cm BIGINT;
+        ALTER TABLE inv_enclosures ADD COLUMN y_cm BIGINT;
+        ALTER TABLE inv_cables ADD COLUMN path TEXT;",
     )],
 };
+
+/// A point as two stored columns.
+fn xy(p: Option<Xy>) -> [Val<'static>; 2] {
+    [Val::Int(p.map(|p| p.x_cm)), Val::Int(p.map(|p| p.y_cm))]
+}
+
+/// A cable's path as stored: `x y` pairs in centimetres joined by commas.
+fn path_text(path: &[Xy]) -> Val<'static> {
+    Val::Text((!path.is_empty()).then(|| {
+        Cow::Owned(
+            path.iter()
+                .map(|p| format!("{} {}", p.x_cm, p.y_cm))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }))
+}
+
+fn path_of(text: &str) -> Result<Vec<Xy>, Error> {
+    text.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut it = p.split(' ').map(str::parse::<i64>);
+            match (it.next(), it.next(), it.next()) {
+                (Some(Ok(x_cm)), Some(Ok(y_cm)), None) => Ok(Xy { x_cm, y_cm }),
+                _ => Err(Error::Invalid(format!(
+                    "chemin de câble stocké illisible : « {p} »"
+                ))),
+            }
+        })
+        .collect()
+}
+
+fn point_of(r: &AnyRow) -> Result<Option<Xy>, Error> {
+    Ok(match (opt_int(r, "x_cm")?, opt_int(r, "y_cm")?) {
+        (Some(x_cm), Some(y_cm)) => Some(Xy { x_cm, y_cm }),
+        _ => None,
+    })
+}
 
 /// A column value, borrowed from the plant where it can be.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,9 +218,15 @@ fn plant_size(p: &Plant) -> u64 {
 fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sync + 'a>> {
     vec![
         Box::new(move || {
-            rows("inv_sites", &["label", "kind"], p.sites.values(), |s| {
-                (s.code.as_str(), vec![t(&s.label), t(&s.kind)])
-            })
+            rows(
+                "inv_sites",
+                &["label", "kind", "x_cm", "y_cm"],
+                p.sites.values(),
+                |s| {
+                    let [x, y] = xy(s.point);
+                    (s.code.as_str(), vec![t(&s.label), t(&s.kind), x, y])
+                },
+            )
         }),
         Box::new(move || {
             rows("inv_rooms", &["site"], p.rooms.values(), |r| {
@@ -191,9 +246,15 @@ fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sy
         Box::new(move || {
             rows(
                 "inv_enclosures",
-                &["label", "kind", "suf"],
+                &["label", "kind", "suf", "x_cm", "y_cm"],
                 p.enclosures.values(),
-                |e| (e.code.as_str(), vec![t(&e.label), t(&e.kind), ot(&e.suf)]),
+                |e| {
+                    let [x, y] = xy(e.point);
+                    (
+                        e.code.as_str(),
+                        vec![t(&e.label), t(&e.kind), ot(&e.suf), x, y],
+                    )
+                },
             )
         }),
         Box::new(move || {
@@ -204,7 +265,7 @@ fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sy
         Box::new(move || {
             rows(
                 "inv_cables",
-                &["label", "capacity", "length_mm"],
+                &["label", "capacity", "length_mm", "path"],
                 p.cables.values(),
                 |c| {
                     (
@@ -213,6 +274,7 @@ fn plant_rows<'a>(p: &'a Plant) -> Vec<Box<dyn Fn() -> TableRows<'a> + Send + Sy
                             t(&c.label),
                             oi(c.capacity),
                             Val::Int(c.length_m.map(|m| (m * 1000.0).round() as i64)),
+                            path_text(&c.path),
                         ],
                     )
                 },
@@ -969,6 +1031,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             code: text(r, "code")?,
             label: text(r, "label")?,
             kind: text(r, "kind")?,
+            point: point_of(r)?,
         })
     });
     p.sites = keyed(sites.await?, |x| x.code.clone());
@@ -1000,6 +1063,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             label: text(r, "label")?,
             kind: text(r, "kind")?,
             suf: opt_text(r, "suf")?,
+            point: point_of(r)?,
         })
     });
     p.enclosures = keyed(enclosures.await?, |x| x.code.clone());
@@ -1016,6 +1080,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             label: text(r, "label")?,
             capacity: opt_u32(r, "capacity")?,
             length_m: opt_int(r, "length_mm")?.map(|mm| mm as f64 / 1000.0),
+            path: path_of(&text::<String>(r, "path")?)?,
         })
     });
     p.cables = keyed(cables.await?, |x| x.code.clone());

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use inventory::budget::{OpticalClass, PlanningLosses, Verdict};
 use inventory::gracethd::{self, Issue, Severity};
+use inventory::plant::Xy;
 use inventory::trace::{self, JointKind, RouteCheck, Step};
 
 fn fixture() -> PathBuf {
@@ -608,4 +609,64 @@ fn generated_network_round_trips_with_its_extension() {
     assert_eq!(d.plant.pon_ports, back.plant.pon_ports);
     assert_eq!(d.plant.splitters, back.plant.splitters);
     assert_eq!(d.plant.positions, back.plant.positions);
+}
+
+/// Sites stand on their node (`st_nd_code`), boxes on their technical
+/// point's node (`bp_pt_code` → `t_ptech`), cables follow their cable lines.
+#[test]
+fn sites_boxes_and_cables_have_their_positions() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let p = &d.plant;
+    let nro = p.sites["ST200180030001"].point.expect("the NRO has a node");
+    assert_eq!(
+        nro,
+        Xy {
+            x_cm: 66_765_737,
+            y_cm: 667_774_136
+        }
+    );
+    // In the Cher, where the sample network lies.
+    let (lon, lat) = nro.wgs84();
+    assert!(
+        (2.57..2.58).contains(&lon) && (47.19..47.20).contains(&lat),
+        "{lon} {lat}"
+    );
+    assert_eq!(p.sites.values().filter(|s| s.point.is_some()).count(), 2);
+    // Only the boxes on one of the nine technical points have a position.
+    let boxed: Vec<&str> = p
+        .enclosures
+        .values()
+        .filter(|e| e.point.is_some())
+        .map(|e| e.code.as_str())
+        .collect();
+    assert_eq!(boxed.len(), 6, "{boxed:?}");
+    assert!(boxed.contains(&"BP000180030091"));
+    // The 22 cable lines give 22 cables a path; their first one, three
+    // vertices.
+    assert_eq!(p.cables.values().filter(|c| c.path.len() >= 2).count(), 22);
+    assert_eq!(p.cables["CB000180030001"].path.len(), 3);
+    assert_eq!(
+        p.cables["CB000180030001"].path[0],
+        Xy {
+            x_cm: 66_753_125,
+            y_cm: 667_781_045
+        }
+    );
+}
+
+/// A site on an unknown node is imported without a position, with a
+/// warning naming the row; a broken geometry never refuses a delivery.
+#[test]
+fn a_missing_node_is_a_warning() {
+    let dir = broken("t_sitetech.csv", |l| set(l, 2, "st_nd_code", "ND_NOPE"));
+    let d = gracethd::load(dir.path()).expect("readable");
+    assert!(!d.report.has_errors(), "{:#?}", d.report);
+    let w = d
+        .report
+        .warnings()
+        .find(|w| w.file == "t_sitetech.csv")
+        .expect("a warning");
+    assert_eq!((w.line, w.field.as_str()), (2, "st_nd_code"));
+    assert!(w.reason.contains("ND_NOPE"), "{}", w.reason);
+    assert_eq!(d.plant.sites["ST200180030001"].point, None);
 }

@@ -6,8 +6,10 @@
 //! listed. Nothing here writes anywhere.
 
 pub mod archive;
+pub mod places;
 pub mod read;
 pub mod report;
+pub mod write;
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,7 @@ pub use report::{Issue, Report, Severity};
 
 use crate::plant::{
     fx, Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack,
-    Room, Site, Suf,
+    Room, Site, Suf, Xy,
 };
 use crate::Error;
 
@@ -270,12 +272,14 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
     let mut plant = Plant::default();
 
+    let places = places::Places::read(dir, &mut report, &mut counts)?;
     let owned = take(dir, "t_sitetech", &lists, &mut report, &mut counts)?;
     let tb = &owned;
-    plant.sites = by_code(tb, "st_code", &mut report, |r, code, _| Site {
+    plant.sites = by_code(tb, "st_code", &mut report, |r, code, rep| Site {
         code: code.into(),
         label: tb.get(r, "st_nom").into(),
         kind: tb.get(r, "st_typelog").into(),
+        point: places.node(tb, r, "st_nd_code", rep),
     });
 
     drop(owned);
@@ -343,11 +347,12 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     drop(owned);
     let owned = take(dir, "t_ebp", &lists, &mut report, &mut counts)?;
     let tb = &owned;
-    plant.enclosures = by_code(tb, "bp_code", &mut report, |r, code, _| Enclosure {
+    plant.enclosures = by_code(tb, "bp_code", &mut report, |r, code, rep| Enclosure {
         code: code.into(),
         label: tb.get(r, "bp_etiquet").into(),
         kind: tb.get(r, "bp_typelog").into(),
         suf: opt(tb.get(r, "bp_sf_code")),
+        point: places.ptech(tb, r, "bp_pt_code", rep),
     });
     for row in &tb.rows {
         let sf = tb.get(row, "bp_sf_code");
@@ -377,6 +382,13 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
         label: tb.get(r, "cb_etiquet").into(),
         capacity: uint(tb, r, "cb_capafo", rep),
         length_m: metres(tb, r, "cb_lgreel", rep),
+        path: match (
+            places.node(tb, r, "cb_nd1", rep),
+            places.node(tb, r, "cb_nd2", rep),
+        ) {
+            (Some(a), Some(b)) => vec![a, b],
+            _ => Vec::new(),
+        },
     });
     cable_lengths_from_lines(dir, &mut plant, &mut report, &mut counts)?;
     // Lengths are kept to the millimetre, as stored, so that a plant read
@@ -528,6 +540,8 @@ fn cable_lengths_from_lines(
     };
     counts.insert(cl.file.clone(), cl.rows.len());
     let mut sums: HashMap<Code, f64> = HashMap::default();
+    // The vertices of each cable's lines, end to end, in file order.
+    let mut paths: HashMap<Code, Vec<Xy>> = HashMap::default();
     for (row, geo) in cl.rows.iter().zip(geometry) {
         let cb = cl.get(row, "cl_cb_code");
         if cb.is_empty() {
@@ -540,6 +554,19 @@ fn cable_lengths_from_lines(
         let declared = metres(&cl, row, "cl_long", report).filter(|m| *m > 0.0);
         if let Some(m) = declared.or(geo.length) {
             *sums.entry(cb.into()).or_default() += m;
+        }
+        let path = paths.entry(cb.into()).or_default();
+        for p in geo.line.iter().map(|p| Xy::from_metres(*p)) {
+            if path.last() != Some(&p) {
+                path.push(p);
+            }
+        }
+    }
+    for (code, path) in paths {
+        if let Some(c) = plant.cables.get_mut(&code) {
+            if path.len() >= 2 {
+                c.path = path;
+            }
         }
     }
     for (code, m) in sums {

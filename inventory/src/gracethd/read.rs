@@ -253,11 +253,14 @@ fn read_csv(
 }
 
 /// What a shapefile record's geometry tells: the length of a polyline (in
-/// metres, Lambert-93 being planar) or the position of a point.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// metres, Lambert-93 being planar) and its vertices, or the position of a
+/// point.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shape {
     pub length: Option<f64>,
     pub point: Option<(f64, f64)>,
+    /// The vertices of a polyline, its parts end to end.
+    pub line: Vec<(f64, f64)>,
 }
 
 /// A shapefile's attribute table, with each record's geometry.
@@ -306,9 +309,11 @@ pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Err
             shapefile::Shape::PointM(p) => Some((p.x, p.y)),
             _ => None,
         };
+        let parts = polyline_parts(&shape);
         lengths.push(Shape {
-            length: polyline_length(&shape),
+            length: parts.as_ref().map(|p| polyline_length(p)),
             point,
+            line: parts.into_iter().flatten().flatten().collect(),
         });
     }
     let mut table = Table::new(format!("{name}.dbf"), columns);
@@ -340,9 +345,11 @@ fn format_number(n: f64) -> String {
     }
 }
 
-fn polyline_length(shape: &shapefile::Shape) -> Option<f64> {
+/// The parts of a polyline, each a list of vertices; `None` for another
+/// kind of shape.
+fn polyline_parts(shape: &shapefile::Shape) -> Option<Vec<Vec<(f64, f64)>>> {
     use shapefile::Shape;
-    let parts: Vec<Vec<(f64, f64)>> = match shape {
+    Some(match shape {
         Shape::Polyline(p) => p
             .parts()
             .iter()
@@ -359,15 +366,16 @@ fn polyline_length(shape: &shapefile::Shape) -> Option<f64> {
             .map(|part| part.iter().map(|pt| (pt.x, pt.y)).collect())
             .collect(),
         _ => return None,
-    };
-    Some(
-        parts
-            .iter()
-            .map(|pts| {
-                pts.windows(2)
-                    .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
-                    .sum::<f64>()
-            })
-            .sum(),
-    )
+    })
+}
+
+fn polyline_length(parts: &[Vec<(f64, f64)>]) -> f64 {
+    parts
+        .iter()
+        .map(|pts| {
+            pts.windows(2)
+                .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
+                .sum::<f64>()
+        })
+        .sum()
 }
