@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::plant::Xy;
 use crate::Error;
 
 /// What was generated.
@@ -82,13 +83,14 @@ struct Files {
     pon: Writer,
     splitters: Writer,
     addresses: Writer,
+    ptech: Writer,
 }
 
 /// Counters that make the codes: GraceTHD codes are two letters and
 /// twelve digits.
 #[derive(Default)]
 struct Codes {
-    n: [u64; 12],
+    n: [u64; 14],
 }
 
 impl Codes {
@@ -110,6 +112,8 @@ const PS: usize = 8;
 const SF: usize = 9;
 const AD: usize = 10;
 const RT: usize = 11;
+const ND: usize = 12;
+const PT: usize = 13;
 
 struct Gen {
     f: Files,
@@ -121,6 +125,8 @@ struct Gen {
     /// does not depend on them.
     geo: ChaCha8Rng,
     addresses: u32,
+    /// The nodes (`t_noeud`), written as a shapefile at the end.
+    nodes: Vec<(Xy, Vec<String>)>,
 }
 
 /// Where the generated town lies (Lambert-93, metres): central France.
@@ -179,14 +185,28 @@ impl Gen {
         ])
     }
 
-    fn site(&mut self, label: &str, kind: &str) -> Result<(String, String), Error> {
+    /// A node at a place.
+    fn node(&mut self, xy: (f64, f64)) -> String {
+        let nd = self.codes.next(ND, "ND");
+        self.nodes.push((Xy::from_metres(xy), vec![nd.clone()]));
+        nd
+    }
+
+    /// A site on its node; returns the site, its rack and its node.
+    fn site(
+        &mut self,
+        label: &str,
+        kind: &str,
+        xy: (f64, f64),
+    ) -> Result<(String, String, String), Error> {
         let st = self.codes.next(ST, "ST");
         let lt = self.codes.next(LT, "LT");
         let ba = self.codes.next(BA, "BA");
-        self.f.sites.row(&[&st, label, kind])?;
+        let nd = self.node(xy);
+        self.f.sites.row(&[&st, label, kind, &nd])?;
         self.f.rooms.row(&[&lt, label, &st])?;
         self.f.racks.row(&[&ba, label, &lt])?;
-        Ok((st, ba))
+        Ok((st, ba, nd))
     }
 
     fn drawer(&mut self, rack: &str, label: &str) -> Result<String, Error> {
@@ -195,29 +215,48 @@ impl Gen {
         Ok(ti)
     }
 
-    fn enclosure(&mut self, kind: &str, suf: &str) -> Result<(String, String), Error> {
+    /// A box, on a technical point and node when it has a place (outlets
+    /// have none: they are where their premises are).
+    fn enclosure(
+        &mut self,
+        kind: &str,
+        suf: &str,
+        xy: Option<(f64, f64)>,
+    ) -> Result<(String, String, String), Error> {
         let bp = self.codes.next(BP, "BP");
-        self.f.boxes.row(&[&bp, &bp, kind, suf])?;
+        let (pt, nd) = match xy {
+            Some(xy) => {
+                let nd = self.node(xy);
+                let pt = self.codes.next(PT, "PT");
+                self.f.ptech.row(&[&pt, &nd])?;
+                (pt, nd)
+            }
+            None => (String::new(), String::new()),
+        };
+        self.f.boxes.row(&[&bp, &bp, kind, suf, &pt])?;
         if kind == "PTO" {
-            return Ok((bp, String::new()));
+            return Ok((bp, String::new(), nd));
         }
         let cs = self.codes.next(CS, "CS");
         self.f.cassettes.row(&[&cs, &bp, "1"])?;
-        Ok((bp, cs))
+        Ok((bp, cs, nd))
     }
 
-    /// A cable with `capacity` fibres (12 per tube); returns its fibres.
+    /// A cable with `capacity` fibres (12 per tube), between two nodes
+    /// when it runs outside; returns its fibres.
     fn cable(
         &mut self,
         capacity: u32,
         length_m: Option<u32>,
         kind: &str,
+        ends: Option<(&str, &str)>,
     ) -> Result<Vec<String>, Error> {
         let cb = self.codes.next(CB, "CB");
         let len = length_m.map(|l| l.to_string()).unwrap_or_default();
+        let (nd1, nd2) = ends.unwrap_or(("", ""));
         self.f
             .cables
-            .row(&[&cb, &cb, &capacity.to_string(), &len, kind])?;
+            .row(&[&cb, &cb, &capacity.to_string(), &len, kind, nd1, nd2])?;
         let mut fibres = Vec::with_capacity(capacity as usize);
         for i in 0..capacity {
             let fo = self.codes.next(FO, "FO");
@@ -270,7 +309,11 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
     })?;
     write_value_lists(dir)?;
     let f = Files {
-        sites: Writer::create(dir, "t_sitetech.csv", &["st_code", "st_nom", "st_typelog"])?,
+        sites: Writer::create(
+            dir,
+            "t_sitetech.csv",
+            &["st_code", "st_nom", "st_typelog", "st_nd_code"],
+        )?,
         rooms: Writer::create(dir, "t_ltech.csv", &["lt_code", "lt_etiquet", "lt_st_code"])?,
         racks: Writer::create(dir, "t_baie.csv", &["ba_code", "ba_etiquet", "ba_lt_code"])?,
         drawers: Writer::create(
@@ -281,8 +324,15 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         boxes: Writer::create(
             dir,
             "t_ebp.csv",
-            &["bp_code", "bp_etiquet", "bp_typelog", "bp_sf_code"],
+            &[
+                "bp_code",
+                "bp_etiquet",
+                "bp_typelog",
+                "bp_sf_code",
+                "bp_pt_code",
+            ],
         )?,
+        ptech: Writer::create(dir, "t_ptech.csv", &["pt_code", "pt_nd_code"])?,
         cassettes: Writer::create(dir, "t_cassette.csv", &["cs_code", "cs_bp_code", "cs_num"])?,
         cables: Writer::create(
             dir,
@@ -293,6 +343,8 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                 "cb_capafo",
                 "cb_lgreel",
                 "cb_typelog",
+                "cb_nd1",
+                "cb_nd2",
             ],
         )?,
         fibres: Writer::create(dir, "t_fibre.csv", crate::gracethd::FIBRE_COLUMNS)?,
@@ -337,9 +389,10 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         rng: ChaCha8Rng::seed_from_u64(seed),
         out: Generated::default(),
         routes_written: 0,
+        nodes: Vec::new(),
     };
 
-    let (nro_site, nro_rack) = g.site("NRO", "NRO")?;
+    let (nro_site, nro_rack, nro_node) = g.site("NRO", "NRO", NRO_XY)?;
     let nro_drawer = g.drawer(&nro_rack, "NRO-OPTIQUE")?;
     let mut remaining = premises;
     let mut pm_index = 0u32;
@@ -348,11 +401,6 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         pm_index += 1;
         let size = g.rng.gen_range(300..=1000).min(remaining);
         remaining -= size;
-        let (_, pm_rack) = g.site(&format!("PM{pm_index}"), "SRO")?;
-        g.out.pms += 1;
-        let transport = g.drawer(&pm_rack, "TRANSPORT")?;
-        let coupler = g.drawer(&pm_rack, "COUPLEURS")?;
-        let distribution = g.drawer(&pm_rack, "DISTRIBUTION")?;
         // Every seventh PM (and a few others) is far from the NRO behind
         // 1:64 splitters: its paths exceed the GPON B+ budget.
         let far = pm_index % 7 == 3 || g.rng.gen_bool(0.05);
@@ -370,18 +418,28 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
             NRO_XY.0 + reach * angle.cos(),
             NRO_XY.1 + reach * angle.sin(),
         );
-        let feeder = g.cable(splitters.div_ceil(12) * 12, Some(feeder_m), "TR")?;
+        let (_, pm_rack, pm_node) = g.site(&format!("PM{pm_index}"), "SRO", pm_xy)?;
+        g.out.pms += 1;
+        let transport = g.drawer(&pm_rack, "TRANSPORT")?;
+        let coupler = g.drawer(&pm_rack, "COUPLEURS")?;
+        let distribution = g.drawer(&pm_rack, "DISTRIBUTION")?;
+        let feeder = g.cable(
+            splitters.div_ceil(12) * 12,
+            Some(feeder_m),
+            "TR",
+            Some((&nro_node, &pm_node)),
+        )?;
 
         // Splitter outputs in order, with the splitter input and feeder
         // fibre behind each (for the stored routes).
         let mut outputs: Vec<(String, String, String)> = Vec::new();
         for feed in feeder.iter().take(splitters as usize) {
             g.position("", feed, "", &nro_drawer, "CSA", "")?;
-            let input = g.cable(1, None, "JA")?.remove(0);
+            let input = g.cable(1, None, "JA", None)?.remove(0);
             g.position(feed, &input, "", &transport, "CSA", "")?;
             g.f.splitters.row(&[&input, &ratio.to_string(), ""])?;
             for _ in 0..ratio {
-                let out = g.cable(1, None, "JA")?.remove(0);
+                let out = g.cable(1, None, "JA", None)?.remove(0);
                 g.position(&input, &out, "", &coupler, "CSA", "")?;
                 outputs.push((out, input.clone(), feed.clone()));
             }
@@ -408,9 +466,13 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         let mut left = size;
         let mut next_output = 0usize;
         while left > 0 {
-            let (_, bpe_cs) = g.enclosure("BPE", "")?;
+            let bpe_xy = (
+                pm_xy.0 + g.geo.gen_range(-800.0..800.0),
+                pm_xy.1 + g.geo.gen_range(-800.0..800.0),
+            );
+            let (_, bpe_cs, bpe_node) = g.enclosure("BPE", "", Some(bpe_xy))?;
             let dist_m = g.rng.gen_range(200..=2_500);
-            let dist = g.cable(96, Some(dist_m), "DI")?;
+            let dist = g.cable(96, Some(dist_m), "DI", Some((&pm_node, &bpe_node)))?;
             let mut dist_used = 0usize;
             for _ in 0..8 {
                 if left == 0 {
@@ -418,13 +480,13 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                 }
                 let in_pbo = g.rng.gen_range(6..=12).min(left);
                 left -= in_pbo;
-                let (_, pbo_cs) = g.enclosure("PBO", "")?;
                 let pbo_xy = (
                     pm_xy.0 + g.geo.gen_range(-1_500.0..1_500.0),
                     pm_xy.1 + g.geo.gen_range(-1_500.0..1_500.0),
                 );
+                let (_, pbo_cs, pbo_node) = g.enclosure("PBO", "", Some(pbo_xy))?;
                 let branch_m = g.rng.gen_range(50..=600);
-                let branch = g.cable(12, Some(branch_m), "DI")?;
+                let branch = g.cable(12, Some(branch_m), "DI", Some((&bpe_node, &pbo_node)))?;
                 for b in branch.iter().take(in_pbo as usize) {
                     let (out, input, feed) = outputs[next_output].clone();
                     next_output += 1;
@@ -444,9 +506,9 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
                         continue;
                     }
                     let drop_m = g.rng.gen_range(15..=200);
-                    let drop = g.cable(2, Some(drop_m), "RA")?;
+                    let drop = g.cable(2, Some(drop_m), "RA", None)?;
                     g.position(b, &drop[0], &pbo_cs, "", "SFU", &sf)?;
-                    g.enclosure("PTO", &sf)?;
+                    g.enclosure("PTO", &sf, None)?;
                     g.out.outlets += 1;
                     if g.routes_written < 50 {
                         g.routes_written += 1;
@@ -479,13 +541,15 @@ pub fn generate(premises: u32, seed: u64, dir: &Path) -> Result<Generated, Error
         pon,
         splitters,
         addresses,
+        ptech,
     } = g.f;
     for w in [
         sites, rooms, racks, drawers, boxes, cassettes, cables, fibres, positions, sufs, routes,
-        pon, splitters, addresses,
+        pon, splitters, addresses, ptech,
     ] {
         w.finish()?;
     }
+    crate::gracethd::write::points(dir, "t_noeud", &["nd_code"], g.nodes)?;
     Ok(g.out)
 }
 
