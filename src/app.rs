@@ -254,6 +254,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/inventory/export/plant.geojson",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::inventory::export_plant_geojson),
+        ),
+        route(
+            Method::GET,
             "/api/v1/inventory/pon-ports",
             Roles(NETWORK_STAFF),
             Api,

@@ -44,6 +44,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::inventory::import,
         api::inventory::export_ipe,
         api::inventory::export_geojson,
+        api::inventory::export_plant_geojson,
         api::inventory::pon_ports,
         api::inventory::save_pon_port,
         api::inventory::delete_pon_port,

@@ -118,7 +118,61 @@ pub fn ipe_csv(plant: &Plant) -> Result<String, Error> {
 /// Addresses as a GeoJSON FeatureCollection in WGS84 (RFC 7946), with their
 /// eligibility, for maps.
 pub fn addresses_geojson(plant: &Plant) -> serde_json::Value {
-    let features: Vec<serde_json::Value> = plant
+    json!({ "type": "FeatureCollection", "features": address_features(plant) })
+}
+
+/// The whole plant as a GeoJSON FeatureCollection in WGS84 (RFC 7946):
+/// sites and boxes as points, cables as lines, addresses as points with
+/// the eligibility of their premises. Each feature's `layer` property says
+/// which (`site`, `box`, `cable`, `address`); what has no position is left
+/// out.
+pub fn plant_geojson(plant: &Plant) -> serde_json::Value {
+    let point = |p: Xy| {
+        let (lon, lat) = p.wgs84();
+        json!({ "type": "Point", "coordinates": [round6(lon), round6(lat)] })
+    };
+    let feature = |geometry: serde_json::Value, properties: serde_json::Value| json!({ "type": "Feature", "geometry": geometry, "properties": properties });
+    let mut features = Vec::new();
+    for s in plant.sites.values() {
+        if let Some(p) = s.point {
+            features.push(feature(
+                point(p),
+                json!({ "layer": "site", "code": s.code, "label": s.label, "kind": s.kind }),
+            ));
+        }
+    }
+    for e in plant.enclosures.values() {
+        if let Some(p) = e.point {
+            features.push(feature(
+                point(p),
+                json!({ "layer": "box", "code": e.code, "label": e.label, "kind": e.kind }),
+            ));
+        }
+    }
+    for c in plant.cables.values().filter(|c| c.path.len() >= 2) {
+        let coordinates: Vec<[f64; 2]> = c
+            .path
+            .iter()
+            .map(|p| {
+                let (lon, lat) = p.wgs84();
+                [round6(lon), round6(lat)]
+            })
+            .collect();
+        features.push(feature(
+            json!({ "type": "LineString", "coordinates": coordinates }),
+            json!({
+                "layer": "cable", "code": c.code, "label": c.label,
+                "capacity": c.capacity, "length_m": c.length_m,
+            }),
+        ));
+    }
+    features.extend(address_features(plant));
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+/// The addresses with a position, as GeoJSON features.
+fn address_features(plant: &Plant) -> Vec<serde_json::Value> {
+    plant
         .addresses
         .values()
         .filter_map(|a| {
@@ -135,6 +189,7 @@ pub fn addresses_geojson(plant: &Plant) -> serde_json::Value {
                 "type": "Feature",
                 "geometry": { "type": "Point", "coordinates": [round6(lon), round6(lat)] },
                 "properties": {
+                    "layer": "address",
                     "code": a.code,
                     "hexacle": a.hexacle.as_ref().map(|h| h.as_str()),
                     "label": a.label(),
@@ -143,8 +198,7 @@ pub fn addresses_geojson(plant: &Plant) -> serde_json::Value {
                 }
             }))
         })
-        .collect();
-    json!({ "type": "FeatureCollection", "features": features })
+        .collect()
 }
 
 fn round6(v: f64) -> f64 {

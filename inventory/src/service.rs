@@ -320,6 +320,14 @@ pub async fn export_geojson(db: &Db, cache: &PlantCache) -> Result<serde_json::V
         .map_err(|e| Error::Invalid(format!("export interrompu : {e}")))
 }
 
+/// The whole plant (sites, boxes, cables, addresses) as GeoJSON (WGS84).
+pub async fn export_plant_geojson(db: &Db, cache: &PlantCache) -> Result<serde_json::Value, Error> {
+    let plant = cache.get(db).await?;
+    tokio::task::spawn_blocking(move || crate::export::plant_geojson(&plant))
+        .await
+        .map_err(|e| Error::Invalid(format!("export interrompu : {e}")))
+}
+
 /// A delivery without `x_pon.csv` / `x_splitter.csv` keeps the stored PON
 /// ports and splitter ratios; they must still point at fibres the delivery
 /// has, or the import is refused with the port named.

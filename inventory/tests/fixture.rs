@@ -544,6 +544,49 @@ fn ipe_and_geojson_exports() {
     );
 }
 
+/// The plant's GeoJSON has every positioned site, box, cable and address,
+/// each feature saying its layer.
+#[test]
+fn plant_geojson_has_sites_boxes_cables_and_addresses() {
+    let d = gracethd::load(&fixture()).expect("readable");
+    let geo = inventory::export::plant_geojson(&d.plant);
+    let features = geo["features"].as_array().expect("features");
+    let layer = |name: &str| {
+        features
+            .iter()
+            .filter(|f| f["properties"]["layer"] == name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(layer("site").len(), 2);
+    assert_eq!(layer("box").len(), 6);
+    assert_eq!(layer("cable").len(), 22);
+    assert_eq!(layer("address").len(), 16);
+    assert_eq!(features.len(), 46);
+    let nro = layer("site")
+        .into_iter()
+        .find(|f| f["properties"]["code"] == "ST200180030001")
+        .expect("the NRO");
+    assert_eq!(nro["geometry"]["type"], "Point");
+    let (lon, lat) = Xy {
+        x_cm: 66_765_737,
+        y_cm: 667_774_136,
+    }
+    .wgs84();
+    assert_eq!(
+        nro["geometry"]["coordinates"],
+        serde_json::json!([(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6])
+    );
+    let cable = layer("cable")
+        .into_iter()
+        .find(|f| f["properties"]["code"] == "CB000180030001")
+        .expect("a cable");
+    assert_eq!(cable["geometry"]["type"], "LineString");
+    assert_eq!(
+        cable["geometry"]["coordinates"].as_array().map(Vec::len),
+        Some(3)
+    );
+}
+
 #[test]
 fn export_then_import_gives_the_same_plant() {
     let d = gracethd::load(&fixture()).expect("readable");

@@ -217,6 +217,24 @@ pub async fn export_geojson(
         .into_response())
 }
 
+/// The whole plant as a GeoJSON FeatureCollection (WGS84): sites and boxes
+/// as points, cables as lines, addresses with the eligibility of their
+/// premises; the `layer` property of each feature says which.
+#[utoipa::path(get, path = "/api/v1/inventory/export/plant.geojson", operation_id = "export_plant_geojson", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, description = "sites, boxes, cables and addresses", content_type = "application/geo+json")))]
+pub async fn export_plant_geojson(
+    State(state): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let geo = inventory::service::export_plant_geojson(&state.db, &state.plant).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        geo.to_string(),
+    )
+        .into_response())
+}
+
 /// The PON ports of the plant.
 #[utoipa::path(get, path = "/api/v1/inventory/pon-ports", operation_id = "list_pon_ports", tag = "inventory",
     security(("bearer" = [])),

@@ -1081,13 +1081,78 @@ pub async fn import_submit(
 
 /// Most points drawn on the map; beyond, one address in N is drawn.
 const MAP_MAX_POINTS: usize = 20_000;
+/// Cables drawn at most; beyond, the longest are kept.
+const MAP_MAX_CABLES: usize = 5_000;
+
+/// The plant's positioned sites, boxes and cables, in Lambert-93 metres.
+struct MapLayers {
+    sites: Vec<(f64, f64, String)>,
+    boxes: Vec<(f64, f64)>,
+    cables: Vec<Vec<(f64, f64)>>,
+    cables_left_out: usize,
+}
+
+impl MapLayers {
+    fn of(plant: &inventory::plant::Plant) -> Self {
+        let sites = plant
+            .sites
+            .values()
+            .filter_map(|s| {
+                let (x, y) = s.point?.metres();
+                Some((x, y, s.label.to_string()))
+            })
+            .collect();
+        let step = plant.enclosures.len().div_ceil(MAP_MAX_POINTS).max(1);
+        let boxes = plant
+            .enclosures
+            .values()
+            .step_by(step)
+            .filter_map(|e| e.point.map(|p| p.metres()))
+            .collect();
+        let mut cables: Vec<&inventory::plant::Cable> = plant
+            .cables
+            .values()
+            .filter(|c| c.path.len() >= 2)
+            .collect();
+        let cables_left_out = cables.len().saturating_sub(MAP_MAX_CABLES);
+        if cables_left_out > 0 {
+            cables.sort_by(|a, b| {
+                b.length_m
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.length_m.unwrap_or(0.0))
+            });
+            cables.truncate(MAP_MAX_CABLES);
+        }
+        Self {
+            sites,
+            boxes,
+            cables: cables
+                .into_iter()
+                .map(|c| c.path.iter().map(|p| p.metres()).collect())
+                .collect(),
+            cables_left_out,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sites.is_empty() && self.boxes.is_empty() && self.cables.is_empty()
+    }
+
+    fn all_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.sites
+            .iter()
+            .map(|s| (s.0, s.1))
+            .chain(self.boxes.iter().copied())
+            .chain(self.cables.iter().flatten().copied())
+    }
+}
 
 /// `GET /technicien/carte`: the addresses drawn from their coordinates, by
 /// eligibility, as server-rendered SVG (no script, no tile server).
 pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResult {
     use inventory::capacity::Eligibility;
     let plant = state.plant.get(&state.db).await.map_err(Error::from)?;
-    let points: Vec<(f64, f64, u8)> = {
+    let (points, layers) = {
         let plant = plant.clone();
         tokio::task::spawn_blocking(move || {
             let mut status_of: std::collections::HashMap<&str, u8> =
@@ -1105,7 +1170,7 @@ pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResul
                 *e = (*e).min(s);
             }
             let step = plant.addresses.len().div_ceil(MAP_MAX_POINTS).max(1);
-            plant
+            let points: Vec<(f64, f64, u8)> = plant
                 .addresses
                 .values()
                 .step_by(step)
@@ -1116,35 +1181,47 @@ pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResul
                         *status_of.get(a.code.as_str()).unwrap_or(&2),
                     ))
                 })
-                .collect()
+                .collect();
+            (points, MapLayers::of(&plant))
         })
         .await
         .map_err(|e| Error::Internal(format!("map: {e}")))?
     };
     let counts = [0u8, 1, 2].map(|s| points.iter().filter(|p| p.2 == s).count());
     let (w, h) = (1000.0f64, 700.0f64);
-    let (min_x, max_x) = points
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (min_y, max_y) = points
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let all = points.iter().map(|p| (p.0, p.1)).chain(layers.all_points());
+    let (min_x, max_x, min_y, max_y) = all.fold(
+        (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
+        |(a, b, c, d), p| (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1)),
+    );
     let span = ((max_x - min_x) / w).max((max_y - min_y) / h).max(1e-9) * 1.05;
     let cx = (min_x + max_x) / 2.0;
     let cy = (min_y + max_y) / 2.0;
     let project = |x: f64, y: f64| ((x - cx) / span + w / 2.0, h / 2.0 - (y - cy) / span);
     let km = |metres: f64| metres / span;
     let body = html! {
-        h1 { "Carte des adresses" }
-        @if points.is_empty() {
+        h1 { "Carte du réseau" }
+        @if points.is_empty() && layers.is_empty() {
             p class="info" { "Aucune adresse avec des coordonnées : importez une livraison avec t_adresse." }
         } @else {
             p id="carte-resume" {
                 (points.len()) " adresses : " (counts[0]) " raccordables (ronds verts), " (counts[1]) " avec branchement à construire (carrés orange), "
-                (counts[2]) " non couvertes (losanges rouges). Coordonnées Lambert-93 ; les données sont aussi disponibles en GeoJSON et en fichier d'adresses."
+                (counts[2]) " non couvertes (losanges rouges). "
+                (layers.sites.len()) " sites (carrés noirs, avec leur nom), " (layers.boxes.len()) " boîtiers (ronds bleus), "
+                (layers.cables.len()) " câbles (traits gris)"
+                @if layers.cables_left_out > 0 { " dont " (layers.cables_left_out) " non dessinés, pour la lisibilité" }
+                ". Coordonnées Lambert-93 ; les données sont aussi disponibles en GeoJSON et en fichier d'adresses."
             }
             svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="carte-titre carte-resume" style="max-width:60rem;border:1px solid #c8ccd4;background:#fbfbf8" {
-                title id="carte-titre" { "Carte des adresses par éligibilité" }
+                title id="carte-titre" { "Carte du réseau : câbles, sites, boîtiers et adresses par éligibilité" }
+                @for path in &layers.cables {
+                    polyline fill="none" stroke="#8a8f98" stroke-width="1"
+                        points=(path.iter().map(|(x, y)| { let (px, py) = project(*x, *y); format!("{px:.1},{py:.1}") }).collect::<Vec<_>>().join(" ")) {}
+                }
+                @for (x, y) in &layers.boxes {
+                    @let (px, py) = project(*x, *y);
+                    circle cx=(format!("{px:.1}")) cy=(format!("{py:.1}")) r="3" fill="none" stroke="#1d4f91" stroke-width="1.5" {}
+                }
                 @for (x, y, s) in &points {
                     @let (px, py) = project(*x, *y);
                     @match s {
@@ -1158,10 +1235,15 @@ pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResul
                     .into_iter()
                     .find(|(m, _)| km(*m) >= 40.0)
                     .unwrap_or((100_000.0, "100 km"));
+                @for (x, y, label) in &layers.sites {
+                    @let (px, py) = project(*x, *y);
+                    rect x=(format!("{:.1}", px - 5.0)) y=(format!("{:.1}", py - 5.0)) width="10" height="10" fill="#1b1b1b" {}
+                    text x=(format!("{:.1}", px + 8.0)) y=(format!("{:.1}", py + 4.0)) font-size="13" fill="#1b1b1b" { (label) }
+                }
                 line x1="20" y1=(h - 20.0) x2=(20.0 + km(bar_m)) y2=(h - 20.0) stroke="#1b1b1b" stroke-width="3" {}
                 text x="20" y=(h - 28.0) font-size="14" fill="#1b1b1b" { (bar_label) }
             }
         }
     };
-    Ok(page("Carte des adresses", &me, "/technicien/carte", body))
+    Ok(page("Carte du réseau", &me, "/technicien/carte", body))
 }

@@ -595,6 +595,17 @@ async fn exports_through_the_api() {
     assert_eq!(geo.status, StatusCode::OK);
     assert_eq!(geo.header("content-type"), Some("application/geo+json"));
     assert_eq!(geo.json()["features"].as_array().map(Vec::len), Some(16));
+    let plant = t
+        .api(
+            Method::GET,
+            "/api/v1/inventory/export/plant.geojson",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(plant.status, StatusCode::OK);
+    assert_eq!(plant.header("content-type"), Some("application/geo+json"));
+    assert_eq!(plant.json()["features"].as_array().map(Vec::len), Some(46));
     let household = t.user("foyer", &[Role::Household]).await;
     let htok = t.token_for(&household).await;
     assert_eq!(
@@ -611,7 +622,7 @@ async fn exports_through_the_api() {
 }
 
 #[tokio::test]
-async fn the_map_page_draws_every_address() {
+async fn the_map_page_draws_the_network() {
     let t = TestApp::new().await;
     let tech = t.user("karim", &[Role::Technician]).await;
     let s = t.session_for(&tech).await;
@@ -627,12 +638,21 @@ async fn the_map_page_draws_every_address() {
         .page(Method::GET, "/technicien/carte", Some(&s), None)
         .await;
     assert_eq!(map.status, StatusCode::OK);
+    // 16 addresses, 6 boxes (circles), 2 sites (squares), 22 cables.
     assert_eq!(
         map.text.matches("<circle").count() + map.text.matches("<rect").count(),
-        16
+        16 + 6 + 2
     );
+    assert_eq!(map.text.matches("<polyline").count(), 22);
     assert!(map.text.contains("role=\"img\"") && map.text.contains("<title id=\"carte-titre\">"));
-    assert!(map.text.contains("16 adresses"));
+    assert!(map.text.contains("16 adresses"), "{}", map.text);
+    assert!(
+        map.text.contains("2 sites")
+            && map.text.contains("6 boîtiers")
+            && map.text.contains("22 câbles"),
+        "{}",
+        map.text
+    );
     assert!(!map.text.contains("<script"), "no script");
 }
 
@@ -729,6 +749,11 @@ async fn a_delivery_without_extension_files_keeps_the_stored_pon_ports() {
             let entry = entry.expect("entry");
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with("x_") {
+                continue;
+            }
+            if !name.ends_with(".csv") {
+                // The shapefiles, as they are.
+                std::fs::copy(entry.path(), dir.path().join(&name)).expect("copy");
                 continue;
             }
             let mut text = std::fs::read_to_string(entry.path()).expect("read");
