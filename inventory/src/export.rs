@@ -7,8 +7,8 @@ use crate::plant::{Plant, Xy};
 use crate::Error;
 use rustc_hash::FxHashMap as HashMap;
 
-/// The columns of the `t_adresse.csv` Régie writes (and reads back): the
-/// GraceTHD names, coordinates in the BAN columns.
+/// The columns of the `t_adresse` Régie writes (and reads back): the
+/// GraceTHD names, coordinates also in the BAN columns.
 pub const ADDRESS_COLUMNS: &[&str] = &[
     "ad_code",
     "ad_ban_id",
@@ -271,8 +271,9 @@ impl Nodes {
 /// Writes the plant as a GraceTHD v2.0.1 "shpcsv" delivery (`;`-separated
 /// Latin-1 CSV, the columns this importer reads, value lists of the codes
 /// used) plus the Régie extension files, so that exporting and re-importing
-/// gives the same plant. Cable lengths go to `cb_lgreel`; addresses are
-/// written as `t_adresse.csv` with their coordinates in the BAN columns.
+/// gives the same plant. Cable lengths go to `cb_lgreel`; addresses to the
+/// `t_adresse` point shapefile (or, when one lacks a position, to
+/// `t_adresse.csv` with the coordinates in the BAN columns).
 /// Positions go to `t_noeud` (a point shapefile) through `st_nd_code`,
 /// `bp_pt_code` → `t_ptech`, and a cable's two ends (`cb_nd1`, `cb_nd2`);
 /// a cable path of more than two vertices to `t_cableline`.
@@ -541,39 +542,58 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             })
             .collect(),
     )?;
-    write(
-        "t_adresse.csv",
-        ADDRESS_COLUMNS,
-        plant
+    let address_rows = plant.addresses.values().map(|a| {
+        let coord = |c: Option<i64>| {
+            c.map(|v| format!("{:.2}", v as f64 / 100.0))
+                .unwrap_or_default()
+        };
+        let row = vec![
+            a.code.to_string(),
+            o(&a.ban_id),
+            o(&a.number),
+            o(&a.repetition),
+            a.street.clone(),
+            a.insee.clone(),
+            a.postcode.clone(),
+            a.commune.clone(),
+            a.hexacle
+                .as_ref()
+                .map(|h| h.as_str().to_owned())
+                .unwrap_or_default(),
+            a.dwellings.to_string(),
+            "0".to_owned(),
+            a.state.clone(),
+            coord(a.x_cm),
+            coord(a.y_cm),
+        ];
+        let point = match (a.x_cm, a.y_cm) {
+            (Some(x_cm), Some(y_cm)) => Some(Xy { x_cm, y_cm }),
+            _ => None,
+        };
+        (point, row)
+    });
+    // GraceTHD's form is a point shapefile; a shapefile cannot hold an
+    // address without a position, so then the CSV form (which this
+    // importer reads too) is written instead.
+    let all_placed = !plant.addresses.is_empty()
+        && plant
             .addresses
             .values()
-            .map(|a| {
-                let coord = |c: Option<i64>| {
-                    c.map(|v| format!("{:.2}", v as f64 / 100.0))
-                        .unwrap_or_default()
-                };
-                vec![
-                    a.code.to_string(),
-                    o(&a.ban_id),
-                    o(&a.number),
-                    o(&a.repetition),
-                    a.street.clone(),
-                    a.insee.clone(),
-                    a.postcode.clone(),
-                    a.commune.clone(),
-                    a.hexacle
-                        .as_ref()
-                        .map(|h| h.as_str().to_owned())
-                        .unwrap_or_default(),
-                    a.dwellings.to_string(),
-                    "0".to_owned(),
-                    a.state.clone(),
-                    coord(a.x_cm),
-                    coord(a.y_cm),
-                ]
-            })
-            .collect(),
-    )?;
+            .all(|a| a.x_cm.is_some() && a.y_cm.is_some());
+    if all_placed {
+        crate::gracethd::write::points(
+            dir,
+            "t_adresse",
+            ADDRESS_COLUMNS,
+            address_rows.filter_map(|(p, row)| Some((p?, row))),
+        )?;
+    } else {
+        write(
+            "t_adresse.csv",
+            ADDRESS_COLUMNS,
+            address_rows.map(|(_, row)| row).collect(),
+        )?;
+    }
     // Value lists of the codes in use.
     let lists: [(&str, BTreeSet<String>); 5] = [
         (

@@ -592,6 +592,18 @@ fn export_then_import_gives_the_same_plant() {
     let d = gracethd::load(&fixture()).expect("readable");
     let out = tempfile::tempdir().expect("dir");
     inventory::export::gracethd(&d.plant, out.path()).expect("exports");
+    // The layout of a shpcsv delivery: geometry tables as shapefiles.
+    for file in [
+        "t_adresse.shp",
+        "t_adresse.dbf",
+        "t_noeud.shp",
+        "t_noeud.prj",
+        "t_cableline.shp",
+        "t_ptech.csv",
+    ] {
+        assert!(out.path().join(file).is_file(), "{file}");
+    }
+    assert!(!out.path().join("t_adresse.csv").exists());
     let back = gracethd::load(out.path()).expect("readable");
     assert!(!back.report.has_errors(), "{:#?}", back.report.issues);
     let (a, b) = (&d.plant, &back.plant);
@@ -611,8 +623,12 @@ fn export_then_import_gives_the_same_plant() {
         let m = |x: Option<f64>| x.map(|v| (v * 1000.0).round() as i64);
         assert_eq!(m(c.length_m), m(b.cables[code].length_m), "{code}");
         assert_eq!(
-            (&c.label, c.capacity),
-            (&b.cables[code].label, b.cables[code].capacity)
+            (&c.label, c.capacity, &c.path),
+            (
+                &b.cables[code].label,
+                b.cables[code].capacity,
+                &b.cables[code].path
+            )
         );
     }
     // The traces are the same too.
