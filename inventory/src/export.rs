@@ -26,8 +26,8 @@ pub const ADDRESS_COLUMNS: &[&str] = &[
     "ad_y_ban",
 ];
 
-/// IPE columns written (a subset of the Interop'Fibre IPE layout: the
-/// address, its building state and its PM and PBO).
+/// IPE columns written: the Interop'Fibre IPE fields the plant can fill
+/// (the address, its building, its PM with its position, its PBO).
 pub const IPE_COLUMNS: &[&str] = &[
     "IdentifiantImmeuble",
     "CodeAdresseImmeuble",
@@ -39,13 +39,21 @@ pub const IPE_COLUMNS: &[&str] = &[
     "ComplementNumeroVoieImmeuble",
     "NomVoieImmeuble",
     "IdentifiantBAN",
+    "TypeImmeuble",
+    "TypeProjectionGeographique",
     "CoordonneeImmeubleX",
     "CoordonneeImmeubleY",
     "ReferencePM",
     "EtatPM",
+    "TypeEmplacementPM",
+    "CoordonneePMX",
+    "CoordonneePMY",
     "TypePBO",
     "NombreLogementsAdresseIPE",
 ];
+
+/// Lambert-93 in the IPE's notation.
+const IPE_PROJECTION: &str = "EPSG:2154";
 
 /// One address's PM reference and PBO type, from its premises.
 fn pm_and_pbo(plant: &Plant, address: &str) -> (String, String, &'static str) {
@@ -80,15 +88,42 @@ pub fn ipe_csv(plant: &Plant) -> Result<String, Error> {
         .from_writer(Vec::new());
     let io = |e: csv::Error| Error::Invalid(format!("export : {e}"));
     w.write_record(IPE_COLUMNS).map_err(io)?;
+    // PMs are named by their site's label in the traces.
+    let pm_sites: HashMap<&str, &crate::plant::Site> = plant
+        .sites
+        .values()
+        .filter(|s| s.kind != "NRO")
+        .map(|s| (s.label.as_str(), s))
+        .collect();
+    let metres = |p: Option<Xy>| match p {
+        Some(p) => (
+            format!("{:.2}", p.x_cm as f64 / 100.0),
+            format!("{:.2}", p.y_cm as f64 / 100.0),
+        ),
+        None => (String::new(), String::new()),
+    };
     for a in plant.addresses.values() {
         let (pm, pm_state, pbo) = pm_and_pbo(plant, &a.code);
-        let (x, y) = match (a.x_cm, a.y_cm) {
-            (Some(x), Some(y)) => (
-                format!("{:.2}", x as f64 / 100.0),
-                format!("{:.2}", y as f64 / 100.0),
-            ),
-            _ => (String::new(), String::new()),
+        let at = match (a.x_cm, a.y_cm) {
+            (Some(x_cm), Some(y_cm)) => Some(Xy { x_cm, y_cm }),
+            _ => None,
         };
+        let (x, y) = metres(at);
+        let pm_site = pm_sites.get(pm.as_str());
+        let (pm_x, pm_y) = metres(pm_site.and_then(|s| s.point));
+        // A building of several dwellings is an "immeuble", one a "pavillon".
+        let building = match a.dwellings {
+            0 => "",
+            1 => "PAVILLON",
+            _ => "IMMEUBLE",
+        };
+        let projection = if at.is_some() || pm_site.is_some_and(|s| s.point.is_some()) {
+            IPE_PROJECTION
+        } else {
+            ""
+        };
+        // Régie's PMs stand outside (street cabinets, the NRO's room).
+        let pm_place = if pm.is_empty() { "" } else { "PME" };
         w.write_record([
             a.code.as_str(),
             a.hexacle.as_ref().map(|h| h.as_str()).unwrap_or(""),
@@ -100,10 +135,15 @@ pub fn ipe_csv(plant: &Plant) -> Result<String, Error> {
             a.repetition.as_deref().unwrap_or(""),
             a.street.as_str(),
             a.ban_id.as_deref().unwrap_or(""),
+            building,
+            projection,
             &x,
             &y,
             &pm,
             &pm_state,
+            pm_place,
+            &pm_x,
+            &pm_y,
             pbo,
             &a.dwellings.to_string(),
         ])

@@ -526,7 +526,23 @@ fn ipe_and_geojson_exports() {
         .lines()
         .find(|l| l.starts_with(&format!("{connectable};")))
         .expect("row");
-    assert!(row.contains(";PM7;DEPLOYE;PBO;"), "{row}");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(';').collect();
+    let field = |name: &str| {
+        let i = header.iter().position(|h| *h == name).expect("column");
+        row.split(';').nth(i).unwrap_or_default().to_owned()
+    };
+    assert_eq!(field("ReferencePM"), "PM7");
+    assert_eq!(field("EtatPM"), "DEPLOYE");
+    assert_eq!(field("TypePBO"), "PBO");
+    assert_eq!(field("TypeEmplacementPM"), "PME");
+    assert_eq!(field("TypeProjectionGeographique"), "EPSG:2154");
+    // Four dwellings: a building; the PM's position is its site's node.
+    assert_eq!(field("NombreLogementsAdresseIPE"), "4");
+    assert_eq!(field("TypeImmeuble"), "IMMEUBLE");
+    assert_eq!(
+        (field("CoordonneePMX"), field("CoordonneePMY")),
+        ("667533.16".to_owned(), "6677814.83".to_owned())
+    );
 
     let geo = inventory::export::addresses_geojson(&d.plant);
     assert_eq!(geo["type"], "FeatureCollection");
