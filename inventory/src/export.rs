@@ -592,17 +592,17 @@ pub fn gracethd(plant: &Plant, dir: &std::path::Path) -> Result<(), Error> {
             o(&a.ban_id),
             o(&a.number),
             o(&a.repetition),
-            a.street.clone(),
-            a.insee.clone(),
-            a.postcode.clone(),
-            a.commune.clone(),
+            a.street.to_string(),
+            a.insee.to_string(),
+            a.postcode.to_string(),
+            a.commune.to_string(),
             a.hexacle
                 .as_ref()
                 .map(|h| h.as_str().to_owned())
                 .unwrap_or_default(),
             a.dwellings.to_string(),
             "0".to_owned(),
-            a.state.clone(),
+            a.state.to_string(),
             coord(a.x_cm),
             coord(a.y_cm),
         ];

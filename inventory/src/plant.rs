@@ -13,6 +13,119 @@ use crate::extension::{PonPort, Splitter};
 /// halves the memory of a large plant and the time to build it.
 pub type Code = compact_str::CompactString;
 
+/// A record known by its GraceTHD code.
+pub trait Coded {
+    fn code(&self) -> &str;
+}
+
+/// Records of one kind by code, in code order: a vector sorted by code and
+/// searched by bisection. A `BTreeMap<Code, T>` held each code twice and,
+/// built in bulk, needed a second copy of everything while it was built:
+/// for the fibres of a large plant, twice the memory at the peak of an
+/// import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeMap<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for CodeMap<T> {
+    fn default() -> Self {
+        Self { items: Vec::new() }
+    }
+}
+
+impl<T: Coded> CodeMap<T> {
+    /// The records, sorted here (stably); codes must be unique.
+    pub fn from_vec(mut items: Vec<T>) -> Self {
+        items.sort_by(|a, b| a.code().cmp(b.code()));
+        items.shrink_to_fit();
+        Self { items }
+    }
+
+    fn find(&self, code: &str) -> Result<usize, usize> {
+        self.items.binary_search_by(|x| x.code().cmp(code))
+    }
+
+    pub fn get(&self, code: &str) -> Option<&T> {
+        self.find(code).ok().map(|i| &self.items[i])
+    }
+
+    pub fn get_mut(&mut self, code: &str) -> Option<&mut T> {
+        self.find(code).ok().map(|i| &mut self.items[i])
+    }
+
+    pub fn contains_key(&self, code: &str) -> bool {
+        self.find(code).is_ok()
+    }
+
+    /// Adds a record or replaces the one of the same code (linear time:
+    /// for edits, not for loading).
+    pub fn insert(&mut self, item: T) -> Option<T> {
+        match self.find(item.code()) {
+            Ok(i) => Some(std::mem::replace(&mut self.items[i], item)),
+            Err(i) => {
+                self.items.insert(i, item);
+                None
+            }
+        }
+    }
+
+    /// The records, in code order.
+    pub fn values(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.items.iter_mut()
+    }
+
+    /// The codes, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(Coded::code)
+    }
+
+    /// (code, record) pairs, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.items.iter().map(|x| (x.code(), x))
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+impl<T: Coded> FromIterator<T> for CodeMap<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Self::from_vec(iter.into_iter().collect())
+    }
+}
+
+impl<T: Coded> std::ops::Index<&str> for CodeMap<T> {
+    type Output = T;
+
+    /// The record of a code; panics when absent, like a map's index.
+    fn index(&self, code: &str) -> &T {
+        match self.get(code) {
+            Some(x) => x,
+            None => panic!("no record {code}"),
+        }
+    }
+}
+
+macro_rules! coded {
+    ($($t:ty),*) => {
+        $(impl Coded for $t {
+            fn code(&self) -> &str {
+                &self.code
+            }
+        })*
+    };
+}
+
 /// A position in Lambert-93 (EPSG:2154), in centimetres, as delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Xy {
@@ -164,18 +277,18 @@ pub struct Suf {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Address {
     pub code: Code,
-    pub ban_id: Option<String>,
-    pub number: Option<String>,
-    pub repetition: Option<String>,
-    pub street: String,
-    pub insee: String,
-    pub postcode: String,
-    pub commune: String,
+    pub ban_id: Option<Code>,
+    pub number: Option<Code>,
+    pub repetition: Option<Code>,
+    pub street: Code,
+    pub insee: Code,
+    pub postcode: Code,
+    pub commune: Code,
     pub hexacle: Option<crate::address::Hexacle>,
     /// Dwellings and business premises at the address.
     pub dwellings: u32,
     /// Building state (`ad_ietat`: `CI` cible, `EC` en cours, `RD` raccordable, ...).
-    pub state: String,
+    pub state: Code,
     /// Lambert-93 position in centimetres, as delivered.
     pub x_cm: Option<i64>,
     pub y_cm: Option<i64>,
@@ -207,6 +320,8 @@ impl Address {
     }
 }
 
+coded!(Site, Room, Rack, Drawer, Enclosure, Cassette, Cable, Fibre, Suf, Address);
+
 /// The hash of a value in the tables of position numbers (here and in the
 /// delivery checks).
 pub(crate) fn fx(value: impl std::hash::Hash) -> u64 {
@@ -217,20 +332,20 @@ pub(crate) fn fx(value: impl std::hash::Hash) -> u64 {
 /// The plant of one delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Plant {
-    pub sites: BTreeMap<Code, Site>,
-    pub rooms: BTreeMap<Code, Room>,
-    pub racks: BTreeMap<Code, Rack>,
-    pub drawers: BTreeMap<Code, Drawer>,
-    pub enclosures: BTreeMap<Code, Enclosure>,
-    pub cassettes: BTreeMap<Code, Cassette>,
-    pub cables: BTreeMap<Code, Cable>,
-    pub fibres: BTreeMap<Code, Fibre>,
+    pub sites: CodeMap<Site>,
+    pub rooms: CodeMap<Room>,
+    pub racks: CodeMap<Rack>,
+    pub drawers: CodeMap<Drawer>,
+    pub enclosures: CodeMap<Enclosure>,
+    pub cassettes: CodeMap<Cassette>,
+    pub cables: CodeMap<Cable>,
+    pub fibres: CodeMap<Fibre>,
     /// Positions with exact duplicates (same container, same fibres)
     /// already removed.
     pub positions: Vec<Position>,
-    pub sufs: BTreeMap<Code, Suf>,
+    pub sufs: CodeMap<Suf>,
     /// Addresses (`t_adresse`), by code.
-    pub addresses: BTreeMap<Code, Address>,
+    pub addresses: CodeMap<Address>,
     /// Stored routes (`t_ropt`): fibres in their stored order.
     pub routes: BTreeMap<String, Vec<String>>,
     /// PON ports (Régie extension), by code.

@@ -23,7 +23,7 @@ use sqlx::Row;
 use crate::budget::{MilliDb, OpticalClass};
 use crate::extension::{PonPort, Splitter};
 use crate::plant::{
-    Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
+    Cable, Cassette, CodeMap, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack, Room,
     Site, Suf, Xy,
 };
 use crate::Error;
@@ -1016,12 +1016,6 @@ async fn rows_of<T>(
         .collect()
 }
 
-/// A table's rows by code. Built in bulk, the map's nodes are full: the
-/// loaded plant is the one a server keeps.
-fn keyed<T>(rows: Vec<T>, code: impl Fn(&T) -> Code) -> BTreeMap<Code, T> {
-    rows.into_iter().map(|x| (code(&x), x)).collect()
-}
-
 /// Loads the stored plant.
 #[tracing::instrument(skip_all)]
 pub async fn load(db: &Db) -> Result<Plant, Error> {
@@ -1034,21 +1028,21 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             point: point_of(r)?,
         })
     });
-    p.sites = keyed(sites.await?, |x| x.code.clone());
+    p.sites = CodeMap::from_vec(sites.await?);
     let rooms = rows_of(db, "inv_rooms", |r| {
         Ok(Room {
             code: text(r, "code")?,
             site: text(r, "site")?,
         })
     });
-    p.rooms = keyed(rooms.await?, |x| x.code.clone());
+    p.rooms = CodeMap::from_vec(rooms.await?);
     let racks = rows_of(db, "inv_racks", |r| {
         Ok(Rack {
             code: text(r, "code")?,
             room: text(r, "room")?,
         })
     });
-    p.racks = keyed(racks.await?, |x| x.code.clone());
+    p.racks = CodeMap::from_vec(racks.await?);
     let drawers = rows_of(db, "inv_drawers", |r| {
         Ok(Drawer {
             code: text(r, "code")?,
@@ -1056,7 +1050,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             rack: text(r, "rack")?,
         })
     });
-    p.drawers = keyed(drawers.await?, |x| x.code.clone());
+    p.drawers = CodeMap::from_vec(drawers.await?);
     let enclosures = rows_of(db, "inv_enclosures", |r| {
         Ok(Enclosure {
             code: text(r, "code")?,
@@ -1066,14 +1060,14 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             point: point_of(r)?,
         })
     });
-    p.enclosures = keyed(enclosures.await?, |x| x.code.clone());
+    p.enclosures = CodeMap::from_vec(enclosures.await?);
     let cassettes = rows_of(db, "inv_cassettes", |r| {
         Ok(Cassette {
             code: text(r, "code")?,
             enclosure: text(r, "enclosure")?,
         })
     });
-    p.cassettes = keyed(cassettes.await?, |x| x.code.clone());
+    p.cassettes = CodeMap::from_vec(cassettes.await?);
     let cables = rows_of(db, "inv_cables", |r| {
         Ok(Cable {
             code: text(r, "code")?,
@@ -1083,7 +1077,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             path: path_of(&text::<String>(r, "path")?)?,
         })
     });
-    p.cables = keyed(cables.await?, |x| x.code.clone());
+    p.cables = CodeMap::from_vec(cables.await?);
     let fibres = rows_of(db, "inv_fibres", |r| {
         Ok(Fibre {
             code: text(r, "code")?,
@@ -1094,7 +1088,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             color: text(r, "color")?,
         })
     });
-    p.fibres = keyed(fibres.await?, |x| x.code.clone());
+    p.fibres = CodeMap::from_vec(fibres.await?);
     p.positions = rows_of(db, "inv_positions", |r| {
         let container = text(r, "container")?;
         let container = match text::<String>(r, "container_kind")?.as_str() {
@@ -1122,7 +1116,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             address: opt_text(r, "address")?,
         })
     });
-    p.sufs = keyed(sufs.await?, |x| x.code.clone());
+    p.sufs = CodeMap::from_vec(sufs.await?);
     let routes = rows_of(db, "inv_routes", |r| {
         let fibres: String = text(r, "fibres")?;
         Ok((
@@ -1159,7 +1153,7 @@ pub async fn load(db: &Db) -> Result<Plant, Error> {
             y_cm: opt_int(r, "y_cm")?,
         })
     });
-    p.addresses = keyed(addresses.await?, |x| x.code.clone());
+    p.addresses = CodeMap::from_vec(addresses.await?);
     let splitters = rows_of(db, "inv_splitters", |r| {
         Ok(Splitter {
             input: text(r, "code")?,

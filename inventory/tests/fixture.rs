@@ -635,7 +635,7 @@ fn export_then_import_gives_the_same_plant() {
     assert_eq!(a.routes, b.routes);
     assert_eq!(a.addresses, b.addresses);
     assert_eq!(a.cables.len(), b.cables.len());
-    for (code, c) in &a.cables {
+    for (code, c) in a.cables.iter() {
         let m = |x: Option<f64>| x.map(|v| (v * 1000.0).round() as i64);
         assert_eq!(m(c.length_m), m(b.cables[code].length_m), "{code}");
         assert_eq!(

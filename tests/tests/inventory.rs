@@ -859,7 +859,7 @@ async fn pon_ports_entered_through_the_api() {
     let other_fibre = plant
         .fibres
         .keys()
-        .find(|f| f.as_str() != feeder)
+        .find(|f| *f != feeder)
         .expect("another fibre")
         .to_string();
     let uri = "/api/v1/inventory/pon-ports/OLT01-1%2F0";

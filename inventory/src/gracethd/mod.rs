@@ -20,8 +20,8 @@ use read::{Row, Table};
 pub use report::{Issue, Report, Severity};
 
 use crate::plant::{
-    fx, Cable, Cassette, Code, Container, Drawer, Enclosure, Fibre, Joint, Plant, Position, Rack,
-    Room, Site, Suf, Xy,
+    fx, Cable, Cassette, Code, CodeMap, Container, Drawer, Enclosure, Fibre, Joint, Plant,
+    Position, Rack, Room, Site, Suf, Xy,
 };
 use crate::Error;
 
@@ -133,12 +133,12 @@ fn metres(table: &Table, row: &Row, column: &str, report: &mut Report) -> Option
 
 /// Reads the rows of a table into a map by code, reporting empty and
 /// duplicate codes.
-fn by_code<T>(
+fn by_code<T: crate::plant::Coded>(
     table: &Table,
     code_col: &str,
     report: &mut Report,
     mut build: impl FnMut(&Row, &str, &mut Report) -> T,
-) -> BTreeMap<Code, T> {
+) -> CodeMap<T> {
     let mut lines: HashMap<Code, u64> = HashMap::default();
     lines.reserve(table.rows.len());
     let mut items = Vec::with_capacity(table.rows.len());
@@ -160,12 +160,10 @@ fn by_code<T>(
         let code = Code::from(code);
         lines.insert(code.clone(), row.line);
         let item = build(row, &code, report);
-        items.push((code, item));
+        items.push(item);
     }
     drop(lines);
-    // Built in bulk, the map's nodes are full; inserted one by one in code
-    // order, they would be half empty.
-    items.into_iter().collect()
+    CodeMap::from_vec(items)
 }
 
 fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target: &str) {
@@ -505,27 +503,23 @@ fn addresses(
                 .ok()?;
             Some((x, y))
         });
-        items.push((
-            Code::from(code),
-            crate::plant::Address {
-                code: code.into(),
-                ban_id: opt(ad.get(row, "ad_ban_id")).map(String::from),
-                number: opt(ad.get(row, "ad_numero")).map(String::from),
-                repetition: opt(ad.get(row, "ad_rep")).map(String::from),
-                street: ad.get(row, "ad_nomvoie").to_owned(),
-                insee: ad.get(row, "ad_insee").to_owned(),
-                postcode: ad.get(row, "ad_postal").to_owned(),
-                commune: ad.get(row, "ad_commune").to_owned(),
-                hexacle,
-                dwellings: count("ad_nblhab") + count("ad_nblpro"),
-                state: ad.get(row, "ad_ietat").to_owned(),
-                x_cm: point.map(|p| (p.0 * 100.0).round() as i64),
-                y_cm: point.map(|p| (p.1 * 100.0).round() as i64),
-            },
-        ));
+        items.push(crate::plant::Address {
+            code: code.into(),
+            ban_id: opt(ad.get(row, "ad_ban_id")),
+            number: opt(ad.get(row, "ad_numero")),
+            repetition: opt(ad.get(row, "ad_rep")),
+            street: ad.get(row, "ad_nomvoie").into(),
+            insee: ad.get(row, "ad_insee").into(),
+            postcode: ad.get(row, "ad_postal").into(),
+            commune: ad.get(row, "ad_commune").into(),
+            hexacle,
+            dwellings: count("ad_nblhab") + count("ad_nblpro"),
+            state: ad.get(row, "ad_ietat").into(),
+            x_cm: point.map(|p| (p.0 * 100.0).round() as i64),
+            y_cm: point.map(|p| (p.1 * 100.0).round() as i64),
+        });
     }
-    // In bulk, for full map nodes (see `by_code`).
-    plant.addresses = items.into_iter().collect();
+    plant.addresses = CodeMap::from_vec(items);
     Ok(())
 }
 

@@ -43,10 +43,10 @@ impl Table {
     }
 
     /// Appends a row of fields (missing trailing fields are empty).
-    fn push<'f>(
+    fn push<S: AsRef<str>>(
         &mut self,
         line: u64,
-        fields: impl IntoIterator<Item = &'f str>,
+        fields: impl IntoIterator<Item = S>,
     ) -> Result<(), Error> {
         let too_big = || Error::Unreadable {
             path: self.file.clone(),
@@ -55,7 +55,7 @@ impl Table {
         let first = u32::try_from(self.ends.len()).map_err(|_| too_big())?;
         let mut n = 0;
         for f in fields.into_iter().take(self.width) {
-            self.data.push_str(f);
+            self.data.push_str(f.as_ref());
             self.ends
                 .push(u32::try_from(self.data.len()).map_err(|_| too_big())?);
             n += 1;
@@ -113,32 +113,68 @@ impl Table {
     }
 }
 
+/// An open CSV table of a delivery: its reader, past the header, and its
+/// columns.
+struct CsvFile {
+    file: String,
+    path: std::path::PathBuf,
+    reader: csv::Reader<std::io::BufReader<std::fs::File>>,
+    columns: HashMap<String, usize>,
+    width: usize,
+}
+
+/// Decodes a field: GraceTHD deliveries are Latin-1; WINDOWS_1252 is its
+/// superset as browsers and most tools read it, and decoding never fails
+/// (ASCII, most of a delivery, is not even copied).
+fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    encoding_rs::WINDOWS_1252
+        .decode_without_bom_handling(bytes)
+        .0
+}
+
+impl CsvFile {
+    /// Opens `NAME.csv` and reads its header; `Ok(None)` if absent. The
+    /// file is read as a stream, never whole.
+    fn open(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
+        let file = format!("{name}.csv");
+        let path = dir.join(&file);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let unreadable = |reason: String| Error::Unreadable {
+            path: path.display().to_string(),
+            reason,
+        };
+        let f = std::fs::File::open(&path).map_err(|e| unreadable(e.to_string()))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(std::io::BufReader::with_capacity(1 << 16, f));
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| unreadable(e.to_string()))?
+            .clone();
+        let columns = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (latin1(h).trim().to_ascii_lowercase(), i))
+            .collect();
+        Ok(Some(Self {
+            file,
+            path,
+            reader,
+            columns,
+            width: headers.len(),
+        }))
+    }
+}
+
 /// The header of `NAME.csv` as a table without rows, reading only its
 /// first line; `Ok(None)` if the file is absent. Lets a delivery's files be
 /// checked all at once before any is read whole.
 pub fn csv_header(dir: &Path, name: &str) -> Result<Option<Table>, Error> {
-    use std::io::BufRead;
-    let file = format!("{name}.csv");
-    let path = dir.join(&file);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let unreadable = |e: std::io::Error| Error::Unreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let mut first = Vec::new();
-    std::io::BufReader::new(std::fs::File::open(&path).map_err(unreadable)?)
-        .read_until(b'\n', &mut first)
-        .map_err(unreadable)?;
-    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&first);
-    let columns = text
-        .trim_end_matches(['\r', '\n'])
-        .split(';')
-        .enumerate()
-        .map(|(i, h)| (h.trim().trim_matches('"').to_ascii_lowercase(), i))
-        .collect();
-    Ok(Some(Table::new(file, columns)))
+    Ok(CsvFile::open(dir, name)?.map(|f| Table::new(f.file, f.columns)))
 }
 
 /// Reads `NAME.csv` from a delivery; `Ok(None)` if the file is absent.
@@ -149,9 +185,16 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
 /// The number of lines of `NAME.csv` after its header (0 if absent): a
 /// cheap bound on its rows, to size what is built from them.
 pub fn csv_line_count(dir: &Path, name: &str) -> usize {
-    std::fs::read(dir.join(format!("{name}.csv")))
-        .map(|b| b.iter().filter(|c| **c == b'\n').count().saturating_sub(1))
-        .unwrap_or(0)
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(dir.join(format!("{name}.csv"))) else {
+        return 0;
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0;
+    while let Ok(n @ 1..) = f.read(&mut buf) {
+        lines += buf[..n].iter().filter(|c| **c == b'\n').count();
+    }
+    lines.saturating_sub(1)
 }
 
 /// What sees each row of a table read row by row.
@@ -177,53 +220,30 @@ fn read_csv(
     report: &mut Report,
     mut each: Option<&mut RowFn<'_>>,
 ) -> Result<Option<(Table, usize)>, Error> {
-    let file = format!("{name}.csv");
-    let path = dir.join(&file);
-    if !path.is_file() {
+    let Some(mut csv) = CsvFile::open(dir, name)? else {
         return Ok(None);
-    }
-    let bytes = std::fs::read(&path).map_err(|e| Error::Unreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    // GraceTHD deliveries are Latin-1; WINDOWS_1252 is its superset as
-    // browsers and most tools read it, and decoding never fails.
-    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| Error::Unreadable {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?
-        .clone();
-    let columns: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
-        .collect();
-    let mut table = Table::new(file.clone(), columns);
+    };
+    let mut table = Table::new(csv.file.clone(), std::mem::take(&mut csv.columns));
     if each.is_none() {
-        table.data.reserve(text.len());
+        let size = std::fs::metadata(&csv.path).map_or(0, |m| m.len());
+        table.data.reserve(usize::try_from(size).unwrap_or(0));
     }
+    let mut record = csv::ByteRecord::new();
     let mut count = 0;
-    for record in reader.records() {
-        match record {
-            Ok(r) => {
-                let line = r.position().map(|p| p.line()).unwrap_or(0);
-                if r.len() != headers.len() {
+    loop {
+        match csv.reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                if record.len() != csv.width {
                     report.push(Issue::error(
-                        &file,
+                        &csv.file,
                         line,
                         "",
                         &format!(
                             "{} champs au lieu des {} de l'en-tête",
-                            r.len(),
-                            headers.len()
+                            record.len(),
+                            csv.width
                         ),
                     ));
                     continue;
@@ -231,20 +251,23 @@ fn read_csv(
                 if each.is_some() {
                     table.clear();
                 }
-                table.push(line, r.iter())?;
+                table.push(line, record.iter().map(latin1))?;
                 count += 1;
                 if let Some(each) = each.as_mut() {
                     each(&table, &table.rows[0], report);
                 }
             }
             Err(e) => {
+                // Byte records have no encoding errors: this is the file
+                // itself failing, and reading on would fail again.
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 report.push(Issue::error(
-                    &file,
+                    &csv.file,
                     line,
                     "",
                     &format!("ligne illisible : {e}"),
                 ));
+                break;
             }
         }
     }
