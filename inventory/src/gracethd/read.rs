@@ -68,13 +68,6 @@ impl Table {
         Ok(())
     }
 
-    /// Forgets the rows, keeping the header.
-    fn clear(&mut self) {
-        self.data.clear();
-        self.ends.clear();
-        self.rows.clear();
-    }
-
     pub fn has(&self, column: &str) -> bool {
         self.columns.contains_key(column)
     }
@@ -179,7 +172,15 @@ pub fn csv_header(dir: &Path, name: &str) -> Result<Option<Table>, Error> {
 
 /// Reads `NAME.csv` from a delivery; `Ok(None)` if the file is absent.
 pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<Table>, Error> {
-    Ok(read_csv(dir, name, report, None)?.map(|(table, _)| table))
+    let Some(csv) = CsvFile::open(dir, name)? else {
+        return Ok(None);
+    };
+    let mut whole = None;
+    read_csv(csv, report, None, |t| {
+        whole = Some(t);
+        true
+    })?;
+    Ok(whole)
 }
 
 /// The number of lines of `NAME.csv` after its header (0 if absent): a
@@ -200,31 +201,56 @@ pub fn csv_line_count(dir: &Path, name: &str) -> usize {
 /// What sees each row of a table read row by row.
 pub type RowFn<'a> = dyn FnMut(&Table, &Row, &mut Report) + 'a;
 
-/// Reads `NAME.csv` row by row without keeping the rows: `each` sees a
-/// table holding only the current row. Returns the number of rows, or
-/// `Ok(None)` if the file is absent. For the largest tables, whose rows are
-/// needed once.
+/// Reads `NAME.csv` row by row without keeping the rows: `each` sees each
+/// row in a table holding a few thousand rows. Returns the number of rows,
+/// or `Ok(None)` if the file is absent. For the largest tables, whose rows
+/// are needed once: the file is parsed on another thread, a few chunks
+/// ahead, so that parsing and checking use both cores in bounded memory.
 pub fn csv_rows(
     dir: &Path,
     name: &str,
     report: &mut Report,
     each: &mut RowFn<'_>,
 ) -> Result<Option<usize>, Error> {
-    Ok(read_csv(dir, name, report, Some(each))?.map(|(_, n)| n))
-}
-
-/// Reads a CSV file: whole into a table, or row by row through `each`.
-fn read_csv(
-    dir: &Path,
-    name: &str,
-    report: &mut Report,
-    mut each: Option<&mut RowFn<'_>>,
-) -> Result<Option<(Table, usize)>, Error> {
-    let Some(mut csv) = CsvFile::open(dir, name)? else {
+    const CHUNK_ROWS: usize = 4096;
+    let Some(csv) = CsvFile::open(dir, name)? else {
         return Ok(None);
     };
-    let mut table = Table::new(csv.file.clone(), std::mem::take(&mut csv.columns));
-    if each.is_none() {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Table>(4);
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut issues = Report::default();
+            let read = read_csv(csv, &mut issues, Some(CHUNK_ROWS), |chunk| {
+                tx.send(chunk).is_ok()
+            });
+            (read, issues)
+        });
+        for chunk in rx {
+            for row in &chunk.rows {
+                each(&chunk, row, report);
+            }
+        }
+        let (read, issues) = parser
+            .join()
+            .map_err(|_| Error::Invalid(format!("lecture de {name} interrompue")))?;
+        report.issues.extend(issues.issues);
+        read.map(Some)
+    })
+}
+
+/// Parses a CSV file into tables of `chunk_rows` rows (or one table of
+/// every row), handing each to `emit`, which answers whether to go on.
+/// Returns the number of rows.
+fn read_csv(
+    mut csv: CsvFile,
+    report: &mut Report,
+    chunk_rows: Option<usize>,
+    mut emit: impl FnMut(Table) -> bool,
+) -> Result<usize, Error> {
+    let columns = std::mem::take(&mut csv.columns);
+    let fresh = |columns: &HashMap<String, usize>| Table::new(csv.file.clone(), columns.clone());
+    let mut table = fresh(&columns);
+    if chunk_rows.is_none() {
         let size = std::fs::metadata(&csv.path).map_or(0, |m| m.len());
         table.data.reserve(usize::try_from(size).unwrap_or(0));
     }
@@ -248,13 +274,13 @@ fn read_csv(
                     ));
                     continue;
                 }
-                if each.is_some() {
-                    table.clear();
-                }
                 table.push(line, record.iter().map(latin1))?;
                 count += 1;
-                if let Some(each) = each.as_mut() {
-                    each(&table, &table.rows[0], report);
+                if chunk_rows.is_some_and(|n| table.rows.len() >= n) {
+                    let full = std::mem::replace(&mut table, fresh(&columns));
+                    if !emit(full) {
+                        return Ok(count);
+                    }
                 }
             }
             Err(e) => {
@@ -272,7 +298,8 @@ fn read_csv(
         }
     }
     table.data.shrink_to_fit();
-    Ok(Some((table, count)))
+    emit(table);
+    Ok(count)
 }
 
 /// What a shapefile record's geometry tells: the length of a polyline (in
