@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::{
-    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, HOUSEHOLD, HOUSEHOLD_RECORD,
+    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, HOUSEHOLD, HOUSEHOLD_RECORD, LINE_FEED,
     NETWORK_STAFF, SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
@@ -35,18 +35,40 @@ pub struct AppState {
     pub routes: Arc<Vec<RouteSpec>>,
     /// The fibre plant, kept in memory between imports.
     pub plant: inventory::service::PlantCache,
+    /// Subscriber lines, sharing the plant cache above.
+    pub provisioning: provisioning::service::Provisioning,
+    /// The SNMP poller, its metrics registered with the others.
+    pub poller: monitoring::poller::Poller,
+    /// The trap listener's counters.
+    pub trap_metrics: monitoring::traps::TrapMetrics,
 }
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> Result<Self, Error> {
         let metrics =
             Metrics::new().map_err(|e| Error::Internal(format!("metrics registry: {e}")))?;
+        let plant = inventory::service::PlantCache::default();
+        let provisioning = provisioning::service::Provisioning::new(
+            db.clone(),
+            plant.clone(),
+            config.drivers()?,
+            config.provisioning_settings(),
+        );
+        let registered = |e: prometheus::Error| Error::Internal(format!("metrics registry: {e}"));
+        let poller = monitoring::poller::Poller::new(
+            monitoring::poller::Metrics::register(&metrics.registry).map_err(registered)?,
+        );
+        let trap_metrics =
+            monitoring::traps::TrapMetrics::register(&metrics.registry).map_err(registered)?;
         Ok(Self {
             db,
             config: Arc::new(config),
             metrics,
             routes: Arc::new(route_table().into_iter().map(|r| r.spec).collect()),
-            plant: inventory::service::PlantCache::default(),
+            plant,
+            provisioning,
+            poller,
+            trap_metrics,
         })
     }
 
@@ -192,6 +214,142 @@ pub fn route_table() -> Vec<Route> {
             Roles(ADMIN),
             Api,
             get(api::audit::list),
+        ),
+        // API: provisioning.
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::order),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/lines",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::list),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/lines/{id}",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::show),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/reserve-path",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::reserve_path),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/install-ont",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::install_ont),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/activate",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::activate),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/suspend",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::suspend),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/resume",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::resume),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/terminate",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::terminate),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/lines/{id}/cancel",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::provisioning::cancel),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/pools",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::pools),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/provisioning/pools",
+            Roles(ADMIN),
+            Api,
+            post(api::provisioning::create_pool),
+        ),
+        // Legal requisitions: only the accountable administrator.
+        route(
+            Method::GET,
+            "/api/v1/provisioning/attribution",
+            Roles(ADMIN),
+            Api,
+            get(api::provisioning::attribution),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/events",
+            Roles(LINE_FEED),
+            Api,
+            get(api::provisioning::events),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/lines/{id}/ont-status",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::ont_status),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/olts/{olt}/unprovisioned",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::unprovisioned),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/provisioning/olts/{olt}/drift",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::provisioning::drift),
+        ),
+        // API: monitoring.
+        route(
+            Method::GET,
+            "/api/v1/monitoring/alarms",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::monitoring::list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/monitoring/alarms/{id}/ack",
+            Roles(NETWORK_STAFF),
+            Api,
+            post(api::monitoring::acknowledge),
         ),
         // API: households.
         route(
@@ -382,6 +540,48 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/technicien/alarmes",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::alarms::alarms),
+        ),
+        route(
+            Method::POST,
+            "/technicien/alarmes/{id}/prise-en-compte",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::alarms::acknowledge),
+        ),
+        route(
+            Method::GET,
+            "/technicien/lignes",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::lines::lines),
+        ),
+        route(
+            Method::POST,
+            "/technicien/lignes",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::lines::order),
+        ),
+        route(
+            Method::GET,
+            "/technicien/lignes/{id}",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::lines::line),
+        ),
+        route(
+            Method::POST,
+            "/technicien/lignes/{id}/{etape}",
+            Roles(NETWORK_STAFF),
+            Page,
+            post(web::lines::step),
+        ),
+        route(
+            Method::GET,
             "/technicien/pon",
             Roles(NETWORK_STAFF),
             Page,
@@ -475,6 +675,12 @@ pub fn router(state: AppState) -> Router {
         router = router.route(r.spec.path, r.handler);
     }
     router
+        // Route layers run outside-in from the last added: access first,
+        // then idempotent replay, which needs the authenticated user.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::enforce))
         .fallback(routes::fallback)
         .layer(

@@ -45,6 +45,37 @@ pub enum Command {
     /// The fibre plant: GraceTHD import, path tracing.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Subscriber lines: address pools, OLT drift.
+    #[command(subcommand)]
+    Provisioning(ProvisioningCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvisioningCommand {
+    /// List ONTs on an OLT unknown to the database, and live lines whose
+    /// ONT the OLT lacks.
+    Drift {
+        /// The OLT's code, as in the inventory's PON ports.
+        #[arg(long)]
+        olt: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// List the address pools with their use.
+    Pools,
+    /// Define an address pool (refused if it overlaps another).
+    PoolAdd {
+        /// a-z, 0-9, - and _.
+        name: String,
+        /// public_v4, cgnat_v4, delegated_v6 or wan_v6.
+        kind: String,
+        /// The network, e.g. 100.64.0.0/16 or 2001:db8::/40.
+        network: String,
+        /// Length of delegated prefixes (default 56).
+        #[arg(long)]
+        assign_len: Option<u8>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +256,19 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             db.close().await;
             result
         }
+        Command::Provisioning(cmd) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let service = provisioning::service::Provisioning::new(
+                db.clone(),
+                inventory::service::PlantCache::default(),
+                config.drivers()?,
+                config.provisioning_settings(),
+            );
+            let result = crate::provisioning_cli::run(&service, cmd).await;
+            db.close().await;
+            result
+        }
     }
 }
 
@@ -361,8 +405,17 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
         backend = db.backend().as_str(),
         "database ready"
     );
+    let state = AppState::new(db.clone(), config)?;
+    let config = state.config.clone();
     if demo {
-        match crate::demo::load(&db, &config.data_dir, crate::demo::DEMO_PREMISES).await? {
+        match crate::demo::load(
+            &db,
+            &config.data_dir,
+            crate::demo::DEMO_PREMISES,
+            &state.provisioning,
+        )
+        .await?
+        {
             Some(accounts) => {
                 println!(
                     "Demo data loaded. Demo accounts (also in {}):",
@@ -382,7 +435,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
             }
         }
     }
-    let state = AppState::new(db.clone(), config)?;
+    crate::monitor::spawn(&state).await?;
     // Load the plant in the background, so the first trace does not wait.
     {
         let (db, cache) = (state.db.clone(), state.plant.clone());

@@ -52,6 +52,310 @@ pub struct Config {
     /// Public URL of the service; an `https://` URL marks cookies `Secure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Longest wait for one OLT command, in milliseconds.
+    pub olt_timeout_ms: u64,
+    /// BNGs told of subscriber policy changes (RFC 5176 CoA / Disconnect).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bng: Vec<BngConfig>,
+    /// OLTs reached through a real driver; the others are simulated, their
+    /// state kept under `DATA_DIR/simulated-olts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub olt: Vec<OltConfig>,
+    /// Seconds between two polls of the devices (interfaces, reachability).
+    pub snmp_interval_s: u64,
+    /// Seconds between two polls of the ONT optics (heavy for an OLT).
+    pub snmp_optics_interval_s: u64,
+    /// Address of the SNMP trap listener (e.g. `0.0.0.0:1162`); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trap_listen: Option<String>,
+    /// v2c communities the trap listener accepts; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trap_communities: Vec<String>,
+    /// SNMPv3 users allowed to send traps and informs (authPriv, AES-128).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trap_user: Vec<TrapUserConfig>,
+    /// Devices polled over SNMP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snmp_device: Vec<SnmpDeviceConfig>,
+}
+
+/// An SNMPv3 user of the trap listener:
+///
+/// ```toml
+/// [[trap_user]]
+/// user = "pieges"
+/// auth = "sha256"                 # or "sha1"
+/// auth_key = "…"
+/// priv_key = "…"
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrapUserConfig {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    pub auth_key: String,
+    pub priv_key: String,
+}
+
+impl std::fmt::Debug for TrapUserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrapUserConfig")
+            .field("user", &self.user)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrapUserConfig {
+    /// The user as the trap listener takes it.
+    pub fn user(&self) -> Result<monitoring::traps::TrapUser, Error> {
+        use monitoring::snmp::V3Auth;
+        let auth = V3Auth::parse(self.auth.as_deref())
+            .map_err(|e| Error::Config(format!("trap_user {}: {e}", self.user)))?;
+        if self.auth_key.len() < 8 || self.priv_key.len() < 8 {
+            return Err(Error::Config(format!(
+                "trap_user {}: keys need at least 8 characters (RFC 3414)",
+                self.user
+            )));
+        }
+        Ok(monitoring::traps::TrapUser {
+            user: self.user.clone(),
+            auth,
+            auth_key: self.auth_key.clone(),
+            priv_key: self.priv_key.clone(),
+        })
+    }
+}
+
+/// A device polled over SNMP:
+///
+/// ```toml
+/// [[snmp_device]]
+/// name = "OLT01"                  # an OLT: as in the inventory's PON ports
+/// address = "192.0.2.10:161"
+/// community = "…"                 # v2c; or, for v3 authPriv (AES-128):
+/// # user = "regie"; auth = "sha256"; auth_key = "…"; priv_key = "…"
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnmpDeviceConfig {
+    pub name: String,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `sha1` or `sha256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priv_key: Option<String>,
+    #[serde(default = "default_snmp_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_snmp_retries")]
+    pub retries: u32,
+}
+
+fn default_snmp_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_snmp_retries() -> u32 {
+    2
+}
+
+impl std::fmt::Debug for SnmpDeviceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnmpDeviceConfig")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnmpDeviceConfig {
+    /// The device as the poller takes it.
+    pub fn device(&self) -> Result<monitoring::poller::Device, Error> {
+        use monitoring::snmp::{Credentials, Target, V3Auth};
+        let bad = |what: &str| Error::Config(format!("snmp_device {}: {what}", self.name));
+        let address = self.address.parse().map_err(|_| {
+            bad(&format!(
+                "address « {} » is not an IP address and port",
+                self.address
+            ))
+        })?;
+        let credentials = match (&self.community, &self.user) {
+            (Some(c), None) => Credentials::V2c {
+                community: c.clone(),
+            },
+            (None, Some(user)) => {
+                let auth = V3Auth::parse(self.auth.as_deref()).map_err(|e| bad(&e))?;
+                Credentials::V3 {
+                    user: user.clone(),
+                    auth,
+                    auth_key: self
+                        .auth_key
+                        .clone()
+                        .ok_or_else(|| bad("auth_key is required for v3"))?,
+                    priv_key: self
+                        .priv_key
+                        .clone()
+                        .ok_or_else(|| bad("priv_key is required for v3"))?,
+                }
+            }
+            _ => return Err(bad("give either community (v2c) or user (v3)")),
+        };
+        Ok(monitoring::poller::Device {
+            name: self.name.clone(),
+            target: Target {
+                address,
+                credentials,
+                timeout: std::time::Duration::from_millis(self.timeout_ms.max(1)),
+                retries: self.retries,
+            },
+        })
+    }
+}
+
+/// An OLT and how to reach it:
+///
+/// ```toml
+/// [[olt]]
+/// code = "OLT01"                 # as in the inventory's PON ports
+/// driver = "huawei"              # MA5800 CLI over SSH
+/// host = "192.0.2.10"
+/// username = "regie"
+/// key_file = "/etc/regie/olt01.key"   # or password = "…"
+/// host_key = "ssh-ed25519 AAAA…"      # as in known_hosts
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OltConfig {
+    pub code: String,
+    /// `huawei` or `simulator`.
+    pub driver: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+    /// Longest wait for one command's reply, in milliseconds.
+    #[serde(default = "default_command_timeout_ms")]
+    pub command_timeout_ms: u64,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+fn default_command_timeout_ms() -> u64 {
+    10_000
+}
+
+impl std::fmt::Debug for OltConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OltConfig")
+            .field("code", &self.code)
+            .field("driver", &self.driver)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OltConfig {
+    /// The driver this entry describes.
+    fn driver(&self) -> Result<Option<provisioning::driver::huawei::SshTarget>, Error> {
+        let bad = |what: &str| Error::Config(format!("olt {}: {what}", self.code));
+        match self.driver.as_str() {
+            "simulator" => Ok(None),
+            "huawei" => {
+                let auth = match (&self.password, &self.key_file) {
+                    (Some(p), None) => provisioning::driver::huawei::SshAuth::Password(p.clone()),
+                    (None, Some(path)) => provisioning::driver::huawei::SshAuth::Key(
+                        std::fs::read_to_string(path)
+                            .map_err(|e| bad(&format!("key_file {}: {e}", path.display())))?,
+                    ),
+                    _ => return Err(bad("give exactly one of password and key_file")),
+                };
+                let host_key = self
+                    .host_key
+                    .clone()
+                    .filter(|k| k.split_whitespace().count() >= 2)
+                    .ok_or_else(|| {
+                        bad("host_key is required, as in known_hosts (\"ssh-ed25519 AAAA…\")")
+                    })?;
+                Ok(Some(provisioning::driver::huawei::SshTarget {
+                    olt: self.code.clone(),
+                    host: self.host.clone().ok_or_else(|| bad("host is required"))?,
+                    port: self.port,
+                    username: self
+                        .username
+                        .clone()
+                        .ok_or_else(|| bad("username is required"))?,
+                    auth,
+                    host_key,
+                    command_timeout: std::time::Duration::from_millis(
+                        self.command_timeout_ms.max(1),
+                    ),
+                }))
+            }
+            other => Err(bad(&format!(
+                "unknown driver « {other} » (huawei or simulator)"
+            ))),
+        }
+    }
+}
+
+/// A BNG accepting changes of authorization, as configured:
+///
+/// ```toml
+/// [[bng]]
+/// olts = ["OLT01", "OLT02"]   # empty or absent: every OLT
+/// address = "192.0.2.1:3799"
+/// secret = "…"
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BngConfig {
+    #[serde(default)]
+    pub olts: Vec<String>,
+    pub address: String,
+    pub secret: String,
+    /// Wait for one answer, in milliseconds (default 1000).
+    #[serde(default = "default_bng_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts before giving up (default 3).
+    #[serde(default = "default_bng_attempts")]
+    pub attempts: u32,
+}
+
+fn default_bng_timeout_ms() -> u64 {
+    1000
+}
+
+fn default_bng_attempts() -> u32 {
+    3
+}
+
+impl std::fmt::Debug for BngConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BngConfig")
+            .field("olts", &self.olts)
+            .field("address", &self.address)
+            .field("secret", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -77,6 +381,15 @@ impl Default for Config {
             login_window_minutes: 15,
             trust_proxy: false,
             public_url: None,
+            olt_timeout_ms: 10_000,
+            bng: Vec::new(),
+            olt: Vec::new(),
+            snmp_interval_s: 60,
+            snmp_optics_interval_s: 900,
+            trap_listen: None,
+            trap_communities: Vec::new(),
+            trap_user: Vec::new(),
+            snmp_device: Vec::new(),
         }
     }
 }
@@ -107,9 +420,53 @@ const ENV_KEYS: &[&str] = &[
     "login_window_minutes",
     "trust_proxy",
     "public_url",
+    "olt_timeout_ms",
+    "snmp_interval_s",
+    "snmp_optics_interval_s",
+    "trap_listen",
 ];
 
 impl Config {
+    /// The OLT drivers: those configured, and simulators for the others.
+    pub fn drivers(&self) -> Result<provisioning::driver::Drivers, Error> {
+        let drivers =
+            provisioning::driver::Drivers::with_simulator_dir(self.data_dir.join("simulated-olts"));
+        for olt in &self.olt {
+            if let Some(target) = olt.driver()? {
+                let transport = provisioning::driver::huawei::SshTransport::new(target);
+                drivers.set(
+                    &olt.code,
+                    std::sync::Arc::new(provisioning::driver::huawei::Huawei::new(
+                        std::sync::Arc::new(transport),
+                    )),
+                );
+            }
+        }
+        Ok(drivers)
+    }
+
+    /// How provisioning talks to the network.
+    pub fn provisioning_settings(&self) -> provisioning::service::Settings {
+        provisioning::service::Settings {
+            driver_timeout: std::time::Duration::from_millis(self.olt_timeout_ms.max(1)),
+            bngs: self
+                .bng
+                .iter()
+                .filter_map(|b| {
+                    // Checked by `validate`; an unparseable one is skipped.
+                    Some(provisioning::nas::Bng {
+                        olts: b.olts.clone(),
+                        address: b.address.parse().ok()?,
+                        secret: b.secret.clone(),
+                        timeout: std::time::Duration::from_millis(b.timeout_ms.max(1)),
+                        attempts: b.attempts.max(1),
+                    })
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Loads the layers in order of precedence.
     pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Self, Error> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -133,6 +490,38 @@ impl Config {
 
     fn validate(&self) -> Result<(), Error> {
         self.listen_addr()?;
+        // Each OLT entry is checked whole (a key file is read) so that a bad
+        // one stops the start, not the first activation.
+        for o in &self.olt {
+            o.driver()?;
+        }
+        for d in &self.snmp_device {
+            d.device()?;
+        }
+        for u in &self.trap_user {
+            u.user()?;
+        }
+        if let Some(t) = &self.trap_listen {
+            t.parse::<std::net::SocketAddr>().map_err(|_| {
+                Error::Config(format!(
+                    "trap_listen: « {t} » is not an IP address and port"
+                ))
+            })?;
+        }
+        for b in &self.bng {
+            if b.address.parse::<std::net::SocketAddr>().is_err() {
+                return Err(Error::Config(format!(
+                    "bng.address: « {} » is not an IP address and port (e.g. 192.0.2.1:3799)",
+                    b.address
+                )));
+            }
+            if b.secret.is_empty() {
+                return Err(Error::Config(format!(
+                    "bng.secret: empty for {}",
+                    b.address
+                )));
+            }
+        }
         if let Some(url) = &self.database_url {
             DatabaseUrl::parse(url).map_err(|e| Error::Config(e.to_string()))?;
         }
@@ -177,6 +566,30 @@ impl Config {
             .database_url
             .as_deref()
             .map(regie_core::db::mask_password);
+        for b in &mut shown.bng {
+            b.secret = "***".into();
+        }
+        for d in &mut shown.snmp_device {
+            for secret in [&mut d.community, &mut d.auth_key, &mut d.priv_key] {
+                if secret.is_some() {
+                    *secret = Some("***".into());
+                }
+            }
+        }
+        shown.trap_communities = shown
+            .trap_communities
+            .iter()
+            .map(|_| "***".into())
+            .collect();
+        for u in &mut shown.trap_user {
+            u.auth_key = "***".into();
+            u.priv_key = "***".into();
+        }
+        for o in &mut shown.olt {
+            if o.password.is_some() {
+                o.password = Some("***".into());
+            }
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
@@ -297,5 +710,89 @@ mod tests {
             assert!(!e.to_string().contains('\n'), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn olt_and_bng_entries_are_checked_and_their_secrets_masked() {
+        let olt = |driver: &str, host_key: Option<&str>| OltConfig {
+            code: "OLT01".into(),
+            driver: driver.into(),
+            host: Some("192.0.2.10".into()),
+            port: 22,
+            username: Some("regie".into()),
+            password: Some("olt-s3cret".into()),
+            key_file: None,
+            host_key: host_key.map(str::to_owned),
+            command_timeout_ms: 1000,
+        };
+        let mut c = Config {
+            olt: vec![olt("cisco", None)],
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown driver « cisco »"));
+        c.olt = vec![olt("huawei", None)];
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("host_key is required"));
+        c.olt = vec![olt(
+            "huawei",
+            Some(
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ",
+            ),
+        )];
+        let drivers = c.drivers().expect("a complete entry");
+        assert!(!drivers.is_simulated("OLT01") && drivers.is_simulated("OLT02"));
+        c.bng = vec![BngConfig {
+            olts: vec![],
+            address: "192.0.2.1:3799".into(),
+            secret: "bng-s3cret".into(),
+            timeout_ms: 1000,
+            attempts: 3,
+        }];
+        let shown = format!("{c:?} {:?} {:?}", c.olt[0], c.bng[0]);
+        assert!(
+            !shown.contains("olt-s3cret") && !shown.contains("bng-s3cret"),
+            "{shown}"
+        );
+        c.bng[0].address = "bng.example".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("bng.address"));
+    }
+
+    #[test]
+    fn trap_users_are_checked_and_their_keys_masked() {
+        let mut c = Config {
+            trap_user: vec![TrapUserConfig {
+                user: "pieges".into(),
+                auth: Some("md5".into()),
+                auth_key: "trap-auth-secret".into(),
+                priv_key: "trap-priv-secret".into(),
+            }],
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("auth « md5 »"));
+        c.trap_user[0].auth = None;
+        c.trap_user[0].priv_key = "court".into();
+        assert!(c.validate().unwrap_err().to_string().contains("at least 8"));
+        c.trap_user[0].priv_key = "trap-priv-secret".into();
+        c.validate().expect("a complete user");
+        let shown = format!("{} {:?}", c.to_masked_toml(), c.trap_user[0]);
+        assert!(
+            !shown.contains("trap-auth-secret") && !shown.contains("trap-priv-secret"),
+            "{shown}"
+        );
     }
 }

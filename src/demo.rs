@@ -41,6 +41,7 @@ pub async fn load(
     db: &Db,
     data_dir: &Path,
     premises: u32,
+    lines: &provisioning::service::Provisioning,
 ) -> Result<Option<Vec<DemoAccount>>, Error> {
     if storage::user_count(db).await? > 0 {
         return Ok(None);
@@ -48,6 +49,7 @@ pub async fn load(
     let actor = Actor::system("demo");
     let mut accounts = Vec::new();
     let mut household_user = None;
+    let mut technician = None;
     for (name, display, role) in ACCOUNTS {
         let password = Password::random();
         let user = storage::create_user(
@@ -61,6 +63,13 @@ pub async fn load(
         .await?;
         if *role == Role::Household {
             household_user = Some(user.id);
+        }
+        if *role == Role::Technician {
+            technician = Some(Actor {
+                user_id: Some(user.id),
+                username: user.username.clone(),
+                request_id: None,
+            });
         }
         accounts.push(DemoAccount {
             username: user.username,
@@ -103,8 +112,142 @@ pub async fn load(
         pon_ports = generated.pon_ports,
         "demo network loaded"
     );
+    let technician = technician.unwrap_or_else(|| actor.clone());
+    let made = demo_lines(db, lines, &actor, &technician).await?;
+    tracing::info!(lines = made, "demo lines provisioned");
     write_credentials(data_dir, &accounts);
     Ok(Some(accounts))
+}
+
+/// The address pools of the demo, in documentation ranges (RFC 5737,
+/// RFC 3849) and the shared address space.
+const POOLS: &[(&str, &str, &str)] = &[
+    ("cgnat", "cgnat_v4", "100.64.0.0/16"),
+    ("public", "public_v4", "198.51.100.0/24"),
+    ("pd", "delegated_v6", "2001:db8::/40"),
+    ("wan", "wan_v6", "2001:db8:ff00::/48"),
+];
+
+/// Lines in every state on the first PM, as a technician would have left
+/// them: the demo's OLT (a simulator) holds the active ones.
+async fn demo_lines(
+    db: &Db,
+    service: &provisioning::service::Provisioning,
+    admin: &Actor,
+    tech: &Actor,
+) -> Result<usize, Error> {
+    use provisioning::lifecycle::SuspendReason;
+    use provisioning::service::{Installation, NewPool, Order};
+    for (name, kind, network) in POOLS {
+        service
+            .add_pool(
+                admin,
+                &NewPool {
+                    name: (*name).into(),
+                    kind: (*kind).into(),
+                    network: (*network).into(),
+                    assign_len: None,
+                },
+            )
+            .await?;
+    }
+    let plant = inventory::storage::load(db).await?;
+    let mut candidates = Vec::new();
+    for suf in plant.sufs.values() {
+        if let Ok(inventory::capacity::Eligibility::Connectable {
+            outlet,
+            pm: Some(pm),
+        }) = inventory::capacity::eligibility(&plant, &suf.code)
+        {
+            let within = inventory::trace::upstream(
+                &plant,
+                &outlet,
+                &inventory::budget::PlanningLosses::default(),
+                inventory::budget::OpticalClass::GponBPlus,
+            )
+            .is_ok_and(|u| {
+                u.pon_port.is_some()
+                    && matches!(u.verdict, Some(inventory::budget::Verdict::Pass { .. }))
+            });
+            if within && pm == "PM1" {
+                candidates.push(suf.code.to_string());
+            }
+        }
+        if candidates.len() == 14 {
+            break;
+        }
+    }
+    // (how far each line goes, and what happens after)
+    #[derive(Clone, Copy)]
+    enum Then {
+        Stop,
+        Suspend(SuspendReason),
+        Terminate,
+        Cancel,
+    }
+    let plan: &[(usize, Then)] = &[
+        (0, Then::Stop),
+        (0, Then::Stop),
+        (1, Then::Stop),
+        (1, Then::Cancel),
+        (2, Then::Stop),
+        (2, Then::Stop),
+        (3, Then::Stop),
+        (3, Then::Stop),
+        (3, Then::Stop),
+        (3, Then::Stop),
+        (3, Then::Suspend(SuspendReason::Unpaid)),
+        (3, Then::Suspend(SuspendReason::KeepConnected)),
+        (3, Then::Suspend(SuspendReason::SubscriberRequest)),
+        (3, Then::Terminate),
+    ];
+    let mut made = 0;
+    for (i, (premises, (steps, then))) in candidates.iter().zip(plan).enumerate() {
+        let line = service
+            .order(
+                tech,
+                &Order {
+                    premises: premises.clone(),
+                    ipv4: None,
+                    profile: Some(["1G", "500M", "300M"][i % 3].into()),
+                },
+            )
+            .await?;
+        if *steps >= 1 {
+            service.reserve_path(tech, &line.id, None).await?;
+        }
+        if *steps >= 2 {
+            service
+                .install_ont(
+                    tech,
+                    &line.id,
+                    &Installation {
+                        serial: format!("HWTC{:08X}", 0x00D3_0000 + i),
+                        rx_dbm: -17.5 - (i as f64) * 0.4,
+                        notes: (i == 4)
+                            .then(|| "PTO posée dans le séjour, câble passé en plinthe.".into()),
+                    },
+                )
+                .await?;
+        }
+        if *steps >= 3 {
+            service.activate(tech, &line.id).await?;
+        }
+        match then {
+            Then::Stop => {}
+            Then::Suspend(reason) => {
+                service.suspend(tech, &line.id, *reason).await?;
+            }
+            Then::Terminate => {
+                service.terminate(tech, &line.id).await?;
+            }
+            Then::Cancel => {
+                service.cancel(tech, &line.id).await?;
+            }
+        }
+        made += 1;
+    }
+    Ok(made)
 }
 
 fn write_credentials(dir: &Path, accounts: &[DemoAccount]) {

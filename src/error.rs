@@ -25,6 +25,12 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// Every resource of a kind is in use (a pool, a PON port).
+    #[error("{0}")]
+    Exhausted(String),
+    /// A network element (an OLT) refused, failed or did not answer.
+    #[error("{0}")]
+    Upstream(String),
     #[error("too many failed logins; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("invalid or missing form token")]
@@ -52,7 +58,8 @@ impl Error {
             Error::Forbidden | Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::Exhausted(_) => StatusCode::CONFLICT,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Config(_) | Error::Startup(_) | Error::Core(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -68,6 +75,8 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
             Error::Conflict(_) => "conflict",
+            Error::Exhausted(_) => "exhausted",
+            Error::Upstream(_) => "upstream",
             Error::RateLimited { .. } => "rate_limited",
             _ => "internal",
         }
@@ -82,7 +91,11 @@ impl Error {
             }
             Error::Forbidden => "Your role does not allow this action.".into(),
             Error::Csrf => "The form token is missing or invalid; reload the page and try again.".into(),
-            Error::NotFound(m) | Error::Invalid(m) | Error::Conflict(m) => m.clone(),
+            Error::NotFound(m)
+            | Error::Invalid(m)
+            | Error::Conflict(m)
+            | Error::Exhausted(m)
+            | Error::Upstream(m) => m.clone(),
             Error::RateLimited { retry_after_s } => {
                 format!("Too many failed login attempts; retry in {retry_after_s} seconds.")
             }
@@ -121,6 +134,38 @@ impl From<inventory::Error> for Error {
             e @ inventory::Error::Unreadable { .. } => Error::Invalid(e.to_string()),
             inventory::Error::Busy(m) => Error::Conflict(m),
             inventory::Error::Storage(c) => Error::Core(c),
+        }
+    }
+}
+
+impl From<provisioning::Error> for Error {
+    fn from(e: provisioning::Error) -> Self {
+        use provisioning::Error as P;
+        match e {
+            P::NotFound(m) => Error::NotFound(m),
+            e @ (P::Invalid(_) | P::NotConnectable(_) | P::OverBudget(_)) => {
+                Error::Invalid(e.to_string())
+            }
+            e @ (P::Illegal(_) | P::Taken(_) | P::Busy(_)) => Error::Conflict(e.to_string()),
+            P::Exhausted(m) => Error::Exhausted(m),
+            e @ P::Olt(_) => {
+                // The OLT's own words help the technician; they are not
+                // internals of Régie. The log keeps them too.
+                tracing::warn!(error = %e, "OLT call failed");
+                Error::Upstream(e.to_string())
+            }
+            P::Storage(c) => Error::Core(c),
+        }
+    }
+}
+
+impl From<monitoring::Error> for Error {
+    fn from(e: monitoring::Error) -> Self {
+        match e {
+            monitoring::Error::NotFound(m) => Error::NotFound(m),
+            monitoring::Error::Invalid(m) => Error::Invalid(m),
+            e @ monitoring::Error::Device { .. } => Error::Upstream(e.to_string()),
+            monitoring::Error::Storage(c) => Error::Core(c),
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     pool: IntGaugeVec,
+    address_pools: IntGaugeVec,
+    lines: IntGaugeVec,
 }
 
 impl Metrics {
@@ -46,12 +48,27 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let address_pools = IntGaugeVec::new(
+            Opts::new(
+                "provisioning_pool_addresses",
+                "Addresses or prefixes of each provisioning pool, by state (size, used, free)",
+            ),
+            &["pool", "kind", "state"],
+        )?;
+        let lines = IntGaugeVec::new(
+            Opts::new("provisioning_lines", "Subscriber lines, by state"),
+            &["state"],
+        )?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(address_pools.clone()))?;
+        registry.register(Box::new(lines.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
             pool,
+            address_pools,
+            lines,
         })
     }
 }
@@ -96,6 +113,32 @@ pub async fn expose(State(state): State<AppState>) -> Response {
         .pool
         .with_label_values(&["max"])
         .set(i64::from(state.config.db_max_connections));
+    // Pool use is read at scrape time: the database is the truth, shared
+    // by every instance, and one query per scrape costs nothing.
+    match state.provisioning.pools().await {
+        Ok(pools) => {
+            for p in pools {
+                let kind = p.pool.kind.as_str();
+                let g = &state.metrics.address_pools;
+                g.with_label_values(&[&p.pool.name, kind, "size"])
+                    .set(p.size);
+                g.with_label_values(&[&p.pool.name, kind, "used"])
+                    .set(p.used);
+                g.with_label_values(&[&p.pool.name, kind, "free"])
+                    .set(p.size - p.used);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "pool use unavailable for the metrics"),
+    }
+    match state.provisioning.counts().await {
+        Ok(counts) => {
+            for st in provisioning::lifecycle::State::ALL {
+                let n = counts.iter().find(|(s, _)| *s == st).map_or(0, |c| c.1);
+                state.metrics.lines.with_label_values(&[st.as_str()]).set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "line counts unavailable for the metrics"),
+    }
     let mut buf = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut buf) {
         return crate::error::ApiError(crate::Error::Internal(format!("metrics encoding: {e}")))

@@ -81,6 +81,8 @@ pub const SOCIAL_AGENT: &[Role] = &[Role::SocialAgent];
 pub const HOUSEHOLD: &[Role] = &[Role::Household];
 /// Staff who work on the network.
 pub const NETWORK_STAFF: &[Role] = &[Role::Admin, Role::Technician];
+/// Readers of the lines' state changes: network staff and billing.
+pub const LINE_FEED: &[Role] = &[Role::Admin, Role::Technician, Role::Accountant];
 /// Staff who handle households' files.
 pub const SOCIAL_STAFF: &[Role] = &[Role::Admin, Role::SocialAgent];
 /// Staff, and the household itself for its own records.

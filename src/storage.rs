@@ -14,10 +14,11 @@ use crate::Error;
 /// The platform's tables.
 pub const COMPONENT: Component = Component {
     name: "platform",
-    migrations: &[Migration::portable(
-        1,
-        "users_and_tokens",
-        "CREATE TABLE users (
+    migrations: &[
+        Migration::portable(
+            1,
+            "users_and_tokens",
+            "CREATE TABLE users (
             id {{id}},
             username TEXT NOT NULL UNIQUE,
             display_name TEXT NOT NULL,
@@ -49,8 +50,130 @@ pub const COMPONENT: Component = Component {
         );
         CREATE INDEX login_failures_username ON login_failures (username, at);
         CREATE INDEX login_failures_address ON login_failures (address, at);",
-    )],
+        ),
+        Migration::portable(
+            2,
+            "idempotency_keys",
+            // One row per (user, Idempotency-Key): the request's fingerprint and,
+            // once answered, the response to replay.
+            "CREATE TABLE idempotency_keys (
+            user_id BIGINT NOT NULL,
+            idem_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status BIGINT,
+            content_type TEXT,
+            body TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, idem_key)
+        );
+        CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);",
+        ),
+    ],
 };
+
+/// What an `Idempotency-Key` already stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The key is new: it is now reserved for this request.
+    Reserved,
+    /// The key was used for another request.
+    OtherRequest,
+    /// The first request with this key has not answered yet.
+    InProgress,
+    /// The first request's answer.
+    Answered {
+        status: u16,
+        content_type: Option<String>,
+        body: String,
+    },
+}
+
+/// Reserves an idempotency key for a request, or tells what it was used for.
+/// Keys older than a day are forgotten first.
+pub async fn reserve_key(
+    db: &Db,
+    user_id: i64,
+    key: &str,
+    fingerprint: &str,
+) -> Result<KeyUse, Error> {
+    let now = time::now();
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(time::to_db(now - chrono::Duration::hours(24)))
+        .execute(db.pool())
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, idem_key) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(time::to_db(now))
+    .execute(db.pool())
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(KeyUse::Reserved);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        // Forgotten between the two statements: treat as in progress, the
+        // client retries.
+        return Ok(KeyUse::InProgress);
+    };
+    let stored: String = row.try_get("fingerprint")?;
+    if stored != fingerprint {
+        return Ok(KeyUse::OtherRequest);
+    }
+    match row.try_get::<Option<i64>, _>("status")? {
+        None => Ok(KeyUse::InProgress),
+        Some(status) => Ok(KeyUse::Answered {
+            status: u16::try_from(status).unwrap_or(500),
+            content_type: row.try_get("content_type")?,
+            body: row
+                .try_get::<Option<String>, _>("body")?
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+/// Stores the answer to replay for a reserved key.
+pub async fn answer_key(
+    db: &Db,
+    user_id: i64,
+    key: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE user_id = $1 AND idem_key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(i64::from(status))
+    .bind(content_type)
+    .bind(body)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Frees a reserved key whose request failed on the server's side, so that
+/// a retry runs it again.
+pub async fn forget_key(db: &Db, user_id: i64, key: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2")
+        .bind(user_id)
+        .bind(key)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
 
 /// A user as shown to admins; never carries the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]

@@ -237,3 +237,89 @@ fn serve_demo_then_stop_cleanly_on_sigterm() {
         "{first}"
     );
 }
+
+#[test]
+fn pools_and_olt_drift_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |args: &[&str]| regie(dir.path()).args(args).output().expect("runs");
+
+    let out = run(&[
+        "provisioning",
+        "pool-add",
+        "cgnat",
+        "cgnat_v4",
+        "100.64.0.0/22",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1022 addresses or prefixes"));
+    let out = run(&[
+        "provisioning",
+        "pool-add",
+        "cgnat-b",
+        "cgnat_v4",
+        "100.64.2.0/24",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an overlapping pool is bad input"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("chevauche le pool « cgnat »"), "{err}");
+    let out = run(&["provisioning", "pools"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 used of 1022"));
+
+    // A network, and an ONT on its simulated OLT that no line accounts for.
+    let delivery = dir.path().join("delivery");
+    assert!(run(&[
+        "inventory",
+        "generate",
+        "--premises",
+        "400",
+        "--seed",
+        "3",
+        delivery.to_str().expect("utf-8")
+    ])
+    .status
+    .success());
+    assert!(
+        run(&["inventory", "import", delivery.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let out = run(&["provisioning", "drift", "--olt", "OLT01"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OLT01: no drift"));
+    std::fs::create_dir_all(dir.path().join("simulated-olts")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("simulated-olts/OLT01.json"),
+        r#"{"onts":[[[0,1,0,7],{"serial":"HWTC0000DEAD","description":"posé à la main","admin_up":true,"services":[]}]],"unprovisioned":[]}"#,
+    )
+    .expect("write");
+    let out = run(&["provisioning", "drift", "--olt", "OLT01"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ONTs on OLT01 unknown to the database (1)"),
+        "{text}"
+    );
+    assert!(text.contains("0/1/0 ONT 7  HWTC0000DEAD"), "{text}");
+    let out = run(&[
+        "provisioning",
+        "drift",
+        "--olt",
+        "OLT01",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["unknown_on_olt"][0]["serial"], "HWTC0000DEAD");
+}

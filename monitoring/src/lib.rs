@@ -1,16 +1,47 @@
 //! Network monitoring of Régie.
 //!
-//! This crate will own SNMP v2c/v3 polling and traps, the Prometheus
-//! exposition of device and optical metrics, alarms, and fault impact (which
-//! lines and households a fault cuts off, asked of `inventory` and
-//! `provisioning`). Time series go to Prometheus; its tables hold only
-//! current state and alarms. It knows nothing about HTTP.
+//! This crate owns SNMP polling ([`snmp`], behind a small trait over the
+//! `async-snmp` crate), the reading of device data ([`interfaces`]) and, as
+//! they land, traps, the Prometheus exposition of device and optical
+//! metrics, alarms and fault impact (which lines and households a fault cuts
+//! off, asked of `inventory` and `provisioning`). Time series go to
+//! Prometheus; its tables hold only current state and alarms. It knows
+//! nothing about HTTP.
 #![forbid(unsafe_code)]
+
+pub mod alarms;
+pub mod counters;
+pub mod interfaces;
+pub mod optics;
+pub mod poller;
+pub mod snmp;
+pub mod traps;
+pub mod watch;
 
 use regie_core::migrate::Component;
 
-/// The tables this crate owns. None yet.
+/// Errors of monitoring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The record does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The device did not answer as it should (timeout, authentication,
+    /// malformed answer).
+    #[error("équipement {address} : {reason}")]
+    Device {
+        address: std::net::SocketAddr,
+        reason: String,
+    },
+    #[error(transparent)]
+    Storage(#[from] regie_core::CoreError),
+}
+
+/// The tables this crate owns: the alarms.
 pub const COMPONENT: Component = Component {
     name: "monitoring",
-    migrations: &[],
+    migrations: alarms::MIGRATIONS,
 };

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod auth;
 pub mod households;
 pub mod inventory;
+pub mod monitoring;
+pub mod provisioning;
 pub mod system;
 pub mod users;
 

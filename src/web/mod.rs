@@ -1,8 +1,10 @@
 //! The French pages: server-rendered HTML (maud), usable without
 //! JavaScript, every asset served by the binary itself.
 
+pub mod alarms;
 pub mod apidoc;
 pub mod assets;
+pub mod lines;
 pub mod pages;
 pub mod pon;
 
@@ -43,6 +45,8 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/technicien/trace", "Tracer un chemin"),
                 ("/technicien/capacite", "Capacité"),
                 ("/technicien/carte", "Carte"),
+                ("/technicien/lignes", "Lignes"),
+                ("/technicien/alarmes", "Alarmes"),
                 ("/technicien/pon", "Ports PON"),
                 ("/technicien/import", "Importer"),
             ]),
@@ -185,6 +189,8 @@ impl IntoResponse for PageError {
             ),
             Error::NotFound(_) => ("Page introuvable", "La page ou la fiche demandée n'existe pas.".to_owned()),
             Error::Invalid(m) | Error::Conflict(m) => ("Demande invalide", m.clone()),
+            Error::Exhausted(m) => ("Ressources épuisées", m.clone()),
+            Error::Upstream(m) => ("Équipement réseau indisponible", format!("{m}. Réessayez : l'étape reprendra où elle s'est arrêtée.")),
             Error::RateLimited { retry_after_s } => (
                 "Trop de tentatives",
                 format!("Trop de tentatives de connexion échouées. Réessayez dans {} minute(s).", retry_after_s.div_ceil(60)),

@@ -536,6 +536,18 @@ pub async fn admin_audit(
 pub async fn technician_home(State(state): State<AppState>, me: Principal) -> PageResult {
     let counts = inventory::storage::counts(&state.db).await?;
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let line_counts = state.provisioning.counts().await?;
+    let count = |states: &[provisioning::lifecycle::State]| -> i64 {
+        line_counts
+            .iter()
+            .filter(|(s, _)| states.contains(s))
+            .map(|c| c.1)
+            .sum()
+    };
+    use provisioning::lifecycle::State as L;
+    let lines_total = count(&L::ALL);
+    let pending = count(&[L::Ordered, L::PathReserved, L::OntInstalled]);
+    let active = count(&[L::Active]);
     let body = html! {
         h1 { "Espace technicien" }
         p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }
@@ -550,7 +562,16 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
                     a href="/technicien/trace" { "Tracer un chemin optique" }
                 }
             }
-            li class="carte" { h2 { "Raccordements" } p { "Éligibilité d'une adresse, réservation du chemin, pose de l'ONT, activation." } p class="info" { "Aucune ligne pour l'instant." } }
+            li class="carte" {
+                h2 { "Raccordements" }
+                p { "Commande, réservation du chemin, pose de l'ONT, activation, suspension." }
+                @if lines_total == 0 {
+                    p class="info" { "Aucune ligne pour l'instant." }
+                } @else {
+                    p { (pending) " ligne(s) attendent une intervention, " (active) " active(s)." }
+                }
+                a href="/technicien/lignes" { "Voir les lignes et interventions" }
+            }
             li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } p class="info" { "Aucune alarme." } }
         }
     };

@@ -250,6 +250,7 @@ pub async fn pon_delete(
     me: Principal,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
+    crate::api::inventory::ensure_unused(&state, &form.pon_code).await?;
     inventory::service::delete_pon_port(&state.db, &state.plant, &me.actor(), &form.pon_code)
         .await?;
     Ok(Redirect::to(&format!("{PATH}?supprime={}", urlencode(&form.pon_code))).into_response())

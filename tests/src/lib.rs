@@ -323,3 +323,78 @@ pub fn modified_fixture(file: &str, edit: impl FnOnce(&mut Vec<String>)) -> temp
     std::fs::write(&path, out).unwrap();
     dir
 }
+
+/// An app over a generated network of `premises` premises (seed 7, so
+/// identical every run), with address pools: a CGNAT pool of `cgnat_size`
+/// addresses (a power of two less two, at least 2), a public pool, a
+/// delegated-prefix pool (/40 cut into /56) and a WAN pool.
+pub async fn network_app(premises: u32, cgnat_prefix: u8) -> TestApp {
+    network_app_with(premises, cgnat_prefix, |_| {}).await
+}
+
+/// [`network_app`] with a configuration change.
+pub async fn network_app_with(
+    premises: u32,
+    cgnat_prefix: u8,
+    f: impl FnOnce(&mut Config),
+) -> TestApp {
+    let t = TestApp::with_config(f).await;
+    let dir = tempfile::tempdir().unwrap();
+    inventory::generate::generate(premises, 7, dir.path()).unwrap();
+    let outcome = inventory::service::import(t.db(), &Actor::system("test"), dir.path(), false)
+        .await
+        .unwrap();
+    assert!(!outcome.refused(), "the generated network imports");
+    let admin = Actor::system("test");
+    for (name, kind, network) in [
+        ("cgnat", "cgnat_v4", format!("100.64.0.0/{cgnat_prefix}")),
+        ("public", "public_v4", "198.51.100.0/24".to_owned()),
+        ("pd", "delegated_v6", "2001:db8::/40".to_owned()),
+        ("wan", "wan_v6", "2001:db8:ff00::/48".to_owned()),
+    ] {
+        t.state
+            .provisioning
+            .add_pool(
+                &admin,
+                &provisioning::service::NewPool {
+                    name: name.into(),
+                    kind: kind.into(),
+                    network,
+                    assign_len: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    t
+}
+
+/// Premises of a PM (by site label) that a line can be ordered for now and
+/// whose path is within the optical budget, in code order.
+pub async fn connectable_premises(t: &TestApp, pm: &str) -> Vec<String> {
+    use inventory::budget::{OpticalClass, PlanningLosses, Verdict};
+    let plant = t.state.plant.get(t.db()).await.unwrap();
+    let mut out = Vec::new();
+    for suf in plant.sufs.values() {
+        if let Ok(inventory::capacity::Eligibility::Connectable {
+            outlet,
+            pm: Some(p),
+        }) = inventory::capacity::eligibility(&plant, &suf.code)
+        {
+            if p != pm {
+                continue;
+            }
+            let up = inventory::trace::upstream(
+                &plant,
+                &outlet,
+                &PlanningLosses::default(),
+                OpticalClass::GponBPlus,
+            )
+            .unwrap();
+            if matches!(up.verdict, Some(Verdict::Pass { .. })) && up.pon_port.is_some() {
+                out.push(suf.code.to_string());
+            }
+        }
+    }
+    out
+}

@@ -164,7 +164,7 @@ async fn api_reference_and_assets_are_served_locally() {
 #[tokio::test]
 async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
     let t = TestApp::new().await;
-    let accounts = regie::demo::load(t.db(), t.tdb.dir.path(), 400)
+    let accounts = regie::demo::load(t.db(), t.tdb.dir.path(), 400, &t.state.provisioning)
         .await
         .expect("demo")
         .expect("empty database");
@@ -244,9 +244,24 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
     let counts = inventory::storage::counts(t.db()).await.expect("counts");
     assert!(counts["outlets"] > 300, "{counts:?}");
     assert!(counts["pon_ports"] > 0);
+    // Lines in every state, the active ones on the simulated OLT.
+    let states: std::collections::HashSet<_> = t
+        .state
+        .provisioning
+        .counts()
+        .await
+        .expect("counts")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        states.len(),
+        provisioning::lifecycle::State::ALL.len(),
+        "{states:?}"
+    );
 
     // A second --demo run changes nothing.
-    let again = regie::demo::load(t.db(), t.tdb.dir.path(), 400)
+    let again = regie::demo::load(t.db(), t.tdb.dir.path(), 400, &t.state.provisioning)
         .await
         .expect("second run");
     assert!(again.is_none());

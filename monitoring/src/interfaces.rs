@@ -1,0 +1,270 @@
+//! IF-MIB: the interfaces of a device (ifTable and ifXTable), read by
+//! walking each needed column.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::snmp::{Snmp, Value};
+use crate::Error;
+
+const IF_DESCR: &str = "1.3.6.1.2.1.2.2.1.2";
+const IF_TYPE: &str = "1.3.6.1.2.1.2.2.1.3";
+const IF_SPEED: &str = "1.3.6.1.2.1.2.2.1.5";
+const IF_ADMIN: &str = "1.3.6.1.2.1.2.2.1.7";
+const IF_OPER: &str = "1.3.6.1.2.1.2.2.1.8";
+const IF_IN_OCTETS: &str = "1.3.6.1.2.1.2.2.1.10";
+const IF_IN_ERRORS: &str = "1.3.6.1.2.1.2.2.1.14";
+const IF_OUT_OCTETS: &str = "1.3.6.1.2.1.2.2.1.16";
+const IF_OUT_ERRORS: &str = "1.3.6.1.2.1.2.2.1.20";
+const IF_NAME: &str = "1.3.6.1.2.1.31.1.1.1.1";
+const IF_HC_IN_OCTETS: &str = "1.3.6.1.2.1.31.1.1.1.6";
+const IF_HC_OUT_OCTETS: &str = "1.3.6.1.2.1.31.1.1.1.10";
+const IF_HIGH_SPEED: &str = "1.3.6.1.2.1.31.1.1.1.15";
+const IF_ALIAS: &str = "1.3.6.1.2.1.31.1.1.1.18";
+
+/// The administrative or operational state of an interface (IF-MIB names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Up,
+    Down,
+    Testing,
+    Unknown,
+    Dormant,
+    NotPresent,
+    LowerLayerDown,
+}
+
+impl Status {
+    fn of(v: i64) -> Option<Self> {
+        Some(match v {
+            1 => Status::Up,
+            2 => Status::Down,
+            3 => Status::Testing,
+            4 => Status::Unknown,
+            5 => Status::Dormant,
+            6 => Status::NotPresent,
+            7 => Status::LowerLayerDown,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Testing => "testing",
+            Status::Unknown => "unknown",
+            Status::Dormant => "dormant",
+            Status::NotPresent => "notPresent",
+            Status::LowerLayerDown => "lowerLayerDown",
+        }
+    }
+}
+
+/// An octet counter as read, with its width: a 32-bit counter wraps at
+/// 2³², which the rate computation must know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Counter {
+    C32(u32),
+    C64(u64),
+}
+
+impl Counter {
+    pub fn value(self) -> u64 {
+        match self {
+            Counter::C32(v) => u64::from(v),
+            Counter::C64(v) => v,
+        }
+    }
+}
+
+/// One interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interface {
+    pub index: u32,
+    pub name: String,
+    pub descr: String,
+    pub alias: String,
+    /// IANAifType number.
+    pub if_type: u32,
+    pub admin: Option<Status>,
+    pub oper: Option<Status>,
+    /// Bits per second: ifHighSpeed × 10⁶ when the 32-bit ifSpeed is
+    /// saturated or absent, else ifSpeed.
+    pub speed_bps: Option<u64>,
+    /// ifHCInOctets when the device has it, else ifInOctets.
+    pub in_octets: Option<Counter>,
+    pub out_octets: Option<Counter>,
+    pub in_errors: Option<u64>,
+    pub out_errors: Option<u64>,
+}
+
+/// The IANAifType name of the types met on OLTs and switches.
+pub fn type_name(t: u32) -> String {
+    match t {
+        1 => "other",
+        6 => "ethernetCsmacd",
+        22 => "propPointToPointSerial",
+        23 => "ppp",
+        24 => "softwareLoopback",
+        53 => "propVirtual",
+        54 => "propMultiplexor",
+        117 => "gigabitEthernet",
+        131 => "tunnel",
+        135 => "l2vlan",
+        136 => "l3ipvlan",
+        161 => "ieee8023adLag",
+        188 => "radioMAC",
+        209 => "bridge",
+        250 => "gpon",
+        _ => return t.to_string(),
+    }
+    .to_owned()
+}
+
+/// The column's values by interface index.
+fn by_index(rows: Vec<(String, Value)>, column: &str) -> BTreeMap<u32, Value> {
+    let prefix = format!("{column}.");
+    rows.into_iter()
+        .filter_map(|(oid, v)| {
+            let oid = oid.trim_start_matches('.');
+            let index = oid.strip_prefix(&prefix)?.parse().ok()?;
+            Some((index, v))
+        })
+        .collect()
+}
+
+const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
+/// Ubiquiti UFiber OLTs (UBNT-UFIBER-MIB): their PON and uplink ports are
+/// in a table of their own, not in IF-MIB.
+const UFIBER: &str = "1.3.6.1.4.1.41112.1.5";
+const UFIBER_PORTS: &str = "1.3.6.1.4.1.41112.1.5.7.2.1";
+/// Where the UFiber ports are numbered in the interface space, as LibreNMS
+/// and UNMS number them.
+const UFIBER_INDEX_BASE: u32 = 1000;
+
+/// Reads the interfaces of a device: IF-MIB, plus the vendor port table of
+/// the OLTs that keep their ports outside it.
+pub async fn poll(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
+    let object_id = snmp
+        .get(&[SYS_OBJECT_ID])
+        .await?
+        .first()
+        .and_then(Value::as_text)
+        .unwrap_or_default();
+    let mut all = poll_if_mib(snmp).await?;
+    if object_id.trim_start_matches('.').starts_with(UFIBER) {
+        all.extend(poll_ufiber(snmp).await?);
+    }
+    Ok(all)
+}
+
+async fn poll_ufiber(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
+    let rows = snmp.walk(UFIBER_PORTS).await?;
+    let col = |n: u32| by_index(rows.clone(), &format!("{UFIBER_PORTS}.{n}"));
+    let (names, states, outs, ins) = (col(2), col(3), col(6), col(7));
+    Ok(names
+        .iter()
+        .map(|(i, name)| {
+            let name = name.as_text().unwrap_or_default();
+            let c64 = |m: &BTreeMap<u32, Value>| m.get(i).and_then(Value::as_u64).map(Counter::C64);
+            Interface {
+                index: UFIBER_INDEX_BASE + i,
+                descr: name.clone(),
+                alias: name.clone(),
+                name,
+                if_type: 0,
+                admin: None,
+                oper: states.get(i).and_then(Value::as_i64).and_then(Status::of),
+                speed_bps: None,
+                in_octets: c64(&ins),
+                out_octets: c64(&outs),
+                in_errors: None,
+                out_errors: None,
+            }
+        })
+        .collect())
+}
+
+async fn poll_if_mib(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
+    let mut cols: BTreeMap<&str, BTreeMap<u32, Value>> = BTreeMap::new();
+    for column in [
+        IF_DESCR,
+        IF_TYPE,
+        IF_SPEED,
+        IF_ADMIN,
+        IF_OPER,
+        IF_IN_OCTETS,
+        IF_IN_ERRORS,
+        IF_OUT_OCTETS,
+        IF_OUT_ERRORS,
+        IF_NAME,
+        IF_HC_IN_OCTETS,
+        IF_HC_OUT_OCTETS,
+        IF_HIGH_SPEED,
+        IF_ALIAS,
+    ] {
+        cols.insert(column, by_index(snmp.walk(column).await?, column));
+    }
+    let empty = BTreeMap::new();
+    let col = |c: &str| cols.get(c).unwrap_or(&empty);
+    let mut indexes: Vec<u32> = col(IF_DESCR)
+        .keys()
+        .chain(col(IF_NAME).keys())
+        .copied()
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let text = |c: &str, i: u32| col(c).get(&i).and_then(Value::as_text).unwrap_or_default();
+    let num = |c: &str, i: u32| col(c).get(&i).and_then(Value::as_u64);
+    let counter = |hc: &str, c32: &str, i: u32| match (col(hc).get(&i), col(c32).get(&i)) {
+        (Some(Value::Counter64(v)), _) => Some(Counter::C64(*v)),
+        (_, Some(Value::Counter32(v))) => Some(Counter::C32(*v)),
+        (_, Some(v)) => v.as_u64().map(Counter::C64),
+        _ => None,
+    };
+    Ok(indexes
+        .into_iter()
+        .map(|i| {
+            let speed = num(IF_SPEED, i);
+            let high = num(IF_HIGH_SPEED, i);
+            let speed_bps = match (speed, high) {
+                (Some(s), Some(h)) if s == u64::from(u32::MAX) || (s == 0 && h > 0) => {
+                    Some(h * 1_000_000)
+                }
+                (Some(s), _) => Some(s),
+                (None, Some(h)) => Some(h * 1_000_000),
+                (None, None) => None,
+            };
+            // Devices without ifXTable (or with an empty ifName) are known
+            // by their ifDescr, as every NMS shows them.
+            let name = Some(text(IF_NAME, i))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| text(IF_DESCR, i));
+            Interface {
+                index: i,
+                name,
+                descr: text(IF_DESCR, i),
+                alias: text(IF_ALIAS, i),
+                if_type: num(IF_TYPE, i)
+                    .and_then(|t| u32::try_from(t).ok())
+                    .unwrap_or(0),
+                admin: col(IF_ADMIN)
+                    .get(&i)
+                    .and_then(Value::as_i64)
+                    .and_then(Status::of),
+                oper: col(IF_OPER)
+                    .get(&i)
+                    .and_then(Value::as_i64)
+                    .and_then(Status::of),
+                speed_bps,
+                in_octets: counter(IF_HC_IN_OCTETS, IF_IN_OCTETS, i),
+                out_octets: counter(IF_HC_OUT_OCTETS, IF_OUT_OCTETS, i),
+                in_errors: num(IF_IN_ERRORS, i),
+                out_errors: num(IF_OUT_ERRORS, i),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,460 @@
+//! The poll cycle: every device at once under a concurrency bound, each
+//! with its own deadline, so one slow or dead device never delays the
+//! others; the results become Prometheus metrics.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prometheus::{Gauge, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use tokio::task::JoinSet;
+
+use crate::counters::{rebooted, Outcome, Reading, Tracker};
+use crate::interfaces::{self, Counter, Interface, Status};
+use crate::snmp::{AsyncSnmp, Snmp, Target, Value};
+use crate::Error;
+
+const SYS_UPTIME: &str = "1.3.6.1.2.1.1.3.0";
+
+/// A device to poll, by the name it has in the metrics.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub name: String,
+    pub target: Target,
+}
+
+/// The outcome of one device's poll.
+#[derive(Debug, Clone)]
+pub struct DevicePoll {
+    pub device: String,
+    pub duration: Duration,
+    pub result: Result<Vec<Interface>, String>,
+    pub uptime_ticks: Option<u32>,
+}
+
+/// The outcome of one cycle.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub devices: Vec<DevicePoll>,
+    pub duration: Duration,
+    /// The cycle took longer than its interval (the next one starts late,
+    /// it is never stacked on this one).
+    pub overran: bool,
+}
+
+/// Which counter of an interface, as a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Dir {
+    In,
+    Out,
+    ErrorsIn,
+    ErrorsOut,
+}
+
+impl Dir {
+    fn label(self) -> &'static str {
+        match self {
+            Dir::In | Dir::ErrorsIn => "in",
+            Dir::Out | Dir::ErrorsOut => "out",
+        }
+    }
+}
+
+/// The metrics the poller keeps up to date.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    device_up: IntGaugeVec,
+    poll_seconds: GaugeVec,
+    errors: IntCounterVec,
+    timeouts: IntCounterVec,
+    reboots: IntCounterVec,
+    oper_up: IntGaugeVec,
+    admin_up: IntGaugeVec,
+    speed: IntGaugeVec,
+    octets: IntCounterVec,
+    errors_in_out: IntCounterVec,
+    counter_resets: IntCounterVec,
+    cycle_seconds: Gauge,
+    cycle_overruns: prometheus::IntCounter,
+    ont_rx: GaugeVec,
+    ont_tx: GaugeVec,
+    ont_online: IntGaugeVec,
+    pon_tx: GaugeVec,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let iface = ["device", "ifName", "ifAlias"];
+        let m = Self {
+            device_up: IntGaugeVec::new(Opts::new("snmp_device_up", "1 when the device answered its last poll"), &["device"])?,
+            poll_seconds: GaugeVec::new(Opts::new("snmp_poll_duration_seconds", "Duration of the device's last poll (all walks)"), &["device"])?,
+            errors: IntCounterVec::new(Opts::new("snmp_errors_total", "Polls that failed, by device"), &["device"])?,
+            timeouts: IntCounterVec::new(Opts::new("snmp_timeouts_total", "Polls that timed out, by device"), &["device"])?,
+            reboots: IntCounterVec::new(Opts::new("snmp_device_reboots_total", "Reboots seen (sysUpTime going back)"), &["device"])?,
+            oper_up: IntGaugeVec::new(Opts::new("interface_oper_up", "1 when the interface is operationally up"), &iface)?,
+            admin_up: IntGaugeVec::new(Opts::new("interface_admin_up", "1 when the interface is administratively up"), &iface)?,
+            speed: IntGaugeVec::new(Opts::new("interface_speed_bits_per_second", "Interface speed"), &iface)?,
+            octets: IntCounterVec::new(
+                Opts::new("interface_octets_total", "Octets through the interface, wraps and reboots accounted for"),
+                &["device", "ifName", "ifAlias", "direction"],
+            )?,
+            errors_in_out: IntCounterVec::new(
+                Opts::new("interface_errors_total", "Errored packets on the interface, wraps and reboots accounted for"),
+                &["device", "ifName", "ifAlias", "direction"],
+            )?,
+            counter_resets: IntCounterVec::new(
+                Opts::new("interface_counter_resets_total", "Device counters that restarted (reboot, card swap): a new baseline, nothing counted"),
+                &["device"],
+            )?,
+            cycle_seconds: Gauge::new("snmp_cycle_duration_seconds", "Duration of the last poll cycle")?,
+            cycle_overruns: prometheus::IntCounter::new("snmp_cycle_overruns_total", "Cycles that took longer than their interval")?,
+            ont_rx: GaugeVec::new(
+                Opts::new("ont_rx_dbm", "Optical power received, per ONT, as its OLT reports it (dBm)"),
+                &["device", "ont", "serial", "line_id"],
+            )?,
+            ont_tx: GaugeVec::new(
+                Opts::new("ont_tx_dbm", "Optical power transmitted by the ONT (dBm)"),
+                &["device", "ont", "serial", "line_id"],
+            )?,
+            ont_online: IntGaugeVec::new(
+                Opts::new("ont_online", "1 when the OLT sees the ONT online"),
+                &["device", "ont", "serial", "line_id"],
+            )?,
+            pon_tx: GaugeVec::new(
+                Opts::new("pon_port_tx_dbm", "Optical power transmitted by the PON port's transceiver (dBm)"),
+                &["device", "ifIndex"],
+            )?,
+        };
+        registry.register(Box::new(m.device_up.clone()))?;
+        registry.register(Box::new(m.poll_seconds.clone()))?;
+        registry.register(Box::new(m.errors.clone()))?;
+        registry.register(Box::new(m.timeouts.clone()))?;
+        registry.register(Box::new(m.reboots.clone()))?;
+        registry.register(Box::new(m.oper_up.clone()))?;
+        registry.register(Box::new(m.admin_up.clone()))?;
+        registry.register(Box::new(m.speed.clone()))?;
+        registry.register(Box::new(m.octets.clone()))?;
+        registry.register(Box::new(m.errors_in_out.clone()))?;
+        registry.register(Box::new(m.counter_resets.clone()))?;
+        registry.register(Box::new(m.cycle_seconds.clone()))?;
+        registry.register(Box::new(m.cycle_overruns.clone()))?;
+        registry.register(Box::new(m.ont_rx.clone()))?;
+        registry.register(Box::new(m.ont_tx.clone()))?;
+        registry.register(Box::new(m.ont_online.clone()))?;
+        registry.register(Box::new(m.pon_tx.clone()))?;
+        Ok(m)
+    }
+
+    /// The names of the metrics (without the registry's `regie_` prefix),
+    /// to check the shipped rules and dashboard against.
+    pub fn names(&self) -> Vec<String> {
+        use prometheus::core::Collector;
+        let collectors: [&dyn Collector; 17] = [
+            &self.device_up,
+            &self.poll_seconds,
+            &self.errors,
+            &self.timeouts,
+            &self.reboots,
+            &self.oper_up,
+            &self.admin_up,
+            &self.speed,
+            &self.octets,
+            &self.errors_in_out,
+            &self.counter_resets,
+            &self.cycle_seconds,
+            &self.cycle_overruns,
+            &self.ont_rx,
+            &self.ont_tx,
+            &self.ont_online,
+            &self.pon_tx,
+        ];
+        collectors
+            .iter()
+            .flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    counters: Tracker<(String, u32, Dir)>,
+    uptime: HashMap<String, u32>,
+}
+
+/// Polls a set of devices.
+#[derive(Debug, Clone)]
+pub struct Poller {
+    metrics: Metrics,
+    memory: Arc<Mutex<Memory>>,
+    /// Devices polled at the same time, at most.
+    pub concurrency: usize,
+    /// Longest a whole device poll may take.
+    pub device_deadline: Duration,
+}
+
+impl Poller {
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            metrics,
+            memory: Arc::default(),
+            concurrency: 64,
+            device_deadline: Duration::from_secs(60),
+        }
+    }
+
+    /// Polls every device once, at most `concurrency` at a time, and
+    /// updates the metrics. `interval` is the cycle's period, to report an
+    /// overrun.
+    #[tracing::instrument(skip_all, fields(devices = devices.len()))]
+    pub async fn cycle(&self, devices: &[Device], interval: Duration) -> Cycle {
+        let start = Instant::now();
+        let gate = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
+        let mut set = JoinSet::new();
+        for d in devices.iter().cloned() {
+            let gate = gate.clone();
+            let deadline = self.device_deadline;
+            set.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let t0 = Instant::now();
+                let polled = tokio::time::timeout(deadline, poll_device(&d.target)).await;
+                let (result, uptime) = match polled {
+                    Ok(Ok((i, up))) => (Ok(i), up),
+                    Ok(Err(e)) => (Err(e.to_string()), None),
+                    Err(_) => (
+                        Err(format!(
+                            "pas de réponse complète en {} s",
+                            deadline.as_secs()
+                        )),
+                        None,
+                    ),
+                };
+                DevicePoll {
+                    device: d.name,
+                    duration: t0.elapsed(),
+                    result,
+                    uptime_ticks: uptime,
+                }
+            });
+        }
+        let mut polls = Vec::with_capacity(devices.len());
+        while let Some(done) = set.join_next().await {
+            if let Ok(p) = done {
+                self.record(&p);
+                polls.push(p);
+            }
+        }
+        let duration = start.elapsed();
+        let overran = duration > interval;
+        self.metrics.cycle_seconds.set(duration.as_secs_f64());
+        if overran {
+            self.metrics.cycle_overruns.inc();
+            tracing::warn!(
+                duration_ms = duration.as_millis() as u64,
+                interval_ms = interval.as_millis() as u64,
+                "poll cycle overran its interval"
+            );
+        }
+        let names: HashSet<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+        if let Ok(mut mem) = self.memory.lock() {
+            mem.counters.retain(|k| names.contains(k.0.as_str()));
+        }
+        Cycle {
+            devices: polls,
+            duration,
+            overran,
+        }
+    }
+
+    fn record(&self, p: &DevicePoll) {
+        let m = &self.metrics;
+        let d = p.device.as_str();
+        m.poll_seconds
+            .with_label_values(&[d])
+            .set(p.duration.as_secs_f64());
+        let interfaces = match &p.result {
+            Ok(i) => i,
+            Err(e) => {
+                m.device_up.with_label_values(&[d]).set(0);
+                m.errors.with_label_values(&[d]).inc();
+                if e.contains("timeout")
+                    || e.contains("délai")
+                    || e.contains("pas de réponse")
+                    || e.to_lowercase().contains("timed out")
+                {
+                    m.timeouts.with_label_values(&[d]).inc();
+                }
+                tracing::warn!(device = d, error = %e, "device poll failed");
+                return;
+            }
+        };
+        m.device_up.with_label_values(&[d]).set(1);
+        let Ok(mut mem) = self.memory.lock() else {
+            return;
+        };
+        let reboot = match p.uptime_ticks {
+            Some(t) => {
+                let r = rebooted(mem.uptime.get(d).copied(), t);
+                mem.uptime.insert(d.to_owned(), t);
+                r
+            }
+            None => false,
+        };
+        if reboot {
+            m.reboots.with_label_values(&[d]).inc();
+        }
+        for i in interfaces {
+            let labels = [d, i.name.as_str(), i.alias.as_str()];
+            if let Some(s) = i.oper {
+                m.oper_up
+                    .with_label_values(&labels)
+                    .set(i64::from(s == Status::Up));
+            }
+            if let Some(s) = i.admin {
+                m.admin_up
+                    .with_label_values(&labels)
+                    .set(i64::from(s == Status::Up));
+            }
+            if let Some(bps) = i.speed_bps {
+                m.speed
+                    .with_label_values(&labels)
+                    .set(i64::try_from(bps).unwrap_or(i64::MAX));
+            }
+            // ifInErrors / ifOutErrors are 32-bit counters.
+            let errors = |e: Option<u64>| e.and_then(|v| u32::try_from(v).ok()).map(Counter::C32);
+            for (dir, c) in [
+                (Dir::In, i.in_octets),
+                (Dir::Out, i.out_octets),
+                (Dir::ErrorsIn, errors(i.in_errors)),
+                (Dir::ErrorsOut, errors(i.out_errors)),
+            ] {
+                let Some(c) = c else { continue };
+                let reading = match c {
+                    Counter::C32(v) => Reading::C32(v),
+                    Counter::C64(v) => Reading::C64(v),
+                };
+                let family = match dir {
+                    Dir::In | Dir::Out => &m.octets,
+                    Dir::ErrorsIn | Dir::ErrorsOut => &m.errors_in_out,
+                };
+                let counter = family.with_label_values(&[d, &i.name, &i.alias, dir.label()]);
+                match mem
+                    .counters
+                    .record(&(d.to_owned(), i.index, dir), reading, reboot)
+                {
+                    Outcome::Increased(n) | Outcome::Wrapped(n) => counter.inc_by(n),
+                    Outcome::Reset => m.counter_resets.with_label_values(&[d]).inc(),
+                    Outcome::Baseline => {}
+                }
+            }
+        }
+    }
+}
+
+impl Poller {
+    /// Reads the ONT optics of the OLTs, one OLT after the other: these
+    /// walks are heavy for an OLT and polling them too often is known to
+    /// destabilise some, so they run on their own, slower cycle (15 min by
+    /// default) and never two at once on the same OLT. `line_of` names the
+    /// provisioning line of an ONT serial, when there is one.
+    #[tracing::instrument(skip_all, fields(devices = devices.len()))]
+    pub async fn optics_cycle(
+        &self,
+        devices: &[Device],
+        line_of: &(dyn Fn(&str) -> Option<String> + Send + Sync),
+    ) -> usize {
+        let mut onts = 0;
+        for d in devices {
+            let polled = tokio::time::timeout(self.device_deadline, poll_optics(&d.target)).await;
+            let (ont_list, ports) = match polled {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
+                    tracing::warn!(device = %d.name, error = %e, "optics poll failed");
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!(device = %d.name, "optics poll timed out");
+                    continue;
+                }
+            };
+            let m = &self.metrics;
+            for p in ports {
+                m.pon_tx
+                    .with_label_values(&[d.name.as_str(), &p.if_index.to_string()])
+                    .set(f64::from(p.tx_cdbm) / 100.0);
+            }
+            for o in ont_list {
+                let serial = o.serial.clone().unwrap_or_default();
+                let line = if serial.is_empty() {
+                    None
+                } else {
+                    line_of(&serial)
+                };
+                let labels = [
+                    d.name.as_str(),
+                    o.index.as_str(),
+                    serial.as_str(),
+                    line.as_deref().unwrap_or(""),
+                ];
+                if let Some(rx) = o.rx_cdbm {
+                    m.ont_rx
+                        .with_label_values(&labels)
+                        .set(f64::from(rx) / 100.0);
+                }
+                if let Some(tx) = o.tx_cdbm {
+                    m.ont_tx
+                        .with_label_values(&labels)
+                        .set(f64::from(tx) / 100.0);
+                }
+                if let Some(on) = o.online {
+                    m.ont_online.with_label_values(&labels).set(i64::from(on));
+                }
+                onts += 1;
+            }
+        }
+        onts
+    }
+}
+
+/// The optics of one OLT, by vendor (sysObjectID).
+async fn poll_optics(
+    target: &Target,
+) -> Result<
+    (
+        Vec<crate::optics::OntOptics>,
+        Vec<crate::optics::PortOptics>,
+    ),
+    Error,
+> {
+    let snmp = AsyncSnmp::connect(target).await?;
+    let object_id = snmp
+        .get(&["1.3.6.1.2.1.1.2.0"])
+        .await?
+        .first()
+        .and_then(Value::as_text)
+        .unwrap_or_default();
+    let object_id = object_id.trim_start_matches('.');
+    if object_id.starts_with("1.3.6.1.4.1.41112.1.5") {
+        Ok((crate::optics::ufiber_onus(&snmp).await?, Vec::new()))
+    } else if object_id.starts_with("1.3.6.1.4.1.2011.2.") {
+        Ok((
+            crate::optics::huawei_onts(&snmp).await?,
+            crate::optics::huawei_ports(&snmp).await?,
+        ))
+    } else {
+        Ok((Vec::new(), Vec::new()))
+    }
+}
+
+/// One device: its uptime (reboot detection) and interfaces.
+async fn poll_device(target: &Target) -> Result<(Vec<Interface>, Option<u32>), Error> {
+    let snmp = AsyncSnmp::connect(target).await?;
+    let uptime = snmp
+        .get(&[SYS_UPTIME])
+        .await?
+        .first()
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok());
+    let ifaces = interfaces::poll(&snmp).await?;
+    Ok((ifaces, uptime))
+}

@@ -1,0 +1,163 @@
+//! From polls to alarms: a device that does not answer, a PON port of the
+//! inventory whose interface is down. Raised when seen, cleared when the
+//! next poll sees it well.
+
+use inventory::extension::PonPort;
+use regie_core::Db;
+
+use crate::alarms::{self, Severity, Subject};
+use crate::interfaces::Status;
+use crate::poller::Cycle;
+use crate::Error;
+
+/// The inventory's PON port behind an OLT interface: the device is named
+/// as the OLT in the inventory, and the interface name ends with the
+/// port's position: `GPON 0/1/3` or `0/1/3` (frame/slot/port), `1/3`
+/// (slot/port), or `pon3` (UFiber: slot 0, port 3).
+pub fn pon_port_of<'a>(ports: &'a [PonPort], device: &str, if_name: &str) -> Option<&'a PonPort> {
+    let name = if_name.trim();
+    let tail = name.rsplit([' ', '-', '_']).next().unwrap_or(name);
+    let numbers: Vec<u32> = tail
+        .split('/')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    let (slot, port) = if tail.split('/').count() == numbers.len() && numbers.len() >= 2 {
+        (numbers[numbers.len() - 2], numbers[numbers.len() - 1])
+    } else {
+        let lower = tail.to_ascii_lowercase();
+        let n: u32 = lower.strip_prefix("pon")?.parse().ok()?;
+        (0, n)
+    };
+    ports
+        .iter()
+        .find(|p| p.olt == device && p.slot == slot && p.port == port)
+}
+
+/// Raises and clears the alarms a cycle shows.
+pub async fn apply(db: &Db, ports: &[PonPort], cycle: &Cycle) -> Result<(), Error> {
+    for poll in &cycle.devices {
+        let unreachable = Subject::DeviceUnreachable {
+            device: poll.device.clone(),
+        };
+        let interfaces = match &poll.result {
+            Err(e) => {
+                alarms::raise(
+                    db,
+                    &unreachable,
+                    Severity::Critical,
+                    &format!("l'équipement ne répond pas : {e}"),
+                )
+                .await?;
+                continue;
+            }
+            Ok(i) => i,
+        };
+        alarms::clear(db, &unreachable).await?;
+        for i in interfaces {
+            let Some(pon) = pon_port_of(ports, &poll.device, &i.name) else {
+                continue;
+            };
+            let subject = Subject::PonPortDown {
+                pon_port: pon.code.clone(),
+            };
+            // Down while administratively up: a fault. Shut on purpose is
+            // not an alarm.
+            if i.oper == Some(Status::Down) && i.admin != Some(Status::Down) {
+                alarms::raise(
+                    db,
+                    &subject,
+                    Severity::Critical,
+                    &format!("interface {} coupée", i.name),
+                )
+                .await?;
+            } else if i.oper == Some(Status::Up) {
+                alarms::clear(db, &subject).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Raises or clears a PON port alarm from a link trap of `device`.
+pub async fn apply_trap(
+    db: &Db,
+    ports: &[PonPort],
+    device: &str,
+    event: &crate::traps::Event,
+) -> Result<Option<String>, Error> {
+    use crate::traps::Event;
+    let (if_name, down) = match event {
+        Event::LinkDown {
+            if_name: Some(n), ..
+        } => (n, true),
+        Event::LinkUp {
+            if_name: Some(n), ..
+        } => (n, false),
+        _ => return Ok(None),
+    };
+    let Some(pon) = pon_port_of(ports, device, if_name) else {
+        return Ok(None);
+    };
+    let subject = Subject::PonPortDown {
+        pon_port: pon.code.clone(),
+    };
+    if down {
+        alarms::raise(
+            db,
+            &subject,
+            Severity::Critical,
+            &format!("interface {if_name} coupée (trap linkDown)"),
+        )
+        .await?;
+    } else {
+        alarms::clear(db, &subject).await?;
+    }
+    Ok(Some(pon.code.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inventory::budget::OpticalClass;
+
+    fn port(code: &str, olt: &str, slot: u32, port: u32) -> PonPort {
+        PonPort {
+            code: code.into(),
+            olt: olt.into(),
+            model: String::new(),
+            site: String::new(),
+            slot,
+            port,
+            class: OpticalClass::GponBPlus,
+            max_onts: 128,
+            fibre: String::new(),
+        }
+    }
+
+    #[test]
+    fn interface_names_find_their_pon_port() {
+        let ports = [
+            port("OLT01-1/3", "OLT01", 1, 3),
+            port("UF-0/4", "UF1", 0, 4),
+        ];
+        assert_eq!(
+            pon_port_of(&ports, "OLT01", "GPON 0/1/3").map(|p| p.code.as_str()),
+            Some("OLT01-1/3")
+        );
+        assert_eq!(
+            pon_port_of(&ports, "OLT01", "1/3").map(|p| p.code.as_str()),
+            Some("OLT01-1/3")
+        );
+        assert_eq!(
+            pon_port_of(&ports, "UF1", "pon4").map(|p| p.code.as_str()),
+            Some("UF-0/4")
+        );
+        assert!(
+            pon_port_of(&ports, "OLT02", "GPON 0/1/3").is_none(),
+            "another OLT"
+        );
+        assert!(pon_port_of(&ports, "OLT01", "GPON 0/1/4").is_none());
+        assert!(pon_port_of(&ports, "OLT01", "ethernet0/7/0").is_none());
+        assert!(pon_port_of(&ports, "OLT01", "").is_none());
+    }
+}

@@ -1,0 +1,451 @@
+//! The poller against recordings of real devices served by snmpsim: it
+//! must read the interfaces LibreNMS read from the same recordings
+//! (`../shared/fixtures/snmprec/expected/NAME.json`).
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use monitoring::interfaces::{self, type_name};
+use monitoring::snmp::{AsyncSnmp, Credentials, Snmp, Target};
+
+const RECORDINGS: [&str; 5] = [
+    "smartax",
+    "nokia-isam",
+    "edgeosolt",
+    "vrp_5720",
+    "ios_c3560",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmprec")
+}
+
+/// snmpsim's responder, or `None` to skip where it is not installed (CI
+/// sets `REGIE_REQUIRE_PEERS=1`, and there a missing peer fails).
+fn snmpsim() -> Option<PathBuf> {
+    let path = std::env::var_os("REGIE_SNMPSIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/snmpsim/bin/snmpsim-command-responder"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+        "snmpsim is required ({}; see ../shared/fixtures/snmprec/README.md)",
+        path.display()
+    );
+    eprintln!("skipped: snmpsim is not installed at {}", path.display());
+    None
+}
+
+struct Agent {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+async fn serve() -> Option<Agent> {
+    let responder = snmpsim()?;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, cache) = (dir.path().join("data"), dir.path().join("cache"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    for name in RECORDINGS {
+        let file = format!("{name}.snmprec");
+        std::fs::copy(fixtures().join(&file), data.join(&file)).unwrap();
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(responder);
+    cmd.arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--cache-dir={}", cache.display()))
+        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if is_root() {
+        // As root snmpsim drops to `nobody`, who must read the data and
+        // write the cache.
+        Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        Command::new("chmod")
+            .args(["a+rx"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        cmd.args(["--process-user=nobody", "--process-group=nogroup"]);
+    }
+    let child = cmd.spawn().unwrap();
+    let agent = Agent {
+        child,
+        port,
+        _dir: dir,
+    };
+    // Ready when it answers (it indexes the recordings first).
+    for _ in 0..120 {
+        let probe = session(&agent, "smartax", Duration::from_millis(500)).await;
+        if probe.get(&["1.3.6.1.2.1.1.3.0"]).await.is_ok() {
+            return Some(agent);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("snmpsim did not answer on port {port}");
+}
+
+async fn session(agent: &Agent, community: &str, timeout: Duration) -> AsyncSnmp {
+    AsyncSnmp::connect(&Target {
+        address: ([127, 0, 0, 1], agent.port).into(),
+        credentials: Credentials::V2c {
+            community: community.into(),
+        },
+        timeout,
+        retries: 1,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn interfaces_match_what_librenms_read_from_each_recording() {
+    let Some(agent) = serve().await else { return };
+    for name in RECORDINGS {
+        let snmp = session(&agent, name, Duration::from_secs(5)).await;
+        let polled = interfaces::poll(&snmp).await.unwrap();
+        let expected: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join(format!("expected/{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let ports = expected["ports"]["poller"]["ports"]
+            .as_array()
+            .or_else(|| expected["ports"]["discovery"]["ports"].as_array())
+            .unwrap();
+        assert!(!ports.is_empty(), "{name}: LibreNMS saw ports");
+        let mut mismatches = Vec::new();
+        for port in ports {
+            let index = port["ifIndex"].as_u64().unwrap() as u32;
+            let Some(i) = polled.iter().find(|i| i.index == index) else {
+                mismatches.push(format!("ifIndex {index} not polled"));
+                continue;
+            };
+            let mut check = |field: &str, ours: serde_json::Value| {
+                let theirs = &port[field];
+                if !theirs.is_null() && *theirs != ours {
+                    mismatches.push(format!(
+                        "ifIndex {index} {field}: ours {ours}, LibreNMS {theirs}"
+                    ));
+                }
+            };
+            check("ifName", i.name.clone().into());
+            if i.if_type != 0 {
+                check("ifType", type_name(i.if_type).into());
+            }
+            check("ifOperStatus", i.oper.map(|s| s.as_str()).into());
+            check("ifSpeed", i.speed_bps.filter(|s| *s > 0).into());
+            // LibreNMS stores an absent counter as 0; the poller keeps it
+            // absent (nothing is exported for it).
+            check("ifInOctets", i.in_octets.map_or(0, |c| c.value()).into());
+            check("ifOutOctets", i.out_octets.map_or(0, |c| c.value()).into());
+        }
+        assert!(
+            mismatches.is_empty(),
+            "{name}: {} port(s) differ:\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        );
+        eprintln!(
+            "{name}: {} interfaces polled, {} compared with LibreNMS",
+            polled.len(),
+            ports.len()
+        );
+    }
+}
+
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Parses Prometheus text exposition: every sample line is
+/// `name{label="value",...} number`; answers (name, labels, value).
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (head, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        let (name, labels) = match head.split_once('{') {
+            None => (head.to_owned(), Vec::new()),
+            Some((name, rest)) => {
+                let body = rest
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("unclosed labels: {line}"));
+                let mut labels = Vec::new();
+                let mut rest = body;
+                while !rest.is_empty() {
+                    let (k, after) = rest
+                        .split_once("=\"")
+                        .unwrap_or_else(|| panic!("bad label: {line}"));
+                    // Values may hold escaped quotes.
+                    let mut end = 0;
+                    let bytes = after.as_bytes();
+                    while end < bytes.len()
+                        && !(bytes[end] == b'"' && (end == 0 || bytes[end - 1] != b'\\'))
+                    {
+                        end += 1;
+                    }
+                    labels.push((k.to_owned(), after[..end].to_owned()));
+                    rest = after[end + 1..].trim_start_matches(',');
+                }
+                (name.to_owned(), labels)
+            }
+        };
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name: {line}"
+        );
+        out.push((name, labels, value));
+    }
+    out
+}
+
+#[tokio::test]
+async fn one_cycle_polls_every_device_and_a_dead_one_delays_nobody() {
+    use monitoring::poller::{Device, Metrics, Poller};
+    let Some(agent) = serve().await else { return };
+    let registry = prometheus::Registry::new_custom(Some("regie".into()), None).unwrap();
+    let poller = Poller::new(Metrics::register(&registry).unwrap());
+    let target = |address: std::net::SocketAddr, community: &str| Target {
+        address,
+        credentials: Credentials::V2c {
+            community: community.into(),
+        },
+        timeout: Duration::from_millis(700),
+        retries: 1,
+    };
+    // A port where nothing answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut devices: Vec<Device> = RECORDINGS
+        .iter()
+        .map(|n| Device {
+            name: (*n).into(),
+            target: target(([127, 0, 0, 1], agent.port).into(), n),
+        })
+        .collect();
+    devices.push(Device {
+        name: "mort".into(),
+        target: target(silent.local_addr().unwrap(), "public"),
+    });
+
+    let first = poller.cycle(&devices, Duration::from_secs(60)).await;
+    let failed: Vec<&str> = first
+        .devices
+        .iter()
+        .filter(|d| d.result.is_err())
+        .map(|d| d.device.as_str())
+        .collect();
+    assert_eq!(failed, ["mort"], "only the dead device fails");
+    let slowest_live = first
+        .devices
+        .iter()
+        .filter(|d| d.result.is_ok())
+        .map(|d| d.duration)
+        .max()
+        .unwrap();
+    assert!(!first.overran);
+    let second = poller.cycle(&devices, Duration::from_secs(60)).await;
+    eprintln!(
+        "cycle {:?}, slowest live device {:?}",
+        second.duration, slowest_live
+    );
+    // The devices were polled side by side: the cycle is shorter than the
+    // devices' polls one after the other.
+    let sum: Duration = second.devices.iter().map(|d| d.duration).sum();
+    assert!(
+        second.duration < sum,
+        "cycle {:?}, sum of polls {sum:?}",
+        second.duration
+    );
+
+    let mut buf = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut buf,
+    )
+    .unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let samples = parse_exposition(&text);
+    let find = |name: &str, want: &[(&str, &str)]| -> Option<f64> {
+        samples
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name
+                    && want
+                        .iter()
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|s| s.2)
+    };
+    assert_eq!(
+        find("regie_snmp_device_up", &[("device", "smartax")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        find("regie_snmp_device_up", &[("device", "mort")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        find("regie_snmp_errors_total", &[("device", "mort")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        find(
+            "regie_interface_oper_up",
+            &[("device", "edgeosolt"), ("ifName", "pon1")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        find(
+            "regie_interface_oper_up",
+            &[("device", "edgeosolt"), ("ifName", "pon6")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        find(
+            "regie_interface_octets_total",
+            &[("device", "vrp_5720"), ("direction", "in")]
+        ),
+        Some(0.0),
+        "a recording does not move: nothing counted, no spike"
+    );
+    assert!(find(
+        "regie_snmp_poll_duration_seconds",
+        &[("device", "ios_c3560")]
+    )
+    .is_some());
+}
+
+/// LibreNMS's sensors of a class and group: (index, value).
+fn sensors(name: &str, class: &str, group: &str) -> Vec<(String, f64)> {
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join(format!("expected/{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    expected["sensors"]["discovery"]["sensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["sensor_class"] == class && s["group"] == group)
+        .map(|s| {
+            (
+                s["sensor_oid"].as_str().unwrap().to_owned(),
+                s["sensor_current"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn optics_match_what_librenms_read_from_the_olts() {
+    use monitoring::optics;
+    let Some(agent) = serve().await else { return };
+
+    // Ubiquiti UFiber: every ONU's received and transmitted power.
+    let snmp = session(&agent, "edgeosolt", Duration::from_secs(5)).await;
+    let onus = optics::ufiber_onus(&snmp).await.unwrap();
+    let rx = sensors("edgeosolt", "dbm", "ONUs RX");
+    let tx = sensors("edgeosolt", "dbm", "ONUs TX");
+    assert_eq!(onus.len(), rx.len(), "every ONU LibreNMS saw");
+    for (oid, dbm) in &rx {
+        let index = oid.trim_start_matches(".1.3.6.1.4.1.41112.1.5.6.2.1.9.");
+        let onu = onus
+            .iter()
+            .find(|o| o.index == index)
+            .unwrap_or_else(|| panic!("ONU {index}"));
+        assert_eq!(
+            onu.rx_cdbm.map(|c| f64::from(c) / 100.0),
+            Some(*dbm),
+            "ONU {:?} rx",
+            onu.serial
+        );
+    }
+    for (oid, dbm) in &tx {
+        let index = oid.trim_start_matches(".1.3.6.1.4.1.41112.1.5.6.2.1.8.");
+        let onu = onus.iter().find(|o| o.index == index).unwrap();
+        assert_eq!(onu.tx_cdbm.map(|c| f64::from(c) / 100.0), Some(*dbm));
+    }
+    assert!(onus
+        .iter()
+        .all(|o| o.serial.as_deref().is_some_and(|s| s.starts_with("UBNT"))));
+
+    // Huawei SmartAX: each PON port's transceiver.
+    let snmp = session(&agent, "smartax", Duration::from_secs(5)).await;
+    let ports = optics::huawei_ports(&snmp).await.unwrap();
+    let expected = sensors("smartax", "dbm", "SFPs TX");
+    assert_eq!(ports.len(), expected.len());
+    for (oid, dbm) in &expected {
+        let if_index: u32 = oid.rsplit('.').next().unwrap().parse().unwrap();
+        let port = ports.iter().find(|p| p.if_index == if_index).unwrap();
+        assert_eq!(f64::from(port.tx_cdbm) / 100.0, *dbm, "PON port {if_index}");
+    }
+    // The recording holds no per-ONT optics: the walk answers nothing, not
+    // an error.
+    assert!(optics::huawei_onts(&snmp).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn absent_objects_are_empty_answers_not_errors() {
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "ios_c3560", Duration::from_secs(5)).await;
+    // A subtree the device does not have: endOfMibView or the next subtree
+    // at once.
+    assert!(snmp
+        .walk("1.3.6.1.4.1.41112.1.5.6.2.1")
+        .await
+        .unwrap()
+        .is_empty());
+    // A scalar it does not have: noSuchObject, as a value.
+    // (This recording has no sysUpTime either: the poller then does
+    // without reboot detection.)
+    let values = snmp
+        .get(&[
+            "1.3.6.1.2.1.1.2.0",
+            "1.3.6.1.4.1.99999.1.0",
+            "1.3.6.1.2.1.1.3.0",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(values[0].as_text().as_deref(), Some("1.3.6.1.4.1.9.1.634"));
+    assert_eq!(values[1], monitoring::snmp::Value::Missing);
+    assert_eq!(values[2], monitoring::snmp::Value::Missing);
+    // The walk of the last subtree of the MIB view ends cleanly.
+    assert!(snmp.walk("1.3.6.1.6").await.unwrap().is_empty());
+}

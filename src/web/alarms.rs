@@ -1,0 +1,93 @@
+//! The technician's page of open alarms and what each cuts off.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use crate::auth::Principal;
+use crate::web::{layout, render, PageError};
+use crate::AppState;
+
+type PageResult = Result<Response, PageError>;
+
+const PATH: &str = "/technicien/alarmes";
+
+fn local(at: &str) -> String {
+    regie_core::time::from_db(at)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::Paris)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| at.to_owned())
+}
+
+/// `GET /technicien/alarmes`.
+pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult {
+    let open = crate::api::monitoring::open_alarms(&state).await?;
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Alarmes en cours" }
+        @if open.is_empty() {
+            p class="succes" role="status" { "Aucune alarme en cours." }
+        }
+        @for view in &open {
+            @let a = &view.alarm;
+            section class={ "alarme alarme-" (a.severity.as_str()) } aria-labelledby={ "alarme-" (a.id) } {
+                h2 id={ "alarme-" (a.id) } { (a.severity.label()) " — " (a.subject) }
+                p { (a.message) }
+                p class="aide" {
+                    "Depuis le " (local(&a.first_seen)) ", vue " (a.occurrences) " fois, dernière le " (local(&a.last_seen)) "."
+                    @if let Some(by) = &a.acked_by { " Prise en compte par " (by) "." }
+                }
+                @if let Some(impact) = &view.impact {
+                    p { strong { (impact.lines.len()) " ligne(s) en service coupée(s)" } ", "
+                        (impact.premises) " local(aux) derrière le port"
+                        @if impact.protected_households > 0 { ", dont " strong { (impact.protected_households) " foyer(s) protégé(s)" } " (maintien de la connexion)" }
+                        "." }
+                    @if !impact.lines.is_empty() {
+                        div class="defilant" {
+                            table {
+                                caption { "Lignes touchées" }
+                                thead { tr { th scope="col" { "Ligne" } th scope="col" { "Local" } th scope="col" { "État" } th scope="col" { "Foyer protégé" } } }
+                                tbody {
+                                    @for l in &impact.lines {
+                                        tr {
+                                            td { a href={ "/technicien/lignes/" (l.line_id) } { (l.line_id) } }
+                                            td { (l.premises) }
+                                            td { (l.state) }
+                                            td { @if l.protected { "oui" } @else { "non" } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if a.acked_by.is_none() {
+                    form method="post" action={ (PATH) "/" (a.id) "/prise-en-compte" } {
+                        input type="hidden" name="csrf_token" value=(csrf);
+                        button type="submit" { "Prendre en compte" span class="visually-hidden" { " l'alarme " (a.subject) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(render(
+        StatusCode::OK,
+        layout("Alarmes en cours", Some(&me), PATH, body),
+    ))
+}
+
+/// `POST /technicien/alarmes/{id}/prise-en-compte`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(id): Path<i64>,
+) -> PageResult {
+    monitoring::alarms::acknowledge(&state.db, &me.actor(), id)
+        .await
+        .map_err(crate::Error::from)?;
+    Ok(Redirect::to(PATH).into_response())
+}

@@ -1,0 +1,416 @@
+//! Alarms and their impact through the API, on SQLite and PostgreSQL: a PON
+//! port going down lists exactly the lines behind it.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use axum::http::{Method, StatusCode};
+use monitoring::alarms::{self, Severity, Subject};
+use regie::auth::Role;
+use regie_tests::{connectable_premises, network_app};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
+    let t = network_app(1000, 24).await;
+    let u = t.user("tech", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let p = &t.state.provisioning;
+    let actor = regie_core::audit::Actor::system("test");
+    let premises = connectable_premises(&t, "PM1").await;
+
+    // Lines on several PON ports of PM1; the first port is the one to fail.
+    let mut lines = Vec::new();
+    for (i, suf) in premises.iter().take(80).enumerate() {
+        let line = p
+            .order(
+                &actor,
+                &provisioning::service::Order {
+                    premises: suf.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let line = p.reserve_path(&actor, &line.id, None).await.unwrap();
+        if i % 5 == 4 {
+            lines.push(line);
+            continue; // path reserved only: not in service
+        }
+        p.install_ont(
+            &actor,
+            &line.id,
+            &provisioning::service::Installation {
+                serial: format!("HWTC{i:08X}"),
+                rx_dbm: -20.0,
+                notes: None,
+            },
+        )
+        .await
+        .unwrap();
+        lines.push(p.activate(&actor, &line.id).await.unwrap());
+    }
+    let port = lines[0].path.as_ref().unwrap().pon_port.clone();
+    let on_port: Vec<_> = lines
+        .iter()
+        .filter(|l| l.path.as_ref().unwrap().pon_port == port)
+        .collect();
+    let elsewhere = lines
+        .iter()
+        .filter(|l| l.path.as_ref().unwrap().pon_port != port)
+        .count();
+    assert!(elsewhere > 0, "some lines are on other ports");
+    // A household under the keep-connected protection on that port.
+    let protected = on_port
+        .iter()
+        .find(|l| l.state == provisioning::lifecycle::State::Active)
+        .unwrap();
+    p.suspend(
+        &actor,
+        &protected.id,
+        provisioning::lifecycle::SuspendReason::KeepConnected,
+    )
+    .await
+    .unwrap();
+    let mut expected: Vec<String> = on_port
+        .iter()
+        .filter(|l| l.state == provisioning::lifecycle::State::Active)
+        .map(|l| l.id.clone())
+        .collect();
+    expected.sort();
+
+    // The port goes down twice: one alarm, two occurrences.
+    let subject = Subject::PonPortDown {
+        pon_port: port.clone(),
+    };
+    alarms::raise(
+        t.db(),
+        &subject,
+        Severity::Critical,
+        "port PON coupé (linkDown)",
+    )
+    .await
+    .unwrap();
+    let again = alarms::raise(
+        t.db(),
+        &subject,
+        Severity::Critical,
+        "port PON coupé (sondage)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.occurrences, 2);
+    alarms::raise(
+        t.db(),
+        &Subject::DeviceUnreachable {
+            device: "SW-AGREG".into(),
+        },
+        Severity::Major,
+        "injoignable",
+    )
+    .await
+    .unwrap();
+
+    let a = t
+        .api(Method::GET, "/api/v1/monitoring/alarms", Some(&token), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let list = a.json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["severity"], "critical", "the most severe first");
+    let impact = &list[0]["impact"];
+    let mut listed: Vec<String> = impact["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line_id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed, expected,
+        "exactly the lines in service behind the port"
+    );
+    assert_eq!(impact["protected_households"], 1);
+    let down = inventory::service::downstream(
+        t.db(),
+        &t.state.plant,
+        inventory::trace::From::PonPort(port.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(impact["premises"], json!(down.premises.len()));
+    assert!(list[1]["impact"].is_null());
+
+    // The page says the same, in French.
+    let page_user = t.user("tech2", &[Role::Technician]).await;
+    let session = t.session_for(&page_user).await;
+    let a = t
+        .page(Method::GET, "/technicien/alarmes", Some(&session), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.text
+            .contains(&format!("{} ligne(s) en service coupée(s)", expected.len())),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("1 foyer(s) protégé(s)") && a.text.contains(&expected[0]));
+
+    // Acknowledged once, by whom; then cleared.
+    let id = list[0]["id"].as_i64().unwrap();
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/monitoring/alarms/{id}/ack"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["acked_by"], "tech");
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/monitoring/alarms/{id}/ack"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = t
+        .api(
+            Method::POST,
+            "/api/v1/monitoring/alarms/999999/ack",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(alarms::clear(t.db(), &subject).await.unwrap());
+    let a = t
+        .api(Method::GET, "/api/v1/monitoring/alarms", Some(&token), None)
+        .await;
+    assert_eq!(a.json().as_array().unwrap().len(), 1);
+    // Raised again later: a new alarm, not the cleared one.
+    let fresh = alarms::raise(t.db(), &subject, Severity::Critical, "de nouveau")
+        .await
+        .unwrap();
+    assert_ne!(fresh.id, id);
+    assert_eq!(fresh.occurrences, 1);
+
+    let compta = t.user("compta", &[Role::Accountant]).await;
+    let compta = t.token_for(&compta).await;
+    let a = t
+        .api(
+            Method::GET,
+            "/api/v1/monitoring/alarms",
+            Some(&compta),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
+    use monitoring::interfaces::{Interface, Status};
+    use monitoring::poller::{Cycle, DevicePoll};
+    let t = network_app(700, 24).await;
+    let ports = inventory::service::pon_ports(t.db(), &t.state.plant)
+        .await
+        .unwrap();
+    let pon = ports.iter().find(|p| p.olt == "OLT01").unwrap().clone();
+    let iface = |oper| Interface {
+        index: 5,
+        name: format!("GPON 0/{}/{}", pon.slot, pon.port),
+        descr: String::new(),
+        alias: String::new(),
+        if_type: 250,
+        admin: Some(Status::Up),
+        oper: Some(oper),
+        speed_bps: None,
+        in_octets: None,
+        out_octets: None,
+        in_errors: None,
+        out_errors: None,
+    };
+    let cycle = |oper, dead: Result<Vec<Interface>, String>| Cycle {
+        devices: vec![
+            DevicePoll {
+                device: "OLT01".into(),
+                duration: Default::default(),
+                result: Ok(vec![iface(oper)]),
+                uptime_ticks: Some(100),
+            },
+            DevicePoll {
+                device: "SW-AGREG".into(),
+                duration: Default::default(),
+                result: dead,
+                uptime_ticks: None,
+            },
+        ],
+        duration: Default::default(),
+        overran: false,
+    };
+    monitoring::watch::apply(
+        t.db(),
+        &ports,
+        &cycle(Status::Down, Err("pas de réponse".into())),
+    )
+    .await
+    .unwrap();
+    let open = alarms::open(t.db()).await.unwrap();
+    let subjects: Vec<&str> = open.iter().map(|a| a.subject.as_str()).collect();
+    assert!(
+        subjects.contains(&pon.code.as_str()) && subjects.contains(&"SW-AGREG"),
+        "{subjects:?}"
+    );
+    // The next poll sees both well again.
+    monitoring::watch::apply(t.db(), &ports, &cycle(Status::Up, Ok(vec![])))
+        .await
+        .unwrap();
+    assert!(alarms::open(t.db()).await.unwrap().is_empty());
+}
+
+/// A v2c device at a port where nothing answers, given up on quickly.
+fn silent_device(name: &str, address: String) -> regie::config::SnmpDeviceConfig {
+    regie::config::SnmpDeviceConfig {
+        name: name.into(),
+        address,
+        community: Some("public".into()),
+        user: None,
+        auth: None,
+        auth_key: None,
+        priv_key: None,
+        timeout_ms: 100,
+        retries: 0,
+    }
+}
+
+#[tokio::test]
+async fn the_server_polls_its_configured_devices_and_raises_what_it_sees() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let t = regie_tests::TestApp::with_config(|c| {
+        c.snmp_interval_s = 1;
+        c.snmp_device = vec![silent_device("mort", address)];
+    })
+    .await;
+    regie::monitor::spawn(&t.state).await.unwrap();
+    let u = t.user("tech", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let mut raised = false;
+    for _ in 0..50 {
+        let a = t
+            .api(Method::GET, "/api/v1/monitoring/alarms", Some(&token), None)
+            .await;
+        if a.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["kind"] == "device_unreachable" && x["subject"] == "mort")
+        {
+            raised = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(raised, "the unreachable device raised an alarm");
+    let metrics = t.api(Method::GET, "/metrics", None, None).await.text;
+    assert!(
+        metrics.contains(r#"regie_snmp_device_up{device="mort"} 0"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_trap_from_an_olt_raises_and_clears_its_pon_port_alarm() {
+    if std::process::Command::new("snmptrap")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "snmptrap is required"
+        );
+        return;
+    }
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let t = regie_tests::network_app_with(700, 24, |c| {
+        c.snmp_interval_s = 3600;
+        c.trap_listen = Some("127.0.0.1:0".into());
+        c.trap_communities = vec!["regie-traps".into()];
+        c.snmp_device = vec![silent_device("OLT01", address)];
+    })
+    .await;
+    let listen = regie::monitor::spawn(&t.state)
+        .await
+        .unwrap()
+        .expect("a trap listener");
+    let ports = inventory::service::pon_ports(t.db(), &t.state.plant)
+        .await
+        .unwrap();
+    let pon = ports.iter().find(|p| p.olt == "OLT01").unwrap().clone();
+    let if_name = format!("GPON 0/{}/{}", pon.slot, pon.port);
+    let trap = |oid: &'static str| {
+        let (target, name) = (listen.to_string(), if_name.clone());
+        std::thread::spawn(move || {
+            let out = std::process::Command::new("snmptrap")
+                .args([
+                    "-M",
+                    "/dev/null",
+                    "-v",
+                    "2c",
+                    "-c",
+                    "regie-traps",
+                    &target,
+                    "",
+                    oid,
+                ])
+                .args([
+                    "1.3.6.1.2.1.2.2.1.1.9",
+                    "i",
+                    "9",
+                    "1.3.6.1.2.1.31.1.1.1.1.9",
+                    "s",
+                    &name,
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
+        .join()
+        .unwrap();
+    };
+    let pon_alarm = || async {
+        alarms::open(t.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .any(|a| a.kind == "pon_port_down" && a.subject == pon.code)
+    };
+    trap("1.3.6.1.6.3.1.1.5.3");
+    let mut seen = false;
+    for _ in 0..50 {
+        if pon_alarm().await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "linkDown raised the alarm on {}", pon.code);
+    trap("1.3.6.1.6.3.1.1.5.4");
+    let mut cleared = false;
+    for _ in 0..50 {
+        if !pon_alarm().await {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(cleared, "linkUp cleared it");
+}

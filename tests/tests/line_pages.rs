@@ -1,0 +1,213 @@
+//! The technician's line pages: work orders, ordering, and every step
+//! through forms, with errors next to their fields. On SQLite and
+//! PostgreSQL.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use axum::http::{Method, StatusCode};
+use regie::auth::Role;
+use regie_tests::{connectable_premises, network_app, Session, TestApp};
+
+async fn submit(
+    t: &TestApp,
+    s: &Session,
+    uri: &str,
+    fields: &[(&str, &str)],
+) -> regie_tests::Answer {
+    let mut form = vec![("csrf_token", s.csrf.as_str())];
+    form.extend_from_slice(fields);
+    t.page(Method::POST, uri, Some(s), Some(&form)).await
+}
+
+fn location(a: &regie_tests::Answer) -> String {
+    a.header("location").unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_technician_takes_a_line_from_order_to_activation_through_the_pages() {
+    let t = network_app(700, 24).await;
+    let tech = t.user("tech", &[Role::Technician]).await;
+    let s = t.session_for(&tech).await;
+    let premises = connectable_premises(&t, "PM1").await;
+
+    let a = t
+        .page(Method::GET, "/technicien/lignes", Some(&s), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.text.contains("Aucune ligne n'attend d'intervention"),
+        "{}",
+        a.text
+    );
+
+    // An unknown premises: the reason next to the field and in the summary.
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[
+            ("premises", "SF-INCONNU"),
+            ("profile", "1G"),
+            ("ipv4", "cgnat"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.text.contains("resume-erreurs") && a.text.contains("premises-erreur"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("SF-INCONNU"));
+
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[
+            ("premises", &premises[0]),
+            ("profile", "1G"),
+            ("ipv4", "public"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    let page = location(&a);
+    assert!(page.starts_with("/technicien/lignes/RGE-"), "{page}");
+    let a = t.page(Method::GET, &page, Some(&s), None).await;
+    assert!(
+        a.text.contains("Réserver le chemin") && a.text.contains("commandée"),
+        "{}",
+        a.text
+    );
+
+    let a = submit(
+        &t,
+        &s,
+        &format!("{page}/reserver"),
+        &[("override_reason", "")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    let a = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    assert!(
+        a.text.contains("Le chemin est réservé.") && a.text.contains("Compte rendu d'intervention"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("dans le budget"));
+
+    // The intervention report, with a bad serial and an unreadable reading.
+    let a = submit(
+        &t,
+        &s,
+        &format!("{page}/installer"),
+        &[("serial", "HWTC123"), ("rx_dbm", "faible"), ("notes", "")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.text.contains("serial-erreur") && a.text.contains("rx_dbm-erreur"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("Le formulaire contient 2 erreurs"));
+    assert!(
+        a.text.contains("value=\"HWTC123\""),
+        "the typed values are kept"
+    );
+
+    let a = submit(
+        &t,
+        &s,
+        &format!("{page}/installer"),
+        &[
+            ("serial", "hwtc0badcafe"),
+            ("rx_dbm", "−19,5"),
+            ("notes", "PTO dans l'entrée"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    let a = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    assert!(
+        a.text.contains("HWTC0BADCAFE")
+            && a.text.contains("−19,50 dBm")
+            && a.text.contains("PTO dans l'entrée"),
+        "{}",
+        a.text
+    );
+
+    let a = submit(&t, &s, &format!("{page}/activer"), &[]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    let a = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    assert!(
+        a.text.contains("La ligne est active.") && a.text.contains("198.51.100.1"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("Suspendre la ligne") && a.text.contains("Résilier la ligne"));
+    let a = t
+        .page(Method::GET, &format!("{page}?ont=1"), Some(&s), None)
+        .await;
+    assert!(
+        a.text.contains("en ligne") && a.text.contains("Distance mesurée"),
+        "{}",
+        a.text
+    );
+
+    // A step the state does not allow: the reason, on the page.
+    let a = submit(
+        &t,
+        &s,
+        &format!("{page}/installer"),
+        &[("serial", "HWTC00000077"), ("rx_dbm", "-20")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.text.contains("« install_ont » impossible"), "{}", a.text);
+    let a = submit(&t, &s, &format!("{page}/decoller"), &[]).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let a = submit(
+        &t,
+        &s,
+        &format!("{page}/suspendre"),
+        &[("reason", "keep_connected")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let a = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    assert!(
+        a.text.contains("débit réduit") && a.text.contains("Rétablir la ligne"),
+        "{}",
+        a.text
+    );
+
+    let a = t.page(Method::GET, "/technicien", Some(&s), None).await;
+    assert!(
+        a.text.contains("0 ligne(s) attendent une intervention"),
+        "{}",
+        a.text
+    );
+    let a = t
+        .page(Method::GET, "/technicien/lignes", Some(&s), None)
+        .await;
+    assert!(
+        a.text.contains("Modifiées aujourd'hui")
+            && a.text
+                .contains(page.trim_start_matches("/technicien/lignes/"))
+    );
+}
+
+#[tokio::test]
+async fn the_line_pages_are_for_network_staff_only() {
+    let t = network_app(700, 24).await;
+    let accountant = t.user("compta", &[Role::Accountant]).await;
+    let s = t.session_for(&accountant).await;
+    let a = t
+        .page(Method::GET, "/technicien/lignes", Some(&s), None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = submit(&t, &s, "/technicien/lignes", &[("premises", "x")]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+}

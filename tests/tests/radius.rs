@@ -1,0 +1,431 @@
+//! Subscriber AAA with the real FreeRADIUS reading the test database
+//! through the configuration shipped in `deploy/freeradius`, questioned by
+//! `radclient`; and changes of authorization received by a local BNG
+//! stand-in. On SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use radius::core::code::Code;
+use radius::core::packet::Packet;
+use radius::core::rfc2865;
+use regie::auth::Role;
+use regie::config::BngConfig;
+use regie_core::Backend;
+use regie_tests::{connectable_premises, network_app_with, TestApp};
+use serde_json::json;
+
+const SECRET: &str = "testing123";
+
+/// FreeRADIUS and radclient, or `None` to skip where they are not installed
+/// (CI sets `REGIE_REQUIRE_PEERS=1`, and there a missing peer fails).
+fn peers() -> Option<PathBuf> {
+    let daemon = PathBuf::from("/usr/sbin/freeradius");
+    let client = Command::new("radclient").arg("-h").output().is_ok();
+    if daemon.exists() && client {
+        return Some(daemon);
+    }
+    assert!(
+        std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+        "freeradius and freeradius-utils are required"
+    );
+    eprintln!("skipped: FreeRADIUS or radclient is not installed");
+    None
+}
+
+fn shipped(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/freeradius")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct Radius {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Radius {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts FreeRADIUS with the shipped site, policy and SQL module, pointed
+/// at the test's database.
+fn start_radius(t: &TestApp, daemon: &Path) -> Radius {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["mods-enabled", "policy.d", "sites-enabled"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::os::unix::fs::symlink("/etc/freeradius/3.0/mods-config", d.join("mods-config")).unwrap();
+    std::fs::write(d.join("dictionary"), "").unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sql = match t.tdb.backend() {
+        Backend::Sqlite => shipped("mods-available/regie_sql_sqlite").replace(
+            "/var/lib/regie/regie.db",
+            &t.tdb.url.sqlite_path().unwrap().display().to_string(),
+        ),
+        Backend::Postgres => {
+            let url = url::Url::parse(t.tdb.url.expose()).unwrap();
+            shipped("mods-available/regie_sql_postgresql")
+                .replace(
+                    "login = \"freeradius\"",
+                    &format!("login = \"{}\"", url.username()),
+                )
+                .replace(
+                    "radius_db = \"regie\"",
+                    &format!("radius_db = \"{}\"", url.path().trim_start_matches('/')),
+                )
+                .replace(
+                    "port = 5432",
+                    &format!("port = {}", url.port().unwrap_or(5432)),
+                )
+        }
+    };
+    std::fs::write(d.join("mods-enabled/regie_sql"), sql).unwrap();
+    std::fs::write(d.join("policy.d/regie"), shipped("policy.d/regie")).unwrap();
+    std::fs::write(
+        d.join("sites-enabled/regie"),
+        shipped("sites-available/regie")
+            .replace("ipaddr = *", "ipaddr = 127.0.0.1")
+            .replace("port = 1812", &format!("port = {port}")),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("radiusd.conf"),
+        format!(
+            "prefix = /usr\nexec_prefix = /usr\nsysconfdir = /etc\nlocalstatedir = /var\nsbindir = /usr/sbin\n\
+             logdir = {dir}\nraddbdir = {dir}\nradacctdir = {dir}\nname = freeradius\nconfdir = {dir}\n\
+             modconfdir = {dir}/mods-config\ncertdir = {dir}\ncadir = {dir}\nrun_dir = {dir}\ndb_dir = {dir}\n\
+             libdir = /usr/lib/freeradius\npidfile = {dir}/radiusd.pid\nmax_request_time = 30\ncleanup_delay = 0\n\
+             max_requests = 1024\nhostname_lookups = no\n\
+             log {{\n destination = stdout\n colourise = no\n auth = yes\n}}\n\
+             security {{\n allow_core_dumps = no\n max_attributes = 200\n reject_delay = 0\n status_server = no\n}}\n\
+             thread pool {{\n start_servers = 2\n max_servers = 4\n min_spare_servers = 1\n max_spare_servers = 2\n max_requests_per_server = 0\n}}\n\
+             client bng {{\n ipaddr = 127.0.0.1\n secret = {SECRET}\n}}\n\
+             modules {{\n expr {{\n }}\n always reject {{\n  rcode = reject\n }}\n always ok {{\n  rcode = ok\n }}\n $INCLUDE mods-enabled/\n}}\n\
+             policy {{\n $INCLUDE policy.d/\n}}\n\
+             $INCLUDE sites-enabled/\n",
+            dir = d.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(daemon)
+        .args(["-f", "-l", "stdout", "-d"])
+        .arg(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("Ready to process requests") {
+                let _ = ready_tx.send(Ok(()));
+            }
+        }
+        let _ = ready_tx.send(Err(log));
+    });
+    match ready_rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(())) => {}
+        Ok(Err(log)) => panic!("FreeRADIUS stopped:\n{log}"),
+        Err(_) => panic!("FreeRADIUS did not start within 20 s"),
+    }
+    Radius {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// Asks FreeRADIUS as the BNG would, by circuit id; answers radclient's
+/// report.
+fn ask(radius: &Radius, circuit_id: &str) -> String {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "5"])
+        .arg(format!("127.0.0.1:{}", radius.port))
+        .args(["auth", SECRET])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            format!("User-Name = \"bng-ipoe\", User-Password = \"ipoe\", ADSL-Agent-Circuit-Id = \"{circuit_id}\"\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A stand-in BNG on loopback: acknowledges every CoA and Disconnect and
+/// keeps them.
+async fn bng() -> (BngConfig, tokio::task::JoinHandle<Vec<Packet>>) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(Ok((n, from))) =
+            tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await
+        {
+            assert!(Packet::is_authentic_request(&buf[..n], SECRET.as_bytes()));
+            let p = Packet::decode(&buf[..n], SECRET.as_bytes()).unwrap();
+            let ack = match p.get_code() {
+                Code::DisconnectRequest => Code::DisconnectACK,
+                _ => Code::CoAACK,
+            };
+            socket
+                .send_to(&p.make_response_packet(ack).encode().unwrap(), from)
+                .await
+                .unwrap();
+            got.push(p);
+        }
+        got
+    });
+    let config = BngConfig {
+        olts: vec![],
+        address: address.to_string(),
+        secret: SECRET.into(),
+        timeout_ms: 500,
+        attempts: 3,
+    };
+    (config, task)
+}
+
+async fn line_through(t: &TestApp, token: &str, premises: &str, serial: &str) -> (String, String) {
+    let call = |uri: String, body: serde_json::Value| async move {
+        let a = t.api(Method::POST, &uri, Some(token), Some(body)).await;
+        assert!(
+            a.status == StatusCode::OK || a.status == StatusCode::CREATED,
+            "{uri}: {}",
+            a.text
+        );
+        a.json()
+    };
+    let id = call(
+        "/api/v1/provisioning/lines".into(),
+        json!({ "premises": premises, "profile": "300M" }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        format!("/api/v1/provisioning/lines/{id}/reserve-path"),
+        json!({}),
+    )
+    .await;
+    call(
+        format!("/api/v1/provisioning/lines/{id}/install-ont"),
+        json!({ "serial": serial, "rx_dbm": -20.5 }),
+    )
+    .await;
+    let line = call(
+        format!("/api/v1/provisioning/lines/{id}/activate"),
+        json!({}),
+    )
+    .await;
+    (
+        id,
+        line["service"]["circuit_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn nas_status(t: &TestApp, id: &str) -> String {
+    for _ in 0..100 {
+        let line = t.state.provisioning.line(id).await.unwrap();
+        if let Some(s) = line.nas_status.filter(|s| !s.contains("en cours")) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = t.state.provisioning.line(id).await.unwrap().nas_status;
+    panic!("the BNG's answer was never recorded on {id}: {last:?}");
+}
+
+#[tokio::test]
+async fn freeradius_grants_suspends_and_rejects_from_the_database() {
+    let Some(daemon) = peers() else { return };
+    let (bng_config, bng_task) = bng().await;
+    let t = network_app_with(700, 24, |c| c.bng = vec![bng_config]).await;
+    let u = t.user("tech", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let premises = connectable_premises(&t, "PM1").await;
+    let (active, active_cid) = line_through(&t, &token, &premises[0], "HWTC0000A001").await;
+    let (suspended, suspended_cid) = line_through(&t, &token, &premises[1], "HWTC0000A002").await;
+    let (terminated, terminated_cid) = line_through(&t, &token, &premises[2], "HWTC0000A003").await;
+    let line = t.state.provisioning.line(&active).await.unwrap();
+    let svc = line.service.unwrap();
+
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/provisioning/lines/{suspended}/suspend"),
+            Some(&token),
+            Some(json!({ "reason": "unpaid" })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/provisioning/lines/{terminated}/terminate"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+
+    let radius = start_radius(&t, &daemon);
+
+    let answer = ask(&radius, &active_cid);
+    assert!(answer.contains("Received Access-Accept"), "{answer}");
+    assert!(
+        answer.contains(&format!("Framed-IP-Address = {}", svc.ipv4)),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!("Delegated-IPv6-Prefix = {}", svc.ipv6_prefix)),
+        "{answer}"
+    );
+    assert!(svc.ipv6_prefix.ends_with("/56"), "a /56 is delegated");
+    assert!(
+        answer.contains(&format!("Framed-IPv6-Prefix = {}", svc.ipv6_wan)),
+        "{answer}"
+    );
+    assert!(answer.contains("Filter-Id = \"profile-300M\""), "{answer}");
+
+    let answer = ask(&radius, &suspended_cid);
+    assert!(answer.contains("Received Access-Accept"), "{answer}");
+    assert!(answer.contains("Filter-Id = \"walled-garden\""), "{answer}");
+    assert!(
+        answer.contains("Framed-IP-Address"),
+        "the address stays: {answer}"
+    );
+
+    let answer = ask(&radius, &terminated_cid);
+    assert!(answer.contains("Received Access-Reject"), "{answer}");
+    let answer = ask(&radius, "OLT99:0/9/9:99");
+    assert!(
+        answer.contains("Received Access-Reject"),
+        "an unknown circuit id: {answer}"
+    );
+
+    // The keep-connected throttle is a policy change the BNG hears of, and
+    // FreeRADIUS answers it at once.
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/provisioning/lines/{suspended}/suspend"),
+            Some(&token),
+            Some(json!({ "reason": "keep_connected" })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let answer = ask(&radius, &suspended_cid);
+    assert!(answer.contains("Filter-Id = \"throttled\""), "{answer}");
+    assert!(nas_status(&t, &suspended).await.contains("acquitté"));
+    assert!(nas_status(&t, &terminated)
+        .await
+        .contains("Disconnect : acquitté"));
+
+    let got = bng_task.await.unwrap();
+    let seen: Vec<(Code, String, Option<String>)> = got
+        .iter()
+        .map(|p| {
+            (
+                p.get_code(),
+                rfc2865::lookup_user_name(p).unwrap().unwrap(),
+                rfc2865::lookup_filter_id(p).map(|f| f.unwrap()),
+            )
+        })
+        .collect();
+    assert!(
+        seen.contains(&(
+            Code::CoARequest,
+            suspended_cid.clone(),
+            Some("walled-garden".into())
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(
+            Code::CoARequest,
+            suspended_cid.clone(),
+            Some("throttled".into())
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(Code::DisconnectRequest, terminated_cid.clone(), None)),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bng_that_never_answers_is_visible_on_the_line() {
+    // A socket that receives and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = BngConfig {
+        olts: vec![],
+        address: silent.local_addr().unwrap().to_string(),
+        secret: SECRET.into(),
+        timeout_ms: 50,
+        attempts: 2,
+    };
+    let t = network_app_with(700, 24, |c| c.bng = vec![config]).await;
+    let u = t.user("tech", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let premises = connectable_premises(&t, "PM1").await;
+    let (id, _) = line_through(&t, &token, &premises[0], "HWTC0000B001").await;
+    let a = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/provisioning/lines/{id}/suspend"),
+            Some(&token),
+            Some(json!({ "reason": "fault" })),
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "the suspension itself lands: {}",
+        a.text
+    );
+    let status = nas_status(&t, &id).await;
+    assert!(
+        status.contains("échec") && status.contains("après 2 essai(s)"),
+        "{status}"
+    );
+    let a = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/provisioning/lines/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(a.json()["nas_status"].as_str().unwrap().contains("échec"));
+}
