@@ -41,6 +41,9 @@ pub struct AppState {
     pub poller: monitoring::poller::Poller,
     /// The trap listener's counters.
     pub trap_metrics: monitoring::traps::TrapMetrics,
+    /// The key sealing secrets stored in the database, read or created on
+    /// first use (commands that never need it never touch its file).
+    secret_key: Arc<std::sync::Mutex<Option<regie_core::secret::SecretKey>>>,
 }
 
 impl AppState {
@@ -69,7 +72,22 @@ impl AppState {
             provisioning,
             poller,
             trap_metrics,
+            secret_key: Arc::default(),
         })
+    }
+
+    /// The key sealing the secrets stored in the database.
+    pub fn secret_key(&self) -> Result<regie_core::secret::SecretKey, Error> {
+        let mut held = self
+            .secret_key
+            .lock()
+            .map_err(|_| Error::Internal("secret key lock poisoned".into()))?;
+        if let Some(k) = held.as_ref() {
+            return Ok(k.clone());
+        }
+        let key = self.config.secret_key()?;
+        *held = Some(key.clone());
+        Ok(key)
     }
 
     pub fn login_policy(&self) -> LoginPolicy {
@@ -351,6 +369,27 @@ pub fn route_table() -> Vec<Route> {
             Api,
             post(api::monitoring::acknowledge),
         ),
+        route(
+            Method::GET,
+            "/api/v1/monitoring/devices",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::monitoring::devices),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/monitoring/devices",
+            Roles(ADMIN),
+            Api,
+            post(api::monitoring::create_device),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/monitoring/devices/{name}",
+            Roles(ADMIN),
+            Api,
+            axum::routing::delete(api::monitoring::delete_device),
+        ),
         // API: households.
         route(
             Method::GET,
@@ -551,6 +590,27 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Page,
             post(web::alarms::acknowledge),
+        ),
+        route(
+            Method::GET,
+            "/technicien/equipements",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::devices::devices),
+        ),
+        route(
+            Method::POST,
+            "/technicien/equipements",
+            Roles(ADMIN),
+            Page,
+            post(web::devices::add),
+        ),
+        route(
+            Method::POST,
+            "/technicien/equipements/{name}/retrait",
+            Roles(ADMIN),
+            Page,
+            post(web::devices::remove),
         ),
         route(
             Method::GET,

@@ -77,6 +77,88 @@ pub struct Config {
     /// Devices polled over SNMP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snmp_device: Vec<SnmpDeviceConfig>,
+    /// Pause between two requests to one OLT while reading its ONT optics,
+    /// in milliseconds: per-ONT tables read too fast are known to
+    /// destabilise real OLTs.
+    pub snmp_optics_pause_ms: u64,
+    /// How to reach the inventory's OLTs over SNMP when their `[[olt]]`
+    /// entry gives a host: they are then polled without being added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_olt: Option<SnmpCredentialsConfig>,
+    /// The key sealing the secrets stored in the database (64 hexadecimal
+    /// digits or base64 of 32 bytes), e.g. from `REGIE_SECRET_KEY`; absent:
+    /// read from `secret_key_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The file holding that key, created on first use; absent:
+    /// `DATA_DIR/secret.key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// SNMP credentials shared by the inventory's OLTs:
+///
+/// ```toml
+/// [snmp_olt]
+/// community = "…"                 # v2c; or, for v3 authPriv (AES-128):
+/// # user = "regie"; auth = "sha256"; auth_key = "…"; priv_key = "…"
+/// port = 161
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpCredentialsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priv_key: Option<String>,
+    #[serde(default = "default_snmp_port")]
+    pub port: u16,
+    #[serde(default = "default_snmp_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_snmp_retries")]
+    pub retries: u32,
+}
+
+fn default_snmp_port() -> u16 {
+    161
+}
+
+impl std::fmt::Debug for SnmpCredentialsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnmpCredentialsConfig")
+            .field("user", &self.user)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnmpCredentialsConfig {
+    /// The device an OLT at `host` is, polled with these credentials.
+    pub fn device(&self, name: &str, host: &str) -> Result<monitoring::poller::Device, Error> {
+        let address = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, self.port).to_string(),
+            Err(_) => host.to_owned(),
+        };
+        SnmpDeviceConfig {
+            name: name.to_owned(),
+            address,
+            community: self.community.clone(),
+            user: self.user.clone(),
+            auth: self.auth.clone(),
+            auth_key: self.auth_key.clone(),
+            priv_key: self.priv_key.clone(),
+            timeout_ms: self.timeout_ms,
+            retries: self.retries,
+        }
+        .device()
+        .map_err(|e| Error::Config(format!("snmp_olt: {e}")))
+    }
 }
 
 /// An SNMPv3 user of the trap listener:
@@ -390,6 +472,10 @@ impl Default for Config {
             trap_communities: Vec::new(),
             trap_user: Vec::new(),
             snmp_device: Vec::new(),
+            snmp_optics_pause_ms: 200,
+            snmp_olt: None,
+            secret_key: None,
+            secret_key_file: None,
         }
     }
 }
@@ -424,6 +510,9 @@ const ENV_KEYS: &[&str] = &[
     "snmp_interval_s",
     "snmp_optics_interval_s",
     "trap_listen",
+    "snmp_optics_pause_ms",
+    "secret_key",
+    "secret_key_file",
 ];
 
 impl Config {
@@ -501,6 +590,13 @@ impl Config {
         for u in &self.trap_user {
             u.user()?;
         }
+        if let Some(c) = &self.snmp_olt {
+            c.device("OLT", "192.0.2.1")?;
+        }
+        if let Some(k) = &self.secret_key {
+            regie_core::secret::SecretKey::parse(k)
+                .map_err(|e| Error::Config(format!("secret_key: {e}")))?;
+        }
         if let Some(t) = &self.trap_listen {
             t.parse::<std::net::SocketAddr>().map_err(|_| {
                 Error::Config(format!(
@@ -541,6 +637,22 @@ impl Config {
                 self.listen
             ))
         })
+    }
+
+    /// The key sealing the secrets stored in the database: the configured
+    /// one, or the key file's (created on first use).
+    pub fn secret_key(&self) -> Result<regie_core::secret::SecretKey, Error> {
+        use regie_core::secret::SecretKey;
+        match &self.secret_key {
+            Some(k) => SecretKey::parse(k).map_err(|e| Error::Config(format!("secret_key: {e}"))),
+            None => {
+                let path = self
+                    .secret_key_file
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("secret.key"));
+                SecretKey::load_or_create(&path).map_err(|e| Error::Config(e.to_string()))
+            }
+        }
     }
 
     /// The database to use: the configured URL, or SQLite in the data dir.
@@ -584,6 +696,16 @@ impl Config {
         for u in &mut shown.trap_user {
             u.auth_key = "***".into();
             u.priv_key = "***".into();
+        }
+        if let Some(c) = &mut shown.snmp_olt {
+            for secret in [&mut c.community, &mut c.auth_key, &mut c.priv_key] {
+                if secret.is_some() {
+                    *secret = Some("***".into());
+                }
+            }
+        }
+        if shown.secret_key.is_some() {
+            shown.secret_key = Some("***".into());
         }
         for o in &mut shown.olt {
             if o.password.is_some() {

@@ -164,6 +164,7 @@ impl From<monitoring::Error> for Error {
         match e {
             monitoring::Error::NotFound(m) => Error::NotFound(m),
             monitoring::Error::Invalid(m) => Error::Invalid(m),
+            monitoring::Error::Conflict(m) => Error::Conflict(m),
             e @ monitoring::Error::Device { .. } => Error::Upstream(e.to_string()),
             monitoring::Error::Storage(c) => Error::Core(c),
         }

@@ -9,69 +9,157 @@ use tokio::time::MissedTickBehavior;
 
 use crate::{AppState, Error};
 
-/// Starts the loops the configuration asks for. A cycle that overruns its
+/// Where a polled device comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// An `[[snmp_device]]` of the configuration file.
+    Config,
+    /// Added by an admin (page or API), stored with its secrets sealed.
+    Added,
+    /// An OLT of the inventory whose `[[olt]]` entry gives a host, polled
+    /// with the `[snmp_olt]` credentials.
+    Olt,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Config => "fichier de configuration",
+            Origin::Added => "ajouté par un administrateur",
+            Origin::Olt => "OLT de l'inventaire",
+        }
+    }
+}
+
+/// The devices polled now, and what keeps others from being polled.
+#[derive(Debug, Default)]
+pub struct DeviceSet {
+    pub polled: Vec<(monitoring::poller::Device, Origin)>,
+    /// OLTs of the inventory no device stands for.
+    pub unmonitored_olts: Vec<String>,
+    /// Devices added whose secret does not open under the current key.
+    pub sealed_shut: Vec<String>,
+}
+
+impl DeviceSet {
+    pub fn devices(&self) -> Vec<monitoring::poller::Device> {
+        self.polled.iter().map(|(d, _)| d.clone()).collect()
+    }
+}
+
+/// The devices to poll: the configuration's, those an admin added, and the
+/// inventory's OLTs reachable through `[[olt]]` and `[snmp_olt]`. A name
+/// is polled once, the first of these to give it.
+pub async fn devices(state: &AppState) -> Result<DeviceSet, Error> {
+    let mut set = DeviceSet::default();
+    let mut taken = std::collections::HashSet::new();
+    for d in &state.config.snmp_device {
+        let device = d.device()?;
+        taken.insert(device.name.clone());
+        set.polled.push((device, Origin::Config));
+    }
+    let (added, sealed_shut) =
+        monitoring::storage::device_targets(&state.db, &state.secret_key()?).await?;
+    set.sealed_shut = sealed_shut;
+    for device in added {
+        if taken.insert(device.name.clone()) {
+            set.polled.push((device, Origin::Added));
+        }
+    }
+    let ports = inventory::service::pon_ports(&state.db, &state.plant).await?;
+    let olts: std::collections::BTreeSet<&str> = ports.iter().map(|p| p.olt.as_str()).collect();
+    for olt in olts {
+        if taken.contains(olt) {
+            continue;
+        }
+        let host = state
+            .config
+            .olt
+            .iter()
+            .find(|o| o.code == olt)
+            .and_then(|o| o.host.as_deref());
+        match (host, &state.config.snmp_olt) {
+            (Some(host), Some(credentials)) => {
+                set.polled
+                    .push((credentials.device(olt, host)?, Origin::Olt));
+                taken.insert(olt.to_owned());
+            }
+            _ => set.unmonitored_olts.push(olt.to_owned()),
+        }
+    }
+    Ok(set)
+}
+
+/// Starts the loops: device polls and ONT optics (the devices read afresh
+/// at each cycle, so that one added is polled at the next), and the trap
+/// listener when the configuration asks for it. A cycle that overruns its
 /// interval delays the next one (ticks are skipped, never stacked).
 /// Answers the trap listener's address, when there is one.
 pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Error> {
-    let devices: Vec<monitoring::poller::Device> = state
-        .config
-        .snmp_device
-        .iter()
-        .map(|d| d.device())
-        .collect::<Result<_, _>>()?;
-    if !devices.is_empty() {
-        let interval = Duration::from_secs(state.config.snmp_interval_s.max(1));
-        let st = state.clone();
-        let polled = devices.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-            loop {
-                tick.tick().await;
-                let cycle = st.poller.cycle(&polled, interval).await;
-                let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "PON ports unavailable for the alarms");
-                        Vec::new()
-                    }
-                };
-                if let Err(e) = monitoring::watch::apply(&st.db, &ports, &cycle).await {
-                    tracing::error!(error = %e, "alarms not updated from the poll");
+    // A configuration that cannot give its devices stops the start.
+    devices(state).await?;
+    let interval = Duration::from_secs(state.config.snmp_interval_s.max(1));
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let polled = match devices(&st).await {
+                Ok(set) => set.devices(),
+                Err(e) => {
+                    tracing::error!(error = %e, "devices to poll unavailable");
+                    continue;
                 }
+            };
+            let cycle = st.poller.cycle(&polled, interval).await;
+            let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "PON ports unavailable for the alarms");
+                    Vec::new()
+                }
+            };
+            if let Err(e) = monitoring::watch::apply(&st.db, &ports, &cycle).await {
+                tracing::error!(error = %e, "alarms not updated from the poll");
             }
-        });
-        let optics = Duration::from_secs(state.config.snmp_optics_interval_s.max(1));
-        let st = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(optics);
-            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-            loop {
-                tick.tick().await;
-                // The line of each installed ONT, by serial.
-                let mut lines: HashMap<String, String> = HashMap::new();
-                for s in [
-                    provisioning::lifecycle::State::Active,
-                    provisioning::lifecycle::State::Suspended,
-                ] {
-                    if let Ok(found) = st.provisioning.lines(Some(s), None, 10_000).await {
-                        for l in found {
-                            if let Some(o) = l.ont {
-                                lines.insert(o.serial, l.id);
-                            }
+        }
+    });
+    let optics = Duration::from_secs(state.config.snmp_optics_interval_s.max(1));
+    let pause = Duration::from_millis(state.config.snmp_optics_pause_ms);
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(optics);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let polled = match devices(&st).await {
+                Ok(set) => set.devices(),
+                Err(e) => {
+                    tracing::error!(error = %e, "devices to poll unavailable");
+                    continue;
+                }
+            };
+            // The line of each installed ONT, by serial.
+            let mut lines: HashMap<String, String> = HashMap::new();
+            for s in [
+                provisioning::lifecycle::State::Active,
+                provisioning::lifecycle::State::Suspended,
+            ] {
+                if let Ok(found) = st.provisioning.lines(Some(s), None, 10_000).await {
+                    for l in found {
+                        if let Some(o) = l.ont {
+                            lines.insert(o.serial, l.id);
                         }
                     }
                 }
-                let line_of = |serial: &str| lines.get(&serial.to_ascii_uppercase()).cloned();
-                st.poller.optics_cycle(&devices, &line_of).await;
             }
-        });
-        tracing::info!(
-            devices = state.config.snmp_device.len(),
-            interval_s = interval.as_secs(),
-            "SNMP polling started"
-        );
-    }
+            let line_of = |serial: &str| lines.get(&serial.to_ascii_uppercase()).cloned();
+            st.poller.optics_cycle(&polled, &line_of, pause).await;
+        }
+    });
+    tracing::info!(interval_s = interval.as_secs(), "SNMP polling started");
     if let Some(listen) = &state.config.trap_listen {
         let bind = listen.parse().map_err(|_| {
             Error::Config(format!(
@@ -96,18 +184,6 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
         .map_err(|e| Error::Startup(format!("cannot listen for traps on {listen}: {e}")))?;
         let address = listener.local_addr();
         tracing::info!(address = %address, "SNMP trap listener started");
-        // A trap names its device by the address it comes from.
-        let by_ip: HashMap<std::net::IpAddr, String> = state
-            .config
-            .snmp_device
-            .iter()
-            .filter_map(|d| {
-                Some((
-                    d.address.parse::<std::net::SocketAddr>().ok()?.ip(),
-                    d.name.clone(),
-                ))
-            })
-            .collect();
         let st = state.clone();
         tokio::spawn(async move {
             loop {
@@ -119,7 +195,16 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                     }
                 };
                 tracing::info!(source = %trap.source, event = ?trap.event, "trap");
-                let Some(device) = by_ip.get(&trap.source.ip()) else {
+                // A trap names its device by the address it comes from.
+                let known = devices(&st)
+                    .await
+                    .map(|set| set.devices())
+                    .unwrap_or_default();
+                let Some(device) = known
+                    .iter()
+                    .find(|d| d.target.address.ip() == trap.source.ip())
+                    .map(|d| d.name.clone())
+                else {
                     tracing::warn!(source = %trap.source, "trap from an unknown device");
                     continue;
                 };
@@ -127,7 +212,7 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                     .await
                     .unwrap_or_default();
                 if let Err(e) =
-                    monitoring::watch::apply_trap(&st.db, &ports, device, &trap.event).await
+                    monitoring::watch::apply_trap(&st.db, &ports, &device, &trap.event).await
                 {
                     tracing::error!(error = %e, "alarm not updated from the trap");
                 }

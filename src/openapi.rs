@@ -67,6 +67,9 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::provisioning::unprovisioned,
         api::monitoring::list,
         api::monitoring::acknowledge,
+        api::monitoring::devices,
+        api::monitoring::create_device,
+        api::monitoring::delete_device,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),

@@ -4,7 +4,8 @@
 //! define alone: the database handle ([`Db`], one code path for SQLite and
 //! PostgreSQL), the migration runner that applies each crate's own migrations
 //! in a fixed order ([`migrate`]), the append-only audit journal ([`audit`])
-//! and the UTC timestamp format used in storage ([`time`]).
+//! the UTC timestamp format used in storage ([`time`]) and the key that seals
+//! secrets stored in the database ([`secret`]).
 //!
 //! It knows nothing about HTTP, and owns exactly one table besides the
 //! migration ledger: `audit_log`.
@@ -13,6 +14,7 @@
 pub mod audit;
 pub mod db;
 pub mod migrate;
+pub mod secret;
 pub mod time;
 
 pub use db::{Backend, DatabaseUrl, Db};
@@ -42,6 +44,9 @@ pub enum CoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A secret key or a sealed secret is unusable.
+    #[error("secret: {0}")]
+    Secret(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -5,36 +5,11 @@
 //! provisioning's lines.
 
 use regie_core::audit::{self, Actor, Change};
-use regie_core::migrate::Migration;
 use regie_core::{time, Db};
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::Error;
-
-/// The migrations of the alarm tables.
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
-    1,
-    "alarms",
-    // One open alarm per key: the partial unique index is the guard when two
-    // pollers raise the same alarm at once.
-    "CREATE TABLE mon_alarms (
-        id {{id}},
-        alarm_key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        message TEXT NOT NULL,
-        first_seen TEXT NOT NULL,
-        last_seen TEXT NOT NULL,
-        occurrences BIGINT NOT NULL DEFAULT 1,
-        cleared_at TEXT,
-        acked_by TEXT,
-        acked_at TEXT
-    );
-    CREATE UNIQUE INDEX mon_alarms_open ON mon_alarms (alarm_key) WHERE cleared_at IS NULL;
-    CREATE INDEX mon_alarms_seen ON mon_alarms (last_seen);",
-)];
 
 /// How bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

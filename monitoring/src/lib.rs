@@ -11,10 +11,12 @@
 
 pub mod alarms;
 pub mod counters;
+pub mod devices;
 pub mod interfaces;
 pub mod optics;
 pub mod poller;
 pub mod snmp;
+pub mod storage;
 pub mod traps;
 pub mod watch;
 
@@ -26,6 +28,9 @@ pub enum Error {
     /// Input that breaks a rule; the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// The record would clash with one that exists.
+    #[error("{0}")]
+    Conflict(String),
     /// The record does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -40,8 +45,8 @@ pub enum Error {
     Storage(#[from] regie_core::CoreError),
 }
 
-/// The tables this crate owns: the alarms.
+/// The tables this crate owns: the alarms and the devices added.
 pub const COMPONENT: Component = Component {
     name: "monitoring",
-    migrations: alarms::MIGRATIONS,
+    migrations: storage::MIGRATIONS,
 };

@@ -355,17 +355,20 @@ impl Poller {
     /// Reads the ONT optics of the OLTs, one OLT after the other: these
     /// walks are heavy for an OLT and polling them too often is known to
     /// destabilise some, so they run on their own, slower cycle (15 min by
-    /// default) and never two at once on the same OLT. `line_of` names the
+    /// default), never two at once on the same OLT, and with `pause` between
+    /// two requests to one OLT. `line_of` names the
     /// provisioning line of an ONT serial, when there is one.
     #[tracing::instrument(skip_all, fields(devices = devices.len()))]
     pub async fn optics_cycle(
         &self,
         devices: &[Device],
         line_of: &(dyn Fn(&str) -> Option<String> + Send + Sync),
+        pause: Duration,
     ) -> usize {
         let mut onts = 0;
         for d in devices {
-            let polled = tokio::time::timeout(self.device_deadline, poll_optics(&d.target)).await;
+            let polled =
+                tokio::time::timeout(self.device_deadline, poll_optics(&d.target, pause)).await;
             let (ont_list, ports) = match polled {
                 Ok(Ok(x)) => x,
                 Ok(Err(e)) => {
@@ -419,6 +422,7 @@ impl Poller {
 /// The optics of one OLT, by vendor (sysObjectID).
 async fn poll_optics(
     target: &Target,
+    pause: Duration,
 ) -> Result<
     (
         Vec<crate::optics::OntOptics>,
@@ -426,7 +430,7 @@ async fn poll_optics(
     ),
     Error,
 > {
-    let snmp = AsyncSnmp::connect(target).await?;
+    let snmp = AsyncSnmp::connect(target).await?.paced(pause);
     let object_id = snmp
         .get(&["1.3.6.1.2.1.1.2.0"])
         .await?

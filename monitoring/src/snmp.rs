@@ -127,7 +127,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// A device to poll.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub address: SocketAddr,
     pub credentials: Credentials,
@@ -151,7 +151,13 @@ pub struct AsyncSnmp {
     client: Client<async_snmp::UdpHandle>,
     address: SocketAddr,
     v3: bool,
+    /// When set, walks wait this long between two requests.
+    pace: Option<Duration>,
 }
+
+/// Rows asked per GETBULK request of a paced walk: small, so that each
+/// request costs the agent little.
+pub const PACED_REPETITIONS: u32 = 10;
 
 impl fmt::Debug for AsyncSnmp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -209,7 +215,51 @@ impl AsyncSnmp {
             client,
             address: target.address,
             v3: matches!(target.credentials, Credentials::V3 { .. }),
+            pace: None,
         })
+    }
+
+    /// Walks of this session wait `pause` between two requests, and ask
+    /// for few rows at a time (a zero pause leaves walks unpaced). Per-ONT
+    /// tables read at full speed are known to destabilise real OLTs.
+    pub fn paced(mut self, pause: Duration) -> Self {
+        self.pace = (!pause.is_zero()).then_some(pause);
+        self
+    }
+
+    /// A walk by GETBULK requests sent one at a time, `pause` apart.
+    async fn paced_walk(&self, root: Oid, pause: Duration) -> Result<Vec<(String, Value)>, Error> {
+        let mut out = Vec::new();
+        let mut next = root.clone();
+        loop {
+            let page = self
+                .client
+                .get_bulk(std::slice::from_ref(&next), 0, PACED_REPETITIONS)
+                .await
+                .map_err(|e| self.failed(e))?;
+            if page.is_empty() {
+                return Ok(out);
+            }
+            for vb in page {
+                if vb.value.is_exception() || !vb.oid.starts_with(&root) {
+                    return Ok(out);
+                }
+                // An agent answering an OID not after the one asked would
+                // make the walk loop forever.
+                if vb.oid <= next {
+                    return Err(Error::Device {
+                        address: self.address,
+                        reason: format!(
+                            "l'agent renvoie des OID qui ne progressent pas ({})",
+                            vb.oid
+                        ),
+                    });
+                }
+                next = vb.oid.clone();
+                out.push((vb.oid.to_string(), Value::of(&vb.value)));
+            }
+            tokio::time::sleep(pause).await;
+        }
     }
 
     fn failed(&self, e: impl Into<Box<async_snmp::Error>>) -> Error {
@@ -262,6 +312,9 @@ fn describe(e: &async_snmp::Error) -> String {
 #[async_trait::async_trait]
 impl Snmp for AsyncSnmp {
     async fn walk(&self, oid: &str) -> Result<Vec<(String, Value)>, Error> {
+        if let Some(pause) = self.pace {
+            return self.paced_walk(parse_oid(oid)?, pause).await;
+        }
         let stream = self
             .client
             .bulk_walk(parse_oid(oid)?, 25)

@@ -406,6 +406,29 @@ async fn optics_match_what_librenms_read_from_the_olts() {
         .iter()
         .all(|o| o.serial.as_deref().is_some_and(|s| s.starts_with("UBNT"))));
 
+    // Paced, as the optics cycle reads an OLT: the same rows, read by
+    // small requests spaced by the pause (so the walk lasts at least the
+    // pauses between its requests).
+    let table = "1.3.6.1.4.1.41112.1.5.6.2.1";
+    let pause = Duration::from_millis(20);
+    let paced = session(&agent, "edgeosolt", Duration::from_secs(5))
+        .await
+        .paced(pause);
+    let started = std::time::Instant::now();
+    let rows = paced.walk(table).await.unwrap();
+    let spent = started.elapsed();
+    assert_eq!(rows, snmp.walk(table).await.unwrap());
+    let requests = rows
+        .len()
+        .div_ceil(monitoring::snmp::PACED_REPETITIONS as usize);
+    assert!(requests > 2, "{} rows", rows.len());
+    assert!(
+        spent >= pause * u32::try_from(requests - 1).unwrap(),
+        "{requests} requests in {spent:?}"
+    );
+    let paced_onus = optics::ufiber_onus(&paced).await.unwrap();
+    assert_eq!(paced_onus, onus);
+
     // Huawei SmartAX: each PON port's transceiver.
     let snmp = session(&agent, "smartax", Duration::from_secs(5)).await;
     let ports = optics::huawei_ports(&snmp).await.unwrap();

@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod apidoc;
 pub mod assets;
+pub mod devices;
 pub mod lines;
 pub mod pages;
 pub mod pon;
@@ -39,6 +40,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/admin", "Administration"),
                 ("/admin/utilisateurs", "Utilisateurs"),
                 ("/admin/journal", "Journal d'audit"),
+                ("/technicien/equipements", "Équipements"),
             ]),
             Role::Technician => links.extend([
                 ("/technicien", "Réseau"),
@@ -47,6 +49,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/technicien/carte", "Carte"),
                 ("/technicien/lignes", "Lignes"),
                 ("/technicien/alarmes", "Alarmes"),
+                ("/technicien/equipements", "Équipements"),
                 ("/technicien/pon", "Ports PON"),
                 ("/technicien/import", "Importer"),
             ]),
