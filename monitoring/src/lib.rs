@@ -15,6 +15,7 @@ pub mod devices;
 pub mod interfaces;
 pub mod optics;
 pub mod poller;
+pub mod sensors;
 pub mod snmp;
 pub mod storage;
 pub mod traps;

@@ -30,6 +30,8 @@ pub struct DevicePoll {
     pub duration: Duration,
     pub result: Result<Vec<Interface>, String>,
     pub uptime_ticks: Option<u32>,
+    /// ENTITY-SENSOR readings (none when the device has no such table).
+    pub sensors: Vec<crate::sensors::Sensor>,
 }
 
 /// The outcome of one cycle.
@@ -80,6 +82,7 @@ pub struct Metrics {
     ont_tx: GaugeVec,
     ont_online: IntGaugeVec,
     pon_tx: GaugeVec,
+    sensor: GaugeVec,
 }
 
 impl Metrics {
@@ -125,6 +128,10 @@ impl Metrics {
                 Opts::new("pon_port_tx_dbm", "Optical power transmitted by the PON port's transceiver (dBm)"),
                 &["device", "ifIndex"],
             )?,
+            sensor: GaugeVec::new(
+                Opts::new("entity_sensor_value", "ENTITY-SENSOR reading of a working sensor, in its unit"),
+                &["device", "sensor", "unit"],
+            )?,
         };
         registry.register(Box::new(m.device_up.clone()))?;
         registry.register(Box::new(m.poll_seconds.clone()))?;
@@ -143,6 +150,7 @@ impl Metrics {
         registry.register(Box::new(m.ont_tx.clone()))?;
         registry.register(Box::new(m.ont_online.clone()))?;
         registry.register(Box::new(m.pon_tx.clone()))?;
+        registry.register(Box::new(m.sensor.clone()))?;
         Ok(m)
     }
 
@@ -150,7 +158,7 @@ impl Metrics {
     /// to check the shipped rules and dashboard against.
     pub fn names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 17] = [
+        let collectors: [&dyn Collector; 18] = [
             &self.device_up,
             &self.poll_seconds,
             &self.errors,
@@ -168,6 +176,7 @@ impl Metrics {
             &self.ont_tx,
             &self.ont_online,
             &self.pon_tx,
+            &self.sensor,
         ];
         collectors
             .iter()
@@ -218,15 +227,16 @@ impl Poller {
                 let _permit = gate.acquire_owned().await;
                 let t0 = Instant::now();
                 let polled = tokio::time::timeout(deadline, poll_device(&d.target)).await;
-                let (result, uptime) = match polled {
-                    Ok(Ok((i, up))) => (Ok(i), up),
-                    Ok(Err(e)) => (Err(e.to_string()), None),
+                let (result, uptime, sensors) = match polled {
+                    Ok(Ok((i, up, sensors))) => (Ok(i), up, sensors),
+                    Ok(Err(e)) => (Err(e.to_string()), None, Vec::new()),
                     Err(_) => (
                         Err(format!(
                             "pas de réponse complète en {} s",
                             deadline.as_secs()
                         )),
                         None,
+                        Vec::new(),
                     ),
                 };
                 DevicePoll {
@@ -234,6 +244,7 @@ impl Poller {
                     duration: t0.elapsed(),
                     result,
                     uptime_ticks: uptime,
+                    sensors,
                 }
             });
         }
@@ -302,6 +313,16 @@ impl Poller {
         };
         if reboot {
             m.reboots.with_label_values(&[d]).inc();
+        }
+        for s in &p.sensors {
+            let gauge = m.sensor.with_label_values(&[d, s.name.as_str(), s.unit]);
+            if s.ok {
+                gauge.set(s.value);
+            } else {
+                // A failed sensor's last value would mislead: NaN shows it
+                // as absent in graphs and alerts.
+                gauge.set(f64::NAN);
+            }
         }
         for i in interfaces {
             let labels = [d, i.name.as_str(), i.alias.as_str()];
@@ -450,8 +471,10 @@ async fn poll_optics(
     }
 }
 
-/// One device: its uptime (reboot detection) and interfaces.
-async fn poll_device(target: &Target) -> Result<(Vec<Interface>, Option<u32>), Error> {
+/// One device: its uptime (reboot detection), interfaces and sensors.
+async fn poll_device(
+    target: &Target,
+) -> Result<(Vec<Interface>, Option<u32>, Vec<crate::sensors::Sensor>), Error> {
     let snmp = AsyncSnmp::connect(target).await?;
     let uptime = snmp
         .get(&[SYS_UPTIME])
@@ -460,5 +483,14 @@ async fn poll_device(target: &Target) -> Result<(Vec<Interface>, Option<u32>), E
         .and_then(Value::as_u64)
         .and_then(|t| u32::try_from(t).ok());
     let ifaces = interfaces::poll(&snmp).await?;
-    Ok((ifaces, uptime))
+    // The interfaces answered: a sensor table that fails is logged, and
+    // does not make the device unreachable.
+    let sensors = match crate::sensors::poll(&snmp).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(address = %target.address, error = %e, "ENTITY-SENSOR table not read");
+            Vec::new()
+        }
+    };
+    Ok((ifaces, uptime, sensors))
 }
