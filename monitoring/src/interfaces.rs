@@ -189,8 +189,7 @@ async fn poll_ufiber(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
 }
 
 async fn poll_if_mib(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
-    let mut cols: BTreeMap<&str, BTreeMap<u32, Value>> = BTreeMap::new();
-    for column in [
+    const COLUMNS: [&str; 14] = [
         IF_DESCR,
         IF_TYPE,
         IF_SPEED,
@@ -205,9 +204,12 @@ async fn poll_if_mib(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
         IF_HC_OUT_OCTETS,
         IF_HIGH_SPEED,
         IF_ALIAS,
-    ] {
-        cols.insert(column, by_index(snmp.walk(column).await?, column));
-    }
+    ];
+    let cols: BTreeMap<&str, BTreeMap<u32, Value>> = COLUMNS
+        .iter()
+        .zip(snmp.walk_columns(&COLUMNS).await?)
+        .map(|(column, rows)| (*column, by_index(rows, column)))
+        .collect();
     let empty = BTreeMap::new();
     let col = |c: &str| cols.get(c).unwrap_or(&empty);
     let mut indexes: Vec<u32> = col(IF_DESCR)

@@ -144,7 +144,21 @@ pub trait Snmp: Send + Sync {
     async fn walk(&self, oid: &str) -> Result<Vec<(String, Value)>, Error>;
     /// The values of scalar OIDs, in order (missing ones as `Missing`).
     async fn get(&self, oids: &[&str]) -> Result<Vec<Value>, Error>;
+    /// Several columns of one table, each as [`Snmp::walk`] gives it. The
+    /// default walks them one after the other; a client may read them
+    /// side by side, several columns per request.
+    async fn walk_columns(&self, columns: &[&str]) -> Result<Vec<Vec<(String, Value)>>, Error> {
+        let mut out = Vec::with_capacity(columns.len());
+        for c in columns {
+            out.push(self.walk(c).await?);
+        }
+        Ok(out)
+    }
 }
+
+/// Varbinds asked per GETBULK request when columns are read side by side:
+/// the rows asked are this divided by the columns still being read.
+pub const TABLE_VARBINDS: u32 = 60;
 
 /// The `async-snmp` client of one device.
 pub struct AsyncSnmp {
@@ -225,6 +239,58 @@ impl AsyncSnmp {
     pub fn paced(mut self, pause: Duration) -> Self {
         self.pace = (!pause.is_zero()).then_some(pause);
         self
+    }
+
+    /// Columns read side by side: each GETBULK asks for the next rows of
+    /// every column not finished yet, so a table of `n` columns costs the
+    /// agent about `n` times fewer requests than `n` walks. The answer is
+    /// row-major (RFC 3416 §4.2.3): varbind `k` belongs to the `k mod m`-th
+    /// of the `m` columns asked.
+    async fn table_walk(&self, roots: &[Oid]) -> Result<Vec<Vec<(String, Value)>>, Error> {
+        let mut out: Vec<Vec<(String, Value)>> = vec![Vec::new(); roots.len()];
+        let mut next: Vec<Option<Oid>> = roots.iter().cloned().map(Some).collect();
+        loop {
+            let active: Vec<usize> = (0..roots.len()).filter(|&i| next[i].is_some()).collect();
+            if active.is_empty() {
+                return Ok(out);
+            }
+            let asked: Vec<Oid> = active.iter().filter_map(|&i| next[i].clone()).collect();
+            let rows = (TABLE_VARBINDS / u32::try_from(active.len()).unwrap_or(u32::MAX)).max(1);
+            let page = self
+                .client
+                .get_bulk(&asked, 0, rows)
+                .await
+                .map_err(|e| self.failed(e))?;
+            if page.is_empty() {
+                return Ok(out);
+            }
+            // Each answer moves or ends at least its first column, so the
+            // walk ends even when an agent truncates its answers.
+            for (k, vb) in page.into_iter().enumerate() {
+                let i = active[k % active.len()];
+                let Some(previous) = &next[i] else {
+                    // This column ended earlier in the page.
+                    continue;
+                };
+                if vb.value.is_exception() || !vb.oid.starts_with(&roots[i]) {
+                    next[i] = None;
+                    continue;
+                }
+                // An agent answering an OID not after the one asked would
+                // make the walk loop forever.
+                if vb.oid <= *previous {
+                    return Err(Error::Device {
+                        address: self.address,
+                        reason: format!(
+                            "l'agent renvoie des OID qui ne progressent pas ({})",
+                            vb.oid
+                        ),
+                    });
+                }
+                out[i].push((vb.oid.to_string(), Value::of(&vb.value)));
+                next[i] = Some(vb.oid);
+            }
+        }
     }
 
     /// A walk by GETBULK requests sent one at a time, `pause` apart.
@@ -324,6 +390,21 @@ impl Snmp for AsyncSnmp {
             .into_iter()
             .map(|vb| (vb.oid.to_string(), Value::of(&vb.value)))
             .collect())
+    }
+
+    async fn walk_columns(&self, columns: &[&str]) -> Result<Vec<Vec<(String, Value)>>, Error> {
+        if self.pace.is_some() {
+            let mut out = Vec::with_capacity(columns.len());
+            for c in columns {
+                out.push(self.walk(c).await?);
+            }
+            return Ok(out);
+        }
+        let roots: Vec<Oid> = columns
+            .iter()
+            .map(|c| parse_oid(c))
+            .collect::<Result<_, _>>()?;
+        self.table_walk(&roots).await
     }
 
     async fn get(&self, oids: &[&str]) -> Result<Vec<Value>, Error> {

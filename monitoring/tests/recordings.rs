@@ -133,6 +133,19 @@ async fn interfaces_match_what_librenms_read_from_each_recording() {
     for name in RECORDINGS {
         let snmp = session(&agent, name, Duration::from_secs(5)).await;
         let polled = interfaces::poll(&snmp).await.unwrap();
+        // Columns read side by side give what walking each alone gives.
+        let columns = [
+            "1.3.6.1.2.1.2.2.1.2",
+            "1.3.6.1.2.1.2.2.1.8",
+            "1.3.6.1.2.1.2.2.1.10",
+            "1.3.6.1.2.1.31.1.1.1.1",
+            "1.3.6.1.2.1.31.1.1.1.6",
+            "1.3.6.1.2.1.31.1.1.1.18",
+        ];
+        let side_by_side = snmp.walk_columns(&columns).await.unwrap();
+        for (column, rows) in columns.iter().zip(&side_by_side) {
+            assert_eq!(rows, &snmp.walk(column).await.unwrap(), "{name} {column}");
+        }
         let expected: serde_json::Value = serde_json::from_slice(
             &std::fs::read(fixtures().join(format!("expected/{name}.json"))).unwrap(),
         )
