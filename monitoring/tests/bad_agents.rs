@@ -97,3 +97,69 @@ async fn a_response_with_another_request_id_is_ignored() {
     let (result, _) = ask(address).await;
     assert!(result.is_err());
 }
+
+/// Turns a v2c request into a "response" that repeats the OIDs asked (with
+/// NULL values): an agent whose walk never moves forward.
+fn echo_as_response(req: &[u8]) -> Vec<u8> {
+    let mut v = req.to_vec();
+    // 30 L | 02 01 01 | 04 n community | PDU tag L | 02 n reqid | 02 01 a | 02 01 b
+    let Some(&community_len) = v.get(6) else {
+        return Vec::new();
+    };
+    let tag = 7 + usize::from(community_len);
+    if v.len() < tag + 2 || v[1] >= 0x80 || v[tag + 1] >= 0x80 {
+        return Vec::new();
+    }
+    let bulk = v[tag] == 0xA5;
+    v[tag] = 0xA2;
+    let reqid_len = usize::from(v[tag + 3]);
+    let max_repetitions = tag + 4 + reqid_len + 3 + 2;
+    if bulk {
+        if let Some(b) = v.get_mut(max_repetitions) {
+            *b = 0;
+        }
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_walk_that_does_not_move_forward_ends_with_an_error() {
+    let address = bad_agent(echo_as_response).await;
+    let snmp = AsyncSnmp::connect(&target(address)).await.unwrap();
+    let start = Instant::now();
+    let walked = snmp.walk("1.3.6.1.2.1.2.2.1.2").await;
+    assert!(walked.is_err(), "{walked:?}");
+    let columns = snmp
+        .walk_columns(&["1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.31.1.1.1.1"])
+        .await;
+    let e = columns
+        .expect_err("the side-by-side walk stops")
+        .to_string();
+    assert!(e.contains("ne progressent pas"), "{e}");
+    let paced = AsyncSnmp::connect(&target(address))
+        .await
+        .unwrap()
+        .paced(Duration::from_millis(1));
+    let e = paced.walk("1.3.6.1.2.1.2.2.1.2").await.expect_err("paced");
+    assert!(e.to_string().contains("ne progressent pas"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn side_by_side_walks_fail_cleanly_on_garbage_too() {
+    let cases: [(&str, Answer); 3] = [
+        ("truncated BER", |req| req[..req.len() / 2].to_vec()),
+        ("the request echoed", |req| req.to_vec()),
+        ("silence", |_| Vec::new()),
+    ];
+    for (what, answer) in cases {
+        let address = bad_agent(answer).await;
+        let snmp = AsyncSnmp::connect(&target(address)).await.unwrap();
+        let start = Instant::now();
+        let r = snmp
+            .walk_columns(&["1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.8"])
+            .await;
+        assert!(r.is_err(), "{what}");
+        assert!(start.elapsed() < Duration::from_secs(2), "{what}");
+    }
+}
