@@ -269,7 +269,10 @@ pub struct AffectedLine {
 /// What a fault on a PON port cuts off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Impact {
+    /// The PON port, or the OLT, at fault.
     pub pon_port: String,
+    /// The PON ports cut off (one for a port, all of them for an OLT).
+    pub pon_ports: Vec<String>,
     /// Premises behind the port (built or not).
     pub premises: usize,
     pub outlets: usize,
@@ -315,9 +318,48 @@ pub async fn pon_port_impact(
     affected.sort_by(|a, b| a.line_id.cmp(&b.line_id));
     Ok(Impact {
         pon_port: pon_port.to_owned(),
+        pon_ports: vec![pon_port.to_owned()],
         premises: down.premises.len(),
         outlets: down.outlets.len(),
         protected_households: affected.iter().filter(|l| l.protected).count(),
         lines: affected,
     })
+}
+
+/// The impact of an OLT going dark: every PON port it has in the inventory
+/// (`ports`), summed. `None` when the device is no OLT of the inventory.
+pub async fn olt_impact(
+    db: &Db,
+    plant: &inventory::service::PlantCache,
+    lines: &provisioning::service::Provisioning,
+    olt: &str,
+    ports: &[inventory::extension::PonPort],
+) -> Result<Option<Impact>, Error> {
+    let mut codes: Vec<&str> = ports
+        .iter()
+        .filter(|p| p.olt == olt)
+        .map(|p| p.code.as_str())
+        .collect();
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    codes.sort_unstable();
+    let mut total = Impact {
+        pon_port: olt.to_owned(),
+        pon_ports: Vec::new(),
+        premises: 0,
+        outlets: 0,
+        lines: Vec::new(),
+        protected_households: 0,
+    };
+    for code in codes {
+        let one = pon_port_impact(db, plant, lines, code).await?;
+        total.pon_ports.push(code.to_owned());
+        total.premises += one.premises;
+        total.outlets += one.outlets;
+        total.protected_households += one.protected_households;
+        total.lines.extend(one.lines);
+    }
+    total.lines.sort_by(|a, b| a.line_id.cmp(&b.line_id));
+    Ok(Some(total))
 }

@@ -12,7 +12,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
-/// An open alarm and, for a PON port, the lines and premises behind it.
+/// An open alarm and, for a PON port or an OLT, the lines and premises
+/// behind it.
 #[derive(Debug, Serialize)]
 pub struct AlarmView {
     #[serde(flatten)]
@@ -23,8 +24,22 @@ pub struct AlarmView {
 /// The open alarms, most severe first, each with its impact.
 pub async fn open_alarms(state: &AppState) -> Result<Vec<AlarmView>, crate::Error> {
     let mut out = Vec::new();
+    let mut ports = None;
     for alarm in alarms::open(&state.db).await? {
         let impact = match alarm.kind.as_str() {
+            "device_unreachable" => {
+                if ports.is_none() {
+                    ports = Some(inventory::service::pon_ports(&state.db, &state.plant).await?);
+                }
+                alarms::olt_impact(
+                    &state.db,
+                    &state.plant,
+                    &state.provisioning,
+                    &alarm.subject,
+                    ports.as_deref().unwrap_or_default(),
+                )
+                .await?
+            }
             "pon_port_down" => Some(
                 alarms::pon_port_impact(
                     &state.db,

@@ -43,7 +43,8 @@ pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult 
                 }
                 @if let Some(impact) = &view.impact {
                     p { strong { (impact.lines.len()) " ligne(s) en service coupée(s)" } ", "
-                        (impact.premises) " local(aux) derrière le port"
+                        (impact.premises) " local(aux) derrière "
+                        @if impact.pon_ports.len() == 1 { "le port" } @else { "l'équipement (" (impact.pon_ports.len()) " ports PON)" }
                         @if impact.protected_households > 0 { ", dont " strong { (impact.protected_households) " foyer(s) protégé(s)" } " (maintien de la connexion)" }
                         "." }
                     @if !impact.lines.is_empty() {

@@ -196,6 +196,62 @@ async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
     assert_ne!(fresh.id, id);
     assert_eq!(fresh.occurrences, 1);
 
+    // The OLT itself unreachable: every line in service on every one of
+    // its PON ports.
+    let ports = inventory::service::pon_ports(t.db(), &t.state.plant)
+        .await
+        .unwrap();
+    let olt = ports.iter().find(|p| p.code == port).unwrap().olt.clone();
+    let olt_ports: Vec<String> = ports
+        .iter()
+        .filter(|p| p.olt == olt)
+        .map(|p| p.code.clone())
+        .collect();
+    let mut on_olt: Vec<String> = lines
+        .iter()
+        .filter(|l| l.state == provisioning::lifecycle::State::Active)
+        .filter(|l| olt_ports.contains(&l.path.as_ref().unwrap().pon_port))
+        .map(|l| l.id.clone())
+        .collect();
+    on_olt.sort();
+    assert!(
+        on_olt.len() > expected.len(),
+        "the OLT carries more than one port's lines"
+    );
+    alarms::raise(
+        t.db(),
+        &Subject::DeviceUnreachable {
+            device: olt.clone(),
+        },
+        Severity::Critical,
+        "injoignable",
+    )
+    .await
+    .unwrap();
+    let a = t
+        .api(Method::GET, "/api/v1/monitoring/alarms", Some(&token), None)
+        .await;
+    let list = a.json();
+    let dark = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["subject"] == olt.as_str())
+        .unwrap();
+    let mut listed: Vec<String> = dark["impact"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line_id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, on_olt, "exactly the lines in service on the OLT");
+    assert_eq!(
+        dark["impact"]["pon_ports"].as_array().unwrap().len(),
+        olt_ports.len()
+    );
+    assert_eq!(dark["impact"]["protected_households"], 1);
+
     let compta = t.user("compta", &[Role::Accountant]).await;
     let compta = t.token_for(&compta).await;
     let a = t
