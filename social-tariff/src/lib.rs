@@ -10,7 +10,9 @@
 //! itself; such a user only ever sees its own records ([`Scope::Own`]).
 #![forbid(unsafe_code)]
 
+pub mod engine;
 pub mod household;
+pub mod rules;
 mod storage;
 
 pub use household::{Household, HouseholdCode, NewHousehold, Scope};
