@@ -390,6 +390,35 @@ pub fn route_table() -> Vec<Route> {
             Api,
             axum::routing::delete(api::monitoring::delete_device),
         ),
+        // API: social tariff.
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/rules",
+            Public,
+            Api,
+            get(api::social_tariff::list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/rules",
+            Roles(ADMIN),
+            Api,
+            post(api::social_tariff::publish),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/rules/preview",
+            Roles(ADMIN),
+            Api,
+            post(api::social_tariff::preview),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/rules/{version}",
+            Public,
+            Api,
+            get(api::social_tariff::show),
+        ),
         // API: households.
         route(
             Method::GET,
@@ -590,6 +619,41 @@ pub fn route_table() -> Vec<Route> {
             Roles(NETWORK_STAFF),
             Page,
             post(web::alarms::acknowledge),
+        ),
+        route(
+            Method::GET,
+            "/tarif-social/regles",
+            Public,
+            Page,
+            get(web::rules::public),
+        ),
+        route(
+            Method::GET,
+            "/tarif-social/regles/{version}",
+            Public,
+            Page,
+            get(web::rules::public_version),
+        ),
+        route(
+            Method::GET,
+            "/admin/tarif-social",
+            Roles(ADMIN),
+            Page,
+            get(web::rules::admin),
+        ),
+        route(
+            Method::POST,
+            "/admin/tarif-social",
+            Roles(ADMIN),
+            Page,
+            post(web::rules::admin_publish),
+        ),
+        route(
+            Method::POST,
+            "/admin/tarif-social/apercu",
+            Roles(ADMIN),
+            Page,
+            post(web::rules::admin_preview),
         ),
         route(
             Method::GET,

@@ -119,6 +119,7 @@ impl From<social_tariff::Error> for Error {
     fn from(e: social_tariff::Error) -> Self {
         match e {
             e @ social_tariff::Error::NotFound(_) => Error::NotFound(e.to_string()),
+            social_tariff::Error::Missing(m) => Error::NotFound(m),
             social_tariff::Error::Invalid(m) => Error::Invalid(m),
             social_tariff::Error::Storage(c) => Error::Core(c),
         }

@@ -70,6 +70,10 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::monitoring::devices,
         api::monitoring::create_device,
         api::monitoring::delete_device,
+        api::social_tariff::list,
+        api::social_tariff::show,
+        api::social_tariff::preview,
+        api::social_tariff::publish,
     ),
     tags(
         (name = "system", description = "Health and description of the service"),
@@ -80,6 +84,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         (name = "inventory", description = "The fibre plant: GraceTHD import, path tracing"),
         (name = "provisioning", description = "Subscriber lines: orders, lifecycle, addresses, attribution"),
         (name = "monitoring", description = "Alarms and the lines they cut off"),
+        (name = "social-tariff", description = "The social tariff's published rules"),
     )
 )]
 struct ApiDoc;

@@ -24,6 +24,9 @@ pub enum Error {
     /// The record does not exist, or the caller may not know it exists.
     #[error("no such household: {0}")]
     NotFound(String),
+    /// Another record does not exist; the message says which, in French.
+    #[error("{0}")]
+    Missing(String),
     /// Input that breaks a rule of the domain; the message says which.
     #[error("{0}")]
     Invalid(String),
@@ -43,10 +46,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The tables this crate owns.
 pub const COMPONENT: Component = Component {
     name: "social_tariff",
-    migrations: &[Migration::portable(
-        1,
-        "households",
-        "CREATE TABLE households (
+    migrations: &[
+        Migration::portable(
+            1,
+            "households",
+            "CREATE TABLE households (
             id {{id}},
             code TEXT NOT NULL UNIQUE,
             display_name TEXT NOT NULL,
@@ -54,7 +58,28 @@ pub const COMPONENT: Component = Component {
             created_at TEXT NOT NULL
         );
         CREATE INDEX households_user ON households (user_id);",
-    )],
+        ),
+        Migration::portable(
+            2,
+            "rule_sets",
+            // A version is never changed once published: a correction is a
+            // new version. The period columns find the version in force.
+            "CREATE TABLE st_rule_sets (
+                version {{id}},
+                document TEXT NOT NULL,
+                deliberation_number TEXT NOT NULL,
+                deliberation_date TEXT NOT NULL,
+                effective_from TEXT NOT NULL,
+                effective_to TEXT,
+                published_by TEXT NOT NULL,
+                published_at TEXT NOT NULL
+            );
+            CREATE INDEX st_rule_sets_from ON st_rule_sets (effective_from);",
+        ),
+    ],
 };
 
-pub use storage::{create_household, get_household, list_households};
+pub use storage::{
+    create_household, get_household, list_households, publish_rule_set, rule_set,
+    rule_set_in_force, rule_sets, RuleSetRecord,
+};

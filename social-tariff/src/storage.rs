@@ -103,3 +103,104 @@ pub async fn list_households(db: &Db, scope: Scope) -> Result<Vec<Household>> {
     .await?;
     rows.iter().map(household_from_row).collect()
 }
+
+/// A published rule-set version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleSetRecord {
+    pub version: i64,
+    pub rules: crate::rules::RuleSet,
+    /// The document as the admin wrote it.
+    pub document: String,
+    pub published_by: String,
+    pub published_at: String,
+}
+
+const RULE_SET_COLUMNS: &str = "version, document, published_by, published_at";
+
+fn rule_set_from_row(r: &sqlx::any::AnyRow) -> Result<RuleSetRecord> {
+    let document: String = r.try_get("document")?;
+    Ok(RuleSetRecord {
+        version: r.try_get("version")?,
+        // A stored document was checked when published; one that no longer
+        // parses (a format change) says so rather than vanishing.
+        rules: crate::rules::RuleSet::parse(&document)?,
+        document,
+        published_by: r.try_get("published_by")?,
+        published_at: r.try_get("published_at")?,
+    })
+}
+
+/// Publishes a new rule-set version (checked first), with an audit entry.
+#[tracing::instrument(skip_all, fields(actor = %actor.username))]
+pub async fn publish_rule_set(db: &Db, actor: &Actor, document: &str) -> Result<RuleSetRecord> {
+    let rules = crate::rules::RuleSet::parse(document)?;
+    let mut tx = db.begin().await?;
+    let row = sqlx::query(&format!(
+        "INSERT INTO st_rule_sets (document, deliberation_number, deliberation_date, effective_from, effective_to, published_by, published_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RULE_SET_COLUMNS}"
+    ))
+    .bind(document)
+    .bind(&rules.deliberation.numero)
+    .bind(rules.deliberation.date.to_string())
+    .bind(rules.validite.du.to_string())
+    .bind(rules.validite.au.map(|d| d.to_string()))
+    .bind(&actor.username)
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await?;
+    let record = rule_set_from_row(&row)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "rule_set.publish",
+            entity: "rule_set",
+            entity_id: &record.version.to_string(),
+            before: None,
+            after: Some(serde_json::json!({
+                "deliberation": rules.deliberation.numero,
+                "from": rules.validite.du,
+                "to": rules.validite.au,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Every published version, the newest first.
+pub async fn rule_sets(db: &Db) -> Result<Vec<RuleSetRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RULE_SET_COLUMNS} FROM st_rule_sets ORDER BY version DESC"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(rule_set_from_row).collect()
+}
+
+/// One published version.
+pub async fn rule_set(db: &Db, version: i64) -> Result<RuleSetRecord> {
+    let row = sqlx::query(&format!(
+        "SELECT {RULE_SET_COLUMNS} FROM st_rule_sets WHERE version = $1"
+    ))
+    .bind(version)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::Missing(format!("aucune version {version} des règles")))?;
+    rule_set_from_row(&row)
+}
+
+/// The version in force on `day`: the newest one whose period holds it.
+pub async fn rule_set_in_force(db: &Db, day: chrono::NaiveDate) -> Result<Option<RuleSetRecord>> {
+    let day = day.to_string();
+    let row = sqlx::query(&format!(
+        "SELECT {RULE_SET_COLUMNS} FROM st_rule_sets
+         WHERE effective_from <= $1 AND (effective_to IS NULL OR effective_to >= $1)
+         ORDER BY version DESC LIMIT 1"
+    ))
+    .bind(&day)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(rule_set_from_row).transpose()
+}

@@ -7,6 +7,7 @@ pub mod households;
 pub mod inventory;
 pub mod monitoring;
 pub mod provisioning;
+pub mod social_tariff;
 pub mod system;
 pub mod users;
 

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod lines;
 pub mod pages;
 pub mod pon;
+pub mod rules;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -41,6 +42,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/admin/utilisateurs", "Utilisateurs"),
                 ("/admin/journal", "Journal d'audit"),
                 ("/technicien/equipements", "Équipements"),
+                ("/admin/tarif-social", "Règles du tarif social"),
             ]),
             Role::Technician => links.extend([
                 ("/technicien", "Réseau"),
