@@ -92,6 +92,9 @@ pub async fn load(
         )
         .await?;
     }
+    // The social tariff's rules, as a council would have voted them: the
+    // public page has something to show.
+    social_tariff::publish_rule_set(db, &actor, social_tariff::rules::EXAMPLE).await?;
     let network = data_dir.join("demo-network");
     let generated = {
         let dir = network.clone();

@@ -78,6 +78,7 @@ fn login_page(csrf: &str, next: Option<&str>, username: &str, errors: &[(&str, S
             }
             button type="submit" { "Se connecter" }
         }
+        p { "Sans compte : " a href="/tarif-social/regles" { "les règles du tarif social" } " sont publiques." }
     };
     layout("Connexion", None, "/connexion", body)
 }

@@ -171,6 +171,15 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
     assert_eq!(accounts.len(), Role::ALL.len());
     let credentials = std::fs::read_to_string(t.tdb.dir.path().join("demo-credentials.txt"))
         .expect("file written");
+    // The social tariff's rules are published, for anyone to read.
+    let rules = t
+        .page(Method::GET, "/tarif-social/regles", None, None)
+        .await;
+    assert!(
+        rules.text.contains("délibération n° 2026-045"),
+        "{}",
+        rules.text
+    );
     let expected_heading = |r: Role| match r {
         Role::Admin => "<h1>Administration</h1>",
         Role::Technician => "<h1>Espace technicien</h1>",
