@@ -23,13 +23,16 @@ fn tools() -> bool {
 /// Runs one net-snmp tool. Each run gets a persistent directory of its
 /// own: the tools rewrite `snmpapp.conf` (engine boots, keys) when they
 /// exit, and a run reading the file while the previous one writes it
-/// fails its SNMPv3 exchange.
+/// fails its SNMPv3 exchange. An inform is an exchange of two round trips
+/// (engine discovery, then the inform), so the tool waits up to 5 s per
+/// try and tries four times: on a loaded CI machine one exchange timed out
+/// with a single retry of 2 s.
 fn send(program: &str, args: &[&str]) {
     let state = tempfile::tempdir().unwrap();
     let out = Command::new(program)
         .env("SNMP_PERSISTENT_DIR", state.path())
         .env("SNMPCONFPATH", state.path())
-        .args(["-M", "/dev/null", "-r", "1", "-t", "2"])
+        .args(["-M", "/dev/null", "-r", "3", "-t", "5"])
         .args(args)
         .output()
         .unwrap();
@@ -64,7 +67,7 @@ async fn v2c_and_v3_traps_and_informs_are_classified() {
     .unwrap();
     let target = listener.local_addr().to_string();
     let next = || async {
-        tokio::time::timeout(Duration::from_secs(10), listener.next())
+        tokio::time::timeout(Duration::from_secs(40), listener.next())
             .await
             .expect("a trap arrives")
             .unwrap()
