@@ -119,8 +119,9 @@ fn start() -> Option<Server> {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+    // Ready means answering with its SSH banner, not only accepting.
+    for _ in 0..200 {
+        if banner(port) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -132,6 +133,17 @@ fn start() -> Option<Server> {
         host_key: host_pub,
         client_key,
     })
+}
+
+/// Whether an SSH server answers on `port` with its identification line.
+fn banner(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 4];
+    stream.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
 }
 
 fn target(s: &Server, host_key: &str) -> SshTarget {

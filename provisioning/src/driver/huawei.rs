@@ -414,15 +414,32 @@ impl SshTransport {
             inactivity_timeout: Some(t.command_timeout * 4),
             ..Default::default()
         });
-        let mut handle =
-            russh::client::connect(config, (t.host.as_str(), t.port), HostKeyCheck { expected })
-                .await
-                .map_err(|e| match e {
-                    russh::Error::UnknownKey => {
-                        self.unreachable("clé d'hôte SSH inattendue : connexion refusée")
-                    }
-                    e => self.unreachable(e),
-                })?;
+        // A management plane that drops a connection (reset while it is
+        // busy, a rate limit on new sessions) gets a second try after a
+        // pause; a wrong host key never does.
+        let mut tries = 0;
+        let mut handle = loop {
+            tries += 1;
+            let attempt = russh::client::connect(
+                config.clone(),
+                (t.host.as_str(), t.port),
+                HostKeyCheck {
+                    expected: expected.clone(),
+                },
+            )
+            .await;
+            match attempt {
+                Ok(h) => break h,
+                Err(russh::Error::UnknownKey) => {
+                    return Err(self.unreachable("clé d'hôte SSH inattendue : connexion refusée"))
+                }
+                Err(russh::Error::IO(e)) if tries < 2 => {
+                    tracing::warn!(olt = %t.olt, error = %e, "SSH connection failed, retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        };
         let auth = match &t.auth {
             SshAuth::Password(p) => handle.authenticate_password(&t.username, p).await,
             SshAuth::Key(pem) => {
