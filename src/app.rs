@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::{
-    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, HOUSEHOLD, HOUSEHOLD_RECORD, LINE_FEED,
-    NETWORK_STAFF, SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
+    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, ENTITLEMENT_READERS, HOUSEHOLD,
+    HOUSEHOLD_RECORD, LINE_FEED, NETWORK_STAFF, SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
 
@@ -44,6 +44,9 @@ pub struct AppState {
     /// The key sealing secrets stored in the database, read or created on
     /// first use (commands that never need it never touch its file).
     secret_key: Arc<std::sync::Mutex<Option<regie_core::secret::SecretKey>>>,
+    /// The service that checks a household's situation without documents,
+    /// when one is configured.
+    pub verifier: Option<Arc<dyn social_tariff::verify::Verifier>>,
 }
 
 impl AppState {
@@ -63,7 +66,13 @@ impl AppState {
         );
         let trap_metrics =
             monitoring::traps::TrapMetrics::register(&metrics.registry).map_err(registered)?;
+        let verifier: Option<Arc<dyn social_tariff::verify::Verifier>> =
+            match &config.api_particulier {
+                Some(api) => Some(Arc::new(api.verifier()?)),
+                None => None,
+            };
         Ok(Self {
+            verifier,
             db,
             config: Arc::new(config),
             metrics,
@@ -418,6 +427,105 @@ pub fn route_table() -> Vec<Route> {
             Public,
             Api,
             get(api::social_tariff::show),
+        ),
+        // API: social-tariff applications, decisions, appeals, entitlements.
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            post(api::applications::file),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/applications",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::applications::list),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/applications/{code}",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::applications::show),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/social-tariff/applications/{code}",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            axum::routing::put(api::applications::update),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications/{code}/verify",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::applications::verify),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications/{code}/documents",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::applications::document),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications/{code}/area",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::applications::area),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications/{code}/decision",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::applications::decide),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/decisions/{number}",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::applications::decision),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/decisions/{number}/letter.pdf",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::applications::letter_pdf),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/decisions/{number}/appeals",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            post(api::applications::appeal),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/appeals",
+            Roles(SOCIAL_STAFF),
+            Api,
+            get(api::applications::appeals),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/appeals/{id}/review",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::applications::review),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/entitlements/{household}",
+            Roles(ENTITLEMENT_READERS),
+            Api,
+            get(api::applications::entitlement),
         ),
         // API: households.
         route(

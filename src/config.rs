@@ -94,6 +94,70 @@ pub struct Config {
     /// `DATA_DIR/secret.key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_file: Option<PathBuf>,
+    /// The régie's name, as its letters and invoices are signed.
+    pub regie_name: String,
+    /// The régie's postal address, on its letters and invoices.
+    pub regie_address: String,
+    /// The State's API Particulier, to check a household's situation
+    /// without documents; absent: agents check documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_particulier: Option<ApiParticulierConfig>,
+}
+
+/// How to reach the State's API Particulier:
+///
+/// ```toml
+/// [api_particulier]
+/// url = "https://particulier.api.gouv.fr/"
+/// token = "…"                 # or REGIE_API_PARTICULIER_TOKEN
+/// recipient = "21350238800019" # the régie's SIRET
+/// timeout_ms = 5000
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiParticulierConfig {
+    pub url: String,
+    #[serde(default)]
+    pub token: Option<String>,
+    pub recipient: String,
+    #[serde(default = "default_api_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_api_timeout_ms() -> u64 {
+    5000
+}
+
+impl std::fmt::Debug for ApiParticulierConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiParticulierConfig")
+            .field("url", &self.url)
+            .field("recipient", &self.recipient)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiParticulierConfig {
+    /// The connector; the token comes from the file or from
+    /// `REGIE_API_PARTICULIER_TOKEN`, never from the command line.
+    pub fn verifier(&self) -> Result<social_tariff::verify::ApiParticulier, Error> {
+        let token = self
+            .token
+            .clone()
+            .or_else(|| std::env::var("REGIE_API_PARTICULIER_TOKEN").ok())
+            .ok_or_else(|| {
+                Error::Config(
+                    "api_particulier: token missing (set it in the file or REGIE_API_PARTICULIER_TOKEN)".into(),
+                )
+            })?;
+        social_tariff::verify::ApiParticulier::new(
+            &self.url,
+            token,
+            self.recipient.clone(),
+            std::time::Duration::from_millis(self.timeout_ms),
+        )
+        .map_err(|e| Error::Config(format!("api_particulier: {e}")))
+    }
 }
 
 /// SNMP credentials shared by the inventory's OLTs:
@@ -476,6 +540,9 @@ impl Default for Config {
             snmp_olt: None,
             secret_key: None,
             secret_key_file: None,
+            regie_name: "Régie publique de la fibre".into(),
+            regie_address: "Hôtel de ville".into(),
+            api_particulier: None,
         }
     }
 }
@@ -513,6 +580,8 @@ const ENV_KEYS: &[&str] = &[
     "snmp_optics_pause_ms",
     "secret_key",
     "secret_key_file",
+    "regie_name",
+    "regie_address",
 ];
 
 impl Config {
@@ -696,6 +765,11 @@ impl Config {
         for u in &mut shown.trap_user {
             u.auth_key = "***".into();
             u.priv_key = "***".into();
+        }
+        if let Some(a) = &mut shown.api_particulier {
+            if a.token.is_some() {
+                a.token = Some("***".into());
+            }
         }
         if let Some(c) = &mut shown.snmp_olt {
             for secret in [&mut c.community, &mut c.auth_key, &mut c.priv_key] {

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod provisioning_cli;
 pub mod routes;
 pub mod server;
+pub mod social;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

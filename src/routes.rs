@@ -85,6 +85,9 @@ pub const NETWORK_STAFF: &[Role] = &[Role::Admin, Role::Technician];
 pub const LINE_FEED: &[Role] = &[Role::Admin, Role::Technician, Role::Accountant];
 /// Staff who handle households' files.
 pub const SOCIAL_STAFF: &[Role] = &[Role::Admin, Role::SocialAgent];
+/// Readers of social-tariff entitlements (level and dates only): billing,
+/// and the staff who decide them.
+pub const ENTITLEMENT_READERS: &[Role] = &[Role::Admin, Role::Accountant, Role::SocialAgent];
 /// Staff, and the household itself for its own records.
 pub const HOUSEHOLD_RECORD: &[Role] = &[Role::Admin, Role::SocialAgent, Role::Household];
 

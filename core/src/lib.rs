@@ -4,8 +4,9 @@
 //! define alone: the database handle ([`Db`], one code path for SQLite and
 //! PostgreSQL), the migration runner that applies each crate's own migrations
 //! in a fixed order ([`migrate`]), the append-only audit journal ([`audit`])
-//! the UTC timestamp format used in storage ([`time`]) and the key that seals
-//! secrets stored in the database ([`secret`]).
+//! the UTC timestamp format used in storage ([`time`]), the key that seals
+//! secrets stored in the database ([`secret`]) and the PDF layout of the
+//! documents the régie sends ([`pdf`]).
 //!
 //! It knows nothing about HTTP, and owns exactly one table besides the
 //! migration ledger: `audit_log`.
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod db;
 pub mod migrate;
+pub mod pdf;
 pub mod secret;
 pub mod time;
 
@@ -47,6 +49,9 @@ pub enum CoreError {
     /// A secret key or a sealed secret is unusable.
     #[error("secret: {0}")]
     Secret(String),
+    /// A PDF document could not be produced.
+    #[error("PDF: {0}")]
+    Pdf(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -228,13 +228,18 @@ pub fn evaluate(
                     )
                 } else {
                     let checked: Vec<&str> = relevant.iter().map(|b| b.benefit.code()).collect();
+                    let how = if relevant.iter().all(|b| b.source.verified()) {
+                        "vérifiées"
+                    } else {
+                        "ouvrant droit, d'après ce qui a été déclaré ou vérifié"
+                    };
                     outcome(
                         c.key(),
                         Verdict::NotMet,
                         None,
                         relevant.first().map(|b| &b.source),
                         format!(
-                            "Le foyer ne perçoit aucune des prestations vérifiées ({}).",
+                            "Le foyer ne perçoit aucune des prestations {how} ({}).",
                             checked.join(", ")
                         ),
                     )

@@ -1,8 +1,10 @@
 //! Social tariff and refurbished-equipment grants of Régie.
 //!
-//! This crate owns the households in precarity and, as the social-tariff
-//! issue lands, their applications, the versioned eligibility rules, the
-//! explainable decisions, appeals, renewals and equipment grants. It stands
+//! This crate owns the households in precarity, their applications (online,
+//! at the counter, on paper), the versioned eligibility rules, the
+//! verification of their situation (a State service or a document seen),
+//! the explainable decisions validated by an agent, appeals, and the
+//! entitlements billing reads; renewals and equipment grants come next. It stands
 //! alone: it depends on no other domain crate, and `billing` asks it who is
 //! entitled to what through its public API. It knows nothing about HTTP.
 //!
@@ -10,10 +12,14 @@
 //! itself; such a user only ever sees its own records ([`Scope::Own`]).
 #![forbid(unsafe_code)]
 
+pub mod application;
+pub mod decision;
 pub mod engine;
 pub mod household;
 pub mod rules;
+pub mod service;
 mod storage;
+pub mod verify;
 
 pub use household::{Household, HouseholdCode, NewHousehold, Scope};
 use regie_core::migrate::{Component, Migration};
@@ -76,10 +82,84 @@ pub const COMPONENT: Component = Component {
             );
             CREATE INDEX st_rule_sets_from ON st_rule_sets (effective_from);",
         ),
+        Migration::portable(
+            3,
+            "applications_decisions_appeals",
+            // The identity for an automatic verification is kept apart and
+            // erased once the State's services answered. One first decision
+            // per application, one replacement per decision, one appeal
+            // under review per decision: partial unique indexes, so two
+            // agents acting at once cannot both succeed.
+            "CREATE TABLE st_applications (
+                id {{id}},
+                code TEXT NOT NULL UNIQUE,
+                household_id BIGINT NOT NULL REFERENCES households (id),
+                channel TEXT NOT NULL,
+                status TEXT NOT NULL,
+                renewal SMALLINT NOT NULL DEFAULT 0,
+                applicant TEXT NOT NULL,
+                dwelling_key TEXT NOT NULL,
+                input_json TEXT NOT NULL,
+                identity_json TEXT,
+                facts_json TEXT NOT NULL,
+                notes_json TEXT NOT NULL,
+                entered_by TEXT,
+                consent_at TEXT,
+                created_at TEXT NOT NULL,
+                submitted_at TEXT,
+                updated_at TEXT NOT NULL
+            );
+            CREATE INDEX st_applications_household ON st_applications (household_id);
+            CREATE INDEX st_applications_dwelling ON st_applications (dwelling_key);
+            CREATE INDEX st_applications_applicant ON st_applications (applicant);
+            CREATE TABLE st_decisions (
+                id {{id}},
+                application_id BIGINT NOT NULL REFERENCES st_applications (id),
+                household_id BIGINT NOT NULL REFERENCES households (id),
+                dwelling_key TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                level TEXT,
+                level_label TEXT,
+                monthly_price_cents BIGINT,
+                valid_from TEXT,
+                valid_to TEXT,
+                grace_until TEXT,
+                rule_version BIGINT NOT NULL,
+                deliberation TEXT NOT NULL,
+                evaluation_json TEXT NOT NULL,
+                reason TEXT,
+                validated_by TEXT NOT NULL,
+                decided_on TEXT NOT NULL,
+                appeal_until TEXT NOT NULL,
+                supersedes BIGINT REFERENCES st_decisions (id),
+                superseded SMALLINT NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX st_decisions_first ON st_decisions (application_id) WHERE supersedes IS NULL;
+            CREATE UNIQUE INDEX st_decisions_replacement ON st_decisions (supersedes);
+            CREATE INDEX st_decisions_household ON st_decisions (household_id);
+            CREATE INDEX st_decisions_dwelling ON st_decisions (dwelling_key);
+            CREATE TABLE st_appeals (
+                id {{id}},
+                decision_id BIGINT NOT NULL REFERENCES st_decisions (id),
+                channel TEXT NOT NULL,
+                grounds TEXT NOT NULL,
+                lodged_by TEXT NOT NULL,
+                lodged_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                reviewed_by TEXT,
+                review_reason TEXT,
+                reviewed_at TEXT,
+                new_decision_id BIGINT REFERENCES st_decisions (id)
+            );
+            CREATE UNIQUE INDEX st_appeals_pending ON st_appeals (decision_id) WHERE status = 'pending';",
+        ),
     ],
 };
 
 pub use storage::{
-    create_household, get_household, list_households, publish_rule_set, rule_set,
-    rule_set_in_force, rule_sets, RuleSetRecord,
+    appeal, appeals, application_identity, close_appeal, create_application, create_household,
+    decision, decisions_of, duplicates, entitlement, entitlements_changing, get_application,
+    get_household, list_applications, list_households, lodge_appeal, publish_rule_set, rule_set,
+    rule_set_in_force, rule_sets, update_draft, Duplicate, Filing, RuleSetRecord,
 };

@@ -204,3 +204,946 @@ pub async fn rule_set_in_force(db: &Db, day: chrono::NaiveDate) -> Result<Option
     .await?;
     row.as_ref().map(rule_set_from_row).transpose()
 }
+
+// ---------------------------------------------------------------------------
+// Applications, decisions, appeals.
+
+use crate::application::{
+    Application, ApplicationCode, ApplicationInput, Channel, Identity, Status,
+};
+use crate::decision::{
+    Appeal, AppealStatus, Decision, DecisionNumber, Entitlement, Outcome, Terms,
+};
+use crate::engine::{Evaluation, Facts};
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Invalid(format!("sérialisation : {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Invalid(format!("{what} illisible en base : {e}")))
+}
+
+fn day_from(s: Option<String>) -> Result<Option<chrono::NaiveDate>> {
+    s.map(|s| {
+        s.parse()
+            .map_err(|_| Error::Invalid(format!("date illisible en base : {s}")))
+    })
+    .transpose()
+}
+
+const APPLICATION_COLUMNS: &str = "a.code, h.code AS household, a.channel, a.status, a.renewal, a.input_json, a.facts_json, a.notes_json, a.entered_by, a.consent_at, a.created_at, a.submitted_at";
+
+fn application_from_row(r: &sqlx::any::AnyRow) -> Result<Application> {
+    let code: String = r.try_get("code")?;
+    let channel: String = r.try_get("channel")?;
+    let status: String = r.try_get("status")?;
+    let renewal: i64 = r.try_get("renewal")?;
+    Ok(Application {
+        code: ApplicationCode::parse(&code)?,
+        household: r.try_get("household")?,
+        channel: Channel::parse(&channel)?,
+        status: Status::parse(&status)?,
+        renewal: renewal != 0,
+        input: from_json(&r.try_get::<String, _>("input_json")?, "demande")?,
+        facts: from_json(&r.try_get::<String, _>("facts_json")?, "faits")?,
+        notes: from_json(&r.try_get::<String, _>("notes_json")?, "notes")?,
+        entered_by: r.try_get("entered_by")?,
+        consent_at: r.try_get("consent_at")?,
+        created_at: r.try_get("created_at")?,
+        submitted_at: r.try_get("submitted_at")?,
+    })
+}
+
+fn owner(scope: Scope) -> Option<i64> {
+    match scope {
+        Scope::All => None,
+        Scope::Own(user_id) => Some(user_id),
+    }
+}
+
+/// What creating or changing an application needs.
+#[derive(Debug, Clone)]
+pub struct Filing<'a> {
+    pub household: &'a HouseholdCode,
+    pub channel: Channel,
+    pub input: &'a ApplicationInput,
+    pub submit: bool,
+    pub renewal: bool,
+    /// Recorded for an application an agent enters for the household.
+    pub consent: bool,
+}
+
+async fn household_id(
+    conn: &mut sqlx::AnyConnection,
+    scope: Scope,
+    code: &HouseholdCode,
+) -> Result<i64> {
+    sqlx::query("SELECT id FROM households WHERE code = $1 AND ($2 IS NULL OR user_id = $2)")
+        .bind(code.as_str())
+        .bind(owner(scope))
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get::<i64, _>("id"))
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(code.to_string()))
+}
+
+/// Creates an application (a draft, or submitted at once) with its audit
+/// entry, in one transaction.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, household = %filing.household))]
+pub async fn create_application(
+    db: &Db,
+    actor: &Actor,
+    scope: Scope,
+    filing: &Filing<'_>,
+) -> Result<Application> {
+    if filing.channel != Channel::Online && !filing.consent {
+        return Err(Error::Invalid(
+            "l'accord du foyer pour que l'agent saisisse sa demande doit être recueilli et coché"
+                .into(),
+        ));
+    }
+    let now = time::to_db(time::now());
+    for _ in 0..5 {
+        let code = ApplicationCode::generate();
+        let mut tx = db.begin().await?;
+        let hid = household_id(&mut tx, scope, filing.household).await?;
+        let facts = filing.input.declared_facts();
+        let inserted = sqlx::query(
+            "INSERT INTO st_applications (code, household_id, channel, status, renewal, applicant, dwelling_key,
+                 input_json, identity_json, facts_json, notes_json, entered_by, consent_at, created_at, submitted_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, $14, $13)",
+        )
+        .bind(code.as_str())
+        .bind(hid)
+        .bind(filing.channel.as_str())
+        .bind(if filing.submit { Status::Submitted } else { Status::Draft }.as_str())
+        .bind(i64::from(filing.renewal))
+        .bind(&filing.input.applicant)
+        .bind(filing.input.dwelling_key())
+        .bind(json(&crate::application::ApplicationInput { identity: None, ..filing.input.clone() })?)
+        .bind(filing.input.identity.as_ref().map(json).transpose()?)
+        .bind(json(&facts)?)
+        .bind((filing.channel != Channel::Online).then(|| actor.username.clone()))
+        .bind((filing.channel != Channel::Online).then(|| now.clone()))
+        .bind(&now)
+        .bind(filing.submit.then(|| now.clone()))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            Change {
+                action: if filing.submit {
+                    "application.submit"
+                } else {
+                    "application.draft"
+                },
+                entity: "application",
+                entity_id: code.as_str(),
+                before: None,
+                after: Some(serde_json::json!({
+                    "household": filing.household.as_str(),
+                    "channel": filing.channel.as_str(),
+                    "renewal": filing.renewal,
+                    "consent": filing.consent,
+                })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(application = %code, "application filed");
+        return get_application(db, Scope::All, code.as_str()).await;
+    }
+    Err(Error::Invalid(
+        "impossible d'attribuer un numéro de demande".into(),
+    ))
+}
+
+/// Changes a draft, and submits it if asked. A sent application no longer
+/// changes.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, application = %code))]
+pub async fn update_draft(
+    db: &Db,
+    actor: &Actor,
+    scope: Scope,
+    code: &ApplicationCode,
+    input: &ApplicationInput,
+    submit: bool,
+) -> Result<Application> {
+    let mut tx = db.begin().await?;
+    let now = time::to_db(time::now());
+    let changed = sqlx::query(
+        "UPDATE st_applications SET input_json = $1, identity_json = $2, facts_json = $3, applicant = $4,
+             dwelling_key = $5, status = $6, submitted_at = $7, updated_at = $8
+         WHERE code = $9 AND status = 'draft'
+           AND household_id IN (SELECT id FROM households WHERE ($10 IS NULL OR user_id = $10))",
+    )
+    .bind(json(&ApplicationInput { identity: None, ..input.clone() })?)
+    .bind(input.identity.as_ref().map(json).transpose()?)
+    .bind(json(&input.declared_facts())?)
+    .bind(&input.applicant)
+    .bind(input.dwelling_key())
+    .bind(if submit { Status::Submitted } else { Status::Draft }.as_str())
+    .bind(submit.then(|| now.clone()))
+    .bind(&now)
+    .bind(code.as_str())
+    .bind(owner(scope))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        drop(tx);
+        // Either unknown (or someone else's), or no longer a draft.
+        let a = get_application(db, scope, code.as_str()).await?;
+        return Err(Error::Invalid(format!(
+            "la demande {} est {} : elle ne peut plus être modifiée",
+            a.code,
+            a.status.label()
+        )));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: if submit {
+                "application.submit"
+            } else {
+                "application.draft"
+            },
+            entity: "application",
+            entity_id: code.as_str(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_application(db, scope, code.as_str()).await
+}
+
+/// One application; outside the caller's scope it does not exist.
+pub async fn get_application(db: &Db, scope: Scope, code: &str) -> Result<Application> {
+    let code = ApplicationCode::parse(code).map_err(|_| Error::NotFound(code.to_owned()))?;
+    let row = sqlx::query(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM st_applications a JOIN households h ON h.id = a.household_id
+         WHERE a.code = $1 AND ($2 IS NULL OR h.user_id = $2)"
+    ))
+    .bind(code.as_str())
+    .bind(owner(scope))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::NotFound(code.to_string()))?;
+    application_from_row(&row)
+}
+
+/// The identity kept for a pending automatic verification, if any.
+pub async fn application_identity(db: &Db, code: &ApplicationCode) -> Result<Option<Identity>> {
+    let row = sqlx::query("SELECT identity_json FROM st_applications WHERE code = $1")
+        .bind(code.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    match row {
+        None => Err(Error::NotFound(code.to_string())),
+        Some(r) => r
+            .try_get::<Option<String>, _>("identity_json")?
+            .map(|s| from_json(&s, "identité"))
+            .transpose(),
+    }
+}
+
+/// Applications in the caller's scope, the newest first; drafts entered by
+/// the household itself are not shown to staff.
+pub async fn list_applications(
+    db: &Db,
+    scope: Scope,
+    status: Option<Status>,
+    household: Option<&HouseholdCode>,
+) -> Result<Vec<Application>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM st_applications a JOIN households h ON h.id = a.household_id
+         WHERE ($1 IS NULL OR h.user_id = $1) AND ($2 IS NULL OR a.status = $2) AND ($3 IS NULL OR h.code = $3)
+           AND ($1 IS NOT NULL OR a.status <> 'draft' OR a.channel <> 'online')
+         ORDER BY a.created_at DESC, a.id DESC"
+    ))
+    .bind(owner(scope))
+    .bind(status.map(Status::as_str))
+    .bind(household.map(HouseholdCode::as_str))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(application_from_row).collect()
+}
+
+/// Another record that looks like the same request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Duplicate {
+    /// An application code or a decision number.
+    pub reference: String,
+    pub household: String,
+    /// Why it looks the same, in French.
+    pub why: String,
+}
+
+/// Applications and entitlements in force for the same dwelling, or for a
+/// person of the same name, other than `application` itself.
+pub async fn duplicates(
+    db: &Db,
+    application: &Application,
+    today: chrono::NaiveDate,
+) -> Result<Vec<Duplicate>> {
+    let key = application.input.dwelling_key();
+    let name = crate::application::dwelling_key(&application.input.applicant, "");
+    let rows = sqlx::query(
+        "SELECT a.code, h.code AS household, a.dwelling_key, a.applicant FROM st_applications a
+         JOIN households h ON h.id = a.household_id
+         WHERE a.code <> $1 AND a.status IN ('submitted', 'decided') AND (a.dwelling_key = $2 OR a.applicant = $3 OR a.applicant = $4)
+         ORDER BY a.id",
+    )
+    .bind(application.code.as_str())
+    .bind(&key)
+    .bind(&application.input.applicant)
+    .bind(application.input.applicant.trim())
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let dk: String = r.try_get("dwelling_key")?;
+        let applicant: String = r.try_get("applicant")?;
+        out.push(Duplicate {
+            reference: r.try_get("code")?,
+            household: r.try_get("household")?,
+            why: if dk == key {
+                "demande pour le même logement".into()
+            } else if crate::application::dwelling_key(&applicant, "") == name {
+                "demande au même nom".into()
+            } else {
+                "demande semblable".into()
+            },
+        });
+    }
+    for d in in_force_for_dwelling(db, &key, today).await? {
+        out.push(Duplicate {
+            why: "droit en cours pour le même logement".into(),
+            ..d
+        });
+    }
+    Ok(out)
+}
+
+async fn in_force_for_dwelling(
+    db: &Db,
+    key: &str,
+    today: chrono::NaiveDate,
+) -> Result<Vec<Duplicate>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.decided_on, h.code AS household FROM st_decisions d JOIN households h ON h.id = d.household_id
+         WHERE d.dwelling_key = $1 AND d.outcome = 'granted' AND d.superseded = 0 AND d.valid_from <= $2 AND d.valid_to >= $2",
+    )
+    .bind(key)
+    .bind(today.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Duplicate {
+                reference: number_of(r.try_get("id")?, &r.try_get::<String, _>("decided_on")?)?
+                    .to_string(),
+                household: r.try_get("household")?,
+                why: String::new(),
+            })
+        })
+        .collect()
+}
+
+fn number_of(id: i64, decided_on: &str) -> Result<DecisionNumber> {
+    let year = decided_on
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .ok_or_else(|| Error::Invalid(format!("date de décision illisible : {decided_on}")))?;
+    Ok(DecisionNumber { year, serial: id })
+}
+
+/// Replaces the facts of a submitted application (after a verification or
+/// a document seen), with notes and an audit entry; `erase_identity`
+/// drops the identity once the State's services have answered.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, application = %code))]
+pub async fn update_facts(
+    db: &Db,
+    actor: &Actor,
+    code: &ApplicationCode,
+    action: &'static str,
+    edit: impl FnOnce(&mut Facts, &mut Vec<String>) -> Result<serde_json::Value>,
+    erase_identity: bool,
+) -> Result<Application> {
+    let mut tx = db.begin().await?;
+    let row =
+        sqlx::query("SELECT status, facts_json, notes_json FROM st_applications WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::NotFound(code.to_string()))?;
+    let status = Status::parse(&row.try_get::<String, _>("status")?)?;
+    if status != Status::Submitted {
+        return Err(Error::Invalid(format!(
+            "la demande {code} est {} : ses justificatifs ne changent plus",
+            status.label()
+        )));
+    }
+    let mut facts: Facts = from_json(&row.try_get::<String, _>("facts_json")?, "faits")?;
+    let mut notes: Vec<String> = from_json(&row.try_get::<String, _>("notes_json")?, "notes")?;
+    let summary = edit(&mut facts, &mut notes)?;
+    let erase = if erase_identity {
+        ", identity_json = NULL"
+    } else {
+        ""
+    };
+    sqlx::query(&format!(
+        "UPDATE st_applications SET facts_json = $1, notes_json = $2, updated_at = $3{erase} WHERE code = $4"
+    ))
+    .bind(json(&facts)?)
+    .bind(json(&notes)?)
+    .bind(time::to_db(time::now()))
+    .bind(code.as_str())
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action,
+            entity: "application",
+            entity_id: code.as_str(),
+            before: None,
+            after: Some(summary),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_application(db, Scope::All, code.as_str()).await
+}
+
+/// The reference of an entitlement in force for the dwelling, held by
+/// another household.
+pub async fn other_entitlement_for_dwelling(
+    db: &Db,
+    application: &Application,
+    day: chrono::NaiveDate,
+) -> Result<Option<String>> {
+    Ok(
+        in_force_for_dwelling(db, &application.input.dwelling_key(), day)
+            .await?
+            .into_iter()
+            .find(|d| d.household != application.household)
+            .map(|d| d.reference),
+    )
+}
+
+const DECISION_COLUMNS: &str = "d.id, d.outcome, d.level, d.level_label, d.monthly_price_cents, d.valid_from, d.valid_to, d.grace_until,
+    d.rule_version, d.deliberation, d.evaluation_json, d.reason, d.validated_by, d.decided_on, d.appeal_until, d.supersedes,
+    a.code AS application, h.code AS household,
+    (SELECT s.decided_on FROM st_decisions s WHERE s.id = d.supersedes) AS supersedes_on";
+
+fn decision_from_row(r: &sqlx::any::AnyRow) -> Result<Decision> {
+    let decided_on: String = r.try_get("decided_on")?;
+    let supersedes: Option<i64> = r.try_get("supersedes")?;
+    let supersedes_on: Option<String> = r.try_get("supersedes_on")?;
+    let price: Option<i64> = r.try_get("monthly_price_cents")?;
+    Ok(Decision {
+        number: number_of(r.try_get("id")?, &decided_on)?,
+        application: r.try_get("application")?,
+        household: r.try_get("household")?,
+        outcome: Outcome::parse(&r.try_get::<String, _>("outcome")?)?,
+        level: r.try_get("level")?,
+        level_label: r.try_get("level_label")?,
+        monthly_price_cents: price.map(|p| u32::try_from(p).unwrap_or(0)),
+        valid_from: day_from(r.try_get("valid_from")?)?,
+        valid_to: day_from(r.try_get("valid_to")?)?,
+        grace_until: day_from(r.try_get("grace_until")?)?,
+        rule_version: r.try_get("rule_version")?,
+        deliberation: r.try_get("deliberation")?,
+        evaluation: from_json::<Evaluation>(
+            &r.try_get::<String, _>("evaluation_json")?,
+            "évaluation",
+        )?,
+        reason: r.try_get("reason")?,
+        validated_by: r.try_get("validated_by")?,
+        decided_on: day_from(Some(decided_on))?.unwrap_or_default(),
+        appeal_until: day_from(Some(r.try_get("appeal_until")?))?.unwrap_or_default(),
+        supersedes: match (supersedes, supersedes_on) {
+            (Some(id), Some(on)) => Some(number_of(id, &on)?),
+            _ => None,
+        },
+    })
+}
+
+/// What storing a decision needs.
+#[derive(Debug)]
+pub struct NewDecision<'a> {
+    pub application: &'a ApplicationCode,
+    pub terms: &'a Terms,
+    pub rule_version: i64,
+    pub deliberation: &'a str,
+    pub evaluation: &'a Evaluation,
+    pub decided_on: chrono::NaiveDate,
+    /// Set when an appeal replaces a decision: the appeal and the decision.
+    pub on_appeal: Option<(i64, i64)>,
+}
+
+/// Stores a validated decision and closes the application (or the appeal)
+/// in one transaction. A second decision on the same application (two
+/// agents at once) is refused by the unique index and reported.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, application = %new.application))]
+pub async fn insert_decision(db: &Db, actor: &Actor, new: &NewDecision<'_>) -> Result<Decision> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query(
+        "SELECT id, household_id, dwelling_key, status FROM st_applications WHERE code = $1",
+    )
+    .bind(new.application.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::NotFound(new.application.to_string()))?;
+    let (app_id, hid, key): (i64, i64, String) = (
+        row.try_get("id")?,
+        row.try_get("household_id")?,
+        row.try_get("dwelling_key")?,
+    );
+    let status = Status::parse(&row.try_get::<String, _>("status")?)?;
+    let expected = if new.on_appeal.is_some() {
+        Status::Decided
+    } else {
+        Status::Submitted
+    };
+    if status != expected {
+        return Err(Error::Invalid(format!(
+            "la demande {} est {} : elle ne peut pas recevoir cette décision",
+            new.application,
+            status.label()
+        )));
+    }
+    let t = new.terms;
+    let inserted = sqlx::query(
+        "INSERT INTO st_decisions (application_id, household_id, dwelling_key, outcome, level, level_label, monthly_price_cents,
+             valid_from, valid_to, grace_until, rule_version, deliberation, evaluation_json, reason, validated_by, decided_on,
+             appeal_until, supersedes, superseded, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19) RETURNING id",
+    )
+    .bind(app_id)
+    .bind(hid)
+    .bind(&key)
+    .bind(t.outcome.as_str())
+    .bind(&t.level)
+    .bind(&t.level_label)
+    .bind(t.monthly_price_cents.map(i64::from))
+    .bind(t.valid_from.map(|d| d.to_string()))
+    .bind(t.valid_to.map(|d| d.to_string()))
+    .bind(t.grace_until.map(|d| d.to_string()))
+    .bind(new.rule_version)
+    .bind(new.deliberation)
+    .bind(json(new.evaluation)?)
+    .bind(&t.reason)
+    .bind(&actor.username)
+    .bind(new.decided_on.to_string())
+    .bind(t.appeal_until.to_string())
+    .bind(new.on_appeal.map(|(_, d)| d))
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(r) => r.try_get("id")?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "la demande {} vient de recevoir une décision d'un autre agent",
+                new.application
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let number = DecisionNumber {
+        year: chrono::Datelike::year(&new.decided_on),
+        serial: id,
+    };
+    sqlx::query("UPDATE st_applications SET status = 'decided', updated_at = $1 WHERE id = $2")
+        .bind(time::to_db(time::now()))
+        .bind(app_id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some((appeal, old)) = new.on_appeal {
+        sqlx::query("UPDATE st_decisions SET superseded = 1 WHERE id = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        // The appeal closes with its new decision, or neither happens.
+        let closed = sqlx::query(
+            "UPDATE st_appeals SET new_decision_id = $1, status = 'overturned', reviewed_by = $2, review_reason = $3,
+                 reviewed_at = $4 WHERE id = $5 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(&actor.username)
+        .bind(&t.reason)
+        .bind(time::to_db(time::now()))
+        .bind(appeal)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if closed == 0 {
+            return Err(Error::Invalid(format!(
+                "le recours n° {appeal} n'est plus en attente d'examen"
+            )));
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            Change {
+                action: "appeal.review",
+                entity: "appeal",
+                entity_id: &appeal.to_string(),
+                before: None,
+                after: Some(serde_json::json!({ "status": "overturned", "reason": t.reason })),
+            },
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "decision.validate",
+            entity: "decision",
+            entity_id: &number.to_string(),
+            before: None,
+            after: Some(serde_json::json!({
+                "application": new.application.as_str(),
+                "outcome": t.outcome.as_str(),
+                "level": t.level,
+                "valid_from": t.valid_from,
+                "valid_to": t.valid_to,
+                "rule_version": new.rule_version,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(decision = %number, outcome = t.outcome.as_str(), "decision validated");
+    decision(db, Scope::All, &number).await
+}
+
+/// One decision; outside the caller's scope it does not exist.
+pub async fn decision(db: &Db, scope: Scope, number: &DecisionNumber) -> Result<Decision> {
+    let row = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM st_decisions d JOIN st_applications a ON a.id = d.application_id
+         JOIN households h ON h.id = d.household_id WHERE d.id = $1 AND ($2 IS NULL OR h.user_id = $2)"
+    ))
+    .bind(number.serial)
+    .bind(owner(scope))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::NotFound(number.to_string()))?;
+    let d = decision_from_row(&row)?;
+    if d.number != *number {
+        return Err(Error::NotFound(number.to_string()));
+    }
+    Ok(d)
+}
+
+/// The decisions of an application, the first first.
+pub async fn decisions_of(
+    db: &Db,
+    scope: Scope,
+    application: &ApplicationCode,
+) -> Result<Vec<Decision>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM st_decisions d JOIN st_applications a ON a.id = d.application_id
+         JOIN households h ON h.id = d.household_id WHERE a.code = $1 AND ($2 IS NULL OR h.user_id = $2) ORDER BY d.id"
+    ))
+    .bind(application.as_str())
+    .bind(owner(scope))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(decision_from_row).collect()
+}
+
+/// The entitlement of a household on `day`: its granted decision in force
+/// (not replaced), including the renewal grace when a renewal is pending.
+pub async fn entitlement(
+    db: &Db,
+    household: &HouseholdCode,
+    day: chrono::NaiveDate,
+) -> Result<Option<Entitlement>> {
+    let d = day.to_string();
+    let rows = sqlx::query(
+        "SELECT d.id, d.decided_on, d.level, d.level_label, d.monthly_price_cents, d.valid_from, d.valid_to, d.grace_until
+         FROM st_decisions d JOIN households h ON h.id = d.household_id
+         WHERE h.code = $1 AND d.outcome = 'granted' AND d.superseded = 0 AND d.valid_from <= $2 AND d.grace_until >= $2
+         ORDER BY d.valid_from DESC, d.id DESC",
+    )
+    .bind(household.as_str())
+    .bind(&d)
+    .fetch_all(db.pool())
+    .await?;
+    let pending_renewal: bool = sqlx::query(
+        "SELECT 1 FROM st_applications a JOIN households h ON h.id = a.household_id
+         WHERE h.code = $1 AND a.renewal = 1 AND a.status = 'submitted'",
+    )
+    .bind(household.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .is_some();
+    for r in rows {
+        let e = entitlement_from_row(&r, household.as_str())?;
+        if e.applies_on(day, pending_renewal) {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+fn entitlement_from_row(r: &sqlx::any::AnyRow, household: &str) -> Result<Entitlement> {
+    let missing = || Error::Invalid("droit accordé sans niveau ou sans dates".into());
+    let price: Option<i64> = r.try_get("monthly_price_cents")?;
+    Ok(Entitlement {
+        household: household.to_owned(),
+        level: r
+            .try_get::<Option<String>, _>("level")?
+            .ok_or_else(missing)?,
+        level_label: r
+            .try_get::<Option<String>, _>("level_label")?
+            .ok_or_else(missing)?,
+        monthly_price_cents: price
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(missing)?,
+        valid_from: day_from(r.try_get("valid_from")?)?.ok_or_else(missing)?,
+        valid_to: day_from(r.try_get("valid_to")?)?.ok_or_else(missing)?,
+        grace_until: day_from(r.try_get("grace_until")?)?.ok_or_else(missing)?,
+        decision_ref: number_of(r.try_get("id")?, &r.try_get::<String, _>("decided_on")?)?
+            .to_string(),
+    })
+}
+
+/// Every granted entitlement whose period starts or ends within
+/// `[from, to]`, or that was replaced by a decision of that period: what
+/// billing must re-read for a billing run.
+pub async fn entitlements_changing(
+    db: &Db,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Entitlement>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.decided_on, d.level, d.level_label, d.monthly_price_cents, d.valid_from, d.valid_to, d.grace_until,
+                h.code AS household
+         FROM st_decisions d JOIN households h ON h.id = d.household_id
+         WHERE d.outcome = 'granted' AND d.superseded = 0
+           AND ((d.valid_from BETWEEN $1 AND $2) OR (d.valid_to BETWEEN $1 AND $2) OR (d.grace_until BETWEEN $1 AND $2)
+                OR (d.decided_on BETWEEN $1 AND $2))
+         ORDER BY d.id",
+    )
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| entitlement_from_row(r, &r.try_get::<String, _>("household")?))
+        .collect()
+}
+
+const APPEAL_COLUMNS: &str = "p.id, p.decision_id, d.decided_on, p.channel, p.grounds, p.lodged_by, p.lodged_at, p.status,
+    p.reviewed_by, p.review_reason, p.reviewed_at, p.new_decision_id, n.decided_on AS new_decided_on";
+
+fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<Appeal> {
+    let new_id: Option<i64> = r.try_get("new_decision_id")?;
+    let new_on: Option<String> = r.try_get("new_decided_on")?;
+    Ok(Appeal {
+        id: r.try_get("id")?,
+        decision: number_of(
+            r.try_get("decision_id")?,
+            &r.try_get::<String, _>("decided_on")?,
+        )?,
+        channel: Channel::parse(&r.try_get::<String, _>("channel")?)?,
+        grounds: r.try_get("grounds")?,
+        lodged_by: r.try_get("lodged_by")?,
+        lodged_at: r.try_get("lodged_at")?,
+        status: AppealStatus::parse(&r.try_get::<String, _>("status")?)?,
+        reviewed_by: r.try_get("reviewed_by")?,
+        review_reason: r.try_get("review_reason")?,
+        reviewed_at: r.try_get("reviewed_at")?,
+        new_decision: match (new_id, new_on) {
+            (Some(id), Some(on)) => Some(number_of(id, &on)?),
+            _ => None,
+        },
+    })
+}
+
+/// Lodges an appeal against a decision within its appeal period.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, decision = %number))]
+pub async fn lodge_appeal(
+    db: &Db,
+    actor: &Actor,
+    scope: Scope,
+    number: &DecisionNumber,
+    channel: Channel,
+    grounds: &str,
+    today: chrono::NaiveDate,
+) -> Result<Appeal> {
+    let grounds = grounds.trim();
+    if grounds.is_empty() {
+        return Err(Error::Invalid(
+            "expliquez en quelques mots pourquoi vous contestez la décision".into(),
+        ));
+    }
+    if grounds.chars().count() > 4000 {
+        return Err(Error::Invalid(
+            "le recours ne peut dépasser 4 000 caractères".into(),
+        ));
+    }
+    let d = decision(db, scope, number).await?;
+    if today > d.appeal_until {
+        return Err(Error::Invalid(format!(
+            "le délai de recours contre la décision {} a pris fin le {}",
+            d.number,
+            crate::rules::french_date(d.appeal_until)
+        )));
+    }
+    let mut tx = db.begin().await?;
+    let superseded: i64 = sqlx::query("SELECT superseded FROM st_decisions WHERE id = $1")
+        .bind(number.serial)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("superseded")?;
+    if superseded != 0 {
+        return Err(Error::Invalid(format!(
+            "la décision {number} a déjà été remplacée à la suite d'un recours"
+        )));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO st_appeals (decision_id, channel, grounds, lodged_by, lodged_at, status)
+         VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING id",
+    )
+    .bind(number.serial)
+    .bind(channel.as_str())
+    .bind(grounds)
+    .bind(&actor.username)
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(r) => r.try_get("id")?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "un recours contre la décision {number} est déjà en cours d'examen"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "appeal.lodge",
+            entity: "appeal",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(
+                serde_json::json!({ "decision": number.to_string(), "channel": channel.as_str() }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    appeal(db, scope, id).await
+}
+
+/// One appeal; outside the caller's scope it does not exist.
+pub async fn appeal(db: &Db, scope: Scope, id: i64) -> Result<Appeal> {
+    let row = sqlx::query(&format!(
+        "SELECT {APPEAL_COLUMNS} FROM st_appeals p JOIN st_decisions d ON d.id = p.decision_id
+         JOIN households h ON h.id = d.household_id LEFT JOIN st_decisions n ON n.id = p.new_decision_id
+         WHERE p.id = $1 AND ($2 IS NULL OR h.user_id = $2)"
+    ))
+    .bind(id)
+    .bind(owner(scope))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::Missing(format!("aucun recours n° {id}")))?;
+    appeal_from_row(&row)
+}
+
+/// Appeals, the pending first; or those against one decision.
+pub async fn appeals(
+    db: &Db,
+    scope: Scope,
+    decision: Option<&DecisionNumber>,
+) -> Result<Vec<Appeal>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {APPEAL_COLUMNS} FROM st_appeals p JOIN st_decisions d ON d.id = p.decision_id
+         JOIN households h ON h.id = d.household_id LEFT JOIN st_decisions n ON n.id = p.new_decision_id
+         WHERE ($1 IS NULL OR h.user_id = $1) AND ($2 IS NULL OR p.decision_id = $2)
+         ORDER BY CASE WHEN p.status = 'pending' THEN 0 ELSE 1 END, p.id DESC"
+    ))
+    .bind(owner(scope))
+    .bind(decision.map(|d| d.serial))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(appeal_from_row).collect()
+}
+
+/// Closes a pending appeal with its outcome; the caller stores the new
+/// decision first when the appeal succeeds. The reviewer is never the
+/// agent who validated the decision under appeal.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, appeal = id))]
+pub async fn close_appeal(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    status: AppealStatus,
+    reason: &str,
+) -> Result<Appeal> {
+    let mut tx = db.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE st_appeals SET status = $1, reviewed_by = $2, review_reason = $3, reviewed_at = $4
+         WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(status.as_str())
+    .bind(&actor.username)
+    .bind(reason)
+    .bind(time::to_db(time::now()))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(Error::Invalid(format!(
+            "le recours n° {id} n'est pas en attente d'examen"
+        )));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "appeal.review",
+            entity: "appeal",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "status": status.as_str(), "reason": reason })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    appeal(db, Scope::All, id).await
+}
+
+/// The application a decision belongs to, for the appeal's new decision.
+pub async fn reopen_for_appeal(db: &Db, number: &DecisionNumber) -> Result<ApplicationCode> {
+    let row = sqlx::query(
+        "SELECT a.code FROM st_decisions d JOIN st_applications a ON a.id = d.application_id WHERE d.id = $1",
+    )
+    .bind(number.serial)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::NotFound(number.to_string()))?;
+    ApplicationCode::parse(&row.try_get::<String, _>("code")?)
+}

@@ -1,0 +1,143 @@
+//! What the social-tariff API and pages share: the caller's household, the
+//! day in Europe/Paris, the régie as the signer of letters, a decision's
+//! letter.
+
+use social_tariff::application::Channel;
+use social_tariff::decision::{Decision, Issuer, Letter};
+use social_tariff::{Household, HouseholdCode, Scope};
+
+use crate::auth::{Principal, Role};
+use crate::{AppState, Error};
+
+/// Today in Europe/Paris: the day people and delays count in.
+pub fn today() -> chrono::NaiveDate {
+    regie_core::time::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive()
+}
+
+/// Whether the caller acts for the régie (an agent or an admin) rather
+/// than as a household.
+pub fn is_staff(me: &Principal) -> bool {
+    me.has_any(&[Role::Admin, Role::SocialAgent])
+}
+
+/// The channel of what the caller files: a household files online; an
+/// agent files at the counter unless told it comes from a paper form.
+pub fn channel_of(me: &Principal, requested: Option<&str>) -> Result<Channel, Error> {
+    if !is_staff(me) {
+        return Ok(Channel::Online);
+    }
+    match requested.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(Channel::Counter),
+        Some(s) => match Channel::parse(s)? {
+            Channel::Online => Err(Error::Invalid(
+                "an agent files an application at the counter or from a paper form, not online"
+                    .into(),
+            )),
+            c => Ok(c),
+        },
+    }
+}
+
+/// The household a household user applies for: its own, created on its
+/// first application with the applicant's name.
+pub async fn own_household(
+    state: &AppState,
+    me: &Principal,
+    name: &str,
+) -> Result<Household, Error> {
+    let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    if let Some(h) = mine.into_iter().next() {
+        return Ok(h);
+    }
+    let display_name = if name.trim().is_empty() {
+        me.display_name.clone()
+    } else {
+        name.trim().to_owned()
+    };
+    Ok(social_tariff::create_household(
+        &state.db,
+        &me.actor(),
+        &social_tariff::NewHousehold {
+            display_name,
+            user_id: Some(me.user_id),
+        },
+    )
+    .await?)
+}
+
+/// The household an agent files for: the one named, or a new one with
+/// the applicant's name (a household met at the counter may have none).
+pub async fn household_for_agent(
+    state: &AppState,
+    me: &Principal,
+    code: Option<&str>,
+    name: &str,
+) -> Result<HouseholdCode, Error> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => Ok(social_tariff::get_household(&state.db, Scope::All, c)
+            .await?
+            .code),
+        None => {
+            let display_name = if name.trim().is_empty() {
+                "Foyer reçu au guichet".to_owned()
+            } else {
+                name.trim().to_owned()
+            };
+            Ok(social_tariff::create_household(
+                &state.db,
+                &me.actor(),
+                &social_tariff::NewHousehold {
+                    display_name,
+                    user_id: None,
+                },
+            )
+            .await?
+            .code)
+        }
+    }
+}
+
+pub fn issuer(state: &AppState) -> Issuer {
+    Issuer {
+        name: state.config.regie_name.clone(),
+        address: state.config.regie_address.clone(),
+    }
+}
+
+/// Where the rules are published, for the letters.
+pub fn rules_url(state: &AppState) -> String {
+    let base = state
+        .config
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    format!("{base}{}", crate::web::rules::PUBLIC_PATH)
+}
+
+/// A decision and its letter, within the caller's scope.
+pub async fn letter(
+    state: &AppState,
+    scope: Scope,
+    number: &str,
+) -> Result<(Decision, Letter), Error> {
+    let number = social_tariff::service::decision_number(number)?;
+    let decision = social_tariff::decision(&state.db, scope, &number).await?;
+    let code = social_tariff::application::ApplicationCode::parse(&decision.application)?;
+    let application = social_tariff::get_application(&state.db, Scope::All, code.as_str()).await?;
+    let i = &application.input;
+    let address = vec![
+        i.address.clone(),
+        format!("{} {}", i.postcode, i.town).trim().to_owned(),
+    ];
+    let letter = social_tariff::decision::letter(
+        &issuer(state),
+        &decision,
+        &i.applicant,
+        &address,
+        &rules_url(state),
+    );
+    Ok((decision, letter))
+}
