@@ -567,6 +567,115 @@ mod tests {
         );
     }
 
+    fn granted() -> Decision {
+        let r = rules();
+        let on = day("2026-11-02");
+        let evaluation = evaluate(&r, &rsa(true), on).unwrap_or_else(|e| panic!("{e}"));
+        let t = terms(
+            &r,
+            &evaluation,
+            &Ruling {
+                outcome: Outcome::Granted,
+                reason: None,
+            },
+            on,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Decision {
+            number: DecisionNumber {
+                year: 2026,
+                serial: 7,
+            },
+            application: "DEM-7KQ2MX".into(),
+            household: "FOY-7KQ2MX".into(),
+            outcome: t.outcome,
+            level: t.level,
+            level_label: t.level_label,
+            monthly_price_cents: t.monthly_price_cents,
+            valid_from: t.valid_from,
+            valid_to: t.valid_to,
+            grace_until: t.grace_until,
+            rule_version: 1,
+            deliberation: "2026-045".into(),
+            evaluation,
+            reason: None,
+            validated_by: "agent".into(),
+            decided_on: on,
+            appeal_until: t.appeal_until,
+            supersedes: None,
+        }
+    }
+
+    fn letter_of(d: &Decision) -> Letter {
+        letter(
+            &Issuer {
+                name: "Régie de la fibre de Rennes".into(),
+                address: "Place de la Mairie, 35000 Rennes".into(),
+            },
+            d,
+            "Awa Diallo",
+            &["12 rue de l'Église".into(), "35000 Rennes".into()],
+            "https://regie.example/tarif-social/regles",
+        )
+    }
+
+    #[test]
+    fn the_letter_says_the_outcome_the_reasons_the_algorithm_and_the_appeal() {
+        let l = letter_of(&granted());
+        let text: String = std::iter::once(l.title.clone())
+            .chain(l.reference.iter().cloned())
+            .chain(l.recipient.iter().cloned())
+            .chain(l.sections.iter().flat_map(|s| {
+                std::iter::once(format!("## {}", s.heading)).chain(s.paragraphs.iter().cloned())
+            }))
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn the_letter_prints_as_a_pdf_with_its_french_text() {
+        let pdf = letter_of(&granted())
+            .to_pdf("Régie")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(pdf.starts_with(b"%PDF-"));
+        // Rendered check with poppler's pdftotext where installed (CI has it).
+        let Ok(dir) = tempfile::tempdir() else { return };
+        let path = dir.path().join("lettre.pdf");
+        std::fs::write(&path, &pdf).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(keep) = std::env::var_os("REGIE_KEEP_LETTER") {
+            let _ = std::fs::copy(&path, keep);
+        }
+        let out = std::process::Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output();
+        let Ok(out) = out else {
+            assert!(
+                std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+                "pdftotext (poppler-utils) is required"
+            );
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for expected in [
+            "Décision relative au tarif social",
+            "Votre demande de tarif social est acceptée",
+            "traitement algorithmique",
+            "Comment contester cette décision",
+            "DEC-2026-000007",
+            "Awa Diallo",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected} missing from the rendered PDF: {text}"
+            );
+        }
+    }
+
     #[test]
     fn an_entitlement_applies_in_its_period_and_its_grace_only_while_renewing() {
         let e = Entitlement {

@@ -159,7 +159,8 @@ pub const COMPONENT: Component = Component {
 
 pub use storage::{
     appeal, appeals, application_identity, close_appeal, create_application, create_household,
-    decision, decisions_of, duplicates, entitlement, entitlements_changing, get_application,
-    get_household, list_applications, list_households, lodge_appeal, publish_rule_set, rule_set,
-    rule_set_in_force, rule_sets, update_draft, Duplicate, Filing, RuleSetRecord,
+    decision, decisions_of, duplicates, entitlement, entitlements_changing, entitlements_in_force,
+    get_application, get_household, list_applications, list_households, lodge_appeal,
+    publish_rule_set, rule_set, rule_set_in_force, rule_sets, update_draft, Duplicate, Filing,
+    RuleSetRecord,
 };

@@ -1147,3 +1147,21 @@ pub async fn reopen_for_appeal(db: &Db, number: &DecisionNumber) -> Result<Appli
     .ok_or_else(|| Error::NotFound(number.to_string()))?;
     ApplicationCode::parse(&row.try_get::<String, _>("code")?)
 }
+
+/// Every entitlement in force on `day` (its grace not counted), for the
+/// accountants' list.
+pub async fn entitlements_in_force(db: &Db, day: chrono::NaiveDate) -> Result<Vec<Entitlement>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.decided_on, d.level, d.level_label, d.monthly_price_cents, d.valid_from, d.valid_to, d.grace_until,
+                h.code AS household
+         FROM st_decisions d JOIN households h ON h.id = d.household_id
+         WHERE d.outcome = 'granted' AND d.superseded = 0 AND d.valid_from <= $1 AND d.valid_to >= $1
+         ORDER BY h.code",
+    )
+    .bind(day.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| entitlement_from_row(r, &r.try_get::<String, _>("household")?))
+        .collect()
+}

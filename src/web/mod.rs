@@ -9,6 +9,7 @@ pub mod lines;
 pub mod pages;
 pub mod pon;
 pub mod rules;
+pub mod social;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -55,9 +56,14 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/technicien/pon", "Ports PON"),
                 ("/technicien/import", "Importer"),
             ]),
-            Role::Accountant => links.push(("/comptabilite", "Comptabilité")),
+            Role::Accountant => links.extend([
+                ("/comptabilite", "Comptabilité"),
+                ("/comptabilite/tarif-social", "Tarif social"),
+            ]),
             Role::SocialAgent => links.extend([
                 ("/instruction", "Instruction"),
+                ("/instruction/demandes", "Demandes"),
+                ("/instruction/recours", "Recours"),
                 ("/instruction/foyers", "Foyers"),
             ]),
             Role::Household => links.push(("/mon-espace", "Mon espace")),

@@ -726,12 +726,27 @@ pub async fn accountant_home(me: Principal) -> Response {
 /// `GET /instruction`.
 pub async fn social_home(State(state): State<AppState>, me: Principal) -> PageResult {
     let households = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    let pending = social_tariff::list_applications(
+        &state.db,
+        social_tariff::Scope::All,
+        Some(social_tariff::application::Status::Submitted),
+        None,
+    )
+    .await?
+    .len();
+    let appeals = social_tariff::appeals(&state.db, social_tariff::Scope::All, None)
+        .await?
+        .iter()
+        .filter(|a| a.status == social_tariff::decision::AppealStatus::Pending)
+        .count();
     let body = html! {
         h1 { "Instruction sociale" }
         p { "Bonjour " (me.display_name) ". Vous instruisez les demandes de tarif social et d'aide à l'équipement." }
         ul class="cartes" {
             li class="carte" { h2 { "Foyers" } p { (households.len()) " foyers enregistrés." } a href="/instruction/foyers" { "Voir et enregistrer des foyers" } }
-            li class="carte" { h2 { "Demandes" } p { "Les demandes en ligne et au guichet, à vérifier et décider." } p class="info" { "Aucune demande en attente." } }
+            li class="carte" { h2 { "Demandes" } p { "Les demandes en ligne, au guichet et sur papier, à vérifier et décider." }
+                p { (pending) " demande(s) à instruire, " (appeals) " recours en attente." }
+                a href="/instruction/demandes" { "Voir les demandes" } }
             li class="carte" { h2 { "Équipements reconditionnés" } p { "Stock, enveloppe annuelle et liste d'attente." } }
         }
     };
@@ -848,11 +863,12 @@ pub async fn households_create(
 /// `GET /mon-espace`.
 pub async fn household_home(State(state): State<AppState>, me: Principal) -> PageResult {
     let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    let summary = crate::web::social::household_summary(&state, &me).await?;
     let body = html! {
         h1 { "Mon espace" }
         p { "Bonjour " (me.display_name) "." }
         @if mine.is_empty() {
-            p class="info" { "Votre compte n'est encore rattaché à aucun foyer. Le service social de la mairie peut le faire pour vous, au guichet ou par téléphone." }
+            p class="info" { "Votre compte n'est encore rattaché à aucun dossier : il le sera à votre première demande. Le service social de la mairie peut aussi vous aider, au guichet ou par téléphone." }
         } @else {
             ul class="cartes" {
                 @for h in &mine {
@@ -864,8 +880,9 @@ pub async fn household_home(State(state): State<AppState>, me: Principal) -> Pag
                 }
             }
         }
-        h2 { "Tarif social et aide à l'équipement" }
-        p { "Vous pourrez bientôt demander ici le tarif social et un équipement reconditionné. Vous pouvez aussi le faire au guichet de la mairie : les deux démarches ont la même valeur." }
+        (summary)
+        h2 { "Aide à l'équipement" }
+        p { "Vous pourrez bientôt demander ici un ordinateur ou un téléphone reconditionné. Vous pouvez aussi le faire au guichet de la mairie : les deux démarches ont la même valeur." }
     };
     Ok(page("Mon espace", &me, "/mon-espace", body))
 }
