@@ -47,6 +47,8 @@ pub struct AppState {
     /// The service that checks a household's situation without documents,
     /// when one is configured.
     pub verifier: Option<Arc<dyn social_tariff::verify::Verifier>>,
+    /// The SMTP server for e-mail reminders, when one is configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -71,8 +73,14 @@ impl AppState {
                 Some(api) => Some(Arc::new(api.verifier()?)),
                 None => None,
             };
+        let mailer = config
+            .smtp
+            .as_ref()
+            .map(crate::mail::Mailer::new)
+            .transpose()?;
         Ok(Self {
             verifier,
+            mailer,
             db,
             config: Arc::new(config),
             metrics,
@@ -847,6 +855,34 @@ pub fn route_table() -> Vec<Route> {
             Public,
             Page,
             get(web::social::paper_form),
+        ),
+        route(
+            Method::GET,
+            "/instruction/courrier",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::social::outbox),
+        ),
+        route(
+            Method::POST,
+            "/instruction/courrier",
+            Roles(SOCIAL_STAFF),
+            Page,
+            post(web::social::outbox_run),
+        ),
+        route(
+            Method::GET,
+            "/instruction/courrier/{id}/lettre.pdf",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::social::reminder_pdf),
+        ),
+        route(
+            Method::POST,
+            "/instruction/courrier/{id}/imprime",
+            Roles(SOCIAL_STAFF),
+            Page,
+            post(web::social::reminder_printed),
         ),
         route(
             Method::GET,

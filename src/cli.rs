@@ -436,6 +436,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
         }
     }
     crate::monitor::spawn(&state).await?;
+    crate::social::spawn_renewal_job(&state);
     // Load the plant in the background, so the first trace does not wait.
     {
         let (db, cache) = (state.db.clone(), state.plant.clone());

@@ -102,6 +102,55 @@ pub struct Config {
     /// without documents; absent: agents check documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_particulier: Option<ApiParticulierConfig>,
+    /// The régie's SMTP server, for e-mail reminders; absent: reminders
+    /// are letters printed from the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// The SMTP server:
+///
+/// ```toml
+/// [smtp]
+/// host = "smtp.mairie.example"
+/// port = 587
+/// security = "starttls"          # "tls", "starttls" or "none" (a relay on the LAN)
+/// username = "regie"             # facultatif
+/// password = "…"                 # or REGIE_SMTP_PASSWORD
+/// from = "Régie de la fibre <fibre@mairie.example>"
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_security() -> String {
+    "starttls".into()
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to reach the State's API Particulier:
@@ -543,6 +592,7 @@ impl Default for Config {
             regie_name: "Régie publique de la fibre".into(),
             regie_address: "Hôtel de ville".into(),
             api_particulier: None,
+            smtp: None,
         }
     }
 }
@@ -765,6 +815,11 @@ impl Config {
         for u in &mut shown.trap_user {
             u.auth_key = "***".into();
             u.priv_key = "***".into();
+        }
+        if let Some(m) = &mut shown.smtp {
+            if m.password.is_some() {
+                m.password = Some("***".into());
+            }
         }
         if let Some(a) = &mut shown.api_particulier {
             if a.token.is_some() {

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod idempotency;
 pub mod inventory_cli;
+pub mod mail;
 pub mod metrics;
 pub mod monitor;
 pub mod openapi;

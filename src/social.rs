@@ -141,3 +141,97 @@ pub async fn letter(
     );
     Ok((decision, letter))
 }
+
+/// What one run of the renewal job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReminderRun {
+    pub planned: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Where a household renews, for the reminders.
+pub fn renew_url(state: &AppState) -> String {
+    let base = state
+        .config
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    format!("{base}{}", crate::web::social::HOUSEHOLD_FORM)
+}
+
+/// Plans the reminders due on `today` and sends the e-mails among them.
+/// Planning is idempotent and each e-mail is claimed before it is sent, so
+/// several instances may run it. A failed e-mail becomes a letter to print.
+#[tracing::instrument(skip_all, fields(today = %today))]
+pub async fn renewal_job(state: &AppState, today: chrono::NaiveDate) -> Result<ReminderRun, Error> {
+    let mut run = ReminderRun {
+        planned: social_tariff::plan_reminders(&state.db, today, state.mailer.is_some())
+            .await?
+            .len(),
+        ..ReminderRun::default()
+    };
+    let Some(mailer) = &state.mailer else {
+        return Ok(run);
+    };
+    let actor = regie_core::audit::Actor::system("renewal-reminders");
+    for r in social_tariff::outbox(&state.db).await? {
+        if r.status != social_tariff::renewal::Status::ToSend
+            || !social_tariff::claim_reminder(&state.db, r.id).await?
+        {
+            continue;
+        }
+        let Some(to) = r.email.as_deref() else {
+            continue;
+        };
+        let (subject, body) = r.text(&issuer(state), &renew_url(state));
+        match mailer.send(to, &subject, &body.join("\n\n")).await {
+            Ok(()) => {
+                social_tariff::set_reminder_status(
+                    &state.db,
+                    &actor,
+                    r.id,
+                    social_tariff::renewal::Status::Sent,
+                    None,
+                )
+                .await?;
+                run.sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(reminder = r.id, error = %e, "reminder e-mail failed; left to print");
+                social_tariff::set_reminder_status(
+                    &state.db,
+                    &actor,
+                    r.id,
+                    social_tariff::renewal::Status::Failed,
+                    Some(&e),
+                )
+                .await?;
+                run.failed += 1;
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Runs the renewal job now and every six hours while the server runs.
+pub fn spawn_renewal_job(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match renewal_job(&state, today()).await {
+                Ok(run) => tracing::info!(
+                    planned = run.planned,
+                    sent = run.sent,
+                    failed = run.failed,
+                    "renewal reminders"
+                ),
+                Err(e) => tracing::error!(error = %e, "renewal reminders failed"),
+            }
+        }
+    });
+}

@@ -130,6 +130,7 @@ pub fn terms(
     evaluation: &Evaluation,
     ruling: &Ruling,
     decided_on: NaiveDate,
+    starts_on: NaiveDate,
 ) -> Result<Terms, Error> {
     let reason = ruling
         .reason
@@ -150,7 +151,7 @@ pub fn terms(
             let l = rules
                 .level(level)
                 .ok_or_else(|| Error::Invalid(format!("niveau « {level} » absent des règles")))?;
-            let (from, to) = crate::engine::validity(rules, decided_on);
+            let (from, to) = crate::engine::validity(rules, starts_on.max(decided_on));
             Ok(Terms {
                 outcome: Outcome::Granted,
                 level: Some(l.code.clone()),
@@ -541,12 +542,12 @@ mod tests {
             outcome: Outcome::Granted,
             reason: None,
         };
-        let t = terms(&r, &yes, &grant, on).unwrap_or_else(|e| panic!("{e}"));
+        let t = terms(&r, &yes, &grant, on, on).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.valid_from, Some(on));
         assert_eq!(t.valid_to, Some(day("2027-11-01")));
         assert_eq!(t.appeal_until, day("2027-01-01"));
         let unsure = evaluate(&r, &rsa(false), on).unwrap_or_else(|e| panic!("{e}"));
-        let e = terms(&r, &unsure, &grant, on)
+        let e = terms(&r, &unsure, &grant, on, on)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -556,13 +557,13 @@ mod tests {
             outcome: Outcome::Refused,
             reason: Some("  ".into()),
         };
-        assert!(terms(&r, &yes, &refuse, on).is_err());
+        assert!(terms(&r, &yes, &refuse, on, on).is_err());
         let refuse = Ruling {
             outcome: Outcome::Refused,
             reason: Some("fausse déclaration".into()),
         };
         assert_eq!(
-            terms(&r, &yes, &refuse, on).map(|t| t.outcome).ok(),
+            terms(&r, &yes, &refuse, on, on).map(|t| t.outcome).ok(),
             Some(Outcome::Refused)
         );
     }
@@ -578,6 +579,7 @@ mod tests {
                 outcome: Outcome::Granted,
                 reason: None,
             },
+            on,
             on,
         )
         .unwrap_or_else(|e| panic!("{e}"));

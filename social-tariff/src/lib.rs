@@ -16,6 +16,7 @@ pub mod application;
 pub mod decision;
 pub mod engine;
 pub mod household;
+pub mod renewal;
 pub mod rules;
 pub mod service;
 mod storage;
@@ -154,13 +155,34 @@ pub const COMPONENT: Component = Component {
             );
             CREATE UNIQUE INDEX st_appeals_pending ON st_appeals (decision_id) WHERE status = 'pending';",
         ),
+        Migration::portable(
+            4,
+            "renewal_reminders",
+            // One reminder of each kind per decision: the daily job may run
+            // on several instances or twice a day and still plan it once.
+            "CREATE TABLE st_reminders (
+                id {{id}},
+                decision_id BIGINT NOT NULL REFERENCES st_decisions (id),
+                kind TEXT NOT NULL,
+                due_on TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                address TEXT,
+                status TEXT NOT NULL,
+                detail TEXT,
+                created_at TEXT NOT NULL,
+                done_at TEXT,
+                UNIQUE (decision_id, kind)
+            );
+            CREATE INDEX st_reminders_status ON st_reminders (status);",
+        ),
     ],
 };
 
 pub use storage::{
-    appeal, appeals, application_identity, close_appeal, create_application, create_household,
-    decision, decisions_of, duplicates, entitlement, entitlements_changing, entitlements_in_force,
-    get_application, get_household, list_applications, list_households, lodge_appeal,
-    publish_rule_set, rule_set, rule_set_in_force, rule_sets, update_draft, Duplicate, Filing,
-    RuleSetRecord,
+    appeal, appeals, application_identity, claim_reminder, close_appeal, create_application,
+    create_household, decision, decisions_of, duplicates, entitlement, entitlements_changing,
+    entitlements_in_force, get_application, get_household, last_application, list_applications,
+    list_households, lodge_appeal, outbox, plan_reminders, publish_rule_set, reminder, rule_set,
+    rule_set_in_force, rule_sets, running_until, set_reminder_status, update_draft, Duplicate,
+    Filing, RuleSetRecord,
 };

@@ -313,7 +313,13 @@ pub async fn decide(
         )));
     }
     let (rules, evaluation) = evaluate(db, &application, today).await?;
-    let terms = decision::terms(&rules.rules, &evaluation, ruling, today)?;
+    // A renewal decided while the right still runs continues it without a
+    // gap or an overlap.
+    let starts_on = match storage::running_until(db, &application.household, today).await? {
+        Some(until) if application.renewal => until.succ_opt().unwrap_or(today),
+        _ => today,
+    };
+    let terms = decision::terms(&rules.rules, &evaluation, ruling, today, starts_on)?;
     storage::insert_decision(
         db,
         actor,

@@ -310,6 +310,13 @@ pub async fn create_application(
         let mut tx = db.begin().await?;
         let hid = household_id(&mut tx, scope, filing.household).await?;
         let facts = filing.input.declared_facts();
+        // A household that was granted the tariff before is renewing it.
+        let renewal = filing.renewal
+            || sqlx::query("SELECT 1 FROM st_decisions WHERE household_id = $1 AND outcome = 'granted' AND superseded = 0")
+                .bind(hid)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         let inserted = sqlx::query(
             "INSERT INTO st_applications (code, household_id, channel, status, renewal, applicant, dwelling_key,
                  input_json, identity_json, facts_json, notes_json, entered_by, consent_at, created_at, submitted_at, updated_at)
@@ -319,7 +326,7 @@ pub async fn create_application(
         .bind(hid)
         .bind(filing.channel.as_str())
         .bind(if filing.submit { Status::Submitted } else { Status::Draft }.as_str())
-        .bind(i64::from(filing.renewal))
+        .bind(i64::from(renewal))
         .bind(&filing.input.applicant)
         .bind(filing.input.dwelling_key())
         .bind(json(&crate::application::ApplicationInput { identity: None, ..filing.input.clone() })?)
@@ -351,7 +358,7 @@ pub async fn create_application(
                 after: Some(serde_json::json!({
                     "household": filing.household.as_str(),
                     "channel": filing.channel.as_str(),
-                    "renewal": filing.renewal,
+                    "renewal": renewal,
                     "consent": filing.consent,
                 })),
             },
@@ -1164,4 +1171,207 @@ pub async fn entitlements_in_force(db: &Db, day: chrono::NaiveDate) -> Result<Ve
     rows.iter()
         .map(|r| entitlement_from_row(r, &r.try_get::<String, _>("household")?))
         .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Renewal reminders.
+
+use crate::renewal::{self, Kind, Reminder};
+
+const REMINDER_COLUMNS: &str = "r.id, r.decision_id, d.decided_on, d.valid_to, r.kind, r.due_on, r.channel, r.address, r.status,
+    r.detail, r.created_at, h.code AS household, a.input_json";
+
+fn reminder_from_row(r: &sqlx::any::AnyRow) -> Result<Reminder> {
+    let input: ApplicationInput = from_json(&r.try_get::<String, _>("input_json")?, "demande")?;
+    Ok(Reminder {
+        id: r.try_get("id")?,
+        decision: number_of(
+            r.try_get("decision_id")?,
+            &r.try_get::<String, _>("decided_on")?,
+        )?,
+        household: r.try_get("household")?,
+        applicant: input.applicant.clone(),
+        address: vec![
+            input.address.clone(),
+            format!("{} {}", input.postcode, input.town)
+                .trim()
+                .to_owned(),
+        ],
+        kind: Kind::parse(&r.try_get::<String, _>("kind")?)?,
+        due_on: day_from(Some(r.try_get("due_on")?))?.unwrap_or_default(),
+        valid_to: day_from(r.try_get("valid_to")?)?.unwrap_or_default(),
+        email: r.try_get("address")?,
+        status: renewal::Status::parse(&r.try_get::<String, _>("status")?)?,
+        detail: r.try_get("detail")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Plans the reminders due on `today` (each at most once per decision and
+/// kind), for entitlements whose household has not applied again. E-mail
+/// is chosen when the household asked for it and `email` is possible.
+#[tracing::instrument(skip_all, fields(today = %today))]
+pub async fn plan_reminders(
+    db: &Db,
+    today: chrono::NaiveDate,
+    email: bool,
+) -> Result<Vec<Reminder>> {
+    let horizon = today
+        .checked_add_days(chrono::Days::new(60))
+        .unwrap_or(today);
+    let rows = sqlx::query(
+        "SELECT d.id, d.valid_to, a.input_json FROM st_decisions d JOIN st_applications a ON a.id = d.application_id
+         WHERE d.outcome = 'granted' AND d.superseded = 0 AND d.valid_to >= $1 AND d.valid_to <= $2
+           AND NOT EXISTS (SELECT 1 FROM st_applications n WHERE n.household_id = d.household_id AND n.id > d.application_id
+                           AND n.status IN ('submitted', 'decided'))
+         ORDER BY d.id",
+    )
+    .bind(today.to_string())
+    .bind(horizon.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    let mut planned = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let Some(valid_to) = day_from(r.try_get("valid_to")?)? else {
+            continue;
+        };
+        let Some((kind, due_on)) = renewal::due(valid_to, today) else {
+            continue;
+        };
+        let input: ApplicationInput = from_json(&r.try_get::<String, _>("input_json")?, "demande")?;
+        let address = match (&input.contact, email) {
+            (Some(crate::application::Contact::Email { address }), true) => Some(address.clone()),
+            _ => None,
+        };
+        let status = if address.is_some() {
+            renewal::Status::ToSend
+        } else {
+            renewal::Status::ToPrint
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO st_reminders (decision_id, kind, due_on, channel, address, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (decision_id, kind) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(due_on.to_string())
+        .bind(if address.is_some() { "email" } else { "letter" })
+        .bind(&address)
+        .bind(status.as_str())
+        .bind(time::to_db(time::now()))
+        .fetch_optional(db.pool())
+        .await?;
+        if let Some(row) = inserted {
+            planned.push(reminder(db, row.try_get("id")?).await?);
+        }
+    }
+    if !planned.is_empty() {
+        tracing::info!(count = planned.len(), "renewal reminders planned");
+    }
+    Ok(planned)
+}
+
+/// One reminder.
+pub async fn reminder(db: &Db, id: i64) -> Result<Reminder> {
+    let row = sqlx::query(&format!(
+        "SELECT {REMINDER_COLUMNS} FROM st_reminders r JOIN st_decisions d ON d.id = r.decision_id
+         JOIN st_applications a ON a.id = d.application_id JOIN households h ON h.id = d.household_id WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::Missing(format!("aucun rappel n° {id}")))?;
+    reminder_from_row(&row)
+}
+
+/// The outbox: reminders, those still to do first.
+pub async fn outbox(db: &Db) -> Result<Vec<Reminder>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {REMINDER_COLUMNS} FROM st_reminders r JOIN st_decisions d ON d.id = r.decision_id
+         JOIN st_applications a ON a.id = d.application_id JOIN households h ON h.id = d.household_id
+         ORDER BY CASE WHEN r.status IN ('to_print', 'to_send', 'failed') THEN 0 ELSE 1 END, r.due_on, r.id"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(reminder_from_row).collect()
+}
+
+/// Records what became of a reminder, with an audit entry.
+pub async fn set_reminder_status(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    status: renewal::Status,
+    detail: Option<&str>,
+) -> Result<Reminder> {
+    let mut tx = db.begin().await?;
+    let done = matches!(status, renewal::Status::Sent | renewal::Status::Printed);
+    let changed =
+        sqlx::query("UPDATE st_reminders SET status = $1, detail = $2, done_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(detail)
+            .bind(done.then(|| time::to_db(time::now())))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(Error::Missing(format!("aucun rappel n° {id}")));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "reminder.status",
+            entity: "reminder",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "status": status.as_str(), "detail": detail })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    reminder(db, id).await
+}
+
+/// The household's last application, to pre-fill a renewal.
+pub async fn last_application(
+    db: &Db,
+    scope: Scope,
+    household: &HouseholdCode,
+) -> Result<Option<Application>> {
+    Ok(list_applications(db, scope, None, Some(household))
+        .await?
+        .into_iter()
+        .find(|a| a.status != Status::Draft && a.status != Status::Withdrawn))
+}
+
+/// The last day of the household's entitlement still running on `day`.
+pub async fn running_until(
+    db: &Db,
+    household: &str,
+    day: chrono::NaiveDate,
+) -> Result<Option<chrono::NaiveDate>> {
+    let row = sqlx::query(
+        "SELECT MAX(d.valid_to) AS until FROM st_decisions d JOIN households h ON h.id = d.household_id
+         WHERE h.code = $1 AND d.outcome = 'granted' AND d.superseded = 0 AND d.valid_from <= $2 AND d.valid_to >= $2",
+    )
+    .bind(household)
+    .bind(day.to_string())
+    .fetch_one(db.pool())
+    .await?;
+    day_from(row.try_get("until")?)
+}
+
+/// Claims an e-mail reminder for sending: only one instance gets it.
+pub async fn claim_reminder(db: &Db, id: i64) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE st_reminders SET status = 'sending' WHERE id = $1 AND status = 'to_send'",
+    )
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected()
+        == 1)
 }

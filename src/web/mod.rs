@@ -64,6 +64,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/instruction", "Instruction"),
                 ("/instruction/demandes", "Demandes"),
                 ("/instruction/recours", "Recours"),
+                ("/instruction/courrier", "Courrier"),
                 ("/instruction/foyers", "Foyers"),
             ]),
             Role::Household => links.push(("/mon-espace", "Mon espace")),

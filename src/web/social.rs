@@ -198,7 +198,24 @@ pub async fn household_form(State(state): State<AppState>, me: Principal) -> Pag
             ApplicationForm::from_input(&a.input),
             Some(a.code.to_string()),
         ),
-        None => (ApplicationForm::default(), None),
+        None => {
+            // A renewal starts from the last application, to check rather
+            // than type again.
+            let mut last = None;
+            for h in social_tariff::list_households(&state.db, me.household_scope()).await? {
+                if let Some(a) =
+                    social_tariff::last_application(&state.db, me.household_scope(), &h.code)
+                        .await?
+                {
+                    last = Some(a);
+                }
+            }
+            (
+                last.map(|a| ApplicationForm::from_input(&a.input))
+                    .unwrap_or_default(),
+                None,
+            )
+        }
     };
     Ok(render(
         StatusCode::OK,
@@ -1206,4 +1223,121 @@ pub async fn accountant_list(State(state): State<AppState>, me: Principal) -> Pa
         StatusCode::OK,
         layout("Tarif social en vigueur", Some(&me), "/comptabilite", body),
     ))
+}
+
+// --- Renewal reminders ---------------------------------------------------
+
+pub const OUTBOX: &str = "/instruction/courrier";
+
+/// `GET /instruction/courrier`: the reminders to print or sent.
+pub async fn outbox(State(state): State<AppState>, me: Principal) -> PageResult {
+    outbox_render(&state, &me, None).await
+}
+
+async fn outbox_render(state: &AppState, me: &Principal, notice: Option<Markup>) -> PageResult {
+    use social_tariff::renewal::Status as R;
+    let list = social_tariff::outbox(&state.db).await?;
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Courrier : rappels de renouvellement" }
+        @if let Some(n) = notice { (n) }
+        p { "Les foyers sont prévenus 60 puis 15 jours avant la fin de leur droit : par courriel s'ils l'ont choisi"
+            @if state.mailer.is_none() { " (aucun serveur de courriel n'est configuré : tout part par courrier)" }
+            ", sinon par une lettre à imprimer et poster." }
+        form method="post" action=(OUTBOX) {
+            input type="hidden" name="csrf_token" value=(csrf);
+            button type="submit" { "Préparer les rappels du jour" }
+        }
+        @if list.is_empty() { p class="info" { "Aucun rappel." } } @else {
+            table {
+                caption { "Rappels" }
+                thead { tr { th scope="col" { "Foyer" } th scope="col" { "Destinataire" } th scope="col" { "Fin du droit" } th scope="col" { "Rappel" } th scope="col" { "État" } th scope="col" { "Action" } } }
+                tbody {
+                    @for r in &list {
+                        tr {
+                            td { (r.household) }
+                            td { (r.applicant) @if let Some(e) = &r.email { br; (e) } }
+                            td { (french_date(r.valid_to)) }
+                            td { (r.kind.days()) " jours avant" }
+                            td { (r.status.label()) @if let Some(d) = &r.detail { br; span class="aide" { (d) } } }
+                            td {
+                                @if matches!(r.status, R::ToPrint | R::Failed | R::Printed) {
+                                    a href={ (OUTBOX) "/" (r.id) "/lettre.pdf" } { "Lettre (PDF)" }
+                                }
+                                @if matches!(r.status, R::ToPrint | R::Failed) {
+                                    form method="post" action={ (OUTBOX) "/" (r.id) "/imprime" } {
+                                        input type="hidden" name="csrf_token" value=(csrf);
+                                        button type="submit" class="secondaire" { "Marquer comme imprimée" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(render(
+        StatusCode::OK,
+        layout("Courrier", Some(me), "/instruction", body),
+    ))
+}
+
+/// `POST /instruction/courrier`: runs the renewal job now.
+pub async fn outbox_run(State(state): State<AppState>, me: Principal) -> PageResult {
+    let run = crate::social::renewal_job(&state, today()).await?;
+    let msg = format!(
+        "{} rappel(s) préparé(s), {} courriel(s) envoyé(s), {} en échec.",
+        run.planned, run.sent, run.failed
+    );
+    outbox_render(
+        &state,
+        &me,
+        Some(html! { p class="succes" role="status" { (msg) } }),
+    )
+    .await
+}
+
+/// `GET /instruction/courrier/{id}/lettre.pdf`.
+pub async fn reminder_pdf(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let r = social_tariff::reminder(&state.db, id).await?;
+    let bytes = r
+        .letter(&social::issuer(&state), &social::renew_url(&state))
+        .to_pdf(&state.config.regie_name)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"rappel-{}.pdf\"", r.id),
+            ),
+        ],
+        axum::body::Body::from(bytes),
+    )
+        .into_response())
+}
+
+/// `POST /instruction/courrier/{id}/imprime`.
+pub async fn reminder_printed(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(id): Path<i64>,
+) -> PageResult {
+    social_tariff::set_reminder_status(
+        &state.db,
+        &me.actor(),
+        id,
+        social_tariff::renewal::Status::Printed,
+        None,
+    )
+    .await?;
+    outbox_render(
+        &state,
+        &me,
+        Some(html! { p class="succes" role="status" { "Lettre marquée comme imprimée." } }),
+    )
+    .await
 }

@@ -51,8 +51,14 @@ async fn a_server_error_never_shows_internals() {
     let admin = t.user("admin", &[Role::Admin]).await;
     let tok = t.token_for(&admin).await;
     let s = t.session_for(&admin).await;
-    // Break the storage under the running application.
-    sqlx::query("DROP TABLE households")
+    // Break the storage under the running application. PostgreSQL keeps
+    // the tables that reference households from losing their target
+    // unless told to drop the constraints too.
+    let drop = match t.tdb.db.backend() {
+        regie_core::Backend::Postgres => "DROP TABLE households CASCADE",
+        regie_core::Backend::Sqlite => "DROP TABLE households",
+    };
+    sqlx::query(drop)
         .execute(t.db().pool())
         .await
         .expect("drop");
