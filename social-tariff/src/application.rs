@@ -271,6 +271,30 @@ fn fold(c: char) -> impl Iterator<Item = char> {
     base.chars().chain(one)
 }
 
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![v.to_owned()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element::<String>()? {
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// The application form as posted: every field a string, as typed.
 /// Field names are the form's (French) names.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -285,7 +309,10 @@ pub struct ApplicationForm {
     pub commune: String,
     #[serde(default)]
     pub taille_foyer: String,
-    #[serde(default)]
+    /// One value or several: a form with a single box ticked sends a plain
+    /// string, and the pages read this struct flattened, where serde no
+    /// longer turns one value into a list by itself.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub prestations: Vec<String>,
     #[serde(default)]
     pub quotient_familial: String,
@@ -652,6 +679,24 @@ impl Application {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_benefit_ticked_reads_as_a_list_of_one() {
+        #[derive(Deserialize)]
+        struct Flat {
+            #[serde(flatten)]
+            form: ApplicationForm,
+        }
+        let one: Flat = serde_json::from_value(serde_json::json!({"prestations": "AAH"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one.form.prestations, vec!["AAH".to_owned()]);
+        let two: Flat = serde_json::from_value(serde_json::json!({"prestations": ["AAH", "RSA"]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(two.form.prestations.len(), 2);
+        let none: Flat =
+            serde_json::from_value(serde_json::json!({})).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.form.prestations.is_empty());
+    }
 
     fn full() -> ApplicationForm {
         ApplicationForm {

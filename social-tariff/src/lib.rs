@@ -15,6 +15,7 @@
 pub mod application;
 pub mod decision;
 pub mod engine;
+pub mod grants;
 pub mod household;
 pub mod renewal;
 pub mod rules;
@@ -175,14 +176,67 @@ pub const COMPONENT: Component = Component {
             );
             CREATE INDEX st_reminders_status ON st_reminders (status);",
         ),
+        Migration::portable(
+            5,
+            "equipment_grants",
+            // The budget row keeps what is committed, so that one UPDATE
+            // checks and takes the money at once: two agents serving the
+            // waiting list together can never overspend the envelope. A
+            // device goes to one grant; a household gets one grant a year.
+            // Every write to these tables starts by bumping the one row of
+            // st_grants_lock: on SQLite that takes the write lock before any
+            // read (a read snapshot cannot be upgraded under contention), on
+            // PostgreSQL it serialises the writers, so the waiting list is
+            // served in order whatever runs at once.
+            "CREATE TABLE st_grants_lock (id INTEGER PRIMARY KEY, epoch BIGINT NOT NULL);
+            INSERT INTO st_grants_lock (id, epoch) VALUES (1, 0);
+            CREATE TABLE st_devices (
+                id {{id}},
+                partner TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                model TEXT NOT NULL,
+                serial TEXT NOT NULL UNIQUE,
+                condition TEXT NOT NULL,
+                value_cents BIGINT NOT NULL,
+                received_on TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX st_devices_stock ON st_devices (status, kind);
+            CREATE TABLE st_budgets (
+                year INTEGER PRIMARY KEY,
+                deliberation TEXT NOT NULL,
+                amount_cents BIGINT NOT NULL,
+                committed_cents BIGINT NOT NULL DEFAULT 0,
+                updated_at TEXT NOT NULL
+            );
+            CREATE TABLE st_grants (
+                id {{id}},
+                household_id BIGINT NOT NULL REFERENCES households (id),
+                kind TEXT NOT NULL,
+                year INTEGER NOT NULL,
+                requested_at TEXT NOT NULL,
+                requested_by TEXT NOT NULL,
+                status TEXT NOT NULL,
+                device_id BIGINT UNIQUE REFERENCES st_devices (id),
+                value_cents BIGINT,
+                allocated_at TEXT,
+                handed_over_on TEXT,
+                attestation TEXT,
+                handed_by TEXT
+            );
+            CREATE UNIQUE INDEX st_grants_one_a_year ON st_grants (household_id, year) WHERE status <> 'cancelled';
+            CREATE INDEX st_grants_waiting ON st_grants (year, status);",
+        ),
     ],
 };
 
 pub use storage::{
-    appeal, appeals, application_identity, claim_reminder, close_appeal, create_application,
-    create_household, decision, decisions_of, duplicates, entitlement, entitlements_changing,
-    entitlements_in_force, get_application, get_household, last_application, list_applications,
-    list_households, lodge_appeal, outbox, plan_reminders, publish_rule_set, reminder, rule_set,
-    rule_set_in_force, rule_sets, running_until, set_reminder_status, update_draft, Duplicate,
-    Filing, RuleSetRecord,
+    add_device, appeal, appeals, application_identity, budget, cancel_grant, claim_reminder,
+    close_appeal, create_application, create_household, decision, decisions_of, devices,
+    duplicates, entitlement, entitlements_changing, entitlements_in_force, get_application,
+    get_household, grant, grants, hand_over, last_application, list_applications, list_households,
+    lodge_appeal, outbox, plan_reminders, publish_rule_set, reminder, request_grant, rule_set,
+    rule_set_in_force, rule_sets, running_until, serve_waiting_list, set_budget,
+    set_reminder_status, update_draft, Duplicate, Filing, RuleSetRecord,
 };

@@ -1375,3 +1375,532 @@ pub async fn claim_reminder(db: &Db, id: i64) -> Result<bool> {
     .rows_affected()
         == 1)
 }
+
+// ---------------------------------------------------------------------------
+// Equipment grants.
+
+use crate::grants::{
+    Attestation, Budget, Condition, Device, DeviceKind, DeviceStatus, Grant, GrantStatus, NewDevice,
+};
+
+const DEVICE_COLUMNS: &str =
+    "id, partner, kind, model, serial, condition, value_cents, received_on, status";
+
+/// Opens a transaction on the grants tables, writing first (see the
+/// migration): the writers queue instead of failing.
+async fn grants_tx(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE st_grants_lock SET epoch = epoch + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+fn device_from_row(r: &sqlx::any::AnyRow) -> Result<Device> {
+    Ok(Device {
+        id: r.try_get("id")?,
+        partner: r.try_get("partner")?,
+        kind: DeviceKind::parse(&r.try_get::<String, _>("kind")?)?,
+        model: r.try_get("model")?,
+        serial: r.try_get("serial")?,
+        condition: Condition::parse(&r.try_get::<String, _>("condition")?)?,
+        value_cents: r.try_get("value_cents")?,
+        received_on: day_from(Some(r.try_get("received_on")?))?.unwrap_or_default(),
+        status: DeviceStatus::parse(&r.try_get::<String, _>("status")?)?,
+    })
+}
+
+/// Adds a device received from a partner, then serves the waiting list.
+#[tracing::instrument(skip_all, fields(actor = %actor.username))]
+pub async fn add_device(
+    db: &Db,
+    actor: &Actor,
+    new: &NewDevice,
+    today: chrono::NaiveDate,
+) -> Result<Device> {
+    new.check(today)?;
+    let mut tx = grants_tx(db).await?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO st_devices (partner, kind, model, serial, condition, value_cents, received_on, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_stock', $8) RETURNING {DEVICE_COLUMNS}"
+    ))
+    .bind(new.partner.trim())
+    .bind(new.kind.as_str())
+    .bind(new.model.trim())
+    .bind(new.serial.trim())
+    .bind(new.condition.as_str())
+    .bind(new.value_cents)
+    .bind(new.received_on.to_string())
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await;
+    let device = match inserted {
+        Ok(r) => device_from_row(&r)?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "un équipement de numéro de série « {} » est déjà enregistré",
+                new.serial.trim()
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "device.receive",
+            entity: "device",
+            entity_id: &device.serial,
+            before: None,
+            after: Some(serde_json::json!({ "partner": device.partner, "kind": device.kind.as_str(), "value_cents": device.value_cents })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    serve_waiting_list(db, actor, chrono::Datelike::year(&today)).await?;
+    Ok(device)
+}
+
+/// The devices, the newest first.
+pub async fn devices(db: &Db) -> Result<Vec<Device>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM st_devices ORDER BY received_on DESC, id DESC"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(device_from_row).collect()
+}
+
+async fn device(db: &Db, id: i64) -> Result<Device> {
+    let row = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM st_devices WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_one(db.pool())
+    .await?;
+    device_from_row(&row)
+}
+
+/// Sets a year's envelope (a new délibération may raise or lower it; never
+/// below what is already committed), then serves the waiting list.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, year))]
+pub async fn set_budget(
+    db: &Db,
+    actor: &Actor,
+    year: i32,
+    deliberation: &str,
+    amount_cents: i64,
+) -> Result<Budget> {
+    let deliberation = deliberation.trim();
+    if deliberation.is_empty() || deliberation.chars().count() > 60 {
+        return Err(Error::Invalid(
+            "indiquez le numéro de la délibération qui vote l'enveloppe".into(),
+        ));
+    }
+    if !(2000..=2100).contains(&year) {
+        return Err(Error::Invalid(format!("année {year} invalide")));
+    }
+    if !(0..=10_000_000_000).contains(&amount_cents) {
+        return Err(Error::Invalid(
+            "le montant de l'enveloppe va de 0 à 100 millions d'euros".into(),
+        ));
+    }
+    let mut tx = grants_tx(db).await?;
+    let now = time::to_db(time::now());
+    let changed = sqlx::query(
+        "UPDATE st_budgets SET deliberation = $1, amount_cents = $2, updated_at = $3 WHERE year = $4 AND committed_cents <= $2",
+    )
+    .bind(deliberation)
+    .bind(amount_cents)
+    .bind(&now)
+    .bind(year)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        let exists = sqlx::query("SELECT committed_cents FROM st_budgets WHERE year = $1")
+            .bind(year)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(r) = exists {
+            let committed: i64 = r.try_get("committed_cents")?;
+            return Err(Error::Invalid(format!(
+                "l'enveloppe {year} ne peut descendre sous les {} déjà engagés",
+                crate::rules::euros(u32::try_from(committed).unwrap_or(u32::MAX))
+            )));
+        }
+        sqlx::query("INSERT INTO st_budgets (year, deliberation, amount_cents, committed_cents, updated_at) VALUES ($1, $2, $3, 0, $4)")
+            .bind(year)
+            .bind(deliberation)
+            .bind(amount_cents)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "budget.set",
+            entity: "budget",
+            entity_id: &year.to_string(),
+            before: None,
+            after: Some(
+                serde_json::json!({ "deliberation": deliberation, "amount_cents": amount_cents }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    serve_waiting_list(db, actor, year).await?;
+    budget(db, year)
+        .await?
+        .ok_or_else(|| Error::Missing(format!("aucune enveloppe {year}")))
+}
+
+/// A year's envelope, if voted.
+pub async fn budget(db: &Db, year: i32) -> Result<Option<Budget>> {
+    let row = sqlx::query(
+        "SELECT year, deliberation, amount_cents, committed_cents FROM st_budgets WHERE year = $1",
+    )
+    .bind(year)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        let year: i64 = r.try_get("year")?;
+        Ok(Budget {
+            year: i32::try_from(year).unwrap_or_default(),
+            deliberation: r.try_get("deliberation")?,
+            amount_cents: r.try_get("amount_cents")?,
+            committed_cents: r.try_get("committed_cents")?,
+        })
+    })
+    .transpose()
+}
+
+const GRANT_COLUMNS: &str = "g.id, h.code AS household, g.kind, g.year, g.requested_at, g.status, g.device_id, g.value_cents,
+    g.allocated_at, g.handed_over_on, g.attestation, g.handed_by";
+
+async fn grant_from_row(db: &Db, r: &sqlx::any::AnyRow) -> Result<Grant> {
+    let device_id: Option<i64> = r.try_get("device_id")?;
+    let year: i64 = r.try_get("year")?;
+    Ok(Grant {
+        id: r.try_get("id")?,
+        household: r.try_get("household")?,
+        kind: DeviceKind::parse(&r.try_get::<String, _>("kind")?)?,
+        year: i32::try_from(year).unwrap_or_default(),
+        requested_at: r.try_get("requested_at")?,
+        status: GrantStatus::parse(&r.try_get::<String, _>("status")?)?,
+        device: match device_id {
+            Some(id) => Some(device(db, id).await?),
+            None => None,
+        },
+        value_cents: r.try_get("value_cents")?,
+        allocated_at: r.try_get("allocated_at")?,
+        handed_over_on: day_from(r.try_get("handed_over_on")?)?,
+        attestation: r
+            .try_get::<Option<String>, _>("attestation")?
+            .map(|a| Attestation::parse(&a))
+            .transpose()?,
+        handed_by: r.try_get("handed_by")?,
+        position: None,
+    })
+}
+
+/// A household entitled to the social tariff asks for a device; the
+/// request joins the waiting list, which is then served.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, household = %household))]
+pub async fn request_grant(
+    db: &Db,
+    actor: &Actor,
+    scope: Scope,
+    household: &HouseholdCode,
+    kind: DeviceKind,
+    today: chrono::NaiveDate,
+) -> Result<Grant> {
+    if entitlement(db, household, today).await?.is_none() {
+        return Err(Error::Invalid(
+            "l'aide à l'équipement est réservée aux foyers qui bénéficient du tarif social : faites d'abord la demande de tarif social".into(),
+        ));
+    }
+    let year = chrono::Datelike::year(&today);
+    let mut tx = grants_tx(db).await?;
+    let hid = household_id(&mut tx, scope, household).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO st_grants (household_id, kind, year, requested_at, requested_by, status) VALUES ($1, $2, $3, $4, $5, 'waiting') RETURNING id",
+    )
+    .bind(hid)
+    .bind(kind.as_str())
+    .bind(i64::from(year))
+    .bind(time::to_db(time::now()))
+    .bind(&actor.username)
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(r) => r.try_get("id")?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "le foyer {household} a déjà une aide à l'équipement pour {year} : une seule par foyer et par an"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "grant.request",
+            entity: "grant",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "household": household.as_str(), "kind": kind.as_str(), "year": year })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    serve_waiting_list(db, actor, year).await?;
+    grant(db, scope, id).await
+}
+
+/// One grant, with its place on the waiting list.
+pub async fn grant(db: &Db, scope: Scope, id: i64) -> Result<Grant> {
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM st_grants g JOIN households h ON h.id = g.household_id
+         WHERE g.id = $1 AND ($2 IS NULL OR h.user_id = $2)"
+    ))
+    .bind(id)
+    .bind(owner(scope))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::Missing(format!("aucune aide à l'équipement n° {id}")))?;
+    let mut g = grant_from_row(db, &row).await?;
+    if g.status == GrantStatus::Waiting {
+        let ahead: i64 = sqlx::query("SELECT COUNT(*) AS n FROM st_grants WHERE year = $1 AND status = 'waiting' AND id < $2")
+            .bind(i64::from(g.year))
+            .bind(g.id)
+            .fetch_one(db.pool())
+            .await?
+            .try_get("n")?;
+        g.position = Some(usize::try_from(ahead).unwrap_or(0) + 1);
+    }
+    Ok(g)
+}
+
+/// Grants in the caller's scope, in the order of the requests.
+pub async fn grants(db: &Db, scope: Scope) -> Result<Vec<Grant>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM st_grants g JOIN households h ON h.id = g.household_id
+         WHERE ($1 IS NULL OR h.user_id = $1) ORDER BY g.id"
+    ))
+    .bind(owner(scope))
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut waiting: std::collections::HashMap<i32, usize> = std::collections::HashMap::new();
+    for r in &rows {
+        let mut g = grant_from_row(db, r).await?;
+        if g.status == GrantStatus::Waiting && scope == Scope::All {
+            let n = waiting.entry(g.year).or_default();
+            *n += 1;
+            g.position = Some(*n);
+        }
+        out.push(g);
+    }
+    if scope != Scope::All {
+        for g in &mut out {
+            if g.status == GrantStatus::Waiting {
+                g.position = grant(db, Scope::All, g.id).await?.position;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Serves the waiting list of `year` in the order of the requests: each
+/// takes the oldest device of its kind in stock that the envelope can
+/// still pay for. Every allocation is one transaction whose statements
+/// check as they write (device still in stock, money still there).
+#[tracing::instrument(skip_all, fields(year))]
+pub async fn serve_waiting_list(db: &Db, actor: &Actor, year: i32) -> Result<Vec<i64>> {
+    let mut served = Vec::new();
+    let waiting = sqlx::query(
+        "SELECT id, kind FROM st_grants WHERE year = $1 AND status = 'waiting' ORDER BY id",
+    )
+    .bind(i64::from(year))
+    .fetch_all(db.pool())
+    .await?;
+    for w in waiting {
+        let id: i64 = w.try_get("id")?;
+        let kind: String = w.try_get("kind")?;
+        let candidates = sqlx::query(
+            "SELECT id, value_cents FROM st_devices WHERE status = 'in_stock' AND kind = $1 ORDER BY received_on, id",
+        )
+        .bind(&kind)
+        .fetch_all(db.pool())
+        .await?;
+        for c in candidates {
+            let device_id: i64 = c.try_get("id")?;
+            let value: i64 = c.try_get("value_cents")?;
+            let mut tx = grants_tx(db).await?;
+            let paid = sqlx::query(
+                "UPDATE st_budgets SET committed_cents = committed_cents + $1 WHERE year = $2 AND committed_cents + $1 <= amount_cents",
+            )
+            .bind(value)
+            .bind(i64::from(year))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if paid == 0 {
+                continue; // Too dear for what is left; a cheaper one may fit.
+            }
+            let taken = sqlx::query(
+                "UPDATE st_devices SET status = 'reserved' WHERE id = $1 AND status = 'in_stock'",
+            )
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let given = sqlx::query(
+                "UPDATE st_grants SET status = 'allocated', device_id = $1, value_cents = $2, allocated_at = $3 WHERE id = $4 AND status = 'waiting'",
+            )
+            .bind(device_id)
+            .bind(value)
+            .bind(time::to_db(time::now()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await;
+            match given {
+                Ok(r) if r.rows_affected() == 1 && taken == 1 => {}
+                // Another agent took the device or served the request:
+                // nothing of this attempt is kept.
+                Ok(_) => continue,
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            audit::record(
+                &mut tx,
+                actor,
+                Change {
+                    action: "grant.allocate",
+                    entity: "grant",
+                    entity_id: &id.to_string(),
+                    before: None,
+                    after: Some(serde_json::json!({ "device": device_id, "value_cents": value })),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            served.push(id);
+            break;
+        }
+    }
+    if !served.is_empty() {
+        tracing::info!(count = served.len(), "waiting list served");
+    }
+    Ok(served)
+}
+
+/// Records the handover of an allocated device.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, grant = id))]
+pub async fn hand_over(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    attestation: Attestation,
+    on: chrono::NaiveDate,
+) -> Result<Grant> {
+    let mut tx = grants_tx(db).await?;
+    let row = sqlx::query("SELECT status, device_id FROM st_grants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::Missing(format!("aucune aide à l'équipement n° {id}")))?;
+    let status = GrantStatus::parse(&row.try_get::<String, _>("status")?)?;
+    let Some(device_id) = row
+        .try_get::<Option<i64>, _>("device_id")?
+        .filter(|_| status == GrantStatus::Allocated)
+    else {
+        return Err(Error::Invalid(format!(
+            "l'aide n° {id} est {} : il n'y a pas d'équipement à remettre",
+            status.label()
+        )));
+    };
+    sqlx::query("UPDATE st_grants SET status = 'handed_over', handed_over_on = $1, attestation = $2, handed_by = $3 WHERE id = $4 AND status = 'allocated'")
+        .bind(on.to_string())
+        .bind(attestation.as_str())
+        .bind(&actor.username)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE st_devices SET status = 'handed_over' WHERE id = $1")
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "grant.handover",
+            entity: "grant",
+            entity_id: &id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "on": on, "attestation": attestation.as_str() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    grant(db, Scope::All, id).await
+}
+
+/// Cancels a request not yet handed over: its device goes back to stock,
+/// its money back to the envelope, and the waiting list is served.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, grant = id))]
+pub async fn cancel_grant(db: &Db, actor: &Actor, scope: Scope, id: i64) -> Result<Grant> {
+    let g = grant(db, scope, id).await?;
+    if !matches!(g.status, GrantStatus::Waiting | GrantStatus::Allocated) {
+        return Err(Error::Invalid(format!(
+            "l'aide n° {id} est {} : elle ne peut plus être annulée",
+            g.status.label()
+        )));
+    }
+    let mut tx = grants_tx(db).await?;
+    let changed = sqlx::query(
+        "UPDATE st_grants SET status = 'cancelled', device_id = NULL WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(g.status.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(Error::Invalid(format!(
+            "l'aide n° {id} vient de changer ; rechargez la page"
+        )));
+    }
+    if let (Some(d), Some(v)) = (&g.device, g.value_cents) {
+        sqlx::query("UPDATE st_devices SET status = 'in_stock' WHERE id = $1")
+            .bind(d.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE st_budgets SET committed_cents = committed_cents - $1 WHERE year = $2")
+            .bind(v)
+            .bind(i64::from(g.year))
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "grant.cancel",
+            entity: "grant",
+            entity_id: &id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    serve_waiting_list(db, actor, g.year).await?;
+    grant(db, Scope::All, id).await
+}

@@ -5,6 +5,7 @@ pub mod alarms;
 pub mod apidoc;
 pub mod assets;
 pub mod devices;
+pub mod grants;
 pub mod lines;
 pub mod pages;
 pub mod pon;
@@ -65,6 +66,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
                 ("/instruction/demandes", "Demandes"),
                 ("/instruction/recours", "Recours"),
                 ("/instruction/courrier", "Courrier"),
+                ("/instruction/equipements", "Aide à l'équipement"),
                 ("/instruction/foyers", "Foyers"),
             ]),
             Role::Household => links.push(("/mon-espace", "Mon espace")),

@@ -862,8 +862,21 @@ pub async fn households_create(
 
 /// `GET /mon-espace`.
 pub async fn household_home(State(state): State<AppState>, me: Principal) -> PageResult {
+    household_home_with(&state, &me, StatusCode::OK, &[]).await
+}
+
+/// "Mon espace", with the errors of the equipment request if any.
+pub async fn household_home_with(
+    state: &AppState,
+    me: &Principal,
+    status: StatusCode,
+    errors: &[(&'static str, String)],
+) -> PageResult {
+    let state = state.clone();
+    let me = me.clone();
     let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
     let summary = crate::web::social::household_summary(&state, &me).await?;
+    let equipment = crate::web::grants::household_part(&state, &me, errors).await?;
     let body = html! {
         h1 { "Mon espace" }
         p { "Bonjour " (me.display_name) "." }
@@ -881,10 +894,12 @@ pub async fn household_home(State(state): State<AppState>, me: Principal) -> Pag
             }
         }
         (summary)
-        h2 { "Aide à l'équipement" }
-        p { "Vous pourrez bientôt demander ici un ordinateur ou un téléphone reconditionné. Vous pouvez aussi le faire au guichet de la mairie : les deux démarches ont la même valeur." }
+        (equipment)
     };
-    Ok(page("Mon espace", &me, "/mon-espace", body))
+    Ok(render(
+        status,
+        layout("Mon espace", Some(&me), "/mon-espace", body),
+    ))
 }
 
 /// `GET /foyers/{code}`: a household's file; a household sees only its own.

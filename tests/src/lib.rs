@@ -398,3 +398,80 @@ pub async fn connectable_premises(t: &TestApp, pm: &str) -> Vec<String> {
     }
     out
 }
+
+/// Publishes the example social-tariff rule set, as an admin.
+pub async fn publish_example_rules(t: &TestApp, admin_token: &str) {
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/social-tariff/rules",
+            Some(admin_token),
+            Some(serde_json::json!({ "document": social_tariff::rules::EXAMPLE })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+/// Files an application at the counter for a household receiving the AAH,
+/// records the notification seen and the dwelling in the area, and grants
+/// it: answers (household code, decision number). `contact` adds form
+/// fields (e.g. the contact preference).
+pub async fn granted_household(
+    t: &TestApp,
+    agent_token: &str,
+    name: &str,
+    address: &str,
+    contact: Value,
+) -> (String, String) {
+    let mut form = serde_json::json!({
+        "nom": name, "adresse": address, "code_postal": "35000", "commune": "Rennes",
+        "taille_foyer": "2", "prestations": ["AAH"], "submit": true, "consent": true,
+        "contact": "courrier",
+    });
+    if let (Some(form), Some(extra)) = (form.as_object_mut(), contact.as_object()) {
+        form.extend(extra.clone());
+    }
+    let filed = t
+        .api(
+            Method::POST,
+            "/api/v1/social-tariff/applications",
+            Some(agent_token),
+            Some(form),
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text);
+    let code = filed.json()["code"].as_str().unwrap().to_owned();
+    grant_application(t, agent_token, &code).await
+}
+
+/// Records, for a submitted application, the AAH notification seen and the
+/// dwelling in the area, and grants it: answers (household code, decision
+/// number).
+pub async fn grant_application(t: &TestApp, agent_token: &str, code: &str) -> (String, String) {
+    let steps = [
+        (
+            "documents",
+            serde_json::json!({"subject": "benefit", "benefit": "AAH", "received": true,
+                "document": "notification MDPH", "dated": "2026-09-01", "issuer": "CAF"}),
+        ),
+        ("area", serde_json::json!({"connectable": true})),
+        ("decision", serde_json::json!({"outcome": "granted"})),
+    ];
+    let mut last = Value::Null;
+    for (step, body) in steps {
+        let r = t
+            .api(
+                Method::POST,
+                &format!("/api/v1/social-tariff/applications/{code}/{step}"),
+                Some(agent_token),
+                Some(body),
+            )
+            .await;
+        assert!(r.status.is_success(), "{step}: {}", r.text);
+        last = r.json();
+    }
+    (
+        last["household"].as_str().unwrap().to_owned(),
+        last["number"].as_str().unwrap().to_owned(),
+    )
+}

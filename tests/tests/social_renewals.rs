@@ -14,7 +14,7 @@ use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
 use regie::auth::Role;
 use regie::config::SmtpConfig;
-use regie_tests::{Answer, TestApp};
+use regie_tests::{granted_household, publish_example_rules, Answer, TestApp};
 use serde_json::{json, Value};
 
 struct Smtp {
@@ -92,51 +92,6 @@ async fn post(t: &TestApp, token: &str, uri: &str, body: Value) -> Answer {
     t.api(Method::POST, uri, Some(token), Some(body)).await
 }
 
-/// Files, verifies and grants an application; answers (household, decision).
-async fn granted(
-    t: &TestApp,
-    agent: &str,
-    name: &str,
-    address: &str,
-    contact: Value,
-) -> (String, String) {
-    let mut form = json!({
-        "nom": name, "adresse": address, "code_postal": "35000", "commune": "Rennes",
-        "taille_foyer": "2", "prestations": ["AAH"], "submit": true, "consent": true,
-    });
-    for (k, v) in contact.as_object().unwrap() {
-        form.as_object_mut().unwrap().insert(k.clone(), v.clone());
-    }
-    let filed = post(t, agent, "/api/v1/social-tariff/applications", form).await;
-    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text);
-    let code = filed.json()["code"].as_str().unwrap().to_owned();
-    for (uri, body) in [
-        (
-            "documents",
-            json!({"subject": "benefit", "benefit": "AAH", "received": true, "document": "notification MDPH", "dated": "2026-09-01", "issuer": "CAF"}),
-        ),
-        ("area", json!({"connectable": true})),
-        ("decision", json!({"outcome": "granted"})),
-    ] {
-        let r = post(
-            t,
-            agent,
-            &format!("/api/v1/social-tariff/applications/{code}/{uri}"),
-            body,
-        )
-        .await;
-        assert!(r.status.is_success(), "{uri}: {}", r.text);
-        if uri == "decision" {
-            let d = r.json();
-            return (
-                d["household"].as_str().unwrap().to_owned(),
-                d["number"].as_str().unwrap().to_owned(),
-            );
-        }
-    }
-    unreachable!()
-}
-
 #[tokio::test]
 async fn reminders_are_planned_once_sent_or_printed_and_a_renewal_continues_the_right() {
     let server = smtp();
@@ -161,16 +116,9 @@ async fn reminders_are_planned_once_sent_or_printed_and_a_renewal_continues_the_
     let admin = t.token_for(&admin).await;
     let agent = t.user("agent", &[Role::SocialAgent]).await;
     let agent = t.token_for(&agent).await;
-    let r = post(
-        &t,
-        &admin,
-        "/api/v1/social-tariff/rules",
-        json!({"document": social_tariff::rules::EXAMPLE}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    publish_example_rules(&t, &admin).await;
 
-    let (by_mail, _) = granted(
+    let (by_mail, _) = granted_household(
         &t,
         &agent,
         "Awa Diallo",
@@ -178,7 +126,7 @@ async fn reminders_are_planned_once_sent_or_printed_and_a_renewal_continues_the_
         json!({"contact": "courriel", "courriel": "awa@exemple.fr"}),
     )
     .await;
-    let (by_post, decision) = granted(
+    let (by_post, decision) = granted_household(
         &t,
         &agent,
         "Jean Martin",
