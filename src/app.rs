@@ -25,6 +25,8 @@ use crate::{api, metrics, routes, telemetry, web, Error};
 
 /// Largest delivery upload (zip) accepted.
 pub const UPLOAD_LIMIT_BYTES: usize = 1 << 30;
+/// The largest scan body accepted: the file plus its form fields.
+pub const SCAN_BODY_LIMIT_BYTES: usize = social_tariff::privacy::MAX_SCAN_BYTES + (64 << 10);
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -535,6 +537,43 @@ pub fn route_table() -> Vec<Route> {
             Api,
             get(api::applications::entitlement),
         ),
+        // API: personal data of the social tariff.
+        route(
+            Method::POST,
+            "/api/v1/social-tariff/applications/{code}/scans",
+            Roles(SOCIAL_STAFF),
+            Api,
+            post(api::privacy::upload_scan)
+                .layer(axum::extract::DefaultBodyLimit::max(SCAN_BODY_LIMIT_BYTES)),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/scans/{id}",
+            Roles(SOCIAL_STAFF),
+            Api,
+            get(api::privacy::download_scan),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/my-data",
+            Roles(HOUSEHOLD_RECORD),
+            Api,
+            get(api::privacy::my_data),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/deletions",
+            Roles(SOCIAL_STAFF),
+            Api,
+            get(api::privacy::deletions),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/social-tariff/indicators",
+            Public,
+            Api,
+            get(api::privacy::indicators),
+        ),
         // API: refurbished-equipment grants.
         route(
             Method::POST,
@@ -912,6 +951,49 @@ pub fn route_table() -> Vec<Route> {
             Public,
             Page,
             get(web::social::paper_form),
+        ),
+        route(
+            Method::POST,
+            "/instruction/demandes/{code}/copies",
+            Roles(SOCIAL_STAFF),
+            Page,
+            post(web::privacy::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(SCAN_BODY_LIMIT_BYTES)),
+        ),
+        route(
+            Method::GET,
+            "/instruction/copies/{id}",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::privacy::download),
+        ),
+        route(
+            Method::GET,
+            "/instruction/suppressions",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::privacy::deletions),
+        ),
+        route(
+            Method::GET,
+            "/mon-espace/donnees",
+            Roles(HOUSEHOLD),
+            Page,
+            get(web::privacy::my_data),
+        ),
+        route(
+            Method::GET,
+            "/mon-espace/donnees.json",
+            Roles(HOUSEHOLD),
+            Page,
+            get(web::privacy::my_data_json),
+        ),
+        route(
+            Method::GET,
+            "/tarif-social/indicateurs",
+            Public,
+            Page,
+            get(web::privacy::indicators),
         ),
         route(
             Method::GET,

@@ -106,6 +106,11 @@ pub struct Config {
     /// are letters printed from the outbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpConfig>,
+    /// How long social-tariff files are kept (years after the end of the
+    /// entitlement, days for a forgotten draft); scans always go at the
+    /// end of the appeal period.
+    #[serde(default)]
+    pub retention: social_tariff::privacy::Policy,
 }
 
 /// The SMTP server:
@@ -593,6 +598,7 @@ impl Default for Config {
             regie_address: "Hôtel de ville".into(),
             api_particulier: None,
             smtp: None,
+            retention: social_tariff::privacy::Policy::default(),
         }
     }
 }

@@ -232,6 +232,87 @@ pub fn spawn_renewal_job(state: &AppState) {
                 ),
                 Err(e) => tracing::error!(error = %e, "renewal reminders failed"),
             }
+            match retention_job(&state, today()).await {
+                Ok(run) => tracing::info!(
+                    scans = run.scans,
+                    applications = run.applications,
+                    drafts = run.drafts,
+                    "retention"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention failed"),
+            }
         }
     });
+}
+
+/// Seals and stores a scan an agent could not do without (see
+/// [`social_tariff::privacy`]): the content is encrypted with the régie's
+/// key under a random name, and deleted at the end of the appeal period.
+#[tracing::instrument(skip_all, fields(application = %application, size_bytes = content.len()))]
+pub async fn store_scan(
+    state: &AppState,
+    me: &Principal,
+    application: &social_tariff::application::ApplicationCode,
+    description: &str,
+    filename: &str,
+    content: &[u8],
+) -> Result<social_tariff::privacy::Scan, Error> {
+    use base64::Engine;
+    let upload = social_tariff::privacy::ScanUpload::parse(description, filename, content)?;
+    let key = state.secret_key()?;
+    let seal_id = uuid::Uuid::new_v4().to_string();
+    let sealed = key.seal(
+        content,
+        &social_tariff::privacy::scan_context(application.as_str(), &seal_id),
+    );
+    let text = base64::engine::general_purpose::STANDARD.encode(sealed);
+    Ok(social_tariff::add_scan(
+        &state.db,
+        &me.actor(),
+        application,
+        &upload,
+        &seal_id,
+        &text,
+    )
+    .await?)
+}
+
+/// A scan and its content, opened with the régie's key.
+pub async fn open_scan(
+    state: &AppState,
+    id: i64,
+) -> Result<(social_tariff::privacy::Scan, Vec<u8>), Error> {
+    use base64::Engine;
+    let (scan, text) = social_tariff::scan_sealed(&state.db, social_tariff::Scope::All, id).await?;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| Error::Internal(format!("scan {id} is not base64: {e}")))?;
+    let key = state.secret_key()?;
+    let content = key.open(
+        &sealed,
+        &social_tariff::privacy::scan_context(&scan.application, &scan.seal_id),
+    )?;
+    Ok((scan, content))
+}
+
+/// The public indicators of the last twelve months, small counts
+/// suppressed.
+pub async fn indicators(
+    state: &AppState,
+    today: chrono::NaiveDate,
+) -> Result<Vec<social_tariff::privacy::MonthIndicators>, Error> {
+    let months = social_tariff::privacy::last_twelve_months(today);
+    Ok(social_tariff::indicators(&state.db, &months)
+        .await?
+        .into_iter()
+        .map(|(m, c)| social_tariff::privacy::MonthIndicators::publish(m, c))
+        .collect())
+}
+
+/// Applies the retention rules of the configuration on `today`.
+pub async fn retention_job(
+    state: &AppState,
+    today: chrono::NaiveDate,
+) -> Result<social_tariff::privacy::RetentionRun, Error> {
+    Ok(social_tariff::retention(&state.db, today, state.config.retention).await?)
 }

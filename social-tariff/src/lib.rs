@@ -17,6 +17,7 @@ pub mod decision;
 pub mod engine;
 pub mod grants;
 pub mod household;
+pub mod privacy;
 pub mod renewal;
 pub mod rules;
 pub mod service;
@@ -228,15 +229,43 @@ pub const COMPONENT: Component = Component {
             CREATE UNIQUE INDEX st_grants_one_a_year ON st_grants (household_id, year) WHERE status <> 'cancelled';
             CREATE INDEX st_grants_waiting ON st_grants (year, status);",
         ),
+        Migration::portable(
+            6,
+            "scans_and_deletion_log",
+            // A scan's content is sealed (AES-256-GCM under the régie's key,
+            // base64 here) under a random name that is part of the sealing
+            // context. The deletion log names files by number only.
+            "CREATE TABLE st_scans (
+                id {{id}},
+                application_id BIGINT NOT NULL REFERENCES st_applications (id),
+                seal_id TEXT NOT NULL UNIQUE,
+                description TEXT NOT NULL,
+                filename TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                sealed TEXT NOT NULL,
+                uploaded_by TEXT NOT NULL,
+                uploaded_at TEXT NOT NULL
+            );
+            CREATE INDEX st_scans_application ON st_scans (application_id);
+            CREATE TABLE st_deletions (
+                id {{id}},
+                deleted_at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                rule TEXT NOT NULL
+            );",
+        ),
     ],
 };
 
 pub use storage::{
-    add_device, appeal, appeals, application_identity, budget, cancel_grant, claim_reminder,
-    close_appeal, create_application, create_household, decision, decisions_of, devices,
-    duplicates, entitlement, entitlements_changing, entitlements_in_force, get_application,
-    get_household, grant, grants, hand_over, last_application, list_applications, list_households,
-    lodge_appeal, outbox, plan_reminders, publish_rule_set, reminder, request_grant, rule_set,
-    rule_set_in_force, rule_sets, running_until, serve_waiting_list, set_budget,
-    set_reminder_status, update_draft, Duplicate, Filing, RuleSetRecord,
+    add_device, add_scan, appeal, appeals, application_identity, budget, cancel_grant,
+    claim_reminder, close_appeal, create_application, create_household, decision, decisions_of,
+    deletions, devices, duplicates, entitlement, entitlements_changing, entitlements_in_force,
+    get_application, get_household, grant, grants, hand_over, household_export, indicators,
+    last_application, list_applications, list_households, lodge_appeal, outbox, plan_reminders,
+    publish_rule_set, reminder, request_grant, retention, rule_set, rule_set_in_force, rule_sets,
+    running_until, scan_sealed, scans_of, serve_waiting_list, set_budget, set_reminder_status,
+    update_draft, Duplicate, Filing, HouseholdExport, RuleSetRecord,
 };

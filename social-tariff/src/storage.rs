@@ -1904,3 +1904,406 @@ pub async fn cancel_grant(db: &Db, actor: &Actor, scope: Scope, id: i64) -> Resu
     serve_waiting_list(db, actor, g.year).await?;
     grant(db, Scope::All, id).await
 }
+
+// ---------------------------------------------------------------------------
+// Scans, retention, the household's data, public indicators.
+
+use crate::privacy::{Deletion, MonthCounts, Policy, RetentionRun, Scan, ScanUpload};
+
+const SCAN_COLUMNS: &str = "s.id, a.code AS application, s.seal_id, s.description, s.filename, s.content_type, s.size_bytes, s.uploaded_by, s.uploaded_at";
+
+fn scan_from_row(r: &sqlx::any::AnyRow) -> Result<Scan> {
+    Ok(Scan {
+        id: r.try_get("id")?,
+        application: r.try_get("application")?,
+        seal_id: r.try_get("seal_id")?,
+        description: r.try_get("description")?,
+        filename: r.try_get("filename")?,
+        content_type: r.try_get("content_type")?,
+        size_bytes: r.try_get("size_bytes")?,
+        uploaded_by: r.try_get("uploaded_by")?,
+        uploaded_at: r.try_get("uploaded_at")?,
+    })
+}
+
+/// Stores a scan already sealed under `seal_id` (see
+/// [`crate::privacy::scan_context`]), for an application not yet past its
+/// appeal period.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, application = %application))]
+pub async fn add_scan(
+    db: &Db,
+    actor: &Actor,
+    application: &ApplicationCode,
+    upload: &ScanUpload,
+    seal_id: &str,
+    sealed_base64: &str,
+) -> Result<Scan> {
+    let mut tx = db.begin().await?;
+    let app_id: i64 = sqlx::query("SELECT id FROM st_applications WHERE code = $1")
+        .bind(application.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::Missing(format!("aucune demande {application}")))?
+        .try_get("id")?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO st_scans (application_id, seal_id, description, filename, content_type, size_bytes, sealed, uploaded_by, uploaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(app_id)
+    .bind(seal_id)
+    .bind(&upload.description)
+    .bind(&upload.filename)
+    .bind(upload.content_type)
+    .bind(i64::try_from(upload.size_bytes).unwrap_or(i64::MAX))
+    .bind(sealed_base64)
+    .bind(&actor.username)
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "scan.upload",
+            entity: "application",
+            entity_id: application.as_str(),
+            before: None,
+            after: Some(serde_json::json!({ "scan": id, "content_type": upload.content_type, "size_bytes": upload.size_bytes })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    scans_of(db, Scope::All, application)
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| Error::Missing(format!("aucune copie n° {id}")))
+}
+
+/// The scans of an application (not their content).
+pub async fn scans_of(db: &Db, scope: Scope, application: &ApplicationCode) -> Result<Vec<Scan>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SCAN_COLUMNS} FROM st_scans s JOIN st_applications a ON a.id = s.application_id
+         JOIN households h ON h.id = a.household_id WHERE a.code = $1 AND ($2 IS NULL OR h.user_id = $2) ORDER BY s.id"
+    ))
+    .bind(application.as_str())
+    .bind(owner(scope))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(scan_from_row).collect()
+}
+
+/// A scan with its sealed content (base64).
+pub async fn scan_sealed(db: &Db, scope: Scope, id: i64) -> Result<(Scan, String)> {
+    let row = sqlx::query(&format!(
+        "SELECT {SCAN_COLUMNS}, s.sealed FROM st_scans s JOIN st_applications a ON a.id = s.application_id
+         JOIN households h ON h.id = a.household_id WHERE s.id = $1 AND ($2 IS NULL OR h.user_id = $2)"
+    ))
+    .bind(id)
+    .bind(owner(scope))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::Missing(format!("aucune copie n° {id} (elle a pu être supprimée à la fin du délai de recours)")))?;
+    Ok((scan_from_row(&row)?, row.try_get("sealed")?))
+}
+
+async fn log_deletion(
+    conn: &mut sqlx::AnyConnection,
+    kind: &str,
+    reference: &str,
+    rule: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO st_deletions (deleted_at, kind, reference, rule) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(time::to_db(time::now()))
+    .bind(kind)
+    .bind(reference)
+    .bind(rule)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies the retention rules on `today`: scans once the appeal period of
+/// every decision of their application is over (and no appeal pending);
+/// applications `policy.application_years` after the end of the last
+/// entitlement or appeal period; drafts untouched for `policy.draft_days`.
+/// Each deletion is one transaction with its log line; running it twice
+/// deletes nothing more.
+#[tracing::instrument(skip_all, fields(today = %today))]
+pub async fn retention(db: &Db, today: chrono::NaiveDate, policy: Policy) -> Result<RetentionRun> {
+    let mut run = RetentionRun::default();
+    let today_s = today.to_string();
+    let scans = sqlx::query(
+        "SELECT s.id, a.code FROM st_scans s JOIN st_applications a ON a.id = s.application_id
+         WHERE EXISTS (SELECT 1 FROM st_decisions d WHERE d.application_id = a.id)
+           AND NOT EXISTS (SELECT 1 FROM st_decisions d WHERE d.application_id = a.id AND d.appeal_until >= $1)
+           AND NOT EXISTS (SELECT 1 FROM st_appeals p JOIN st_decisions d ON d.id = p.decision_id
+                           WHERE d.application_id = a.id AND p.status = 'pending')",
+    )
+    .bind(&today_s)
+    .fetch_all(db.pool())
+    .await?;
+    for r in scans {
+        let id: i64 = r.try_get("id")?;
+        let code: String = r.try_get("code")?;
+        let mut tx = db.begin().await?;
+        let gone = sqlx::query("DELETE FROM st_scans WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 1 {
+            log_deletion(
+                &mut tx,
+                "copie",
+                &format!("{code} copie n° {id}"),
+                "fin du délai de recours",
+            )
+            .await?;
+            run.scans += 1;
+        }
+        tx.commit().await?;
+    }
+
+    let cutoff = policy.application_cutoff(today).to_string();
+    let old = sqlx::query(
+        "SELECT a.id, a.code FROM st_applications a
+         WHERE EXISTS (SELECT 1 FROM st_decisions d WHERE d.application_id = a.id)
+           AND NOT EXISTS (SELECT 1 FROM st_decisions d WHERE d.application_id = a.id
+                           AND (d.appeal_until >= $1 OR COALESCE(d.valid_to, d.decided_on) >= $1))
+           AND NOT EXISTS (SELECT 1 FROM st_appeals p JOIN st_decisions d ON d.id = p.decision_id
+                           WHERE d.application_id = a.id AND p.status = 'pending')",
+    )
+    .bind(&cutoff)
+    .fetch_all(db.pool())
+    .await?;
+    let rule = format!(
+        "{} ans après la fin du droit ou du délai de recours",
+        policy.application_years
+    );
+    for r in old {
+        if delete_application(
+            db,
+            r.try_get("id")?,
+            &r.try_get::<String, _>("code")?,
+            &rule,
+        )
+        .await?
+        {
+            run.applications += 1;
+        }
+    }
+
+    let draft_cutoff = policy.draft_cutoff(today).to_string();
+    let drafts = sqlx::query(
+        "SELECT id, code FROM st_applications WHERE status = 'draft' AND updated_at < $1",
+    )
+    .bind(&draft_cutoff)
+    .fetch_all(db.pool())
+    .await?;
+    let rule = format!("brouillon abandonné depuis {} jours", policy.draft_days);
+    for r in drafts {
+        if delete_application(
+            db,
+            r.try_get("id")?,
+            &r.try_get::<String, _>("code")?,
+            &rule,
+        )
+        .await?
+        {
+            run.drafts += 1;
+        }
+    }
+    if run != RetentionRun::default() {
+        tracing::info!(
+            scans = run.scans,
+            applications = run.applications,
+            drafts = run.drafts,
+            "retention applied"
+        );
+    }
+    Ok(run)
+}
+
+/// Deletes an application and everything that hangs from it, in one
+/// transaction with its log line.
+async fn delete_application(db: &Db, id: i64, code: &str, rule: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let of_app = "SELECT id FROM st_decisions WHERE application_id = $1";
+    sqlx::query(&format!(
+        "DELETE FROM st_reminders WHERE decision_id IN ({of_app})"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "DELETE FROM st_appeals WHERE decision_id IN ({of_app}) OR new_decision_id IN ({of_app})"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE st_decisions SET supersedes = NULL WHERE application_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM st_decisions WHERE application_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM st_scans WHERE application_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let gone = sqlx::query("DELETE FROM st_applications WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if gone == 1 {
+        log_deletion(&mut tx, "demande", code, rule).await?;
+    }
+    tx.commit().await?;
+    Ok(gone == 1)
+}
+
+/// The deletion log, the newest first.
+pub async fn deletions(db: &Db, limit: i64) -> Result<Vec<Deletion>> {
+    let rows = sqlx::query(
+        "SELECT deleted_at, kind, reference, rule FROM st_deletions ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Deletion {
+                deleted_at: r.try_get("deleted_at")?,
+                kind: r.try_get("kind")?,
+                reference: r.try_get("reference")?,
+                rule: r.try_get("rule")?,
+            })
+        })
+        .collect()
+}
+
+/// Everything the régie holds about the households of `scope` (a
+/// household's own account) or about one household (an agent answering a
+/// request made at the counter).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HouseholdExport {
+    pub generated_at: String,
+    pub households: Vec<Household>,
+    pub applications: Vec<Application>,
+    pub decisions: Vec<crate::decision::Decision>,
+    pub appeals: Vec<crate::decision::Appeal>,
+    pub reminders: Vec<Reminder>,
+    pub grants: Vec<Grant>,
+    pub scans: Vec<Scan>,
+}
+
+/// The household's data (see [`HouseholdExport`]); `only` narrows an
+/// agent's export to one household.
+pub async fn household_export(
+    db: &Db,
+    scope: Scope,
+    only: Option<&HouseholdCode>,
+) -> Result<HouseholdExport> {
+    let households: Vec<Household> = list_households(db, scope)
+        .await?
+        .into_iter()
+        .filter(|h| only.is_none_or(|c| &h.code == c))
+        .collect();
+    let mut out = HouseholdExport {
+        generated_at: time::to_db(time::now()),
+        households: households.clone(),
+        applications: Vec::new(),
+        decisions: Vec::new(),
+        appeals: Vec::new(),
+        reminders: Vec::new(),
+        grants: Vec::new(),
+        scans: Vec::new(),
+    };
+    let codes: Vec<String> = households.iter().map(|h| h.code.to_string()).collect();
+    for h in &households {
+        let apps = list_applications(db, scope, None, Some(&h.code)).await?;
+        for a in &apps {
+            for d in decisions_of(db, scope, &a.code).await? {
+                out.appeals
+                    .extend(appeals(db, scope, Some(&d.number)).await?);
+                out.decisions.push(d);
+            }
+            out.scans.extend(scans_of(db, scope, &a.code).await?);
+        }
+        out.applications.extend(apps);
+    }
+    let numbers: Vec<String> = out.decisions.iter().map(|d| d.number.to_string()).collect();
+    out.reminders = outbox(db)
+        .await?
+        .into_iter()
+        .filter(|r| numbers.contains(&r.decision.to_string()))
+        .collect();
+    out.grants = grants(db, scope)
+        .await?
+        .into_iter()
+        .filter(|g| codes.contains(&g.household))
+        .collect();
+    Ok(out)
+}
+
+/// Raw monthly counts for the given `YYYY-MM` months: applications
+/// submitted, decisions granting and refusing (appeal outcomes included),
+/// devices handed over.
+pub async fn indicators(db: &Db, months: &[String]) -> Result<Vec<(String, MonthCounts)>> {
+    let (Some(first), Some(last)) = (months.first(), months.last()) else {
+        return Ok(Vec::new());
+    };
+    let from = format!("{first}-01");
+    let to = format!("{last}-99");
+    let mut counts: std::collections::BTreeMap<String, MonthCounts> = months
+        .iter()
+        .map(|m| (m.clone(), MonthCounts::default()))
+        .collect();
+    let month_of = |s: &str| s.get(..7).unwrap_or_default().to_owned();
+    for r in sqlx::query(
+        "SELECT submitted_at FROM st_applications WHERE submitted_at >= $1 AND submitted_at <= $2",
+    )
+    .bind(&from)
+    .bind(&to)
+    .fetch_all(db.pool())
+    .await?
+    {
+        if let Some(c) = counts.get_mut(&month_of(&r.try_get::<String, _>("submitted_at")?)) {
+            c.applications += 1;
+        }
+    }
+    for r in sqlx::query(
+        "SELECT decided_on, outcome FROM st_decisions WHERE decided_on >= $1 AND decided_on <= $2",
+    )
+    .bind(&from)
+    .bind(&to)
+    .fetch_all(db.pool())
+    .await?
+    {
+        if let Some(c) = counts.get_mut(&month_of(&r.try_get::<String, _>("decided_on")?)) {
+            if r.try_get::<String, _>("outcome")? == "granted" {
+                c.granted += 1;
+            } else {
+                c.refused += 1;
+            }
+        }
+    }
+    for r in sqlx::query("SELECT handed_over_on FROM st_grants WHERE status = 'handed_over' AND handed_over_on >= $1 AND handed_over_on <= $2")
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(db.pool())
+        .await?
+    {
+        if let Some(c) = counts.get_mut(&month_of(&r.try_get::<String, _>("handed_over_on")?)) {
+            c.grants += 1;
+        }
+    }
+    Ok(counts.into_iter().collect())
+}

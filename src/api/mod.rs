@@ -8,6 +8,7 @@ pub mod grants;
 pub mod households;
 pub mod inventory;
 pub mod monitoring;
+pub mod privacy;
 pub mod provisioning;
 pub mod social_tariff;
 pub mod system;

@@ -9,6 +9,7 @@ pub mod grants;
 pub mod lines;
 pub mod pages;
 pub mod pon;
+pub mod privacy;
 pub mod rules;
 pub mod social;
 

@@ -895,6 +895,8 @@ pub async fn household_home_with(
         }
         (summary)
         (equipment)
+        h2 { "Mes données" }
+        p { a href="/mon-espace/donnees" { "Voir toutes les données que la régie conserve sur mon foyer" } " (et les télécharger)." }
     };
     Ok(render(
         status,

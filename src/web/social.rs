@@ -671,7 +671,7 @@ fn source_text(o: &Criterion) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-async fn agent_page(
+pub(crate) async fn agent_page(
     state: &AppState,
     me: &Principal,
     code: &str,
@@ -688,6 +688,8 @@ async fn agent_page(
     for d in &detail.decisions {
         appeals.extend(social_tariff::appeals(&state.db, Scope::All, Some(&d.number)).await?);
     }
+    let scans = social_tariff::scans_of(&state.db, Scope::All, &a.code).await?;
+    let scans_open = current.is_none_or(|d| today() <= d.appeal_until);
     let body = html! {
         h1 { "Demande " (a.code) }
         @if let Some(n) = notice { (n) }
@@ -776,6 +778,7 @@ async fn agent_page(
                 button type="submit" { "Valider la décision" }
             }
         }
+        (crate::web::privacy::scans_section(&base, &csrf, &scans, scans_open, errors))
         @if let Some(d) = current {
             h2 { "Décision " (d.number) }
             p { (if d.outcome == Outcome::Granted { "Accordée" } else { "Refusée" }) ", validée par " (d.validated_by) " le " (french_date(d.decided_on)) ". "
