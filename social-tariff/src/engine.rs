@@ -201,7 +201,7 @@ pub fn evaluate(
                         Some(niveau),
                         Some(&b.source),
                         format!(
-                            "Le foyer perçoit le {}, {} : ce critère donne le {}.",
+                            "Le foyer perçoit {}, {} : ce critère donne le {}.",
                             b.benefit.label(),
                             b.source.describe(),
                             level_name(niveau)
@@ -214,7 +214,7 @@ pub fn evaluate(
                         Some(niveau),
                         Some(&b.source),
                         format!(
-                            "Le foyer déclare percevoir le {} : à vérifier.",
+                            "Le foyer déclare percevoir {} : à vérifier.",
                             b.benefit.label()
                         ),
                     )

@@ -85,14 +85,15 @@ impl Benefit {
         }
     }
 
-    /// Its name in full, as a household reads it.
+    /// Its name in full with its article, as a household reads it ("le
+    /// revenu…", "l'allocation…").
     pub fn label(self) -> &'static str {
         match self {
-            Benefit::Rsa => "revenu de solidarité active (RSA)",
-            Benefit::Aah => "allocation aux adultes handicapés (AAH)",
-            Benefit::Ass => "allocation de solidarité spécifique (ASS)",
-            Benefit::Aspa => "allocation de solidarité aux personnes âgées (ASPA)",
-            Benefit::C2s => "complémentaire santé solidaire (C2S)",
+            Benefit::Rsa => "le revenu de solidarité active (RSA)",
+            Benefit::Aah => "l'allocation aux adultes handicapés (AAH)",
+            Benefit::Ass => "l'allocation de solidarité spécifique (ASS)",
+            Benefit::Aspa => "l'allocation de solidarité aux personnes âgées (ASPA)",
+            Benefit::C2s => "la complémentaire santé solidaire (C2S)",
         }
     }
 

@@ -85,7 +85,7 @@ fn form_fields(form: &ApplicationForm, errors: &[(&'static str, String)]) -> Mar
                 @let id = format!("prestation-{}", b.code().to_lowercase());
                 div class="case" {
                     input type="checkbox" id=(id) name="prestations" value=(b.code()) checked[form.prestations.iter().any(|p| p == b.code())];
-                    label for=(id) { "Je perçois le " (b.label()) }
+                    label for=(id) { "Je perçois " (b.label()) }
                 }
             }
             (field_error(errors, "prestations"))
