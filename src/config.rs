@@ -111,6 +111,14 @@ pub struct Config {
     /// end of the appeal period.
     #[serde(default)]
     pub retention: social_tariff::privacy::Policy,
+    /// A household gets one equipment grant per this many years (one per
+    /// calendar year by default), as the délibération says.
+    #[serde(default = "one_year")]
+    pub grant_period_years: u32,
+}
+
+fn one_year() -> u32 {
+    1
 }
 
 /// The SMTP server:
@@ -599,6 +607,7 @@ impl Default for Config {
             api_particulier: None,
             smtp: None,
             retention: social_tariff::privacy::Policy::default(),
+            grant_period_years: 1,
         }
     }
 }

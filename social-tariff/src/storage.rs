@@ -1617,6 +1617,7 @@ pub async fn request_grant(
     household: &HouseholdCode,
     kind: DeviceKind,
     today: chrono::NaiveDate,
+    period_years: u32,
 ) -> Result<Grant> {
     if entitlement(db, household, today).await?.is_none() {
         return Err(Error::Invalid(
@@ -1626,6 +1627,27 @@ pub async fn request_grant(
     let year = chrono::Datelike::year(&today);
     let mut tx = grants_tx(db).await?;
     let hid = household_id(&mut tx, scope, household).await?;
+    // One grant per household and period: the unique key holds it for a
+    // year; a longer period is checked here, under the grants lock.
+    let period = i64::from(period_years.max(1));
+    let last: Option<i64> = sqlx::query(
+        "SELECT MAX(year) AS y FROM st_grants WHERE household_id = $1 AND status <> 'cancelled' AND year > $2",
+    )
+    .bind(hid)
+    .bind(i64::from(year) - period)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("y")?;
+    if let Some(last) = last {
+        return Err(Error::Invalid(if period == 1 {
+            format!("le foyer {household} a déjà une aide à l'équipement pour {year} : une seule par foyer et par an")
+        } else {
+            format!(
+                "le foyer {household} a déjà eu une aide à l'équipement en {last} : une seule par foyer tous les {period} ans, la prochaine à partir de {}",
+                last + period
+            )
+        }));
+    }
     let inserted = sqlx::query(
         "INSERT INTO st_grants (household_id, kind, year, requested_at, requested_by, status) VALUES ($1, $2, $3, $4, $5, 'waiting') RETURNING id",
     )

@@ -128,6 +128,7 @@ pub async fn request(
         &household,
         b.kind,
         today(),
+        state.config.grant_period_years,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(g)))

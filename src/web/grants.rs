@@ -455,8 +455,16 @@ pub async fn agent_request(
                 ))
             })?;
         let kind = DeviceKind::parse(&post.type_appareil)?;
-        social_tariff::request_grant(&state.db, &me.actor(), Scope::All, &h.code, kind, today())
-            .await
+        social_tariff::request_grant(
+            &state.db,
+            &me.actor(),
+            Scope::All,
+            &h.code,
+            kind,
+            today(),
+            state.config.grant_period_years,
+        )
+        .await
     }
     .await
     .map(|g| {
@@ -574,7 +582,7 @@ pub async fn household_request(
                 "l'aide à l'équipement est réservée aux foyers qui bénéficient du tarif social : faites d'abord la demande de tarif social".into(),
             )
         })?;
-        social_tariff::request_grant(&state.db, &me.actor(), me.household_scope(), &h.code, kind, today()).await
+        social_tariff::request_grant(&state.db, &me.actor(), me.household_scope(), &h.code, kind, today(), state.config.grant_period_years).await
     }
     .await;
     match result {

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 use regie::auth::Role;
 use regie_tests::{granted_household, publish_example_rules, Answer, Session, TestApp};
 use serde_json::{json, Value};
@@ -554,4 +554,43 @@ async fn through_the_pages_an_agent_keeps_the_stock_and_a_household_asks() {
         .page(Method::GET, "/instruction/equipements", Some(&s), None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_period_of_one_grant_per_household_is_configurable() {
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent = t.user("agent", &[Role::SocialAgent]).await;
+    let agent = t.token_for(&agent).await;
+    publish_example_rules(&t, &admin).await;
+    let (household, _) =
+        granted_household(&t, &agent, "Awa Diallo", "1 rue des Lilas", json!({})).await;
+    let household = social_tariff::HouseholdCode::parse(&household).unwrap();
+    let actor = regie_core::audit::Actor::system("test");
+    let today = regie::social::today();
+    // The first of January next year: a new calendar year, still within
+    // the twelve months of the right.
+    let next_year = NaiveDate::from_ymd_opt(today.year() + 1, 1, 1).unwrap();
+    let all = social_tariff::Scope::All;
+    let laptop = social_tariff::grants::DeviceKind::Laptop;
+    social_tariff::request_grant(t.db(), &actor, all, &household, laptop, today, 3)
+        .await
+        .unwrap();
+    // Every three years: next year is refused, with the year it reopens.
+    let refused =
+        social_tariff::request_grant(t.db(), &actor, all, &household, laptop, next_year, 3)
+            .await
+            .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("à partir de {}", today.year() + 3)),
+        "{refused}"
+    );
+    // Every year: next year is a new period.
+    let g = social_tariff::request_grant(t.db(), &actor, all, &household, laptop, next_year, 1)
+        .await
+        .unwrap();
+    assert_eq!(g.year, today.year() + 1);
 }
