@@ -50,6 +50,7 @@ pub async fn load(
     let mut accounts = Vec::new();
     let mut household_user = None;
     let mut technician = None;
+    let mut agent = None;
     for (name, display, role) in ACCOUNTS {
         let password = Password::random();
         let user = storage::create_user(
@@ -64,12 +65,15 @@ pub async fn load(
         if *role == Role::Household {
             household_user = Some(user.id);
         }
-        if *role == Role::Technician {
-            technician = Some(Actor {
-                user_id: Some(user.id),
-                username: user.username.clone(),
-                request_id: None,
-            });
+        let as_actor = Actor {
+            user_id: Some(user.id),
+            username: user.username.clone(),
+            request_id: None,
+        };
+        match role {
+            Role::Technician => technician = Some(as_actor),
+            Role::SocialAgent => agent = Some(as_actor),
+            _ => {}
         }
         accounts.push(DemoAccount {
             username: user.username,
@@ -77,12 +81,14 @@ pub async fn load(
             password,
         });
     }
+    let mut households = Vec::new();
     for (name, user_id) in [
         ("Famille Martin", household_user),
         ("Famille Bernard", None),
         ("M. et Mme Petit", None),
+        ("Mme Leroy", None),
     ] {
-        social_tariff::create_household(
+        let h = social_tariff::create_household(
             db,
             &actor,
             &social_tariff::NewHousehold {
@@ -91,10 +97,13 @@ pub async fn load(
             },
         )
         .await?;
+        households.push(h.code);
     }
     // The social tariff's rules, as a council would have voted them: the
     // public page has something to show.
     social_tariff::publish_rule_set(db, &actor, social_tariff::rules::EXAMPLE).await?;
+    let agent = agent.unwrap_or_else(|| actor.clone());
+    demo_social(db, &agent, &households).await?;
     let network = data_dir.join("demo-network");
     let generated = {
         let dir = network.clone();
@@ -273,4 +282,169 @@ fn write_credentials(dir: &Path, accounts: &[DemoAccount]) {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     }
+}
+
+/// Files the social tariff's demo: a right granted at the counter (with a
+/// device set aside for the household), an online application waiting for
+/// review, a refusal under appeal; the envelope and stock of the year.
+/// The household account ("Famille Martin") has nothing yet, so its
+/// journey can be walked from the start.
+async fn demo_social(
+    db: &Db,
+    agent: &Actor,
+    households: &[social_tariff::HouseholdCode],
+) -> Result<(), Error> {
+    use social_tariff::application::{ApplicationForm, Channel};
+    use social_tariff::decision::{Outcome, Ruling};
+    use social_tariff::grants::{Condition, DeviceKind, NewDevice};
+    use social_tariff::service::{self, DocumentSeen, Proof};
+    let today = crate::social::today();
+    let file = |name: &str, address: &str, benefits: &[&str], qf: &str| ApplicationForm {
+        nom: name.into(),
+        adresse: address.into(),
+        code_postal: "35000".into(),
+        commune: "Rennes".into(),
+        taille_foyer: "3".into(),
+        prestations: benefits.iter().map(|b| (*b).to_owned()).collect(),
+        quotient_familial: qf.into(),
+        contact: "courrier".into(),
+        ..ApplicationForm::default()
+    };
+    let [_, bernard, petit, leroy] = households else {
+        return Ok(());
+    };
+    let mut codes = Vec::new();
+    for (household, form, channel) in [
+        (
+            bernard,
+            file("Luc Bernard", "4 rue des Tanneurs", &["RSA"], ""),
+            Channel::Counter,
+        ),
+        (
+            petit,
+            file("Élise Petit", "9 allée des Cerisiers", &["ASPA"], ""),
+            Channel::Online,
+        ),
+        (
+            leroy,
+            file("Anne Leroy", "2 place du Marché", &[], "1450"),
+            Channel::Counter,
+        ),
+    ] {
+        let input = form
+            .parse(true)
+            .map_err(|e| Error::Internal(format!("demo application: {e:?}")))?;
+        let a = social_tariff::create_application(
+            db,
+            agent,
+            social_tariff::Scope::All,
+            &social_tariff::Filing {
+                household,
+                channel,
+                input: &input,
+                submit: true,
+                renewal: false,
+                consent: true,
+            },
+        )
+        .await?;
+        codes.push(a.code);
+    }
+    let seen = |proof: Proof, document: &str| DocumentSeen {
+        proof,
+        document: document.into(),
+        dated: today - chrono::Days::new(20),
+        issuer: "CAF d'Ille-et-Vilaine".into(),
+    };
+    // Bernard: RSA seen at the counter, granted.
+    let rsa = Proof::Benefit {
+        benefit: "RSA".into(),
+        received: true,
+    };
+    service::record_document(
+        db,
+        agent,
+        &codes[0],
+        &seen(rsa, "attestation de paiement du RSA"),
+        today,
+    )
+    .await?;
+    service::record_area(db, agent, &codes[0], true).await?;
+    let ruling = Ruling {
+        outcome: Outcome::Granted,
+        reason: None,
+    };
+    service::decide(db, agent, &codes[0], &ruling, today).await?;
+    // Leroy: a quotient familial above every bracket, refused, appealed.
+    let qf = Proof::QuotientFamilial { value: 1450 };
+    service::record_document(
+        db,
+        agent,
+        &codes[2],
+        &seen(qf, "attestation de quotient familial"),
+        today,
+    )
+    .await?;
+    service::record_area(db, agent, &codes[2], true).await?;
+    let refusal = Ruling {
+        outcome: Outcome::Refused,
+        reason: Some("Le quotient familial dépasse le plafond fixé par la délibération.".into()),
+    };
+    let refused = service::decide(db, agent, &codes[2], &refusal, today).await?;
+    social_tariff::lodge_appeal(
+        db,
+        agent,
+        social_tariff::Scope::All,
+        &refused.number,
+        Channel::Counter,
+        "Mes revenus ont baissé depuis l'attestation : je joins ma situation actuelle.",
+        today,
+    )
+    .await?;
+
+    // The year's envelope and stock; Bernard's request is served at once.
+    let year = chrono::Datelike::year(&today);
+    social_tariff::set_budget(db, agent, year, "2026-041", 200_000).await?;
+    for (kind, model, serial, value_cents) in [
+        (
+            DeviceKind::Laptop,
+            "Lenovo ThinkPad T480",
+            "DEMO-PF1A23",
+            15_000,
+        ),
+        (
+            DeviceKind::Laptop,
+            "Dell Latitude 5490",
+            "DEMO-5490X7",
+            14_000,
+        ),
+        (
+            DeviceKind::Phone,
+            "Samsung Galaxy A40",
+            "DEMO-A40Q11",
+            6_000,
+        ),
+    ] {
+        let device = NewDevice {
+            partner: "Ateliers du Bocage".into(),
+            kind,
+            model: model.into(),
+            serial: serial.into(),
+            condition: Condition::B,
+            value_cents,
+            received_on: today - chrono::Days::new(10),
+        };
+        social_tariff::add_device(db, agent, &device, today).await?;
+    }
+    social_tariff::request_grant(
+        db,
+        agent,
+        social_tariff::Scope::All,
+        bernard,
+        DeviceKind::Laptop,
+        today,
+        1,
+    )
+    .await?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::social::{self, is_staff, today};
 use crate::{AppState, Error};
 
 /// Records a device received from a partner association.
-#[utoipa::path(post, path = "/api/v1/social-tariff/devices", operation_id = "add_device", tag = "social-tariff",
+#[utoipa::path(post, path = "/api/v1/social-tariff/devices", operation_id = "receive_refurbished_device", tag = "social-tariff",
     security(("bearer" = [])), request_body = NewDevice,
     responses((status = 201, description = "the device", content_type = "application/json"),
         (status = 422, body = ErrorBody, description = "a field is missing or wrong, or the serial is known")))]
@@ -27,7 +27,7 @@ pub async fn add_device(
 }
 
 /// The devices, the newest first.
-#[utoipa::path(get, path = "/api/v1/social-tariff/devices", operation_id = "list_devices", tag = "social-tariff",
+#[utoipa::path(get, path = "/api/v1/social-tariff/devices", operation_id = "list_refurbished_devices", tag = "social-tariff",
     security(("bearer" = [])), responses((status = 200, description = "the devices", content_type = "application/json")))]
 pub async fn devices(State(state): State<AppState>) -> Result<Json<Vec<Device>>, ApiError> {
     Ok(Json(social_tariff::devices(&state.db).await?))

@@ -275,6 +275,27 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         "{states:?}"
     );
 
+    // The social tariff in use: applications submitted, granted and
+    // refused, an appeal waiting, a device set aside.
+    let all = social_tariff::Scope::All;
+    let statuses: std::collections::HashSet<_> =
+        social_tariff::list_applications(t.db(), all, None, None)
+            .await
+            .expect("applications")
+            .into_iter()
+            .map(|a| a.status.label())
+            .collect();
+    assert!(statuses.len() >= 2, "{statuses:?}");
+    let appeals = social_tariff::appeals(t.db(), all, None)
+        .await
+        .expect("appeals");
+    assert_eq!(appeals.len(), 1);
+    let grants = social_tariff::grants(t.db(), all).await.expect("grants");
+    assert_eq!(
+        grants.first().map(|g| g.status),
+        Some(social_tariff::grants::GrantStatus::Allocated)
+    );
+
     // A second --demo run changes nothing.
     let again = regie::demo::load(t.db(), t.tdb.dir.path(), 400, &t.state.provisioning)
         .await
