@@ -532,6 +532,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/social-tariff/entitlements",
+            Roles(ENTITLEMENT_READERS),
+            Api,
+            get(api::applications::entitlements_changing),
+        ),
+        route(
+            Method::GET,
             "/api/v1/social-tariff/entitlements/{household}",
             Roles(ENTITLEMENT_READERS),
             Api,

@@ -647,6 +647,7 @@ const ENV_KEYS: &[&str] = &[
     "secret_key_file",
     "regie_name",
     "regie_address",
+    "grant_period_years",
 ];
 
 impl Config {

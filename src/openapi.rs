@@ -88,6 +88,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::applications::appeals,
         api::applications::review,
         api::applications::entitlement,
+        api::applications::entitlements_changing,
         api::privacy::upload_scan,
         api::privacy::download_scan,
         api::privacy::my_data,

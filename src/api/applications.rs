@@ -531,3 +531,36 @@ pub async fn entitlement(
         social_tariff::entitlement(&state.db, &h.code, day).await?,
     ))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ChangingQuery {
+    /// First day of the period (`AAAA-MM-JJ`).
+    pub from: String,
+    /// Last day of the period (`AAAA-MM-JJ`), included.
+    pub to: String,
+}
+
+/// Entitlements that start, end, enter their grace or are decided within a
+/// period: what a billing run must look at. Level and dates only.
+#[utoipa::path(get, path = "/api/v1/social-tariff/entitlements", operation_id = "entitlements_changing", tag = "social-tariff",
+    security(("bearer" = [])), params(ChangingQuery),
+    responses((status = 200, body = Vec<Entitlement>, description = "the entitlements changing in the period"),
+        (status = 422, body = ErrorBody, description = "a date is missing or wrong, or the period is reversed or longer than a year")))]
+pub async fn entitlements_changing(
+    State(state): State<AppState>,
+    Query(q): Query<ChangingQuery>,
+) -> Result<Json<Vec<Entitlement>>, ApiError> {
+    let day = |name: &str, v: &str| {
+        v.parse::<chrono::NaiveDate>()
+            .map_err(|_| Error::Invalid(format!("{name} {v:?}: expected YYYY-MM-DD")))
+    };
+    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
+    if to < from || (to - from).num_days() > 366 {
+        return Err(
+            Error::Invalid("the period runs from `from` to `to`, a year at most".into()).into(),
+        );
+    }
+    Ok(Json(
+        social_tariff::entitlements_changing(&state.db, from, to).await?,
+    ))
+}

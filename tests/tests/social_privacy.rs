@@ -375,3 +375,54 @@ async fn public_indicators_never_show_a_count_under_ten() {
     );
     assert!(!page.text.contains("Awa"));
 }
+
+#[tokio::test]
+async fn billing_lists_the_rights_changing_in_a_period_without_their_reasons() {
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent = t.user("agent", &[Role::SocialAgent]).await;
+    let agent = t.token_for(&agent).await;
+    publish_example_rules(&t, &admin).await;
+    let (household, decision) =
+        granted_household(&t, &agent, "Awa Diallo", "1 rue des Lilas", json!({})).await;
+    let compta = t.user("compta", &[Role::Accountant]).await;
+    let compta = t.token_for(&compta).await;
+    let today = regie::social::today();
+    let month_ago = today - chrono::Days::new(30);
+    let r = get(
+        &t,
+        Some(&compta),
+        &format!("/api/v1/social-tariff/entitlements?from={month_ago}&to={today}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let list = r.json();
+    assert_eq!(list[0]["household"], household);
+    assert_eq!(list[0]["decision_ref"], decision);
+    for secret in ["AAH", "allocation", "prestation", "quotient", "MDPH", "Awa"] {
+        assert!(!r.text.contains(secret), "{secret} in {}", r.text);
+    }
+    for bad in [
+        format!("from={today}&to={month_ago}"),
+        "from=2026-01-01&to=2027-06-01".to_owned(),
+        "from=hier&to=2026-01-01".to_owned(),
+    ] {
+        let r = get(
+            &t,
+            Some(&compta),
+            &format!("/api/v1/social-tariff/entitlements?{bad}"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let tech = t.user("tech", &[Role::Technician]).await;
+    let tech = t.token_for(&tech).await;
+    let r = get(
+        &t,
+        Some(&tech),
+        &format!("/api/v1/social-tariff/entitlements?from={month_ago}&to={today}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
