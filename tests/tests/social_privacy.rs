@@ -426,3 +426,87 @@ async fn billing_lists_the_rights_changing_in_a_period_without_their_reasons() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_agent_attaches_a_scan_from_the_review_page() {
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent_user = t.user("agent", &[Role::SocialAgent]).await;
+    let agent = t.token_for(&agent_user).await;
+    let s = t.session_for(&agent_user).await;
+    publish_example_rules(&t, &admin).await;
+    let (household, _) =
+        granted_household(&t, &agent, "Awa Diallo", "1 rue des Lilas", json!({})).await;
+    let code = application_of(&t, &agent, &household).await;
+    let page = t
+        .page(
+            Method::GET,
+            &format!("/instruction/demandes/{code}"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert!(
+        page.text.contains("Copies de justificatifs"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("enctype=\"multipart/form-data\""));
+
+    let send = |content: &'static str| {
+        let boundary = "----regie-page-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\navis CAF\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"avis.pdf\"\r\n\
+             Content-Type: application/pdf\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        Request::builder()
+            .method(Method::POST)
+            .uri(format!(
+                "/instruction/demandes/{code}/copies?csrf_token={}",
+                s.csrf
+            ))
+            .header(header::COOKIE, &s.cookie)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let bad = t.send(send("GIF89a")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("id=\"fichier-erreur\""), "{}", bad.text);
+    let ok = t.send(send(PDF)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert!(ok.text.contains("déposée et chiffrée") && ok.text.contains("avis.pdf"));
+    let id = hidden_scan_id(&ok.text);
+    let file = t
+        .page(
+            Method::GET,
+            &format!("/instruction/copies/{id}"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(file.text, PDF);
+    // Without the form's token, nothing is stored.
+    let forged = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/instruction/demandes/{code}/copies"))
+        .header(header::COOKIE, &s.cookie)
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body(Body::from("--x--\r\n"))
+        .unwrap();
+    assert_eq!(t.send(forged).await.status, StatusCode::FORBIDDEN);
+}
+
+/// The id of the first scan linked from a page.
+fn hidden_scan_id(html: &str) -> String {
+    let at = html.find("/instruction/copies/").unwrap() + "/instruction/copies/".len();
+    html[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
