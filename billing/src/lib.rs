@@ -9,7 +9,20 @@
 //! knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod money;
+
 use regie_core::migrate::Component;
+
+/// What can go wrong in billing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks a rule of billing; the message says which, in French.
+    #[error("{0}")]
+    Invalid(String),
+    /// An amount beyond what cents in 64 bits hold.
+    #[error("montant hors limites")]
+    Overflow,
+}
 
 /// The tables this crate owns. None yet.
 pub const COMPONENT: Component = Component {

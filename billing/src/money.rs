@@ -1,0 +1,386 @@
+//! Money and VAT: integer cents, French VAT rates, the EN 16931 rounding
+//! rules (each line's net amount to the cent, the VAT of a rate computed
+//! once on the sum of its lines) and daily prorata.
+//!
+//! Prices are voted and shown to households VAT included; invoices carry
+//! net amounts. A line's net amount is its VAT-included amount divided by
+//! (1 + rate), rounded half away from zero to the cent, so the invoice's
+//! total may differ from the sum of the VAT-included prices by a cent at
+//! most per rate: the law and EN 16931 want the net-first computation.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// An amount in euro cents; negative for a credit.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Cents(pub i64);
+
+impl Cents {
+    pub const ZERO: Cents = Cents(0);
+
+    /// An amount as people write it: `12`, `12,5`, `12,50`, `-3.20`,
+    /// `1 234,56 €`. At most two decimals.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let bad = || Error::Invalid(format!("« {} » n'est pas un montant en euros", s.trim()));
+        let t: String = s
+            .trim()
+            .trim_end_matches('€')
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '\u{202f}')
+            .collect();
+        let (negative, t) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.as_str()),
+        };
+        let (whole, frac) = t.split_once([',', '.']).unwrap_or((t, ""));
+        if whole.is_empty() || whole.len() > 13 || frac.len() > 2 {
+            return Err(bad());
+        }
+        if !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let whole: i64 = whole.parse().map_err(|_| bad())?;
+        let frac: i64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<2}").parse().map_err(|_| bad())?
+        };
+        let cents = whole
+            .checked_mul(100)
+            .and_then(|c| c.checked_add(frac))
+            .ok_or_else(bad)?;
+        Ok(Cents(if negative { -cents } else { cents }))
+    }
+
+    pub fn checked_add(self, other: Cents) -> Result<Cents, Error> {
+        self.0
+            .checked_add(other.0)
+            .map(Cents)
+            .ok_or(Error::Overflow)
+    }
+
+    pub fn checked_sub(self, other: Cents) -> Result<Cents, Error> {
+        self.0
+            .checked_sub(other.0)
+            .map(Cents)
+            .ok_or(Error::Overflow)
+    }
+
+    /// The sum of amounts, refusing an overflow.
+    pub fn sum(items: impl IntoIterator<Item = Cents>) -> Result<Cents, Error> {
+        items.into_iter().try_fold(Cents::ZERO, Cents::checked_add)
+    }
+
+    /// `self × numerator / denominator`, rounded half away from zero.
+    pub fn mul_div(self, numerator: i64, denominator: i64) -> Result<Cents, Error> {
+        if denominator <= 0 {
+            return Err(Error::Invalid("division par zéro".into()));
+        }
+        let p = i128::from(self.0) * i128::from(numerator);
+        let d = i128::from(denominator);
+        let q = p / d;
+        let r = p % d;
+        let rounded = if 2 * r.abs() >= d { q + p.signum() } else { q };
+        i64::try_from(rounded)
+            .map(Cents)
+            .map_err(|_| Error::Overflow)
+    }
+}
+
+impl fmt::Display for Cents {
+    /// `1 234,50 €` (narrow no-break space between thousands).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let c = self.0.unsigned_abs();
+        let whole = (c / 100).to_string();
+        let mut grouped = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                grouped.push('\u{202f}');
+            }
+            grouped.push(ch);
+        }
+        write!(f, "{sign}{grouped},{:02} €", c % 100)
+    }
+}
+
+/// A VAT rate in basis points (2000 = 20 %) with its EN 16931 category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VatRate {
+    pub basis_points: u32,
+    pub category: VatCategory,
+}
+
+/// EN 16931 VAT category codes (UNTDID 5305) the régie uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum VatCategory {
+    /// Standard or reduced rate.
+    S,
+    /// Zero rated.
+    Z,
+    /// Exempt.
+    E,
+    /// Outside the scope of VAT (e.g. an aid paid by the commune).
+    O,
+}
+
+impl VatCategory {
+    pub fn code(self) -> &'static str {
+        match self {
+            VatCategory::S => "S",
+            VatCategory::Z => "Z",
+            VatCategory::E => "E",
+            VatCategory::O => "O",
+        }
+    }
+}
+
+impl VatRate {
+    /// 20 %: internet access.
+    pub const STANDARD: VatRate = VatRate {
+        basis_points: 2000,
+        category: VatCategory::S,
+    };
+    /// 10 %.
+    pub const INTERMEDIATE: VatRate = VatRate {
+        basis_points: 1000,
+        category: VatCategory::S,
+    };
+    /// 5,5 %.
+    pub const REDUCED: VatRate = VatRate {
+        basis_points: 550,
+        category: VatCategory::S,
+    };
+    /// 2,1 %.
+    pub const SUPER_REDUCED: VatRate = VatRate {
+        basis_points: 210,
+        category: VatCategory::S,
+    };
+    /// Outside the scope of VAT.
+    pub const OUT_OF_SCOPE: VatRate = VatRate {
+        basis_points: 0,
+        category: VatCategory::O,
+    };
+
+    /// A rate as written (`20`, `5,5`, `2.1`, `0`), standard category, or
+    /// zero outside the scope; only the French rates are accepted.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let t = s.trim().trim_end_matches('%').trim().replace(',', ".");
+        match t.as_str() {
+            "20" | "20.0" => Ok(VatRate::STANDARD),
+            "10" | "10.0" => Ok(VatRate::INTERMEDIATE),
+            "5.5" => Ok(VatRate::REDUCED),
+            "2.1" => Ok(VatRate::SUPER_REDUCED),
+            "0" => Ok(VatRate::OUT_OF_SCOPE),
+            _ => Err(Error::Invalid(format!(
+                "taux de TVA « {} » inconnu (20, 10, 5,5, 2,1 ou 0)",
+                s.trim()
+            ))),
+        }
+    }
+
+    /// The rate as a percentage with a comma (`20,00`, `5,50`).
+    pub fn percent(self) -> String {
+        format!("{},{:02}", self.basis_points / 100, self.basis_points % 100)
+    }
+
+    /// The net amount of a VAT-included amount, to the cent.
+    pub fn net_of(self, gross: Cents) -> Result<Cents, Error> {
+        gross.mul_div(10_000, 10_000 + i64::from(self.basis_points))
+    }
+
+    /// The VAT on a net amount, to the cent.
+    pub fn tax_on(self, net: Cents) -> Result<Cents, Error> {
+        net.mul_div(i64::from(self.basis_points), 10_000)
+    }
+}
+
+/// One rate's total on a document (EN 16931 BG-23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VatBreakdown {
+    pub rate: VatRate,
+    /// The sum of the net amounts of the lines at this rate (BT-116).
+    pub taxable: Cents,
+    /// The VAT, computed once on that sum (BT-117).
+    pub tax: Cents,
+}
+
+/// Document totals (EN 16931 BG-22).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub breakdown: Vec<VatBreakdown>,
+    /// The sum of the line net amounts (BT-106).
+    pub net: Cents,
+    /// The sum of the VAT per rate (BT-110).
+    pub tax: Cents,
+    /// Net plus VAT (BT-112).
+    pub gross: Cents,
+}
+
+/// Totals of lines given as (net amount, rate): VAT per rate on the sum of
+/// its lines, rates in ascending order.
+pub fn totals(lines: impl IntoIterator<Item = (Cents, VatRate)>) -> Result<Totals, Error> {
+    let mut per_rate: std::collections::BTreeMap<VatRate, Cents> =
+        std::collections::BTreeMap::new();
+    for (net, rate) in lines {
+        let e = per_rate.entry(rate).or_default();
+        *e = e.checked_add(net)?;
+    }
+    let mut breakdown = Vec::with_capacity(per_rate.len());
+    for (rate, taxable) in per_rate {
+        breakdown.push(VatBreakdown {
+            rate,
+            taxable,
+            tax: rate.tax_on(taxable)?,
+        });
+    }
+    let net = Cents::sum(breakdown.iter().map(|b| b.taxable))?;
+    let tax = Cents::sum(breakdown.iter().map(|b| b.tax))?;
+    Ok(Totals {
+        breakdown,
+        net,
+        gross: net.checked_add(tax)?,
+        tax,
+    })
+}
+
+/// A monthly amount for `days` of a month of `days_in_month` days, rounded
+/// to the cent: the daily prorata of a start, an end or a plan change.
+pub fn prorata(monthly: Cents, days: u32, days_in_month: u32) -> Result<Cents, Error> {
+    if days_in_month == 0 || days > days_in_month {
+        return Err(Error::Invalid(format!(
+            "prorata de {days} jours sur {days_in_month}"
+        )));
+    }
+    monthly.mul_div(i64::from(days), i64::from(days_in_month))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn amounts_parse_as_written() {
+        for (text, cents) in [
+            ("12", 1200),
+            ("12,5", 1250),
+            ("12.50", 1250),
+            ("-3,20", -320),
+            ("1 234,56 €", 123_456),
+            ("0,01", 1),
+        ] {
+            assert_eq!(Cents::parse(text).ok(), Some(Cents(cents)), "{text}");
+        }
+        for bad in [
+            "",
+            "abc",
+            "1,234",
+            "--1",
+            ",5",
+            "1,2,3",
+            "12 345 678 901 234",
+        ] {
+            assert!(Cents::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Cents(123_450).to_string(), "1\u{202f}234,50 €");
+        assert_eq!(Cents(-5).to_string(), "-0,05 €");
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(Cents(1).mul_div(1, 2).ok(), Some(Cents(1)));
+        assert_eq!(Cents(-1).mul_div(1, 2).ok(), Some(Cents(-1)));
+        assert_eq!(Cents(10).mul_div(1, 3).ok(), Some(Cents(3)));
+        assert!(Cents(1).mul_div(1, 0).is_err());
+        assert!(Cents(i64::MAX).mul_div(2, 1).is_err());
+    }
+
+    #[test]
+    fn a_29_90_offer_is_24_92_net_and_4_98_vat() {
+        let net = VatRate::STANDARD.net_of(Cents(2990)).unwrap_or_default();
+        assert_eq!(net, Cents(2492));
+        let t = totals([(net, VatRate::STANDARD)]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (t.net, t.tax, t.gross),
+            (Cents(2492), Cents(498), Cents(2990))
+        );
+    }
+
+    #[test]
+    fn vat_is_computed_once_per_rate_on_the_sum() {
+        // Three lines of 0,02 € net: line by line the VAT would round to
+        // nothing; on their sum (0,06 €) it is 0,01 €.
+        let t = totals([(Cents(2), VatRate::STANDARD); 3]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.tax, Cents(1));
+        let mixed = totals([
+            (Cents(1000), VatRate::STANDARD),
+            (Cents(1000), VatRate::REDUCED),
+            (Cents(-200), VatRate::STANDARD),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mixed.breakdown.len(), 2);
+        assert_eq!(mixed.breakdown[0].rate, VatRate::REDUCED);
+        assert_eq!(mixed.breakdown[0].tax, Cents(55));
+        assert_eq!(mixed.breakdown[1].taxable, Cents(800));
+        assert_eq!(mixed.breakdown[1].tax, Cents(160));
+        assert_eq!(mixed.gross, Cents(2015));
+    }
+
+    #[test]
+    fn rates_parse_and_show_in_french() {
+        assert_eq!(VatRate::parse("5,5 %").ok(), Some(VatRate::REDUCED));
+        assert_eq!(VatRate::parse("20").ok(), Some(VatRate::STANDARD));
+        assert!(VatRate::parse("19,6").is_err());
+        assert_eq!(VatRate::REDUCED.percent(), "5,50");
+    }
+
+    #[test]
+    fn prorata_counts_days() {
+        // Started on the 17th of a 30-day month: 14 days of 29,90 €.
+        assert_eq!(prorata(Cents(2990), 14, 30).ok(), Some(Cents(1395)));
+        assert_eq!(prorata(Cents(2990), 30, 30).ok(), Some(Cents(2990)));
+        assert!(prorata(Cents(2990), 31, 30).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn written_amounts_read_back(c in -10_000_000_000i64..10_000_000_000) {
+            prop_assert_eq!(Cents::parse(&Cents(c).to_string()).ok(), Some(Cents(c)));
+        }
+
+        #[test]
+        fn net_plus_vat_is_within_a_cent_of_the_gross(gross in 0i64..10_000_000, rate in prop::sample::select(vec![VatRate::STANDARD, VatRate::INTERMEDIATE, VatRate::REDUCED, VatRate::SUPER_REDUCED])) {
+            let net = rate.net_of(Cents(gross)).unwrap_or_default();
+            let back = net.0 + rate.tax_on(net).unwrap_or_default().0;
+            prop_assert!((back - gross).abs() <= 1, "{} → {} → {}", gross, net.0, back);
+        }
+
+        #[test]
+        fn prorata_of_whole_month_parts_adds_up_within_a_cent_per_part(monthly in 0i64..100_000, split in 1u32..30) {
+            let a = prorata(Cents(monthly), split, 30).unwrap_or_default();
+            let b = prorata(Cents(monthly), 30 - split, 30).unwrap_or_default();
+            prop_assert!((a.0 + b.0 - monthly).abs() <= 1);
+        }
+
+        #[test]
+        fn totals_are_consistent(lines in prop::collection::vec((-100_000i64..100_000, 0usize..3), 0..40)) {
+            let rates = [VatRate::STANDARD, VatRate::REDUCED, VatRate::OUT_OF_SCOPE];
+            let t = totals(lines.iter().map(|(n, r)| (Cents(*n), rates[*r]))).unwrap_or_else(|e| panic!("{e}"));
+            prop_assert_eq!(t.net.0, lines.iter().map(|(n, _)| n).sum::<i64>());
+            prop_assert_eq!(t.gross.0, t.net.0 + t.tax.0);
+            prop_assert_eq!(t.tax.0, t.breakdown.iter().map(|b| b.tax.0).sum::<i64>());
+        }
+    }
+}
