@@ -9,6 +9,7 @@
 //! knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod compute;
 pub mod money;
 
 use regie_core::migrate::Component;
