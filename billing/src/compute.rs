@@ -9,7 +9,7 @@
 //! month is not a whole number of units), at the offer's VAT rate.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::money::{prorata, Cents, VatRate};
 use crate::Error;
@@ -98,7 +98,7 @@ pub struct GrantedDevice {
     pub aid_gross: Cents,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     Subscription,
@@ -108,7 +108,7 @@ pub enum LineKind {
 }
 
 /// One invoice line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub kind: LineKind,
     pub description: String,

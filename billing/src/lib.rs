@@ -10,9 +10,10 @@
 #![forbid(unsafe_code)]
 
 pub mod compute;
+pub mod model;
 pub mod money;
-
-use regie_core::migrate::Component;
+pub mod run;
+pub mod storage;
 
 /// What can go wrong in billing.
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +24,15 @@ pub enum Error {
     /// An amount beyond what cents in 64 bits hold.
     #[error("montant hors limites")]
     Overflow,
+    /// The record does not exist; the message says which, in French.
+    #[error("{0}")]
+    NotFound(String),
+    /// The social-tariff crate failed to answer.
+    #[error("tarif social : {0}")]
+    Social(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] regie_core::CoreError),
 }
 
-/// The tables this crate owns. None yet.
-pub const COMPONENT: Component = Component {
-    name: "billing",
-    migrations: &[],
-};
+pub use storage::COMPONENT;

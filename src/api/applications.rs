@@ -533,6 +533,7 @@ pub async fn entitlement(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChangingQuery {
     /// First day of the period (`AAAA-MM-JJ`).
     pub from: String,

@@ -124,6 +124,7 @@ pub async fn scan_response(state: &AppState, id: i64) -> Result<Response, Error>
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DataQuery {
     /// Agents: the household whose data to export.
     pub household: Option<String>,

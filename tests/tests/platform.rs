@@ -133,6 +133,17 @@ async fn openapi_document_is_valid_and_lists_every_api_route() {
             if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 let id = op["operationId"].as_str().expect("operationId").to_owned();
                 assert!(ids.insert(id.clone()), "operationId {id} used twice");
+                // A path parameter names a segment of the path (a query
+                // struct documented as path parameters breaks clients).
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        let name = p["name"].as_str().expect("parameter name");
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: path parameter {name} is not in the path"
+                        );
+                    }
+                }
                 assert!(
                     declared.contains(&(method.clone(), path.clone())),
                     "{method} {path} documented but not routed"

@@ -1,0 +1,846 @@
+//! SQL of billing: the only module that touches its tables.
+//!
+//! Invoices are append-only (triggers refuse UPDATE and DELETE on both
+//! backends). A number is taken from its series row in the same
+//! transaction that inserts the invoice, so a failed or duplicate insert
+//! gives the number back: the series stays gapless. One invoice per
+//! subscription and month (a unique key) makes a rerun of a month issue
+//! nothing twice, whatever crashed in between.
+
+use chrono::NaiveDate;
+use regie_core::audit::{self, Actor, Change};
+use regie_core::migrate::{Component, Migration};
+use regie_core::{db::is_unique_violation, time, Db};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::compute::{self, Line, Month, OfferTerms, Segment, Service, SocialDays};
+use crate::money::{totals, Cents, VatCategory, VatRate};
+use crate::Error;
+
+/// The tables of billing.
+pub const COMPONENT: Component = Component {
+    name: "billing",
+    migrations: &[Migration::per_backend(
+        1,
+        "offers_accounts_subscriptions_invoices",
+        concat!(
+            include_str!("sql/0001_common.sql"),
+            "
+            CREATE TRIGGER bil_invoices_no_update BEFORE UPDATE ON bil_invoices
+            BEGIN SELECT RAISE(ABORT, 'bil_invoices is append-only'); END;
+            CREATE TRIGGER bil_invoices_no_delete BEFORE DELETE ON bil_invoices
+            BEGIN SELECT RAISE(ABORT, 'bil_invoices is append-only'); END;"
+        ),
+        concat!(
+            include_str!("sql/0001_common.sql"),
+            "
+            CREATE FUNCTION bil_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$;
+            CREATE TRIGGER bil_invoices_append_only BEFORE UPDATE OR DELETE ON bil_invoices
+            FOR EACH ROW EXECUTE FUNCTION bil_append_only();"
+        ),
+    )],
+};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn storage(e: impl Into<regie_core::CoreError>) -> Error {
+    Error::Storage(e.into())
+}
+
+fn day(s: &str) -> Result<NaiveDate> {
+    s.parse()
+        .map_err(|_| Error::Invalid(format!("date stockée illisible : {s}")))
+}
+
+fn opt_day(s: Option<String>) -> Result<Option<NaiveDate>> {
+    s.as_deref().map(day).transpose()
+}
+
+/// A human code: a prefix and six characters without look-alikes.
+fn new_code(prefix: &str) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..6)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    format!("{prefix}-{tail}")
+}
+
+fn rate_from(bp: i64, category: &str) -> Result<VatRate> {
+    let category = match category {
+        "S" => VatCategory::S,
+        "Z" => VatCategory::Z,
+        "E" => VatCategory::E,
+        "O" => VatCategory::O,
+        other => {
+            return Err(Error::Invalid(format!(
+                "catégorie de TVA stockée inconnue : {other}"
+            )))
+        }
+    };
+    Ok(VatRate {
+        basis_points: u32::try_from(bp).map_err(|_| Error::Overflow)?,
+        category,
+    })
+}
+
+const OFFER_COLUMNS: &str =
+    "id, code, name, monthly_gross_cents, vat_basis_points, vat_category, setup_fee_cents, deliberation, valid_from, valid_to";
+
+fn offer_from(r: &sqlx::any::AnyRow) -> Result<Offer> {
+    Ok(Offer {
+        code: r.try_get("code").map_err(storage)?,
+        name: r.try_get("name").map_err(storage)?,
+        monthly_gross: Cents(r.try_get("monthly_gross_cents").map_err(storage)?),
+        rate: rate_from(
+            r.try_get("vat_basis_points").map_err(storage)?,
+            &r.try_get::<String, _>("vat_category").map_err(storage)?,
+        )?,
+        setup_fee: Cents(r.try_get("setup_fee_cents").map_err(storage)?),
+        deliberation: r.try_get("deliberation").map_err(storage)?,
+        valid_from: day(&r.try_get::<String, _>("valid_from").map_err(storage)?)?,
+        valid_to: opt_day(r.try_get("valid_to").map_err(storage)?)?,
+    })
+}
+
+/// Records an offer voted by délibération.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, offer = %new.code))]
+pub async fn create_offer(db: &Db, actor: &Actor, new: &NewOffer) -> Result<Offer> {
+    new.check()?;
+    let mut tx = db.begin().await.map_err(storage)?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO bil_offers (code, name, monthly_gross_cents, vat_basis_points, vat_category, setup_fee_cents,
+            deliberation, valid_from, valid_to, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {OFFER_COLUMNS}"
+    ))
+    .bind(new.code.trim())
+    .bind(new.name.trim())
+    .bind(new.monthly_gross.0)
+    .bind(i64::from(new.rate.basis_points))
+    .bind(new.rate.category.code())
+    .bind(new.setup_fee.0)
+    .bind(new.deliberation.trim())
+    .bind(new.valid_from.to_string())
+    .bind(new.valid_to.map(|d| d.to_string()))
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await;
+    let offer = match inserted {
+        Ok(r) => offer_from(&r)?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "une offre de code « {} » existe déjà",
+                new.code.trim()
+            )))
+        }
+        Err(e) => return Err(storage(e)),
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "offer.create",
+            entity: "offer",
+            entity_id: &offer.code,
+            before: None,
+            after: serde_json::to_value(&offer).ok(),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    Ok(offer)
+}
+
+async fn offer_row(conn: &mut sqlx::AnyConnection, code: &str) -> Result<(i64, Offer)> {
+    let r = sqlx::query(&format!(
+        "SELECT {OFFER_COLUMNS} FROM bil_offers WHERE code = $1"
+    ))
+    .bind(code.trim())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(storage)?
+    .ok_or_else(|| Error::NotFound(format!("aucune offre « {} »", code.trim())))?;
+    Ok((r.try_get("id").map_err(storage)?, offer_from(&r)?))
+}
+
+/// The offers, by code.
+pub async fn offers(db: &Db) -> Result<Vec<Offer>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {OFFER_COLUMNS} FROM bil_offers ORDER BY code"
+    ))
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    rows.iter().map(offer_from).collect()
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, code, kind, name, address, postcode, town, email, siren, vat_number, household";
+
+fn account_from(r: &sqlx::any::AnyRow) -> Result<Account> {
+    Ok(Account {
+        code: r.try_get("code").map_err(storage)?,
+        kind: AccountKind::parse(&r.try_get::<String, _>("kind").map_err(storage)?)?,
+        name: r.try_get("name").map_err(storage)?,
+        address: r.try_get("address").map_err(storage)?,
+        postcode: r.try_get("postcode").map_err(storage)?,
+        town: r.try_get("town").map_err(storage)?,
+        email: r.try_get("email").map_err(storage)?,
+        siren: r.try_get("siren").map_err(storage)?,
+        vat_number: r.try_get("vat_number").map_err(storage)?,
+        household: r.try_get("household").map_err(storage)?,
+    })
+}
+
+/// Opens a payer's account.
+#[tracing::instrument(skip_all, fields(actor = %actor.username))]
+pub async fn create_account(db: &Db, actor: &Actor, new: &NewAccount) -> Result<Account> {
+    new.check()?;
+    let mut tx = db.begin().await.map_err(storage)?;
+    let r = sqlx::query(&format!(
+        "INSERT INTO bil_accounts (code, kind, name, address, postcode, town, email, siren, vat_number, household, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {ACCOUNT_COLUMNS}"
+    ))
+    .bind(new_code("CPT"))
+    .bind(new.kind.as_str())
+    .bind(new.name.trim())
+    .bind(new.address.trim())
+    .bind(new.postcode.trim())
+    .bind(new.town.trim())
+    .bind(new.email.as_deref().map(str::trim))
+    .bind(new.siren.as_deref().map(|s| s.replace(' ', "")))
+    .bind(new.vat_number.as_deref().map(str::trim))
+    .bind(new.household.as_deref().map(str::trim))
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(storage)?;
+    let account = account_from(&r)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "account.create",
+            entity: "account",
+            entity_id: &account.code,
+            before: None,
+            after: None,
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    Ok(account)
+}
+
+/// One account.
+pub async fn account(db: &Db, code: &str) -> Result<Account> {
+    let r = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM bil_accounts WHERE code = $1"
+    ))
+    .bind(code.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(storage)?
+    .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", code.trim())))?;
+    account_from(&r)
+}
+
+/// Subscribes a line to an offer from `on`.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, line = %line_id))]
+pub async fn subscribe(
+    db: &Db,
+    actor: &Actor,
+    account_code: &str,
+    line_id: &str,
+    offer_code: &str,
+    on: NaiveDate,
+) -> Result<Subscription> {
+    let mut tx = db.begin().await.map_err(storage)?;
+    let account_id: i64 = sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
+        .bind(account_code.trim())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", account_code.trim())))?
+        .try_get("id")
+        .map_err(storage)?;
+    let (offer_id, offer) = offer_row(&mut tx, offer_code).await?;
+    if on < offer.valid_from || offer.valid_to.is_some_and(|to| on > to) {
+        return Err(Error::Invalid(format!(
+            "l'offre {} n'est pas ouverte le {on}",
+            offer.code
+        )));
+    }
+    let code = new_code("ABO");
+    let inserted = sqlx::query(
+        "INSERT INTO bil_subscriptions (code, account_id, line_id, started_on, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(&code)
+    .bind(account_id)
+    .bind(line_id.trim())
+    .bind(on.to_string())
+    .bind(time::to_db(time::now()))
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(r) => r.try_get("id").map_err(storage)?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "la ligne {} a déjà un abonnement en cours",
+                line_id.trim()
+            )))
+        }
+        Err(e) => return Err(storage(e)),
+    };
+    sqlx::query("INSERT INTO bil_periods (subscription_id, from_day, offer_id, service) VALUES ($1, $2, $3, 'billed')")
+        .bind(id)
+        .bind(on.to_string())
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "subscription.start",
+            entity: "subscription",
+            entity_id: &code,
+            before: None,
+            after: Some(
+                serde_json::json!({ "line": line_id.trim(), "offer": offer.code, "on": on }),
+            ),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    subscription(db, &code).await
+}
+
+/// What changes on a subscription from a day on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "change")]
+pub enum SubscriptionChange {
+    /// Another offer.
+    Plan { offer: String },
+    /// Suspended at the subscriber's request (not billed).
+    SuspendOnRequest,
+    /// Any other suspension ends, or a resumption: billed again.
+    Resume,
+    /// The subscription ends (the day before `on` is the last billed).
+    End,
+}
+
+/// Applies a change from `on`: the open stretch ends the day before, a new
+/// one opens (none after an end).
+#[tracing::instrument(skip_all, fields(actor = %actor.username, subscription = %code))]
+pub async fn change(
+    db: &Db,
+    actor: &Actor,
+    code: &str,
+    on: NaiveDate,
+    what: &SubscriptionChange,
+) -> Result<Subscription> {
+    let mut tx = db.begin().await.map_err(storage)?;
+    // Writing first takes the write lock on SQLite and locks the row on
+    // PostgreSQL: two changes of one subscription queue.
+    let touched = sqlx::query(
+        "UPDATE bil_subscriptions SET code = code WHERE code = $1 AND ended_on IS NULL",
+    )
+    .bind(code.trim())
+    .execute(&mut *tx)
+    .await
+    .map_err(storage)?
+    .rows_affected();
+    if touched == 0 {
+        return Err(Error::NotFound(format!(
+            "aucun abonnement en cours « {} »",
+            code.trim()
+        )));
+    }
+    let open = sqlx::query(
+        "SELECT p.id, p.subscription_id, p.from_day, p.offer_id, p.service FROM bil_periods p
+         JOIN bil_subscriptions s ON s.id = p.subscription_id WHERE s.code = $1 AND p.to_day IS NULL",
+    )
+    .bind(code.trim())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(storage)?;
+    let from = day(&open.try_get::<String, _>("from_day").map_err(storage)?)?;
+    if on <= from {
+        return Err(Error::Invalid(format!(
+            "un changement prend effet après le début de la période en cours ({from}) : une seule modification par jour"
+        )));
+    }
+    let sub_id: i64 = open.try_get("subscription_id").map_err(storage)?;
+    let mut offer_id: i64 = open.try_get("offer_id").map_err(storage)?;
+    let mut service: String = open.try_get("service").map_err(storage)?;
+    match what {
+        SubscriptionChange::Plan { offer } => offer_id = offer_row(&mut tx, offer).await?.0,
+        SubscriptionChange::SuspendOnRequest => service = "suspended_on_request".into(),
+        SubscriptionChange::Resume => service = "billed".into(),
+        SubscriptionChange::End => {}
+    }
+    let last = on
+        .pred_opt()
+        .ok_or_else(|| Error::Invalid("date hors limites".into()))?;
+    sqlx::query("UPDATE bil_periods SET to_day = $1 WHERE id = $2")
+        .bind(last.to_string())
+        .bind(open.try_get::<i64, _>("id").map_err(storage)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    if *what == SubscriptionChange::End {
+        sqlx::query("UPDATE bil_subscriptions SET ended_on = $1 WHERE id = $2")
+            .bind(last.to_string())
+            .bind(sub_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+    } else {
+        sqlx::query("INSERT INTO bil_periods (subscription_id, from_day, offer_id, service) VALUES ($1, $2, $3, $4)")
+            .bind(sub_id)
+            .bind(on.to_string())
+            .bind(offer_id)
+            .bind(&service)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "subscription.change",
+            entity: "subscription",
+            entity_id: code.trim(),
+            before: None,
+            after: Some(serde_json::json!({ "on": on, "change": what })),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    subscription(db, code).await
+}
+
+/// One subscription with its timeline.
+pub async fn subscription(db: &Db, code: &str) -> Result<Subscription> {
+    let r = sqlx::query(
+        "SELECT s.id, s.code, a.code AS account, s.line_id, s.started_on, s.ended_on FROM bil_subscriptions s
+         JOIN bil_accounts a ON a.id = s.account_id WHERE s.code = $1",
+    )
+    .bind(code.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(storage)?
+    .ok_or_else(|| Error::NotFound(format!("aucun abonnement « {} »", code.trim())))?;
+    let id: i64 = r.try_get("id").map_err(storage)?;
+    let periods = sqlx::query(
+        "SELECT p.from_day, p.to_day, o.code AS offer, p.service FROM bil_periods p JOIN bil_offers o ON o.id = p.offer_id
+         WHERE p.subscription_id = $1 ORDER BY p.from_day",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?
+    .iter()
+    .map(|p| {
+        Ok(Period {
+            from: day(&p.try_get::<String, _>("from_day").map_err(storage)?)?,
+            to: opt_day(p.try_get("to_day").map_err(storage)?)?,
+            offer: p.try_get("offer").map_err(storage)?,
+            on_request_suspension: p.try_get::<String, _>("service").map_err(storage)? == "suspended_on_request",
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(Subscription {
+        code: r.try_get("code").map_err(storage)?,
+        account: r.try_get("account").map_err(storage)?,
+        line_id: r.try_get("line_id").map_err(storage)?,
+        started_on: day(&r.try_get::<String, _>("started_on").map_err(storage)?)?,
+        ended_on: opt_day(r.try_get("ended_on").map_err(storage)?)?,
+        periods,
+    })
+}
+
+/// A subscription to bill for a month: its ids, payer and segments.
+#[derive(Debug, Clone)]
+pub struct Billable {
+    pub subscription_id: i64,
+    pub subscription: String,
+    pub account_id: i64,
+    pub account: Account,
+    pub segments: Vec<Segment>,
+}
+
+/// The subscriptions with days in `month`, in a stable order, each with
+/// its segments in the month.
+pub async fn billable(db: &Db, month: Month) -> Result<Vec<Billable>> {
+    let rows = sqlx::query(&format!(
+        "SELECT p.subscription_id, s.code AS subscription, s.account_id, p.from_day, p.to_day, p.service,
+                o.{}, a.id AS a_id, a.code AS a_code, a.kind AS a_kind, a.name AS a_name, a.address AS a_address,
+                a.postcode AS a_postcode, a.town AS a_town, a.email AS a_email, a.siren AS a_siren,
+                a.vat_number AS a_vat_number, a.household AS a_household
+         FROM bil_periods p JOIN bil_subscriptions s ON s.id = p.subscription_id
+         JOIN bil_offers o ON o.id = p.offer_id JOIN bil_accounts a ON a.id = s.account_id
+         WHERE p.from_day <= $2 AND (p.to_day IS NULL OR p.to_day >= $1)
+         ORDER BY p.subscription_id, p.from_day",
+        OFFER_COLUMNS.replace(", ", ", o.")
+    ))
+    .bind(month.first.to_string())
+    .bind(month.last.to_string())
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    let mut out: Vec<Billable> = Vec::new();
+    for r in &rows {
+        let sid: i64 = r.try_get("subscription_id").map_err(storage)?;
+        let offer = offer_from(r)?;
+        let segment = Segment {
+            from: day(&r.try_get::<String, _>("from_day").map_err(storage)?)?,
+            to: opt_day(r.try_get("to_day").map_err(storage)?)?.unwrap_or(NaiveDate::MAX),
+            offer: OfferTerms {
+                code: offer.code,
+                name: offer.name,
+                monthly_gross: offer.monthly_gross,
+                rate: offer.rate,
+            },
+            service: if r.try_get::<String, _>("service").map_err(storage)?
+                == "suspended_on_request"
+            {
+                Service::SuspendedOnRequest
+            } else {
+                Service::Billed
+            },
+        };
+        match out.last_mut() {
+            Some(b) if b.subscription_id == sid => b.segments.push(segment),
+            _ => out.push(Billable {
+                subscription_id: sid,
+                subscription: r.try_get("subscription").map_err(storage)?,
+                account_id: r.try_get("account_id").map_err(storage)?,
+                account: Account {
+                    code: r.try_get("a_code").map_err(storage)?,
+                    kind: AccountKind::parse(&r.try_get::<String, _>("a_kind").map_err(storage)?)?,
+                    name: r.try_get("a_name").map_err(storage)?,
+                    address: r.try_get("a_address").map_err(storage)?,
+                    postcode: r.try_get("a_postcode").map_err(storage)?,
+                    town: r.try_get("a_town").map_err(storage)?,
+                    email: r.try_get("a_email").map_err(storage)?,
+                    siren: r.try_get("a_siren").map_err(storage)?,
+                    vat_number: r.try_get("a_vat_number").map_err(storage)?,
+                    household: r.try_get("a_household").map_err(storage)?,
+                },
+                segments: vec![segment],
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the subscription already has its invoice for the month.
+pub async fn invoiced(db: &Db, subscription_id: i64, month: Month) -> Result<bool> {
+    Ok(sqlx::query("SELECT 1 AS x FROM bil_invoices WHERE subscription_id = $1 AND period = $2 AND kind = 'invoice'")
+        .bind(subscription_id)
+        .bind(month.label())
+        .fetch_optional(db.pool())
+        .await
+        .map_err(storage)?
+        .is_some())
+}
+
+/// Takes the next number of `series` in `conn`'s transaction.
+async fn next_number(conn: &mut sqlx::AnyConnection, series: &str) -> Result<i64> {
+    sqlx::query("INSERT INTO bil_series (series, next_number) VALUES ($1, 1) ON CONFLICT (series) DO NOTHING")
+        .bind(series)
+        .execute(&mut *conn)
+        .await
+        .map_err(storage)?;
+    let r = sqlx::query("UPDATE bil_series SET next_number = next_number + 1 WHERE series = $1 RETURNING next_number")
+        .bind(series)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(storage)?;
+    Ok(r.try_get::<i64, _>("next_number").map_err(storage)? - 1)
+}
+
+/// Issues the month's invoice of a subscription: its number is taken in
+/// the same transaction; `None` when it was already issued (a rerun).
+#[tracing::instrument(skip_all, fields(subscription = %b.subscription, period = %month.label()))]
+pub async fn issue_invoice(
+    db: &Db,
+    actor: &Actor,
+    b: &Billable,
+    month: Month,
+    issued_on: NaiveDate,
+    lines: Vec<Line>,
+) -> Result<Option<Invoice>> {
+    let t = totals(lines.iter().map(|l| (l.net, l.rate)))?;
+    let series = format!("FA{}", chrono::Datelike::year(&issued_on));
+    let mut tx = db.begin().await.map_err(storage)?;
+    let seq = next_number(&mut tx, &series).await?;
+    let number = format!("{series}-{seq:06}");
+    let lines_json = serde_json::to_string(&lines).map_err(|e| Error::Invalid(e.to_string()))?;
+    let buyer_json =
+        serde_json::to_string(&b.account).map_err(|e| Error::Invalid(e.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO bil_invoices (number, series, seq, kind, account_id, subscription_id, period, issued_on,
+            net_cents, tax_cents, gross_cents, lines_json, buyer_json, created_at)
+         VALUES ($1, $2, $3, 'invoice', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&number)
+    .bind(&series)
+    .bind(seq)
+    .bind(b.account_id)
+    .bind(b.subscription_id)
+    .bind(month.label())
+    .bind(issued_on.to_string())
+    .bind(t.net.0)
+    .bind(t.tax.0)
+    .bind(t.gross.0)
+    .bind(&lines_json)
+    .bind(&buyer_json)
+    .bind(time::to_db(time::now()))
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // Already issued by an earlier or concurrent run: dropping the
+        // transaction gives the number back.
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(storage(e)),
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "invoice.issue",
+            entity: "invoice",
+            entity_id: &number,
+            before: None,
+            after: Some(serde_json::json!({ "subscription": b.subscription, "period": month.label(), "gross_cents": t.gross.0 })),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    Ok(Some(Invoice {
+        number,
+        kind: DocumentKind::Invoice,
+        account: b.account.code.clone(),
+        subscription: Some(b.subscription.clone()),
+        period: month.label(),
+        issued_on,
+        lines,
+        breakdown: t.breakdown,
+        net: t.net,
+        tax: t.tax,
+        gross: t.gross,
+        corrects: None,
+    }))
+}
+
+const INVOICE_COLUMNS: &str =
+    "i.number, i.kind, a.code AS account, s.code AS subscription, i.period, i.issued_on,
+    i.net_cents, i.tax_cents, i.gross_cents, i.lines_json, c.number AS corrects";
+
+fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
+    let lines: Vec<Line> =
+        serde_json::from_str(&r.try_get::<String, _>("lines_json").map_err(storage)?)
+            .map_err(|e| Error::Invalid(format!("lignes stockées illisibles : {e}")))?;
+    let t = totals(lines.iter().map(|l| (l.net, l.rate)))?;
+    Ok(Invoice {
+        number: r.try_get("number").map_err(storage)?,
+        kind: if r.try_get::<String, _>("kind").map_err(storage)? == "credit_note" {
+            DocumentKind::CreditNote
+        } else {
+            DocumentKind::Invoice
+        },
+        account: r.try_get("account").map_err(storage)?,
+        subscription: r.try_get("subscription").map_err(storage)?,
+        period: r.try_get("period").map_err(storage)?,
+        issued_on: day(&r.try_get::<String, _>("issued_on").map_err(storage)?)?,
+        lines,
+        breakdown: t.breakdown,
+        net: Cents(r.try_get("net_cents").map_err(storage)?),
+        tax: Cents(r.try_get("tax_cents").map_err(storage)?),
+        gross: Cents(r.try_get("gross_cents").map_err(storage)?),
+        corrects: r.try_get("corrects").map_err(storage)?,
+    })
+}
+
+/// Invoices and credit notes, in number order; of one account if given.
+pub async fn invoices(db: &Db, account: Option<&str>) -> Result<Vec<Invoice>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {INVOICE_COLUMNS} FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
+         LEFT JOIN bil_subscriptions s ON s.id = i.subscription_id LEFT JOIN bil_invoices c ON c.id = i.corrects
+         WHERE ($1 IS NULL OR a.code = $1) ORDER BY i.series, i.seq"
+    ))
+    .bind(account)
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    rows.iter().map(invoice_from).collect()
+}
+
+/// Issues a credit note against an invoice: `lines` are what is given
+/// back (positive net amounts, stored negated); their total may not
+/// exceed what the invoice still owes after earlier credit notes.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, invoice = %invoice_number))]
+pub async fn credit_note(
+    db: &Db,
+    actor: &Actor,
+    invoice_number: &str,
+    lines: Vec<Line>,
+    issued_on: NaiveDate,
+) -> Result<Invoice> {
+    if lines.is_empty() || lines.iter().any(|l| l.net.0 <= 0) {
+        return Err(Error::Invalid(
+            "un avoir rend des montants positifs, au moins une ligne".into(),
+        ));
+    }
+    let negated: Vec<Line> = lines
+        .into_iter()
+        .map(|l| Line {
+            net: Cents(-l.net.0),
+            ..l
+        })
+        .collect();
+    let t = totals(negated.iter().map(|l| (l.net, l.rate)))?;
+    let series = format!("AV{}", chrono::Datelike::year(&issued_on));
+    let mut tx = db.begin().await.map_err(storage)?;
+    // Numbering first: it writes, so concurrent credit notes queue here.
+    let seq = next_number(&mut tx, &series).await?;
+    let inv = sqlx::query(
+        "SELECT i.id, i.account_id, i.subscription_id, i.period, i.gross_cents, i.kind,
+                CAST((SELECT COALESCE(SUM(c.gross_cents), 0) FROM bil_invoices c WHERE c.corrects = i.id) AS BIGINT) AS credited
+         FROM bil_invoices i WHERE i.number = $1",
+    )
+    .bind(invoice_number.trim())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(storage)?
+    .ok_or_else(|| Error::NotFound(format!("aucune facture « {} »", invoice_number.trim())))?;
+    if inv.try_get::<String, _>("kind").map_err(storage)? != "invoice" {
+        return Err(Error::Invalid(
+            "un avoir corrige une facture, pas un autre avoir".into(),
+        ));
+    }
+    let owed: i64 = inv.try_get::<i64, _>("gross_cents").map_err(storage)?
+        + inv.try_get::<i64, _>("credited").map_err(storage)?;
+    if -t.gross.0 > owed {
+        return Err(Error::Invalid(format!(
+            "l'avoir ({}) dépasse ce qui reste de la facture ({})",
+            Cents(-t.gross.0),
+            Cents(owed)
+        )));
+    }
+    let number = format!("{series}-{seq:06}");
+    let buyer: String = sqlx::query("SELECT buyer_json FROM bil_invoices WHERE number = $1")
+        .bind(invoice_number.trim())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(storage)?
+        .try_get("buyer_json")
+        .map_err(storage)?;
+    sqlx::query(
+        "INSERT INTO bil_invoices (number, series, seq, kind, account_id, subscription_id, period, issued_on,
+            net_cents, tax_cents, gross_cents, lines_json, buyer_json, corrects, created_at)
+         VALUES ($1, $2, $3, 'credit_note', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(&number)
+    .bind(&series)
+    .bind(seq)
+    .bind(inv.try_get::<i64, _>("account_id").map_err(storage)?)
+    .bind(inv.try_get::<Option<i64>, _>("subscription_id").map_err(storage)?)
+    .bind(inv.try_get::<String, _>("period").map_err(storage)?)
+    .bind(issued_on.to_string())
+    .bind(t.net.0)
+    .bind(t.tax.0)
+    .bind(t.gross.0)
+    .bind(serde_json::to_string(&negated).map_err(|e| Error::Invalid(e.to_string()))?)
+    .bind(buyer)
+    .bind(inv.try_get::<i64, _>("id").map_err(storage)?)
+    .bind(time::to_db(time::now()))
+    .execute(&mut *tx)
+    .await
+    .map_err(storage)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "credit_note.issue",
+            entity: "invoice",
+            entity_id: &number,
+            before: None,
+            after: Some(
+                serde_json::json!({ "corrects": invoice_number.trim(), "gross_cents": t.gross.0 }),
+            ),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    invoices(db, None)
+        .await?
+        .into_iter()
+        .find(|i| i.number == number)
+        .ok_or_else(|| Error::NotFound(number.clone()))
+}
+
+/// The social tariff's days of each household in a month, from the
+/// social-tariff crate's public API (level price and dates only).
+pub async fn social_days(
+    db: &Db,
+    month: Month,
+) -> Result<std::collections::HashMap<String, Vec<SocialDays>>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: std::collections::HashMap<String, Vec<SocialDays>> =
+        std::collections::HashMap::new();
+    let in_force = social_tariff::entitlements_in_force(db, month.first)
+        .await
+        .map_err(|e| Error::Social(e.to_string()))?;
+    let changing = social_tariff::entitlements_changing(db, month.first, month.last)
+        .await
+        .map_err(|e| Error::Social(e.to_string()))?;
+    for e in in_force.into_iter().chain(changing) {
+        if !seen.insert(e.decision_ref.clone()) {
+            continue;
+        }
+        out.entry(e.household.clone())
+            .or_default()
+            .push(SocialDays {
+                from: e.valid_from,
+                to: e.valid_to,
+                monthly_gross: Cents(i64::from(e.monthly_price_cents)),
+            });
+    }
+    Ok(out)
+}
+
+/// Lines of a billable subscription for the month.
+pub fn lines_for(
+    b: &Billable,
+    month: Month,
+    social: &std::collections::HashMap<String, Vec<SocialDays>>,
+) -> Result<Vec<Line>> {
+    let days = b
+        .account
+        .household
+        .as_ref()
+        .and_then(|h| social.get(h))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    compute::lines(month, &b.segments, days, &[])
+}
+
+use crate::model::{
+    Account, AccountKind, DocumentKind, Invoice, NewAccount, NewOffer, Offer, Period, Subscription,
+};

@@ -1,0 +1,344 @@
+//! Billing runs on SQLite and PostgreSQL: hand-computed totals, numbers
+//! gapless per series under concurrent runs, a rerun that issues nothing,
+//! plan changes and suspensions on request, the social tariff as one line
+//! that never names the benefit, credit notes that cannot exceed the
+//! invoice, invoices that cannot be changed.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use billing::compute::{LineKind, Month};
+use billing::model::{AccountKind, DocumentKind, NewAccount, NewOffer};
+use billing::money::{Cents, VatRate};
+use billing::storage::{self, SubscriptionChange};
+use chrono::NaiveDate;
+use regie_core::audit::Actor;
+use regie_tests::TestDb;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn actor() -> Actor {
+    Actor::system("test")
+}
+
+async fn offer(db: &regie_core::Db, code: &str, gross: i64) {
+    storage::create_offer(
+        db,
+        &actor(),
+        &NewOffer {
+            code: code.into(),
+            name: format!("Fibre {code}"),
+            monthly_gross: Cents(gross),
+            rate: VatRate::STANDARD,
+            setup_fee: Cents(0),
+            deliberation: "2026-012".into(),
+            valid_from: d("2026-01-01"),
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn account(db: &regie_core::Db, name: &str, household: Option<&str>) -> String {
+    storage::create_account(
+        db,
+        &actor(),
+        &NewAccount {
+            kind: AccountKind::Household,
+            name: name.into(),
+            address: "3 rue des Lilas".into(),
+            postcode: "35000".into(),
+            town: "Rennes".into(),
+            email: None,
+            siren: None,
+            vat_number: None,
+            household: household.map(str::to_owned),
+        },
+    )
+    .await
+    .unwrap()
+    .code
+}
+
+#[tokio::test]
+async fn a_month_is_billed_once_with_hand_computed_totals() {
+    let t = TestDb::migrated().await;
+    let db = &t.db;
+    offer(db, "F300", 2990).await;
+    offer(db, "F1G", 3990).await;
+    let nov = Month::parse("2026-11").unwrap();
+
+    // A full month; a start on the 17th; a plan change on the 16th; a
+    // suspension on request from the 11th to the 20th; a suspension for
+    // unpaid bills (billed: no change to the timeline).
+    let full = account(db, "Famille A", None).await;
+    storage::subscribe(
+        db,
+        &actor(),
+        &full,
+        "RGE-AAAA-0001",
+        "F300",
+        d("2026-10-01"),
+    )
+    .await
+    .unwrap();
+    let late = account(db, "Famille B", None).await;
+    storage::subscribe(
+        db,
+        &actor(),
+        &late,
+        "RGE-AAAA-0002",
+        "F300",
+        d("2026-11-17"),
+    )
+    .await
+    .unwrap();
+    let plan = account(db, "Famille C", None).await;
+    let s = storage::subscribe(
+        db,
+        &actor(),
+        &plan,
+        "RGE-AAAA-0003",
+        "F300",
+        d("2026-10-01"),
+    )
+    .await
+    .unwrap();
+    storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-16"),
+        &SubscriptionChange::Plan {
+            offer: "F1G".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let pause = account(db, "Famille D", None).await;
+    let s = storage::subscribe(
+        db,
+        &actor(),
+        &pause,
+        "RGE-AAAA-0004",
+        "F300",
+        d("2026-10-01"),
+    )
+    .await
+    .unwrap();
+    storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-11"),
+        &SubscriptionChange::SuspendOnRequest,
+    )
+    .await
+    .unwrap();
+    storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-21"),
+        &SubscriptionChange::Resume,
+    )
+    .await
+    .unwrap();
+    // The same day twice, a second live subscription on a line, an
+    // unknown offer: refused, nothing half-written.
+    assert!(storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-21"),
+        &SubscriptionChange::SuspendOnRequest
+    )
+    .await
+    .is_err());
+    assert!(storage::subscribe(
+        db,
+        &actor(),
+        &pause,
+        "RGE-AAAA-0004",
+        "F300",
+        d("2026-11-01")
+    )
+    .await
+    .is_err());
+    assert!(storage::subscribe(
+        db,
+        &actor(),
+        &pause,
+        "RGE-AAAA-0009",
+        "NOPE",
+        d("2026-11-01")
+    )
+    .await
+    .is_err());
+
+    let preview = billing::run::preview(db, nov).await.unwrap();
+    assert_eq!((preview.to_issue, preview.issued), (4, 0));
+    // 29,90 + 13,96 + 34,91 + 19,94 (8,31 × 2 net + 3,32 VAT).
+    assert_eq!(preview.gross, Cents(2990 + 1396 + 3491 + 1994));
+    assert!(
+        storage::invoices(db, None).await.unwrap().is_empty(),
+        "a preview writes nothing"
+    );
+
+    let run = billing::run::issue(db, &actor(), nov, d("2026-12-01"))
+        .await
+        .unwrap();
+    assert_eq!(run.issued, 4);
+    assert_eq!(run.gross, preview.gross);
+    let again = billing::run::issue(db, &actor(), nov, d("2026-12-01"))
+        .await
+        .unwrap();
+    assert_eq!((again.issued, again.already), (0, 4));
+    let all = storage::invoices(db, None).await.unwrap();
+    let numbers: Vec<&str> = all.iter().map(|i| i.number.as_str()).collect();
+    assert_eq!(
+        numbers,
+        [
+            "FA2026-000001",
+            "FA2026-000002",
+            "FA2026-000003",
+            "FA2026-000004"
+        ]
+    );
+    let b = all.iter().find(|i| i.account == late).unwrap();
+    assert_eq!(
+        (b.net, b.tax, b.gross),
+        (Cents(1163), Cents(233), Cents(1396))
+    );
+    assert_eq!(
+        b.lines[0].description,
+        "Fibre F300 — du 17/11/2026 au 30/11/2026 (14 jours sur 30)"
+    );
+
+    // A partial credit note on the full month: its own series, referencing
+    // the invoice; never more than what remains; never on a credit note.
+    let inv = all.iter().find(|i| i.account == full).unwrap();
+    let mut part = inv.lines[0].clone();
+    part.net = Cents(1000);
+    part.description = "Geste commercial : panne du 3 au 12 novembre".into();
+    let cn = storage::credit_note(
+        db,
+        &actor(),
+        &inv.number,
+        vec![part.clone()],
+        d("2026-12-05"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cn.kind, DocumentKind::CreditNote);
+    assert_eq!(cn.number, "AV2026-000001");
+    assert_eq!(cn.corrects.as_deref(), Some(inv.number.as_str()));
+    assert_eq!(
+        (cn.net, cn.tax, cn.gross),
+        (Cents(-1000), Cents(-200), Cents(-1200))
+    );
+    let mut too_much = part.clone();
+    too_much.net = Cents(1500);
+    let err = storage::credit_note(db, &actor(), &inv.number, vec![too_much], d("2026-12-05"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("dépasse"), "{err}");
+    assert!(
+        storage::credit_note(db, &actor(), &cn.number, vec![part], d("2026-12-05"))
+            .await
+            .is_err()
+    );
+    // The refused attempts gave their numbers back.
+    let mut ok = inv.lines[0].clone();
+    ok.net = Cents(100);
+    let next = storage::credit_note(db, &actor(), &inv.number, vec![ok], d("2026-12-06"))
+        .await
+        .unwrap();
+    assert_eq!(next.number, "AV2026-000002");
+
+    // An invoice cannot be changed or deleted, whatever the SQL.
+    for sql in [
+        "UPDATE bil_invoices SET gross_cents = 0 WHERE number = 'FA2026-000001'",
+        "DELETE FROM bil_invoices WHERE number = 'FA2026-000001'",
+    ] {
+        assert!(sqlx::query(sql).execute(db.pool()).await.is_err(), "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_runs_number_without_gaps_or_doubles() {
+    let t = TestDb::migrated().await;
+    let db = &t.db;
+    offer(db, "F300", 2990).await;
+    for i in 0..30 {
+        let a = account(db, &format!("Foyer {i}"), None).await;
+        storage::subscribe(
+            db,
+            &actor(),
+            &a,
+            &format!("RGE-BBBB-{i:04}"),
+            "F300",
+            d("2026-10-01"),
+        )
+        .await
+        .unwrap();
+    }
+    let nov = Month::parse("2026-11").unwrap();
+    let who = actor();
+    let (a, b, c) = tokio::join!(
+        billing::run::issue(db, &who, nov, d("2026-12-01")),
+        billing::run::issue(db, &who, nov, d("2026-12-01")),
+        billing::run::issue(db, &who, nov, d("2026-12-01")),
+    );
+    let issued = a.unwrap().issued + b.unwrap().issued + c.unwrap().issued;
+    assert_eq!(issued, 30);
+    let all = storage::invoices(db, None).await.unwrap();
+    assert_eq!(all.len(), 30);
+    let expected: Vec<String> = (1..=30).map(|n| format!("FA2026-{n:06}")).collect();
+    let numbers: Vec<String> = all.into_iter().map(|i| i.number).collect();
+    assert_eq!(numbers, expected);
+}
+
+#[tokio::test]
+async fn the_social_tariff_is_one_line_that_never_names_the_benefit() {
+    let t = regie_tests::TestApp::new().await;
+    let admin = t.user("admin", &[regie::auth::Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent = t.user("agent", &[regie::auth::Role::SocialAgent]).await;
+    let agent = t.token_for(&agent).await;
+    regie_tests::publish_example_rules(&t, &admin).await;
+    let (household, _) = regie_tests::granted_household(
+        &t,
+        &agent,
+        "Awa Diallo",
+        "1 rue des Lilas",
+        serde_json::json!({}),
+    )
+    .await;
+    let db = t.db();
+    offer(db, "F300", 2990).await;
+    let acc = account(db, "Awa Diallo", Some(&household)).await;
+    let today = regie::social::today();
+    let month = Month::parse(&today.format("%Y-%m").to_string()).unwrap();
+    storage::subscribe(db, &actor(), &acc, "RGE-CCCC-0001", "F300", month.first)
+        .await
+        .unwrap();
+    let run = billing::run::issue(db, &actor(), month, month.last)
+        .await
+        .unwrap();
+    assert_eq!(run.issued, 1);
+    let inv = &storage::invoices(db, Some(&acc)).await.unwrap()[0];
+    let social: Vec<_> = inv
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::SocialTariff)
+        .collect();
+    assert_eq!(social.len(), 1, "{inv:?}");
+    assert!(social[0].description.starts_with("Tarif social"));
+    assert!(social[0].net.0 < 0);
+    let text = serde_json::to_string(inv).unwrap();
+    for word in ["AAH", "allocation", "RSA", "quotient", "prestation"] {
+        assert!(!text.contains(word), "{word} in {text}");
+    }
+}
