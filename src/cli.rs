@@ -48,6 +48,33 @@ pub enum Command {
     /// Subscriber lines: address pools, OLT drift.
     #[command(subcommand)]
     Provisioning(ProvisioningCommand),
+    /// Billing: monthly runs.
+    #[command(subcommand)]
+    Billing(BillingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// What issuing a month would do (totals, counts per offer, anomalies),
+    /// without issuing anything.
+    Preview {
+        /// The month, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Issue the month's invoices not yet issued; safe to run again after
+    /// an interruption.
+    Run {
+        /// The month, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        /// The issue date, `YYYY-MM-DD` (default: today).
+        #[arg(long)]
+        issued_on: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +280,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
             let result = crate::inventory_cli::run(&db, cmd).await;
+            db.close().await;
+            result
+        }
+        Command::Billing(cmd) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let result = crate::billing_cli::run(&db, cmd).await;
             db.close().await;
             result
         }

@@ -139,6 +139,19 @@ impl From<inventory::Error> for Error {
     }
 }
 
+impl From<billing::Error> for Error {
+    fn from(e: billing::Error) -> Self {
+        match e {
+            billing::Error::NotFound(m) => Error::NotFound(m),
+            e @ (billing::Error::Invalid(_) | billing::Error::Overflow) => {
+                Error::Invalid(e.to_string())
+            }
+            billing::Error::Social(m) => Error::Internal(m),
+            billing::Error::Storage(c) => Error::Core(c),
+        }
+    }
+}
+
 impl From<provisioning::Error> for Error {
     fn from(e: provisioning::Error) -> Self {
         use provisioning::Error as P;

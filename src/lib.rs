@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod billing_cli;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -33,13 +33,24 @@ pub struct Report {
     pub anomalies: Vec<String>,
 }
 
-async fn walk(db: &Db, month: Month, issue: Option<(&Actor, NaiveDate)>) -> Result<Report, Error> {
+/// Progress of a run: (subscriptions done, subscriptions in the month).
+pub type Progress<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
+
+async fn walk(
+    db: &Db,
+    month: Month,
+    issue: Option<(&Actor, NaiveDate)>,
+    progress: Progress<'_>,
+) -> Result<Report, Error> {
     let social = storage::social_days(db, month).await?;
     let mut report = Report {
         period: month.label(),
         ..Report::default()
     };
-    for b in storage::billable(db, month).await? {
+    let all = storage::billable(db, month).await?;
+    let total = all.len();
+    for (done, b) in all.into_iter().enumerate() {
+        progress(done, total);
         if storage::invoiced(db, b.subscription_id, month).await? {
             report.already += 1;
             continue;
@@ -97,19 +108,30 @@ async fn walk(db: &Db, month: Month, issue: Option<(&Actor, NaiveDate)>) -> Resu
 /// What issuing `month` would do, without writing.
 #[tracing::instrument(skip_all, fields(period = %month.label()))]
 pub async fn preview(db: &Db, month: Month) -> Result<Report, Error> {
-    walk(db, month, None).await
+    walk(db, month, None, &mut |_, _| {}).await
 }
 
 /// Issues the invoices of `month` not yet issued.
-#[tracing::instrument(skip_all, fields(period = %month.label(), actor = %actor.username))]
 pub async fn issue(
     db: &Db,
     actor: &Actor,
     month: Month,
     issued_on: NaiveDate,
 ) -> Result<Report, Error> {
+    issue_with_progress(db, actor, month, issued_on, &mut |_, _| {}).await
+}
+
+/// [`issue`], telling `progress` how far it is (for a progress bar).
+#[tracing::instrument(skip_all, fields(period = %month.label(), actor = %actor.username))]
+pub async fn issue_with_progress(
+    db: &Db,
+    actor: &Actor,
+    month: Month,
+    issued_on: NaiveDate,
+    progress: Progress<'_>,
+) -> Result<Report, Error> {
     let started = std::time::Instant::now();
-    let report = walk(db, month, Some((actor, issued_on))).await?;
+    let report = walk(db, month, Some((actor, issued_on)), progress).await?;
     tracing::info!(
         issued = report.issued,
         already = report.already,
