@@ -18,8 +18,9 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::{
-    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, ENTITLEMENT_READERS, HOUSEHOLD,
-    HOUSEHOLD_RECORD, LINE_FEED, NETWORK_STAFF, SOCIAL_AGENT, SOCIAL_STAFF, TECHNICIAN,
+    Access, Route, RouteSpec, Surface, ACCOUNTANT, ADMIN, BILLING_STAFF, ENTITLEMENT_READERS,
+    HOUSEHOLD, HOUSEHOLD_RECORD, INVOICE_READERS, LINE_FEED, NETWORK_STAFF, SOCIAL_AGENT,
+    SOCIAL_STAFF, TECHNICIAN,
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
 
@@ -544,6 +545,84 @@ pub fn route_table() -> Vec<Route> {
             Api,
             get(api::applications::entitlement),
         ),
+        // API: billing.
+        route(
+            Method::POST,
+            "/api/v1/billing/offers",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::create_offer),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/offers",
+            Roles(BILLING_STAFF),
+            Api,
+            get(api::billing::offers),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/billing/accounts",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::create_account),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/accounts",
+            Roles(BILLING_STAFF),
+            Api,
+            get(api::billing::accounts),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/billing/subscriptions",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::subscribe),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/billing/subscriptions/{code}/changes",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::change),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/runs/{period}",
+            Roles(BILLING_STAFF),
+            Api,
+            get(api::billing::preview),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/billing/runs/{period}",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::issue),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/invoices",
+            Roles(INVOICE_READERS),
+            Api,
+            get(api::billing::invoices),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/invoices/{number}",
+            Roles(INVOICE_READERS),
+            Api,
+            get(api::billing::invoice),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/billing/invoices/{number}/credit-notes",
+            Roles(BILLING_STAFF),
+            Api,
+            post(api::billing::credit_note),
+        ),
         // API: personal data of the social tariff.
         route(
             Method::POST,
@@ -958,6 +1037,20 @@ pub fn route_table() -> Vec<Route> {
             Public,
             Page,
             get(web::social::paper_form),
+        ),
+        route(
+            Method::GET,
+            "/comptabilite/facturation",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::billing::runs),
+        ),
+        route(
+            Method::POST,
+            "/comptabilite/facturation/{period}",
+            Roles(BILLING_STAFF),
+            Page,
+            post(web::billing::issue),
         ),
         route(
             Method::POST,

@@ -89,6 +89,17 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::applications::review,
         api::applications::entitlement,
         api::applications::entitlements_changing,
+        api::billing::create_offer,
+        api::billing::offers,
+        api::billing::create_account,
+        api::billing::accounts,
+        api::billing::subscribe,
+        api::billing::change,
+        api::billing::preview,
+        api::billing::issue,
+        api::billing::invoices,
+        api::billing::invoice,
+        api::billing::credit_note,
         api::privacy::upload_scan,
         api::privacy::download_scan,
         api::privacy::my_data,
@@ -112,7 +123,8 @@ use crate::routes::{Access, RouteSpec, Surface};
         (name = "inventory", description = "The fibre plant: GraceTHD import, path tracing"),
         (name = "provisioning", description = "Subscriber lines: orders, lifecycle, addresses, attribution"),
         (name = "monitoring", description = "Alarms and the lines they cut off"),
-        (name = "social-tariff", description = "The social tariff's published rules"),
+        (name = "social-tariff", description = "The social tariff: rules, applications, decisions, appeals, entitlements, equipment grants, personal data"),
+        (name = "billing", description = "Offers, accounts, subscriptions, monthly runs, invoices and credit notes"),
     )
 )]
 struct ApiDoc;

@@ -85,6 +85,10 @@ pub const NETWORK_STAFF: &[Role] = &[Role::Admin, Role::Technician];
 pub const LINE_FEED: &[Role] = &[Role::Admin, Role::Technician, Role::Accountant];
 /// Staff who handle households' files.
 pub const SOCIAL_STAFF: &[Role] = &[Role::Admin, Role::SocialAgent];
+/// Billing staff: the accountants, and admins.
+pub const BILLING_STAFF: &[Role] = &[Role::Admin, Role::Accountant];
+/// Invoices: billing staff, and a household for its own.
+pub const INVOICE_READERS: &[Role] = &[Role::Admin, Role::Accountant, Role::Household];
 /// Readers of social-tariff entitlements (level and dates only): billing,
 /// and the staff who decide them.
 pub const ENTITLEMENT_READERS: &[Role] = &[Role::Admin, Role::Accountant, Role::SocialAgent];

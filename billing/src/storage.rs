@@ -250,6 +250,24 @@ pub async fn account(db: &Db, code: &str) -> Result<Account> {
     account_from(&r)
 }
 
+/// The accounts, by name; only those of the given households if any.
+pub async fn accounts(db: &Db, households: Option<&[String]>) -> Result<Vec<Account>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM bil_accounts ORDER BY name, code"
+    ))
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    let all = rows.iter().map(account_from).collect::<Result<Vec<_>>>()?;
+    Ok(match households {
+        None => all,
+        Some(h) => all
+            .into_iter()
+            .filter(|a| a.household.as_ref().is_some_and(|c| h.contains(c)))
+            .collect(),
+    })
+}
+
 /// Subscribes a line to an offer from `on`.
 #[tracing::instrument(skip_all, fields(actor = %actor.username, line = %line_id))]
 pub async fn subscribe(

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod grants;
 pub mod households;
 pub mod inventory;

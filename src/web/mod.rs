@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod apidoc;
 pub mod assets;
+pub mod billing;
 pub mod devices;
 pub mod grants;
 pub mod lines;
@@ -60,6 +61,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
             ]),
             Role::Accountant => links.extend([
                 ("/comptabilite", "Comptabilité"),
+                ("/comptabilite/facturation", "Facturation"),
                 ("/comptabilite/tarif-social", "Tarif social"),
             ]),
             Role::SocialAgent => links.extend([

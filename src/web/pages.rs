@@ -715,7 +715,7 @@ pub async fn accountant_home(me: Principal) -> Response {
         p { "Bonjour " (me.display_name) ". Voici les outils de facturation de la régie." }
         ul class="cartes" {
             li class="carte" { h2 { "Offres et tarifs" } p { "Les offres votées par délibération et leurs prix." } }
-            li class="carte" { h2 { "Facturation mensuelle" } p { "Prévisualiser puis émettre les factures du mois." } p class="info" { "Aucune facturation émise pour l'instant." } }
+            li class="carte" { h2 { a href="/comptabilite/facturation" { "Facturation mensuelle" } } p { "Prévisualiser puis émettre les factures du mois." } }
             li class="carte" { h2 { "Paiements et impayés" } p { "Prélèvements SEPA, encaissements au guichet, relances." } }
             li class="carte" { h2 { "Exports comptables" } p { "Registres, journal des ventes (FEC), titres de recette (PES V2)." } }
         }
@@ -877,6 +877,7 @@ pub async fn household_home_with(
     let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
     let summary = crate::web::social::household_summary(&state, &me).await?;
     let equipment = crate::web::grants::household_part(&state, &me, errors).await?;
+    let invoices = crate::web::billing::household_part(&state, &me).await?;
     let body = html! {
         h1 { "Mon espace" }
         p { "Bonjour " (me.display_name) "." }
@@ -895,6 +896,7 @@ pub async fn household_home_with(
         }
         (summary)
         (equipment)
+        (invoices)
         h2 { "Mes données" }
         p { a href="/mon-espace/donnees" { "Voir toutes les données que la régie conserve sur mon foyer" } " (et les télécharger)." }
     };

@@ -1,0 +1,208 @@
+//! Billing pages: the accountant's monthly run (preview, then issue) and
+//! the documents issued; a household's own invoices on "Mon espace".
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::Form;
+use billing::compute::Month;
+use billing::model::{DocumentKind, Invoice};
+use chrono::Datelike;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::social::today;
+use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::{AppState, Error};
+
+type PageResult = Result<Response, PageError>;
+
+pub const RUNS: &str = "/comptabilite/facturation";
+
+/// The month before today's: the one to bill.
+fn last_month() -> Month {
+    let t = today();
+    let first = chrono::NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t);
+    let prev = first.pred_opt().unwrap_or(first);
+    Month::parse(&prev.format("%Y-%m").to_string()).unwrap_or(Month {
+        first: prev,
+        last: prev,
+    })
+}
+
+/// The documents as a table.
+pub fn invoice_table(caption: &str, list: &[Invoice]) -> Markup {
+    html! {
+        table {
+            caption { (caption) }
+            thead { tr { th scope="col" { "Numéro" } th scope="col" { "Type" } th scope="col" { "Période" } th scope="col" { "Émise le" }
+                th scope="col" class="nombre" { "HT" } th scope="col" class="nombre" { "TVA" } th scope="col" class="nombre" { "TTC" } } }
+            tbody {
+                @for i in list {
+                    tr {
+                        td { (i.number) @if let Some(c) = &i.corrects { br; span class="aide" { "corrige " (c) } } }
+                        td { @if i.kind == DocumentKind::CreditNote { "avoir" } @else { "facture" } }
+                        td { (i.period) }
+                        td { (i.issued_on.format("%d/%m/%Y")) }
+                        td class="nombre" { (i.net) }
+                        td class="nombre" { (i.tax) }
+                        td class="nombre" { strong { (i.gross) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn runs_render(
+    state: &AppState,
+    me: &Principal,
+    status: StatusCode,
+    period: &str,
+    notice: Option<Markup>,
+    errors: &[(&'static str, String)],
+) -> PageResult {
+    let month = Month::parse(period).unwrap_or_else(|_| last_month());
+    let preview = billing::run::preview(&state.db, month).await?;
+    let mut issued = billing::storage::invoices(&state.db, None).await?;
+    issued.reverse();
+    issued.truncate(100);
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Facturation mensuelle" }
+        (error_summary(errors))
+        @if let Some(n) = notice { (n) }
+        form method="get" action=(RUNS) {
+            div class="champ" {
+                label for="periode" { "Mois à facturer" span class="aide" { "AAAA-MM, par exemple " (last_month().label()) "." } }
+                input type="text" id="periode" name="periode" value=(month.label()) aria-invalid=(has_error(errors, "periode"))
+                    aria-describedby=[has_error(errors, "periode").then_some("periode-erreur")];
+                (field_error(errors, "periode"))
+            }
+            button type="submit" class="secondaire" { "Prévisualiser" }
+        }
+        h2 { "Prévisualisation de " (month.label()) }
+        dl class="fiche" {
+            div { dt { "Factures à émettre" } dd { (preview.to_issue) } }
+            div { dt { "Déjà émises" } dd { (preview.already) } }
+            div { dt { "Total TTC à émettre" } dd { (preview.gross) } }
+        }
+        @if !preview.per_offer.is_empty() {
+            table {
+                caption { "Abonnements par offre" }
+                thead { tr { th scope="col" { "Offre" } th scope="col" class="nombre" { "Abonnements" } } }
+                tbody { @for (o, n) in &preview.per_offer { tr { td { (o) } td class="nombre" { (n) } } } }
+            }
+        }
+        @if !preview.anomalies.is_empty() {
+            div class="resume-erreurs" role="region" aria-labelledby="anomalies" {
+                h3 id="anomalies" { "Anomalies à vérifier avant d'émettre" }
+                ul { @for a in &preview.anomalies { li { (a) } } }
+            }
+        }
+        @if preview.to_issue > 0 {
+            form method="post" action={ (RUNS) "/" (month.label()) } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                p { "L'émission numérote les factures sans trou ; relancer une émission n'émet rien deux fois." }
+                button type="submit" { "Émettre les factures de " (month.label()) }
+            }
+        }
+        h2 { "Dernières pièces émises" }
+        @if issued.is_empty() { p class="info" { "Aucune facture émise." } } @else { (invoice_table("Factures et avoirs, les plus récents d'abord", &issued)) }
+    };
+    Ok(render(
+        status,
+        layout("Facturation mensuelle", Some(me), RUNS, body),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RunQuery {
+    #[serde(default)]
+    periode: Option<String>,
+}
+
+/// `GET /comptabilite/facturation[?periode=AAAA-MM]`.
+pub async fn runs(
+    State(state): State<AppState>,
+    me: Principal,
+    axum::extract::Query(q): axum::extract::Query<RunQuery>,
+) -> PageResult {
+    match q.periode.as_deref() {
+        Some(p) if Month::parse(p).is_err() => {
+            let errors = vec![("periode", format!("« {p} » n'est pas un mois (AAAA-MM)"))];
+            runs_render(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &last_month().label(),
+                None,
+                &errors,
+            )
+            .await
+        }
+        Some(p) => runs_render(&state, &me, StatusCode::OK, p, None, &[]).await,
+        None => {
+            runs_render(
+                &state,
+                &me,
+                StatusCode::OK,
+                &last_month().label(),
+                None,
+                &[],
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct IssueForm {}
+
+/// `POST /comptabilite/facturation/{periode}`: issues the month.
+pub async fn issue(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(period): Path<String>,
+    Form(_): Form<IssueForm>,
+) -> PageResult {
+    match crate::api::billing::issue_month(&state, &me, &period, None).await {
+        Ok(r) => {
+            let msg = format!(
+                "{} facture(s) émise(s) pour {}, {} TTC ; {} déjà émise(s).",
+                r.issued, r.period, r.gross, r.already
+            );
+            runs_render(
+                &state,
+                &me,
+                StatusCode::OK,
+                &period,
+                Some(html! { p class="succes" role="status" { (msg) } }),
+                &[],
+            )
+            .await
+        }
+        Err(Error::Invalid(m)) => {
+            runs_render(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &period,
+                None,
+                &[("periode", m)],
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The household's invoices on "Mon espace".
+pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, Error> {
+    let mine = crate::api::billing::visible_invoices(state, me, None).await?;
+    Ok(html! {
+        h2 { "Mes factures" }
+        @if mine.is_empty() { p { "Aucune facture pour l'instant." } } @else { (invoice_table("Mes factures et avoirs", &mine)) }
+    })
+}
