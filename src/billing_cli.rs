@@ -78,3 +78,22 @@ pub async fn run(db: &Db, cmd: BillingCommand) -> Result<(), Error> {
         }
     }
 }
+
+/// Keeps subscriptions in step with their lines: every minute, billing
+/// applies provisioning's new line events.
+pub fn spawn_line_follower(state: &crate::AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let actor = Actor::system("billing");
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match billing::sync::follow_lines(&state.db, &state.provisioning, &actor).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, "subscriptions followed their lines"),
+                Err(e) => tracing::error!(error = %e, "following line events failed"),
+            }
+        }
+    });
+}

@@ -146,7 +146,7 @@ impl From<billing::Error> for Error {
             e @ (billing::Error::Invalid(_) | billing::Error::Overflow) => {
                 Error::Invalid(e.to_string())
             }
-            billing::Error::Social(m) => Error::Internal(m),
+            billing::Error::Upstream(m) => Error::Internal(m),
             billing::Error::Storage(c) => Error::Core(c),
         }
     }

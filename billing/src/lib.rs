@@ -14,6 +14,7 @@ pub mod model;
 pub mod money;
 pub mod run;
 pub mod storage;
+pub mod sync;
 
 /// What can go wrong in billing.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +28,9 @@ pub enum Error {
     /// The record does not exist; the message says which, in French.
     #[error("{0}")]
     NotFound(String),
-    /// The social-tariff crate failed to answer.
-    #[error("tarif social : {0}")]
-    Social(String),
+    /// A crate billing reads from (social tariff, provisioning) failed.
+    #[error("{0}")]
+    Upstream(String),
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] regie_core::CoreError),

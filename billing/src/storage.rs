@@ -21,27 +21,68 @@ use crate::Error;
 /// The tables of billing.
 pub const COMPONENT: Component = Component {
     name: "billing",
-    migrations: &[Migration::per_backend(
-        1,
-        "offers_accounts_subscriptions_invoices",
-        concat!(
-            include_str!("sql/0001_common.sql"),
-            "
+    migrations: &[
+        Migration::per_backend(
+            1,
+            "offers_accounts_subscriptions_invoices",
+            concat!(
+                include_str!("sql/0001_common.sql"),
+                "
             CREATE TRIGGER bil_invoices_no_update BEFORE UPDATE ON bil_invoices
             BEGIN SELECT RAISE(ABORT, 'bil_invoices is append-only'); END;
             CREATE TRIGGER bil_invoices_no_delete BEFORE DELETE ON bil_invoices
             BEGIN SELECT RAISE(ABORT, 'bil_invoices is append-only'); END;"
-        ),
-        concat!(
-            include_str!("sql/0001_common.sql"),
-            "
+            ),
+            concat!(
+                include_str!("sql/0001_common.sql"),
+                "
             CREATE FUNCTION bil_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$;
             CREATE TRIGGER bil_invoices_append_only BEFORE UPDATE OR DELETE ON bil_invoices
             FOR EACH ROW EXECUTE FUNCTION bil_append_only();"
+            ),
         ),
-    )],
+        Migration::portable(
+            2,
+            "line_events_cursor",
+            // How far billing has read provisioning's line events.
+            "CREATE TABLE bil_cursors (name TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+        INSERT INTO bil_cursors (name, seq) VALUES ('provisioning', 0);",
+        ),
+    ],
 };
+
+/// The last provisioning event billing has applied.
+pub async fn cursor(db: &Db) -> Result<i64> {
+    sqlx::query("SELECT seq FROM bil_cursors WHERE name = 'provisioning'")
+        .fetch_one(db.pool())
+        .await
+        .map_err(storage)?
+        .try_get("seq")
+        .map_err(storage)
+}
+
+/// Moves the cursor forward (never back: two followers cannot rewind it).
+pub async fn advance_cursor(db: &Db, seq: i64) -> Result<()> {
+    sqlx::query("UPDATE bil_cursors SET seq = $1 WHERE name = 'provisioning' AND seq < $1")
+        .bind(seq)
+        .execute(db.pool())
+        .await
+        .map_err(storage)?;
+    Ok(())
+}
+
+/// The live subscription of a line, if any.
+pub async fn live_subscription_of_line(db: &Db, line_id: &str) -> Result<Option<String>> {
+    sqlx::query("SELECT code FROM bil_subscriptions WHERE line_id = $1 AND ended_on IS NULL")
+        .bind(line_id)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(storage)?
+        .map(|r| r.try_get::<String, _>("code"))
+        .transpose()
+        .map_err(storage)
+}
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -391,11 +432,12 @@ pub async fn change(
     .await
     .map_err(storage)?;
     let from = day(&open.try_get::<String, _>("from_day").map_err(storage)?)?;
-    if on <= from {
+    if on < from {
         return Err(Error::Invalid(format!(
-            "un changement prend effet après le début de la période en cours ({from}) : une seule modification par jour"
+            "un changement ne peut prendre effet avant le début de la période en cours ({from})"
         )));
     }
+    let period_id: i64 = open.try_get("id").map_err(storage)?;
     let sub_id: i64 = open.try_get("subscription_id").map_err(storage)?;
     let mut offer_id: i64 = open.try_get("offer_id").map_err(storage)?;
     let mut service: String = open.try_get("service").map_err(storage)?;
@@ -408,25 +450,46 @@ pub async fn change(
     let last = on
         .pred_opt()
         .ok_or_else(|| Error::Invalid("date hors limites".into()))?;
-    sqlx::query("UPDATE bil_periods SET to_day = $1 WHERE id = $2")
-        .bind(last.to_string())
-        .bind(open.try_get::<i64, _>("id").map_err(storage)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage)?;
+    if on == from {
+        // A second change the same day: the day is billed as it ends, so
+        // the open stretch takes the new terms (or goes, on an end).
+        if *what == SubscriptionChange::End {
+            sqlx::query("DELETE FROM bil_periods WHERE id = $1")
+                .bind(period_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+        } else {
+            sqlx::query("UPDATE bil_periods SET offer_id = $1, service = $2 WHERE id = $3")
+                .bind(offer_id)
+                .bind(&service)
+                .bind(period_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+        }
+    } else {
+        sqlx::query("UPDATE bil_periods SET to_day = $1 WHERE id = $2")
+            .bind(last.to_string())
+            .bind(period_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+        if *what != SubscriptionChange::End {
+            sqlx::query("INSERT INTO bil_periods (subscription_id, from_day, offer_id, service) VALUES ($1, $2, $3, $4)")
+                .bind(sub_id)
+                .bind(on.to_string())
+                .bind(offer_id)
+                .bind(&service)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+        }
+    }
     if *what == SubscriptionChange::End {
         sqlx::query("UPDATE bil_subscriptions SET ended_on = $1 WHERE id = $2")
             .bind(last.to_string())
             .bind(sub_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(storage)?;
-    } else {
-        sqlx::query("INSERT INTO bil_periods (subscription_id, from_day, offer_id, service) VALUES ($1, $2, $3, $4)")
-            .bind(sub_id)
-            .bind(on.to_string())
-            .bind(offer_id)
-            .bind(&service)
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
@@ -824,10 +887,10 @@ pub async fn social_days(
         std::collections::HashMap::new();
     let in_force = social_tariff::entitlements_in_force(db, month.first)
         .await
-        .map_err(|e| Error::Social(e.to_string()))?;
+        .map_err(|e| Error::Upstream(format!("tarif social : {e}")))?;
     let changing = social_tariff::entitlements_changing(db, month.first, month.last)
         .await
-        .map_err(|e| Error::Social(e.to_string()))?;
+        .map_err(|e| Error::Upstream(format!("tarif social : {e}")))?;
     for e in in_force.into_iter().chain(changing) {
         if !seen.insert(e.decision_ref.clone()) {
             continue;

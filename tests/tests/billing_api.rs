@@ -116,13 +116,27 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         &compta,
         Method::POST,
         &format!("/api/v1/billing/subscriptions/{}/changes", s.code),
-        Some(json!({"on": start.to_string(), "change": "suspend_on_request"})),
+        Some(json!({"on": start.pred_opt().unwrap().to_string(), "change": "suspend_on_request"})),
     )
     .await;
     assert_eq!(
         r.status,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "not after the period's start: {}",
+        "before the period's start: {}",
+        r.text
+    );
+    let r = call(
+        &t,
+        &compta,
+        Method::POST,
+        &format!("/api/v1/billing/subscriptions/{}/changes", s.code),
+        Some(json!({"on": start.to_string(), "change": "plan", "offer": "F300"})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the same day, the terms are replaced: {}",
         r.text
     );
 

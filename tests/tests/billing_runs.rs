@@ -145,13 +145,36 @@ async fn a_month_is_billed_once_with_hand_computed_totals() {
     )
     .await
     .unwrap();
-    // The same day twice, a second live subscription on a line, an
-    // unknown offer: refused, nothing half-written.
-    assert!(storage::change(
+    // A second change the same day replaces the first (suspended again,
+    // then resumed: the 21st stays billed); a change before the current
+    // stretch, a second live subscription on a line, an unknown offer:
+    // refused, nothing half-written.
+    let again = storage::change(
         db,
         &actor(),
         &s.code,
         d("2026-11-21"),
+        &SubscriptionChange::SuspendOnRequest,
+    )
+    .await
+    .unwrap();
+    assert!(again.periods.last().unwrap().on_request_suspension);
+    let back = storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-21"),
+        &SubscriptionChange::Resume,
+    )
+    .await
+    .unwrap();
+    assert_eq!(back.periods.len(), 3, "{back:?}");
+    assert!(!back.periods[2].on_request_suspension);
+    assert!(storage::change(
+        db,
+        &actor(),
+        &s.code,
+        d("2026-11-20"),
         &SubscriptionChange::SuspendOnRequest
     )
     .await
