@@ -617,6 +617,13 @@ pub fn route_table() -> Vec<Route> {
             get(api::billing::invoice),
         ),
         route(
+            Method::GET,
+            "/api/v1/billing/invoices/{number}/pdf",
+            Roles(INVOICE_READERS),
+            Api,
+            get(api::billing::pdf),
+        ),
+        route(
             Method::POST,
             "/api/v1/billing/invoices/{number}/credit-notes",
             Roles(BILLING_STAFF),
@@ -1044,6 +1051,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(BILLING_STAFF),
             Page,
             get(web::billing::runs),
+        ),
+        route(
+            Method::GET,
+            "/factures/{number}",
+            Roles(INVOICE_READERS),
+            Page,
+            get(web::billing::invoice_pdf),
         ),
         route(
             Method::POST,

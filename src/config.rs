@@ -98,6 +98,15 @@ pub struct Config {
     pub regie_name: String,
     /// The régie's postal address, on its letters and invoices.
     pub regie_address: String,
+    /// The régie's SIREN and intra-community VAT number, mandatory on its
+    /// invoices (the preview of a run flags their absence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regie_siren: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regie_vat_number: Option<String>,
+    /// Days between an invoice's issue and its due date.
+    #[serde(default = "thirty_days")]
+    pub payment_days: u32,
     /// The State's API Particulier, to check a household's situation
     /// without documents; absent: agents check documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +128,10 @@ pub struct Config {
 
 fn one_year() -> u32 {
     1
+}
+
+fn thirty_days() -> u32 {
+    30
 }
 
 /// The SMTP server:
@@ -604,6 +617,9 @@ impl Default for Config {
             secret_key_file: None,
             regie_name: "Régie publique de la fibre".into(),
             regie_address: "Hôtel de ville".into(),
+            regie_siren: None,
+            regie_vat_number: None,
+            payment_days: 30,
             api_particulier: None,
             smtp: None,
             retention: social_tariff::privacy::Policy::default(),
@@ -648,6 +664,9 @@ const ENV_KEYS: &[&str] = &[
     "regie_name",
     "regie_address",
     "grant_period_years",
+    "regie_siren",
+    "regie_vat_number",
+    "payment_days",
 ];
 
 impl Config {

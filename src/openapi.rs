@@ -99,6 +99,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::billing::issue,
         api::billing::invoices,
         api::billing::invoice,
+        api::billing::pdf,
         api::billing::credit_note,
         api::privacy::upload_scan,
         api::privacy::download_scan,

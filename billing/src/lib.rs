@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compute;
+pub mod document;
 pub mod model;
 pub mod money;
 pub mod run;

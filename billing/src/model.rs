@@ -185,7 +185,7 @@ impl NewAccount {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub code: String,
     pub kind: AccountKind,
@@ -241,6 +241,9 @@ pub struct Invoice {
     pub gross: Cents,
     /// For a credit note: the invoice it corrects.
     pub corrects: Option<String>,
+    /// The buyer as at issue time (a later change of address does not
+    /// change an issued invoice).
+    pub buyer: Account,
 }
 
 #[cfg(test)]

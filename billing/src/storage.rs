@@ -725,12 +725,13 @@ pub async fn issue_invoice(
         tax: t.tax,
         gross: t.gross,
         corrects: None,
+        buyer: b.account.clone(),
     }))
 }
 
 const INVOICE_COLUMNS: &str =
     "i.number, i.kind, a.code AS account, s.code AS subscription, i.period, i.issued_on,
-    i.net_cents, i.tax_cents, i.gross_cents, i.lines_json, c.number AS corrects";
+    i.net_cents, i.tax_cents, i.gross_cents, i.lines_json, i.buyer_json, c.number AS corrects";
 
 fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
     let lines: Vec<Line> =
@@ -754,6 +755,8 @@ fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
         tax: Cents(r.try_get("tax_cents").map_err(storage)?),
         gross: Cents(r.try_get("gross_cents").map_err(storage)?),
         corrects: r.try_get("corrects").map_err(storage)?,
+        buyer: serde_json::from_str(&r.try_get::<String, _>("buyer_json").map_err(storage)?)
+            .map_err(|e| Error::Invalid(format!("acheteur stocké illisible : {e}")))?,
     })
 }
 

@@ -29,6 +29,26 @@ pub enum Block {
     Lines(Vec<String>),
     /// Vertical space, in points.
     Space(u16),
+    /// A table: a bold header row, then rows; each cell wrapped within its
+    /// column.
+    Table(Table),
+}
+
+/// A column of a [`Table`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub title: String,
+    /// Its share of the page width, in parts of the sum of all shares.
+    pub share: u16,
+    /// Numbers are right-aligned.
+    pub right: bool,
+}
+
+/// A table's columns and rows (each row one cell per column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// A document: its metadata and its blocks.
@@ -54,6 +74,7 @@ struct Style {
 /// A line placed on a page.
 struct Placed {
     page: usize,
+    x: f32,
     y: f32,
     bold: bool,
     size: f32,
@@ -144,7 +165,83 @@ fn style(block: &Block) -> Style {
             size: 10.0,
             before: 0.0,
         },
+        Block::Table(_) => Style {
+            bold: false,
+            size: 9.0,
+            before: 8.0,
+        },
     }
+}
+
+/// Places a table's rows from `y`, breaking pages between rows; answers
+/// the page and y after it.
+fn layout_table(
+    table: &Table,
+    metrics: &Metrics<'_>,
+    placed: &mut Vec<Placed>,
+    mut page: usize,
+    mut y: f32,
+) -> (usize, f32) {
+    let width = PAGE_W - 2.0 * MARGIN;
+    let bottom = PAGE_H - MARGIN - FOOTER;
+    let size = 9.0;
+    let leading = size * 1.4;
+    let gap = 6.0;
+    let total: f32 = table
+        .columns
+        .iter()
+        .map(|c| f32::from(c.share.max(1)))
+        .sum();
+    let mut lefts = Vec::with_capacity(table.columns.len());
+    let mut x = MARGIN;
+    for c in &table.columns {
+        let w = width * f32::from(c.share.max(1)) / total;
+        lefts.push((x, w));
+        x += w;
+    }
+    let header: Vec<String> = table.columns.iter().map(|c| c.title.clone()).collect();
+    for (r, row) in std::iter::once(&header)
+        .chain(table.rows.iter())
+        .enumerate()
+    {
+        let bold = r == 0;
+        let cells: Vec<Vec<String>> = table
+            .columns
+            .iter()
+            .zip(&lefts)
+            .enumerate()
+            .map(|(i, (_, (_, w)))| {
+                let text = row.get(i).map_or("", String::as_str);
+                metrics.wrap(text, bold, size, (w - gap).max(10.0))
+            })
+            .collect();
+        let height = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let row_h = leading * height as f32 + 2.0;
+        if y + row_h > bottom && y > MARGIN {
+            page += 1;
+            y = MARGIN;
+        }
+        for (i, lines) in cells.iter().enumerate() {
+            let (left, w) = lefts[i];
+            for (k, text) in lines.iter().enumerate() {
+                let x = if table.columns[i].right {
+                    left + w - gap - metrics.width(text, bold, size)
+                } else {
+                    left
+                };
+                placed.push(Placed {
+                    page,
+                    x,
+                    y: y + leading * (k as f32 + 1.0),
+                    bold,
+                    size,
+                    text: text.clone(),
+                });
+            }
+        }
+        y += row_h;
+    }
+    (page, y)
 }
 
 /// Lays the blocks out on pages; a heading is never left alone at the
@@ -170,6 +267,11 @@ fn layout(blocks: &[Block], metrics: &Metrics<'_>) -> (Vec<Placed>, usize) {
                 y += f32::from(*points);
                 continue;
             }
+            Block::Table(table) => {
+                y += s.before;
+                (page, y) = layout_table(table, metrics, &mut placed, page, y);
+                continue;
+            }
         };
         y += s.before;
         // Keep a heading with the first two lines of what follows.
@@ -191,6 +293,7 @@ fn layout(blocks: &[Block], metrics: &Metrics<'_>) -> (Vec<Placed>, usize) {
             y += leading;
             placed.push(Placed {
                 page,
+                x: MARGIN,
                 y,
                 bold: s.bold,
                 size: s.size,
@@ -231,7 +334,7 @@ pub fn render(doc: &Pdf) -> Result<Vec<u8>, CoreError> {
                 regular.clone()
             };
             surface.draw_text(
-                Point::from_xy(MARGIN, line.y),
+                Point::from_xy(line.x, line.y),
                 font,
                 line.size,
                 &line.text,
@@ -280,6 +383,44 @@ mod tests {
         // A word longer than the line is cut, not lost.
         let long = "x".repeat(200);
         assert_eq!(m.wrap(&long, false, 10.0, 100.0).concat(), long);
+    }
+
+    #[test]
+    fn tables_align_numbers_right_and_break_between_rows() {
+        let m = metrics();
+        let table = Table {
+            columns: vec![
+                Column {
+                    title: "Désignation".into(),
+                    share: 3,
+                    right: false,
+                },
+                Column {
+                    title: "Montant".into(),
+                    share: 1,
+                    right: true,
+                },
+            ],
+            rows: (0..80)
+                .map(|i| {
+                    vec![
+                        format!(
+                            "Ligne {i} avec un libellé assez long pour passer à la ligne suivante"
+                        ),
+                        "1 234,50 €".into(),
+                    ]
+                })
+                .collect(),
+        };
+        let mut placed = Vec::new();
+        let (page, _) = layout_table(&table, &m, &mut placed, 0, MARGIN);
+        assert!(page >= 1, "80 wrapped rows take more than a page");
+        let right_edge = PAGE_W - MARGIN - 6.0;
+        for p in placed.iter().filter(|p| p.text == "1 234,50 €") {
+            assert!((p.x + m.width(&p.text, false, 9.0) - right_edge).abs() < 0.01);
+        }
+        assert!(placed.iter().all(|p| p.y <= PAGE_H - MARGIN - FOOTER));
+        assert!(placed.iter().any(|p| p.bold && p.text == "Désignation"));
     }
 
     #[test]

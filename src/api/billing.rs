@@ -365,3 +365,56 @@ pub async fn credit_note(
         billing::storage::credit_note(&state.db, &me.actor(), &inv.number, lines, today()).await?;
     Ok((StatusCode::CREATED, Json(cn)))
 }
+
+/// The régie as seller, from the configuration.
+pub fn seller(state: &AppState) -> billing::document::Seller {
+    billing::document::Seller {
+        name: state.config.regie_name.clone(),
+        address: state.config.regie_address.clone(),
+        siren: state.config.regie_siren.clone(),
+        vat_number: state.config.regie_vat_number.clone(),
+        payment_days: state.config.payment_days,
+    }
+}
+
+/// A document the caller may read, as PDF.
+pub async fn invoice_pdf_response(
+    state: &AppState,
+    me: &Principal,
+    number: &str,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    let inv = visible_invoices(state, me, None)
+        .await?
+        .into_iter()
+        .find(|i| i.number == number.trim())
+        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
+    let bytes = billing::document::pdf(&inv, &seller(state))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}.pdf\"", inv.number),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The invoice or credit note as PDF.
+#[utoipa::path(get, path = "/api/v1/billing/invoices/{number}/pdf", operation_id = "invoice_pdf", tag = "billing",
+    security(("bearer" = [])), params(("number" = String, Path)),
+    responses((status = 200, description = "the PDF", content_type = "application/pdf"),
+        (status = 404, body = ErrorBody, description = "no such document (or not yours)")))]
+pub async fn pdf(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(number): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    Ok(invoice_pdf_response(&state, &me, &number).await?)
+}

@@ -41,7 +41,7 @@ pub fn invoice_table(caption: &str, list: &[Invoice]) -> Markup {
             tbody {
                 @for i in list {
                     tr {
-                        td { (i.number) @if let Some(c) = &i.corrects { br; span class="aide" { "corrige " (c) } } }
+                        td { a href={ "/factures/" (i.number) } { (i.number) } @if let Some(c) = &i.corrects { br; span class="aide" { "corrige " (c) } } }
                         td { @if i.kind == DocumentKind::CreditNote { "avoir" } @else { "facture" } }
                         td { (i.period) }
                         td { (i.issued_on.format("%d/%m/%Y")) }
@@ -81,6 +81,10 @@ async fn runs_render(
                 (field_error(errors, "periode"))
             }
             button type="submit" class="secondaire" { "Prévisualiser" }
+        }
+        @if state.config.regie_siren.is_none() || state.config.regie_vat_number.is_none() {
+            p class="info" { "Le SIREN ou le numéro de TVA de la régie n'est pas configuré (regie_siren, regie_vat_number) : "
+                "ce sont des mentions obligatoires des factures." }
         }
         h2 { "Prévisualisation de " (month.label()) }
         dl class="fiche" {
@@ -196,6 +200,16 @@ pub async fn issue(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `GET /factures/{number}`: the PDF, for billing staff or the household
+/// it belongs to.
+pub async fn invoice_pdf(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(number): Path<String>,
+) -> PageResult {
+    Ok(crate::api::billing::invoice_pdf_response(&state, &me, &number).await?)
 }
 
 /// The household's invoices on "Mon espace".

@@ -247,6 +247,30 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         StatusCode::FORBIDDEN
     );
 
+    // The PDF: the household's own, never another's.
+    let own = t
+        .api(
+            Method::GET,
+            &format!(
+                "/api/v1/billing/invoices/{}/pdf",
+                list[0]["number"].as_str().unwrap()
+            ),
+            Some(&f),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(own.header("content-type"), Some("application/pdf"));
+    let theirs_pdf = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/billing/invoices/{theirs}/pdf"),
+            Some(&f),
+            None,
+        )
+        .await;
+    assert_eq!(theirs_pdf.status, StatusCode::NOT_FOUND);
+
     // A partial credit note; too much refused.
     let number = list[0]["number"].as_str().unwrap();
     let r = call(
@@ -303,4 +327,12 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         home.text
     );
     assert!(!home.text.contains(theirs));
+    let own_pdf = t
+        .page(Method::GET, &format!("/factures/{number}"), Some(&fs), None)
+        .await;
+    assert_eq!(own_pdf.header("content-type"), Some("application/pdf"));
+    let other_pdf = t
+        .page(Method::GET, &format!("/factures/{theirs}"), Some(&fs), None)
+        .await;
+    assert_eq!(other_pdf.status, StatusCode::NOT_FOUND);
 }
