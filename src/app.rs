@@ -624,6 +624,13 @@ pub fn route_table() -> Vec<Route> {
             get(api::billing::pdf),
         ),
         route(
+            Method::GET,
+            "/api/v1/billing/invoices/{number}/cii",
+            Roles(INVOICE_READERS),
+            Api,
+            get(api::billing::cii),
+        ),
+        route(
             Method::POST,
             "/api/v1/billing/invoices/{number}/credit-notes",
             Roles(BILLING_STAFF),

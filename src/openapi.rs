@@ -100,6 +100,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::billing::invoices,
         api::billing::invoice,
         api::billing::pdf,
+        api::billing::cii,
         api::billing::credit_note,
         api::privacy::upload_scan,
         api::privacy::download_scan,

@@ -9,6 +9,7 @@
 //! knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod cii;
 pub mod compute;
 pub mod document;
 pub mod model;

@@ -418,3 +418,36 @@ pub async fn pdf(
 ) -> Result<axum::response::Response, ApiError> {
     Ok(invoice_pdf_response(&state, &me, &number).await?)
 }
+
+/// The invoice or credit note as EN 16931 CII XML (Factur-X EN16931).
+#[utoipa::path(get, path = "/api/v1/billing/invoices/{number}/cii", operation_id = "invoice_cii", tag = "billing",
+    security(("bearer" = [])), params(("number" = String, Path)),
+    responses((status = 200, description = "the CII XML", content_type = "application/xml"),
+        (status = 404, body = ErrorBody, description = "no such document (or not yours)")))]
+pub async fn cii(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(number): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let inv = visible_invoices(&state, &me, None)
+        .await?
+        .into_iter()
+        .find(|i| i.number == number.trim())
+        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
+    let xml = billing::cii::to_cii(&inv, &seller(&state));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/xml".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.xml\"", inv.number),
+            ),
+        ],
+        xml,
+    )
+        .into_response())
+}

@@ -271,6 +271,23 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         .await;
     assert_eq!(theirs_pdf.status, StatusCode::NOT_FOUND);
 
+    let xml = t
+        .api(
+            Method::GET,
+            &format!(
+                "/api/v1/billing/invoices/{}/cii",
+                list[0]["number"].as_str().unwrap()
+            ),
+            Some(&f),
+            None,
+        )
+        .await;
+    assert_eq!(xml.header("content-type"), Some("application/xml"));
+    assert!(
+        xml.text.contains("<rsm:CrossIndustryInvoice")
+            && xml.text.contains("urn:cen.eu:en16931:2017")
+    );
+
     // A partial credit note; too much refused.
     let number = list[0]["number"].as_str().unwrap();
     let r = call(

@@ -1,0 +1,343 @@
+//! An invoice or credit note as EN 16931 CII XML (UN/CEFACT Cross
+//! Industry Invoice D16B, the Factur-X EN16931 profile): the electronic
+//! twin of the PDF, for the public accountant and business buyers.
+//!
+//! EN 16931 wants an item's net price never negative (BR-27): a reduction
+//! line (the social tariff, an aid) is written as quantity −1 at a positive
+//! price. A credit note (type 381) carries positive amounts, as the
+//! standard reads them, and names the invoice it corrects (BG-3).
+
+use quick_xml::escape::escape;
+
+use crate::compute::Month;
+use crate::document::Seller;
+use crate::model::{AccountKind, DocumentKind, Invoice};
+use crate::money::{Cents, VatCategory};
+
+/// A tiny XML tree, written with quick-xml's escaping.
+enum Node {
+    El {
+        name: &'static str,
+        attrs: Vec<(&'static str, String)>,
+        children: Vec<Node>,
+    },
+    Text(String),
+}
+
+fn el(name: &'static str, children: Vec<Node>) -> Node {
+    Node::El {
+        name,
+        attrs: Vec::new(),
+        children,
+    }
+}
+
+fn text(name: &'static str, value: impl Into<String>) -> Node {
+    Node::El {
+        name,
+        attrs: Vec::new(),
+        children: vec![Node::Text(value.into())],
+    }
+}
+
+fn text_attr(name: &'static str, attr: (&'static str, &str), value: impl Into<String>) -> Node {
+    Node::El {
+        name,
+        attrs: vec![(attr.0, attr.1.to_owned())],
+        children: vec![Node::Text(value.into())],
+    }
+}
+
+fn write(node: &Node, out: &mut String, depth: usize) {
+    match node {
+        Node::Text(t) => out.push_str(&escape(t.as_str())),
+        Node::El {
+            name,
+            attrs,
+            children,
+        } => {
+            out.push_str(&"  ".repeat(depth));
+            out.push('<');
+            out.push_str(name);
+            for (k, v) in attrs {
+                out.push_str(&format!(" {k}=\"{}\"", escape(v.as_str())));
+            }
+            out.push('>');
+            let only_text = children.iter().all(|c| matches!(c, Node::Text(_)));
+            if only_text {
+                for c in children {
+                    write(c, out, 0);
+                }
+            } else {
+                out.push('\n');
+                for c in children {
+                    write(c, out, depth + 1);
+                }
+                out.push_str(&"  ".repeat(depth));
+            }
+            out.push_str(&format!("</{name}>\n"));
+        }
+    }
+}
+
+/// Cents as a CII amount (`24.92`, `-12.46`).
+fn amount(c: Cents) -> String {
+    let sign = if c.0 < 0 { "-" } else { "" };
+    let a = c.0.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+fn date(d: chrono::NaiveDate) -> Node {
+    text_attr(
+        "udt:DateTimeString",
+        ("format", "102"),
+        d.format("%Y%m%d").to_string(),
+    )
+}
+
+fn rate(bp: u32) -> String {
+    format!("{}.{:02}", bp / 100, bp % 100)
+}
+
+/// A VAT element, its children in the schema's order: CalculatedAmount,
+/// TypeCode, ExemptionReason, BasisAmount, CategoryCode, RateApplicablePercent.
+fn tax(category: VatCategory, bp: u32, calculated: Option<Cents>, basis: Option<Cents>) -> Node {
+    let mut out = Vec::new();
+    if let Some(c) = calculated {
+        out.push(text("ram:CalculatedAmount", amount(c)));
+    }
+    out.push(text("ram:TypeCode", "VAT"));
+    if category == VatCategory::O && basis.is_some() {
+        out.push(text("ram:ExemptionReason", "Hors champ de la TVA"));
+    }
+    if let Some(b) = basis {
+        out.push(text("ram:BasisAmount", amount(b)));
+    }
+    out.push(text("ram:CategoryCode", category.code()));
+    if category != VatCategory::O {
+        out.push(text("ram:RateApplicablePercent", rate(bp)));
+    }
+    el("ram:ApplicableTradeTax", out)
+}
+
+fn party(
+    name: &str,
+    siren: Option<&str>,
+    address: &str,
+    postcode: Option<&str>,
+    town: Option<&str>,
+    vat: Option<&str>,
+    role: &'static str,
+) -> Node {
+    let mut children = vec![text("ram:Name", name)];
+    if let Some(s) = siren {
+        children.push(el(
+            "ram:SpecifiedLegalOrganization",
+            vec![text_attr("ram:ID", ("schemeID", "0002"), s)],
+        ));
+    }
+    let mut addr = Vec::new();
+    if let Some(p) = postcode {
+        addr.push(text("ram:PostcodeCode", p));
+    }
+    addr.push(text("ram:LineOne", address));
+    if let Some(t) = town {
+        addr.push(text("ram:CityName", t));
+    }
+    addr.push(text("ram:CountryID", "FR"));
+    children.push(el("ram:PostalTradeAddress", addr));
+    if let Some(v) = vat {
+        children.push(el(
+            "ram:SpecifiedTaxRegistration",
+            vec![text_attr("ram:ID", ("schemeID", "VA"), v)],
+        ));
+    }
+    el(role, children)
+}
+
+/// The document as CII XML.
+pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
+    let credit = invoice.kind == DocumentKind::CreditNote;
+    // A credit note's stored amounts are negative; CII wants them positive.
+    let sign = |c: Cents| if credit { Cents(-c.0) } else { c };
+    let mut items = Vec::new();
+    for (i, l) in invoice.lines.iter().enumerate() {
+        let net = sign(l.net);
+        let (qty, price) = if net.0 < 0 {
+            ("-1", Cents(-net.0))
+        } else {
+            ("1", net)
+        };
+        items.push(el(
+            "ram:IncludedSupplyChainTradeLineItem",
+            vec![
+                el(
+                    "ram:AssociatedDocumentLineDocument",
+                    vec![text("ram:LineID", (i + 1).to_string())],
+                ),
+                el(
+                    "ram:SpecifiedTradeProduct",
+                    vec![text("ram:Name", l.description.clone())],
+                ),
+                el(
+                    "ram:SpecifiedLineTradeAgreement",
+                    vec![el(
+                        "ram:NetPriceProductTradePrice",
+                        vec![text("ram:ChargeAmount", amount(price))],
+                    )],
+                ),
+                el(
+                    "ram:SpecifiedLineTradeDelivery",
+                    vec![text_attr("ram:BilledQuantity", ("unitCode", "C62"), qty)],
+                ),
+                el(
+                    "ram:SpecifiedLineTradeSettlement",
+                    vec![
+                        tax(l.rate.category, l.rate.basis_points, None, None),
+                        el(
+                            "ram:SpecifiedTradeSettlementLineMonetarySummation",
+                            vec![text("ram:LineTotalAmount", amount(net))],
+                        ),
+                    ],
+                ),
+            ],
+        ));
+    }
+    let b = &invoice.buyer;
+    let agreement = el(
+        "ram:ApplicableHeaderTradeAgreement",
+        vec![
+            party(
+                &seller.name,
+                seller.siren.as_deref(),
+                &seller.address,
+                None,
+                None,
+                seller.vat_number.as_deref(),
+                "ram:SellerTradeParty",
+            ),
+            party(
+                &b.name,
+                if b.kind == AccountKind::Business {
+                    b.siren.as_deref()
+                } else {
+                    None
+                },
+                &b.address,
+                Some(&b.postcode),
+                Some(&b.town),
+                b.vat_number.as_deref(),
+                "ram:BuyerTradeParty",
+            ),
+        ],
+    );
+    let mut settlement = vec![text("ram:InvoiceCurrencyCode", "EUR")];
+    for v in &invoice.breakdown {
+        settlement.push(tax(
+            v.rate.category,
+            v.rate.basis_points,
+            Some(sign(v.tax)),
+            Some(sign(v.taxable)),
+        ));
+    }
+    if let Ok(m) = Month::parse(&invoice.period) {
+        settlement.push(el(
+            "ram:BillingSpecifiedPeriod",
+            vec![
+                el("ram:StartDateTime", vec![date(m.first)]),
+                el("ram:EndDateTime", vec![date(m.last)]),
+            ],
+        ));
+    }
+    if !credit {
+        let due = invoice
+            .issued_on
+            .checked_add_days(chrono::Days::new(u64::from(seller.payment_days)))
+            .unwrap_or(invoice.issued_on);
+        settlement.push(el(
+            "ram:SpecifiedTradePaymentTerms",
+            vec![el("ram:DueDateDateTime", vec![date(due)])],
+        ));
+    }
+    let (net, tax_total, gross) = (sign(invoice.net), sign(invoice.tax), sign(invoice.gross));
+    settlement.push(el(
+        "ram:SpecifiedTradeSettlementHeaderMonetarySummation",
+        vec![
+            text("ram:LineTotalAmount", amount(net)),
+            text("ram:TaxBasisTotalAmount", amount(net)),
+            text_attr(
+                "ram:TaxTotalAmount",
+                ("currencyID", "EUR"),
+                amount(tax_total),
+            ),
+            text("ram:GrandTotalAmount", amount(gross)),
+            text("ram:DuePayableAmount", amount(gross)),
+        ],
+    ));
+    if let Some(c) = &invoice.corrects {
+        settlement.push(el(
+            "ram:InvoiceReferencedDocument",
+            vec![text("ram:IssuerAssignedID", c.clone())],
+        ));
+    }
+    let mut transaction = items;
+    transaction.push(agreement);
+    // BT-72: the day the service was completed (the end of the period
+    // billed), a mandatory mention of a French invoice.
+    let delivered = Month::parse(&invoice.period).map_or(invoice.issued_on, |m| m.last);
+    transaction.push(el(
+        "ram:ApplicableHeaderTradeDelivery",
+        vec![el(
+            "ram:ActualDeliverySupplyChainEvent",
+            vec![el("ram:OccurrenceDateTime", vec![date(delivered)])],
+        )],
+    ));
+    transaction.push(el("ram:ApplicableHeaderTradeSettlement", settlement));
+    let root = Node::El {
+        name: "rsm:CrossIndustryInvoice",
+        attrs: vec![
+            ("xmlns:rsm", "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100".into()),
+            ("xmlns:ram", "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100".into()),
+            ("xmlns:qdt", "urn:un:unece:uncefact:data:standard:QualifiedDataType:100".into()),
+            ("xmlns:udt", "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100".into()),
+        ],
+        children: vec![
+            el(
+                "rsm:ExchangedDocumentContext",
+                vec![el("ram:GuidelineSpecifiedDocumentContextParameter", vec![text("ram:ID", "urn:cen.eu:en16931:2017")])],
+            ),
+            el(
+                "rsm:ExchangedDocument",
+                vec![
+                    text("ram:ID", invoice.number.clone()),
+                    text("ram:TypeCode", if credit { "381" } else { "380" }),
+                    el("ram:IssueDateTime", vec![date(invoice.issued_on)]),
+                ],
+            ),
+            el("rsm:SupplyChainTradeTransaction", transaction),
+        ],
+    };
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    write(&root, &mut out, 0);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_have_two_decimals_and_a_point() {
+        assert_eq!(amount(Cents(2492)), "24.92");
+        assert_eq!(amount(Cents(-1246)), "-12.46");
+        assert_eq!(amount(Cents(5)), "0.05");
+        assert_eq!(rate(550), "5.50");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let mut out = String::new();
+        write(&text("ram:Name", "Dupont & fils <SARL>"), &mut out, 0);
+        assert_eq!(out, "<ram:Name>Dupont &amp; fils &lt;SARL&gt;</ram:Name>\n");
+    }
+}

