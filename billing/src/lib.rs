@@ -15,6 +15,7 @@ pub mod document;
 pub mod model;
 pub mod money;
 pub mod run;
+pub mod sepa;
 pub mod storage;
 pub mod sync;
 

@@ -49,6 +49,34 @@ pub const COMPONENT: Component = Component {
             "CREATE TABLE bil_cursors (name TEXT PRIMARY KEY, seq BIGINT NOT NULL);
         INSERT INTO bil_cursors (name, seq) VALUES ('provisioning', 0);",
         ),
+        Migration::portable(
+            3,
+            "sepa_mandates_collections",
+            // One live mandate per account; an invoice is collected once.
+            "CREATE TABLE bil_mandates (
+                id {{id}},
+                rum TEXT NOT NULL UNIQUE,
+                account_id BIGINT NOT NULL REFERENCES bil_accounts (id),
+                holder TEXT NOT NULL,
+                iban TEXT NOT NULL,
+                bic TEXT,
+                signed_on TEXT NOT NULL,
+                revoked_on TEXT,
+                created_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX bil_mandates_live ON bil_mandates (account_id) WHERE revoked_on IS NULL;
+            CREATE TABLE bil_collections (
+                id {{id}},
+                invoice_id BIGINT NOT NULL UNIQUE REFERENCES bil_invoices (id),
+                mandate_id BIGINT NOT NULL REFERENCES bil_mandates (id),
+                amount_cents BIGINT NOT NULL,
+                sequence TEXT NOT NULL,
+                collection_date TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX bil_collections_message ON bil_collections (message_id);",
+        ),
     ],
 };
 
@@ -928,3 +956,197 @@ pub fn lines_for(
 use crate::model::{
     Account, AccountKind, DocumentKind, Invoice, NewAccount, NewOffer, Offer, Period, Subscription,
 };
+
+/// A SEPA mandate as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mandate {
+    pub rum: String,
+    pub account: String,
+    pub holder: String,
+    pub iban: Iban,
+    pub bic: Option<Bic>,
+    pub signed_on: NaiveDate,
+}
+
+/// Records a mandate the household or business signed; the régie assigns
+/// its RUM. An account has one live mandate: a new one needs the old one
+/// revoked.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, account = %account_code))]
+pub async fn add_mandate(
+    db: &Db,
+    actor: &Actor,
+    account_code: &str,
+    holder: &str,
+    iban: &Iban,
+    bic: Option<&Bic>,
+    signed_on: NaiveDate,
+) -> Result<Mandate> {
+    let holder = holder.trim();
+    if holder.is_empty() || holder.chars().count() > 70 {
+        return Err(Error::Invalid(
+            "le titulaire du compte est obligatoire (70 caractères au plus)".into(),
+        ));
+    }
+    let mut tx = db.begin().await.map_err(storage)?;
+    let account_id: i64 = sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
+        .bind(account_code.trim())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", account_code.trim())))?
+        .try_get("id")
+        .map_err(storage)?;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM bil_mandates WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(storage)?
+        .try_get("n")
+        .map_err(storage)?;
+    let rum = format!("RUM-{}-{:02}", account_code.trim(), n + 1);
+    let inserted = sqlx::query(
+        "INSERT INTO bil_mandates (rum, account_id, holder, iban, bic, signed_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&rum)
+    .bind(account_id)
+    .bind(holder)
+    .bind(iban.as_str())
+    .bind(bic.map(Bic::as_str))
+    .bind(signed_on.to_string())
+    .bind(time::to_db(time::now()))
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "le compte {} a déjà un mandat en cours : révoquez-le d'abord",
+                account_code.trim()
+            )))
+        }
+        Err(e) => return Err(storage(e)),
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "mandate.add",
+            entity: "mandate",
+            entity_id: &rum,
+            before: None,
+            after: Some(serde_json::json!({ "account": account_code.trim(), "iban": iban.masked(), "signed_on": signed_on })),
+        },
+    )
+    .await
+    .map_err(Error::Storage)?;
+    tx.commit().await.map_err(storage)?;
+    Ok(Mandate {
+        rum,
+        account: account_code.trim().to_owned(),
+        holder: holder.to_owned(),
+        iban: iban.clone(),
+        bic: bic.cloned(),
+        signed_on,
+    })
+}
+
+/// Sets aside, for `collection_date`, the invoices of accounts with a live
+/// mandate that are not yet collected and were issued at least
+/// `prenotice_days` before (the pre-notification delay); answers them as
+/// collections of the batch `message_id`, first or recurring per mandate.
+/// One transaction: a batch is all or nothing, and an invoice is never in
+/// two batches.
+#[tracing::instrument(skip_all, fields(actor = %actor.username, message = %message_id))]
+pub async fn prepare_collections(
+    db: &Db,
+    actor: &Actor,
+    collection_date: NaiveDate,
+    prenotice_days: u32,
+    message_id: &str,
+) -> Result<Vec<Collection>> {
+    let latest_issue = collection_date
+        .checked_sub_days(chrono::Days::new(u64::from(prenotice_days)))
+        .ok_or_else(|| Error::Invalid("date de prélèvement hors limites".into()))?;
+    let mut tx = db.begin().await.map_err(storage)?;
+    // Writing first: on SQLite the batch takes the write lock before it
+    // reads, so two batches cannot pick the same invoices.
+    sqlx::query("UPDATE bil_cursors SET seq = seq WHERE name = 'provisioning'")
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, i.gross_cents, m.id AS mandate_id, m.rum, m.holder, m.iban, m.bic, m.signed_on,
+                (SELECT COUNT(*) FROM bil_collections c WHERE c.mandate_id = m.id) AS used
+         FROM bil_invoices i JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
+         WHERE i.kind = 'invoice' AND i.gross_cents > 0 AND i.issued_on <= $1
+           AND NOT EXISTS (SELECT 1 FROM bil_collections c WHERE c.invoice_id = i.id)
+         ORDER BY i.series, i.seq",
+    )
+    .bind(latest_issue.to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(storage)?;
+    let mut first_taken = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in rows {
+        let mandate_id: i64 = r.try_get("mandate_id").map_err(storage)?;
+        let used: i64 = r.try_get::<i64, _>("used").map_err(storage)?;
+        let sequence = if used == 0 && first_taken.insert(mandate_id) {
+            Sequence::First
+        } else {
+            Sequence::Recurring
+        };
+        let number: String = r.try_get("number").map_err(storage)?;
+        let amount = Cents(r.try_get("gross_cents").map_err(storage)?);
+        sqlx::query(
+            "INSERT INTO bil_collections (invoice_id, mandate_id, amount_cents, sequence, collection_date, message_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.try_get::<i64, _>("id").map_err(storage)?)
+        .bind(mandate_id)
+        .bind(amount.0)
+        .bind(sequence.code())
+        .bind(collection_date.to_string())
+        .bind(message_id)
+        .bind(time::to_db(time::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        out.push(Collection {
+            remittance: format!("Facture {number}"),
+            end_to_end: number,
+            amount,
+            rum: r.try_get("rum").map_err(storage)?,
+            signed_on: day(&r.try_get::<String, _>("signed_on").map_err(storage)?)?,
+            sequence,
+            debtor: r.try_get("holder").map_err(storage)?,
+            iban: Iban::parse(&r.try_get::<String, _>("iban").map_err(storage)?)?,
+            bic: r
+                .try_get::<Option<String>, _>("bic")
+                .map_err(storage)?
+                .map(|b| Bic::parse(&b))
+                .transpose()?,
+        });
+    }
+    if !out.is_empty() {
+        audit::record(
+            &mut tx,
+            actor,
+            Change {
+                action: "sepa.batch",
+                entity: "sepa_batch",
+                entity_id: message_id,
+                before: None,
+                after: Some(
+                    serde_json::json!({ "count": out.len(), "collection_date": collection_date }),
+                ),
+            },
+        )
+        .await
+        .map_err(Error::Storage)?;
+    }
+    tx.commit().await.map_err(storage)?;
+    Ok(out)
+}
+
+use crate::sepa::{Bic, Collection, Iban, Sequence};

@@ -1,0 +1,202 @@
+//! SEPA direct debit from issued invoices: mandates with a RUM the régie
+//! assigns (one live per account), nothing debited before the
+//! pre-notification delay, each invoice collected once, first then
+//! recurring sequences, and the pain.008.001.08 and .001.02 files valid
+//! against the XSDs shipped in PyPI's `sepaxml`. On SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use std::process::Command;
+
+use billing::compute::Month;
+use billing::model::{AccountKind, NewAccount, NewOffer};
+use billing::money::{Cents, VatRate};
+use billing::sepa::{Bic, Creditor, CreditorId, Iban, Pain008, Sequence};
+use chrono::NaiveDate;
+use regie_core::audit::Actor;
+use regie_tests::TestDb;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn validator_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import sepaxml, lxml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "the SEPA schemas are required (pip install sepaxml)"
+        );
+        eprintln!("skipped: sepaxml missing");
+    }
+    ok
+}
+
+#[tokio::test]
+async fn invoices_are_debited_once_after_notice_in_valid_files() {
+    let t = TestDb::migrated().await;
+    let db = &t.db;
+    let sys = Actor::system("test");
+    billing::storage::create_offer(
+        db,
+        &sys,
+        &NewOffer {
+            code: "F300".into(),
+            name: "Fibre 300".into(),
+            monthly_gross: Cents(2990),
+            rate: VatRate::STANDARD,
+            setup_fee: Cents(0),
+            deliberation: "2026-012".into(),
+            valid_from: d("2025-01-01"),
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut accounts = Vec::new();
+    for i in 0..3 {
+        let a = billing::storage::create_account(
+            db,
+            &sys,
+            &NewAccount {
+                kind: AccountKind::Household,
+                name: format!("Famille n° {i} & Cie"),
+                address: "3 rue des Lilas".into(),
+                postcode: "35000".into(),
+                town: "Rennes".into(),
+                email: None,
+                siren: None,
+                vat_number: None,
+                household: None,
+            },
+        )
+        .await
+        .unwrap();
+        billing::storage::subscribe(
+            db,
+            &sys,
+            &a.code,
+            &format!("RGE-SEPA-{i:04}"),
+            "F300",
+            d("2026-10-01"),
+        )
+        .await
+        .unwrap();
+        accounts.push(a.code);
+    }
+    // A bad IBAN never reaches storage; one live mandate per account.
+    assert!(Iban::parse("FR7630006000011234567890188").is_err());
+    let iban = Iban::parse("FR7630006000011234567890189").unwrap();
+    let bic = Bic::parse("AGRIFRPP").unwrap();
+    let m = billing::storage::add_mandate(
+        db,
+        &sys,
+        &accounts[0],
+        "Famille n° 0",
+        &iban,
+        Some(&bic),
+        d("2026-10-02"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.rum, format!("RUM-{}-01", accounts[0]));
+    let twice = billing::storage::add_mandate(
+        db,
+        &sys,
+        &accounts[0],
+        "Famille n° 0",
+        &iban,
+        None,
+        d("2026-10-03"),
+    )
+    .await;
+    assert!(twice.unwrap_err().to_string().contains("déjà un mandat"));
+    let other = Iban::parse("DE89370400440532013000").unwrap();
+    billing::storage::add_mandate(
+        db,
+        &sys,
+        &accounts[1],
+        "Famille n° 1",
+        &other,
+        None,
+        d("2026-10-05"),
+    )
+    .await
+    .unwrap();
+
+    let nov = Month::parse("2026-11").unwrap();
+    billing::run::issue(db, &sys, nov, d("2026-12-01"))
+        .await
+        .unwrap();
+    // Before 14 days of notice: nothing; then the two with a mandate, first.
+    let early = billing::storage::prepare_collections(db, &sys, d("2026-12-14"), 14, "PRLV-EARLY")
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+    let batch =
+        billing::storage::prepare_collections(db, &sys, d("2026-12-15"), 14, "PRLV-2026-12")
+            .await
+            .unwrap();
+    assert_eq!(batch.len(), 2);
+    assert!(batch.iter().all(|c| c.sequence == Sequence::First));
+    assert_eq!(batch.iter().map(|c| c.amount.0).sum::<i64>(), 2 * 2990);
+    assert!(
+        billing::storage::prepare_collections(db, &sys, d("2026-12-20"), 14, "PRLV-AGAIN")
+            .await
+            .unwrap()
+            .is_empty(),
+        "an invoice is collected once"
+    );
+    // The next month's debits are recurring.
+    billing::run::issue(db, &sys, Month::parse("2026-12").unwrap(), d("2027-01-01"))
+        .await
+        .unwrap();
+    let next = billing::storage::prepare_collections(db, &sys, d("2027-01-15"), 14, "PRLV-2027-01")
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 2);
+    assert!(next.iter().all(|c| c.sequence == Sequence::Recurring));
+
+    if !validator_ready() {
+        return;
+    }
+    let creditor = Creditor {
+        name: "Régie publique de la fibre".into(),
+        iban,
+        bic,
+        id: CreditorId::parse("FR72ZZZ123456").unwrap(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
+    let all: Vec<_> = batch.iter().chain(next.iter()).cloned().collect();
+    for (version, xsd) in [
+        (Pain008::V08, "schemas/pain.008.001.08.xsd"),
+        (Pain008::V02, "schemas/pain.008.001.02.xsd"),
+    ] {
+        let xml = billing::sepa::pain008(
+            version,
+            "PRLV-2026-12",
+            chrono::Utc::now(),
+            &creditor,
+            d("2026-12-15"),
+            &all,
+        )
+        .unwrap();
+        let path = dir.path().join(format!("{version:?}.xml"));
+        std::fs::write(&path, xml).unwrap();
+        let out = Command::new("python3")
+            .arg(&script)
+            .args(["sepaxml", xsd])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{xsd}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
