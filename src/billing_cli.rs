@@ -22,8 +22,66 @@ fn report_text(r: &billing::run::Report) -> String {
     out
 }
 
-pub async fn run(db: &Db, cmd: BillingCommand) -> Result<(), Error> {
+pub async fn run(
+    db: &Db,
+    config: &crate::config::Config,
+    cmd: BillingCommand,
+) -> Result<(), Error> {
     match cmd {
+        BillingCommand::Sepa {
+            date,
+            output,
+            version,
+        } => {
+            let sepa = config
+                .sepa
+                .as_ref()
+                .ok_or_else(|| Error::Invalid("no [sepa] section in the configuration: the régie's creditor identifier, IBAN and BIC are needed".into()))?;
+            let creditor = sepa.creditor(&config.regie_name)?;
+            let version = match version.as_str() {
+                "08" => billing::sepa::Pain008::V08,
+                "02" => billing::sepa::Pain008::V02,
+                other => return Err(Error::Invalid(format!("version {other:?}: 08 or 02"))),
+            };
+            let day: chrono::NaiveDate = date
+                .parse()
+                .map_err(|_| Error::Invalid(format!("date {date:?}: expected YYYY-MM-DD")))?;
+            let message_id = format!(
+                "PRLV-{}-{}",
+                day.format("%Y%m%d"),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            // The file is written inside the batch's transaction: if the
+            // write fails, no invoice is marked as collected.
+            let created = chrono::Utc::now();
+            let collections = billing::storage::prepare_collections(
+                db,
+                &Actor::system("cli"),
+                day,
+                sepa.prenotice_days,
+                &message_id,
+                |c| {
+                    let xml =
+                        billing::sepa::pain008(version, &message_id, created, &creditor, day, c)?;
+                    std::fs::write(&output, xml).map_err(|e| {
+                        billing::Error::Invalid(format!("cannot write {}: {e}", output.display()))
+                    })
+                },
+            )
+            .await?;
+            if collections.is_empty() {
+                println!("nothing to debit on {day}");
+                return Ok(());
+            }
+            let total = billing::money::Cents::sum(collections.iter().map(|c| c.amount))?;
+            println!(
+                "{}: {} debit(s), {total}, written to {}",
+                message_id,
+                collections.len(),
+                output.display()
+            );
+            Ok(())
+        }
         BillingCommand::Preview { period, format } => {
             let month = Month::parse(&period)?;
             let report = billing::run::preview(db, month).await?;

@@ -65,6 +65,19 @@ pub enum BillingCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Prepare the direct debits due on a day (invoices issued at least the
+    /// pre-notification delay before, each once) and write the bank file.
+    Sepa {
+        /// The collection day, `YYYY-MM-DD`.
+        #[arg(long)]
+        date: String,
+        /// Where to write the pain.008 file.
+        #[arg(long)]
+        output: std::path::PathBuf,
+        /// `08` (pain.008.001.08) or `02` for banks that still want it.
+        #[arg(long, default_value = "08")]
+        version: String,
+    },
     /// Issue the month's invoices not yet issued; safe to run again after
     /// an interruption.
     Run {
@@ -286,7 +299,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Billing(cmd) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
-            let result = crate::billing_cli::run(&db, cmd).await;
+            let result = crate::billing_cli::run(&db, &config, cmd).await;
             db.close().await;
             result
         }

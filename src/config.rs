@@ -107,6 +107,10 @@ pub struct Config {
     /// Days between an invoice's issue and its due date.
     #[serde(default = "thirty_days")]
     pub payment_days: u32,
+    /// The régie as SEPA creditor, for direct debits; absent: no debit
+    /// file can be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sepa: Option<SepaConfig>,
     /// The State's API Particulier, to check a household's situation
     /// without documents; absent: agents check documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,6 +180,41 @@ impl std::fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("from", &self.from)
             .finish_non_exhaustive()
+    }
+}
+
+/// The régie as SEPA creditor:
+///
+/// ```toml
+/// [sepa]
+/// creditor_id = "FR72ZZZ123456"   # the ICS the Banque de France assigned
+/// iban = "FR76 3000 6000 0112 3456 7890 189"
+/// bic = "AGRIFRPP"
+/// prenotice_days = 14              # days between the notice and the debit
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SepaConfig {
+    pub creditor_id: String,
+    pub iban: String,
+    pub bic: String,
+    #[serde(default = "fourteen_days")]
+    pub prenotice_days: u32,
+}
+
+fn fourteen_days() -> u32 {
+    14
+}
+
+impl SepaConfig {
+    /// The creditor, its identifiers checked.
+    pub fn creditor(&self, name: &str) -> Result<billing::sepa::Creditor, Error> {
+        Ok(billing::sepa::Creditor {
+            name: name.to_owned(),
+            iban: billing::sepa::Iban::parse(&self.iban)?,
+            bic: billing::sepa::Bic::parse(&self.bic)?,
+            id: billing::sepa::CreditorId::parse(&self.creditor_id)?,
+        })
     }
 }
 
@@ -620,6 +659,7 @@ impl Default for Config {
             regie_siren: None,
             regie_vat_number: None,
             payment_days: 30,
+            sepa: None,
             api_particulier: None,
             smtp: None,
             retention: social_tariff::privacy::Policy::default(),

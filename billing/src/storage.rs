@@ -1055,7 +1055,8 @@ pub async fn add_mandate(
 /// `prenotice_days` before (the pre-notification delay); answers them as
 /// collections of the batch `message_id`, first or recurring per mandate.
 /// One transaction: a batch is all or nothing, and an invoice is never in
-/// two batches.
+/// two batches. `deliver` (writing the bank file) runs before the commit:
+/// if it fails, nothing is kept.
 #[tracing::instrument(skip_all, fields(actor = %actor.username, message = %message_id))]
 pub async fn prepare_collections(
     db: &Db,
@@ -1063,6 +1064,7 @@ pub async fn prepare_collections(
     collection_date: NaiveDate,
     prenotice_days: u32,
     message_id: &str,
+    deliver: impl FnOnce(&[Collection]) -> Result<()>,
 ) -> Result<Vec<Collection>> {
     let latest_issue = collection_date
         .checked_sub_days(chrono::Days::new(u64::from(prenotice_days)))
@@ -1144,6 +1146,7 @@ pub async fn prepare_collections(
         )
         .await
         .map_err(Error::Storage)?;
+        deliver(&out)?;
     }
     tx.commit().await.map_err(storage)?;
     Ok(out)

@@ -130,32 +130,58 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     billing::run::issue(db, &sys, nov, d("2026-12-01"))
         .await
         .unwrap();
+    // A bank file that cannot be written keeps nothing: the invoices stay
+    // to collect.
+    let failed =
+        billing::storage::prepare_collections(db, &sys, d("2026-12-15"), 14, "PRLV-FAIL", |_| {
+            Err(billing::Error::Invalid("disque plein".into()))
+        })
+        .await;
+    assert!(failed.is_err());
     // Before 14 days of notice: nothing; then the two with a mandate, first.
-    let early = billing::storage::prepare_collections(db, &sys, d("2026-12-14"), 14, "PRLV-EARLY")
+    let early =
+        billing::storage::prepare_collections(db, &sys, d("2026-12-14"), 14, "PRLV-EARLY", |_| {
+            Ok(())
+        })
         .await
         .unwrap();
     assert!(early.is_empty());
-    let batch =
-        billing::storage::prepare_collections(db, &sys, d("2026-12-15"), 14, "PRLV-2026-12")
-            .await
-            .unwrap();
+    let batch = billing::storage::prepare_collections(
+        db,
+        &sys,
+        d("2026-12-15"),
+        14,
+        "PRLV-2026-12",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
     assert_eq!(batch.len(), 2);
     assert!(batch.iter().all(|c| c.sequence == Sequence::First));
     assert_eq!(batch.iter().map(|c| c.amount.0).sum::<i64>(), 2 * 2990);
     assert!(
-        billing::storage::prepare_collections(db, &sys, d("2026-12-20"), 14, "PRLV-AGAIN")
-            .await
-            .unwrap()
-            .is_empty(),
+        billing::storage::prepare_collections(db, &sys, d("2026-12-20"), 14, "PRLV-AGAIN", |_| Ok(
+            ()
+        ))
+        .await
+        .unwrap()
+        .is_empty(),
         "an invoice is collected once"
     );
     // The next month's debits are recurring.
     billing::run::issue(db, &sys, Month::parse("2026-12").unwrap(), d("2027-01-01"))
         .await
         .unwrap();
-    let next = billing::storage::prepare_collections(db, &sys, d("2027-01-15"), 14, "PRLV-2027-01")
-        .await
-        .unwrap();
+    let next = billing::storage::prepare_collections(
+        db,
+        &sys,
+        d("2027-01-15"),
+        14,
+        "PRLV-2027-01",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
     assert_eq!(next.len(), 2);
     assert!(next.iter().all(|c| c.sequence == Sequence::Recurring));
 
