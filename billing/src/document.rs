@@ -25,12 +25,24 @@ pub struct Seller {
     pub payment_days: u32,
 }
 
+/// The SEPA pre-notification printed on an invoice paid by direct debit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DebitNotice {
+    /// The planned debit day.
+    pub on: NaiveDate,
+    pub rum: String,
+    /// The debtor's IBAN, masked.
+    pub iban: String,
+    /// The régie's creditor identifier (ICS).
+    pub creditor_id: String,
+}
+
 fn date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
 /// The blocks of the document, for the PDF and for text snapshots.
-pub fn blocks(invoice: &Invoice, seller: &Seller) -> Vec<Block> {
+pub fn blocks(invoice: &Invoice, seller: &Seller, debit: Option<&DebitNotice>) -> Vec<Block> {
     let credit = invoice.kind == DocumentKind::CreditNote;
     let title = if credit {
         format!("Avoir n° {}", invoice.number)
@@ -181,6 +193,16 @@ pub fn blocks(invoice: &Invoice, seller: &Seller) -> Vec<Block> {
             "À payer au plus tard le {}, par prélèvement SEPA, virement ou au guichet de la régie (espèces, carte, chèque). Pas d'escompte pour paiement anticipé.",
             date(due)
         ));
+        if let Some(d) = debit {
+            terms.push(format!(
+                "Prélèvement SEPA : {} seront prélevés le {} sur le compte {} (mandat {}, créancier {}). Ce message vaut pré-notification.",
+                invoice.gross,
+                date(d.on),
+                d.iban,
+                d.rum,
+                d.creditor_id
+            ));
+        }
         if b.kind == AccountKind::Business {
             terms.push(
                 "En cas de retard de paiement : pénalités au taux d'intérêt de la BCE majoré de 10 points, et indemnité forfaitaire pour frais de recouvrement de 40 € (articles L441-10 et D441-5 du Code de commerce)."
@@ -216,7 +238,11 @@ pub fn text(blocks: &[Block]) -> String {
 }
 
 /// The document as PDF.
-pub fn pdf(invoice: &Invoice, seller: &Seller) -> Result<Vec<u8>, Error> {
+pub fn pdf(
+    invoice: &Invoice,
+    seller: &Seller,
+    debit: Option<&DebitNotice>,
+) -> Result<Vec<u8>, Error> {
     let title = match invoice.kind {
         DocumentKind::Invoice => format!("Facture {}", invoice.number),
         DocumentKind::CreditNote => format!("Avoir {}", invoice.number),
@@ -224,7 +250,7 @@ pub fn pdf(invoice: &Invoice, seller: &Seller) -> Result<Vec<u8>, Error> {
     Ok(regie_core::pdf::render(&Pdf {
         title,
         author: seller.name.clone(),
-        blocks: blocks(invoice, seller),
+        blocks: blocks(invoice, seller, debit),
     })?)
 }
 
@@ -291,7 +317,7 @@ mod tests {
 
     #[test]
     fn a_household_invoice_has_every_mention() {
-        let household = text(&blocks(&invoice(AccountKind::Household), &seller()));
+        let household = text(&blocks(&invoice(AccountKind::Household), &seller(), None));
         insta::assert_snapshot!(household);
         for needed in [
             "SIREN : 213500000",
@@ -316,31 +342,49 @@ mod tests {
 
     #[test]
     fn a_business_invoice_states_penalties_and_a_credit_note_its_invoice() {
-        let business = text(&blocks(&invoice(AccountKind::Business), &seller()));
+        let business = text(&blocks(&invoice(AccountKind::Business), &seller(), None));
         assert!(business.contains("SIREN : 732829320") && business.contains("40 €"));
         let mut cn = invoice(AccountKind::Household);
         cn.kind = DocumentKind::CreditNote;
         cn.number = "AV2026-000003".into();
         cn.corrects = Some("FA2026-000042".into());
-        let credit = text(&blocks(&cn, &seller()));
+        let credit = text(&blocks(&cn, &seller(), None));
         assert!(
             credit.contains("# Avoir n° AV2026-000003")
                 && credit.contains("Rectifie la facture n° FA2026-000042")
+        );
+        let notice = DebitNotice {
+            on: "2026-12-31".parse().unwrap_or_default(),
+            rum: "RUM-CPT-AB2CD3-01".into(),
+            iban: "FR76 **** **** **** **** **** 189".into(),
+            creditor_id: "FR72ZZZ123456".into(),
+        };
+        let debited = text(&blocks(
+            &invoice(AccountKind::Household),
+            &seller(),
+            Some(&notice),
+        ));
+        assert!(
+            debited.contains("prélevés le 31/12/2026")
+                && debited.contains("RUM-CPT-AB2CD3-01")
+                && debited.contains("pré-notification")
         );
         let unset = Seller {
             siren: None,
             ..seller()
         };
-        assert!(text(&blocks(&invoice(AccountKind::Household), &unset))
-            .contains("SIREN : non configuré"));
-        let pdf = pdf(&cn, &seller()).unwrap_or_default();
+        assert!(
+            text(&blocks(&invoice(AccountKind::Household), &unset, None))
+                .contains("SIREN : non configuré")
+        );
+        let pdf = pdf(&cn, &seller(), None).unwrap_or_default();
         assert!(pdf.starts_with(b"%PDF-"));
     }
 
     #[test]
     fn the_pdf_reads_back_with_its_mentions() {
-        let pdf =
-            pdf(&invoice(AccountKind::Household), &seller()).unwrap_or_else(|e| panic!("{e}"));
+        let pdf = pdf(&invoice(AccountKind::Household), &seller(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(pdf.starts_with(b"%PDF-"));
         let Ok(dir) = tempfile::tempdir() else { return };
         let path = dir.path().join("facture.pdf");

@@ -1050,6 +1050,33 @@ pub async fn add_mandate(
     })
 }
 
+/// The live mandate of an account, if any.
+pub async fn live_mandate(db: &Db, account_code: &str) -> Result<Option<Mandate>> {
+    let row = sqlx::query(
+        "SELECT m.rum, a.code, m.holder, m.iban, m.bic, m.signed_on FROM bil_mandates m
+         JOIN bil_accounts a ON a.id = m.account_id WHERE a.code = $1 AND m.revoked_on IS NULL",
+    )
+    .bind(account_code.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(storage)?;
+    row.map(|r| {
+        Ok(Mandate {
+            rum: r.try_get("rum").map_err(storage)?,
+            account: r.try_get("code").map_err(storage)?,
+            holder: r.try_get("holder").map_err(storage)?,
+            iban: Iban::parse(&r.try_get::<String, _>("iban").map_err(storage)?)?,
+            bic: r
+                .try_get::<Option<String>, _>("bic")
+                .map_err(storage)?
+                .map(|b| Bic::parse(&b))
+                .transpose()?,
+            signed_on: day(&r.try_get::<String, _>("signed_on").map_err(storage)?)?,
+        })
+    })
+    .transpose()
+}
+
 /// Sets aside, for `collection_date`, the invoices of accounts with a live
 /// mandate that are not yet collected and were issued at least
 /// `prenotice_days` before (the pre-notification delay); answers them as

@@ -389,7 +389,8 @@ pub async fn invoice_pdf_response(
         .into_iter()
         .find(|i| i.number == number.trim())
         .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
-    let bytes = billing::document::pdf(&inv, &seller(state))?;
+    let notice = debit_notice(state, &inv).await?;
+    let bytes = billing::document::pdf(&inv, &seller(state), notice.as_ref())?;
     Ok((
         [
             (
@@ -450,4 +451,32 @@ pub async fn cii(
         xml,
     )
         .into_response())
+}
+
+/// The pre-notification of an invoice paid by direct debit (an account
+/// with a live mandate, the régie set up as SEPA creditor): the debit falls
+/// on the due date, never before the notice delay.
+pub async fn debit_notice(
+    state: &AppState,
+    inv: &Invoice,
+) -> Result<Option<billing::document::DebitNotice>, Error> {
+    let Some(sepa) = &state.config.sepa else {
+        return Ok(None);
+    };
+    if inv.kind != billing::model::DocumentKind::Invoice {
+        return Ok(None);
+    }
+    let Some(m) = billing::storage::live_mandate(&state.db, &inv.account).await? else {
+        return Ok(None);
+    };
+    let days = state.config.payment_days.max(sepa.prenotice_days);
+    Ok(Some(billing::document::DebitNotice {
+        on: inv
+            .issued_on
+            .checked_add_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(inv.issued_on),
+        rum: m.rum,
+        iban: m.iban.masked(),
+        creditor_id: sepa.creditor_id.clone(),
+    }))
 }

@@ -226,3 +226,122 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
+    let t = regie_tests::TestApp::with_config(|c| {
+        c.sepa = Some(regie::config::SepaConfig {
+            creditor_id: "FR72ZZZ123456".into(),
+            iban: "FR7630006000011234567890189".into(),
+            bic: "AGRIFRPP".into(),
+            prenotice_days: 14,
+        })
+    })
+    .await;
+    let db = t.db();
+    let sys = Actor::system("test");
+    billing::storage::create_offer(
+        db,
+        &sys,
+        &NewOffer {
+            code: "F300".into(),
+            name: "Fibre 300".into(),
+            monthly_gross: Cents(2990),
+            rate: VatRate::STANDARD,
+            setup_fee: Cents(0),
+            deliberation: "2026-012".into(),
+            valid_from: d("2025-01-01"),
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let a = billing::storage::create_account(
+        db,
+        &sys,
+        &NewAccount {
+            kind: AccountKind::Household,
+            name: "Famille Martin".into(),
+            address: "3 rue des Lilas".into(),
+            postcode: "35000".into(),
+            town: "Rennes".into(),
+            email: None,
+            siren: None,
+            vat_number: None,
+            household: None,
+        },
+    )
+    .await
+    .unwrap();
+    billing::storage::subscribe(db, &sys, &a.code, "RGE-PDF0-0001", "F300", d("2026-10-01"))
+        .await
+        .unwrap();
+    let iban = Iban::parse("FR7630006000011234567890189").unwrap();
+    let m = billing::storage::add_mandate(
+        db,
+        &sys,
+        &a.code,
+        "Famille Martin",
+        &iban,
+        None,
+        d("2026-10-02"),
+    )
+    .await
+    .unwrap();
+    billing::run::issue(db, &sys, Month::parse("2026-11").unwrap(), d("2026-12-01"))
+        .await
+        .unwrap();
+    let number = billing::storage::invoices(db, None).await.unwrap()[0]
+        .number
+        .clone();
+    let compta = t.user("compta", &[regie::auth::Role::Accountant]).await;
+    let token = t.token_for(&compta).await;
+    let pdf = t
+        .api(
+            axum::http::Method::GET,
+            &format!("/api/v1/billing/invoices/{number}/pdf"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.pdf");
+    // The notice the API prints (the body came back as lossy text: the
+    // PDF is rendered again here from the same pieces).
+    let inv = billing::storage::invoices(db, None)
+        .await
+        .unwrap()
+        .remove(0);
+    let notice = regie::api::billing::debit_notice(&t.state, &inv)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        notice.on,
+        d("2026-12-31"),
+        "the due date, 30 days after issue"
+    );
+    assert_eq!(notice.iban, "FR76 **** **** **** **** **** 189");
+    let seller = regie::api::billing::seller(&t.state);
+    std::fs::write(
+        &path,
+        billing::document::pdf(&inv, &seller, Some(&notice)).unwrap(),
+    )
+    .unwrap();
+    let Ok(out) = Command::new("pdftotext").arg(&path).arg("-").output() else {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "pdftotext is required"
+        );
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("pré-notification") && text.contains(&m.rum) && text.contains("31/12/2026"),
+        "{text}"
+    );
+}
