@@ -80,13 +80,6 @@ fn write(node: &Node, out: &mut String, depth: usize) {
     }
 }
 
-/// Cents as a CII amount (`24.92`, `-12.46`).
-fn amount(c: Cents) -> String {
-    let sign = if c.0 < 0 { "-" } else { "" };
-    let a = c.0.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
-}
-
 fn date(d: chrono::NaiveDate) -> Node {
     text_attr(
         "udt:DateTimeString",
@@ -104,14 +97,14 @@ fn rate(bp: u32) -> String {
 fn tax(category: VatCategory, bp: u32, calculated: Option<Cents>, basis: Option<Cents>) -> Node {
     let mut out = Vec::new();
     if let Some(c) = calculated {
-        out.push(text("ram:CalculatedAmount", amount(c)));
+        out.push(text("ram:CalculatedAmount", c.decimal()));
     }
     out.push(text("ram:TypeCode", "VAT"));
     if category == VatCategory::O && basis.is_some() {
         out.push(text("ram:ExemptionReason", "Hors champ de la TVA"));
     }
     if let Some(b) = basis {
-        out.push(text("ram:BasisAmount", amount(b)));
+        out.push(text("ram:BasisAmount", b.decimal()));
     }
     out.push(text("ram:CategoryCode", category.code()));
     if category != VatCategory::O {
@@ -183,7 +176,7 @@ pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
                     "ram:SpecifiedLineTradeAgreement",
                     vec![el(
                         "ram:NetPriceProductTradePrice",
-                        vec![text("ram:ChargeAmount", amount(price))],
+                        vec![text("ram:ChargeAmount", price.decimal())],
                     )],
                 ),
                 el(
@@ -196,7 +189,7 @@ pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
                         tax(l.rate.category, l.rate.basis_points, None, None),
                         el(
                             "ram:SpecifiedTradeSettlementLineMonetarySummation",
-                            vec![text("ram:LineTotalAmount", amount(net))],
+                            vec![text("ram:LineTotalAmount", net.decimal())],
                         ),
                     ],
                 ),
@@ -263,15 +256,15 @@ pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
     settlement.push(el(
         "ram:SpecifiedTradeSettlementHeaderMonetarySummation",
         vec![
-            text("ram:LineTotalAmount", amount(net)),
-            text("ram:TaxBasisTotalAmount", amount(net)),
+            text("ram:LineTotalAmount", net.decimal()),
+            text("ram:TaxBasisTotalAmount", net.decimal()),
             text_attr(
                 "ram:TaxTotalAmount",
                 ("currencyID", "EUR"),
-                amount(tax_total),
+                tax_total.decimal(),
             ),
-            text("ram:GrandTotalAmount", amount(gross)),
-            text("ram:DuePayableAmount", amount(gross)),
+            text("ram:GrandTotalAmount", gross.decimal()),
+            text("ram:DuePayableAmount", gross.decimal()),
         ],
     ));
     if let Some(c) = &invoice.corrects {
@@ -327,10 +320,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_have_two_decimals_and_a_point() {
-        assert_eq!(amount(Cents(2492)), "24.92");
-        assert_eq!(amount(Cents(-1246)), "-12.46");
-        assert_eq!(amount(Cents(5)), "0.05");
+    fn rates_have_two_decimals_and_a_point() {
         assert_eq!(rate(550), "5.50");
     }
 

@@ -97,6 +97,16 @@ impl Cents {
     }
 }
 
+impl Cents {
+    /// The amount as XML files write it: a point, two decimals, no
+    /// grouping (`24.92`, `-12.46`).
+    pub fn decimal(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", a / 100, a % 100)
+    }
+}
+
 impl fmt::Display for Cents {
     /// `1 234,50 €` (narrow no-break space between thousands).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -295,6 +305,9 @@ mod tests {
             assert!(Cents::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Cents(123_450).to_string(), "1\u{202f}234,50 €");
+        assert_eq!(Cents(2492).decimal(), "24.92");
+        assert_eq!(Cents(-1246).decimal(), "-12.46");
+        assert_eq!(Cents(5).decimal(), "0.05");
         assert_eq!(Cents(-5).to_string(), "-0,05 €");
     }
 

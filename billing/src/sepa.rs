@@ -219,10 +219,6 @@ pub enum Pain008 {
     V02,
 }
 
-fn amount(c: Cents) -> String {
-    format!("{}.{:02}", c.0 / 100, c.0 % 100)
-}
-
 /// Text within SEPA's character set and a length.
 fn sepa_text(s: &str, max: usize) -> String {
     let cleaned: String = s
@@ -289,7 +285,7 @@ pub fn pain008(
         escape(sepa_text(message_id, 35)),
         created_at.format("%Y-%m-%dT%H:%M:%S"),
         collections.len(),
-        amount(total),
+        total.decimal(),
         escape(sepa_text(&creditor.name, 70)),
     );
     for seq in [Sequence::First, Sequence::Recurring] {
@@ -307,7 +303,7 @@ pub fn pain008(
             escape(sepa_text(message_id, 30)),
             seq.code(),
             group.len(),
-            amount(sum),
+            sum.decimal(),
             seq.code(),
             escape(sepa_text(&creditor.name, 70)),
             creditor.iban.as_str(),
@@ -321,7 +317,7 @@ pub fn pain008(
 <DbtrAgt>{}</DbtrAgt><Dbtr><Nm>{}</Nm></Dbtr><DbtrAcct><Id><IBAN>{}</IBAN></Id></DbtrAcct>\
 <RmtInf><Ustrd>{}</Ustrd></RmtInf></DrctDbtTxInf>\n",
                 escape(sepa_text(&c.end_to_end, 35)),
-                amount(c.amount),
+                c.amount.decimal(),
                 escape(sepa_text(&c.rum, 35)),
                 c.signed_on,
                 agent(version, c.bic.as_ref()),

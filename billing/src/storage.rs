@@ -251,17 +251,27 @@ const ACCOUNT_COLUMNS: &str =
     "id, code, kind, name, address, postcode, town, email, siren, vat_number, household";
 
 fn account_from(r: &sqlx::any::AnyRow) -> Result<Account> {
+    account_with_prefix(r, "")
+}
+
+/// An account read from columns named with `prefix` (`a_code`, …) where a
+/// query joins it to other rows.
+fn account_with_prefix(r: &sqlx::any::AnyRow, prefix: &str) -> Result<Account> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(Account {
-        code: r.try_get("code").map_err(storage)?,
-        kind: AccountKind::parse(&r.try_get::<String, _>("kind").map_err(storage)?)?,
-        name: r.try_get("name").map_err(storage)?,
-        address: r.try_get("address").map_err(storage)?,
-        postcode: r.try_get("postcode").map_err(storage)?,
-        town: r.try_get("town").map_err(storage)?,
-        email: r.try_get("email").map_err(storage)?,
-        siren: r.try_get("siren").map_err(storage)?,
-        vat_number: r.try_get("vat_number").map_err(storage)?,
-        household: r.try_get("household").map_err(storage)?,
+        code: r.try_get(col("code").as_str()).map_err(storage)?,
+        kind: AccountKind::parse(
+            &r.try_get::<String, _>(col("kind").as_str())
+                .map_err(storage)?,
+        )?,
+        name: r.try_get(col("name").as_str()).map_err(storage)?,
+        address: r.try_get(col("address").as_str()).map_err(storage)?,
+        postcode: r.try_get(col("postcode").as_str()).map_err(storage)?,
+        town: r.try_get(col("town").as_str()).map_err(storage)?,
+        email: r.try_get(col("email").as_str()).map_err(storage)?,
+        siren: r.try_get(col("siren").as_str()).map_err(storage)?,
+        vat_number: r.try_get(col("vat_number").as_str()).map_err(storage)?,
+        household: r.try_get(col("household").as_str()).map_err(storage)?,
     })
 }
 
@@ -635,18 +645,7 @@ pub async fn billable(db: &Db, month: Month) -> Result<Vec<Billable>> {
                 subscription_id: sid,
                 subscription: r.try_get("subscription").map_err(storage)?,
                 account_id: r.try_get("account_id").map_err(storage)?,
-                account: Account {
-                    code: r.try_get("a_code").map_err(storage)?,
-                    kind: AccountKind::parse(&r.try_get::<String, _>("a_kind").map_err(storage)?)?,
-                    name: r.try_get("a_name").map_err(storage)?,
-                    address: r.try_get("a_address").map_err(storage)?,
-                    postcode: r.try_get("a_postcode").map_err(storage)?,
-                    town: r.try_get("a_town").map_err(storage)?,
-                    email: r.try_get("a_email").map_err(storage)?,
-                    siren: r.try_get("a_siren").map_err(storage)?,
-                    vat_number: r.try_get("a_vat_number").map_err(storage)?,
-                    household: r.try_get("a_household").map_err(storage)?,
-                },
+                account: account_with_prefix(r, "a_")?,
                 segments: vec![segment],
             }),
         }
