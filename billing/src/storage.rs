@@ -789,12 +789,29 @@ fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
 
 /// Invoices and credit notes, in number order; of one account if given.
 pub async fn invoices(db: &Db, account: Option<&str>) -> Result<Vec<Invoice>> {
+    select_invoices(db, account, None).await
+}
+
+/// One invoice or credit note by its number.
+pub async fn invoice(db: &Db, number: &str) -> Result<Invoice> {
+    select_invoices(db, None, Some(number.trim()))
+        .await?
+        .pop()
+        .ok_or_else(|| Error::NotFound(format!("aucune facture « {} »", number.trim())))
+}
+
+async fn select_invoices(
+    db: &Db,
+    account: Option<&str>,
+    number: Option<&str>,
+) -> Result<Vec<Invoice>> {
     let rows = sqlx::query(&format!(
         "SELECT {INVOICE_COLUMNS} FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
          LEFT JOIN bil_subscriptions s ON s.id = i.subscription_id LEFT JOIN bil_invoices c ON c.id = i.corrects
-         WHERE ($1 IS NULL OR a.code = $1) ORDER BY i.series, i.seq"
+         WHERE ($1 IS NULL OR a.code = $1) AND ($2 IS NULL OR i.number = $2) ORDER BY i.series, i.seq"
     ))
     .bind(account)
+    .bind(number)
     .fetch_all(db.pool())
     .await
     .map_err(storage)?;
@@ -899,11 +916,7 @@ pub async fn credit_note(
     .await
     .map_err(Error::Storage)?;
     tx.commit().await.map_err(storage)?;
-    invoices(db, None)
-        .await?
-        .into_iter()
-        .find(|i| i.number == number)
-        .ok_or_else(|| Error::NotFound(number.clone()))
+    invoice(db, &number).await
 }
 
 /// The social tariff's days of each household in a month, from the

@@ -284,6 +284,37 @@ pub async fn visible_invoices(
     Ok(out)
 }
 
+/// One document the caller may read: any for billing staff, one of its
+/// own accounts' for a household; another's answers "not found", exactly
+/// like a missing one.
+pub async fn visible_invoice(
+    state: &AppState,
+    me: &Principal,
+    number: &str,
+) -> Result<Invoice, Error> {
+    let not_found = || Error::NotFound(format!("invoice {number}"));
+    let inv = billing::storage::invoice(&state.db, number)
+        .await
+        .map_err(|e| match e {
+            billing::Error::NotFound(_) => not_found(),
+            other => other.into(),
+        })?;
+    if me.has_any(&[Role::Admin, Role::Accountant]) {
+        return Ok(inv);
+    }
+    let account = billing::storage::account(&state.db, &inv.account).await?;
+    let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
+    if account
+        .household
+        .as_ref()
+        .is_some_and(|h| mine.iter().any(|m| m.code.as_str() == h))
+    {
+        Ok(inv)
+    } else {
+        Err(not_found())
+    }
+}
+
 /// Invoices and credit notes, in number order.
 #[utoipa::path(get, path = "/api/v1/billing/invoices", operation_id = "list_invoices", tag = "billing",
     security(("bearer" = [])), params(InvoiceQuery),
@@ -308,12 +339,7 @@ pub async fn invoice(
     me: Principal,
     Path(number): Path<String>,
 ) -> Result<Json<Invoice>, ApiError> {
-    let found = visible_invoices(&state, &me, None)
-        .await?
-        .into_iter()
-        .find(|i| i.number == number.trim())
-        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
-    Ok(Json(found))
+    Ok(Json(visible_invoice(&state, &me, &number).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -340,11 +366,7 @@ pub async fn credit_note(
     Path(number): Path<String>,
     Json(b): Json<CreditBody>,
 ) -> Result<(StatusCode, Json<Invoice>), ApiError> {
-    let inv = billing::storage::invoices(&state.db, None)
-        .await?
-        .into_iter()
-        .find(|i| i.number == number.trim())
-        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
+    let inv = billing::storage::invoice(&state.db, &number).await?;
     let rate = inv.lines.first().map_or(VatRate::STANDARD, |l| l.rate);
     let mut lines = Vec::new();
     for l in b.lines {
@@ -384,11 +406,7 @@ pub async fn invoice_pdf_response(
     number: &str,
 ) -> Result<axum::response::Response, Error> {
     use axum::response::IntoResponse;
-    let inv = visible_invoices(state, me, None)
-        .await?
-        .into_iter()
-        .find(|i| i.number == number.trim())
-        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
+    let inv = visible_invoice(state, me, number).await?;
     let notice = debit_notice(state, &inv).await?;
     let bytes = billing::document::pdf(&inv, &seller(state), notice.as_ref())?;
     Ok((
@@ -431,11 +449,7 @@ pub async fn cii(
     Path(number): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let inv = visible_invoices(&state, &me, None)
-        .await?
-        .into_iter()
-        .find(|i| i.number == number.trim())
-        .ok_or_else(|| Error::NotFound(format!("invoice {number}")))?;
+    let inv = visible_invoice(&state, &me, &number).await?;
     let xml = billing::cii::to_cii(&inv, &seller(&state));
     Ok((
         [
