@@ -475,3 +475,46 @@ pub async fn grant_application(t: &TestApp, agent_token: &str, code: &str) -> (S
         last["number"].as_str().unwrap().to_owned(),
     )
 }
+
+/// Records an offer "Fibre CODE" at `monthly_gross_cents` VAT included
+/// (20 %), open since 2025.
+pub async fn billing_offer(db: &Db, code: &str, monthly_gross_cents: i64) {
+    billing::storage::create_offer(
+        db,
+        &Actor::system("test"),
+        &billing::model::NewOffer {
+            code: code.into(),
+            name: format!("Fibre {code}"),
+            monthly_gross: billing::money::Cents(monthly_gross_cents),
+            rate: billing::money::VatRate::STANDARD,
+            setup_fee: billing::money::Cents(0),
+            deliberation: "2026-012".into(),
+            valid_from: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Opens a household's billing account in Rennes; answers its code.
+pub async fn billing_account(db: &Db, name: &str, household: Option<&str>) -> String {
+    billing::storage::create_account(
+        db,
+        &Actor::system("test"),
+        &billing::model::NewAccount {
+            kind: billing::model::AccountKind::Household,
+            name: name.into(),
+            address: "3 rue des Lilas".into(),
+            postcode: "35000".into(),
+            town: "Rennes".into(),
+            email: None,
+            siren: None,
+            vat_number: None,
+            household: household.map(str::to_owned),
+        },
+    )
+    .await
+    .unwrap()
+    .code
+}

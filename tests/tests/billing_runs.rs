@@ -6,12 +6,12 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use billing::compute::{LineKind, Month};
-use billing::model::{AccountKind, DocumentKind, NewAccount, NewOffer};
-use billing::money::{Cents, VatRate};
+use billing::model::DocumentKind;
+use billing::money::Cents;
 use billing::storage::{self, SubscriptionChange};
 use chrono::NaiveDate;
 use regie_core::audit::Actor;
-use regie_tests::TestDb;
+use regie_tests::{billing_account as account, billing_offer as offer, TestDb};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -19,46 +19,6 @@ fn d(s: &str) -> NaiveDate {
 
 fn actor() -> Actor {
     Actor::system("test")
-}
-
-async fn offer(db: &regie_core::Db, code: &str, gross: i64) {
-    storage::create_offer(
-        db,
-        &actor(),
-        &NewOffer {
-            code: code.into(),
-            name: format!("Fibre {code}"),
-            monthly_gross: Cents(gross),
-            rate: VatRate::STANDARD,
-            setup_fee: Cents(0),
-            deliberation: "2026-012".into(),
-            valid_from: d("2026-01-01"),
-            valid_to: None,
-        },
-    )
-    .await
-    .unwrap();
-}
-
-async fn account(db: &regie_core::Db, name: &str, household: Option<&str>) -> String {
-    storage::create_account(
-        db,
-        &actor(),
-        &NewAccount {
-            kind: AccountKind::Household,
-            name: name.into(),
-            address: "3 rue des Lilas".into(),
-            postcode: "35000".into(),
-            town: "Rennes".into(),
-            email: None,
-            siren: None,
-            vat_number: None,
-            household: household.map(str::to_owned),
-        },
-    )
-    .await
-    .unwrap()
-    .code
 }
 
 #[tokio::test]

@@ -8,8 +8,6 @@
 use std::process::Command;
 
 use billing::compute::Month;
-use billing::model::{AccountKind, NewAccount, NewOffer};
-use billing::money::{Cents, VatRate};
 use billing::sepa::{Bic, Creditor, CreditorId, Iban, Pain008, Sequence};
 use chrono::NaiveDate;
 use regie_core::audit::Actor;
@@ -39,52 +37,21 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     let t = TestDb::migrated().await;
     let db = &t.db;
     let sys = Actor::system("test");
-    billing::storage::create_offer(
-        db,
-        &sys,
-        &NewOffer {
-            code: "F300".into(),
-            name: "Fibre 300".into(),
-            monthly_gross: Cents(2990),
-            rate: VatRate::STANDARD,
-            setup_fee: Cents(0),
-            deliberation: "2026-012".into(),
-            valid_from: d("2025-01-01"),
-            valid_to: None,
-        },
-    )
-    .await
-    .unwrap();
+    regie_tests::billing_offer(db, "F300", 2990).await;
     let mut accounts = Vec::new();
     for i in 0..3 {
-        let a = billing::storage::create_account(
-            db,
-            &sys,
-            &NewAccount {
-                kind: AccountKind::Household,
-                name: format!("Famille n° {i} & Cie"),
-                address: "3 rue des Lilas".into(),
-                postcode: "35000".into(),
-                town: "Rennes".into(),
-                email: None,
-                siren: None,
-                vat_number: None,
-                household: None,
-            },
-        )
-        .await
-        .unwrap();
+        let a = regie_tests::billing_account(db, &format!("Famille n° {i} & Cie"), None).await;
         billing::storage::subscribe(
             db,
             &sys,
-            &a.code,
+            &a,
             &format!("RGE-SEPA-{i:04}"),
             "F300",
             d("2026-10-01"),
         )
         .await
         .unwrap();
-        accounts.push(a.code);
+        accounts.push(a);
     }
     // A bad IBAN never reaches storage; one live mandate per account.
     assert!(Iban::parse("FR7630006000011234567890188").is_err());
@@ -240,54 +207,16 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
     .await;
     let db = t.db();
     let sys = Actor::system("test");
-    billing::storage::create_offer(
-        db,
-        &sys,
-        &NewOffer {
-            code: "F300".into(),
-            name: "Fibre 300".into(),
-            monthly_gross: Cents(2990),
-            rate: VatRate::STANDARD,
-            setup_fee: Cents(0),
-            deliberation: "2026-012".into(),
-            valid_from: d("2025-01-01"),
-            valid_to: None,
-        },
-    )
-    .await
-    .unwrap();
-    let a = billing::storage::create_account(
-        db,
-        &sys,
-        &NewAccount {
-            kind: AccountKind::Household,
-            name: "Famille Martin".into(),
-            address: "3 rue des Lilas".into(),
-            postcode: "35000".into(),
-            town: "Rennes".into(),
-            email: None,
-            siren: None,
-            vat_number: None,
-            household: None,
-        },
-    )
-    .await
-    .unwrap();
-    billing::storage::subscribe(db, &sys, &a.code, "RGE-PDF0-0001", "F300", d("2026-10-01"))
+    regie_tests::billing_offer(db, "F300", 2990).await;
+    let a = regie_tests::billing_account(db, "Famille Martin", None).await;
+    billing::storage::subscribe(db, &sys, &a, "RGE-PDF0-0001", "F300", d("2026-10-01"))
         .await
         .unwrap();
     let iban = Iban::parse("FR7630006000011234567890189").unwrap();
-    let m = billing::storage::add_mandate(
-        db,
-        &sys,
-        &a.code,
-        "Famille Martin",
-        &iban,
-        None,
-        d("2026-10-02"),
-    )
-    .await
-    .unwrap();
+    let m =
+        billing::storage::add_mandate(db, &sys, &a, "Famille Martin", &iban, None, d("2026-10-02"))
+            .await
+            .unwrap();
     billing::run::issue(db, &sys, Month::parse("2026-11").unwrap(), d("2026-12-01"))
         .await
         .unwrap();
