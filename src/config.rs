@@ -111,6 +111,14 @@ pub struct Config {
     /// file can be made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sepa: Option<SepaConfig>,
+    /// The dunning schedule: reminder letters at `reminder_days` after the
+    /// due date, the request to suspend (or throttle a protected
+    /// household) at `suspend_days`.
+    #[serde(default)]
+    pub dunning: billing::ledger::Schedule,
+    /// The general-ledger accounts of the FEC sales journal.
+    #[serde(default)]
+    pub accounting: billing::exports::Accounts,
     /// The State's API Particulier, to check a household's situation
     /// without documents; absent: agents check documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,6 +668,8 @@ impl Default for Config {
             regie_vat_number: None,
             payment_days: 30,
             sepa: None,
+            dunning: billing::ledger::Schedule::default(),
+            accounting: billing::exports::Accounts::default(),
             api_particulier: None,
             smtp: None,
             retention: social_tariff::privacy::Policy::default(),
@@ -815,6 +825,12 @@ impl Config {
         if let Some(url) = &self.database_url {
             DatabaseUrl::parse(url).map_err(|e| Error::Config(e.to_string()))?;
         }
+        self.dunning
+            .check()
+            .map_err(|e| Error::Config(format!("dunning: {e}")))?;
+        self.accounting
+            .check()
+            .map_err(|e| Error::Config(format!("accounting: {e}")))?;
         if self.db_max_connections == 0 {
             return Err(Error::Config(
                 "db_max_connections must be at least 1".into(),

@@ -12,6 +12,9 @@
 pub mod cii;
 pub mod compute;
 pub mod document;
+pub mod dunning;
+pub mod exports;
+pub mod ledger;
 pub mod model;
 pub mod money;
 pub mod run;

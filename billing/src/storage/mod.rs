@@ -77,6 +77,64 @@ pub const COMPONENT: Component = Component {
             );
             CREATE INDEX bil_collections_message ON bil_collections (message_id);",
         ),
+        Migration::portable(
+            4,
+            "payments_fsl_dunning",
+            // Money in and out of an account: every entry numbered in its
+            // yearly series, never changed; a return reverses one direct
+            // debit once. Allocations say which invoice an entry settles.
+            "CREATE TABLE bil_payments (
+                id {{id}},
+                number TEXT NOT NULL UNIQUE,
+                account_id BIGINT NOT NULL REFERENCES bil_accounts (id),
+                method TEXT NOT NULL,
+                amount_cents BIGINT NOT NULL,
+                received_on TEXT NOT NULL,
+                reference TEXT,
+                reason_code TEXT,
+                reverses BIGINT UNIQUE REFERENCES bil_payments (id),
+                collection_id BIGINT UNIQUE REFERENCES bil_collections (id),
+                import_key TEXT UNIQUE,
+                created_by TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX bil_payments_account ON bil_payments (account_id);
+            CREATE TABLE bil_allocations (
+                id {{id}},
+                payment_id BIGINT NOT NULL REFERENCES bil_payments (id),
+                invoice_id BIGINT NOT NULL REFERENCES bil_invoices (id),
+                amount_cents BIGINT NOT NULL
+            );
+            CREATE INDEX bil_allocations_invoice ON bil_allocations (invoice_id);
+            CREATE INDEX bil_allocations_payment ON bil_allocations (payment_id);
+            CREATE INDEX bil_invoices_corrects ON bil_invoices (corrects);
+            CREATE TABLE bil_fsl (
+                id {{id}},
+                account_id BIGINT NOT NULL REFERENCES bil_accounts (id),
+                filed_on TEXT NOT NULL,
+                reference TEXT,
+                decided_on TEXT,
+                paid_cents BIGINT,
+                written_off_cents BIGINT,
+                created_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX bil_fsl_pending ON bil_fsl (account_id) WHERE decided_on IS NULL;
+            CREATE TABLE bil_dunning (
+                id {{id}},
+                invoice_id BIGINT NOT NULL REFERENCES bil_invoices (id),
+                step INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                done_on TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                UNIQUE (invoice_id, step)
+            );
+            CREATE TABLE bil_line_policy (
+                account_id BIGINT PRIMARY KEY REFERENCES bil_accounts (id),
+                wanted TEXT NOT NULL,
+                reason TEXT,
+                since TEXT NOT NULL
+            );",
+        ),
     ],
 };
 
@@ -111,6 +169,8 @@ pub async fn live_subscription_of_line(db: &Db, line_id: &str) -> Result<Option<
         .transpose()
         .map_err(storage)
 }
+
+pub mod ledger;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -789,29 +849,48 @@ fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
 
 /// Invoices and credit notes, in number order; of one account if given.
 pub async fn invoices(db: &Db, account: Option<&str>) -> Result<Vec<Invoice>> {
-    select_invoices(db, account, None).await
+    select_invoices(db, account, None, None).await
 }
 
 /// One invoice or credit note by its number.
 pub async fn invoice(db: &Db, number: &str) -> Result<Invoice> {
-    select_invoices(db, None, Some(number.trim()))
+    select_invoices(db, None, Some(number.trim()), None)
         .await?
         .pop()
         .ok_or_else(|| Error::NotFound(format!("aucune facture « {} »", number.trim())))
+}
+
+/// The documents issued between two days (both included), by date then
+/// number: the registers and the sales journal of a period.
+pub async fn issued_between(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<Invoice>> {
+    let mut docs = select_invoices(db, None, None, Some((from, to))).await?;
+    docs.sort_by(|a, b| {
+        (a.issued_on, a.kind == DocumentKind::CreditNote, &a.number).cmp(&(
+            b.issued_on,
+            b.kind == DocumentKind::CreditNote,
+            &b.number,
+        ))
+    });
+    Ok(docs)
 }
 
 async fn select_invoices(
     db: &Db,
     account: Option<&str>,
     number: Option<&str>,
+    issued: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<Vec<Invoice>> {
     let rows = sqlx::query(&format!(
         "SELECT {INVOICE_COLUMNS} FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
          LEFT JOIN bil_subscriptions s ON s.id = i.subscription_id LEFT JOIN bil_invoices c ON c.id = i.corrects
-         WHERE ($1 IS NULL OR a.code = $1) AND ($2 IS NULL OR i.number = $2) ORDER BY i.series, i.seq"
+         WHERE ($1 IS NULL OR a.code = $1) AND ($2 IS NULL OR i.number = $2)
+           AND ($3 IS NULL OR i.issued_on >= $3) AND ($4 IS NULL OR i.issued_on <= $4)
+         ORDER BY i.series, i.seq"
     ))
     .bind(account)
     .bind(number)
+    .bind(issued.map(|(f, _)| f.to_string()))
+    .bind(issued.map(|(_, t)| t.to_string()))
     .fetch_all(db.pool())
     .await
     .map_err(storage)?;
@@ -1132,27 +1211,43 @@ pub async fn prepare_collections(
     for r in rows {
         let mandate_id: i64 = r.try_get("mandate_id").map_err(storage)?;
         let used: i64 = r.try_get::<i64, _>("used").map_err(storage)?;
+        let number: String = r.try_get("number").map_err(storage)?;
+        let invoice_id: i64 = r.try_get("id").map_err(storage)?;
+        // What is left after credit notes and payments already received.
+        let amount = ledger::due_of(&mut tx, invoice_id).await?;
+        if amount.0 <= 0 {
+            continue;
+        }
         let sequence = if used == 0 && first_taken.insert(mandate_id) {
             Sequence::First
         } else {
             Sequence::Recurring
         };
-        let number: String = r.try_get("number").map_err(storage)?;
-        let amount = Cents(r.try_get("gross_cents").map_err(storage)?);
-        sqlx::query(
+        let collection_id: i64 = sqlx::query(
             "INSERT INTO bil_collections (invoice_id, mandate_id, amount_cents, sequence, collection_date, message_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(r.try_get::<i64, _>("id").map_err(storage)?)
+        .bind(invoice_id)
         .bind(mandate_id)
         .bind(amount.0)
         .bind(sequence.code())
         .bind(collection_date.to_string())
         .bind(message_id)
         .bind(time::to_db(time::now()))
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
+        .map_err(storage)?
+        .try_get("id")
         .map_err(storage)?;
+        ledger::book_direct_debit(
+            &mut tx,
+            actor,
+            collection_id,
+            &number,
+            amount,
+            collection_date,
+        )
+        .await?;
         out.push(Collection {
             remittance: format!("Facture {number}"),
             end_to_end: number,

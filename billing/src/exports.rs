@@ -1,0 +1,458 @@
+//! What the accountant hands on: the invoice and credit-note register
+//! with VAT per rate, the sales journal in the FEC layout, the payments
+//! journal and the arrears by age. Pure functions of already-read
+//! documents, so each layout is pinned by tests.
+//!
+//! The FEC layout is the one of the Livre des procédures fiscales, art.
+//! A47 A-1: eighteen columns in a fixed order, separated by tabs, dates
+//! `AAAAMMJJ`, amounts with a decimal comma, one line per debit or credit
+//! and every entry balanced.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::Open;
+use crate::model::{DocumentKind, Invoice};
+use crate::money::Cents;
+use crate::storage::ledger::Payment;
+use crate::Error;
+
+/// The general-ledger accounts and journal of the sales journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// Customers (class 411).
+    pub customers: String,
+    /// Sales of services (class 706).
+    pub sales: String,
+    /// VAT collected (class 44571).
+    pub vat: String,
+    pub journal_code: String,
+    pub journal_label: String,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            customers: "411000".into(),
+            sales: "706000".into(),
+            vat: "445710".into(),
+            journal_code: "VE".into(),
+            journal_label: "Ventes".into(),
+        }
+    }
+}
+
+impl Accounts {
+    pub fn check(&self) -> Result<(), Error> {
+        for (value, class, what) in [
+            (&self.customers, "411", "clients"),
+            (&self.sales, "706", "ventes"),
+            (&self.vat, "44571", "TVA collectée"),
+        ] {
+            if !value.starts_with(class)
+                || value.len() > 12
+                || !value.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(Error::Invalid(format!(
+                    "compte {what} « {value} » : des chiffres commençant par {class}"
+                )));
+            }
+        }
+        if self.journal_code.trim().is_empty()
+            || self.journal_code.len() > 10
+            || self.journal_label.trim().is_empty()
+        {
+            return Err(Error::Invalid(
+                "le code et le libellé du journal sont obligatoires".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The FEC's columns, in their required order.
+pub const FEC_COLUMNS: [&str; 18] = [
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+];
+
+/// An amount as the FEC writes it: `1234,50`, no sign, no grouping.
+fn fec_amount(c: Cents) -> String {
+    let a = c.0.unsigned_abs();
+    format!("{},{:02}", a / 100, a % 100)
+}
+
+fn fec_date(d: NaiveDate) -> String {
+    d.format("%Y%m%d").to_string()
+}
+
+/// A FEC text field: tabs and line breaks would break the layout.
+fn field(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\t' || c == '\n' || c == '\r' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The sales journal: one balanced entry per invoice or credit note —
+/// the customer's account debited with the total (credited for a credit
+/// note), sales credited with the net per rate, VAT collected with the
+/// tax per rate.
+pub fn fec_sales(documents: &[Invoice], accounts: &Accounts) -> String {
+    let mut out = FEC_COLUMNS.join("\t");
+    out.push_str("\r\n");
+    for (n, d) in documents.iter().enumerate() {
+        let label = match d.kind {
+            DocumentKind::Invoice => format!("Facture {} {}", d.number, d.buyer.name),
+            DocumentKind::CreditNote => format!("Avoir {} {}", d.number, d.buyer.name),
+        };
+        // (account, account label, auxiliary?, signed amount: + debit, - credit)
+        let mut lines: Vec<(&str, String, bool, Cents)> =
+            vec![(&accounts.customers, "Clients".into(), true, d.gross)];
+        for b in &d.breakdown {
+            lines.push((
+                &accounts.sales,
+                format!("Prestations de services TVA {} %", b.rate.percent()),
+                false,
+                Cents(-b.taxable.0),
+            ));
+            if b.tax.0 != 0 {
+                lines.push((
+                    &accounts.vat,
+                    format!("TVA collectée {} %", b.rate.percent()),
+                    false,
+                    Cents(-b.tax.0),
+                ));
+            }
+        }
+        for (account, account_label, aux, amount) in lines {
+            if amount.0 == 0 {
+                continue;
+            }
+            let (debit, credit) = if amount.0 > 0 {
+                (amount, Cents::ZERO)
+            } else {
+                (Cents::ZERO, amount)
+            };
+            let cols = [
+                field(&accounts.journal_code),
+                field(&accounts.journal_label),
+                (n + 1).to_string(),
+                fec_date(d.issued_on),
+                account.to_owned(),
+                account_label,
+                if aux {
+                    field(&d.buyer.code)
+                } else {
+                    String::new()
+                },
+                if aux {
+                    field(&d.buyer.name)
+                } else {
+                    String::new()
+                },
+                field(&d.number),
+                fec_date(d.issued_on),
+                field(&label),
+                fec_amount(debit),
+                fec_amount(credit),
+                String::new(),
+                String::new(),
+                fec_date(d.issued_on),
+                String::new(),
+                String::new(),
+            ];
+            out.push_str(&cols.join("\t"));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// A CSV cell for a French spreadsheet (`;` separated).
+fn cell(s: &str) -> String {
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv_amount(c: Cents) -> String {
+    let sign = if c.0 < 0 { "-" } else { "" };
+    let a = c.0.unsigned_abs();
+    format!("{sign}{},{:02}", a / 100, a % 100)
+}
+
+/// The register of invoices and credit notes: one row per document and
+/// rate, then the totals per rate.
+pub fn register_csv(documents: &[Invoice]) -> String {
+    let mut out = String::from(
+        "numero;type;date;compte;client;taux_tva;base_ht;tva;total_ttc;facture_corrigee\r\n",
+    );
+    let mut per_rate: std::collections::BTreeMap<u32, (String, Cents, Cents)> =
+        std::collections::BTreeMap::new();
+    for d in documents {
+        for b in &d.breakdown {
+            let gross = Cents(b.taxable.0 + b.tax.0);
+            out.push_str(
+                &[
+                    cell(&d.number),
+                    match d.kind {
+                        DocumentKind::Invoice => "facture".into(),
+                        DocumentKind::CreditNote => "avoir".into(),
+                    },
+                    d.issued_on.format("%d/%m/%Y").to_string(),
+                    cell(&d.buyer.code),
+                    cell(&d.buyer.name),
+                    b.rate.percent(),
+                    csv_amount(b.taxable),
+                    csv_amount(b.tax),
+                    csv_amount(gross),
+                    cell(d.corrects.as_deref().unwrap_or("")),
+                ]
+                .join(";"),
+            );
+            out.push_str("\r\n");
+            let e = per_rate.entry(b.rate.basis_points).or_insert((
+                b.rate.percent(),
+                Cents::ZERO,
+                Cents::ZERO,
+            ));
+            e.1 = Cents(e.1 .0 + b.taxable.0);
+            e.2 = Cents(e.2 .0 + b.tax.0);
+        }
+    }
+    for (_, (rate, base, tax)) in per_rate.iter().rev() {
+        out.push_str(&format!(
+            "TOTAL;;;;;{rate};{};{};{};\r\n",
+            csv_amount(*base),
+            csv_amount(*tax),
+            csv_amount(Cents(base.0 + tax.0))
+        ));
+    }
+    out
+}
+
+/// The payments journal: every entry with what it settled.
+pub fn payments_csv(payments: &[Payment]) -> String {
+    let mut out =
+        String::from("numero;date;compte;mode;montant;reference;motif_rejet;factures\r\n");
+    for p in payments {
+        let settled: Vec<String> = p
+            .allocations
+            .iter()
+            .map(|(n, c)| format!("{n} ({})", csv_amount(*c)))
+            .collect();
+        out.push_str(
+            &[
+                cell(&p.number),
+                p.received_on.format("%d/%m/%Y").to_string(),
+                cell(&p.account),
+                p.method.as_str().to_owned(),
+                csv_amount(p.amount),
+                cell(p.reference.as_deref().unwrap_or("")),
+                cell(p.reason.as_deref().unwrap_or("")),
+                cell(&settled.join(", ")),
+            ]
+            .join(";"),
+        );
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// What is owed, by how late it is (days after the due date).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ageing {
+    /// Not yet due.
+    pub not_due: Cents,
+    pub days_1_30: Cents,
+    pub days_31_60: Cents,
+    pub days_61_90: Cents,
+    pub over_90: Cents,
+}
+
+/// Sorts open invoices into age buckets on `today`.
+pub fn ageing(open: &[Open], today: NaiveDate, payment_days: u32) -> Result<Ageing, Error> {
+    let mut a = Ageing::default();
+    for o in open {
+        let due_on = o
+            .issued_on
+            .checked_add_days(chrono::Days::new(u64::from(payment_days)))
+            .unwrap_or(o.issued_on);
+        let late = (today - due_on).num_days();
+        let bucket = match late {
+            i64::MIN..=0 => &mut a.not_due,
+            1..=30 => &mut a.days_1_30,
+            31..=60 => &mut a.days_31_60,
+            61..=90 => &mut a.days_61_90,
+            _ => &mut a.over_90,
+        };
+        *bucket = bucket.checked_add(o.due)?;
+    }
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::{Line, LineKind};
+    use crate::model::{Account, AccountKind};
+    use crate::money::{totals, VatRate};
+
+    fn doc(number: &str, kind: DocumentKind, nets: &[i64]) -> Invoice {
+        let lines: Vec<Line> = nets
+            .iter()
+            .map(|n| Line {
+                kind: LineKind::Subscription,
+                description: "Fibre".into(),
+                net: Cents(*n),
+                rate: VatRate::STANDARD,
+            })
+            .collect();
+        let t = totals(lines.iter().map(|l| (l.net, l.rate))).unwrap_or_else(|_| unreachable!());
+        Invoice {
+            number: number.into(),
+            kind,
+            account: "CPT-AAAAAA".into(),
+            subscription: None,
+            period: "2026-11".into(),
+            issued_on: "2026-12-01".parse().unwrap_or_default(),
+            lines,
+            breakdown: t.breakdown,
+            net: t.net,
+            tax: t.tax,
+            gross: t.gross,
+            corrects: (kind == DocumentKind::CreditNote).then(|| "FA2026-000001".into()),
+            buyer: Account {
+                code: "CPT-AAAAAA".into(),
+                kind: AccountKind::Household,
+                name: "Famille\tMartin".into(),
+                address: "1 rue".into(),
+                postcode: "35000".into(),
+                town: "Rennes".into(),
+                email: None,
+                siren: None,
+                vat_number: None,
+                household: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_fec_has_eighteen_columns_and_balanced_entries() {
+        let docs = [
+            doc("FA2026-000001", DocumentKind::Invoice, &[2492, -1000]),
+            doc("AV2026-000001", DocumentKind::CreditNote, &[-500]),
+        ];
+        let fec = fec_sales(&docs, &Accounts::default());
+        let rows: Vec<Vec<&str>> = fec.lines().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(rows[0], FEC_COLUMNS.to_vec());
+        assert!(rows.iter().all(|r| r.len() == 18));
+        // The invoice: 411 debit 17,90; 706 credit 14,92; 44571 credit 2,98.
+        assert_eq!(rows[1][4..=4], ["411000"]);
+        assert_eq!((rows[1][11], rows[1][12]), ("17,90", "0,00"));
+        assert_eq!((rows[2][4], rows[2][12]), ("706000", "14,92"));
+        assert_eq!((rows[3][4], rows[3][12]), ("445710", "2,98"));
+        assert_eq!(rows[1][3], "20261201");
+        assert_eq!(
+            rows[1][7], "Famille Martin",
+            "a tab in a name is not a column"
+        );
+        // The credit note: 411 credit, 706 and VAT debit.
+        assert_eq!((rows[4][11], rows[4][12]), ("0,00", "6,00"));
+        assert_eq!((rows[5][11], rows[6][11]), ("5,00", "1,00"));
+        let cents = |s: &str| Cents::parse(s).map(|c| c.0).unwrap_or(i64::MIN);
+        for entry in ["1", "2"] {
+            let (d, c) = rows[1..]
+                .iter()
+                .filter(|r| r[2] == entry)
+                .fold((0, 0), |(d, c), r| (d + cents(r[11]), c + cents(r[12])));
+            assert_eq!(d, c, "entry {entry} balanced");
+        }
+    }
+
+    #[test]
+    fn accounts_must_be_of_their_class() {
+        assert!(Accounts::default().check().is_ok());
+        assert!(Accounts {
+            sales: "401000".into(),
+            ..Accounts::default()
+        }
+        .check()
+        .is_err());
+        assert!(Accounts {
+            vat: "44571A".into(),
+            ..Accounts::default()
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn the_register_totals_each_rate() {
+        let docs = [
+            doc("FA2026-000001", DocumentKind::Invoice, &[2492]),
+            doc("AV2026-000001", DocumentKind::CreditNote, &[-500]),
+        ];
+        let csv = register_csv(&docs);
+        let last = csv.lines().last().unwrap_or("");
+        assert_eq!(last, "TOTAL;;;;;20,00;19,92;3,98;23,90;");
+        assert!(csv.contains("AV2026-000001;avoir;01/12/2026"));
+    }
+
+    #[test]
+    fn open_invoices_are_aged_from_their_due_date() {
+        let o = |on: &str, c: i64| Open {
+            invoice: "FA".into(),
+            issued_on: on.parse().unwrap_or_default(),
+            due: Cents(c),
+        };
+        let today: NaiveDate = "2026-12-01".parse().unwrap_or_default();
+        let a = ageing(
+            &[
+                o("2026-11-20", 100),
+                o("2026-10-15", 200),
+                o("2026-09-20", 400),
+                o("2026-08-20", 800),
+                o("2026-01-01", 1600),
+            ],
+            today,
+            30,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            (
+                a.not_due,
+                a.days_1_30,
+                a.days_31_60,
+                a.days_61_90,
+                a.over_90
+            ),
+            (Cents(100), Cents(200), Cents(400), Cents(800), Cents(1600))
+        );
+    }
+}
