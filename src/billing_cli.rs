@@ -155,3 +155,36 @@ pub fn spawn_line_follower(state: &crate::AppState) {
         }
     });
 }
+
+/// Runs the dunning pass every hour (the pass is idempotent: a step done
+/// today is not done again), so a settled account is resumed within the
+/// hour and the reminders of the day go out once.
+pub fn spawn_dunning(state: &crate::AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let actor = Actor::system("dunning");
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let started = std::time::Instant::now();
+            match billing::dunning::pass(
+                &state.db,
+                &state.provisioning,
+                &actor,
+                crate::social::today(),
+                state.config.payment_days,
+                &state.config.dunning,
+            )
+            .await
+            {
+                Ok(r) => tracing::debug!(
+                    reminders = r.reminders.len(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "dunning pass done"
+                ),
+                Err(e) => tracing::error!(error = %e, "dunning pass failed"),
+            }
+        }
+    });
+}

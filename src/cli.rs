@@ -485,6 +485,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
     crate::monitor::spawn(&state).await?;
     crate::social::spawn_renewal_job(&state);
     crate::billing_cli::spawn_line_follower(&state);
+    crate::billing_cli::spawn_dunning(&state);
     // Load the plant in the background, so the first trace does not wait.
     {
         let (db, cache) = (state.db.clone(), state.plant.clone());

@@ -247,10 +247,126 @@ pub fn pdf(
         DocumentKind::Invoice => format!("Facture {}", invoice.number),
         DocumentKind::CreditNote => format!("Avoir {}", invoice.number),
     };
+    render(title, seller, blocks(invoice, seller, debit))
+}
+
+fn letterhead(seller: &Seller, to: &crate::model::Account, on: NaiveDate) -> Vec<Block> {
+    vec![
+        Block::Lines(vec![seller.name.clone(), seller.address.clone()]),
+        Block::Space(8),
+        Block::Lines(vec![
+            to.name.clone(),
+            to.address.clone(),
+            format!("{} {}", to.postcode, to.town),
+        ]),
+        Block::Space(8),
+        Block::Paragraph(format!("Le {}", date(on))),
+    ]
+}
+
+/// The receipt of a payment at the counter: who paid, how much, how,
+/// and which invoices it settled.
+pub fn receipt_blocks(
+    p: &crate::storage::ledger::Payment,
+    payer: &crate::model::Account,
+    seller: &Seller,
+) -> Vec<Block> {
+    let mut out = letterhead(seller, payer, p.received_on);
+    out.push(Block::Title(format!("Reçu de paiement {}", p.number)));
+    out.push(Block::Paragraph(format!(
+        "Nous avons reçu de {} la somme de {} le {}, par {}{}.",
+        payer.name,
+        p.amount,
+        date(p.received_on),
+        p.method.label(),
+        p.reference
+            .as_deref()
+            .map(|r| format!(" (référence {r})"))
+            .unwrap_or_default()
+    )));
+    if p.allocations.is_empty() {
+        out.push(Block::Paragraph(
+            "Cette somme reste au crédit du compte et réglera les prochaines factures.".into(),
+        ));
+    } else {
+        out.push(Block::Table(Table {
+            columns: vec![
+                Column {
+                    title: "Facture réglée".into(),
+                    share: 3,
+                    right: false,
+                },
+                Column {
+                    title: "Montant".into(),
+                    share: 2,
+                    right: true,
+                },
+            ],
+            rows: p
+                .allocations
+                .iter()
+                .map(|(n, c)| vec![n.clone(), c.to_string()])
+                .collect(),
+        }));
+    }
+    out.push(Block::Paragraph(format!("Compte {}.", payer.code)));
+    out
+}
+
+/// A reminder letter: the open invoices, what is owed, and what follows
+/// if nothing is paid; it always says where to find help.
+pub fn reminder_blocks(
+    payer: &crate::model::Account,
+    seller: &Seller,
+    n: usize,
+    open: &[crate::ledger::Open],
+    on: NaiveDate,
+) -> Vec<Block> {
+    let owed = crate::money::Cents(open.iter().map(|o| o.due.0).sum());
+    let mut out = letterhead(seller, payer, on);
+    out.push(Block::Title(format!("Relance n° {n} : facture impayée")));
+    out.push(Block::Paragraph(format!(
+        "Sauf erreur de notre part, votre compte {} présente un solde impayé de {owed}.",
+        payer.code
+    )));
+    out.push(Block::Table(Table {
+        columns: vec![
+            Column {
+                title: "Facture".into(),
+                share: 3,
+                right: false,
+            },
+            Column {
+                title: "Émise le".into(),
+                share: 2,
+                right: false,
+            },
+            Column {
+                title: "Reste dû".into(),
+                share: 2,
+                right: true,
+            },
+        ],
+        rows: open
+            .iter()
+            .map(|o| vec![o.invoice.clone(), date(o.issued_on), o.due.to_string()])
+            .collect(),
+    }));
+    out.push(Block::Paragraph(
+        "Vous pouvez régler par virement en indiquant le numéro de la facture, ou au guichet de la mairie (espèces, carte, chèque).".into(),
+    ));
+    out.push(Block::Paragraph(
+        "Si vous rencontrez des difficultés, vous pouvez demander l'aide du fonds de solidarité pour le logement (FSL) auprès de votre centre communal d'action sociale : tant que votre demande est examinée, votre connexion n'est pas coupée.".into(),
+    ));
+    out
+}
+
+/// Blocks rendered as a PDF document.
+pub fn render(title: String, seller: &Seller, blocks: Vec<Block>) -> Result<Vec<u8>, Error> {
     Ok(regie_core::pdf::render(&Pdf {
         title,
         author: seller.name.clone(),
-        blocks: blocks(invoice, seller, debit),
+        blocks,
     })?)
 }
 

@@ -32,7 +32,7 @@ pub struct PassReport {
 
 /// Households whose social tariff ended and whose renewal grace covers
 /// `today`, with the grace's last day.
-async fn in_grace(db: &Db, today: NaiveDate) -> Result<HashMap<String, NaiveDate>, Error> {
+pub async fn in_grace(db: &Db, today: NaiveDate) -> Result<HashMap<String, NaiveDate>, Error> {
     let far = today
         .checked_add_days(Days::new(3660))
         .unwrap_or(NaiveDate::MAX);
@@ -77,6 +77,7 @@ pub async fn pass(
     let Some(issued_before) = today.checked_sub_days(Days::new(u64::from(payment_days))) else {
         return Ok(report);
     };
+    store::spread_credits(db).await?;
     let grace = in_grace(db, today).await?;
     let mut held: HashSet<String> = store::held_accounts(db).await?.into_iter().collect();
     for a in store::arrears(db, issued_before).await? {

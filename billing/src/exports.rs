@@ -200,7 +200,7 @@ fn cell(s: &str) -> String {
     }
 }
 
-fn csv_amount(c: Cents) -> String {
+pub fn csv_amount(c: Cents) -> String {
     let sign = if c.0 < 0 { "-" } else { "" };
     let a = c.0.unsigned_abs();
     format!("{sign}{},{:02}", a / 100, a % 100)

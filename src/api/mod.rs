@@ -8,6 +8,7 @@ pub mod billing;
 pub mod grants;
 pub mod households;
 pub mod inventory;
+pub mod ledger;
 pub mod monitoring;
 pub mod privacy;
 pub mod provisioning;

@@ -152,7 +152,7 @@ async fn open_of(conn: &mut AnyConnection, account_id: i64) -> Result<Vec<(i64, 
 /// Spreads what the account's entries have not yet settled over its open
 /// invoices: the entry `first` (towards `preferred` if named) before the
 /// older credits. A reversed entry is no longer a credit.
-async fn spread(
+pub(super) async fn spread(
     conn: &mut AnyConnection,
     account_id: i64,
     first: Option<i64>,
@@ -199,6 +199,32 @@ async fn spread(
         }
     }
     Ok(())
+}
+
+/// Spreads the credits left on any account (an overpayment made before
+/// the invoice it now pays was issued); before a dunning pass.
+pub async fn spread_credits(db: &Db) -> Result<usize> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT p.account_id FROM bil_payments p
+         WHERE p.amount_cents > COALESCE((SELECT SUM(a.amount_cents) FROM bil_allocations a WHERE a.payment_id = p.id), 0)
+           AND p.amount_cents > 0
+           AND NOT EXISTS (SELECT 1 FROM bil_payments r WHERE r.reverses = p.id)",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    for r in &rows {
+        let mut tx = db.begin().await.map_err(storage)?;
+        spread(
+            &mut tx,
+            r.try_get("account_id").map_err(storage)?,
+            None,
+            None,
+        )
+        .await?;
+        tx.commit().await.map_err(storage)?;
+    }
+    Ok(rows.len())
 }
 
 /// Books an entry and spreads it; answers its number.
@@ -539,25 +565,29 @@ pub async fn import_transfers(
 
 const PAYMENT_COLUMNS: &str = "p.id, p.number, a.code AS account, p.method, p.amount_cents, p.received_on, p.reference, p.reason_code";
 
-async fn payments_where(db: &Db, filter: &str, value: &str) -> Result<Vec<Payment>> {
-    let rows = sqlx::query(&format!(
+async fn payments_where(db: &Db, filter: &str, values: &[String]) -> Result<Vec<Payment>> {
+    let sql = format!(
         "SELECT {PAYMENT_COLUMNS} FROM bil_payments p JOIN bil_accounts a ON a.id = p.account_id
-         WHERE {filter} = $1 ORDER BY p.received_on, p.id"
-    ))
-    .bind(value)
-    .fetch_all(db.pool())
-    .await
-    .map_err(storage)?;
-    let allocations = sqlx::query(&format!(
+         WHERE {filter} ORDER BY p.received_on, p.id"
+    );
+    let rows = values
+        .iter()
+        .fold(sqlx::query(&sql), |q, v| q.bind(v.clone()))
+        .fetch_all(db.pool())
+        .await
+        .map_err(storage)?;
+    let sql = format!(
         "SELECT l.payment_id, i.number, l.amount_cents FROM bil_allocations l
          JOIN bil_invoices i ON i.id = l.invoice_id
          JOIN bil_payments p ON p.id = l.payment_id JOIN bil_accounts a ON a.id = p.account_id
-         WHERE {filter} = $1 ORDER BY l.id"
-    ))
-    .bind(value)
-    .fetch_all(db.pool())
-    .await
-    .map_err(storage)?;
+         WHERE {filter} ORDER BY l.id"
+    );
+    let allocations = values
+        .iter()
+        .fold(sqlx::query(&sql), |q, v| q.bind(v.clone()))
+        .fetch_all(db.pool())
+        .await
+        .map_err(storage)?;
     rows.iter()
         .map(|r| {
             let id: i64 = r.try_get("id").map_err(storage)?;
@@ -586,7 +616,7 @@ async fn payments_where(db: &Db, filter: &str, value: &str) -> Result<Vec<Paymen
 
 /// One entry by its number.
 pub async fn payment(db: &Db, number: &str) -> Result<Payment> {
-    payments_where(db, "p.number", number.trim())
+    payments_where(db, "p.number = $1", &[number.trim().to_owned()])
         .await?
         .pop()
         .ok_or_else(|| Error::NotFound(format!("aucun paiement « {} »", number.trim())))
@@ -594,7 +624,17 @@ pub async fn payment(db: &Db, number: &str) -> Result<Payment> {
 
 /// The entries of an account, by date.
 pub async fn payments(db: &Db, account: &str) -> Result<Vec<Payment>> {
-    payments_where(db, "a.code", account.trim()).await
+    payments_where(db, "a.code = $1", &[account.trim().to_owned()]).await
+}
+
+/// The entries received between two days (both included).
+pub async fn payments_between(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<Payment>> {
+    payments_where(
+        db,
+        "p.received_on >= $1 AND p.received_on <= $2",
+        &[from.to_string(), to.to_string()],
+    )
+    .await
 }
 
 /// An account's position.
@@ -853,11 +893,20 @@ pub struct Arrear {
     pub owed: Cents,
 }
 
-/// Every account with at least one open invoice issued on or before
-/// `issued_before`, with its oldest one.
-pub async fn arrears(db: &Db, issued_before: NaiveDate) -> Result<Vec<Arrear>> {
+/// An open invoice with its account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenOf {
+    pub account: String,
+    pub name: String,
+    pub household: Option<String>,
+    pub open: Open,
+}
+
+/// Every open invoice issued on or before `issued_before`, by account
+/// then age.
+pub async fn open_invoices(db: &Db, issued_before: NaiveDate) -> Result<Vec<OpenOf>> {
     let rows = sqlx::query(&format!(
-        "SELECT a.code, a.household, i.number, i.issued_on, {DUE} AS due
+        "SELECT a.code, a.name, a.household, i.number, i.issued_on, {DUE} AS due
          FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
          WHERE i.kind = 'invoice' AND i.issued_on <= $1
          ORDER BY a.code, i.issued_on, i.number"
@@ -866,21 +915,41 @@ pub async fn arrears(db: &Db, issued_before: NaiveDate) -> Result<Vec<Arrear>> {
     .fetch_all(db.pool())
     .await
     .map_err(storage)?;
-    let mut out: Vec<Arrear> = Vec::new();
+    let mut out = Vec::new();
     for r in rows {
         let due = Cents(r.try_get("due").map_err(storage)?);
         if due.0 <= 0 {
             continue;
         }
-        let code: String = r.try_get("code").map_err(storage)?;
-        match out.last_mut() {
-            Some(last) if last.account == code => last.owed = last.owed.checked_add(due)?,
-            _ => out.push(Arrear {
-                account: code,
-                household: r.try_get("household").map_err(storage)?,
+        out.push(OpenOf {
+            account: r.try_get("code").map_err(storage)?,
+            name: r.try_get("name").map_err(storage)?,
+            household: r.try_get("household").map_err(storage)?,
+            open: Open {
                 invoice: r.try_get("number").map_err(storage)?,
                 issued_on: day(&r.try_get::<String, _>("issued_on").map_err(storage)?)?,
-                owed: due,
+                due,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Every account with at least one open invoice issued on or before
+/// `issued_before`, with its oldest one.
+pub async fn arrears(db: &Db, issued_before: NaiveDate) -> Result<Vec<Arrear>> {
+    let mut out: Vec<Arrear> = Vec::new();
+    for o in open_invoices(db, issued_before).await? {
+        match out.last_mut() {
+            Some(last) if last.account == o.account => {
+                last.owed = last.owed.checked_add(o.open.due)?
+            }
+            _ => out.push(Arrear {
+                account: o.account,
+                household: o.household,
+                invoice: o.open.invoice,
+                issued_on: o.open.issued_on,
+                owed: o.open.due,
             }),
         }
     }

@@ -1195,7 +1195,7 @@ pub async fn prepare_collections(
         .await
         .map_err(storage)?;
     let rows = sqlx::query(
-        "SELECT i.id, i.number, i.gross_cents, m.id AS mandate_id, m.rum, m.holder, m.iban, m.bic, m.signed_on,
+        "SELECT i.id, i.number, i.gross_cents, i.account_id, m.id AS mandate_id, m.rum, m.holder, m.iban, m.bic, m.signed_on,
                 (SELECT COUNT(*) FROM bil_collections c WHERE c.mandate_id = m.id) AS used
          FROM bil_invoices i JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
          WHERE i.kind = 'invoice' AND i.gross_cents > 0 AND i.issued_on <= $1
@@ -1213,7 +1213,15 @@ pub async fn prepare_collections(
         let used: i64 = r.try_get::<i64, _>("used").map_err(storage)?;
         let number: String = r.try_get("number").map_err(storage)?;
         let invoice_id: i64 = r.try_get("id").map_err(storage)?;
-        // What is left after credit notes and payments already received.
+        // What is left after credit notes and payments already received
+        // (a credit left on the account pays first).
+        ledger::spread(
+            &mut tx,
+            r.try_get("account_id").map_err(storage)?,
+            None,
+            None,
+        )
+        .await?;
         let amount = ledger::due_of(&mut tx, invoice_id).await?;
         if amount.0 <= 0 {
             continue;
