@@ -7,6 +7,7 @@ pub mod assets;
 pub mod billing;
 pub mod devices;
 pub mod grants;
+pub mod ledger;
 pub mod lines;
 pub mod pages;
 pub mod pon;
@@ -62,6 +63,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
             Role::Accountant => links.extend([
                 ("/comptabilite", "Comptabilité"),
                 ("/comptabilite/facturation", "Facturation"),
+                ("/comptabilite/impayes", "Impayés"),
                 ("/comptabilite/tarif-social", "Tarif social"),
             ]),
             Role::SocialAgent => links.extend([

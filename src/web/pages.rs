@@ -716,8 +716,8 @@ pub async fn accountant_home(me: Principal) -> Response {
         ul class="cartes" {
             li class="carte" { h2 { "Offres et tarifs" } p { "Les offres votées par délibération et leurs prix." } }
             li class="carte" { h2 { a href="/comptabilite/facturation" { "Facturation mensuelle" } } p { "Prévisualiser puis émettre les factures du mois." } }
-            li class="carte" { h2 { "Paiements et impayés" } p { "Prélèvements SEPA, encaissements au guichet, relances." } }
-            li class="carte" { h2 { "Exports comptables" } p { "Registres, journal des ventes (FEC), titres de recette (PES V2)." } }
+            li class="carte" { h2 { a href="/comptabilite/impayes" { "Paiements et impayés" } } p { "Encaissements au guichet, relances, maintien de la connexion, aide du FSL." } }
+            li class="carte" { h2 { a href="/comptabilite/impayes" { "Exports comptables" } } p { "Registres, journal des ventes (FEC), paiements, impayés par ancienneté." } }
         }
     };
     page("Comptabilité", &me, "/comptabilite", body)

@@ -138,8 +138,8 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
     let t = network_app(300, 24).await;
     let tech = t.user("tech", &[Role::Technician]).await;
     let tech = t.token_for(&tech).await;
-    let compta = t.user("compta", &[Role::Accountant]).await;
-    let compta = t.token_for(&compta).await;
+    let compta_user = t.user("compta", &[Role::Accountant]).await;
+    let compta = t.token_for(&compta_user).await;
     let premises = connectable_premises(&t, "PM1").await;
     let protected_line = active_line(&t, &tech, &premises[0], "HWTC0B0C0D0E").await;
     let plain_line = active_line(&t, &tech, &premises[1], "HWTC0B0C0D0F").await;
@@ -286,6 +286,41 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
         .as_str()
         .unwrap()
         .contains("n'est pas coupée"));
+    // The accountant's page says why the line is only slowed; the counter
+    // form refuses a bad amount with the field named.
+    let session = t.session_for(&compta_user).await;
+    let page = t
+        .page(
+            Method::GET,
+            &format!("/comptabilite/comptes/{roux}"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Foyer protégé"), "{}", page.text);
+    assert!(page.text.contains("FSL"));
+    assert!(page.text.contains("débit réduit"));
+    let arrears = t
+        .page(Method::GET, "/comptabilite/impayes", Some(&session), None)
+        .await;
+    assert_eq!(arrears.status, StatusCode::OK);
+    assert!(arrears.text.contains(&roux) && arrears.text.contains(&blanc));
+    let refused = t
+        .page(
+            Method::POST,
+            &format!("/comptabilite/comptes/{blanc}/paiement"),
+            Some(&session),
+            Some(&[
+                ("csrf_token", &session.csrf),
+                ("mode", "cash"),
+                ("montant", "douze"),
+            ]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text.contains("montant-erreur"), "{}", refused.text);
+
     // The pass is idempotent: nothing changes on a second run.
     let r = dunning(&t, &compta, "2026-12-11").await;
     assert_eq!(
