@@ -47,8 +47,24 @@ async fn walk(
         period: month.label(),
         ..Report::default()
     };
+    let devices = storage::granted_devices(db, month).await?;
     let all = storage::billable(db, month).await?;
     let total = all.len();
+    // A household's devices go on the invoice of its first subscription
+    // (the lowest id): the same one on every rerun.
+    let mut carrier: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for b in &all {
+        if let Some(h) = b.account.household.as_deref() {
+            if devices.contains_key(h) {
+                let e = carrier.entry(h).or_insert(b.subscription_id);
+                *e = (*e).min(b.subscription_id);
+            }
+        }
+    }
+    let carried: std::collections::HashMap<i64, &[crate::compute::GrantedDevice]> = carrier
+        .into_iter()
+        .filter_map(|(h, id)| devices.get(h).map(|d| (id, d.as_slice())))
+        .collect();
     for (done, b) in all.into_iter().enumerate() {
         progress(done, total);
         if storage::invoiced(db, b.subscription_id, month).await? {
@@ -60,7 +76,8 @@ async fn walk(
                 .anomalies
                 .push(format!("le compte {} n'a pas d'adresse", b.account.code));
         }
-        let lines = match storage::lines_for(&b, month, &social) {
+        let mine = carried.get(&b.subscription_id).copied().unwrap_or(&[]);
+        let lines = match storage::lines_for(&b, month, &social, mine) {
             Ok(l) => l,
             Err(e) => {
                 report

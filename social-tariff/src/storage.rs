@@ -2329,3 +2329,46 @@ pub async fn indicators(db: &Db, months: &[String]) -> Result<Vec<(String, Month
     }
     Ok(counts.into_iter().collect())
 }
+
+/// A device handed over under an equipment grant, as billing needs it:
+/// the household, what the device is, its value and the day.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Handover {
+    pub household: String,
+    pub description: String,
+    pub value_cents: i64,
+    pub handed_over_on: chrono::NaiveDate,
+}
+
+/// The devices handed over between two days (both included), by day.
+pub async fn handovers_between(
+    db: &Db,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Handover>> {
+    let rows = sqlx::query(
+        "SELECT h.code AS household, d.kind, d.model, COALESCE(g.value_cents, d.value_cents) AS value_cents,
+                g.handed_over_on
+         FROM st_grants g JOIN households h ON h.id = g.household_id JOIN st_devices d ON d.id = g.device_id
+         WHERE g.status = 'handed_over' AND g.handed_over_on >= $1 AND g.handed_over_on <= $2
+         ORDER BY g.handed_over_on, g.id",
+    )
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind = crate::grants::DeviceKind::parse(&r.try_get::<String, _>("kind")?)?;
+            let on: String = r.try_get("handed_over_on")?;
+            Ok(Handover {
+                household: r.try_get("household")?,
+                description: format!("{} {}", kind.label(), r.try_get::<String, _>("model")?),
+                value_cents: r.try_get("value_cents")?,
+                handed_over_on: on
+                    .parse()
+                    .map_err(|_| Error::Invalid(format!("date de remise illisible : {on}")))?,
+            })
+        })
+        .collect()
+}

@@ -325,3 +325,110 @@ async fn the_social_tariff_is_one_line_that_never_names_the_benefit() {
         assert!(!text.contains(word), "{word} in {text}");
     }
 }
+
+/// A refurbished laptop worth 150,00 € handed over under a grant: the
+/// month's invoice carries the device at its price and the aid against
+/// it, once per household even with two subscriptions. By hand: the
+/// subscription 29,90 € TTC = 24,92 € HT; the device 150,00 € TTC =
+/// 125,00 € HT and the aid −125,00 € HT; the tariff reduction on top. The
+/// aid nets the device to zero, so the total is that of the month alone.
+#[tokio::test]
+async fn an_equipment_grant_is_its_own_line_against_the_device_price() {
+    let t = regie_tests::TestApp::new().await;
+    let admin = t.user("admin", &[regie::auth::Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let agent = t.user("agent", &[regie::auth::Role::SocialAgent]).await;
+    let agent = t.token_for(&agent).await;
+    regie_tests::publish_example_rules(&t, &admin).await;
+    let (household, _) = regie_tests::granted_household(
+        &t,
+        &agent,
+        "Awa Diallo",
+        "1 rue des Lilas",
+        serde_json::json!({}),
+    )
+    .await;
+    let db = t.db();
+    let today = regie::social::today();
+    let month = Month::parse(&today.format("%Y-%m").to_string()).unwrap();
+    let sys = actor();
+    use chrono::Datelike;
+    social_tariff::set_budget(db, &sys, today.year(), "2026-044", 100_000)
+        .await
+        .unwrap();
+    social_tariff::add_device(
+        db,
+        &sys,
+        &social_tariff::grants::NewDevice {
+            partner: "Emmaüs Connect".into(),
+            kind: social_tariff::grants::DeviceKind::Laptop,
+            model: "ThinkPad T480".into(),
+            serial: "PF1ABC23".into(),
+            condition: social_tariff::grants::Condition::B,
+            value_cents: 15_000,
+            received_on: month.first,
+        },
+        today,
+    )
+    .await
+    .unwrap();
+    let code = social_tariff::HouseholdCode::parse(&household).unwrap();
+    let g = social_tariff::request_grant(
+        db,
+        &sys,
+        social_tariff::Scope::All,
+        &code,
+        social_tariff::grants::DeviceKind::Laptop,
+        today,
+        1,
+    )
+    .await
+    .unwrap();
+    social_tariff::hand_over(
+        db,
+        &sys,
+        g.id,
+        social_tariff::grants::Attestation::Signature,
+        today,
+    )
+    .await
+    .unwrap();
+
+    offer(db, "F300", 2990).await;
+    let acc = account(db, "Awa Diallo", Some(&household)).await;
+    for line in ["RGE-GRNT-0001", "RGE-GRNT-0002"] {
+        storage::subscribe(db, &sys, &acc, line, "F300", month.first)
+            .await
+            .unwrap();
+    }
+    let run = billing::run::issue(db, &sys, month, month.last)
+        .await
+        .unwrap();
+    assert_eq!(run.issued, 2);
+    let invoices = storage::invoices(db, Some(&acc)).await.unwrap();
+    let with_device: Vec<_> = invoices
+        .iter()
+        .filter(|i| i.lines.iter().any(|l| l.kind == LineKind::Equipment))
+        .collect();
+    assert_eq!(with_device.len(), 1, "one invoice carries the device");
+    let inv = with_device[0];
+    let of = |k: LineKind| -> Vec<&billing::compute::Line> {
+        inv.lines.iter().filter(|l| l.kind == k).collect()
+    };
+    let device = of(LineKind::Equipment);
+    assert_eq!(device[0].net, Cents(12_500));
+    assert!(device[0]
+        .description
+        .contains("ordinateur portable ThinkPad T480"));
+    let aid = of(LineKind::EquipmentAid);
+    assert_eq!(aid.len(), 1);
+    assert_eq!(aid[0].description, "Aide à l'équipement");
+    assert_eq!(aid[0].net, Cents(-12_500));
+    let other = invoices.iter().find(|i| i.number != inv.number).unwrap();
+    assert_eq!(inv.gross, other.gross, "the aid nets the device to zero");
+    // A rerun issues nothing and moves no device.
+    let again = billing::run::issue(db, &sys, month, month.last)
+        .await
+        .unwrap();
+    assert_eq!((again.issued, again.already), (0, 2));
+}

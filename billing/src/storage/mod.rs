@@ -1028,11 +1028,42 @@ pub async fn social_days(
     Ok(out)
 }
 
-/// Lines of a billable subscription for the month.
+/// The devices each household received in the month under an equipment
+/// grant, from the social-tariff crate's public API: billed at their
+/// price, with the aid against it.
+pub async fn granted_devices(
+    db: &Db,
+    month: Month,
+) -> Result<std::collections::HashMap<String, Vec<compute::GrantedDevice>>> {
+    let mut out: std::collections::HashMap<String, Vec<compute::GrantedDevice>> =
+        std::collections::HashMap::new();
+    for h in social_tariff::handovers_between(db, month.first, month.last)
+        .await
+        .map_err(|e| Error::Upstream(format!("aides à l'équipement : {e}")))?
+    {
+        out.entry(h.household)
+            .or_default()
+            .push(compute::GrantedDevice {
+                description: format!(
+                    "{} remis le {}",
+                    h.description,
+                    h.handed_over_on.format("%d/%m/%Y")
+                ),
+                price_gross: Cents(h.value_cents),
+                aid_gross: Cents(h.value_cents),
+            });
+    }
+    Ok(out)
+}
+
+/// Lines of a billable subscription for the month; `devices` are the
+/// granted devices this invoice carries (those of the household, on one
+/// of its subscriptions only).
 pub fn lines_for(
     b: &Billable,
     month: Month,
     social: &std::collections::HashMap<String, Vec<SocialDays>>,
+    devices: &[compute::GrantedDevice],
 ) -> Result<Vec<Line>> {
     let days = b
         .account
@@ -1041,7 +1072,7 @@ pub fn lines_for(
         .and_then(|h| social.get(h))
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    compute::lines(month, &b.segments, days, &[])
+    compute::lines(month, &b.segments, days, devices)
 }
 
 use crate::model::{
