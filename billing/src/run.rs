@@ -1,6 +1,7 @@
 //! A month's billing run: previewed (totals, counts per offer, anomalies)
-//! without writing anything, then issued one subscription at a time, each
-//! invoice in its own transaction. Issuing twice issues nothing new; a run
+//! without writing anything, then issued page by page (500 subscriptions
+//! read, computed and inserted in one transaction), so memory stays flat
+//! whatever the network's size. Issuing twice issues nothing new; a run
 //! killed midway and started again completes the month without a gap.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ pub struct Report {
 /// Progress of a run: (subscriptions done, subscriptions in the month).
 pub type Progress<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
 
+/// Subscriptions read, computed and issued at a time.
+const PAGE: usize = 500;
+
 async fn walk(
     db: &Db,
     month: Month,
@@ -43,82 +47,82 @@ async fn walk(
     progress: Progress<'_>,
 ) -> Result<Report, Error> {
     let social = storage::social_days(db, month).await?;
+    let devices = storage::granted_devices(db, month).await?;
+    // A household's devices go on the invoice of its first subscription
+    // (the lowest id): the same one on every rerun.
+    let mut carried: std::collections::HashMap<i64, &[crate::compute::GrantedDevice]> =
+        std::collections::HashMap::new();
+    for (household, list) in &devices {
+        if let Some(id) = storage::first_subscription_of(db, household, month).await? {
+            carried.insert(id, list.as_slice());
+        }
+    }
     let mut report = Report {
         period: month.label(),
         ..Report::default()
     };
-    let devices = storage::granted_devices(db, month).await?;
-    let all = storage::billable(db, month).await?;
-    let total = all.len();
-    // A household's devices go on the invoice of its first subscription
-    // (the lowest id): the same one on every rerun.
-    let mut carrier: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-    for b in &all {
-        if let Some(h) = b.account.household.as_deref() {
-            if devices.contains_key(h) {
-                let e = carrier.entry(h).or_insert(b.subscription_id);
-                *e = (*e).min(b.subscription_id);
-            }
-        }
-    }
-    let carried: std::collections::HashMap<i64, &[crate::compute::GrantedDevice]> = carrier
-        .into_iter()
-        .filter_map(|(h, id)| devices.get(h).map(|d| (id, d.as_slice())))
-        .collect();
-    for (done, b) in all.into_iter().enumerate() {
+    let total = storage::billable_count(db, month).await?;
+    let mut done = 0;
+    let mut after = 0;
+    loop {
+        let page = storage::billable_page(db, month, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.subscription_id;
         progress(done, total);
-        if storage::invoiced(db, b.subscription_id, month).await? {
-            report.already += 1;
-            continue;
-        }
-        if b.account.address.trim().is_empty() {
-            report
-                .anomalies
-                .push(format!("le compte {} n'a pas d'adresse", b.account.code));
-        }
-        let mine = carried.get(&b.subscription_id).copied().unwrap_or(&[]);
-        let lines = match storage::lines_for(&b, month, &social, mine) {
-            Ok(l) => l,
-            Err(e) => {
-                report
-                    .anomalies
-                    .push(format!("abonnement {} : {e}", b.subscription));
+        done += page.len();
+        let ids: Vec<i64> = page.iter().map(|b| b.subscription_id).collect();
+        let invoiced = storage::invoiced(db, &ids, month).await?;
+        let mut items = Vec::with_capacity(page.len());
+        for b in &page {
+            if invoiced.contains(&b.subscription_id) {
+                report.already += 1;
                 continue;
             }
-        };
-        if lines.is_empty() {
-            continue;
-        }
-        let t = crate::money::totals(lines.iter().map(|l| (l.net, l.rate)))?;
-        if t.gross.0 < 0 {
-            report.anomalies.push(format!(
-                "abonnement {} : total négatif ({})",
-                b.subscription, t.gross
-            ));
-            continue;
-        }
-        if let Some(s) = b.segments.last() {
-            *report.per_offer.entry(s.offer.code.clone()).or_default() += 1;
-        }
-        match issue {
-            None => {
+            if b.account.address.trim().is_empty() {
+                report
+                    .anomalies
+                    .push(format!("le compte {} n'a pas d'adresse", b.account.code));
+            }
+            let mine = carried.get(&b.subscription_id).copied().unwrap_or(&[]);
+            let lines = match storage::lines_for(b, month, &social, mine) {
+                Ok(l) => l,
+                Err(e) => {
+                    report
+                        .anomalies
+                        .push(format!("abonnement {} : {e}", b.subscription));
+                    continue;
+                }
+            };
+            if lines.is_empty() {
+                continue;
+            }
+            let t = crate::money::totals(lines.iter().map(|l| (l.net, l.rate)))?;
+            if t.gross.0 < 0 {
+                report.anomalies.push(format!(
+                    "abonnement {} : total négatif ({})",
+                    b.subscription, t.gross
+                ));
+                continue;
+            }
+            if let Some(s) = b.segments.last() {
+                *report.per_offer.entry(s.offer.code.clone()).or_default() += 1;
+            }
+            if issue.is_none() {
                 report.to_issue += 1;
                 report.gross = report.gross.checked_add(t.gross)?;
             }
-            Some((actor, issued_on)) => {
-                if storage::issue_invoice(db, actor, &b, month, issued_on, lines)
-                    .await?
-                    .is_some()
-                {
-                    report.issued += 1;
-                    report.to_issue += 1;
-                    report.gross = report.gross.checked_add(t.gross)?;
-                } else {
-                    report.already += 1;
-                }
-            }
+            items.push((b, lines));
+        }
+        if let Some((actor, issued_on)) = issue {
+            let (issued, gross) = storage::issue_batch(db, actor, &items, month, issued_on).await?;
+            // A concurrent run may have issued some of the page meanwhile.
+            report.already += items.len() - issued;
+            report.issued += issued;
+            report.to_issue += issued;
+            report.gross = report.gross.checked_add(gross)?;
         }
     }
+    progress(done, total);
     Ok(report)
 }
 

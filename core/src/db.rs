@@ -217,8 +217,17 @@ impl Db {
     }
 
     /// Starts a transaction. Multi-step writes go through one.
+    ///
+    /// On SQLite the transaction takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred one that reads first and writes later
+    /// cannot wait for another writer (SQLite answers "database is
+    /// locked" at once rather than risk a deadlock), whereas an immediate
+    /// one waits its turn under the busy timeout.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Checks that the database answers.

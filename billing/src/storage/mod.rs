@@ -659,9 +659,32 @@ pub struct Billable {
     pub segments: Vec<Segment>,
 }
 
-/// The subscriptions with days in `month`, in a stable order, each with
-/// its segments in the month.
-pub async fn billable(db: &Db, month: Month) -> Result<Vec<Billable>> {
+/// How many subscriptions have days in `month`.
+pub async fn billable_count(db: &Db, month: Month) -> Result<usize> {
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(DISTINCT subscription_id) AS n FROM bil_periods
+         WHERE from_day <= $2 AND (to_day IS NULL OR to_day >= $1)",
+    )
+    .bind(month.first.to_string())
+    .bind(month.last.to_string())
+    .fetch_one(db.pool())
+    .await
+    .map_err(storage)?
+    .try_get("n")
+    .map_err(storage)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The next `limit` subscriptions with days in `month` after the one with
+/// id `after`, in id order, each with its segments in the month: a run
+/// reads the month page by page, so its memory does not grow with the
+/// network.
+pub async fn billable_page(
+    db: &Db,
+    month: Month,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Billable>> {
     let rows = sqlx::query(&format!(
         "SELECT p.subscription_id, s.code AS subscription, s.account_id, p.from_day, p.to_day, p.service,
                 o.{}, a.id AS a_id, a.code AS a_code, a.kind AS a_kind, a.name AS a_name, a.address AS a_address,
@@ -670,11 +693,17 @@ pub async fn billable(db: &Db, month: Month) -> Result<Vec<Billable>> {
          FROM bil_periods p JOIN bil_subscriptions s ON s.id = p.subscription_id
          JOIN bil_offers o ON o.id = p.offer_id JOIN bil_accounts a ON a.id = s.account_id
          WHERE p.from_day <= $2 AND (p.to_day IS NULL OR p.to_day >= $1)
+           AND p.subscription_id IN (
+               SELECT DISTINCT q.subscription_id FROM bil_periods q
+               WHERE q.from_day <= $2 AND (q.to_day IS NULL OR q.to_day >= $1) AND q.subscription_id > $3
+               ORDER BY q.subscription_id LIMIT $4)
          ORDER BY p.subscription_id, p.from_day",
         OFFER_COLUMNS.replace(", ", ", o.")
     ))
     .bind(month.first.to_string())
     .bind(month.last.to_string())
+    .bind(after)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(db.pool())
     .await
     .map_err(storage)?;
@@ -713,15 +742,56 @@ pub async fn billable(db: &Db, month: Month) -> Result<Vec<Billable>> {
     Ok(out)
 }
 
-/// Whether the subscription already has its invoice for the month.
-pub async fn invoiced(db: &Db, subscription_id: i64, month: Month) -> Result<bool> {
-    Ok(sqlx::query("SELECT 1 AS x FROM bil_invoices WHERE subscription_id = $1 AND period = $2 AND kind = 'invoice'")
-        .bind(subscription_id)
-        .bind(month.label())
-        .fetch_optional(db.pool())
-        .await
-        .map_err(storage)?
-        .is_some())
+/// The subscriptions among `ids` already invoiced for the month.
+async fn invoiced_among(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[i64],
+    month: Month,
+) -> Result<std::collections::HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    // Ids come from the database as integers: writing them into the
+    // statement cannot inject anything, and keeps one round trip.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT subscription_id FROM bil_invoices WHERE period = $1 AND kind = 'invoice' AND subscription_id IN ({list})"
+    ))
+    .bind(month.label())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(storage)?;
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>("subscription_id").map_err(storage))
+        .collect()
+}
+
+/// The subscriptions among `ids` already invoiced for the month (for a
+/// preview).
+pub async fn invoiced(
+    db: &Db,
+    ids: &[i64],
+    month: Month,
+) -> Result<std::collections::HashSet<i64>> {
+    let mut conn = db.pool().acquire().await.map_err(storage)?;
+    invoiced_among(&mut conn, ids, month).await
+}
+
+/// The first subscription (lowest id) of a household's accounts with days
+/// in `month`: the one whose invoice carries its granted devices.
+pub async fn first_subscription_of(db: &Db, household: &str, month: Month) -> Result<Option<i64>> {
+    let r = sqlx::query(
+        "SELECT MIN(p.subscription_id) AS id FROM bil_periods p
+         JOIN bil_subscriptions s ON s.id = p.subscription_id JOIN bil_accounts a ON a.id = s.account_id
+         WHERE a.household = $3 AND p.from_day <= $2 AND (p.to_day IS NULL OR p.to_day >= $1)",
+    )
+    .bind(month.first.to_string())
+    .bind(month.last.to_string())
+    .bind(household)
+    .fetch_one(db.pool())
+    .await
+    .map_err(storage)?;
+    r.try_get::<Option<i64>, _>("id").map_err(storage)
 }
 
 /// Takes the next number of `series` in `conn`'s transaction.
@@ -739,81 +809,128 @@ async fn next_number(conn: &mut sqlx::AnyConnection, series: &str) -> Result<i64
     Ok(r.try_get::<i64, _>("next_number").map_err(storage)? - 1)
 }
 
-/// Issues the month's invoice of a subscription: its number is taken in
-/// the same transaction; `None` when it was already issued (a rerun).
-#[tracing::instrument(skip_all, fields(subscription = %b.subscription, period = %month.label()))]
-pub async fn issue_invoice(
+/// Issues a page of the month's invoices in one transaction: the series
+/// is locked first, the subscriptions already invoiced are left out, and
+/// the others take consecutive numbers and are inserted together. A
+/// crash loses the whole page or none of it, so the numbers stay gapless;
+/// a concurrent run waits for the lock, then finds the page invoiced.
+/// Answers how many were issued and their total.
+#[tracing::instrument(skip_all, fields(period = %month.label(), count = items.len()))]
+pub async fn issue_batch(
     db: &Db,
     actor: &Actor,
-    b: &Billable,
+    items: &[(&Billable, Vec<Line>)],
     month: Month,
     issued_on: NaiveDate,
-    lines: Vec<Line>,
-) -> Result<Option<Invoice>> {
-    let t = totals(lines.iter().map(|l| (l.net, l.rate)))?;
+) -> Result<(usize, Cents)> {
+    if items.is_empty() {
+        return Ok((0, Cents::ZERO));
+    }
     let series = format!("FA{}", chrono::Datelike::year(&issued_on));
     let mut tx = db.begin().await.map_err(storage)?;
-    let seq = next_number(&mut tx, &series).await?;
-    let number = format!("{series}-{seq:06}");
-    let lines_json = serde_json::to_string(&lines).map_err(|e| Error::Invalid(e.to_string()))?;
-    let buyer_json =
-        serde_json::to_string(&b.account).map_err(|e| Error::Invalid(e.to_string()))?;
-    let inserted = sqlx::query(
-        "INSERT INTO bil_invoices (number, series, seq, kind, account_id, subscription_id, period, issued_on,
-            net_cents, tax_cents, gross_cents, lines_json, buyer_json, created_at)
-         VALUES ($1, $2, $3, 'invoice', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&number)
-    .bind(&series)
-    .bind(seq)
-    .bind(b.account_id)
-    .bind(b.subscription_id)
-    .bind(month.label())
-    .bind(issued_on.to_string())
-    .bind(t.net.0)
-    .bind(t.tax.0)
-    .bind(t.gross.0)
-    .bind(&lines_json)
-    .bind(&buyer_json)
-    .bind(time::to_db(time::now()))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        // Already issued by an earlier or concurrent run: dropping the
-        // transaction gives the number back.
-        Err(e) if is_unique_violation(&e) => return Ok(None),
-        Err(e) => return Err(storage(e)),
+    // The lock: a write on the series row, before reading anything.
+    sqlx::query("INSERT INTO bil_series (series, next_number) VALUES ($1, 1) ON CONFLICT (series) DO NOTHING")
+        .bind(&series)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    sqlx::query("UPDATE bil_series SET next_number = next_number WHERE series = $1")
+        .bind(&series)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    let ids: Vec<i64> = items.iter().map(|(b, _)| b.subscription_id).collect();
+    let done = invoiced_among(&mut tx, &ids, month).await?;
+    let todo: Vec<&(&Billable, Vec<Line>)> = items
+        .iter()
+        .filter(|(b, _)| !done.contains(&b.subscription_id))
+        .collect();
+    if todo.is_empty() {
+        return Ok((0, Cents::ZERO));
     }
+    let count = i64::try_from(todo.len()).map_err(|_| Error::Overflow)?;
+    let next: i64 = sqlx::query(
+        "UPDATE bil_series SET next_number = next_number + $2 WHERE series = $1 RETURNING next_number",
+    )
+    .bind(&series)
+    .bind(count)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(storage)?
+    .try_get("next_number")
+    .map_err(storage)?;
+    let first = next - count;
+    let now = time::to_db(time::now());
+    let mut gross = Cents::ZERO;
+    // 13 values a row; 200 rows stay far below both backends' limits.
+    for (chunk_no, chunk) in todo.chunks(200).enumerate() {
+        let mut sql = String::from(
+            "INSERT INTO bil_invoices (number, series, seq, kind, account_id, subscription_id, period, issued_on,
+                net_cents, tax_cents, gross_cents, lines_json, buyer_json, created_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 13;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, 'invoice', ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 9,
+                p + 10,
+                p + 11,
+                p + 12,
+                p + 13
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (i, (b, lines)) in chunk.iter().enumerate() {
+            let seq = first + i64::try_from(chunk_no * 200 + i).map_err(|_| Error::Overflow)?;
+            let t = totals(lines.iter().map(|l| (l.net, l.rate)))?;
+            gross = gross.checked_add(t.gross)?;
+            q = q
+                .bind(format!("{series}-{seq:06}"))
+                .bind(series.clone())
+                .bind(seq)
+                .bind(b.account_id)
+                .bind(b.subscription_id)
+                .bind(month.label())
+                .bind(issued_on.to_string())
+                .bind(t.net.0)
+                .bind(t.tax.0)
+                .bind(t.gross.0)
+                .bind(serde_json::to_string(lines).map_err(|e| Error::Invalid(e.to_string()))?)
+                .bind(serde_json::to_string(&b.account).map_err(|e| Error::Invalid(e.to_string()))?)
+                .bind(now.clone());
+        }
+        q.execute(&mut *tx).await.map_err(storage)?;
+    }
+    let last = next - 1;
     audit::record(
         &mut tx,
         actor,
         Change {
             action: "invoice.issue",
             entity: "invoice",
-            entity_id: &number,
+            entity_id: &format!("{series}-{first:06}"),
             before: None,
-            after: Some(serde_json::json!({ "subscription": b.subscription, "period": month.label(), "gross_cents": t.gross.0 })),
+            after: Some(serde_json::json!({
+                "period": month.label(), "count": count, "gross_cents": gross.0,
+                "first": format!("{series}-{first:06}"), "last": format!("{series}-{last:06}"),
+            })),
         },
     )
     .await
     .map_err(Error::Storage)?;
     tx.commit().await.map_err(storage)?;
-    Ok(Some(Invoice {
-        number,
-        kind: DocumentKind::Invoice,
-        account: b.account.code.clone(),
-        subscription: Some(b.subscription.clone()),
-        period: month.label(),
-        issued_on,
-        lines,
-        breakdown: t.breakdown,
-        net: t.net,
-        tax: t.tax,
-        gross: t.gross,
-        corrects: None,
-        buyer: b.account.clone(),
-    }))
+    Ok((todo.len(), gross))
 }
 
 const INVOICE_COLUMNS: &str =
