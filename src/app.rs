@@ -52,6 +52,8 @@ pub struct AppState {
     pub verifier: Option<Arc<dyn social_tariff::verify::Verifier>>,
     /// The SMTP server for e-mail reminders, when one is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Billing runs started from the page, with their progress.
+    pub runs: crate::runs::Runs,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             poller,
             trap_metrics,
             secret_key: Arc::default(),
+            runs: crate::runs::Runs::default(),
         })
     }
 
@@ -604,6 +607,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/billing/runs/{period}/state",
+            Roles(BILLING_STAFF),
+            Api,
+            get(api::billing::run_state),
+        ),
+        route(
+            Method::GET,
             "/api/v1/billing/invoices",
             Roles(INVOICE_READERS),
             Api,
@@ -685,6 +695,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(BILLING_STAFF),
             Api,
             get(api::ledger::statement),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/billing/accounts/{code}/reminder",
+            Roles(BILLING_STAFF),
+            Api,
+            get(api::ledger::reminder),
         ),
         route(
             Method::POST,

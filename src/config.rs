@@ -116,6 +116,10 @@ pub struct Config {
     /// household) at `suspend_days`.
     #[serde(default)]
     pub dunning: billing::ledger::Schedule,
+    /// The régie as the public accountant knows it, for the PES V2 receipt
+    /// flow; absent: no PES export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pes: Option<billing::pes::PesConfig>,
     /// The general-ledger accounts of the FEC sales journal.
     #[serde(default)]
     pub accounting: billing::exports::Accounts,
@@ -669,6 +673,7 @@ impl Default for Config {
             payment_days: 30,
             sepa: None,
             dunning: billing::ledger::Schedule::default(),
+            pes: None,
             accounting: billing::exports::Accounts::default(),
             api_particulier: None,
             smtp: None,
@@ -828,6 +833,9 @@ impl Config {
         self.dunning
             .check()
             .map_err(|e| Error::Config(format!("dunning: {e}")))?;
+        if let Some(p) = &self.pes {
+            p.check().map_err(|e| Error::Config(format!("pes: {e}")))?;
+        }
         self.accounting
             .check()
             .map_err(|e| Error::Config(format!("accounting: {e}")))?;

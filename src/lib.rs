@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod openapi;
 pub mod provisioning_cli;
 pub mod routes;
+pub mod runs;
 pub mod server;
 pub mod social;
 pub mod storage;

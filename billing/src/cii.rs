@@ -7,78 +7,11 @@
 //! price. A credit note (type 381) carries positive amounts, as the
 //! standard reads them, and names the invoice it corrects (BG-3).
 
-use quick_xml::escape::escape;
-
 use crate::compute::Month;
 use crate::document::Seller;
 use crate::model::{AccountKind, DocumentKind, Invoice};
 use crate::money::{Cents, VatCategory};
-
-/// A tiny XML tree, written with quick-xml's escaping.
-enum Node {
-    El {
-        name: &'static str,
-        attrs: Vec<(&'static str, String)>,
-        children: Vec<Node>,
-    },
-    Text(String),
-}
-
-fn el(name: &'static str, children: Vec<Node>) -> Node {
-    Node::El {
-        name,
-        attrs: Vec::new(),
-        children,
-    }
-}
-
-fn text(name: &'static str, value: impl Into<String>) -> Node {
-    Node::El {
-        name,
-        attrs: Vec::new(),
-        children: vec![Node::Text(value.into())],
-    }
-}
-
-fn text_attr(name: &'static str, attr: (&'static str, &str), value: impl Into<String>) -> Node {
-    Node::El {
-        name,
-        attrs: vec![(attr.0, attr.1.to_owned())],
-        children: vec![Node::Text(value.into())],
-    }
-}
-
-fn write(node: &Node, out: &mut String, depth: usize) {
-    match node {
-        Node::Text(t) => out.push_str(&escape(t.as_str())),
-        Node::El {
-            name,
-            attrs,
-            children,
-        } => {
-            out.push_str(&"  ".repeat(depth));
-            out.push('<');
-            out.push_str(name);
-            for (k, v) in attrs {
-                out.push_str(&format!(" {k}=\"{}\"", escape(v.as_str())));
-            }
-            out.push('>');
-            let only_text = children.iter().all(|c| matches!(c, Node::Text(_)));
-            if only_text {
-                for c in children {
-                    write(c, out, 0);
-                }
-            } else {
-                out.push('\n');
-                for c in children {
-                    write(c, out, depth + 1);
-                }
-                out.push_str(&"  ".repeat(depth));
-            }
-            out.push_str(&format!("</{name}>\n"));
-        }
-    }
-}
+use crate::xml::{el, text, text_attr, write, Node};
 
 fn date(d: chrono::NaiveDate) -> Node {
     text_attr(

@@ -457,6 +457,59 @@ mod tests {
     }
 
     #[test]
+    fn a_reminder_names_what_is_owed_and_where_to_find_help() {
+        let payer = invoice(AccountKind::Household).buyer;
+        let open = [crate::ledger::Open {
+            invoice: "FA2026-000042".into(),
+            issued_on: "2026-12-01".parse().unwrap_or_default(),
+            due: crate::money::Cents(1495),
+        }];
+        let letter = text(&reminder_blocks(
+            &payer,
+            &seller(),
+            2,
+            &open,
+            "2027-01-15".parse().unwrap_or_default(),
+        ));
+        insta::assert_snapshot!(letter);
+        for needed in [
+            "Relance n° 2",
+            "14,95 €",
+            "FA2026-000042",
+            "FSL",
+            "n'est pas coupée",
+        ] {
+            assert!(letter.contains(needed), "{needed} missing");
+        }
+    }
+
+    #[test]
+    fn a_receipt_says_who_paid_how_much_and_what_it_settled() {
+        let payer = invoice(AccountKind::Household).buyer;
+        let p = crate::storage::ledger::Payment {
+            number: "PA2026-000007".into(),
+            account: payer.code.clone(),
+            method: crate::ledger::Method::Cheque,
+            amount: crate::money::Cents(2000),
+            received_on: "2026-12-12".parse().unwrap_or_default(),
+            reference: Some("0001234".into()),
+            reason: None,
+            allocations: vec![("FA2026-000042".into(), crate::money::Cents(1495))],
+        };
+        let receipt = text(&receipt_blocks(&p, &payer, &seller()));
+        insta::assert_snapshot!(receipt);
+        for needed in [
+            "Reçu de paiement PA2026-000007",
+            "20,00 €",
+            "chèque",
+            "0001234",
+            "14,95 €",
+        ] {
+            assert!(receipt.contains(needed), "{needed} missing");
+        }
+    }
+
+    #[test]
     fn a_business_invoice_states_penalties_and_a_credit_note_its_invoice() {
         let business = text(&blocks(&invoice(AccountKind::Business), &seller(), None));
         assert!(business.contains("SIREN : 732829320") && business.contains("40 €"));

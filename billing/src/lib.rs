@@ -17,10 +17,12 @@ pub mod exports;
 pub mod ledger;
 pub mod model;
 pub mod money;
+pub mod pes;
 pub mod run;
 pub mod sepa;
 pub mod storage;
 pub mod sync;
+mod xml;
 
 /// What can go wrong in billing.
 #[derive(Debug, thiserror::Error)]

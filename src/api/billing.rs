@@ -233,13 +233,27 @@ pub async fn issue(
     ))
 }
 
-/// Issues a month, checking the month is over; for the API and the page.
-pub async fn issue_month(
-    state: &AppState,
-    me: &Principal,
+/// How a run started from the page stands (progress, then its report).
+#[utoipa::path(get, path = "/api/v1/billing/runs/{period}/state", operation_id = "run_state", tag = "billing",
+    security(("bearer" = [])), params(("period" = String, Path, example = "2026-11")),
+    responses((status = 200, description = "the run's progress", body = crate::runs::RunState),
+        (status = 404, body = ErrorBody, description = "no run of this month started since the server started")))]
+pub async fn run_state(
+    State(state): State<AppState>,
+    Path(period): Path<String>,
+) -> Result<Json<crate::runs::RunState>, ApiError> {
+    state
+        .runs
+        .get(period.trim())
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("run of {period}")).into())
+}
+
+/// The month to issue and the issue date, checked: the month is over.
+pub fn month_to_issue(
     period: &str,
     issued_on: Option<&str>,
-) -> Result<Report, Error> {
+) -> Result<(Month, chrono::NaiveDate), Error> {
     let month = Month::parse(period)?;
     let issued_on = issued_on
         .map(|d| day("issued_on", d))
@@ -252,6 +266,17 @@ pub async fn issue_month(
             month.last
         )));
     }
+    Ok((month, issued_on))
+}
+
+/// Issues a month, checking the month is over; for the API.
+pub async fn issue_month(
+    state: &AppState,
+    me: &Principal,
+    period: &str,
+    issued_on: Option<&str>,
+) -> Result<Report, Error> {
+    let (month, issued_on) = month_to_issue(period, issued_on)?;
     Ok(billing::run::issue(&state.db, &me.actor(), month, issued_on).await?)
 }
 

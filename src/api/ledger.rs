@@ -362,14 +362,18 @@ pub struct PeriodQuery {
     pub from: String,
     /// Last day (YYYY-MM-DD).
     pub to: String,
+    /// For `pes`: the number of the first bordereau (1 by default).
+    #[serde(default)]
+    pub bordereau: Option<u32>,
 }
 
 /// The accountant's exports of a period: `fec` (the sales journal, FEC
 /// layout, tab-separated), `register` (invoices and credit notes with VAT
 /// per rate), `payments` (the payments journal) and `arrears` (what is
-/// owed by age on the period's last day), CSV in UTF-8.
+/// owed by age on the period's last day), CSV in UTF-8; `pes`, the PES V2
+/// receipt flow (titres de recette) when the configuration has `[pes]`.
 #[utoipa::path(get, path = "/api/v1/billing/exports/{kind}", operation_id = "billing_export", tag = "billing",
-    security(("bearer" = [])), params(("kind" = String, Path, description = "fec, register, payments or arrears"), PeriodQuery),
+    security(("bearer" = [])), params(("kind" = String, Path, description = "fec, register, payments, arrears or pes"), PeriodQuery),
     responses((status = 200, description = "the file", content_type = "text/csv"),
         (status = 404, body = ErrorBody, description = "no such export"),
         (status = 422, body = ErrorBody, description = "bad dates")))]
@@ -410,6 +414,20 @@ pub async fn export(
             format!("paiements-{from}-{to}.csv"),
             "text/csv; charset=utf-8",
         ),
+        "pes" => {
+            let Some(pes) = &state.config.pes else {
+                return Err(Error::Invalid(
+                    "the PES V2 flow needs the [pes] section of the configuration (poste_comptable, siret, libelle_budget)".into(),
+                )
+                .into());
+            };
+            let docs = billing::storage::issued_between(&state.db, from, to).await?;
+            (
+                billing::pes::pes_aller(&docs, pes, to, q.bordereau.unwrap_or(1).max(1)),
+                format!("PES_Aller-{from}-{to}.xml"),
+                "application/xml",
+            )
+        }
         "arrears" => (
             arrears_csv(&state, to).await?,
             format!("impayes-{to}.csv"),
@@ -459,4 +477,40 @@ async fn arrears_csv(state: &AppState, on: chrono::NaiveDate) -> Result<String, 
         i = j;
     }
     Ok(out)
+}
+
+/// The reminder letter of an account: its open invoices and what is owed,
+/// numbered after the last reminder step the dunning pass recorded.
+#[utoipa::path(get, path = "/api/v1/billing/accounts/{code}/reminder", operation_id = "reminder_letter", tag = "billing",
+    security(("bearer" = [])), params(("code" = String, Path)),
+    responses((status = 200, description = "the letter", content_type = "application/pdf"),
+        (status = 404, body = ErrorBody, description = "no such account"),
+        (status = 422, body = ErrorBody, description = "the account owes nothing")))]
+pub async fn reminder(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = billing::storage::account(&state.db, &code).await?;
+    let balance = store::balance(&state.db, &account.code).await?;
+    if balance.open.is_empty() {
+        return Err(Error::Invalid(format!("the account {} owes nothing", account.code)).into());
+    }
+    let n = store::steps(&state.db, &account.code)
+        .await?
+        .iter()
+        .filter(|s| s.action == "reminder")
+        .map(|s| s.step)
+        .max()
+        .unwrap_or(1);
+    let seller = seller(&state);
+    let blocks = billing::document::reminder_blocks(
+        &account,
+        &seller,
+        usize::try_from(n).unwrap_or(1),
+        &balance.open,
+        today(),
+    );
+    let name = format!("relance-{}", account.code);
+    let bytes = billing::document::render(format!("Relance {}", account.code), &seller, blocks)?;
+    Ok(pdf_response(&name, bytes))
 }

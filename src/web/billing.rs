@@ -69,10 +69,22 @@ async fn runs_render(
     issued.reverse();
     issued.truncate(100);
     let csrf = me.csrf_token.clone().unwrap_or_default();
+    let running = state
+        .runs
+        .get(&month.label())
+        .filter(|r| r.status == "running");
     let body = html! {
         h1 { "Facturation mensuelle" }
         (error_summary(errors))
         @if let Some(n) = notice { (n) }
+        @if let Some(r) = &running {
+            // The page reloads itself until the run is over.
+            meta http-equiv="refresh" content="2";
+            div class="info" role="status" {
+                p { "Émission des factures de " (r.period) " en cours : " (r.done) " abonnements traités sur " (r.total) "." }
+                progress max=(r.total.max(1)) value=(r.done) aria-label="Avancement de l'émission" { (r.done) " / " (r.total) }
+            }
+        }
         form method="get" action=(RUNS) {
             div class="champ" {
                 label for="periode" { "Mois à facturer" span class="aide" { "AAAA-MM, par exemple " (last_month().label()) "." } }
@@ -105,7 +117,7 @@ async fn runs_render(
                 ul { @for a in &preview.anomalies { li { (a) } } }
             }
         }
-        @if preview.to_issue > 0 {
+        @if preview.to_issue > 0 && running.is_none() {
             form method="post" action={ (RUNS) "/" (month.label()) } {
                 input type="hidden" name="csrf_token" value=(csrf);
                 p { "L'émission numérote les factures sans trou ; relancer une émission n'émet rien deux fois." }
@@ -171,7 +183,44 @@ pub async fn issue(
     Path(period): Path<String>,
     Form(_): Form<IssueForm>,
 ) -> PageResult {
-    match crate::api::billing::issue_month(&state, &me, &period, None).await {
+    let (month, issued_on) = match crate::api::billing::month_to_issue(&period, None) {
+        Ok(m) => m,
+        Err(Error::Invalid(m)) => {
+            return runs_render(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &period,
+                None,
+                &[("periode", m)],
+            )
+            .await
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .runs
+        .start(state.db.clone(), me.actor(), month, issued_on);
+    // A small run ends while the accountant waits; a large one goes on in
+    // the background and the page shows its progress.
+    let mut finished = None;
+    for _ in 0..40 {
+        match state.runs.get(&month.label()) {
+            Some(s) if s.status != "running" => {
+                finished = Some(s);
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    let outcome = match finished {
+        None => return runs_render(&state, &me, StatusCode::ACCEPTED, &period, None, &[]).await,
+        Some(s) => match (s.report, s.error) {
+            (Some(r), _) => Ok(r),
+            (None, e) => Err(Error::Invalid(e.unwrap_or_default())),
+        },
+    };
+    match outcome {
         Ok(r) => {
             let msg = format!(
                 "{} facture(s) émise(s) pour {}, {} TTC ; {} déjà émise(s).",

@@ -142,6 +142,7 @@ async fn account_render(
                     td class="nombre" { (o.due) }
                 } } }
             }
+            p { a href={ "/api/v1/billing/accounts/" (account.code) "/reminder" } { "Lettre de relance (PDF)" } }
         }
         h2 { "Encaisser au guichet" }
         form method="post" action={ (path) "/paiement" } {

@@ -321,6 +321,15 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text.contains("montant-erreur"), "{}", refused.text);
 
+    let letter = get(
+        &t,
+        &compta,
+        &format!("/api/v1/billing/accounts/{roux}/reminder"),
+    )
+    .await;
+    assert_eq!(letter.status, StatusCode::OK);
+    assert!(letter.text.starts_with("%PDF"));
+
     // The pass is idempotent: nothing changes on a second run.
     let r = dunning(&t, &compta, "2026-12-11").await;
     assert_eq!(
@@ -588,4 +597,46 @@ async fn transfers_are_matched_by_reference_and_imported_once() {
     let faults = billing::ledger::parse_transfers(b"date;montant;libelle\n01/12/2026;1,234;X\n")
         .unwrap_err();
     assert_eq!((faults[0].line, faults[0].field.as_str()), (2, "montant"));
+}
+
+#[tokio::test]
+async fn the_pes_flow_needs_its_configuration_and_carries_the_period() {
+    let pes = billing::pes::PesConfig {
+        poste_comptable: "035000".into(),
+        siret: "21350000000017".into(),
+        code_budget: "01".into(),
+        libelle_budget: "Régie de la fibre".into(),
+        nature: "706".into(),
+    };
+    let with = TestApp::with_config(|c| c.pes = Some(pes)).await;
+    let without = TestApp::new().await;
+    for t in [&with, &without] {
+        let sys = regie_core::audit::Actor::system("test");
+        regie_tests::billing_offer(t.db(), "F300", 2990).await;
+        let a = regie_tests::billing_account(t.db(), "Famille Petit", None).await;
+        billing::storage::subscribe(t.db(), &sys, &a, "RGE-PES-0001", "F300", d("2026-10-01"))
+            .await
+            .unwrap();
+        billing::run::issue(
+            t.db(),
+            &sys,
+            billing::compute::Month::parse("2026-10").unwrap(),
+            d("2026-11-02"),
+        )
+        .await
+        .unwrap();
+    }
+    let uri = "/api/v1/billing/exports/pes?from=2026-11-01&to=2026-11-30&bordereau=12";
+    let compta = without.user("compta", &[Role::Accountant]).await;
+    let token = without.token_for(&compta).await;
+    let r = get(&without, &token, uri).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let compta = with.user("compta", &[Role::Accountant]).await;
+    let token = with.token_for(&compta).await;
+    let r = get(&with, &token, uri).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert!(r.text.contains("<IdBord V=\"12\">"), "{}", r.text);
+    assert!(r.text.contains("FA2026-000001"));
+    assert!(r.text.contains("<MtBordHT V=\"24.92\">"));
 }

@@ -135,6 +135,14 @@ pub const COMPONENT: Component = Component {
                 since TEXT NOT NULL
             );",
         ),
+        Migration::portable(
+            5,
+            "periods_by_subscription",
+            // A run reads the month page by page in subscription order;
+            // registers and journals read a period's documents.
+            "CREATE INDEX bil_periods_subscription ON bil_periods (subscription_id, from_day);
+            CREATE INDEX bil_invoices_issued ON bil_invoices (issued_on);",
+        ),
     ],
 };
 
@@ -997,20 +1005,40 @@ async fn select_invoices(
     number: Option<&str>,
     issued: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<Vec<Invoice>> {
-    let rows = sqlx::query(&format!(
+    // Only the filters given, so each one can use its index (a
+    // "$1 IS NULL OR …" filter makes the planner scan every invoice).
+    let mut filters = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut add = |sql: &str, v: String| {
+        values.push(v);
+        filters.push(sql.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(a) = account {
+        add("a.code = ?", a.to_owned());
+    }
+    if let Some(n) = number {
+        add("i.number = ?", n.to_owned());
+    }
+    if let Some((from, to)) = issued {
+        add("i.issued_on >= ?", from.to_string());
+        add("i.issued_on <= ?", to.to_string());
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
          LEFT JOIN bil_subscriptions s ON s.id = i.subscription_id LEFT JOIN bil_invoices c ON c.id = i.corrects
-         WHERE ($1 IS NULL OR a.code = $1) AND ($2 IS NULL OR i.number = $2)
-           AND ($3 IS NULL OR i.issued_on >= $3) AND ($4 IS NULL OR i.issued_on <= $4)
-         ORDER BY i.series, i.seq"
-    ))
-    .bind(account)
-    .bind(number)
-    .bind(issued.map(|(f, _)| f.to_string()))
-    .bind(issued.map(|(_, t)| t.to_string()))
-    .fetch_all(db.pool())
-    .await
-    .map_err(storage)?;
+         {filter} ORDER BY i.series, i.seq"
+    );
+    let rows = values
+        .iter()
+        .fold(sqlx::query(&sql), |q, v| q.bind(v.clone()))
+        .fetch_all(db.pool())
+        .await
+        .map_err(storage)?;
     rows.iter().map(invoice_from).collect()
 }
 
