@@ -1,6 +1,7 @@
 //! A month's billing run: previewed (totals, counts per offer, anomalies)
-//! without writing anything, then issued page by page (500 subscriptions
-//! read, computed and inserted in one transaction), so memory stays flat
+//! without writing anything, then issued page by page (1,000 subscriptions
+//! read, computed and inserted in one transaction, the next page read while
+//! this one is written), so memory stays flat
 //! whatever the network's size. Issuing twice issues nothing new; a run
 //! killed midway and started again completes the month without a gap.
 
@@ -38,7 +39,7 @@ pub struct Report {
 pub type Progress<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
 
 /// Subscriptions read, computed and issued at a time.
-const PAGE: usize = 500;
+const PAGE: usize = 1000;
 
 async fn walk(
     db: &Db,
@@ -63,11 +64,9 @@ async fn walk(
     };
     let total = storage::billable_count(db, month).await?;
     let mut done = 0;
-    let mut after = 0;
-    loop {
-        let page = storage::billable_page(db, month, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.subscription_id;
+    let mut page = storage::billable_page(db, month, 0, PAGE).await?;
+    while let Some(last) = page.last() {
+        let after = last.subscription_id;
         progress(done, total);
         done += page.len();
         // Issuing checks under the series lock; a preview asks here.
@@ -119,14 +118,27 @@ async fn walk(
             }
             items.push((b, lines));
         }
-        if let Some((actor, issued_on)) = issue {
-            let (issued, gross) = storage::issue_batch(db, actor, &items, month, issued_on).await?;
-            // A concurrent run may have issued some of the page meanwhile.
-            report.already += items.len() - issued;
-            report.issued += issued;
-            report.to_issue += issued;
-            report.gross = report.gross.checked_add(gross)?;
-        }
+        // The next page is read while this one is written: the reads
+        // (periods, accounts) do not depend on the invoices being inserted.
+        let next = storage::billable_page(db, month, after, PAGE);
+        let next = match issue {
+            Some((actor, issued_on)) => {
+                let (written, next) = tokio::join!(
+                    storage::issue_batch(db, actor, &items, month, issued_on),
+                    next
+                );
+                let (issued, gross) = written?;
+                // A concurrent run may have issued some of the page meanwhile.
+                report.already += items.len() - issued;
+                report.issued += issued;
+                report.to_issue += issued;
+                report.gross = report.gross.checked_add(gross)?;
+                next?
+            }
+            None => next.await?,
+        };
+        drop(items);
+        page = next;
     }
     progress(done, total);
     Ok(report)
