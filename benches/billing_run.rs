@@ -10,8 +10,8 @@
 //! 1. the run (`billing::run::issue`): wall time and peak memory (the
 //!    process's high-water mark, reset just before the run);
 //! 2. a plain batched insert of as many invoice rows (same columns, lines
-//!    as JSON of the same size, bound values, 500 rows a statement and
-//!    1,000 a transaction, as the run writes them)
+//!    as JSON of the same size, bound values, as many rows a statement and
+//!    a transaction as the run writes)
 //!    into a scratch table: the floor any run must pay to write them; the
 //!    ratio run / bare insert is the figure to watch (target: 3 or less);
 //! 3. credit notes on 2 % of the invoices;
@@ -227,14 +227,18 @@ async fn main() -> anyhow::Result<()> {
     .execute(db.pool())
     .await?;
     let started = Instant::now();
-    // The same shape of statement as the run: 500 rows of 15 bound values,
-    // one transaction per 1,000 rows.
+    // The same shape of statement as the run: 200 (SQLite) or 500
+    // (PostgreSQL) rows of 15 bound values, one transaction per 1,000 rows.
+    let per_statement = match db.backend() {
+        regie_core::db::Backend::Sqlite => 200,
+        regie_core::db::Backend::Postgres => 500,
+    };
     let lines_json = lines_json.replace("''", "'");
     let buyer_json = buyer_json.replace("''", "'");
     let ids: Vec<i64> = (1..=i64::try_from(report.issued)?).collect();
     for page in ids.chunks(1000) {
         let mut tx = db.pool().begin().await?;
-        for chunk in page.chunks(500) {
+        for chunk in page.chunks(per_statement) {
             let mut sql = String::from(
                 "INSERT INTO bench_invoices (id, number, series, seq, kind, account_id, subscription_id, period, issued_on,
                     net_cents, tax_cents, gross_cents, lines_json, buyer_json, created_at) VALUES ",
