@@ -13,7 +13,7 @@ use regie_core::{time, Db};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::{day, next_number, storage, Result};
+use super::{account_id, day, next_number, storage, Result};
 use crate::ledger::{allocate, BankLine, Fault, Method, Open, ReturnReason, Returned};
 use crate::money::Cents;
 use crate::Error;
@@ -57,17 +57,6 @@ struct Entry<'a> {
     reverses: Option<i64>,
     collection: Option<i64>,
     import_key: Option<&'a str>,
-}
-
-async fn account_id(conn: &mut AnyConnection, code: &str) -> Result<i64> {
-    sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
-        .bind(code.trim())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(storage)?
-        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", code.trim())))?
-        .try_get("id")
-        .map_err(storage)
 }
 
 /// Inserts an entry with the next number of its year; answers its id and

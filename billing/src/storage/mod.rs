@@ -182,6 +182,18 @@ pub mod ledger;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The id of an account by its code, in the caller's transaction.
+async fn account_id(conn: &mut sqlx::AnyConnection, code: &str) -> Result<i64> {
+    sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
+        .bind(code.trim())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", code.trim())))?
+        .try_get("id")
+        .map_err(storage)
+}
+
 fn storage(e: impl Into<regie_core::CoreError>) -> Error {
     Error::Storage(e.into())
 }
@@ -426,14 +438,7 @@ pub async fn subscribe(
     on: NaiveDate,
 ) -> Result<Subscription> {
     let mut tx = db.begin().await.map_err(storage)?;
-    let account_id: i64 = sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
-        .bind(account_code.trim())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(storage)?
-        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", account_code.trim())))?
-        .try_get("id")
-        .map_err(storage)?;
+    let account_id = account_id(&mut tx, account_code).await?;
     let (offer_id, offer) = offer_row(&mut tx, offer_code).await?;
     if on < offer.valid_from || offer.valid_to.is_some_and(|to| on > to) {
         return Err(Error::Invalid(format!(
@@ -1262,14 +1267,7 @@ pub async fn add_mandate(
         ));
     }
     let mut tx = db.begin().await.map_err(storage)?;
-    let account_id: i64 = sqlx::query("SELECT id FROM bil_accounts WHERE code = $1")
-        .bind(account_code.trim())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(storage)?
-        .ok_or_else(|| Error::NotFound(format!("aucun compte « {} »", account_code.trim())))?
-        .try_get("id")
-        .map_err(storage)?;
+    let account_id = account_id(&mut tx, account_code).await?;
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM bil_mandates WHERE account_id = $1")
         .bind(account_id)
         .fetch_one(&mut *tx)
