@@ -1,7 +1,7 @@
 //! Benchmark of a monthly billing run. Prints figures; asserts nothing.
 //!
 //! cargo bench --bench billing_run -- [--subscriptions N] [--postgres SERVER_URL]
-//!     [--pdfs N]
+//!     [--pdfs N] [--keep]
 //!
 //! Generates N subscriptions (default 100,000) for November 2026, one
 //! household account each: 10 % under the social tariff, 5 % starting on
@@ -16,6 +16,8 @@
 //!    ratio run / bare insert is the figure to watch (target: 3 or less);
 //! 3. credit notes on 2 % of the invoices;
 //! 4. PDFs of a sample of invoices rendered on every core.
+//!
+//! `--keep` leaves the PostgreSQL database in place, to look at its plans.
 //!
 //! The generated rows go straight into the tables (the services would take
 //! longer than what is measured); they are what the services would write.
@@ -184,6 +186,11 @@ async fn main() -> anyhow::Result<()> {
         (0..n).map(|i| format!("({}, '{}', 1, 'billed')", i + 1, start(i))),
     )
     .await?;
+    if db.backend() == regie_core::db::Backend::Postgres {
+        // Autovacuum analyzes freshly loaded tables within a minute or so;
+        // a month-end run meets a database with statistics.
+        sqlx::query("ANALYZE").execute(db.pool()).await?;
+    }
     println!(
         "generated in {:.1} s (10 % social tariff, 5 % prorated)",
         started.elapsed().as_secs_f64()
@@ -191,6 +198,13 @@ async fn main() -> anyhow::Result<()> {
 
     // --- The run ----------------------------------------------------------
     let month = Month::parse("2026-11")?;
+    let started = Instant::now();
+    let preview = billing::run::preview(&db, month).await?;
+    println!(
+        "preview (read and compute, nothing written): {} invoices, {:.1} s",
+        preview.to_issue,
+        started.elapsed().as_secs_f64()
+    );
     let rss_before = status_kb("VmRSS:");
     reset_peak();
     let started = Instant::now();
@@ -343,7 +357,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     db.close().await;
-    if let Some((server, name)) = pg {
+    if let Some((server, name)) = pg.filter(|(_, name)| {
+        let keep = std::env::args().any(|a| a == "--keep");
+        if keep {
+            println!("database {name} kept");
+        }
+        !keep
+    }) {
         let admin = Db::connect(&DatabaseUrl::parse(&format!("{server}/postgres"))?, 1).await?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(admin.pool())

@@ -69,17 +69,9 @@ async fn walk(
         let after = last.subscription_id;
         progress(done, total);
         done += page.len();
-        // Issuing checks under the series lock; a preview asks here.
-        let invoiced = match issue {
-            Some(_) => Default::default(),
-            None => {
-                let ids: Vec<i64> = page.iter().map(|b| b.subscription_id).collect();
-                storage::invoiced(db, &ids, month).await?
-            }
-        };
         let mut items = Vec::with_capacity(page.len());
         for b in &page {
-            if invoiced.contains(&b.subscription_id) {
+            if b.invoiced {
                 report.already += 1;
                 continue;
             }

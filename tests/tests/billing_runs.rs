@@ -247,6 +247,25 @@ async fn a_month_is_billed_once_with_hand_computed_totals() {
     ] {
         assert!(sqlx::query(sql).execute(db.pool()).await.is_err(), "{sql}");
     }
+    // An invoice names an existing account and subscription (a foreign key
+    // on SQLite, a check per statement on PostgreSQL), and neither can be
+    // deleted once it has invoices.
+    for (account, subscription) in [("999999", "NULL"), ("1", "999999")] {
+        let sql = format!(
+            "INSERT INTO bil_invoices (number, series, seq, kind, account_id, subscription_id, period, issued_on,
+                net_cents, tax_cents, gross_cents, lines_json, buyer_json, created_at)
+             VALUES ('FX-1', 'FX', 1, 'invoice', {account}, {subscription}, '2026-11', '2026-12-01', 0, 0, 0, '[]', '{{}}', 'now')"
+        );
+        assert!(sqlx::query(&sql).execute(db.pool()).await.is_err(), "{sql}");
+    }
+    for sql in ["DELETE FROM bil_subscriptions", "DELETE FROM bil_accounts"] {
+        assert!(sqlx::query(sql).execute(db.pool()).await.is_err(), "{sql}");
+    }
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bil_invoices WHERE number = 'FX-1'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, 0);
 }
 
 #[tokio::test]
