@@ -334,20 +334,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let started = Instant::now();
-    let bytes: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = docs
-            .chunks(docs.len().div_ceil(cores).max(1))
-            .map(|part| {
-                let seller = &seller;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|d| billing::document::pdf(d, seller, None).map_or(0, |b| b.len()))
-                        .sum::<usize>()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
-    });
+    let docs: Vec<_> = docs.into_iter().map(|d| (d, None)).collect();
+    let bytes: usize = billing::document::pdfs(&docs, &seller, cores)
+        .into_iter()
+        .map(|r| r.map_or(0, |b| b.len()))
+        .sum();
     let pdf_s = started.elapsed().as_secs_f64();
     println!(
         "PDFs: {} on {cores} cores in {pdf_s:.1} s ({:.0}/s, {} kB each on average)",

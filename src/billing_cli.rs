@@ -82,6 +82,18 @@ pub async fn run(
             );
             Ok(())
         }
+        BillingCommand::Pdfs { period, output } => {
+            let month = Month::parse(&period)?;
+            let started = std::time::Instant::now();
+            let written = write_pdfs(db, config, &month.label(), &output).await?;
+            println!(
+                "{}: {written} document(s) written to {} in {:.1} s",
+                month.label(),
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         BillingCommand::Preview { period, format } => {
             let month = Month::parse(&period)?;
             let report = billing::run::preview(db, month).await?;
@@ -135,6 +147,91 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// Writes the PDFs of a period's documents into `dir`, a page of 500 at a
+/// time (memory stays flat), each page rendered on every core. A file is
+/// written under a temporary name, then renamed: an interrupted run
+/// leaves no truncated PDF behind, and running again replaces them all.
+async fn write_pdfs(
+    db: &Db,
+    config: &crate::config::Config,
+    period: &str,
+    dir: &std::path::Path,
+) -> Result<usize, Error> {
+    const PAGE: usize = 500;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    let seller = std::sync::Arc::new(config.seller());
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} PDF written, {per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let mut after = 0;
+    let mut written = 0;
+    loop {
+        let page = billing::storage::period_documents(db, period, after, PAGE).await?;
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            break;
+        };
+        after = last.id;
+        // The pre-notification goes on the invoices of accounts paying by
+        // direct debit, as on the invoice downloaded from the page.
+        let mandates = match &config.sepa {
+            Some(_) => {
+                let low = page
+                    .iter()
+                    .map(|d| d.account_id)
+                    .min()
+                    .unwrap_or(first.account_id);
+                let high = page
+                    .iter()
+                    .map(|d| d.account_id)
+                    .max()
+                    .unwrap_or(first.account_id);
+                billing::storage::live_mandates_between(db, low, high).await?
+            }
+            None => Default::default(),
+        };
+        let docs: Vec<_> = page
+            .into_iter()
+            .map(|d| {
+                let notice = config.sepa.as_ref().and_then(|sepa| {
+                    mandates.get(&d.document.account).and_then(|m| {
+                        billing::document::DebitNotice::new(
+                            &d.document,
+                            m,
+                            &sepa.creditor_id,
+                            config.payment_days.max(sepa.prenotice_days),
+                        )
+                    })
+                });
+                (d.document, notice)
+            })
+            .collect();
+        // Rendering is CPU work: off the async workers, on its own threads.
+        let seller = std::sync::Arc::clone(&seller);
+        let (docs, rendered) = tokio::task::spawn_blocking(move || {
+            let rendered = billing::document::pdfs(&docs, &seller, threads);
+            (docs, rendered)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("rendering the PDFs stopped: {e}")))?;
+        for ((doc, _), pdf) in docs.iter().zip(rendered) {
+            let bytes = pdf?;
+            let path = dir.join(format!("{}.pdf", doc.number));
+            let partial = dir.join(format!(".{}.pdf.part", doc.number));
+            std::fs::write(&partial, bytes)
+                .and_then(|()| std::fs::rename(&partial, &path))
+                .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            written += 1;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(written)
 }
 
 /// Keeps subscriptions in step with their lines: every minute, billing

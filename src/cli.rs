@@ -78,6 +78,18 @@ pub enum BillingCommand {
         #[arg(long, default_value = "08")]
         version: String,
     },
+    /// Write the PDFs of a month's invoices and of the credit notes
+    /// correcting them into a directory (for printing and posting),
+    /// rendered on every core.
+    Pdfs {
+        /// The month, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        /// The directory to write `NUMBER.pdf` files into (created if
+        /// missing; files already there are replaced).
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
     /// Issue the month's invoices not yet issued; safe to run again after
     /// an interruption.
     Run {

@@ -743,6 +743,17 @@ impl Config {
         Ok(drivers)
     }
 
+    /// The régie as seller on its invoices.
+    pub fn seller(&self) -> billing::document::Seller {
+        billing::document::Seller {
+            name: self.regie_name.clone(),
+            address: self.regie_address.clone(),
+            siren: self.regie_siren.clone(),
+            vat_number: self.regie_vat_number.clone(),
+            payment_days: self.payment_days,
+        }
+    }
+
     /// How provisioning talks to the network.
     pub fn provisioning_settings(&self) -> provisioning::service::Settings {
         provisioning::service::Settings {

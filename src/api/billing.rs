@@ -415,13 +415,7 @@ pub async fn credit_note(
 
 /// The régie as seller, from the configuration.
 pub fn seller(state: &AppState) -> billing::document::Seller {
-    billing::document::Seller {
-        name: state.config.regie_name.clone(),
-        address: state.config.regie_address.clone(),
-        siren: state.config.regie_siren.clone(),
-        vat_number: state.config.regie_vat_number.clone(),
-        payment_days: state.config.payment_days,
-    }
+    state.config.seller()
 }
 
 /// A document the caller may read, as PDF.
@@ -502,20 +496,14 @@ pub async fn debit_notice(
     let Some(sepa) = &state.config.sepa else {
         return Ok(None);
     };
-    if inv.kind != billing::model::DocumentKind::Invoice {
-        return Ok(None);
-    }
     let Some(m) = billing::storage::live_mandate(&state.db, &inv.account).await? else {
         return Ok(None);
     };
     let days = state.config.payment_days.max(sepa.prenotice_days);
-    Ok(Some(billing::document::DebitNotice {
-        on: inv
-            .issued_on
-            .checked_add_days(chrono::Days::new(u64::from(days)))
-            .unwrap_or(inv.issued_on),
-        rum: m.rum,
-        iban: m.iban.masked(),
-        creditor_id: sepa.creditor_id.clone(),
-    }))
+    Ok(billing::document::DebitNotice::new(
+        inv,
+        &m,
+        &sepa.creditor_id,
+        days,
+    ))
 }

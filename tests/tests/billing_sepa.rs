@@ -274,3 +274,159 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         "{text}"
     );
 }
+
+/// The text of a PDF as rendered, words separated by single spaces; `None`
+/// when poppler's pdftotext is missing (and allowed to be).
+fn pdf_words(path: &std::path::Path) -> Option<String> {
+    let Ok(out) = Command::new("pdftotext").arg(path).arg("-").output() else {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "pdftotext is required"
+        );
+        return None;
+    };
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+#[tokio::test]
+async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
+    let t = regie_tests::TestApp::with_config(|c| {
+        c.sepa = Some(regie::config::SepaConfig {
+            creditor_id: "FR72ZZZ123456".into(),
+            iban: "FR7630006000011234567890189".into(),
+            bic: "AGRIFRPP".into(),
+            prenotice_days: 14,
+        })
+    })
+    .await;
+    let db = t.db();
+    let sys = Actor::system("test");
+    regie_tests::billing_offer(db, "F300", 2990).await;
+    let mut accounts = Vec::new();
+    for (i, name) in ["Famille Martin", "Famille Durand", "Famille Petit"]
+        .iter()
+        .enumerate()
+    {
+        let a = regie_tests::billing_account(db, name, None).await;
+        billing::storage::subscribe(
+            db,
+            &sys,
+            &a,
+            &format!("RGE-MAIL-{i:04}"),
+            "F300",
+            d("2026-10-01"),
+        )
+        .await
+        .unwrap();
+        accounts.push(a);
+    }
+    let iban = Iban::parse("FR7630006000011234567890189").unwrap();
+    let m = billing::storage::add_mandate(
+        db,
+        &sys,
+        &accounts[1],
+        "Famille Durand",
+        &iban,
+        None,
+        d("2026-10-02"),
+    )
+    .await
+    .unwrap();
+    billing::run::issue(db, &sys, Month::parse("2026-11").unwrap(), d("2026-12-01"))
+        .await
+        .unwrap();
+    // December's invoices are not November's mailing.
+    billing::run::issue(db, &sys, Month::parse("2026-12").unwrap(), d("2027-01-01"))
+        .await
+        .unwrap();
+    let nov: Vec<_> = billing::storage::invoices(db, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.period == "2026-11")
+        .collect();
+    assert_eq!(nov.len(), 3);
+    let mut part = nov[2].lines[0].clone();
+    part.net = billing::money::Cents(500);
+    let credit =
+        billing::storage::credit_note(db, &sys, &nov[2].number, vec![part], d("2026-12-05"))
+            .await
+            .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("courrier");
+    regie::billing_cli::run(
+        db,
+        &t.state.config,
+        regie::cli::BillingCommand::Pdfs {
+            period: "2026-11".into(),
+            output: out.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = nov
+        .iter()
+        .map(|i| format!("{}.pdf", i.number))
+        .chain([format!("{}.pdf", credit.number)])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        files, expected,
+        "the month's documents, nothing half-written"
+    );
+
+    let debited = nov.iter().find(|i| i.account == m.account).unwrap();
+    let Some(text) = pdf_words(&out.join(format!("{}.pdf", debited.number))) else {
+        return;
+    };
+    assert!(
+        text.contains(&m.rum) && text.contains("31/12/2026"),
+        "{text}"
+    );
+    let other = nov.iter().find(|i| i.account != m.account).unwrap();
+    let text = pdf_words(&out.join(format!("{}.pdf", other.number))).unwrap_or_default();
+    assert!(
+        text.contains(&other.number) && !text.contains("pré-notification"),
+        "{text}"
+    );
+    let text = pdf_words(&out.join(format!("{}.pdf", credit.number))).unwrap_or_default();
+    assert!(
+        text.contains("Avoir") && text.contains(&nov[2].number),
+        "{text}"
+    );
+
+    // Bad input: a month that is not one, a directory under a file.
+    let bad = regie::billing_cli::run(
+        db,
+        &t.state.config,
+        regie::cli::BillingCommand::Pdfs {
+            period: "2026-13".into(),
+            output: out.clone(),
+        },
+    )
+    .await;
+    assert!(bad.is_err());
+    let file = dir.path().join("fichier");
+    std::fs::write(&file, "x").unwrap();
+    let bad = regie::billing_cli::run(
+        db,
+        &t.state.config,
+        regie::cli::BillingCommand::Pdfs {
+            period: "2026-11".into(),
+            output: file.join("sous"),
+        },
+    )
+    .await;
+    assert!(bad.unwrap_err().to_string().contains("cannot create"));
+}
