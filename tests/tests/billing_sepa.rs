@@ -194,9 +194,9 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     }
 }
 
-#[tokio::test]
-async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
-    let t = regie_tests::TestApp::with_config(|c| {
+/// The application with the régie configured as a SEPA creditor.
+async fn app_with_sepa() -> regie_tests::TestApp {
+    regie_tests::TestApp::with_config(|c| {
         c.sepa = Some(regie::config::SepaConfig {
             creditor_id: "FR72ZZZ123456".into(),
             iban: "FR7630006000011234567890189".into(),
@@ -204,7 +204,12 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
             prenotice_days: 14,
         })
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
+    let t = app_with_sepa().await;
     let db = t.db();
     let sys = Actor::system("test");
     regie_tests::billing_offer(db, "F300", 2990).await;
@@ -287,15 +292,7 @@ fn pdf_words(path: &std::path::Path) -> Option<String> {
 
 #[tokio::test]
 async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
-    let t = regie_tests::TestApp::with_config(|c| {
-        c.sepa = Some(regie::config::SepaConfig {
-            creditor_id: "FR72ZZZ123456".into(),
-            iban: "FR7630006000011234567890189".into(),
-            bic: "AGRIFRPP".into(),
-            prenotice_days: 14,
-        })
-    })
-    .await;
+    let t = app_with_sepa().await;
     let db = t.db();
     let sys = Actor::system("test");
     regie_tests::billing_offer(db, "F300", 2990).await;

@@ -1540,9 +1540,10 @@ pub async fn prepare_collections(
         .await
         .map_err(storage)?;
     let rows = sqlx::query(
-        "SELECT i.id, i.number, i.gross_cents, i.account_id, m.id AS mandate_id, m.rum, m.holder, m.iban, m.bic, m.signed_on,
+        "SELECT i.id, i.number, i.gross_cents, i.account_id, m.id AS mandate_id, m.rum, a.code, m.holder, m.iban, m.bic, m.signed_on,
                 (SELECT COUNT(*) FROM bil_collections c WHERE c.mandate_id = m.id) AS used
          FROM bil_invoices i JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
+         JOIN bil_accounts a ON a.id = i.account_id
          WHERE i.kind = 'invoice' AND i.gross_cents > 0 AND i.issued_on <= $1
            AND NOT EXISTS (SELECT 1 FROM bil_collections c WHERE c.invoice_id = i.id)
          ORDER BY i.series, i.seq",
@@ -1601,20 +1602,17 @@ pub async fn prepare_collections(
             collection_date,
         )
         .await?;
+        let mandate = mandate_from(&r)?;
         out.push(Collection {
             remittance: format!("Facture {number}"),
             end_to_end: number,
             amount,
-            rum: r.try_get("rum").map_err(storage)?,
-            signed_on: day(&r.try_get::<String, _>("signed_on").map_err(storage)?)?,
+            rum: mandate.rum,
+            signed_on: mandate.signed_on,
             sequence,
-            debtor: r.try_get("holder").map_err(storage)?,
-            iban: Iban::parse(&r.try_get::<String, _>("iban").map_err(storage)?)?,
-            bic: r
-                .try_get::<Option<String>, _>("bic")
-                .map_err(storage)?
-                .map(|b| Bic::parse(&b))
-                .transpose()?,
+            debtor: mandate.holder,
+            iban: mandate.iban,
+            bic: mandate.bic,
         });
     }
     if !out.is_empty() {
