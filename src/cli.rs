@@ -34,6 +34,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending migrations and exit.
     Migrate,
+    /// Write a consistent snapshot of the database to FILE, while the
+    /// server runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump's custom
+    /// format). The secret key is not in it: keep it apart.
+    Backup {
+        /// The snapshot to write (replaced only once the new one is
+        /// complete).
+        file: PathBuf,
+    },
+    /// Replace the database by a snapshot written by `regie backup` (stop
+    /// the servers first). All or nothing.
+    Restore {
+        /// The snapshot to load.
+        file: PathBuf,
+        /// Replace a database that already holds tables.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -278,6 +295,29 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             db.close().await;
             Ok(())
         }
+        Command::Backup { file } => {
+            let db = open_database(&config).await?;
+            let url = config.database()?;
+            let written = regie_core::backup::backup(&db, &url, &file).await;
+            db.close().await;
+            println!(
+                "backup of {url} written to {} ({} bytes)",
+                file.display(),
+                written?
+            );
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let url = prepare_local_storage(&config)?;
+            let restored = regie_core::backup::restore(&url, &file, force).await?;
+            println!(
+                "{} restored into {url}: {} tables, {} rows; pending migrations apply at the next start",
+                file.display(),
+                restored.tables,
+                restored.rows
+            );
+            Ok(())
+        }
         Command::User(cmd) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
@@ -439,6 +479,13 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Prepares local storage and connects to the configured database.
 pub async fn open_database(config: &Config) -> Result<Db, Error> {
+    let url = prepare_local_storage(config)?;
+    Ok(Db::connect(&url, config.db_max_connections).await?)
+}
+
+/// Creates the data directory and the SQLite file's; answers the database
+/// URL.
+fn prepare_local_storage(config: &Config) -> Result<regie_core::DatabaseUrl, Error> {
     ensure_writable_dir(&config.data_dir)?;
     let url = config.database()?;
     if url.backend() == Backend::Sqlite {
@@ -448,7 +495,7 @@ pub async fn open_database(config: &Config) -> Result<Db, Error> {
             }
         }
     }
-    Ok(Db::connect(&url, config.db_max_connections).await?)
+    Ok(url)
 }
 
 async fn serve(config: Config, demo: bool) -> Result<(), Error> {

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod backup;
 pub mod db;
 pub mod migrate;
 pub mod pdf;
@@ -49,6 +50,9 @@ pub enum CoreError {
     /// A secret key or a sealed secret is unusable.
     #[error("secret: {0}")]
     Secret(String),
+    /// A backup could not be written or restored.
+    #[error("{0}")]
+    Backup(String),
     /// A PDF document could not be produced.
     #[error("PDF: {0}")]
     Pdf(String),
