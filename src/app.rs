@@ -54,6 +54,8 @@ pub struct AppState {
     pub mailer: Option<crate::mail::Mailer>,
     /// Billing runs started from the page, with their progress.
     pub runs: crate::runs::Runs,
+    /// This instance's part in the scheduled work (one instance does it).
+    pub scheduler: crate::schedule::Scheduler,
 }
 
 impl AppState {
@@ -73,6 +75,11 @@ impl AppState {
         );
         let trap_metrics =
             monitoring::traps::TrapMetrics::register(&metrics.registry).map_err(registered)?;
+        let scheduler = crate::schedule::Scheduler::new(
+            &metrics.registry,
+            std::time::Duration::from_secs(config.schedule_lease_s),
+        )
+        .map_err(registered)?;
         let verifier: Option<Arc<dyn social_tariff::verify::Verifier>> =
             match &config.api_particulier {
                 Some(api) => Some(Arc::new(api.verifier()?)),
@@ -96,6 +103,7 @@ impl AppState {
             trap_metrics,
             secret_key: Arc::default(),
             runs: crate::runs::Runs::default(),
+            scheduler,
         })
     }
 

@@ -235,53 +235,52 @@ async fn write_pdfs(
 }
 
 /// Keeps subscriptions in step with their lines: every minute, billing
-/// applies provisioning's new line events.
+/// applies provisioning's new line events (on one instance, see
+/// [`crate::schedule`]).
 pub fn spawn_line_follower(state: &crate::AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let actor = Actor::system("billing");
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            match billing::sync::follow_lines(&state.db, &state.provisioning, &actor).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(changes = n, "subscriptions followed their lines"),
-                Err(e) => tracing::error!(error = %e, "following line events failed"),
+    let st = state.clone();
+    state.scheduler.every(
+        &state.db,
+        "line_follower",
+        std::time::Duration::from_secs(60),
+        move || {
+            let st = st.clone();
+            async move {
+                let actor = Actor::system("billing");
+                billing::sync::follow_lines(&st.db, &st.provisioning, &actor)
+                    .await
+                    .map(|n| format!("{n} changes"))
+                    .map_err(|e| e.to_string())
             }
-        }
-    });
+        },
+    );
 }
 
 /// Runs the dunning pass every hour (the pass is idempotent: a step done
 /// today is not done again), so a settled account is resumed within the
 /// hour and the reminders of the day go out once.
 pub fn spawn_dunning(state: &crate::AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let actor = Actor::system("dunning");
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let started = std::time::Instant::now();
-            match billing::dunning::pass(
-                &state.db,
-                &state.provisioning,
-                &actor,
-                crate::social::today(),
-                state.config.payment_days,
-                &state.config.dunning,
-            )
-            .await
-            {
-                Ok(r) => tracing::debug!(
-                    reminders = r.reminders.len(),
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "dunning pass done"
-                ),
-                Err(e) => tracing::error!(error = %e, "dunning pass failed"),
+    let st = state.clone();
+    state.scheduler.every(
+        &state.db,
+        "dunning",
+        std::time::Duration::from_secs(3600),
+        move || {
+            let st = st.clone();
+            async move {
+                let actor = Actor::system("dunning");
+                billing::dunning::pass(
+                    &st.db,
+                    &st.provisioning,
+                    &actor,
+                    crate::social::today(),
+                    st.config.payment_days,
+                    &st.config.dunning,
+                )
+                .await
+                .map(|r| format!("{} reminders", r.reminders.len()))
+                .map_err(|e| e.to_string())
             }
-        }
-    });
+        },
+    );
 }

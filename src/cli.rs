@@ -541,6 +541,9 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
             }
         }
     }
+    // The lease first, so that the first instance starts its jobs at once.
+    state.scheduler.renew(&db).await;
+    state.scheduler.spawn_lease(&db);
     crate::monitor::spawn(&state).await?;
     crate::social::spawn_renewal_job(&state);
     crate::billing_cli::spawn_line_follower(&state);
@@ -560,7 +563,9 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
             .local_addr()
             .map_err(|e| Error::Startup(e.to_string()))?
     );
+    let scheduler = state.scheduler.clone();
     let result = server::serve(listener, state, server::shutdown_signal()).await;
+    scheduler.release(&db).await;
     db.close().await;
     tracing::info!("stopped");
     result.map_err(|e| Error::Startup(format!("server error: {e}")))

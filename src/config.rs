@@ -61,6 +61,10 @@ pub struct Config {
     /// state kept under `DATA_DIR/simulated-olts`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub olt: Vec<OltConfig>,
+    /// Seconds the scheduler's lease lasts: with several instances on one
+    /// database, one runs the scheduled work (polls, dunning, reminders,
+    /// retention) and another takes over within this time if it stops.
+    pub schedule_lease_s: u64,
     /// Seconds between two polls of the devices (interfaces, reachability).
     pub snmp_interval_s: u64,
     /// Seconds between two polls of the ONT optics (heavy for an OLT).
@@ -656,6 +660,7 @@ impl Default for Config {
             olt_timeout_ms: 10_000,
             bng: Vec::new(),
             olt: Vec::new(),
+            schedule_lease_s: 30,
             snmp_interval_s: 60,
             snmp_optics_interval_s: 900,
             trap_listen: None,
@@ -710,6 +715,7 @@ const ENV_KEYS: &[&str] = &[
     "trust_proxy",
     "public_url",
     "olt_timeout_ms",
+    "schedule_lease_s",
     "snmp_interval_s",
     "snmp_optics_interval_s",
     "trap_listen",

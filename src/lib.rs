@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod provisioning_cli;
 pub mod routes;
 pub mod runs;
+pub mod schedule;
 pub mod server;
 pub mod social;
 pub mod storage;

@@ -106,14 +106,21 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
+            // One instance polls (see crate::schedule): the device metrics
+            // and counters stay with it.
+            if !st.scheduler.is_leader() {
+                continue;
+            }
             let polled = match devices(&st).await {
                 Ok(set) => set.devices(),
                 Err(e) => {
                     tracing::error!(error = %e, "devices to poll unavailable");
+                    st.scheduler.count("snmp_poll", false);
                     continue;
                 }
             };
             let cycle = st.poller.cycle(&polled, interval).await;
+            st.scheduler.count("snmp_poll", true);
             let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -134,10 +141,14 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
+            if !st.scheduler.is_leader() {
+                continue;
+            }
             let polled = match devices(&st).await {
                 Ok(set) => set.devices(),
                 Err(e) => {
                     tracing::error!(error = %e, "devices to poll unavailable");
+                    st.scheduler.count("snmp_optics", false);
                     continue;
                 }
             };
@@ -157,6 +168,7 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
             }
             let line_of = |serial: &str| lines.get(&serial.to_ascii_uppercase()).cloned();
             st.poller.optics_cycle(&polled, &line_of, pause).await;
+            st.scheduler.count("snmp_optics", true);
         }
     });
     tracing::info!(interval_s = interval.as_secs(), "SNMP polling started");

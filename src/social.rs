@@ -215,34 +215,44 @@ pub async fn renewal_job(state: &AppState, today: chrono::NaiveDate) -> Result<R
     Ok(run)
 }
 
-/// Runs the renewal job now and every six hours while the server runs.
+/// Runs the renewal reminders and the retention job every six hours while
+/// the server runs (on one instance, see [`crate::schedule`]).
 pub fn spawn_renewal_job(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            match renewal_job(&state, today()).await {
-                Ok(run) => tracing::info!(
-                    planned = run.planned,
-                    sent = run.sent,
-                    failed = run.failed,
-                    "renewal reminders"
-                ),
-                Err(e) => tracing::error!(error = %e, "renewal reminders failed"),
+    let every = std::time::Duration::from_secs(6 * 3600);
+    let st = state.clone();
+    state
+        .scheduler
+        .every(&state.db, "renewal_reminders", every, move || {
+            let st = st.clone();
+            async move {
+                renewal_job(&st, today())
+                    .await
+                    .map(|run| {
+                        format!(
+                            "{} planned, {} sent, {} failed",
+                            run.planned, run.sent, run.failed
+                        )
+                    })
+                    .map_err(|e| e.to_string())
             }
-            match retention_job(&state, today()).await {
-                Ok(run) => tracing::info!(
-                    scans = run.scans,
-                    applications = run.applications,
-                    drafts = run.drafts,
-                    "retention"
-                ),
-                Err(e) => tracing::error!(error = %e, "retention failed"),
+        });
+    let st = state.clone();
+    state
+        .scheduler
+        .every(&state.db, "retention", every, move || {
+            let st = st.clone();
+            async move {
+                retention_job(&st, today())
+                    .await
+                    .map(|run| {
+                        format!(
+                            "{} scans, {} applications, {} drafts deleted",
+                            run.scans, run.applications, run.drafts
+                        )
+                    })
+                    .map_err(|e| e.to_string())
             }
-        }
-    });
+        });
 }
 
 /// Seals and stores a scan an agent could not do without (see

@@ -68,6 +68,34 @@ pub const COMPONENT: Component = Component {
         );
         CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);",
         ),
+        Migration::portable(
+            3,
+            "scheduled_jobs",
+            // The scheduler of several instances on one database: the lease
+            // naming the instance that runs the scheduled work, the last
+            // start of each periodic job (claimed by one instance per
+            // period), and the history of runs.
+            "CREATE TABLE sched_leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE TABLE sched_jobs (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            last_started_at TEXT NOT NULL
+        );
+        CREATE TABLE sched_runs (
+            id {{id}},
+            job TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX sched_runs_job ON sched_runs (job, started_at);",
+        ),
     ],
 };
 
@@ -653,4 +681,126 @@ pub async fn clear_login_failures(db: &Db, username: &str) -> Result<(), Error> 
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Takes the lease `name` for `holder` until `until`, or renews it: only
+/// when it is free, expired at `now`, or already the holder's. Answers
+/// whether `holder` holds it. One statement, so two instances asking at the
+/// same moment cannot both get it.
+pub async fn hold_lease(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO sched_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE sched_leases.holder = excluded.holder OR sched_leases.expires_at < $4",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(time::to_db(until))
+    .bind(time::to_db(now))
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives the lease up, if `holder` has it, so another instance takes it
+/// at once instead of waiting for it to expire.
+pub async fn release_lease(db: &Db, name: &str, holder: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM sched_leases WHERE name = $1 AND holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Claims this period's run of a job: succeeds for one instance only, and
+/// only if the job has not started since `not_before`.
+pub async fn claim_job(
+    db: &Db,
+    job: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    not_before: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO sched_jobs (name, holder, last_started_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, last_started_at = excluded.last_started_at
+         WHERE sched_jobs.last_started_at <= $4",
+    )
+    .bind(job)
+    .bind(holder)
+    .bind(time::to_db(now))
+    .bind(time::to_db(not_before))
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One run of a scheduled job, as kept in the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRun {
+    pub job: String,
+    pub instance: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Records a finished run, and forgets runs older than `keep_since`.
+pub async fn record_job_run(db: &Db, run: &JobRun, keep_since: DateTime<Utc>) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO sched_runs (job, instance, started_at, finished_at, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&run.job)
+    .bind(&run.instance)
+    .bind(time::to_db(run.started_at))
+    .bind(time::to_db(run.finished_at))
+    .bind(&run.outcome)
+    .bind(&run.detail)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sched_runs WHERE job = $1 AND started_at < $2")
+        .bind(&run.job)
+        .bind(time::to_db(keep_since))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The latest runs of the scheduled jobs, newest first.
+pub async fn job_runs(db: &Db, limit: i64) -> Result<Vec<JobRun>, Error> {
+    let rows = sqlx::query(
+        "SELECT job, instance, started_at, finished_at, outcome, detail FROM sched_runs
+         ORDER BY started_at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    let at = |s: String| {
+        time::from_db(&s)
+            .ok_or_else(|| Error::Internal(format!("bad timestamp in sched_runs: {s}")))
+    };
+    rows.into_iter()
+        .map(|r| {
+            Ok(JobRun {
+                job: r.try_get("job")?,
+                instance: r.try_get("instance")?,
+                started_at: at(r.try_get("started_at")?)?,
+                finished_at: at(r.try_get("finished_at")?)?,
+                outcome: r.try_get("outcome")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
 }

@@ -1,12 +1,17 @@
-//! `regie backup` and `regie restore`, process to process: a snapshot taken
-//! while the demo server runs restores into a fresh database, a snapshot of
-//! the stopped database restores to exactly its contents, and a database
-//! that holds data is only replaced with `--force`. On SQLite, and on
-//! PostgreSQL when `REGIE_TEST_POSTGRES` names a server (as in CI).
+//! Operations, process to process, on SQLite and on PostgreSQL when
+//! `REGIE_TEST_POSTGRES` names a server (as in CI):
+//!
+//! - `regie backup` and `regie restore`: a snapshot taken while the demo
+//!   server runs restores into a fresh database, a snapshot of the stopped
+//!   database restores to exactly its contents, and a database that holds
+//!   data is only replaced with `--force`;
+//! - two `regie serve` on one database: the scheduled work is done once,
+//!   by one of them, and the other takes over when it stops.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use regie_core::backup::contents;
 use regie_core::{DatabaseUrl, Db};
@@ -97,16 +102,25 @@ fn run(mut c: Command) -> (bool, String, String) {
 }
 
 fn serve_demo(dir: &Path, url: &str) -> Child {
-    let mut child = regie(dir, url)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+    serve(regie(dir, url).args(["serve", "--demo"])).0
+}
+
+/// Starts `regie serve` (arguments after `serve` already given) on a free
+/// port; answers the process and its address once it listens.
+fn serve(c: &mut Command) -> (Child, String) {
+    let mut child = c
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawns");
     let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     for line in lines {
-        if line.expect("utf-8").starts_with("Régie listening on") {
-            return child;
+        if let Some(addr) = line
+            .expect("utf-8")
+            .strip_prefix("Régie listening on http://")
+        {
+            return (child, addr.to_owned());
         }
     }
     let _ = child.kill();
@@ -223,4 +237,110 @@ async fn a_snapshot_restores_into_a_fresh_database_and_only_forced_over_data() {
     assert!(!ok);
     assert!(err.contains("not a Régie backup"), "{err}");
     assert_eq!(contents_of(&from_hot).await, source);
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connects");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .expect("writes");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("reads");
+    text
+}
+
+/// The value of a metric without labels, or the sum over its label sets
+/// matching `labels` (a substring of the label set), 0 when absent.
+fn metric(addr: &str, name: &str, labels: &str) -> f64 {
+    http_get(addr, "/metrics")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(key, _)| {
+            key.strip_prefix(name).is_some_and(|rest| {
+                rest.is_empty() || (rest.starts_with('{') && rest.contains(labels))
+            })
+        })
+        .filter_map(|(_, v)| v.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits up to `limit` for `ready`, polling every 100 ms.
+fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn runs_by_job(url: &str) -> Vec<(String, String)> {
+    let db = Db::connect(&DatabaseUrl::parse(url).expect("url"), 1)
+        .await
+        .expect("connect");
+    let rows = sqlx::query_as::<_, (String, String)>(
+        "SELECT job, instance FROM sched_runs ORDER BY job, started_at",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("runs");
+    db.close().await;
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_database_do_the_scheduled_work_once() {
+    let mut dbs = Databases::new();
+    let data = dbs.dir.path().join("data");
+    let url = dbs.url("shared");
+    // A short lease and a poll every second, so that the hand-over shows
+    // within the test.
+    let start = |demo: bool| {
+        let mut c = regie(&data, &url);
+        c.env("REGIE_SCHEDULE_LEASE_S", "3")
+            .env("REGIE_SNMP_INTERVAL_S", "1")
+            .arg("serve");
+        if demo {
+            c.arg("--demo");
+        }
+        serve(&mut c)
+    };
+    let (first, a) = start(true);
+    let (second, b) = start(false);
+
+    wait_for(Duration::from_secs(20), "the first instance's jobs", || {
+        metric(&a, "regie_scheduled_runs_total", "job=\"dunning\"") >= 1.0
+            && metric(&a, "regie_scheduled_runs_total", "job=\"snmp_poll\"") >= 2.0
+    });
+    assert_eq!(metric(&a, "regie_scheduler_leader", ""), 1.0);
+    // The second stands by: it leads nothing, polls nothing, runs nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(metric(&b, "regie_scheduler_leader", ""), 0.0);
+    assert_eq!(metric(&b, "regie_scheduled_runs_total", ""), 0.0);
+    let runs = runs_by_job(&url).await;
+    let jobs: Vec<&str> = runs.iter().map(|(j, _)| j.as_str()).collect();
+    assert_eq!(
+        jobs,
+        ["dunning", "line_follower", "renewal_reminders", "retention"],
+        "each job once: {runs:?}"
+    );
+    let leader = runs[0].1.clone();
+    assert!(runs.iter().all(|(_, i)| *i == leader), "{runs:?}");
+
+    // The first stops: the second takes over the polls at once (the lease
+    // is given up on a clean stop), without running again the jobs whose
+    // period has not elapsed.
+    stop(first);
+    wait_for(Duration::from_secs(10), "the hand-over", || {
+        metric(&b, "regie_scheduler_leader", "") == 1.0
+            && metric(&b, "regie_scheduled_runs_total", "job=\"snmp_poll\"") >= 1.0
+    });
+    assert_eq!(
+        metric(&b, "regie_scheduled_runs_total", "job=\"dunning\""),
+        0.0
+    );
+    let after = runs_by_job(&url).await;
+    assert_eq!(after, runs, "no job ran twice in its period");
+    stop(second);
 }
