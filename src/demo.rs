@@ -126,7 +126,8 @@ pub async fn load(
     );
     let technician = technician.unwrap_or_else(|| actor.clone());
     let made = demo_lines(db, lines, &actor, &technician).await?;
-    tracing::info!(lines = made, "demo lines provisioned");
+    tracing::info!(lines = made.len(), "demo lines provisioned");
+    demo_billing(db, &actor, &made, &households).await?;
     write_credentials(data_dir, &accounts);
     Ok(Some(accounts))
 }
@@ -147,7 +148,7 @@ async fn demo_lines(
     service: &provisioning::service::Provisioning,
     admin: &Actor,
     tech: &Actor,
-) -> Result<usize, Error> {
+) -> Result<Vec<provisioning::line::Line>, Error> {
     use provisioning::lifecycle::SuspendReason;
     use provisioning::service::{Installation, NewPool, Order};
     for (name, kind, network) in POOLS {
@@ -213,7 +214,7 @@ async fn demo_lines(
         (3, Then::Suspend(SuspendReason::SubscriberRequest)),
         (3, Then::Terminate),
     ];
-    let mut made = 0;
+    let mut made = Vec::new();
     for (i, (premises, (steps, then))) in candidates.iter().zip(plan).enumerate() {
         let line = service
             .order(
@@ -245,21 +246,159 @@ async fn demo_lines(
         if *steps >= 3 {
             service.activate(tech, &line.id).await?;
         }
-        match then {
-            Then::Stop => {}
-            Then::Suspend(reason) => {
-                service.suspend(tech, &line.id, *reason).await?;
-            }
-            Then::Terminate => {
-                service.terminate(tech, &line.id).await?;
-            }
-            Then::Cancel => {
-                service.cancel(tech, &line.id).await?;
-            }
-        }
-        made += 1;
+        let line = match then {
+            Then::Stop => service.line(&line.id).await?,
+            Then::Suspend(reason) => service.suspend(tech, &line.id, *reason).await?,
+            Then::Terminate => service.terminate(tech, &line.id).await?,
+            Then::Cancel => service.cancel(tech, &line.id).await?,
+        };
+        made.push(line);
     }
     Ok(made)
+}
+
+/// The billing of the demo, as the accountant finds it at the start of a
+/// month: two offers voted by the council, an account for each line that
+/// has run (the demo's households among them, the business of the corner
+/// too), last month's run issued with its invoices, one of them reduced by
+/// a credit note for an outage; and, on the port of a live line, the alarm
+/// of that outage still open.
+async fn demo_billing(
+    db: &Db,
+    actor: &Actor,
+    lines: &[provisioning::line::Line],
+    households: &[social_tariff::HouseholdCode],
+) -> Result<(), Error> {
+    use billing::model::{AccountKind, NewAccount, NewOffer};
+    use billing::money::{Cents, VatRate};
+    use chrono::Datelike;
+    use provisioning::lifecycle::State;
+    let today = crate::social::today();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let last_month = this_month
+        .checked_sub_months(chrono::Months::new(1))
+        .unwrap_or(this_month);
+    let opened = last_month
+        .checked_sub_months(chrono::Months::new(2))
+        .unwrap_or(last_month);
+    for (code, name, gross) in [
+        ("FIBRE300", "Fibre 300 Mb/s", 2990),
+        ("FIBRE1G", "Fibre 1 Gb/s", 3990),
+    ] {
+        billing::storage::create_offer(
+            db,
+            actor,
+            &NewOffer {
+                code: code.into(),
+                name: name.into(),
+                monthly_gross: Cents(gross),
+                rate: VatRate::STANDARD,
+                setup_fee: Cents(0),
+                deliberation: "2025-047".into(),
+                valid_from: opened.with_month(1).unwrap_or(opened),
+                valid_to: None,
+            },
+        )
+        .await?;
+    }
+    // Lines that have run: active, suspended or since terminated.
+    let served: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.state,
+                State::Active | State::Suspended | State::Terminated
+            )
+        })
+        .collect();
+    let named = [
+        ("Famille Martin", households.first()),
+        ("Famille Bernard", households.get(1)),
+        ("M. et Mme Petit", households.get(2)),
+    ];
+    for (i, line) in served.iter().enumerate() {
+        let (kind, name, household, siren) = match (named.get(i), i) {
+            (Some((name, household)), _) => (
+                AccountKind::Household,
+                (*name).to_owned(),
+                household.map(|h| h.to_string()),
+                None,
+            ),
+            (None, 3) => (
+                AccountKind::Business,
+                "Boulangerie du Marché".to_owned(),
+                None,
+                Some("732829320".to_owned()),
+            ),
+            (None, _) => (
+                AccountKind::Household,
+                format!("Foyer {}", i + 1),
+                None,
+                None,
+            ),
+        };
+        let account = billing::storage::create_account(
+            db,
+            actor,
+            &NewAccount {
+                kind,
+                name,
+                address: line
+                    .address
+                    .clone()
+                    .unwrap_or_else(|| "1 place de la Mairie".into()),
+                postcode: "35000".into(),
+                town: "Rennes".into(),
+                email: None,
+                siren,
+                vat_number: None,
+                household,
+            },
+        )
+        .await?;
+        let offer = if line.profile == "1G" {
+            "FIBRE1G"
+        } else {
+            "FIBRE300"
+        };
+        billing::storage::subscribe(db, actor, &account.code, &line.id, offer, opened).await?;
+    }
+    let month = billing::compute::Month::parse(&format!(
+        "{:04}-{:02}",
+        last_month.year(),
+        last_month.month()
+    ))?;
+    billing::run::issue(db, actor, month, this_month).await?;
+    let invoices = billing::storage::invoices(db, None).await?;
+    // The outage: the PON port of the first live line went down last
+    // month, was credited, and is still reported down.
+    if let (Some(invoice), Some(line)) = (
+        invoices.first(),
+        served.iter().find(|l| l.state == State::Active),
+    ) {
+        if let Some(first) = invoice.lines.first() {
+            let mut refund = first.clone();
+            refund.net = Cents(500);
+            refund.description = "Geste commercial : coupure de la fibre du 3 au 7".into();
+            billing::storage::credit_note(db, actor, &invoice.number, vec![refund], this_month)
+                .await?;
+        }
+        if let Some(path) = &line.path {
+            monitoring::alarms::raise(
+                db,
+                &monitoring::alarms::Subject::PonPortDown {
+                    pon_port: path.pon_port.clone(),
+                },
+                monitoring::alarms::Severity::Critical,
+                &format!(
+                    "interface {}/{}/{} coupée",
+                    path.frame, path.slot, path.port
+                ),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn write_credentials(dir: &Path, accounts: &[DemoAccount]) {

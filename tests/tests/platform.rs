@@ -307,6 +307,26 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         Some(social_tariff::grants::GrantStatus::Allocated)
     );
 
+    // Billing in use: last month issued, one invoice per line that ran,
+    // one of them reduced by a credit note; the household sees its own.
+    let docs = billing::storage::invoices(t.db(), None)
+        .await
+        .expect("invoices");
+    let credit_notes: Vec<_> = docs
+        .iter()
+        .filter(|d| d.kind == billing::model::DocumentKind::CreditNote)
+        .collect();
+    assert_eq!(credit_notes.len(), 1, "{docs:?}");
+    assert!(docs.len() >= 8, "{}", docs.len());
+    let corrected = credit_notes[0].corrects.clone().expect("corrects");
+    assert!(docs
+        .iter()
+        .any(|d| d.number == corrected && d.buyer.name == "Famille Martin"));
+    // An open alarm on the PON port of a live line.
+    let open = monitoring::alarms::open(t.db()).await.expect("alarms");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "pon_port_down");
+
     // A second --demo run changes nothing.
     let again = regie::demo::load(t.db(), t.tdb.dir.path(), 400, &t.state.provisioning)
         .await
