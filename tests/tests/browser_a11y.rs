@@ -1,7 +1,8 @@
-//! The application form in headless Chromium (Debian's `chromium`, driven
-//! by `playwright-core`), checked with axe-core: a household logs in and
-//! fills the form with the keyboard only; no page met has a serious or
-//! critical violation. Screenshots go to `tests/artifacts/`.
+//! The pages in headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core`), checked with axe-core: a household logs in and fills
+//! the application form with the keyboard only; every demo user logs in and
+//! walks the pages of its work. No page met has a serious or critical
+//! violation. Screenshots go to `tests/artifacts/`.
 //!
 //! Needs Node, `npm ci` in `tests/browser` and Chromium; skipped when they
 //! are missing, except under `REGIE_REQUIRE_PEERS` (CI), where it fails.
@@ -88,4 +89,152 @@ async fn the_application_form_works_with_the_keyboard_and_passes_axe() {
             .contains("/mon-espace/demandes/DEM-"),
         "{report}"
     );
+}
+
+/// Serves the application on a free port while a browser script runs;
+/// answers the script's JSON report once it has passed.
+async fn run_script(t: &TestApp, script: &str, args: Vec<String>) -> serde_json::Value {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let script = script.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .current_dir(browser_dir())
+            .arg(script)
+            .arg(base)
+            .args(args)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let _ = stop.send(());
+    let _ = server.await;
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&report).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_walks_its_pages_in_the_demo() {
+    if !browser_ready() {
+        return;
+    }
+    let t = TestApp::new().await;
+    let accounts = regie::demo::load(t.db(), t.tdb.dir.path(), 400, &t.state.provisioning)
+        .await
+        .unwrap()
+        .unwrap();
+    // What the demo holds for each journey: a live line and its outlet,
+    // last month's run, the household's invoice, the open alarm's port.
+    let line = t
+        .state
+        .provisioning
+        .lines(Some(provisioning::lifecycle::State::Active), None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let outlet = line.path.as_ref().unwrap().outlet.clone();
+    let invoices = billing::storage::invoices(t.db(), None).await.unwrap();
+    let period = invoices[0].period.clone();
+    let household_invoice = invoices
+        .iter()
+        .find(|i| {
+            i.buyer.name == "Famille Martin" && i.kind == billing::model::DocumentKind::Invoice
+        })
+        .unwrap()
+        .number
+        .clone();
+    let alarm = monitoring::alarms::open(t.db()).await.unwrap().remove(0);
+    let pages = |r: Role| -> Vec<(&str, String, String)> {
+        match r {
+            Role::Admin => vec![
+                (
+                    "utilisateurs",
+                    "/admin/utilisateurs".into(),
+                    "technicien".into(),
+                ),
+                ("journal", "/admin/journal".into(), "demo".into()),
+            ],
+            Role::Technician => vec![
+                ("lignes", "/technicien/lignes".into(), line.id.clone()),
+                (
+                    "ligne",
+                    format!("/technicien/lignes/{}", line.id),
+                    line.id.clone(),
+                ),
+                (
+                    "trace",
+                    format!("/technicien/trace?pto={outlet}"),
+                    outlet.clone(),
+                ),
+                (
+                    "alarmes",
+                    "/technicien/alarmes".into(),
+                    alarm.subject.clone(),
+                ),
+            ],
+            Role::Accountant => vec![
+                (
+                    "facturation",
+                    "/comptabilite/facturation".into(),
+                    period.clone(),
+                ),
+                (
+                    "mois",
+                    format!("/comptabilite/facturation?periode={period}"),
+                    period.clone(),
+                ),
+                ("impayes", "/comptabilite/impayes".into(), String::new()),
+            ],
+            Role::SocialAgent => vec![
+                ("demandes", "/instruction/demandes".into(), "DEM-".into()),
+                ("recours", "/instruction/recours".into(), String::new()),
+            ],
+            // The invoices are on the household's home page (a PDF each).
+            Role::Household => vec![("factures", "/mon-espace".into(), household_invoice.clone())],
+        }
+    };
+    let plan: Vec<serde_json::Value> = accounts
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "username": a.username,
+                "password": a.password.expose(),
+                "home": a.role.home(),
+                "pages": pages(a.role),
+            })
+        })
+        .collect();
+    let plan_file = t.tdb.dir.path().join("plan.json");
+    std::fs::write(&plan_file, serde_json::to_string(&plan).unwrap()).unwrap();
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("artifacts")
+        .join(format!("roles-{:?}", t.db().backend()).to_lowercase());
+    let report = run_script(
+        &t,
+        "roles.mjs",
+        vec![
+            plan_file.display().to_string(),
+            artifacts.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+    // Each user's home page and each page of its journey.
+    let expected: usize = accounts.iter().map(|a| 1 + pages(a.role).len()).sum();
+    assert_eq!(
+        report["pages"].as_array().unwrap().len(),
+        expected,
+        "{report}"
+    );
+    assert!(artifacts.join("technicien-trace.png").exists());
 }
