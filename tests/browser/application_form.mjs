@@ -5,11 +5,8 @@
 //
 // Usage: node application_form.mjs BASE_URL USERNAME PASSWORD ARTIFACT_DIR
 // Prints one JSON report on stdout; exits 1 when a check fails.
-import { chromium } from 'playwright-core';
-import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch, audit as auditWith } from './common.mjs';
+import { mkdirSync } from 'node:fs';
 
 const [base, username, password, artifacts] = process.argv.slice(2);
 if (!base || !username || !password || !artifacts) {
@@ -17,32 +14,13 @@ if (!base || !username || !password || !artifacts) {
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const report = { pages: [], failures: [] };
 const fail = (msg) => report.failures.push(msg);
 
-const profile = mkdtempSync(join(tmpdir(), 'regie-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  locale: 'fr-FR',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
+const context = browser.context;
 
-/** Runs axe-core on the page; records serious and critical violations. */
-async function audit(page, name) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-  });
-  const blocking = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  report.pages.push({ name, url: page.url(), violations: result });
-  for (const v of blocking) fail(`${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(', ')}`);
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
-}
+const audit = (page, name) => auditWith(page, name, report, artifacts);
 
 /** Presses Tab until the element with this id has the focus. */
 async function tabTo(page, id, limit = 80) {
@@ -127,8 +105,7 @@ try {
 } catch (e) {
   fail(`browser run failed: ${e && e.stack ? e.stack : e}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 console.log(JSON.stringify(report, null, 2));
 process.exit(report.failures.length ? 1 : 0);

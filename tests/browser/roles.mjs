@@ -9,11 +9,8 @@
 // PLAN_JSON: [{ "username", "password", "home", "pages": [[name, path, text]] }]
 // where `text` must appear on the page. Prints one JSON report on stdout;
 // exits 1 when a check fails.
-import { chromium } from 'playwright-core';
-import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch, audit as auditWith } from './common.mjs';
+import { mkdirSync, readFileSync } from 'node:fs';
 
 const [base, planFile, artifacts] = process.argv.slice(2);
 if (!base || !planFile || !artifacts) {
@@ -22,39 +19,17 @@ if (!base || !planFile || !artifacts) {
 }
 const plan = JSON.parse(readFileSync(planFile, 'utf8'));
 mkdirSync(artifacts, { recursive: true });
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const report = { pages: [], failures: [] };
 const fail = (msg) => report.failures.push(msg);
 
-const profile = mkdtempSync(join(tmpdir(), 'regie-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  locale: 'fr-FR',
-  viewport: { width: 1280, height: 900 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
-/** Runs axe-core on the page, keeps a screenshot; records serious and critical violations. */
-async function audit(page, name) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-  });
-  report.pages.push({ name, url: page.url(), violations: result });
-  for (const v of result.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-    fail(`${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(', ')}`);
-  }
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
-}
+const audit = (page, name) => auditWith(page, name, report, artifacts);
 
 try {
   for (const user of plan) {
-    const page = await browser.newPage();
-    await browser.clearCookies();
+    const page = await browser.context.newPage();
+    await browser.context.clearCookies();
     await page.goto(`${base}/connexion`);
     await page.fill('#identifiant', user.username);
     await page.fill('#mot_de_passe', user.password);
@@ -77,7 +52,6 @@ try {
   fail(`browser run failed: ${e && e.stack ? e.stack : e}`);
 } finally {
   await browser.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 console.log(JSON.stringify(report, null, 2));
 process.exit(report.failures.length ? 1 : 0);

@@ -46,48 +46,27 @@ async fn the_application_form_works_with_the_keyboard_and_passes_axe() {
     publish_example_rules(&t, &admin).await;
     t.user("famille", &[Role::Household]).await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
-        let _ = stopped.await;
-    }));
-
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("artifacts")
         .join(format!("application-form-{:?}", t.db().backend()).to_lowercase());
-    let password = password_of("famille");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(browser_dir())
-            .arg("application_form.mjs")
-            .arg(format!("http://127.0.0.1:{port}"))
-            .arg("famille")
-            .arg(password)
-            .arg(&artifacts)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let _ = stop.send(());
-    let _ = server.await;
-
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser checks failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(json["failures"], serde_json::json!([]), "{report}");
-    assert_eq!(json["pages"].as_array().unwrap().len(), 6, "{report}");
+    let json = run_script(
+        &t,
+        "application_form.mjs",
+        vec![
+            "famille".into(),
+            password_of("famille"),
+            artifacts.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(json["failures"], serde_json::json!([]), "{json}");
+    assert_eq!(json["pages"].as_array().unwrap().len(), 6, "{json}");
     assert!(
         json["sent_to"]
             .as_str()
             .unwrap()
             .contains("/mon-espace/demandes/DEM-"),
-        "{report}"
+        "{json}"
     );
 }
 

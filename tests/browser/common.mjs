@@ -1,0 +1,48 @@
+// What the browser scripts share: Chromium started headless on a fresh
+// profile, and the axe-core audit with its screenshot.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** Debian's Chromium, headless, on a profile of its own; `close()` removes it. */
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), 'regie-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    locale: 'fr-FR',
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs axe-core on the page and keeps a full-page screenshot as
+ * ARTIFACTS/NAME.png; records the page in `report.pages` and each serious
+ * or critical violation in `report.failures`.
+ */
+export async function audit(page, name, report, artifacts) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  report.pages.push({ name, url: page.url(), violations: result });
+  for (const v of result.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+    report.failures.push(`${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(', ')}`);
+  }
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
