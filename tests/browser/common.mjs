@@ -44,5 +44,13 @@ export async function audit(page, name, report, artifacts) {
   for (const v of result.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
     report.failures.push(`${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(', ')}`);
   }
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  // The whole page, but no taller than three screens: a long journal
+  // would make images of megabytes.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  const width = page.viewportSize().width;
+  await page.screenshot({
+    path: join(artifacts, `${name}.png`),
+    fullPage: true,
+    clip: { x: 0, y: 0, width, height: Math.min(height, 2700) },
+  });
 }

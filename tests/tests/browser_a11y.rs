@@ -195,9 +195,16 @@ async fn every_role_walks_its_pages_in_the_demo() {
         .collect();
     let plan_file = t.tdb.dir.path().join("plan.json");
     std::fs::write(&plan_file, serde_json::to_string(&plan).unwrap()).unwrap();
-    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("artifacts")
-        .join(format!("roles-{:?}", t.db().backend()).to_lowercase());
+    // REGIE_SCREENSHOTS=docs/screenshots (from the workspace root)
+    // regenerates the README's walkthrough images.
+    let artifacts = match std::env::var("REGIE_SCREENSHOTS") {
+        Ok(dir) if !dir.is_empty() => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("artifacts")
+            .join(format!("roles-{:?}", t.db().backend()).to_lowercase()),
+    };
     let report = run_script(
         &t,
         "roles.mjs",
