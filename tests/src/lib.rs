@@ -518,3 +518,38 @@ pub async fn billing_account(db: &Db, name: &str, household: Option<&str>) -> St
     .unwrap()
     .code
 }
+
+/// Orders a line at `premises`, reserves its path, installs the ONT
+/// `serial` and activates it on the simulated OLT, through the API as the
+/// technician `tech` (a token); answers the line's id.
+pub async fn active_line(t: &TestApp, tech: &str, premises: &str, serial: &str) -> String {
+    let a = t
+        .api(
+            Method::POST,
+            "/api/v1/provisioning/lines",
+            Some(tech),
+            Some(serde_json::json!({ "premises": premises })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let line = a.json()["id"].as_str().unwrap().to_owned();
+    for (step, body) in [
+        ("reserve-path", serde_json::json!({})),
+        (
+            "install-ont",
+            serde_json::json!({"serial": serial, "rx_dbm": -19.4}),
+        ),
+        ("activate", serde_json::json!({})),
+    ] {
+        let r = t
+            .api(
+                Method::POST,
+                &format!("/api/v1/provisioning/lines/{line}/{step}"),
+                Some(tech),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {}", r.text);
+    }
+    line
+}

@@ -14,7 +14,7 @@ use billing::money::Cents;
 use billing::sepa::Iban;
 use chrono::NaiveDate;
 use regie::auth::Role;
-use regie_tests::{connectable_premises, network_app, Answer, TestApp};
+use regie_tests::{active_line, connectable_premises, network_app, Answer, TestApp};
 use serde_json::{json, Value};
 
 fn d(s: &str) -> NaiveDate {
@@ -40,34 +40,6 @@ async fn raw(t: &TestApp, token: &str, uri: &str, mime: &str, body: &str) -> Ans
             .unwrap(),
     )
     .await
-}
-
-/// An active line at `premises`; answers its id.
-async fn active_line(t: &TestApp, tech: &str, premises: &str, serial: &str) -> String {
-    let a = post(
-        t,
-        tech,
-        "/api/v1/provisioning/lines",
-        json!({ "premises": premises }),
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-    let line = a.json()["id"].as_str().unwrap().to_owned();
-    for (step, body) in [
-        ("reserve-path", json!({})),
-        ("install-ont", json!({"serial": serial, "rx_dbm": -19.4})),
-        ("activate", json!({})),
-    ] {
-        let r = post(
-            t,
-            tech,
-            &format!("/api/v1/provisioning/lines/{line}/{step}"),
-            body,
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {}", r.text);
-    }
-    line
 }
 
 /// An account subscribed to F300 on `line` since September 2026.

