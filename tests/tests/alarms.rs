@@ -352,6 +352,8 @@ async fn the_server_polls_its_configured_devices_and_raises_what_it_sees() {
         c.snmp_device = vec![silent_device("mort", address)];
     })
     .await;
+    // This instance leads the scheduled work, as a lone server does.
+    assert!(t.state.scheduler.renew(t.db()).await);
     regie::monitor::spawn(&t.state).await.unwrap();
     let u = t.user("tech", &[Role::Technician]).await;
     let token = t.token_for(&u).await;
@@ -401,6 +403,7 @@ async fn a_link_trap_from_an_olt_raises_and_clears_its_pon_port_alarm() {
         c.snmp_device = vec![silent_device("OLT01", address)];
     })
     .await;
+    assert!(t.state.scheduler.renew(t.db()).await);
     let listen = regie::monitor::spawn(&t.state)
         .await
         .unwrap()

@@ -290,6 +290,8 @@ async fn the_page_adds_and_removes_and_never_writes_a_secret_back() {
 async fn a_device_added_while_the_server_runs_is_polled_at_the_next_cycle() {
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let t = TestApp::with_config(|c| c.snmp_interval_s = 1).await;
+    // This instance leads the scheduled work, as a lone server does.
+    assert!(t.state.scheduler.renew(t.db()).await);
     regie::monitor::spawn(&t.state).await.unwrap();
     let admin = t.user("admin", &[Role::Admin]).await;
     let token = t.token_for(&admin).await;
