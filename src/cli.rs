@@ -68,6 +68,31 @@ pub enum Command {
     /// Billing: monthly runs.
     #[command(subcommand)]
     Billing(BillingCommand),
+    /// Taking over from the concession's operator.
+    #[command(subcommand)]
+    Takeover(TakeoverCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TakeoverCommand {
+    /// Load the outgoing operator's subscriber base from DIR (offres.csv,
+    /// comptes.csv, lignes.csv, mandats.csv, soldes.csv; see the README):
+    /// all or nothing, every problem reported with its file, line and
+    /// column.
+    Import {
+        dir: PathBuf,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The takeover day, `YYYY-MM-DD` (default: today): offers open and
+        /// subscriptions start that day.
+        #[arg(long)]
+        on: Option<String>,
+        /// Where the change-of-creditor letters and the table of new line
+        /// ids go (default: DIR/reprise).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +377,20 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
             let result = crate::billing_cli::run(&db, &config, cmd).await;
+            db.close().await;
+            result
+        }
+        Command::Takeover(TakeoverCommand::Import {
+            dir,
+            dry_run,
+            on,
+            output,
+        }) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let result =
+                crate::takeover_cli::import(&db, &config, &dir, dry_run, on.as_deref(), output)
+                    .await;
             db.close().await;
             result
         }

@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod server;
 pub mod social;
 pub mod storage;
+pub mod takeover_cli;
 pub mod telemetry;
 pub mod web;
 

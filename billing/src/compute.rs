@@ -105,6 +105,8 @@ pub enum LineKind {
     SocialTariff,
     Equipment,
     EquipmentAid,
+    /// What the outgoing operator's invoice still owed (a balance taken over).
+    TakenOver,
 }
 
 /// One invoice line.

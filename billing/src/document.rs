@@ -68,6 +68,9 @@ fn date(d: NaiveDate) -> String {
 
 /// The blocks of the document, for the PDF and for text snapshots.
 pub fn blocks(invoice: &Invoice, seller: &Seller, debit: Option<&DebitNotice>) -> Vec<Block> {
+    if invoice.kind == DocumentKind::Balance {
+        return balance_blocks(invoice, seller);
+    }
     let credit = invoice.kind == DocumentKind::CreditNote;
     let title = if credit {
         format!("Avoir n° {}", invoice.number)
@@ -262,6 +265,33 @@ pub fn text(blocks: &[Block]) -> String {
     out
 }
 
+/// A balance taken over: not an invoice of the régie, but the statement
+/// of what the household still owed the outgoing operator, now owed to
+/// the régie.
+fn balance_blocks(balance: &Invoice, seller: &Seller) -> Vec<Block> {
+    let b = &balance.buyer;
+    let mut out = vec![
+        Block::Lines(vec![seller.name.clone(), seller.address.clone()]),
+        Block::Space(14),
+        Block::Lines(vec![
+            format!("Client : {} (compte {})", b.name, b.code),
+            b.address.clone(),
+            format!("{} {}", b.postcode, b.town),
+        ]),
+        Block::Space(18),
+        Block::Title(format!("Solde repris n° {}", balance.number)),
+        Block::Lines(vec![format!("Date : {}", date(balance.issued_on))]),
+    ];
+    for l in &balance.lines {
+        out.push(Block::Paragraph(l.description.clone()));
+    }
+    out.push(Block::Heading(format!("Montant dû : {}", balance.gross)));
+    out.push(Block::Paragraph(
+        "Ce montant, resté impayé auprès de l'opérateur sortant, est désormais dû à la régie. Il ne comporte pas de TVA nouvelle : elle figurait sur la facture d'origine.".into(),
+    ));
+    out
+}
+
 /// The document as PDF.
 pub fn pdf(
     invoice: &Invoice,
@@ -271,6 +301,7 @@ pub fn pdf(
     let title = match invoice.kind {
         DocumentKind::Invoice => format!("Facture {}", invoice.number),
         DocumentKind::CreditNote => format!("Avoir {}", invoice.number),
+        DocumentKind::Balance => format!("Solde repris {}", invoice.number),
     };
     render(title, seller, blocks(invoice, seller, debit))
 }

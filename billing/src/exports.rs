@@ -127,6 +127,7 @@ pub fn fec_sales(documents: &[Invoice], accounts: &Accounts) -> String {
         let label = match d.kind {
             DocumentKind::Invoice => format!("Facture {} {}", d.number, d.buyer.name),
             DocumentKind::CreditNote => format!("Avoir {} {}", d.number, d.buyer.name),
+            DocumentKind::Balance => format!("Solde repris {} {}", d.number, d.buyer.name),
         };
         // (account, account label, auxiliary?, signed amount: + debit, - credit)
         let mut lines: Vec<(&str, String, bool, Cents)> =
@@ -223,6 +224,7 @@ pub fn register_csv(documents: &[Invoice]) -> String {
                     match d.kind {
                         DocumentKind::Invoice => "facture".into(),
                         DocumentKind::CreditNote => "avoir".into(),
+                        DocumentKind::Balance => "solde repris".into(),
                     },
                     d.issued_on.format("%d/%m/%Y").to_string(),
                     cell(&d.buyer.code),

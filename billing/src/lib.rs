@@ -22,6 +22,7 @@ pub mod run;
 pub mod sepa;
 pub mod storage;
 pub mod sync;
+pub mod takeover;
 mod xml;
 
 /// What can go wrong in billing.

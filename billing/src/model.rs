@@ -223,6 +223,10 @@ pub struct Subscription {
 pub enum DocumentKind {
     Invoice,
     CreditNote,
+    /// A balance the outgoing operator left open, taken over by the régie:
+    /// owed and collected like an invoice, but not a sale of the régie (no
+    /// VAT, not in the registers).
+    Balance,
 }
 
 /// An issued invoice or credit note: never changed once issued.

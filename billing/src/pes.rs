@@ -97,6 +97,7 @@ fn piece(id: usize, d: &Invoice, nature: &str) -> Node {
             match d.kind {
                 DocumentKind::Invoice => format!("Facture {} ({})", d.number, d.period),
                 DocumentKind::CreditNote => format!("Avoir {}", d.number),
+                DocumentKind::Balance => format!("Solde repris {}", d.number),
             },
         ),
         v("NumDette", d.number.clone()),

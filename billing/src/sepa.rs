@@ -206,10 +206,42 @@ pub struct Collection {
     pub rum: String,
     pub signed_on: NaiveDate,
     pub sequence: Sequence,
+    /// The creditor a mandate taken over was signed with, quoted on its
+    /// first collection by the régie (mandate amendment).
+    pub amended_from: Option<FormerCreditor>,
     pub debtor: String,
     pub iban: Iban,
     pub bic: Option<Bic>,
     pub remittance: String,
+}
+
+/// The creditor a mandate was signed with before a change of creditor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormerCreditor {
+    pub id: CreditorId,
+    pub name: String,
+}
+
+/// The mandate's part of a transaction: its RUM, its signature date and,
+/// on the first collection after a change of creditor, the amendment
+/// naming the original creditor (same elements in versions .02 and .08).
+fn mandate_info(c: &Collection) -> String {
+    let mut x = format!(
+        "<MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr>",
+        escape(sepa_text(&c.rum, 35)),
+        c.signed_on
+    );
+    if let Some(f) = &c.amended_from {
+        x.push_str(&format!(
+            "<AmdmntInd>true</AmdmntInd><AmdmntInfDtls><OrgnlCdtrSchmeId><Nm>{}</Nm>\
+<Id><PrvtId><Othr><Id>{}</Id><SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id>\
+</OrgnlCdtrSchmeId></AmdmntInfDtls>",
+            escape(sepa_text(&f.name, 70)),
+            f.id.as_str()
+        ));
+    }
+    x.push_str("</MndtRltdInf>");
+    x
 }
 
 /// Which schema version the bank takes.
@@ -313,13 +345,12 @@ pub fn pain008(
         for c in group {
             x.push_str(&format!(
                 "<DrctDbtTxInf><PmtId><EndToEndId>{}</EndToEndId></PmtId><InstdAmt Ccy=\"EUR\">{}</InstdAmt>\
-<DrctDbtTx><MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr></MndtRltdInf></DrctDbtTx>\
+<DrctDbtTx>{}</DrctDbtTx>\
 <DbtrAgt>{}</DbtrAgt><Dbtr><Nm>{}</Nm></Dbtr><DbtrAcct><Id><IBAN>{}</IBAN></Id></DbtrAcct>\
 <RmtInf><Ustrd>{}</Ustrd></RmtInf></DrctDbtTxInf>\n",
                 escape(sepa_text(&c.end_to_end, 35)),
                 c.amount.decimal(),
-                escape(sepa_text(&c.rum, 35)),
-                c.signed_on,
+                mandate_info(c),
                 agent(version, c.bic.as_ref()),
                 escape(sepa_text(&c.debtor, 70)),
                 c.iban.as_str(),
@@ -380,6 +411,11 @@ mod tests {
             rum: format!("RGE-{n}"),
             signed_on: "2026-10-02".parse().unwrap_or_default(),
             sequence: seq,
+            // The last one was signed with the concession's operator.
+            amended_from: (n == "FA2026-000003").then(|| FormerCreditor {
+                id: CreditorId::parse("FR72ZZZ123456").unwrap_or_else(|e| panic!("{e}")),
+                name: "Fibre Concession SAS".into(),
+            }),
             debtor: "Famille Martin & fils".into(),
             iban: iban("DE89370400440532013000"),
             bic: None,
@@ -409,6 +445,8 @@ mod tests {
                 && x.contains("<NbOfTxs>2</NbOfTxs><CtrlSum>48.87</CtrlSum>")
         );
         assert!(x.contains("<Nm>Famille Martin   fils</Nm>"));
+        assert_eq!(x.matches("<AmdmntInd>true</AmdmntInd>").count(), 1);
+        assert!(x.contains("<OrgnlCdtrSchmeId><Nm>Fibre Concession SAS</Nm>"));
         assert!(sample(Pain008::V02).contains("<BIC>AGRIFRPP</BIC>"));
         // Checked against the schemas when the test asks for the files.
         if let Some(dir) = std::env::var_os("REGIE_SEPA_SAMPLES") {

@@ -99,6 +99,24 @@ pub struct Installation {
     pub notes: Option<String>,
 }
 
+/// A line in service on the outgoing operator's network, as the takeover
+/// files describe it.
+#[derive(Debug, Clone)]
+pub struct Adoption {
+    /// The operator's own reference of the line, kept in its history.
+    pub former_ref: String,
+    /// The premises (`t_suf.sf_code`).
+    pub premises: String,
+    pub serial: OntSerial,
+    /// The PON port the ONT hangs on, by its inventory code.
+    pub pon_port: String,
+    pub ont_id: u32,
+    /// Last optical power read at the ONT, in hundredths of a dBm.
+    pub rx_cdbm: i64,
+    pub profile: String,
+    pub ipv4: Ipv4Kind,
+}
+
 /// A pool as an admin enters it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct NewPool {
@@ -185,6 +203,11 @@ impl Provisioning {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The plant as last imported (from the shared cache).
+    pub async fn plant(&self) -> Result<Arc<Plant>> {
+        Ok(self.plant.get(&self.db).await?)
     }
 
     /// One line.
@@ -649,6 +672,178 @@ impl Provisioning {
         .await?;
         tx.commit().await?;
         self.line(id.as_str()).await
+    }
+
+    /// Takes over a line already in service on the outgoing operator's
+    /// network: the premises' path through the inventory (which must lead
+    /// to the PON port the operator names), the ONT id it had there, its
+    /// ONT and a new service (addresses, VLANs, FreeRADIUS), recorded as
+    /// active in the caller's transaction, so a whole takeover is one
+    /// commit. The OLT is not touched: the ONT is already configured there,
+    /// and the drift report shows any difference.
+    #[tracing::instrument(skip_all, fields(actor = %actor.username, premises = %adoption.premises))]
+    pub async fn adopt(&self, tx: &mut Conn, actor: &Actor, adoption: &Adoption) -> Result<Line> {
+        let plant = self.plant.get(&self.db).await?;
+        let suf = adoption.premises.trim();
+        match inventory::capacity::eligibility(&plant, suf)? {
+            Eligibility::Connectable { .. } => {}
+            Eligibility::DropToBuild { pbo, .. } => {
+                return Err(Error::NotConnectable(format!(
+                    "l'inventaire ne connaît pas le raccordement final depuis le PBO {pbo}"
+                )))
+            }
+            Eligibility::NotCovered { reason } => return Err(Error::NotConnectable(reason)),
+        }
+        if !self
+            .settings
+            .profiles
+            .iter()
+            .any(|(n, _)| *n == adoption.profile)
+        {
+            return Err(Error::Invalid(format!(
+                "profil « {} » inconnu ; profils proposés : {}",
+                adoption.profile,
+                self.profile_names()
+            )));
+        }
+        let address = plant
+            .sufs
+            .get(suf)
+            .and_then(|s| s.address.as_ref())
+            .map(|a| a.to_string());
+        let mut id = LineId::generate();
+        while !storage::insert_line(
+            tx,
+            id.as_str(),
+            suf,
+            address.as_deref(),
+            adoption.ipv4,
+            &adoption.profile,
+            &actor.username,
+        )
+        .await?
+        {
+            id = LineId::generate();
+        }
+        if let Some(holder) = storage::take(tx, Resource::Premises, suf, id.as_str()).await? {
+            return Err(Error::Taken(format!(
+                "le local {suf} a déjà une ligne en cours : {holder}"
+            )));
+        }
+        let line = storage::read_line(tx, id.as_str())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("aucune ligne « {id} »")))?;
+        // A line in service stays in service even over the planning budget:
+        // the reason is recorded, as for any reservation past the budget.
+        let (path, budget) = self.path_of(
+            &plant,
+            &line,
+            Some("reprise d'une ligne en service chez l'opérateur sortant"),
+        )?;
+        if path.pon_port != adoption.pon_port.trim() {
+            return Err(Error::Invalid(format!(
+                "le local {suf} est desservi par le port PON {} d'après l'inventaire, pas par {}",
+                path.pon_port,
+                adoption.pon_port.trim()
+            )));
+        }
+        for (kind, scope, what) in [
+            (Resource::Outlet, Some(path.outlet.as_str()), "la PTO"),
+            (
+                Resource::PboPort,
+                path.pbo_position.as_deref(),
+                "la position de PBO",
+            ),
+            (
+                Resource::SplitterOutput,
+                Some(path.splitter_output.as_str()),
+                "la sortie de coupleur",
+            ),
+        ] {
+            let Some(scope) = scope else { continue };
+            if let Some(holder) = storage::take(tx, kind, scope, id.as_str()).await? {
+                return Err(Error::Taken(format!(
+                    "{what} {scope} est déjà prise par la ligne {holder}"
+                )));
+            }
+        }
+        let max_onts = plant
+            .pon_ports
+            .get(&path.pon_port)
+            .map_or(128, |p| p.max_onts.clamp(1, 254));
+        if adoption.ont_id >= max_onts {
+            return Err(Error::Invalid(format!(
+                "l'identifiant d'ONT {} dépasse la capacité du port PON {} (0 à {})",
+                adoption.ont_id,
+                path.pon_port,
+                max_onts - 1
+            )));
+        }
+        let ont_id = i64::from(adoption.ont_id);
+        if storage::allocate(
+            tx,
+            Resource::OntId,
+            &path.pon_port,
+            ont_id,
+            ont_id,
+            id.as_str(),
+        )
+        .await?
+        .is_none()
+        {
+            return Err(Error::Taken(format!(
+                "l'identifiant d'ONT {ont_id} du port PON {} est déjà pris",
+                path.pon_port
+            )));
+        }
+        let path = Path {
+            ont_id: adoption.ont_id,
+            ..path
+        };
+        if let Some(holder) =
+            storage::take(tx, Resource::Serial, adoption.serial.as_str(), id.as_str()).await?
+        {
+            return Err(Error::Taken(format!(
+                "l'ONT {} est déjà installé sur la ligne {holder}",
+                adoption.serial
+            )));
+        }
+        let ont = Ont {
+            serial: adoption.serial.to_string(),
+            rx_cdbm: adoption.rx_cdbm,
+            notes: Some("repris de l'opérateur sortant".into()),
+        };
+        storage::set_path(tx, id.as_str(), &path, &budget).await?;
+        storage::set_ont(tx, id.as_str(), &ont).await?;
+        let line = Line {
+            path: Some(path.clone()),
+            ont: Some(ont.clone()),
+            ..line
+        };
+        let service = self.allocate_service(tx, &line, &path).await?;
+        storage::set_service(tx, id.as_str(), &service).await?;
+        let active = Line {
+            state: State::Active,
+            ..line
+        };
+        storage::radius_insert(tx, &self.radius_entry(&active, &service)).await?;
+        storage::set_state(tx, id.as_str(), State::Active).await?;
+        let detail = json!({
+            "former_ref": adoption.former_ref,
+            "path": path, "budget": budget, "ont": ont, "service": service,
+        });
+        self.record(
+            tx,
+            actor,
+            id.as_str(),
+            "takeover",
+            (None, State::Active),
+            Some(detail),
+        )
+        .await?;
+        storage::read_line(tx, id.as_str())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("aucune ligne « {id} »")))
     }
 
     async fn allocate_service(&self, tx: &mut Conn, line: &Line, path: &Path) -> Result<Service> {

@@ -469,6 +469,14 @@ pub async fn cii(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let inv = visible_invoice(&state, &me, &number).await?;
+    if inv.kind == billing::model::DocumentKind::Balance {
+        // Not an invoice of the régie: there is no e-invoice to give.
+        return Err(crate::Error::NotFound(format!(
+            "{} est un solde repris de l'opérateur sortant, pas une facture électronique",
+            inv.number
+        ))
+        .into());
+    }
     let xml = billing::cii::to_cii(&inv, &seller(&state));
     Ok((
         [

@@ -114,7 +114,7 @@ const DUE: &str = "CAST(i.gross_cents
 async fn open_of(conn: &mut AnyConnection, account_id: i64) -> Result<Vec<(i64, Open)>> {
     let rows = sqlx::query(&format!(
         "SELECT i.id, i.number, i.issued_on, {DUE} AS due
-         FROM bil_invoices i WHERE i.account_id = $1 AND i.kind = 'invoice'
+         FROM bil_invoices i WHERE i.account_id = $1 AND i.kind IN ('invoice', 'balance')
          ORDER BY i.issued_on, i.number"
     ))
     .bind(account_id)
@@ -258,7 +258,7 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
     let account_id = account_id(&mut tx, &new.account).await?;
     if let Some(n) = &new.invoice {
         let owner: Option<i64> = sqlx::query(
-            "SELECT account_id FROM bil_invoices WHERE number = $1 AND kind = 'invoice'",
+            "SELECT account_id FROM bil_invoices WHERE number = $1 AND kind IN ('invoice', 'balance')",
         )
         .bind(n.trim())
         .fetch_optional(&mut *tx)
@@ -509,7 +509,7 @@ pub async fn import_transfers(
             let row = if reference.starts_with("CPT-") {
                 sqlx::query("SELECT id AS account_id, NULL AS number FROM bil_accounts WHERE code = $1")
             } else {
-                sqlx::query("SELECT account_id, number FROM bil_invoices WHERE number = $1 AND kind = 'invoice'")
+                sqlx::query("SELECT account_id, number FROM bil_invoices WHERE number = $1 AND kind IN ('invoice', 'balance')")
             }
             .bind(&reference)
             .fetch_optional(&mut *tx)
@@ -686,6 +686,11 @@ pub async fn statement(db: &Db, account: &str) -> Result<Vec<StatementLine>> {
                 "Avoir {} sur la facture {}",
                 i.number,
                 i.corrects.as_deref().unwrap_or("")
+            ),
+            crate::model::DocumentKind::Balance => format!(
+                "Solde repris {} ({})",
+                i.number,
+                i.lines.first().map_or("", |l| l.description.as_str())
             ),
         };
         items.push((i.issued_on, 0, label, i.gross));
@@ -897,7 +902,7 @@ pub async fn open_invoices(db: &Db, issued_before: NaiveDate) -> Result<Vec<Open
     let rows = sqlx::query(&format!(
         "SELECT a.code, a.name, a.household, i.number, i.issued_on, {DUE} AS due
          FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
-         WHERE i.kind = 'invoice' AND i.issued_on <= $1
+         WHERE i.kind IN ('invoice', 'balance') AND i.issued_on <= $1
          ORDER BY a.code, i.issued_on, i.number"
     ))
     .bind(issued_before.to_string())

@@ -187,6 +187,20 @@ pub const COMPONENT: Component = Component {
             CREATE TRIGGER bil_accounts_kept BEFORE DELETE ON bil_accounts FOR EACH ROW EXECUTE FUNCTION bil_kept();
             CREATE TRIGGER bil_subscriptions_kept BEFORE DELETE ON bil_subscriptions FOR EACH ROW EXECUTE FUNCTION bil_kept();",
         ),
+        Migration::portable(
+            7,
+            "takeover",
+            // Taking over from a concession: an account remembers the
+            // outgoing operator's customer reference (once each), and a
+            // mandate signed with another creditor keeps its RUM and names
+            // that creditor, which its first collection by the régie must
+            // quote (SEPA amendment). Balances taken over are documents of
+            // their own kind in bil_invoices (`balance`).
+            "ALTER TABLE bil_accounts ADD COLUMN former_ref TEXT;
+            CREATE UNIQUE INDEX bil_accounts_former_ref ON bil_accounts (former_ref) WHERE former_ref IS NOT NULL;
+            ALTER TABLE bil_mandates ADD COLUMN former_creditor_id TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN former_creditor_name TEXT;",
+        ),
     ],
 };
 
@@ -223,6 +237,7 @@ pub async fn live_subscription_of_line(db: &Db, line_id: &str) -> Result<Option<
 }
 
 pub mod ledger;
+pub(crate) mod takeover;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -402,11 +417,24 @@ fn account_with_prefix(r: &sqlx::any::AnyRow, prefix: &str) -> Result<Account> {
 /// Opens a payer's account.
 #[tracing::instrument(skip_all, fields(actor = %actor.username))]
 pub async fn create_account(db: &Db, actor: &Actor, new: &NewAccount) -> Result<Account> {
-    new.check()?;
     let mut tx = db.begin().await.map_err(storage)?;
+    let account = insert_account(&mut tx, actor, new, None).await?;
+    tx.commit().await.map_err(storage)?;
+    Ok(account)
+}
+
+/// Opens an account in the caller's transaction; `former_ref` is the
+/// outgoing operator's customer reference of an account taken over.
+pub(crate) async fn insert_account(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    new: &NewAccount,
+    former_ref: Option<&str>,
+) -> Result<Account> {
+    new.check()?;
     let r = sqlx::query(&format!(
-        "INSERT INTO bil_accounts (code, kind, name, address, postcode, town, email, siren, vat_number, household, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {ACCOUNT_COLUMNS}"
+        "INSERT INTO bil_accounts (code, kind, name, address, postcode, town, email, siren, vat_number, household, created_at, former_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {ACCOUNT_COLUMNS}"
     ))
     .bind(new_code("CPT"))
     .bind(new.kind.as_str())
@@ -419,24 +447,33 @@ pub async fn create_account(db: &Db, actor: &Actor, new: &NewAccount) -> Result<
     .bind(new.vat_number.as_deref().map(str::trim))
     .bind(new.household.as_deref().map(str::trim))
     .bind(time::to_db(time::now()))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(storage)?;
+    .bind(former_ref)
+    .fetch_one(&mut *conn)
+    .await;
+    let r = match r {
+        Ok(r) => r,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Invalid(format!(
+                "le client « {} » de l'opérateur sortant a déjà été repris",
+                former_ref.unwrap_or_default()
+            )))
+        }
+        Err(e) => return Err(storage(e)),
+    };
     let account = account_from(&r)?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         Change {
             action: "account.create",
             entity: "account",
             entity_id: &account.code,
             before: None,
-            after: None,
+            after: former_ref.map(|f| serde_json::json!({ "former_ref": f })),
         },
     )
     .await
     .map_err(Error::Storage)?;
-    tx.commit().await.map_err(storage)?;
     Ok(account)
 }
 
@@ -482,8 +519,23 @@ pub async fn subscribe(
     on: NaiveDate,
 ) -> Result<Subscription> {
     let mut tx = db.begin().await.map_err(storage)?;
-    let account_id = account_id(&mut tx, account_code).await?;
-    let (offer_id, offer) = offer_row(&mut tx, offer_code).await?;
+    let code = insert_subscription(&mut tx, actor, account_code, line_id, offer_code, on).await?;
+    tx.commit().await.map_err(storage)?;
+    subscription(db, &code).await
+}
+
+/// Subscribes a line in the caller's transaction; answers the
+/// subscription's code.
+pub(crate) async fn insert_subscription(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    account_code: &str,
+    line_id: &str,
+    offer_code: &str,
+    on: NaiveDate,
+) -> Result<String> {
+    let account_id = account_id(tx, account_code).await?;
+    let (offer_id, offer) = offer_row(tx, offer_code).await?;
     if on < offer.valid_from || offer.valid_to.is_some_and(|to| on > to) {
         return Err(Error::Invalid(format!(
             "l'offre {} n'est pas ouverte le {on}",
@@ -519,7 +571,7 @@ pub async fn subscribe(
         .await
         .map_err(storage)?;
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Change {
             action: "subscription.start",
@@ -533,8 +585,7 @@ pub async fn subscribe(
     )
     .await
     .map_err(Error::Storage)?;
-    tx.commit().await.map_err(storage)?;
-    subscription(db, &code).await
+    Ok(code)
 }
 
 /// What changes on a subscription from a day on.
@@ -1064,10 +1115,10 @@ fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
     let t = totals(lines.iter().map(|l| (l.net, l.rate)))?;
     Ok(Invoice {
         number: r.try_get("number").map_err(storage)?,
-        kind: if r.try_get::<String, _>("kind").map_err(storage)? == "credit_note" {
-            DocumentKind::CreditNote
-        } else {
-            DocumentKind::Invoice
+        kind: match r.try_get::<String, _>("kind").map_err(storage)?.as_str() {
+            "credit_note" => DocumentKind::CreditNote,
+            "balance" => DocumentKind::Balance,
+            _ => DocumentKind::Invoice,
         },
         account: r.try_get("account").map_err(storage)?,
         subscription: r.try_get("subscription").map_err(storage)?,
@@ -1173,6 +1224,9 @@ async fn select_invoices(
     if let Some((from, to)) = issued {
         add("i.issued_on >= ?", from.to_string());
         add("i.issued_on <= ?", to.to_string());
+        // Registers and journals hold sales: a balance taken over was
+        // invoiced (and its VAT declared) by the operator who sold it.
+        add("i.kind <> ?", "balance".to_owned());
     }
     let filter = if filters.is_empty() {
         String::new()
@@ -1399,24 +1453,77 @@ pub async fn add_mandate(
     bic: Option<&Bic>,
     signed_on: NaiveDate,
 ) -> Result<Mandate> {
-    let holder = holder.trim();
+    let mut tx = db.begin().await.map_err(storage)?;
+    let mandate = insert_mandate(
+        &mut tx,
+        actor,
+        &NewMandate {
+            account: account_code,
+            holder,
+            iban,
+            bic,
+            signed_on,
+            kept: None,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(storage)?;
+    Ok(mandate)
+}
+
+/// A mandate as it is recorded.
+#[derive(Debug)]
+pub struct NewMandate<'a> {
+    pub account: &'a str,
+    pub holder: &'a str,
+    pub iban: &'a Iban,
+    pub bic: Option<&'a Bic>,
+    pub signed_on: NaiveDate,
+    /// A mandate taken over keeps its RUM and names the creditor it was
+    /// signed with; `None` for a mandate signed with the régie.
+    pub kept: Option<&'a KeptMandate>,
+}
+
+/// What a mandate taken over from another creditor keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptMandate {
+    pub rum: String,
+    /// The creditor identifier (ICS) and name the mandate was signed with.
+    pub former_creditor_id: crate::sepa::CreditorId,
+    pub former_creditor_name: String,
+}
+
+/// Records a mandate in the caller's transaction.
+pub(crate) async fn insert_mandate(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    m: &NewMandate<'_>,
+) -> Result<Mandate> {
+    let (account_code, iban, bic, signed_on) = (m.account, m.iban, m.bic, m.signed_on);
+    let holder = m.holder.trim();
     if holder.is_empty() || holder.chars().count() > 70 {
         return Err(Error::Invalid(
             "le titulaire du compte est obligatoire (70 caractères au plus)".into(),
         ));
     }
-    let mut tx = db.begin().await.map_err(storage)?;
-    let account_id = account_id(&mut tx, account_code).await?;
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM bil_mandates WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(storage)?
-        .try_get("n")
-        .map_err(storage)?;
-    let rum = format!("RUM-{}-{:02}", account_code.trim(), n + 1);
+    let account_id = account_id(tx, account_code).await?;
+    let rum = match m.kept {
+        Some(k) => k.rum.clone(),
+        None => {
+            let n: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM bil_mandates WHERE account_id = $1")
+                    .bind(account_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(storage)?
+                    .try_get("n")
+                    .map_err(storage)?;
+            format!("RUM-{}-{:02}", account_code.trim(), n + 1)
+        }
+    };
     let inserted = sqlx::query(
-        "INSERT INTO bil_mandates (rum, account_id, holder, iban, bic, signed_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO bil_mandates (rum, account_id, holder, iban, bic, signed_on, created_at, former_creditor_id, former_creditor_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&rum)
     .bind(account_id)
@@ -1425,10 +1532,18 @@ pub async fn add_mandate(
     .bind(bic.map(Bic::as_str))
     .bind(signed_on.to_string())
     .bind(time::to_db(time::now()))
+    .bind(m.kept.map(|k| k.former_creditor_id.as_str().to_owned()))
+    .bind(m.kept.map(|k| k.former_creditor_name.clone()))
     .execute(&mut *tx)
     .await;
     match inserted {
         Ok(_) => {}
+        Err(e) if is_unique_violation(&e) && m.kept.is_some() => {
+            return Err(Error::Invalid(format!(
+                "la RUM {rum} est déjà celle d'un autre mandat, ou le compte {} a déjà un mandat en cours",
+                account_code.trim()
+            )))
+        }
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::Invalid(format!(
                 "le compte {} a déjà un mandat en cours : révoquez-le d'abord",
@@ -1438,19 +1553,21 @@ pub async fn add_mandate(
         Err(e) => return Err(storage(e)),
     }
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Change {
             action: "mandate.add",
             entity: "mandate",
             entity_id: &rum,
             before: None,
-            after: Some(serde_json::json!({ "account": account_code.trim(), "iban": iban.masked(), "signed_on": signed_on })),
+            after: Some(serde_json::json!({
+                "account": account_code.trim(), "iban": iban.masked(), "signed_on": signed_on,
+                "former_creditor_id": m.kept.map(|k| k.former_creditor_id.as_str()),
+            })),
         },
     )
     .await
     .map_err(Error::Storage)?;
-    tx.commit().await.map_err(storage)?;
     Ok(Mandate {
         rum,
         account: account_code.trim().to_owned(),
@@ -1541,6 +1658,7 @@ pub async fn prepare_collections(
         .map_err(storage)?;
     let rows = sqlx::query(
         "SELECT i.id, i.number, i.gross_cents, i.account_id, m.id AS mandate_id, m.rum, a.code, m.holder, m.iban, m.bic, m.signed_on,
+                m.former_creditor_id, m.former_creditor_name,
                 (SELECT COUNT(*) FROM bil_collections c WHERE c.mandate_id = m.id) AS used
          FROM bil_invoices i JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
          JOIN bil_accounts a ON a.id = i.account_id
@@ -1572,7 +1690,22 @@ pub async fn prepare_collections(
         if amount.0 <= 0 {
             continue;
         }
-        let sequence = if used == 0 && first_taken.insert(mandate_id) {
+        // A mandate taken over has been collected by its former creditor:
+        // its collections are recurrent, and the first one by the régie
+        // quotes the creditor it was signed with.
+        let former_id: Option<String> = r.try_get("former_creditor_id").map_err(storage)?;
+        let first = used == 0 && first_taken.insert(mandate_id);
+        let amended_from = match (&former_id, first) {
+            (Some(id), true) => Some(crate::sepa::FormerCreditor {
+                id: crate::sepa::CreditorId::parse(id)?,
+                name: r
+                    .try_get::<Option<String>, _>("former_creditor_name")
+                    .map_err(storage)?
+                    .unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let sequence = if first && former_id.is_none() {
             Sequence::First
         } else {
             Sequence::Recurring
@@ -1610,6 +1743,7 @@ pub async fn prepare_collections(
             rum: mandate.rum,
             signed_on: mandate.signed_on,
             sequence,
+            amended_from,
             debtor: mandate.holder,
             iban: mandate.iban,
             bic: mandate.bic,
