@@ -323,3 +323,51 @@ fn pools_and_olt_drift_from_the_command_line() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["unknown_on_olt"][0]["serial"], "HWTC0000DEAD");
 }
+
+#[test]
+fn a_takeover_with_bad_files_reports_them_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = regie(dir.path())
+        .args(["takeover", "import"])
+        .arg(dir.path().join("nowhere"))
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not a directory"));
+
+    let files = tempfile::tempdir().expect("dir");
+    let write =
+        |name: &str, text: &str| std::fs::write(files.path().join(name), text).expect("write");
+    write(
+        "offres.csv",
+        "code;nom;prix_mensuel_ttc;tva;frais_mise_en_service;deliberation\nCONC300;Fibre 300;29,99;19,6;;Délibération 2026-41\n",
+    );
+    write(
+        "comptes.csv",
+        "ref_client;type;nom;adresse;code_postal;commune;email;siren;tva_intracom;foyer\nC001;menage;Famille Durand;3 rue des Lilas;18000;Bourges;;;;\n",
+    );
+    write(
+        "lignes.csv",
+        "ref_ligne;ref_client;hexacle;local;offre;profil;ipv4;numero_serie_ont;port_pon;ont_id;puissance_rx_dbm\nL001;C002;18033222AB;;CONC300;300M;cgnat;HWTC1A2B3C4D;PON-1;3;-19,5\n",
+    );
+    write(
+        "mandats.csv",
+        "ref_client;rum;titulaire;iban;bic;date_signature;ics_creancier;nom_creancier\n",
+    );
+    let out = regie(dir.path())
+        .args(["takeover", "import", "--dry-run", "--on", "2027-01-01"])
+        .arg(files.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("erreur offres.csv:2 [tva]"), "{report}");
+    assert!(
+        report.contains("erreur lignes.csv:2 [ref_client]"),
+        "{report}"
+    );
+    assert!(report.contains("erreur soldes.csv:0"), "{report}");
+    assert!(report.contains("nothing written"), "{report}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 error(s)"), "{err}");
+}

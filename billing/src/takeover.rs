@@ -155,6 +155,11 @@ pub struct Delivery {
     pub lines: Vec<LineRow>,
     pub mandates: Vec<MandateRow>,
     pub balances: Vec<BalanceRow>,
+    /// Offer codes and client references present in their files, even on
+    /// rows refused for another field: a reference to them is not
+    /// reported a second time as unknown.
+    pub offer_codes: HashSet<String>,
+    pub client_refs: HashSet<String>,
 }
 
 /// How a takeover runs.
@@ -414,7 +419,9 @@ fn dbm(v: &str) -> Result<i64, String> {
 /// given twice.
 pub fn read(dir: &Path, on: NaiveDate) -> (Delivery, Report) {
     let mut report = Report::default();
+    let (mut offer_codes, mut client_refs) = (HashSet::new(), HashSet::new());
     let offers = read_file(dir, FILES[0], &OFFER_COLUMNS, &mut report, |r| {
+        offer_codes.insert(r.get("code").to_owned());
         let code = r.text("code", 30);
         let name = r.text("nom", 120);
         let monthly_gross = r.parsed("prix_mensuel_ttc", Cents::parse);
@@ -449,6 +456,7 @@ pub fn read(dir: &Path, on: NaiveDate) -> (Delivery, Report) {
         })
     });
     let accounts = read_file(dir, FILES[1], &ACCOUNT_COLUMNS, &mut report, |r| {
+        client_refs.insert(r.get("ref_client").to_owned());
         let former_ref = r.text("ref_client", 60);
         let kind = r.parsed("type", account_kind);
         let name = r.text("nom", 120);
@@ -587,6 +595,8 @@ pub fn read(dir: &Path, on: NaiveDate) -> (Delivery, Report) {
         lines,
         mandates,
         balances,
+        offer_codes,
+        client_refs,
     };
     cross_check(&delivery, &mut report);
     (delivery, report)
@@ -626,7 +636,7 @@ fn cross_check(d: &Delivery, report: &mut Report) {
             "l'offre",
         );
     }
-    let offers: HashSet<&str> = d.offers.iter().map(|o| o.offer.code.as_str()).collect();
+    let offers = &d.offer_codes;
     let mut seen = HashMap::new();
     for a in &d.accounts {
         once(
@@ -639,7 +649,7 @@ fn cross_check(d: &Delivery, report: &mut Report) {
             "le client",
         );
     }
-    let clients: HashSet<&str> = d.accounts.iter().map(|a| a.former_ref.as_str()).collect();
+    let clients = &d.client_refs;
     let unknown = |report: &mut Report, file: &str, line: u64, client: &str| {
         if !clients.contains(client) {
             report.push(Issue::error(
@@ -653,7 +663,7 @@ fn cross_check(d: &Delivery, report: &mut Report) {
     let (mut refs, mut serials, mut onts) = (HashMap::new(), HashMap::new(), HashMap::new());
     for l in &d.lines {
         unknown(report, FILES[2], l.line, &l.client);
-        if !offers.contains(l.offer.as_str()) {
+        if !offers.contains(&l.offer) {
             report.push(Issue::error(
                 FILES[2],
                 l.line,

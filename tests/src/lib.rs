@@ -21,6 +21,9 @@ use regie_core::{Backend, DatabaseUrl, Db};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod freeradius;
+pub mod snmpsim;
+
 /// Environment variable naming a PostgreSQL server for the test suite.
 pub const POSTGRES_ENV: &str = "REGIE_TEST_POSTGRES";
 

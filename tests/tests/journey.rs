@@ -20,7 +20,8 @@ use billing::sepa::Iban;
 use regie::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::{
-    active_line, connectable_premises, grant_application, network_app_with, publish_example_rules,
+    active_line, connectable_premises, freeradius, grant_application, network_app_with,
+    publish_example_rules, snmpsim,
 };
 use serde_json::{json, Value};
 
@@ -40,6 +41,7 @@ fn return_report(invoice: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_from_its_application_to_the_fsl_decision() {
     let t = network_app_with(300, 24, |c| {
+        c.snmp_interval_s = 1;
         c.regie_siren = Some("213500000".into());
         c.regie_vat_number = Some("FR45213500000".into());
     })
@@ -99,19 +101,70 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     assert!(l["budget"]["within"].as_bool().unwrap_or(true), "{l}");
     assert!(l["service"]["ipv4"].is_string(), "{l}");
     let pon_port = l["path"]["pon_port"].as_str().unwrap().to_owned();
+    let circuit_id = l["service"]["circuit_id"].as_str().unwrap().to_owned();
+    // FreeRADIUS, reading the database, grants the line its addresses.
+    let radius = freeradius::peers().map(|daemon| freeradius::start_radius(&t, &daemon));
+    if let Some(radius) = &radius {
+        let answer = freeradius::ask(radius, &circuit_id);
+        assert!(answer.contains("Received Access-Accept"), "{answer}");
+        for (attribute, value) in [
+            ("Framed-IP-Address", &l["service"]["ipv4"]),
+            ("Delegated-IPv6-Prefix", &l["service"]["ipv6_prefix"]),
+        ] {
+            let expected = format!("{attribute} = {}", value.as_str().unwrap());
+            assert!(answer.contains(&expected), "{expected}: {answer}");
+        }
+    }
 
-    // 3. Its PON port goes down: the alarm names the household's line.
-    monitoring::alarms::raise(
-        t.db(),
-        &monitoring::alarms::Subject::PonPortDown {
-            pon_port: pon_port.clone(),
-        },
-        monitoring::alarms::Severity::Critical,
-        "interface coupée",
-    )
-    .await
-    .unwrap();
+    // 3. Monitoring polls the OLT (an SNMP agent answering for it): its PON
+    // port is down, and the alarm names the household's line.
     let session = t.session_for(&users[2]).await;
+    if let Some(responder) = snmpsim::responder() {
+        let olt = l["path"]["olt"].as_str().unwrap().to_owned();
+        let if_name = format!(
+            "GPON 0/{}/{}",
+            l["path"]["slot"].as_u64().unwrap(),
+            l["path"]["port"].as_u64().unwrap()
+        );
+        let agent = snmpsim::serve(
+            &responder,
+            &[("olt", snmpsim::olt_recording(&olt, &if_name, false))],
+        );
+        let r = post(
+            &admin,
+            "/api/v1/monitoring/devices",
+            json!({"name": olt, "address": format!("127.0.0.1:{}", agent.port),
+                "version": "v2c", "community": "olt", "timeout_ms": 1000, "retries": 1}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        // This instance leads the scheduled work, as a lone server does.
+        assert!(t.state.scheduler.renew(t.db()).await);
+        regie::monitor::spawn(&t.state).await.unwrap();
+        let mut seen = String::new();
+        for _ in 0..100 {
+            let alarms = get(&tech, "/api/v1/monitoring/alarms").await;
+            if alarms.json().as_array().unwrap().iter().any(|a| {
+                a["kind"] == "pon_port_down" && a["subject"].as_str() == Some(pon_port.as_str())
+            }) {
+                seen = alarms.text;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(!seen.is_empty(), "the poll raised the PON port alarm");
+    } else {
+        monitoring::alarms::raise(
+            t.db(),
+            &monitoring::alarms::Subject::PonPortDown {
+                pon_port: pon_port.clone(),
+            },
+            monitoring::alarms::Severity::Critical,
+            "interface coupée",
+        )
+        .await
+        .unwrap();
+    }
     let alarms = t
         .page(Method::GET, "/technicien/alarmes", Some(&session), None)
         .await;
@@ -207,6 +260,42 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].end_to_end, invoice.number);
     assert_eq!(batch[0].amount, invoice.gross);
+    // The bank file holds the invoice and is valid against the schema.
+    let creditor = billing::sepa::Creditor {
+        name: "Régie publique de la fibre".into(),
+        iban: iban.clone(),
+        bic: billing::sepa::Bic::parse("AGRIFRPP").unwrap(),
+        id: billing::sepa::CreditorId::parse("FR72ZZZ123456").unwrap(),
+    };
+    let xml = billing::sepa::pain008(
+        billing::sepa::Pain008::V08,
+        "PRLV-J",
+        chrono::Utc::now(),
+        &creditor,
+        collect_on,
+        &batch,
+    )
+    .unwrap();
+    assert!(xml.contains(&format!("<EndToEndId>{}</EndToEndId>", invoice.number)));
+    if sepa_schemas_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pain.008.xml");
+        std::fs::write(&file, &xml).unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .args(["sepaxml", "schemas/pain.008.001.08.xsd"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pain.008: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let returned_on = collect_on + chrono::Days::new(6);
     let r = t
         .send(
@@ -261,6 +350,13 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
         "{}",
         l.text
     );
+    if let Some(radius) = &radius {
+        // Slowed, never cut: FreeRADIUS still accepts the line, addresses kept.
+        let answer = freeradius::ask(radius, &circuit_id);
+        assert!(answer.contains("Received Access-Accept"), "{answer}");
+        assert!(answer.contains("Filter-Id = \"throttled\""), "{answer}");
+        assert!(answer.contains("Framed-IP-Address"), "{answer}");
+    }
 
     // The FSL's decision settles the account; the next pass resumes.
     let owed = invoice.gross.0;
@@ -326,6 +422,21 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
             by(who)
         );
     }
+}
+
+fn sepa_schemas_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import sepaxml, lxml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
+            "the SEPA schemas are required (pip install sepaxml)"
+        );
+        eprintln!("pain.008 validation skipped: sepaxml missing");
+    }
+    ok
 }
 
 fn validators_ready() -> bool {
