@@ -66,7 +66,7 @@ pub fn olt_recording(sys_name: &str, if_name: &str, up: bool) -> String {
         ("1.3.6.1.2.1.31.1.1.1.6.1", 70, "1000".to_owned()),
         ("1.3.6.1.2.1.31.1.1.1.10.1", 70, "2000".to_owned()),
     ];
-    lines.sort_by(|a, b| oid_key(a.0).cmp(&oid_key(b.0)));
+    lines.sort_by_key(|l| oid_key(l.0));
     lines.iter().map(|(o, k, v)| rec(o, *k, v)).collect()
 }
 
