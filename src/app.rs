@@ -102,7 +102,7 @@ impl AppState {
             poller,
             trap_metrics,
             secret_key: Arc::default(),
-            runs: crate::runs::Runs::default(),
+            runs: crate::runs::Runs::new(scheduler.instance()),
             scheduler,
         })
     }

@@ -96,8 +96,135 @@ pub const COMPONENT: Component = Component {
         );
         CREATE INDEX sched_runs_job ON sched_runs (job, started_at);",
         ),
+        Migration::portable(
+            4,
+            "billing_run_state",
+            // A billing run started from the page, as every instance sees
+            // it: the page that polls its progress may reach another
+            // instance than the one running it. `updated_at` is renewed
+            // while it runs; a run whose instance died goes stale and may be
+            // started again.
+            "CREATE TABLE billing_run_state (
+            period TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            done BIGINT NOT NULL,
+            total BIGINT NOT NULL,
+            report_json TEXT,
+            error TEXT,
+            instance TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );",
+        ),
     ],
 };
+
+/// A billing run's state as stored.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub period: String,
+    pub status: String,
+    pub done: i64,
+    pub total: i64,
+    pub report_json: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Marks a run of `period` as started by `instance`, unless one is
+/// running and was heard of since `stale_before`. True when this call
+/// started it.
+pub async fn claim_billing_run(
+    db: &Db,
+    period: &str,
+    instance: &str,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let now = time::to_db(now);
+    let done = sqlx::query(
+        "INSERT INTO billing_run_state (period, status, done, total, report_json, error, instance, started_at, updated_at)
+         VALUES ($1, 'running', 0, 0, NULL, NULL, $2, $3, $3)
+         ON CONFLICT (period) DO UPDATE SET status = 'running', done = 0, total = 0, report_json = NULL,
+            error = NULL, instance = $2, started_at = $3, updated_at = $3
+         WHERE billing_run_state.status <> 'running' OR billing_run_state.updated_at < $4",
+    )
+    .bind(period)
+    .bind(instance)
+    .bind(&now)
+    .bind(time::to_db(stale_before))
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How far a running run is (also its sign of life).
+pub async fn billing_run_progress(
+    db: &Db,
+    period: &str,
+    instance: &str,
+    done: i64,
+    total: i64,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE billing_run_state SET done = $3, total = $4, updated_at = $5
+         WHERE period = $1 AND instance = $2 AND status = 'running'",
+    )
+    .bind(period)
+    .bind(instance)
+    .bind(done)
+    .bind(total)
+    .bind(time::to_db(now))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// A run's end: `done` with its report, or `failed` with its reason.
+pub async fn finish_billing_run(
+    db: &Db,
+    instance: &str,
+    end: &StoredRun,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE billing_run_state SET status = $3, report_json = $4, error = $5, updated_at = $6,
+            done = $7, total = $8
+         WHERE period = $1 AND instance = $2",
+    )
+    .bind(&end.period)
+    .bind(instance)
+    .bind(&end.status)
+    .bind(&end.report_json)
+    .bind(&end.error)
+    .bind(time::to_db(now))
+    .bind(end.done)
+    .bind(end.total)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The last run of `period` started from the page, if any.
+pub async fn billing_run(db: &Db, period: &str) -> Result<Option<StoredRun>, Error> {
+    let row = sqlx::query(
+        "SELECT period, status, done, total, report_json, error FROM billing_run_state WHERE period = $1",
+    )
+    .bind(period)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(StoredRun {
+            period: r.try_get("period")?,
+            status: r.try_get("status")?,
+            done: r.try_get("done")?,
+            total: r.try_get("total")?,
+            report_json: r.try_get("report_json")?,
+            error: r.try_get("error")?,
+        })
+    })
+    .transpose()
+}
 
 /// What an `Idempotency-Key` already stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

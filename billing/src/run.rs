@@ -18,7 +18,7 @@ use crate::storage;
 use crate::Error;
 
 /// What a run would issue or issued.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Report {
     pub period: String,
     /// Invoices issued by this run (0 in a preview).

@@ -237,14 +237,15 @@ pub async fn issue(
 #[utoipa::path(get, path = "/api/v1/billing/runs/{period}/state", operation_id = "run_state", tag = "billing",
     security(("bearer" = [])), params(("period" = String, Path, example = "2026-11")),
     responses((status = 200, description = "the run's progress", body = crate::runs::RunState),
-        (status = 404, body = ErrorBody, description = "no run of this month started since the server started")))]
+        (status = 404, body = ErrorBody, description = "no run of this month was started from the page")))]
 pub async fn run_state(
     State(state): State<AppState>,
     Path(period): Path<String>,
 ) -> Result<Json<crate::runs::RunState>, ApiError> {
     state
         .runs
-        .get(period.trim())
+        .get(&state.db, period.trim())
+        .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("run of {period}")).into())
 }

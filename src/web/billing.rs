@@ -71,7 +71,8 @@ async fn runs_render(
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let running = state
         .runs
-        .get(&month.label())
+        .get(&state.db, &month.label())
+        .await?
         .filter(|r| r.status == "running");
     let body = html! {
         h1 { "Facturation mensuelle" }
@@ -200,12 +201,13 @@ pub async fn issue(
     };
     state
         .runs
-        .start(state.db.clone(), me.actor(), month, issued_on);
+        .start(state.db.clone(), me.actor(), month, issued_on)
+        .await?;
     // A small run ends while the accountant waits; a large one goes on in
     // the background and the page shows its progress.
     let mut finished = None;
     for _ in 0..40 {
-        match state.runs.get(&month.label()) {
+        match state.runs.get(&state.db, &month.label()).await? {
             Some(s) if s.status != "running" => {
                 finished = Some(s);
                 break;

@@ -451,3 +451,99 @@ async fn an_equipment_grant_is_its_own_line_against_the_device_price() {
         .unwrap();
     assert_eq!((again.issued, again.already), (0, 2));
 }
+
+#[tokio::test]
+async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
+    let t = regie_tests::TestApp::new().await;
+    let db = t.db();
+    offer(db, "F300", 2990).await;
+    for i in 0..3 {
+        let a = account(db, &format!("Famille {i}"), None).await;
+        storage::subscribe(
+            db,
+            &actor(),
+            &a,
+            &format!("RGE-INST-{i:04}"),
+            "F300",
+            d("2026-10-01"),
+        )
+        .await
+        .unwrap();
+    }
+    // A second instance on the same database.
+    let other = regie::AppState::new(db.clone(), (*t.state.config).clone()).unwrap();
+    let nov = Month::parse("2026-11").unwrap();
+    assert!(t.state.runs.get(db, "2026-11").await.unwrap().is_none());
+    t.state
+        .runs
+        .start(db.clone(), actor(), nov, d("2026-12-01"))
+        .await
+        .unwrap();
+    // Asked on the other instance, the run is seen (running, then done).
+    let mut seen = None;
+    for _ in 0..100 {
+        match other.runs.get(db, "2026-11").await.unwrap() {
+            Some(s) if s.status == "done" => {
+                seen = Some(s);
+                break;
+            }
+            Some(s) => assert_eq!(s.status, "running"),
+            None => panic!("the other instance does not see the run"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen = seen.expect("the other instance sees the run end");
+    let report = seen.report.unwrap();
+    assert_eq!((report.issued, seen.done, seen.total), (3, 3, 3));
+    // Started again from the other instance once over: nothing twice.
+    other
+        .runs
+        .start(db.clone(), actor(), nov, d("2026-12-01"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if other.runs.get(db, "2026-11").await.unwrap().unwrap().status == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(storage::invoices(db, None).await.unwrap().len(), 3);
+
+    // A run whose instance fell silent counts as dead after a minute: it
+    // may be started again (and issues nothing twice).
+    let long_ago = chrono::Utc::now() - chrono::Duration::minutes(5);
+    assert!(regie::storage::claim_billing_run(
+        db,
+        "2026-10",
+        "gone:1:abcdef",
+        long_ago,
+        long_ago - chrono::Duration::minutes(1)
+    )
+    .await
+    .unwrap());
+    let now = chrono::Utc::now();
+    assert!(
+        !regie::storage::claim_billing_run(
+            db,
+            "2026-10",
+            "x",
+            now,
+            long_ago - chrono::Duration::minutes(1)
+        )
+        .await
+        .unwrap(),
+        "a live run is not started twice"
+    );
+    assert!(
+        regie::storage::claim_billing_run(
+            db,
+            "2026-10",
+            "x",
+            now,
+            now - chrono::Duration::minutes(1)
+        )
+        .await
+        .unwrap(),
+        "a stale run is taken over"
+    );
+}
