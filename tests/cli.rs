@@ -3,9 +3,12 @@
 //! exit codes, one-line errors, user management through standard input,
 //! the demo, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+use support::http_get;
 
 fn regie(data_dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_regie"));
@@ -150,17 +153,6 @@ fn config_show_masks_secrets_and_honours_env() {
     );
     assert!(!text.contains("tres-secret"));
     assert!(text.contains("listen = \"0.0.0.0:9090\""));
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connects");
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .expect("writes");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("reads");
-    text
 }
 
 #[test]

@@ -8,10 +8,13 @@
 //! - two `regie serve` on one database: the scheduled work is done once,
 //!   by one of them, and the other takes over when it stops.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+use support::http_get;
 
 use regie_core::backup::contents;
 use regie_core::{DatabaseUrl, Db};
@@ -237,17 +240,6 @@ async fn a_snapshot_restores_into_a_fresh_database_and_only_forced_over_data() {
     assert!(!ok);
     assert!(err.contains("not a Régie backup"), "{err}");
     assert_eq!(contents_of(&from_hot).await, source);
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connects");
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .expect("writes");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("reads");
-    text
 }
 
 /// The value of a metric without labels, or the sum over its label sets
