@@ -42,7 +42,11 @@ pub fn invoice_table(caption: &str, list: &[Invoice]) -> Markup {
                 @for i in list {
                     tr {
                         td { a href={ "/factures/" (i.number) } { (i.number) } @if let Some(c) = &i.corrects { br; span class="aide" { "corrige " (c) } } }
-                        td { @if i.kind == DocumentKind::CreditNote { "avoir" } @else { "facture" } }
+                        td { (match i.kind {
+                            DocumentKind::Invoice => "facture",
+                            DocumentKind::CreditNote => "avoir",
+                            DocumentKind::Balance => "solde repris",
+                        }) }
                         td { (i.period) }
                         td { (i.issued_on.format("%d/%m/%Y")) }
                         td class="nombre" { (i.net) }

@@ -246,6 +246,45 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         "a balance taken over is not in the sales registers"
     );
 
+    // Its document prints as a balance taken over, and has no e-invoice.
+    let compta = t.user("compta", &[regie::auth::Role::Accountant]).await;
+    let token = t.token_for(&compta).await;
+    let number = &open[0].open.invoice;
+    let pdf = t
+        .api(
+            axum::http::Method::GET,
+            &format!("/api/v1/billing/invoices/{number}/pdf"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(pdf.status, axum::http::StatusCode::OK);
+    let cii = t
+        .api(
+            axum::http::Method::GET,
+            &format!("/api/v1/billing/invoices/{number}/cii"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        cii.status,
+        axum::http::StatusCode::NOT_FOUND,
+        "{}",
+        cii.text
+    );
+    let blocks = billing::document::blocks(
+        &billing::storage::invoice(t.db(), number).await.unwrap(),
+        &t.state.config.seller(),
+        None,
+    );
+    let text = format!("{blocks:?}");
+    assert!(
+        text.contains("Solde repris n°") && text.contains("FC-2026-11-0042"),
+        "{text}"
+    );
+    assert!(!text.contains("TVA 20"), "{text}");
+
     // Taken over once: the same files again are refused, row by row.
     let again = run(&t, dir.path(), false).await;
     assert!(!again.committed);
