@@ -1,12 +1,13 @@
 //! Billing of Régie.
 //!
-//! This crate will own offers, accounts and subscriptions, monthly billing
+//! This crate owns offers, accounts and subscriptions, monthly billing
 //! runs, invoices and credit notes (gapless numbering per series), payments
-//! and SEPA direct debit, dunning with the keep-connected protection, and the
-//! accounting exports (registers, FEC, PES V2). It learns which lines are
-//! billable from `provisioning` and who is entitled to the social tariff from
-//! `social-tariff`, through their public APIs. Money is integer cents. It
-//! knows nothing about HTTP.
+//! and SEPA direct debit, dunning with the keep-connected protection, the
+//! accounting exports (registers, FEC, PES V2), and the takeover of the
+//! outgoing concession's subscriber base (`takeover`). It learns which lines
+//! are billable from `provisioning` and who is entitled to the social tariff
+//! from `social-tariff`, through their public APIs. Money is integer cents.
+//! It knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
 pub mod cii;
