@@ -187,7 +187,10 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let (_, report) = billing::takeover::read(&files, on);
     anyhow::ensure!(!report.has_errors(), "{:?}", report.issues.first());
-    println!("read and check the files: {} ms", started.elapsed().as_millis());
+    println!(
+        "read and check the files: {} ms",
+        started.elapsed().as_millis()
+    );
     for dry_run in [true, false] {
         let started = Instant::now();
         let outcome = billing::takeover::import(
@@ -217,7 +220,11 @@ async fn main() -> anyhow::Result<()> {
             if dry_run {
                 String::new()
             } else {
-                format!(", {} letters; peak memory {} MiB", outcome.letters.len(), peak_mib())
+                format!(
+                    ", {} letters; peak memory {} MiB",
+                    outcome.letters.len(),
+                    peak_mib()
+                )
             }
         );
     }

@@ -1,6 +1,7 @@
 //! The whole journey of one household, across every crate, on SQLite and
 //! PostgreSQL: it applies online for the social tariff and an agent grants
-//! it (the decision letter exists); a technician connects its home (path
+//! it (the decision letter exists); a technician finds its home by the
+//! address's hexaclé and connects it (path
 //! within budget, ONT installed, line active on the simulated OLT); the
 //! PON port going down raises an alarm that names its line; the month's
 //! billing run issues its invoice with the "Tarif social" line in a valid
@@ -69,13 +70,31 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
         async move { t.api(Method::GET, &uri, Some(&token), None).await }
     };
 
+    // The household lives at a premises of the network, not yet connected.
+    let home = {
+        let plant = t.state.plant.get(t.db()).await.unwrap();
+        let suf = &connectable_premises(&t, "PM1").await[0];
+        let a = plant
+            .addresses
+            .get(plant.sufs.get(suf).unwrap().address.as_deref().unwrap())
+            .unwrap()
+            .clone();
+        (
+            format!("{} {}", a.number.as_deref().unwrap_or(""), a.street),
+            a.postcode.to_string(),
+            a.commune.to_string(),
+            a.hexacle.unwrap().as_str().to_owned(),
+        )
+    };
+    let (street, postcode, town, hexacle) = home.clone();
+
     // 1. The household applies online; the agent checks and grants.
     publish_example_rules(&t, &admin).await;
     let filed = post(
         &household,
         "/api/v1/social-tariff/applications",
-        json!({"nom": "Famille Martin", "adresse": "12 rue des Écoles", "code_postal": "35000",
-            "commune": "Rennes", "taille_foyer": "3", "prestations": ["AAH"],
+        json!({"nom": "Famille Martin", "adresse": street, "code_postal": postcode,
+            "commune": town, "taille_foyer": "3", "prestations": ["AAH"],
             "contact": "courrier", "submit": true, "consent": true}),
     )
     .await;
@@ -91,10 +110,20 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     assert_eq!(letter.status, StatusCode::OK);
     assert!(letter.text.starts_with("%PDF"));
 
-    // 2. The technician connects its home: the path within budget, the ONT
-    // installed, the line active on the (simulated) OLT, with addresses.
-    let premises = connectable_premises(&t, "PM1").await;
-    let line = active_line(&t, &tech, &premises[0], "HWTC0A0B0C01").await;
+    // 2. The technician looks the household's address up by its hexaclé,
+    // finds its premises connectable, and connects it: the path within
+    // budget, the ONT installed, the line active on the (simulated) OLT,
+    // with addresses.
+    let at = get(
+        &tech,
+        &format!("/api/v1/inventory/eligibility?address={hexacle}"),
+    )
+    .await;
+    assert_eq!(at.status, StatusCode::OK, "{}", at.text);
+    let found = at.json()["premises"][0].clone();
+    assert_eq!(found["eligibility"]["status"], "connectable", "{found}");
+    let premises = found["suf"].as_str().unwrap().to_owned();
+    let line = active_line(&t, &tech, &premises, "HWTC0A0B0C01").await;
     let l = get(&tech, &format!("/api/v1/provisioning/lines/{line}")).await;
     let l = l.json();
     assert_eq!(l["state"], "active", "{l}");
@@ -182,8 +211,8 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     let r = post(
         &compta,
         "/api/v1/billing/accounts",
-        json!({"kind": "household", "name": "Famille Martin", "address": "12 rue des Écoles",
-            "postcode": "35000", "town": "Rennes", "household": household_code}),
+        json!({"kind": "household", "name": "Famille Martin", "address": home.0,
+            "postcode": home.1, "town": home.2, "household": household_code}),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
