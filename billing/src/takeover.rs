@@ -318,6 +318,28 @@ fn read_file<T>(
         }
     };
     let text = decode(&bytes);
+    let first = text.lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        report.push(Issue::error(
+            file,
+            1,
+            "",
+            &format!(
+                "fichier vide : la première ligne nomme les colonnes ({})",
+                required.join(";")
+            ),
+        ));
+        return Vec::new();
+    }
+    if !first.contains(';') && (first.contains(',') || first.contains('\t')) {
+        report.push(Issue::error(
+            file,
+            1,
+            "",
+            "les colonnes sont séparées par « ; » (point-virgule), pas par des virgules ou des tabulations",
+        ));
+        return Vec::new();
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
         .flexible(true)
@@ -1189,6 +1211,30 @@ mod tests {
             reasons.iter().any(|r| r.contains("mandats.csv:3 [iban]")),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn an_empty_file_or_another_separator_is_one_clear_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        good(dir.path());
+        write(dir.path(), "lignes.csv", "");
+        write(
+            dir.path(),
+            "offres.csv",
+            "code,nom,prix_mensuel_ttc\nX,Y,1\n",
+        );
+        let (_, report) = read(dir.path(), on());
+        let of = |file: &str| report.errors().filter(|i| i.file == file).count();
+        assert_eq!(
+            (of("lignes.csv"), of("offres.csv")),
+            (1, 1),
+            "{:?}",
+            report.issues
+        );
+        assert!(report
+            .errors()
+            .any(|i| i.reason.starts_with("fichier vide")));
+        assert!(report.errors().any(|i| i.reason.contains("point-virgule")));
     }
 
     #[test]
