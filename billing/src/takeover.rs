@@ -818,28 +818,89 @@ fn premises_of(
         .collect()
 }
 
-/// Runs one row's writes under a savepoint: a refused row is reported
-/// against its file and line, rolled back alone, and the next row still
-/// gets checked.
-macro_rules! row {
-    ($tx:expr, $report:expr, $file:expr, $line:expr, $field:expr, $body:expr) => {{
-        let mut sp = $tx.begin().await.map_err(|e| Error::Storage(e.into()))?;
-        let out = {
-            let conn: &mut sqlx::AnyConnection = &mut sp;
-            $body(conn).await
-        };
-        match out {
-            Ok(v) => {
-                sp.commit().await.map_err(|e| Error::Storage(e.into()))?;
-                Some(v)
+/// Rows written under one savepoint while all goes well.
+const CHUNK: usize = 500;
+/// Past this many errors, further rows are not checked one by one.
+const MAX_ERRORS: usize = 200;
+
+/// Writes `items` (each with its `line`) in the caller's transaction,
+/// CHUNK rows under one savepoint. A chunk where a row is refused is
+/// rolled back and written again one row per savepoint, so that each
+/// refused row is reported against its file and line and the next rows
+/// still get checked. (A savepoint per row throughout would hold one lock
+/// per row until the commit: PostgreSQL runs out of its lock table after
+/// a few thousand.) Answers each item's result, `None` when refused.
+macro_rules! rows {
+    ($tx:expr, $report:expr, $file:expr, $field:expr, $items:expr, |$c:ident, $it:ident| $body:expr) => {{
+        let items = $items;
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(CHUNK) {
+            let mut sp = $tx.begin().await.map_err(sql)?;
+            let mut done = Vec::with_capacity(chunk.len());
+            for $it in chunk {
+                let $c: &mut sqlx::AnyConnection = &mut sp;
+                match $body.await {
+                    Ok(v) => done.push(Some(v)),
+                    Err(_) => break,
+                }
             }
-            Err(e) => {
-                sp.rollback().await.map_err(|e| Error::Storage(e.into()))?;
-                $report.push(Issue::error($file, $line, $field, &e));
-                None
+            if done.len() == chunk.len() {
+                sp.commit().await.map_err(sql)?;
+                out.extend(done);
+                continue;
+            }
+            sp.rollback().await.map_err(sql)?;
+            for $it in chunk {
+                if $report.errors().count() >= MAX_ERRORS {
+                    out.push(None);
+                    continue;
+                }
+                let mut sp = $tx.begin().await.map_err(sql)?;
+                let result = {
+                    let $c: &mut sqlx::AnyConnection = &mut sp;
+                    $body.await
+                };
+                match result {
+                    Ok(v) => {
+                        sp.commit().await.map_err(sql)?;
+                        out.push(Some(v));
+                    }
+                    Err(e) => {
+                        sp.rollback().await.map_err(sql)?;
+                        $report.push(Issue::error($file, $it.line, $field, &e));
+                        out.push(None);
+                    }
+                }
             }
         }
+        out
     }};
+}
+
+fn sql(e: sqlx::Error) -> Error {
+    Error::Storage(e.into())
+}
+
+/// A line to take over, with its premises.
+struct LineJob<'a> {
+    line: u64,
+    row: &'a LineRow,
+    adoption: Adoption,
+}
+
+/// A subscription to open for a line taken over.
+struct SubscriptionJob<'a> {
+    line: u64,
+    account: &'a str,
+    line_id: String,
+    offer: &'a str,
+}
+
+/// A mandate or a balance of an account opened.
+struct AccountJob<'a, R> {
+    line: u64,
+    account: &'a str,
+    row: &'a R,
 }
 
 /// Takes over the subscriber base in `dir`: reads, checks, writes in one
@@ -883,111 +944,162 @@ pub async fn import(
 
     let mut counts = Counts::default();
     let mut tx = db.begin().await?;
-    for o in &d.offers {
-        let on = opts.on;
-        let offer = &o.offer;
-        let done = row!(tx, report, FILES[0], o.line, "", |c| async move {
-            match storage::takeover::offer_for(c, actor, offer).await {
-                Ok(offer) if offer.valid_from > on => Err(format!(
-                    "l'offre {} n'ouvre que le {}",
-                    offer.code, offer.valid_from
-                )),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            }
-        });
-        counts.offers += usize::from(done.is_some());
-    }
-    let mut account_codes: HashMap<&str, String> = HashMap::new();
-    for a in &d.accounts {
-        let done = row!(tx, report, FILES[1], a.line, "", |c| async move {
-            storage::insert_account(c, actor, &a.account, Some(&a.former_ref))
-                .await
-                .map_err(|e| e.to_string())
-        });
-        if let Some(account) = done {
-            account_codes.insert(a.former_ref.as_str(), account.code);
-            counts.accounts += 1;
+    let on = opts.on;
+    let offers = rows!(tx, report, FILES[0], "", &d.offers, |c, o| async move {
+        match storage::takeover::offer_for(c, actor, &o.offer).await {
+            Ok(offer) if offer.valid_from > on => Err(format!(
+                "l'offre {} n'ouvre que le {}",
+                offer.code, offer.valid_from
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
         }
-    }
+    });
+    counts.offers = offers.iter().flatten().count();
+
+    let accounts = rows!(tx, report, FILES[1], "", &d.accounts, |c, a| async move {
+        storage::insert_account(c, actor, &a.account, Some(&a.former_ref))
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let account_codes: HashMap<&str, String> = d
+        .accounts
+        .iter()
+        .zip(accounts)
+        .filter_map(|(a, done)| done.map(|account| (a.former_ref.as_str(), account.code)))
+        .collect();
+    counts.accounts = account_codes.len();
+
+    let jobs: Vec<LineJob<'_>> = d
+        .lines
+        .iter()
+        .zip(&premises)
+        .filter_map(|(l, premises)| {
+            Some(LineJob {
+                line: l.line,
+                row: l,
+                adoption: Adoption {
+                    former_ref: l.former_ref.clone(),
+                    premises: premises.clone()?,
+                    serial: l.serial.clone(),
+                    pon_port: l.pon_port.clone(),
+                    ont_id: l.ont_id,
+                    rx_cdbm: l.rx_cdbm,
+                    profile: l.profile.clone(),
+                    ipv4: l.ipv4,
+                },
+            })
+        })
+        .collect();
+    let adopted = rows!(tx, report, FILES[2], "", &jobs, |c, j| async move {
+        lines
+            .adopt(c, actor, &j.adoption)
+            .await
+            .map_err(|e| e.to_string())
+    });
     let mut given = Vec::new();
-    for (l, premises) in d.lines.iter().zip(&premises) {
-        let Some(premises) = premises else { continue };
-        let adoption = Adoption {
-            former_ref: l.former_ref.clone(),
-            premises: premises.clone(),
-            serial: l.serial.clone(),
-            pon_port: l.pon_port.clone(),
-            ont_id: l.ont_id,
-            rx_cdbm: l.rx_cdbm,
-            profile: l.profile.clone(),
-            ipv4: l.ipv4,
-        };
-        let adoption = &adoption;
-        let Some(line) = row!(tx, report, FILES[2], l.line, "", |c| async move {
-            lines
-                .adopt(c, actor, adoption)
-                .await
-                .map_err(|e| e.to_string())
-        }) else {
-            continue;
-        };
+    let mut subscriptions = Vec::new();
+    for (j, line) in jobs.iter().zip(adopted) {
+        let Some(line) = line else { continue };
         counts.lines += 1;
-        let Some(account) = account_codes.get(l.client.as_str()) else {
-            continue;
-        };
-        let (line_id, offer, on) = (line.id.as_str(), l.offer.as_str(), opts.on);
-        let done = row!(tx, report, FILES[2], l.line, "offre", |c| async move {
-            storage::insert_subscription(c, actor, account, line_id, offer, on)
-                .await
-                .map_err(|e| e.to_string())
-        });
-        counts.subscriptions += usize::from(done.is_some());
-        given.push((l.former_ref.clone(), line.id.clone()));
-    }
-    let mut kept = Vec::new();
-    for m in &d.mandates {
-        let Some(account) = account_codes.get(m.client.as_str()) else {
-            continue;
-        };
-        let new = NewMandate {
-            account,
-            holder: &m.holder,
-            iban: &m.iban,
-            bic: m.bic.as_ref(),
-            signed_on: m.signed_on,
-            kept: Some(&m.kept),
-        };
-        let new = &new;
-        let done = row!(tx, report, FILES[3], m.line, "rum", |c| async move {
-            storage::insert_mandate(c, actor, new)
-                .await
-                .map_err(|e| e.to_string())
-        });
-        if let Some(mandate) = done {
-            counts.mandates += 1;
-            kept.push((account.clone(), mandate, m.kept.clone()));
+        given.push((j.row.former_ref.clone(), line.id.clone()));
+        if let Some(account) = account_codes.get(j.row.client.as_str()) {
+            subscriptions.push(SubscriptionJob {
+                line: j.line,
+                account,
+                line_id: line.id,
+                offer: &j.row.offer,
+            });
         }
     }
-    for b in &d.balances {
-        let Some(account) = account_codes.get(b.client.as_str()) else {
-            continue;
-        };
+    let subscribed = rows!(
+        tx,
+        report,
+        FILES[2],
+        "offre",
+        &subscriptions,
+        |c, s| async move {
+            storage::insert_subscription(c, actor, s.account, &s.line_id, s.offer, on)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    );
+    counts.subscriptions = subscribed.iter().flatten().count();
+
+    let mandate_jobs: Vec<AccountJob<'_, MandateRow>> = d
+        .mandates
+        .iter()
+        .filter_map(|m| {
+            Some(AccountJob {
+                line: m.line,
+                account: account_codes.get(m.client.as_str())?,
+                row: m,
+            })
+        })
+        .collect();
+    let mandates = rows!(
+        tx,
+        report,
+        FILES[3],
+        "rum",
+        &mandate_jobs,
+        |c, j| async move {
+            let m = j.row;
+            let new = NewMandate {
+                account: j.account,
+                holder: &m.holder,
+                iban: &m.iban,
+                bic: m.bic.as_ref(),
+                signed_on: m.signed_on,
+                kept: Some(&m.kept),
+            };
+            storage::insert_mandate(c, actor, &new)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    );
+    let kept: Vec<_> = mandate_jobs
+        .iter()
+        .zip(mandates)
+        .filter_map(|(j, m)| Some((j.account.to_owned(), m?, j.row.kept.clone())))
+        .collect();
+    counts.mandates = kept.len();
+
+    let balance_jobs: Vec<AccountJob<'_, BalanceRow>> = d
+        .balances
+        .iter()
+        .filter_map(|b| {
+            Some(AccountJob {
+                line: b.line,
+                account: account_codes.get(b.client.as_str())?,
+                row: b,
+            })
+        })
+        .collect();
+    let balances = rows!(tx, report, FILES[4], "", &balance_jobs, |c, j| async move {
+        let b = j.row;
         let description = format!(
             "Facture {} du {} de l'opérateur sortant, restée impayée",
             b.invoice,
             b.invoice_date.format("%d/%m/%Y")
         );
-        let (description, amount, on) = (&description, b.amount, opts.on);
-        let done = row!(tx, report, FILES[4], b.line, "", |c| async move {
-            storage::takeover::insert_balance(c, actor, account, description, amount, on)
-                .await
-                .map_err(|e| e.to_string())
-        });
+        storage::takeover::insert_balance(c, actor, j.account, &description, b.amount, on)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    for (j, done) in balance_jobs.iter().zip(balances) {
         if done.is_some() {
             counts.balances += 1;
-            counts.balances_total = counts.balances_total.checked_add(b.amount)?;
+            counts.balances_total = counts.balances_total.checked_add(j.row.amount)?;
         }
+    }
+    if report.errors().count() >= MAX_ERRORS {
+        report.push(Issue::error(
+            "",
+            0,
+            "",
+            &format!("plus de {MAX_ERRORS} erreurs : les lignes suivantes n'ont pas été vérifiées une à une"),
+        ));
     }
 
     if report.has_errors() || opts.dry_run {

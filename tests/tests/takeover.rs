@@ -394,3 +394,57 @@ fn validator_ready() -> bool {
     }
     ok
 }
+
+/// The operator's files with only accounts: `refs` as client references.
+fn accounts_only(dir: &Path, refs: impl Iterator<Item = usize>) {
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).unwrap();
+    write(
+        "offres.csv",
+        "code;nom;prix_mensuel_ttc;tva;frais_mise_en_service;deliberation\n".into(),
+    );
+    let mut accounts = String::from(
+        "ref_client;type;nom;adresse;code_postal;commune;email;siren;tva_intracom;foyer\n",
+    );
+    for i in refs {
+        writeln!(
+            accounts,
+            "C{i:04};menage;Famille {i};1 rue Haute;99100;Régie-sur-Fibre;;;;"
+        )
+        .unwrap();
+    }
+    write("comptes.csv", accounts);
+    write(
+        "lignes.csv",
+        "ref_ligne;ref_client;hexacle;local;offre;profil;ipv4;numero_serie_ont;port_pon;ont_id;puissance_rx_dbm\n".into(),
+    );
+    write(
+        "mandats.csv",
+        "ref_client;rum;titulaire;iban;bic;date_signature;ics_creancier;nom_creancier\n".into(),
+    );
+    write(
+        "soldes.csv",
+        "ref_client;facture;date_facture;montant\n".into(),
+    );
+}
+
+#[tokio::test]
+async fn one_refused_row_among_many_is_named_and_nothing_is_kept() {
+    let t = regie_tests::TestApp::new().await;
+    let first = tempfile::tempdir().unwrap();
+    accounts_only(first.path(), 550..551);
+    assert!(run(&t, first.path(), false).await.committed);
+    // 1,200 accounts, more than one savepoint's worth; the 551st was
+    // taken over already (a refusal by the database's unique index).
+    let many = tempfile::tempdir().unwrap();
+    accounts_only(many.path(), 0..1200);
+    let outcome = run(&t, many.path(), false).await;
+    assert!(!outcome.committed);
+    let errors: Vec<String> = outcome.report.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("erreur comptes.csv:552"),
+        "{errors:?}"
+    );
+    assert_eq!(outcome.counts.accounts, 1199);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM bil_accounts").await, 1);
+}
