@@ -31,7 +31,7 @@ use crate::ids::{LineId, OntSerial};
 use crate::lifecycle::{State, Step, SuspendReason};
 use crate::line::{Budget, Event, Ipv4Kind, Line, Ont, Path, Service};
 use crate::nas::Change as NasChange;
-use crate::storage::{self, Assignment, Conn, RadiusEntry, Resource};
+use crate::storage::{self, Assignment, Claim, Conn, RadiusEntry, Resource};
 use crate::{Error, Result};
 
 /// How provisioning talks to the network.
@@ -400,6 +400,7 @@ impl Provisioning {
             0,
             max_id,
             id.as_str(),
+            Claim::Advisory,
         )
         .await?
         .ok_or_else(|| {
@@ -618,7 +619,9 @@ impl Provisioning {
         let service = match &line.service {
             Some(s) => s.clone(),
             None => {
-                let s = self.allocate_service(&mut tx, &line, &path).await?;
+                let s = self
+                    .allocate_service(&mut tx, &line, &path, Claim::Advisory)
+                    .await?;
                 storage::set_service(&mut tx, id.as_str(), &s).await?;
                 s
             }
@@ -684,6 +687,9 @@ impl Provisioning {
     #[tracing::instrument(skip_all, fields(actor = %actor.username, premises = %adoption.premises))]
     pub async fn adopt(&self, tx: &mut Conn, actor: &Actor, adoption: &Adoption) -> Result<Line> {
         let plant = self.plant.get(&self.db).await?;
+        // Held until the caller's commit: a takeover allocates for
+        // thousands of lines in one transaction.
+        storage::lock_resources(tx).await?;
         let suf = adoption.premises.trim();
         match inventory::capacity::eligibility(&plant, suf)? {
             Eligibility::Connectable { .. } => {}
@@ -787,6 +793,7 @@ impl Provisioning {
             ont_id,
             ont_id,
             id.as_str(),
+            Claim::Exclusive,
         )
         .await?
         .is_none()
@@ -820,7 +827,9 @@ impl Provisioning {
             ont: Some(ont.clone()),
             ..line
         };
-        let service = self.allocate_service(tx, &line, &path).await?;
+        let service = self
+            .allocate_service(tx, &line, &path, Claim::Exclusive)
+            .await?;
         storage::set_service(tx, id.as_str(), &service).await?;
         let active = Line {
             state: State::Active,
@@ -846,7 +855,13 @@ impl Provisioning {
             .ok_or_else(|| Error::NotFound(format!("aucune ligne « {id} »")))
     }
 
-    async fn allocate_service(&self, tx: &mut Conn, line: &Line, path: &Path) -> Result<Service> {
+    async fn allocate_service(
+        &self,
+        tx: &mut Conn,
+        line: &Line,
+        path: &Path,
+        claim: Claim,
+    ) -> Result<Service> {
         let s = &self.settings;
         let svlan = storage::svlan_of(
             tx,
@@ -869,6 +884,7 @@ impl Provisioning {
             i64::from(s.cvlans.0),
             i64::from(s.cvlans.1),
             &line.id,
+            claim,
         )
         .await?
         .ok_or_else(|| {
@@ -883,12 +899,14 @@ impl Provisioning {
             Ipv4Kind::Cgnat => PoolKind::CgnatV4,
         };
         let now = time::to_db(time::now());
-        let (ipv4, ipv4_pool) = self.allocate_in(tx, &pools, v4_kind, &line.id).await?;
+        let (ipv4, ipv4_pool) = self
+            .allocate_in(tx, &pools, v4_kind, &line.id, claim)
+            .await?;
         let (prefix, prefix_pool) = self
-            .allocate_in(tx, &pools, PoolKind::DelegatedV6, &line.id)
+            .allocate_in(tx, &pools, PoolKind::DelegatedV6, &line.id, claim)
             .await?;
         let (wan, wan_pool) = self
-            .allocate_in(tx, &pools, PoolKind::WanV6, &line.id)
+            .allocate_in(tx, &pools, PoolKind::WanV6, &line.id, claim)
             .await?;
         storage::journal_assign(
             tx,
@@ -927,6 +945,7 @@ impl Provisioning {
         pools: &[Pool],
         kind: PoolKind,
         line: &str,
+        claim: Claim,
     ) -> Result<(ipnetwork::IpNetwork, String)> {
         let of_kind: Vec<&Pool> = pools.iter().filter(|p| p.kind == kind).collect();
         if of_kind.is_empty() {
@@ -936,9 +955,16 @@ impl Provisioning {
             )));
         }
         for pool in &of_kind {
-            if let Some(n) =
-                storage::allocate(tx, Resource::Address, &pool.name, 0, pool.size() - 1, line)
-                    .await?
+            if let Some(n) = storage::allocate(
+                tx,
+                Resource::Address,
+                &pool.name,
+                0,
+                pool.size() - 1,
+                line,
+                claim,
+            )
+            .await?
             {
                 let net = pool.nth(n).ok_or_else(|| {
                     Error::Invalid(format!("numéro {n} hors du pool {}", pool.name))

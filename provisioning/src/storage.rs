@@ -452,6 +452,7 @@ pub async fn allocate(
     lo: i64,
     hi: i64,
     line: &str,
+    claim: Claim,
 ) -> Result<Option<i64>, Error> {
     for _ in 0..ALLOCATION_ATTEMPTS {
         let max: Option<i64> = sqlx::query_scalar(
@@ -479,7 +480,7 @@ pub async fn allocate(
         // statement; when another transaction holds it, the next number is
         // tried instead of queueing behind it. SQLite has one writer and
         // needs none of this.
-        let postgres = conn.backend_name() == "PostgreSQL";
+        let postgres = conn.backend_name() == "PostgreSQL" && claim == Claim::Advisory;
         let sql = if postgres {
             "INSERT INTO prov_resources (kind, scope, value, line_id)
              SELECT $1, $2, $3, $4 WHERE pg_try_advisory_xact_lock($5)
@@ -512,6 +513,30 @@ pub async fn allocate(
     Err(Error::Busy(format!(
         "trop d'allocations simultanées sur « {scope} » ; réessayez"
     )))
+}
+
+/// How a transaction keeps concurrent allocations apart on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// One advisory lock per number tried, held until the commit: for the
+    /// usual transaction that allocates a handful of numbers.
+    Advisory,
+    /// The transaction holds [`lock_resources`]: no other writer can
+    /// allocate meanwhile, and a bulk transaction (a takeover of thousands
+    /// of lines) does not fill PostgreSQL's lock table with advisory locks.
+    Exclusive,
+}
+
+/// Keeps every other writer of `prov_resources` waiting until this
+/// transaction ends (PostgreSQL; SQLite has one writer anyway). Readers go
+/// on.
+pub async fn lock_resources(conn: &mut Conn) -> Result<(), Error> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("LOCK TABLE prov_resources IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The advisory-lock key of a candidate number: FNV-1a over kind, scope and
