@@ -366,26 +366,7 @@ impl Provisioning {
         }
         let to = line.state.after(Step::ReservePath)?;
         let (path, budget) = self.path_of(&plant, &line, override_reason)?;
-        for (kind, scope, what) in [
-            (Resource::Outlet, Some(path.outlet.as_str()), "la PTO"),
-            (
-                Resource::PboPort,
-                path.pbo_position.as_deref(),
-                "la position de PBO",
-            ),
-            (
-                Resource::SplitterOutput,
-                Some(path.splitter_output.as_str()),
-                "la sortie de coupleur",
-            ),
-        ] {
-            let Some(scope) = scope else { continue };
-            if let Some(holder) = storage::take(&mut tx, kind, scope, id.as_str()).await? {
-                return Err(Error::Taken(format!(
-                    "{what} {scope} est déjà prise par la ligne {holder}"
-                )));
-            }
-        }
+        take_path(&mut tx, &path, id.as_str()).await?;
         let pon = plant
             .pon_ports
             .get(&path.pon_port)
@@ -753,26 +734,7 @@ impl Provisioning {
                 adoption.pon_port.trim()
             )));
         }
-        for (kind, scope, what) in [
-            (Resource::Outlet, Some(path.outlet.as_str()), "la PTO"),
-            (
-                Resource::PboPort,
-                path.pbo_position.as_deref(),
-                "la position de PBO",
-            ),
-            (
-                Resource::SplitterOutput,
-                Some(path.splitter_output.as_str()),
-                "la sortie de coupleur",
-            ),
-        ] {
-            let Some(scope) = scope else { continue };
-            if let Some(holder) = storage::take(tx, kind, scope, id.as_str()).await? {
-                return Err(Error::Taken(format!(
-                    "{what} {scope} est déjà prise par la ligne {holder}"
-                )));
-            }
-        }
+        take_path(tx, &path, id.as_str()).await?;
         let max_onts = plant
             .pon_ports
             .get(&path.pon_port)
@@ -1485,6 +1447,32 @@ fn policy_of(line: &Line) -> String {
         (State::Suspended, _) => "walled-garden".into(),
         _ => format!("profile-{}", line.profile),
     }
+}
+
+/// Takes the outlet, the PBO position and the splitter output of a path
+/// for a line; names the line that holds one already.
+async fn take_path(tx: &mut Conn, path: &Path, id: &str) -> Result<()> {
+    for (kind, scope, what) in [
+        (Resource::Outlet, Some(path.outlet.as_str()), "la PTO"),
+        (
+            Resource::PboPort,
+            path.pbo_position.as_deref(),
+            "la position de PBO",
+        ),
+        (
+            Resource::SplitterOutput,
+            Some(path.splitter_output.as_str()),
+            "la sortie de coupleur",
+        ),
+    ] {
+        let Some(scope) = scope else { continue };
+        if let Some(holder) = storage::take(tx, kind, scope, id).await? {
+            return Err(Error::Taken(format!(
+                "{what} {scope} est déjà prise par la ligne {holder}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn location(path: &Path) -> OntLocation {

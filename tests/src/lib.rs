@@ -23,6 +23,7 @@ use tower::ServiceExt;
 
 pub mod freeradius;
 pub mod snmpsim;
+pub mod validators;
 
 /// Environment variable naming a PostgreSQL server for the test suite.
 pub const POSTGRES_ENV: &str = "REGIE_TEST_POSTGRES";

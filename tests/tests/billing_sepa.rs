@@ -11,25 +11,11 @@ use billing::compute::Month;
 use billing::sepa::{Bic, Creditor, CreditorId, Iban, Pain008, Sequence};
 use chrono::NaiveDate;
 use regie_core::audit::Actor;
+use regie_tests::validators::{assert_valid_pain008, sepa_ready};
 use regie_tests::TestDb;
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
-}
-
-fn validator_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import sepaxml, lxml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the SEPA schemas are required (pip install sepaxml)"
-        );
-        eprintln!("skipped: sepaxml missing");
-    }
-    ok
 }
 
 #[tokio::test]
@@ -152,7 +138,7 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     assert_eq!(next.len(), 2);
     assert!(next.iter().all(|c| c.sequence == Sequence::Recurring));
 
-    if !validator_ready() {
+    if !sepa_ready() {
         return;
     }
     let creditor = Creditor {
@@ -161,13 +147,8 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
         bic,
         id: CreditorId::parse("FR72ZZZ123456").unwrap(),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
     let all: Vec<_> = batch.iter().chain(next.iter()).cloned().collect();
-    for (version, xsd) in [
-        (Pain008::V08, "schemas/pain.008.001.08.xsd"),
-        (Pain008::V02, "schemas/pain.008.001.02.xsd"),
-    ] {
+    for version in [Pain008::V08, Pain008::V02] {
         let xml = billing::sepa::pain008(
             version,
             "PRLV-2026-12",
@@ -177,20 +158,7 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
             &all,
         )
         .unwrap();
-        let path = dir.path().join(format!("{version:?}.xml"));
-        std::fs::write(&path, xml).unwrap();
-        let out = Command::new("python3")
-            .arg(&script)
-            .args(["sepaxml", xsd])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{xsd}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_valid_pain008(&xml, version);
     }
 }
 

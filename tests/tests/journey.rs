@@ -20,6 +20,7 @@ use billing::money::Cents;
 use billing::sepa::Iban;
 use regie::auth::Role;
 use regie_core::audit::Actor;
+use regie_tests::validators::{assert_valid_pain008, sepa_ready};
 use regie_tests::{
     active_line, connectable_premises, freeradius, grant_application, network_app_with,
     publish_example_rules, snmpsim,
@@ -306,24 +307,8 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     )
     .unwrap();
     assert!(xml.contains(&format!("<EndToEndId>{}</EndToEndId>", invoice.number)));
-    if sepa_schemas_ready() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pain.008.xml");
-        std::fs::write(&file, &xml).unwrap();
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .args(["sepaxml", "schemas/pain.008.001.08.xsd"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pain.008: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    if sepa_ready() {
+        assert_valid_pain008(&xml, billing::sepa::Pain008::V08);
     }
     let returned_on = collect_on + chrono::Days::new(6);
     let r = t
@@ -451,21 +436,6 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
             by(who)
         );
     }
-}
-
-fn sepa_schemas_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import sepaxml, lxml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the SEPA schemas are required (pip install sepaxml)"
-        );
-        eprintln!("pain.008 validation skipped: sepaxml missing");
-    }
-    ok
 }
 
 fn validators_ready() -> bool {

@@ -11,12 +11,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use billing::sepa::{CreditorId, Pain008, Sequence};
 use billing::takeover::{NewCreditor, Options, Outcome};
 use chrono::NaiveDate;
 use regie_core::audit::Actor;
+use regie_tests::validators::{assert_valid_pain008, sepa_ready};
 use regie_tests::{connectable_premises, network_app_with, TestApp};
 
 fn d(s: &str) -> NaiveDate {
@@ -337,7 +337,7 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         assert!(format!("{:?}", l.blocks).contains(&l.rum));
     }
 
-    if !validator_ready() {
+    if !sepa_ready() {
         return;
     }
     let creditor = t
@@ -348,11 +348,7 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         .unwrap()
         .creditor(&t.state.config.regie_name)
         .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
-    for (version, xsd) in [
-        (Pain008::V08, "schemas/pain.008.001.08.xsd"),
-        (Pain008::V02, "schemas/pain.008.001.02.xsd"),
-    ] {
+    for version in [Pain008::V08, Pain008::V02] {
         let xml = billing::sepa::pain008(
             version,
             "PRLV-REPRISE",
@@ -363,36 +359,8 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         )
         .unwrap();
         assert!(xml.contains("<AmdmntInd>true</AmdmntInd>"));
-        let path = dir.path().join(format!("{version:?}.xml"));
-        std::fs::write(&path, xml).unwrap();
-        let out = Command::new("python3")
-            .arg(&script)
-            .args(["sepaxml", xsd])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{xsd}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_valid_pain008(&xml, version);
     }
-}
-
-fn validator_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import sepaxml, lxml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the SEPA schemas are required (pip install sepaxml)"
-        );
-        eprintln!("skipped: sepaxml missing");
-    }
-    ok
 }
 
 /// The operator's files with only accounts: `refs` as client references.

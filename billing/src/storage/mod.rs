@@ -317,8 +317,19 @@ fn offer_from(r: &sqlx::any::AnyRow) -> Result<Offer> {
 /// Records an offer voted by délibération.
 #[tracing::instrument(skip_all, fields(actor = %actor.username, offer = %new.code))]
 pub async fn create_offer(db: &Db, actor: &Actor, new: &NewOffer) -> Result<Offer> {
-    new.check()?;
     let mut tx = db.begin().await.map_err(storage)?;
+    let offer = insert_offer(&mut tx, actor, new).await?;
+    tx.commit().await.map_err(storage)?;
+    Ok(offer)
+}
+
+/// Records an offer in the caller's transaction.
+pub(crate) async fn insert_offer(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    new: &NewOffer,
+) -> Result<Offer> {
+    new.check()?;
     let inserted = sqlx::query(&format!(
         "INSERT INTO bil_offers (code, name, monthly_gross_cents, vat_basis_points, vat_category, setup_fee_cents,
             deliberation, valid_from, valid_to, created_at)
@@ -334,7 +345,7 @@ pub async fn create_offer(db: &Db, actor: &Actor, new: &NewOffer) -> Result<Offe
     .bind(new.valid_from.to_string())
     .bind(new.valid_to.map(|d| d.to_string()))
     .bind(time::to_db(time::now()))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await;
     let offer = match inserted {
         Ok(r) => offer_from(&r)?,
@@ -347,7 +358,7 @@ pub async fn create_offer(db: &Db, actor: &Actor, new: &NewOffer) -> Result<Offe
         Err(e) => return Err(storage(e)),
     };
     audit::record(
-        &mut tx,
+        conn,
         actor,
         Change {
             action: "offer.create",
@@ -359,7 +370,6 @@ pub async fn create_offer(db: &Db, actor: &Actor, new: &NewOffer) -> Result<Offe
     )
     .await
     .map_err(Error::Storage)?;
-    tx.commit().await.map_err(storage)?;
     Ok(offer)
 }
 

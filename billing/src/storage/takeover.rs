@@ -42,39 +42,7 @@ pub(crate) async fn offer_for(
         }
         return Ok(offer);
     }
-    let r = sqlx::query(&format!(
-        "INSERT INTO bil_offers (code, name, monthly_gross_cents, vat_basis_points, vat_category, setup_fee_cents,
-            deliberation, valid_from, valid_to, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {OFFER_COLUMNS}"
-    ))
-    .bind(new.code.trim())
-    .bind(new.name.trim())
-    .bind(new.monthly_gross.0)
-    .bind(i64::from(new.rate.basis_points))
-    .bind(new.rate.category.code())
-    .bind(new.setup_fee.0)
-    .bind(new.deliberation.trim())
-    .bind(new.valid_from.to_string())
-    .bind(new.valid_to.map(|d| d.to_string()))
-    .bind(time::to_db(time::now()))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(storage)?;
-    let offer = offer_from(&r)?;
-    audit::record(
-        conn,
-        actor,
-        Change {
-            action: "offer.create",
-            entity: "offer",
-            entity_id: &offer.code,
-            before: None,
-            after: serde_json::to_value(&offer).ok(),
-        },
-    )
-    .await
-    .map_err(Error::Storage)?;
-    Ok(offer)
+    super::insert_offer(conn, actor, new).await
 }
 
 /// A balance the outgoing operator left open on one of its invoices,
