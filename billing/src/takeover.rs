@@ -7,11 +7,12 @@
 //! 1. each file is read and each field parsed (`read`);
 //! 2. references between files are checked, and each line's address is
 //!    matched by hexaclé to a premises of the inventory;
-//! 3. everything is written in one transaction, each row under its own
-//!    savepoint so that one refused row does not hide the next: lines are
-//!    taken over by provisioning (path, ONT id, ONT, addresses,
-//!    FreeRADIUS), then accounts, subscriptions, mandates (their RUM kept)
-//!    and balances by billing.
+//! 3. everything is written in one transaction, in chunks under
+//!    savepoints, a refused chunk written again row by row so that one
+//!    refused row does not hide the next (see `rows!`): accounts by
+//!    billing, lines taken over by provisioning (path, ONT id, ONT,
+//!    addresses, FreeRADIUS), then subscriptions, mandates (their RUM
+//!    kept) and balances by billing.
 //!
 //! The transaction is committed only when no pass found an error and the
 //! run is not a dry run: a takeover is all or nothing.
