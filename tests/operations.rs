@@ -13,8 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-use support::http_get;
+use crate::support::http_get;
 
 use regie_core::backup::contents;
 use regie_core::{DatabaseUrl, Db};

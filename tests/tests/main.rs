@@ -1,0 +1,33 @@
+//! The scenario tests, one module per capability, in one test binary: each
+//! test binary links the whole application, so one binary per file made
+//! the build many times longer and larger for nothing. Each module still
+//! says what it covers in its own header.
+
+mod access;
+mod alarms;
+mod audit;
+mod auth;
+mod billing_api;
+mod billing_arrears;
+mod billing_cii;
+mod billing_lines;
+mod billing_runs;
+mod billing_sepa;
+mod browser_a11y;
+mod devices;
+mod inventory;
+mod journey;
+mod line_pages;
+mod migrations;
+mod platform;
+mod provisioning;
+mod radius;
+mod scheduler;
+mod social_applications;
+mod social_grants;
+mod social_pages;
+mod social_privacy;
+mod social_renewals;
+mod social_rules;
+mod startup;
+mod takeover;
