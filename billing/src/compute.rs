@@ -252,26 +252,7 @@ pub fn lines(
 }
 
 fn month_name(m: Month) -> String {
-    const NAMES: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let name = usize::try_from(m.first.month0())
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .copied()
-        .unwrap_or("");
-    format!("{name} {}", m.first.year())
+    regie_core::fr::month_year(m.first.year(), m.first.month())
 }
 
 #[cfg(test)]

@@ -27,39 +27,9 @@ impl Cents {
     /// An amount as people write it: `12`, `12,5`, `12,50`, `-3.20`,
     /// `1 234,56 €`. At most two decimals.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let bad = || Error::Invalid(format!("« {} » n'est pas un montant en euros", s.trim()));
-        let t: String = s
-            .trim()
-            .trim_end_matches('€')
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '\u{202f}')
-            .collect();
-        let (negative, t) = match t.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, t.as_str()),
-        };
-        let (whole, frac) = t.split_once([',', '.']).unwrap_or((t, ""));
-        if whole.is_empty() || whole.len() > 13 || frac.len() > 2 {
-            return Err(bad());
-        }
-        if !whole
-            .bytes()
-            .chain(frac.bytes())
-            .all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let whole: i64 = whole.parse().map_err(|_| bad())?;
-        let frac: i64 = if frac.is_empty() {
-            0
-        } else {
-            format!("{frac:0<2}").parse().map_err(|_| bad())?
-        };
-        let cents = whole
-            .checked_mul(100)
-            .and_then(|c| c.checked_add(frac))
-            .ok_or_else(bad)?;
-        Ok(Cents(if negative { -cents } else { cents }))
+        regie_core::fr::parse_euros(s).map(Cents).ok_or_else(|| {
+            Error::Invalid(format!("« {} » n'est pas un montant en euros", s.trim()))
+        })
     }
 
     pub fn checked_add(self, other: Cents) -> Result<Cents, Error> {
@@ -110,17 +80,7 @@ impl Cents {
 impl fmt::Display for Cents {
     /// `1 234,50 €` (narrow no-break space between thousands).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let c = self.0.unsigned_abs();
-        let whole = (c / 100).to_string();
-        let mut grouped = String::new();
-        for (i, ch) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i).is_multiple_of(3) {
-                grouped.push('\u{202f}');
-            }
-            grouped.push(ch);
-        }
-        write!(f, "{sign}{grouped},{:02} €", c % 100)
+        f.write_str(&regie_core::fr::euros(self.0))
     }
 }
 

@@ -4,7 +4,8 @@
 //! define alone: the database handle ([`Db`], one code path for SQLite and
 //! PostgreSQL), the migration runner that applies each crate's own migrations
 //! in a fixed order ([`migrate`]), the append-only audit journal ([`audit`])
-//! the UTC timestamp format used in storage ([`time`]), the key that seals
+//! the UTC timestamp format used in storage ([`time`]), amounts and dates
+//! written in French ([`fr`]), the key that seals
 //! secrets stored in the database ([`secret`]) and the PDF layout of the
 //! documents the régie sends ([`pdf`]).
 //!
@@ -15,6 +16,7 @@
 pub mod audit;
 pub mod backup;
 pub mod db;
+pub mod fr;
 pub mod migrate;
 pub mod pdf;
 pub mod secret;

@@ -282,58 +282,17 @@ impl Attestation {
 /// An amount in euros as people write it (`150`, `149,90`, `149.9`,
 /// `1 200`), in cents. At most two decimals; never negative.
 pub fn parse_euros(s: &str) -> Result<i64, Error> {
-    let bad = || {
-        Error::Invalid(format!(
+    match regie_core::fr::parse_euros(s) {
+        Some(cents) if cents >= 0 => Ok(cents),
+        _ => Err(Error::Invalid(format!(
             "« {} » n'est pas un montant en euros (par exemple 149,90)",
             s.trim()
-        ))
-    };
-    let t: String = s
-        .trim()
-        .trim_end_matches('€')
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '\u{202f}')
-        .collect();
-    let (whole, frac) = match t.split_once([',', '.']) {
-        Some((w, f)) => (w, f),
-        None => (t.as_str(), ""),
-    };
-    if whole.is_empty() || whole.len() > 12 || frac.len() > 2 {
-        return Err(bad());
+        ))),
     }
-    if !whole
-        .bytes()
-        .chain(frac.bytes())
-        .all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<2}").parse().map_err(|_| bad())?
-    };
-    whole
-        .checked_mul(100)
-        .and_then(|c| c.checked_add(frac))
-        .ok_or_else(bad)
 }
 
 /// Cents written in French (`1 234,50 €`).
-pub fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    let whole = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{202f}');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}{grouped},{:02} €", c % 100)
-}
+pub use regie_core::fr::euros;
 
 /// A household's request and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

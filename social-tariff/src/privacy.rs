@@ -25,9 +25,9 @@ pub struct ScanUpload {
 }
 
 impl ScanUpload {
-    /// Checks the upload; the type is read from the content's first bytes,
-    /// not trusted from the browser.
-    pub fn parse(description: &str, filename: &str, content: &[u8]) -> Result<Self, Error> {
+    /// The description alone, checked: a form shows its error beside
+    /// that field, the file's errors beside the file.
+    pub fn description(description: &str) -> Result<String, Error> {
         let description = description.trim();
         if description.is_empty() || description.chars().count() > 200 {
             return Err(Error::Invalid(
@@ -35,6 +35,13 @@ impl ScanUpload {
                     .into(),
             ));
         }
+        Ok(description.to_owned())
+    }
+
+    /// Checks the upload; the type is read from the content's first bytes,
+    /// not trusted from the browser.
+    pub fn parse(description: &str, filename: &str, content: &[u8]) -> Result<Self, Error> {
+        let description = Self::description(description)?;
         if content.is_empty() {
             return Err(Error::Invalid("le fichier est vide".into()));
         }
@@ -69,7 +76,7 @@ impl ScanUpload {
             clean.trim().to_owned()
         };
         Ok(ScanUpload {
-            description: description.to_owned(),
+            description,
             filename,
             content_type,
             size_bytes: content.len(),

@@ -476,34 +476,12 @@ impl RuleSet {
     }
 }
 
-/// "12 mars 2026".
-pub fn french_date(d: NaiveDate) -> String {
-    use chrono::Datelike;
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let day = if d.day() == 1 {
-        "1er".to_owned()
-    } else {
-        d.day().to_string()
-    };
-    format!("{day} {} {}", MONTHS[d.month0() as usize], d.year())
-}
+/// "12 mars 2026", "1er avril 2026".
+pub use regie_core::fr::date as french_date;
 
 /// "10,50 €".
 pub fn euros(cents: u32) -> String {
-    format!("{},{:02} €", cents / 100, cents % 100)
+    regie_core::fr::euros(i64::from(cents))
 }
 
 /// A rule set that works, for the demo and the tests.

@@ -1,5 +1,7 @@
 //! SQL of the social-tariff crate: the only module that touches its tables.
 
+use std::collections::HashMap;
+
 use regie_core::audit::{self, Actor, Change};
 use regie_core::{db::is_unique_violation, time, Db};
 use sqlx::Row;
@@ -1581,7 +1583,9 @@ pub async fn budget(db: &Db, year: i32) -> Result<Option<Budget>> {
 const GRANT_COLUMNS: &str = "g.id, h.code AS household, g.kind, g.year, g.requested_at, g.status, g.device_id, g.value_cents,
     g.allocated_at, g.handed_over_on, g.attestation, g.handed_by";
 
-async fn grant_from_row(db: &Db, r: &sqlx::any::AnyRow) -> Result<Grant> {
+/// A grant from its row; its device, if any, is taken from `devices`,
+/// read beforehand in one query for all the rows.
+fn grant_from_row(r: &sqlx::any::AnyRow, devices: &HashMap<i64, Device>) -> Result<Grant> {
     let device_id: Option<i64> = r.try_get("device_id")?;
     let year: i64 = r.try_get("year")?;
     Ok(Grant {
@@ -1592,7 +1596,12 @@ async fn grant_from_row(db: &Db, r: &sqlx::any::AnyRow) -> Result<Grant> {
         requested_at: r.try_get("requested_at")?,
         status: GrantStatus::parse(&r.try_get::<String, _>("status")?)?,
         device: match device_id {
-            Some(id) => Some(device(db, id).await?),
+            Some(id) => Some(
+                devices
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| Error::Missing(format!("aucun appareil n° {id}")))?,
+            ),
             None => None,
         },
         value_cents: r.try_get("value_cents")?,
@@ -1695,7 +1704,11 @@ pub async fn grant(db: &Db, scope: Scope, id: i64) -> Result<Grant> {
     .fetch_optional(db.pool())
     .await?
     .ok_or_else(|| Error::Missing(format!("aucune aide à l'équipement n° {id}")))?;
-    let mut g = grant_from_row(db, &row).await?;
+    let mut devices = HashMap::new();
+    if let Some(id) = row.try_get::<Option<i64>, _>("device_id")? {
+        devices.insert(id, device(db, id).await?);
+    }
+    let mut g = grant_from_row(&row, &devices)?;
     if g.status == GrantStatus::Waiting {
         let ahead: i64 = sqlx::query("SELECT COUNT(*) AS n FROM st_grants WHERE year = $1 AND status = 'waiting' AND id < $2")
             .bind(i64::from(g.year))
@@ -1717,10 +1730,22 @@ pub async fn grants(db: &Db, scope: Scope) -> Result<Vec<Grant>> {
     .bind(owner(scope))
     .fetch_all(db.pool())
     .await?;
+    // The devices of these grants, in one query rather than one per grant.
+    let devices: HashMap<i64, Device> = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM st_devices WHERE id IN (
+             SELECT g.device_id FROM st_grants g JOIN households h ON h.id = g.household_id
+             WHERE ($1 IS NULL OR h.user_id = $1))"
+    ))
+    .bind(owner(scope))
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| device_from_row(r).map(|d| (d.id, d)))
+    .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
-    let mut waiting: std::collections::HashMap<i32, usize> = std::collections::HashMap::new();
+    let mut waiting: HashMap<i32, usize> = HashMap::new();
     for r in &rows {
-        let mut g = grant_from_row(db, r).await?;
+        let mut g = grant_from_row(r, &devices)?;
         if g.status == GrantStatus::Waiting && scope == Scope::All {
             let n = waiting.entry(g.year).or_default();
             *n += 1;

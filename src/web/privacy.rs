@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use social_tariff::application::ApplicationCode;
-use social_tariff::privacy::{Scan, MAX_SCAN_BYTES};
+use social_tariff::privacy::{Scan, ScanUpload, MAX_SCAN_BYTES};
 use social_tariff::rules::french_date;
 
 use crate::auth::Principal;
@@ -78,8 +78,14 @@ pub async fn upload(
     multipart: Multipart,
 ) -> PageResult {
     let c = ApplicationCode::parse(&code).map_err(|_| Error::NotFound(code.clone()))?;
+    // Which field an error is shown beside: the description when it is
+    // the one at fault, otherwise the file.
+    let mut field = "fichier";
     let stored = match crate::api::privacy::scan_parts(multipart).await {
         Ok(p) => {
+            if ScanUpload::description(&p.description).is_err() {
+                field = "description";
+            }
             crate::social::store_scan(&state, &me, &c, &p.description, &p.filename, &p.content)
                 .await
         }
@@ -99,11 +105,6 @@ pub async fn upload(
             .await
         }
         Err(Error::Invalid(m)) => {
-            let field = if m.contains("copie") && m.contains("dites") {
-                "description"
-            } else {
-                "fichier"
-            };
             crate::web::social::agent_page(
                 &state,
                 &me,
@@ -252,27 +253,15 @@ pub async fn indicators(State(state): State<AppState>, me: Option<Principal>) ->
     ))
 }
 
-/// `2026-03` → `mars 2026`.
+/// `2026-03` → `mars 2026`; anything else is shown as it is.
 fn month_name(month: &str) -> String {
-    const NAMES: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let (y, m) = month.split_once('-').unwrap_or((month, ""));
-    m.parse::<usize>()
-        .ok()
-        .and_then(|m| NAMES.get(m.wrapping_sub(1)))
-        .map_or_else(|| month.to_owned(), |n| format!("{n} {y}"))
+    let parsed = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)));
+    match parsed {
+        Some((y, m)) if (1..=12).contains(&m) => regie_core::fr::month_year(y, m),
+        _ => month.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -454,10 +454,10 @@ async fn an_agent_attaches_a_scan_from_the_review_page() {
     );
     assert!(page.text.contains("enctype=\"multipart/form-data\""));
 
-    let send = |content: &'static str| {
+    let send = |description: &'static str, content: &'static str| {
         let boundary = "----regie-page-boundary";
         let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\navis CAF\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{description}\r\n\
              --{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"avis.pdf\"\r\n\
              Content-Type: application/pdf\r\n\r\n{content}\r\n--{boundary}--\r\n"
         );
@@ -475,10 +475,20 @@ async fn an_agent_attaches_a_scan_from_the_review_page() {
             .body(Body::from(body))
             .unwrap()
     };
-    let bad = t.send(send("GIF89a")).await;
+    let bad = t.send(send("avis CAF", "GIF89a")).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text.contains("id=\"fichier-erreur\""), "{}", bad.text);
-    let ok = t.send(send(PDF)).await;
+    // Each error beside its own field: without a description, the
+    // description is at fault, not the (good) file.
+    let undescribed = t.send(send(" ", PDF)).await;
+    assert_eq!(undescribed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        undescribed.text.contains("id=\"description-erreur\"")
+            && !undescribed.text.contains("id=\"fichier-erreur\""),
+        "{}",
+        undescribed.text
+    );
+    let ok = t.send(send("avis CAF", PDF)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert!(ok.text.contains("déposée et chiffrée") && ok.text.contains("avis.pdf"));
     let id = hidden_scan_id(&ok.text);
