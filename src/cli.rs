@@ -93,6 +93,13 @@ pub enum TakeoverCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Write again the letters announcing the change of creditor, one PDF
+    /// per mandate taken over and still in force.
+    Letters {
+        /// The directory the letters go to.
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -394,6 +401,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             db.close().await;
             result
         }
+        Command::Takeover(TakeoverCommand::Letters { output }) => {
+            let db = open_database(&config).await?;
+            regie_core::migrate::run(&db, crate::COMPONENTS).await?;
+            let result = crate::takeover_cli::letters(&db, &config, &output).await;
+            db.close().await;
+            result
+        }
         Command::Provisioning(cmd) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
@@ -483,11 +497,12 @@ fn read_password() -> Result<String, Error> {
     }
 }
 
-/// Creates `dir` if needed and checks that files can be written in it.
-pub fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
+/// Creates `dir` if need be and checks that it can be written to; `what`
+/// names it in the error ("data directory", "output directory").
+pub fn ensure_writable_dir(dir: &Path, what: &str) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::Config(format!(
-            "cannot create data directory {}: {}",
+            "cannot create {what} {}: {}",
             dir.display(),
             io_reason(&e)
         ))
@@ -495,7 +510,7 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
     let probe = dir.join(".regie-write-test");
     std::fs::write(&probe, b"ok").map_err(|e| {
         Error::Config(format!(
-            "data directory {} is not writable: {}",
+            "{what} {} is not writable: {}",
             dir.display(),
             io_reason(&e)
         ))
@@ -525,12 +540,12 @@ pub async fn open_database(config: &Config) -> Result<Db, Error> {
 /// Creates the data directory and the SQLite file's; answers the database
 /// URL.
 fn prepare_local_storage(config: &Config) -> Result<regie_core::DatabaseUrl, Error> {
-    ensure_writable_dir(&config.data_dir)?;
+    ensure_writable_dir(&config.data_dir, "data directory")?;
     let url = config.database()?;
     if url.backend() == Backend::Sqlite {
         if let Some(parent) = url.sqlite_path().as_deref().and_then(Path::parent) {
             if !parent.as_os_str().is_empty() {
-                ensure_writable_dir(parent)?;
+                ensure_writable_dir(parent, "database directory")?;
             }
         }
     }

@@ -1,10 +1,11 @@
 //! `regie takeover import DIR`: the outgoing concession's subscriber base
 //! taken over from CSV files (the layout is in the README), all or
-//! nothing, with the letters announcing the change of creditor.
+//! nothing, with the letters announcing the change of creditor;
+//! `regie takeover letters` writes those letters again from the database.
 
 use std::path::{Path, PathBuf};
 
-use billing::takeover::{self, NewCreditor, Options, Outcome};
+use billing::takeover::{self, CreditorLetter, NewCreditor, Options, Outcome};
 use regie_core::audit::Actor;
 use regie_core::Db;
 
@@ -38,15 +39,9 @@ pub async fn import(
     if !dry_run {
         // Checked before anything is written: a takeover kept without its
         // letters would leave households uninformed.
-        crate::cli::ensure_writable_dir(&output)?;
+        crate::cli::ensure_writable_dir(&output, "output directory")?;
     }
-    let creditor = match &config.sepa {
-        Some(s) => Some(NewCreditor {
-            seller: config.seller(),
-            id: s.creditor(&config.regie_name)?.id,
-        }),
-        None => None,
-    };
+    let creditor = new_creditor(config)?;
     let lines = provisioning::service::Provisioning::new(
         db.clone(),
         inventory::service::PlantCache::default(),
@@ -80,19 +75,56 @@ pub async fn import(
     Ok(())
 }
 
+/// Writes again, under `output`, the change-of-creditor letter of every
+/// mandate taken over and still in force: for a takeover whose letters
+/// were lost, or imported before the SEPA section was configured.
+pub async fn letters(db: &Db, config: &Config, output: &Path) -> Result<(), Error> {
+    let creditor = new_creditor(config)?.ok_or_else(|| {
+        Error::Invalid(
+            "the configuration has no [sepa] section: the letters name the régie's SEPA creditor identifier".into(),
+        )
+    })?;
+    crate::cli::ensure_writable_dir(output, "output directory")?;
+    let letters = takeover::creditor_letters(db, &creditor).await?;
+    write_letters(&letters, config, output)?;
+    println!(
+        "{} letter(s) written to {}",
+        letters.len(),
+        output.display()
+    );
+    Ok(())
+}
+
+/// The régie as the creditor the letters name, when SEPA is configured.
+fn new_creditor(config: &Config) -> Result<Option<NewCreditor>, Error> {
+    Ok(match &config.sepa {
+        Some(s) => Some(NewCreditor {
+            seller: config.seller(),
+            id: s.creditor(&config.regie_name)?.id,
+        }),
+        None => None,
+    })
+}
+
+fn write_file(output: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let path = output.join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
 fn write_outputs(outcome: &Outcome, config: &Config, output: &Path) -> Result<(), Error> {
-    let write = |name: &str, bytes: &[u8]| {
-        let path = output.join(name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))
-    };
     let mut table = String::from("ref_ligne;ligne\n");
     for (former, id) in &outcome.lines {
         table.push_str(&format!("{former};{id}\n"));
     }
-    write("correspondance-lignes.csv", table.as_bytes())?;
+    write_file(output, "correspondance-lignes.csv", table.as_bytes())?;
+    write_letters(&outcome.letters, config, output)
+}
+
+/// One PDF per letter, named after the account and the RUM.
+fn write_letters(letters: &[CreditorLetter], config: &Config, output: &Path) -> Result<(), Error> {
     let seller = config.seller();
-    for letter in &outcome.letters {
+    for letter in letters {
         let pdf = billing::document::render(
             format!("Changement de créancier — mandat {}", letter.rum),
             &seller,
@@ -109,7 +141,8 @@ fn write_outputs(outcome: &Outcome, config: &Config, output: &Path) -> Result<()
                 }
             })
             .collect();
-        write(
+        write_file(
+            output,
             &format!("changement-creancier-{}-{safe}.pdf", letter.account),
             &pdf,
         )?;

@@ -361,4 +361,17 @@ fn a_takeover_with_bad_files_reports_them_and_writes_nothing() {
     assert!(report.contains("nothing written"), "{report}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("3 error(s)"), "{err}");
+
+    // The letters cannot name the régie as creditor without its SEPA
+    // configuration: said in one line, nothing written.
+    let letters = dir.path().join("lettres");
+    let out = regie(dir.path())
+        .args(["takeover", "letters", "--output"])
+        .arg(&letters)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[sepa]"), "{err}");
+    assert!(!letters.exists());
 }

@@ -243,26 +243,13 @@ mod tests {
 
     #[test]
     fn amounts_parse_as_written() {
-        for (text, cents) in [
-            ("12", 1200),
-            ("12,5", 1250),
-            ("12.50", 1250),
-            ("-3,20", -320),
-            ("1 234,56 €", 123_456),
-            ("0,01", 1),
-        ] {
-            assert_eq!(Cents::parse(text).ok(), Some(Cents(cents)), "{text}");
-        }
-        for bad in [
-            "",
-            "abc",
-            "1,234",
-            "--1",
-            ",5",
-            "1,2,3",
-            "12 345 678 901 234",
-        ] {
-            assert!(Cents::parse(bad).is_err(), "{bad}");
+        // The reading itself is regie_core::fr's, tested there; here, that
+        // Cents takes it and refuses in its own words.
+        assert_eq!(Cents::parse("-3,20").ok(), Some(Cents(-320)));
+        assert_eq!(Cents::parse("1 234,56 €").ok(), Some(Cents(123_456)));
+        match Cents::parse("1,2,3") {
+            Err(Error::Invalid(m)) => assert!(m.contains("« 1,2,3 »"), "{m}"),
+            other => panic!("{other:?}"),
         }
         assert_eq!(Cents(123_450).to_string(), "1\u{202f}234,50 €");
         assert_eq!(Cents(2492).decimal(), "24.92");

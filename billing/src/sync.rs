@@ -34,7 +34,9 @@ pub fn change_for(event: &Event) -> Option<(SubscriptionChange, NaiveDate)> {
 
 /// Applies the line events since the last run; answers how many changed
 /// a subscription. A change refused (e.g. before the subscription's
-/// current stretch) is logged and passed over.
+/// current stretch) is logged and passed over. Each change is written in
+/// one transaction with the cursor moved past its event, so a crash
+/// between the two can neither lose the change nor apply it twice.
 #[tracing::instrument(skip_all)]
 pub async fn follow_lines(
     db: &Db,
@@ -58,15 +60,27 @@ pub async fn follow_lines(
             let Some(code) = storage::live_subscription_of_line(db, &e.line_id).await? else {
                 continue;
             };
-            match storage::change(db, actor, &code, on, &change).await {
-                Ok(_) => applied += 1,
+            let mut tx = db.begin().await.map_err(Error::Storage)?;
+            match storage::change_in(&mut tx, actor, &code, on, &change).await {
+                Ok(()) => {
+                    storage::advance_cursor(&mut tx, e.seq).await?;
+                    tx.commit().await.map_err(|e| Error::Storage(e.into()))?;
+                    applied += 1;
+                }
                 Err(Error::Invalid(m)) => {
-                    tracing::warn!(subscription = %code, line = %e.line_id, seq = e.seq, reason = %m, "line event not applied")
+                    tracing::warn!(subscription = %code, line = %e.line_id, seq = e.seq, reason = %m, "line event not applied");
+                    tx.rollback().await.map_err(|e| Error::Storage(e.into()))?;
                 }
                 Err(other) => return Err(other),
             }
         }
-        storage::advance_cursor(db, last).await?;
+        // The events that change no bill need no transaction of their own.
+        let mut conn = db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| Error::Storage(e.into()))?;
+        storage::advance_cursor(&mut conn, last).await?;
     }
     Ok(applied)
 }

@@ -584,6 +584,7 @@ pub fn read(dir: &Path, on: NaiveDate) -> (Delivery, Report) {
                 rum: rum?,
                 former_creditor_id: creditor_id?,
                 former_creditor_name: creditor_name?,
+                taken_over_on: on,
             },
         })
     });
@@ -1059,11 +1060,8 @@ pub async fn import(
                 .map_err(|e| e.to_string())
         }
     );
-    let kept: Vec<_> = mandate_jobs
-        .iter()
-        .zip(mandates)
-        .filter_map(|(j, m)| Some((j.account.to_owned(), m?, j.row.kept.clone())))
-        .collect();
+    // The RUMs kept, whose holders get the letter once committed.
+    let kept: HashSet<String> = mandates.into_iter().flatten().map(|m| m.rum).collect();
     counts.mandates = kept.len();
 
     let balance_jobs: Vec<AccountJob<'_, BalanceRow>> = d
@@ -1114,17 +1112,14 @@ pub async fn import(
         });
     }
     tx.commit().await.map_err(|e| Error::Storage(e.into()))?;
-    let mut letters = Vec::new();
-    if let Some(creditor) = creditor {
-        for (account, mandate, former) in kept {
-            let payer = storage::account(db, &account).await?;
-            letters.push(CreditorLetter {
-                account: account.clone(),
-                rum: mandate.rum.clone(),
-                blocks: creditor_change_blocks(&payer, &mandate, &former, creditor, opts.on),
-            });
-        }
-    }
+    let letters = match creditor {
+        Some(creditor) => creditor_letters(db, creditor)
+            .await?
+            .into_iter()
+            .filter(|l| kept.contains(&l.rum))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Outcome {
         report,
         counts,
@@ -1134,16 +1129,31 @@ pub async fn import(
     })
 }
 
+/// The letters announcing the change of creditor to the holder of every
+/// mandate taken over and still in force: written by the takeover, and
+/// again whenever asked (`regie takeover letters`), from what is stored.
+#[tracing::instrument(skip_all)]
+pub async fn creditor_letters(
+    db: &Db,
+    creditor: &NewCreditor,
+) -> Result<Vec<CreditorLetter>, Error> {
+    Ok(storage::taken_over_mandates(db)
+        .await?
+        .iter()
+        .map(|t| CreditorLetter {
+            account: t.payer.code.clone(),
+            rum: t.mandate.rum.clone(),
+            blocks: creditor_change_blocks(t, creditor),
+        })
+        .collect())
+}
+
 /// The letter telling a mandate's holder that the régie collects from
 /// now on under the same mandate: the new creditor's name and ICS, the
 /// RUM kept, the account debited, and the holder's rights.
-pub fn creditor_change_blocks(
-    payer: &crate::model::Account,
-    mandate: &storage::Mandate,
-    former: &KeptMandate,
-    creditor: &NewCreditor,
-    on: NaiveDate,
-) -> Vec<Block> {
+pub fn creditor_change_blocks(t: &storage::TakenOver, creditor: &NewCreditor) -> Vec<Block> {
+    let (payer, mandate, former) = (&t.payer, &t.mandate, &t.kept);
+    let on = former.taken_over_on;
     let fr = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
     vec![
         Block::Lines(vec![
@@ -1389,6 +1399,7 @@ mod tests {
             former_creditor_id: CreditorId::parse("FR72ZZZ123456")
                 .unwrap_or_else(|e| panic!("{e}")),
             former_creditor_name: "Fibre Concession SAS".into(),
+            taken_over_on: on(),
         };
         let creditor = NewCreditor {
             seller: Seller {
@@ -1400,11 +1411,17 @@ mod tests {
             },
             id: CreditorId::parse("FR72ZZZ123456").unwrap_or_else(|e| panic!("{e}")),
         };
-        let blocks = creditor_change_blocks(&payer, &mandate, &former, &creditor, on());
+        let taken = storage::TakenOver {
+            payer,
+            mandate,
+            kept: former,
+        };
+        let blocks = creditor_change_blocks(&taken, &creditor);
         let text = format!("{blocks:?}");
         for needle in [
             "CONC-000123",
             "12/03/2024",
+            "01/01/2027",
             "Fibre Concession SAS",
             "Régie publique de la fibre",
             "FR76 **** ",

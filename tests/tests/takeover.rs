@@ -331,6 +331,23 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         assert!(pdf.starts_with(b"%PDF"));
         assert!(format!("{:?}", l.blocks).contains(&l.rum));
     }
+    // They can be written again from what is stored, the same, dated the
+    // takeover day (`regie takeover letters`).
+    let again = billing::takeover::creditor_letters(
+        t.db(),
+        &NewCreditor {
+            seller: t.state.config.seller(),
+            id: CreditorId::parse("FR72ZZZ123456").unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.len(), done.letters.len());
+    for (a, l) in again.iter().zip(&done.letters) {
+        assert_eq!((&a.account, &a.rum), (&l.account, &l.rum));
+        assert_eq!(format!("{:?}", a.blocks), format!("{:?}", l.blocks));
+        assert!(format!("{:?}", a.blocks).contains("01/01/2027"));
+    }
 
     if !sepa_ready() {
         return;

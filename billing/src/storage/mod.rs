@@ -201,6 +201,16 @@ pub const COMPONENT: Component = Component {
             ALTER TABLE bil_mandates ADD COLUMN former_creditor_id TEXT;
             ALTER TABLE bil_mandates ADD COLUMN former_creditor_name TEXT;",
         ),
+        Migration::portable(
+            8,
+            "mandate_taken_over_on",
+            // The day a mandate taken over passed to the régie, which the
+            // letter to its holder announces: kept so that the letters can
+            // be written again after the takeover (`regie takeover
+            // letters`). Mandates taken over before this column existed
+            // fall back on the day they were recorded.
+            "ALTER TABLE bil_mandates ADD COLUMN taken_over_on TEXT;",
+        ),
     ],
 };
 
@@ -215,10 +225,10 @@ pub async fn cursor(db: &Db) -> Result<i64> {
 }
 
 /// Moves the cursor forward (never back: two followers cannot rewind it).
-pub async fn advance_cursor(db: &Db, seq: i64) -> Result<()> {
+pub async fn advance_cursor(conn: &mut sqlx::AnyConnection, seq: i64) -> Result<()> {
     sqlx::query("UPDATE bil_cursors SET seq = $1 WHERE name = 'provisioning' AND seq < $1")
         .bind(seq)
-        .execute(db.pool())
+        .execute(conn)
         .await
         .map_err(storage)?;
     Ok(())
@@ -623,6 +633,20 @@ pub async fn change(
     what: &SubscriptionChange,
 ) -> Result<Subscription> {
     let mut tx = db.begin().await.map_err(storage)?;
+    change_in(&mut tx, actor, code, on, what).await?;
+    tx.commit().await.map_err(storage)?;
+    subscription(db, code).await
+}
+
+/// [`change`] in the caller's transaction, so that what caused it (a line
+/// event read from provisioning's feed) is marked done with it.
+pub async fn change_in(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    code: &str,
+    on: NaiveDate,
+    what: &SubscriptionChange,
+) -> Result<()> {
     // Writing first takes the write lock on SQLite and locks the row on
     // PostgreSQL: two changes of one subscription queue.
     let touched = sqlx::query(
@@ -658,7 +682,7 @@ pub async fn change(
     let mut offer_id: i64 = open.try_get("offer_id").map_err(storage)?;
     let mut service: String = open.try_get("service").map_err(storage)?;
     match what {
-        SubscriptionChange::Plan { offer } => offer_id = offer_row(&mut tx, offer).await?.0,
+        SubscriptionChange::Plan { offer } => offer_id = offer_row(tx, offer).await?.0,
         SubscriptionChange::SuspendOnRequest => service = "suspended_on_request".into(),
         SubscriptionChange::Resume => service = "billed".into(),
         SubscriptionChange::End => {}
@@ -711,7 +735,7 @@ pub async fn change(
             .map_err(storage)?;
     }
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Change {
             action: "subscription.change",
@@ -723,8 +747,7 @@ pub async fn change(
     )
     .await
     .map_err(Error::Storage)?;
-    tx.commit().await.map_err(storage)?;
-    subscription(db, code).await
+    Ok(())
 }
 
 /// One subscription with its timeline.
@@ -1501,6 +1524,8 @@ pub struct KeptMandate {
     /// The creditor identifier (ICS) and name the mandate was signed with.
     pub former_creditor_id: crate::sepa::CreditorId,
     pub former_creditor_name: String,
+    /// The day the mandate passed to the régie.
+    pub taken_over_on: NaiveDate,
 }
 
 /// Records a mandate in the caller's transaction.
@@ -1532,8 +1557,8 @@ pub(crate) async fn insert_mandate(
         }
     };
     let inserted = sqlx::query(
-        "INSERT INTO bil_mandates (rum, account_id, holder, iban, bic, signed_on, created_at, former_creditor_id, former_creditor_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO bil_mandates (rum, account_id, holder, iban, bic, signed_on, created_at, former_creditor_id, former_creditor_name, taken_over_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&rum)
     .bind(account_id)
@@ -1544,6 +1569,7 @@ pub(crate) async fn insert_mandate(
     .bind(time::to_db(time::now()))
     .bind(m.kept.map(|k| k.former_creditor_id.as_str().to_owned()))
     .bind(m.kept.map(|k| k.former_creditor_name.clone()))
+    .bind(m.kept.map(|k| k.taken_over_on.to_string()))
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -1618,6 +1644,56 @@ pub async fn live_mandates_between(
     .map_err(storage)?;
     rows.iter()
         .map(|r| mandate_from(r).map(|m| (m.account.clone(), m)))
+        .collect()
+}
+
+/// A mandate taken over, with its holder's account, for the letter
+/// announcing the change of creditor.
+#[derive(Debug, Clone)]
+pub struct TakenOver {
+    pub payer: Account,
+    pub mandate: Mandate,
+    pub kept: KeptMandate,
+}
+
+/// The mandates taken over from another creditor and still in force, in
+/// the order of their accounts' codes, with their accounts (one query).
+pub async fn taken_over_mandates(db: &Db) -> Result<Vec<TakenOver>> {
+    let rows = sqlx::query(
+        "SELECT m.rum, a.code, m.holder, m.iban, m.bic, m.signed_on, m.former_creditor_id,
+                m.former_creditor_name, COALESCE(m.taken_over_on, substr(m.created_at, 1, 10)) AS taken_over_on,
+                a.id AS a_id, a.code AS a_code, a.kind AS a_kind, a.name AS a_name, a.address AS a_address,
+                a.postcode AS a_postcode, a.town AS a_town, a.email AS a_email, a.siren AS a_siren,
+                a.vat_number AS a_vat_number, a.household AS a_household
+         FROM bil_mandates m JOIN bil_accounts a ON a.id = m.account_id
+         WHERE m.former_creditor_id IS NOT NULL AND m.revoked_on IS NULL
+         ORDER BY a.code, m.rum",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(storage)?;
+    rows.iter()
+        .map(|r| {
+            let mandate = mandate_from(r)?;
+            Ok(TakenOver {
+                payer: account_with_prefix(r, "a_")?,
+                kept: KeptMandate {
+                    rum: mandate.rum.clone(),
+                    former_creditor_id: crate::sepa::CreditorId::parse(
+                        &r.try_get::<String, _>("former_creditor_id")
+                            .map_err(storage)?,
+                    )?,
+                    former_creditor_name: r
+                        .try_get::<Option<String>, _>("former_creditor_name")
+                        .map_err(storage)?
+                        .unwrap_or_default(),
+                    taken_over_on: day(&r
+                        .try_get::<String, _>("taken_over_on")
+                        .map_err(storage)?)?,
+                },
+                mandate,
+            })
+        })
         .collect()
 }
 
