@@ -14,7 +14,7 @@ use regie_core::audit::Actor;
 use regie_core::Db;
 use serde::Serialize;
 
-use crate::ledger::{wanted, Protection, Schedule, Step, Wanted};
+use crate::ledger::{days_late, wanted, Protection, Schedule, Step, Wanted};
 use crate::storage::ledger as store;
 use crate::Error;
 
@@ -81,11 +81,7 @@ pub async fn pass(
     let grace = in_grace(db, today).await?;
     let mut held: HashSet<String> = store::held_accounts(db).await?.into_iter().collect();
     for a in store::arrears(db, issued_before).await? {
-        let due_on = a
-            .issued_on
-            .checked_add_days(Days::new(u64::from(payment_days)))
-            .unwrap_or(a.issued_on);
-        let late = (today - due_on).num_days();
+        let late = days_late(a.issued_on, today, payment_days);
         for step in schedule.reached(late) {
             let done = store::record_step(db, actor, &a.invoice, step, today).await?;
             if let (true, Step::Reminder(n)) = (done, step) {

@@ -301,11 +301,7 @@ pub struct Ageing {
 pub fn ageing(open: &[Open], today: NaiveDate, payment_days: u32) -> Result<Ageing, Error> {
     let mut a = Ageing::default();
     for o in open {
-        let due_on = o
-            .issued_on
-            .checked_add_days(chrono::Days::new(u64::from(payment_days)))
-            .unwrap_or(o.issued_on);
-        let late = (today - due_on).num_days();
+        let late = crate::ledger::days_late(o.issued_on, today, payment_days);
         let bucket = match late {
             i64::MIN..=0 => &mut a.not_due,
             1..=30 => &mut a.days_1_30,
@@ -321,47 +317,9 @@ pub fn ageing(open: &[Open], today: NaiveDate, payment_days: u32) -> Result<Agei
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::{Line, LineKind};
-    use crate::model::{Account, AccountKind};
-    use crate::money::{totals, VatRate};
 
     fn doc(number: &str, kind: DocumentKind, nets: &[i64]) -> Invoice {
-        let lines: Vec<Line> = nets
-            .iter()
-            .map(|n| Line {
-                kind: LineKind::Subscription,
-                description: "Fibre".into(),
-                net: Cents(*n),
-                rate: VatRate::STANDARD,
-            })
-            .collect();
-        let t = totals(lines.iter().map(|l| (l.net, l.rate))).unwrap_or_else(|_| unreachable!());
-        Invoice {
-            number: number.into(),
-            kind,
-            account: "CPT-AAAAAA".into(),
-            subscription: None,
-            period: "2026-11".into(),
-            issued_on: "2026-12-01".parse().unwrap_or_default(),
-            lines,
-            breakdown: t.breakdown,
-            net: t.net,
-            tax: t.tax,
-            gross: t.gross,
-            corrects: (kind == DocumentKind::CreditNote).then(|| "FA2026-000001".into()),
-            buyer: Account {
-                code: "CPT-AAAAAA".into(),
-                kind: AccountKind::Household,
-                name: "Famille\tMartin".into(),
-                address: "1 rue".into(),
-                postcode: "35000".into(),
-                town: "Rennes".into(),
-                email: None,
-                siren: None,
-                vat_number: None,
-                household: None,
-            },
-        }
+        crate::test_support::document(number, kind, nets, "Famille\tMartin", "1 rue")
     }
 
     #[test]

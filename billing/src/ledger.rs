@@ -519,6 +519,15 @@ pub enum Wanted {
     Throttled,
 }
 
+/// How many days past its due date an invoice issued on `issued_on` is on
+/// `today`: zero on the due date, negative before. The due date is the
+/// issue date plus the régie's payment term, as printed on the invoice.
+/// The dunning pass, the ageing of the arrears and the arrears page all
+/// count with this.
+pub fn days_late(issued_on: NaiveDate, today: NaiveDate, payment_days: u32) -> i64 {
+    (today - issued_on).num_days() - i64::from(payment_days)
+}
+
 /// The line policy for an account: arrears past the last step suspend it
 /// unless the household is protected, in which case it is only throttled.
 pub fn wanted(late_days: Option<i64>, schedule: &Schedule, protected: bool) -> Wanted {
@@ -541,6 +550,15 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn days_late_count_from_the_due_date() {
+        let issued = d("2026-11-01");
+        assert_eq!(days_late(issued, d("2026-12-01"), 30), 0);
+        assert_eq!(days_late(issued, d("2026-12-11"), 30), 10);
+        assert_eq!(days_late(issued, d("2026-11-15"), 30), -16);
+        assert_eq!(days_late(issued, d("2027-01-01"), 0), 61);
     }
 
     fn open(n: &str, on: &str, due: i64) -> Open {

@@ -24,6 +24,8 @@ pub mod sepa;
 pub mod storage;
 pub mod sync;
 pub mod takeover;
+#[cfg(test)]
+mod test_support;
 mod xml;
 
 /// What can go wrong in billing.

@@ -246,44 +246,9 @@ pub fn pes_aller(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::{Line, LineKind};
-    use crate::model::Account;
-    use crate::money::{totals, VatRate};
 
     fn doc(number: &str, kind: DocumentKind, net: i64) -> Invoice {
-        let lines = vec![Line {
-            kind: LineKind::Subscription,
-            description: "Fibre".into(),
-            net: Cents(net),
-            rate: VatRate::STANDARD,
-        }];
-        let t = totals(lines.iter().map(|l| (l.net, l.rate))).unwrap_or_else(|_| unreachable!());
-        Invoice {
-            number: number.into(),
-            kind,
-            account: "CPT-A".into(),
-            subscription: None,
-            period: "2026-11".into(),
-            issued_on: "2026-12-01".parse().unwrap_or_default(),
-            lines,
-            breakdown: t.breakdown,
-            net: t.net,
-            tax: t.tax,
-            gross: t.gross,
-            corrects: (kind == DocumentKind::CreditNote).then(|| "FA2026-000001".into()),
-            buyer: Account {
-                code: "CPT-A".into(),
-                kind: AccountKind::Household,
-                name: "Dupont & fils".into(),
-                address: "1 rue <Haute>".into(),
-                postcode: "35000".into(),
-                town: "Rennes".into(),
-                email: None,
-                siren: None,
-                vat_number: None,
-                household: None,
-            },
-        }
+        crate::test_support::document(number, kind, &[net], "Dupont & fils", "1 rue <Haute>")
     }
 
     fn config() -> PesConfig {

@@ -57,7 +57,7 @@ pub async fn arrears(State(state): State<AppState>, me: Principal) -> PageResult
                     th scope="col" class="nombre" { "Dû" } th scope="col" { "Ligne" } } }
                 tbody {
                     @for a in &list {
-                        @let late = (on - a.issued_on).num_days() - i64::from(state.config.payment_days);
+                        @let late = billing::ledger::days_late(a.issued_on, on, state.config.payment_days);
                         tr {
                             td { a href={ "/comptabilite/comptes/" (a.account) } { (a.account) } }
                             td { (a.invoice) }
