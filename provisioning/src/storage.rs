@@ -455,14 +455,23 @@ pub async fn allocate(
     claim: Claim,
 ) -> Result<Option<i64>, Error> {
     for _ in 0..ALLOCATION_ATTEMPTS {
+        // `ORDER BY … DESC LIMIT 1` rather than `MAX(value)`: PostgreSQL
+        // turns MAX into a backward index scan only when its statistics
+        // say the range holds many rows. While a takeover fills the table
+        // in one transaction they still say it is empty, MAX read every
+        // number of the range, and allocating grew linear in the numbers
+        // taken (0.35 ms a call at 2,000 lines, 7 of the 13 s the server
+        // spent). Written this way, the plan is the index scan whatever
+        // the statistics.
         let max: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(value) FROM prov_resources WHERE kind = $1 AND scope = $2 AND value >= $3 AND value <= $4",
+            "SELECT value FROM prov_resources WHERE kind = $1 AND scope = $2 AND value >= $3 AND value <= $4
+             ORDER BY value DESC LIMIT 1",
         )
         .bind(kind.as_str())
         .bind(scope)
         .bind(lo)
         .bind(hi)
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
         let candidate = match max {
             None => Some(lo),
@@ -578,16 +587,19 @@ async fn lowest_gap(
         return Ok(Some(lo));
     }
     let gap: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(r.value) + 1 FROM prov_resources r
+        // As in `allocate`, ORDER BY and LIMIT keep the index scan whatever
+        // the statistics say.
+        "SELECT r.value + 1 FROM prov_resources r
          WHERE r.kind = $1 AND r.scope = $2 AND r.value >= $3 AND r.value < $4
            AND NOT EXISTS (SELECT 1 FROM prov_resources n
-                           WHERE n.kind = r.kind AND n.scope = r.scope AND n.value = r.value + 1)",
+                           WHERE n.kind = r.kind AND n.scope = r.scope AND n.value = r.value + 1)
+         ORDER BY r.value LIMIT 1",
     )
     .bind(kind.as_str())
     .bind(scope)
     .bind(lo)
     .bind(hi)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(gap)
 }

@@ -1242,3 +1242,58 @@ async fn two_hundred_concurrent_activations_on_one_pm_never_share_a_resource() {
     }
     assert_eq!(on_olts, 126);
 }
+
+/// Numbers are handed out after the highest in use; once the range is
+/// full, the lowest number released is given again, then none is left.
+#[tokio::test]
+async fn numbers_follow_the_highest_then_fill_the_lowest_gap() {
+    use provisioning::storage::{allocate, Claim, Resource};
+    let t = TestApp::new().await;
+    let mut tx = t.db().begin().await.unwrap();
+    let mut take = Vec::new();
+    for line in ["L1", "L2", "L3"] {
+        take.push(
+            allocate(
+                &mut tx,
+                Resource::Cvlan,
+                "PON-T",
+                10,
+                12,
+                line,
+                Claim::Advisory,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    assert_eq!(take, [Some(10), Some(11), Some(12)]);
+    sqlx::query("DELETE FROM prov_resources WHERE scope = 'PON-T' AND value = 11")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let again = allocate(
+        &mut tx,
+        Resource::Cvlan,
+        "PON-T",
+        10,
+        12,
+        "L4",
+        Claim::Advisory,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, Some(11));
+    let none = allocate(
+        &mut tx,
+        Resource::Cvlan,
+        "PON-T",
+        10,
+        12,
+        "L5",
+        Claim::Advisory,
+    )
+    .await
+    .unwrap();
+    assert_eq!(none, None);
+    tx.rollback().await.unwrap();
+}
