@@ -160,8 +160,7 @@ async fn write_pdfs(
     dir: &std::path::Path,
 ) -> Result<usize, Error> {
     const PAGE: usize = 500;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    crate::cli::ensure_writable_dir(dir, "output directory")?;
     let seller = std::sync::Arc::new(config.seller());
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let bar = indicatif::ProgressBar::new_spinner();
@@ -220,12 +219,7 @@ async fn write_pdfs(
         .await
         .map_err(|e| Error::Internal(format!("rendering the PDFs stopped: {e}")))?;
         for ((doc, _), pdf) in docs.iter().zip(rendered) {
-            let bytes = pdf?;
-            let path = dir.join(format!("{}.pdf", doc.number));
-            let partial = dir.join(format!(".{}.pdf.part", doc.number));
-            std::fs::write(&partial, bytes)
-                .and_then(|()| std::fs::rename(&partial, &path))
-                .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            crate::cli::write_atomically(&dir.join(format!("{}.pdf", doc.number)), &pdf?)?;
             written += 1;
             bar.inc(1);
         }

@@ -497,6 +497,20 @@ fn read_password() -> Result<String, Error> {
     }
 }
 
+/// Writes `bytes` to `path` under a temporary name in the same directory,
+/// then renames it: an interrupted command leaves no truncated file
+/// behind, and running it again replaces the file whole.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.part"));
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
 /// Creates `dir` if need be and checks that it can be written to; `what`
 /// names it in the error ("data directory", "output directory").
 pub fn ensure_writable_dir(dir: &Path, what: &str) -> Result<(), Error> {

@@ -107,9 +107,7 @@ fn new_creditor(config: &Config) -> Result<Option<NewCreditor>, Error> {
 }
 
 fn write_file(output: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let path = output.join(name);
-    std::fs::write(&path, bytes)
-        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))
+    crate::cli::write_atomically(&output.join(name), bytes)
 }
 
 fn write_outputs(outcome: &Outcome, config: &Config, output: &Path) -> Result<(), Error> {
