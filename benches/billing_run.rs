@@ -208,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
     let rss_before = status_kb("VmRSS:");
     reset_peak();
     let started = Instant::now();
-    let report = billing::run::issue(&db, &sys, month, "2026-12-01".parse()?).await?;
+    let report = billing::run::issue(&db, &sys, month, issue_date(month)?).await?;
     let run_s = started.elapsed().as_secs_f64();
     let peak = status_kb("VmHWM:");
     println!(
@@ -220,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
         peak / 1024,
     );
     let rerun = Instant::now();
-    let again = billing::run::issue(&db, &sys, month, "2026-12-01".parse()?).await?;
+    let again = billing::run::issue(&db, &sys, month, issue_date(month)?).await?;
     println!(
         "rerun: {} issued, {} already, {:.1} s",
         again.issued,
@@ -327,6 +327,7 @@ async fn main() -> anyhow::Result<()> {
         siren: Some("213500000".into()),
         vat_number: Some("FR45213500000".into()),
         payment_days: 30,
+        bank: None,
     };
     let mut docs = Vec::new();
     for k in 0..pdfs.min(report.issued) {
@@ -361,4 +362,10 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// The run's issue date: the day after the month, taken as today.
+fn issue_date(month: Month) -> anyhow::Result<billing::run::IssueDate> {
+    let on = month.last.succ_opt().unwrap_or(month.last);
+    Ok(billing::run::IssueDate::new(month, on, on)?)
 }

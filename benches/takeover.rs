@@ -181,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
             siren: None,
             vat_number: None,
             payment_days: 30,
+            bank: None,
         },
         id: billing::sepa::CreditorId::parse("FR72ZZZ123456")?,
     };

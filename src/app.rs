@@ -1189,6 +1189,28 @@ pub fn route_table() -> Vec<Route> {
             Page,
             post(web::ledger::fsl),
         ),
+        // The files the accountant's pages link to, with the page session.
+        route(
+            Method::GET,
+            "/comptabilite/comptes/{code}/relance",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::ledger::reminder_file),
+        ),
+        route(
+            Method::GET,
+            "/comptabilite/paiements/{number}/recu",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::ledger::receipt_file),
+        ),
+        route(
+            Method::GET,
+            "/comptabilite/exports/{kind}",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::ledger::export_file),
+        ),
         route(
             Method::GET,
             "/factures/{number}",

@@ -58,7 +58,7 @@ pub async fn run(
                 db,
                 &Actor::system("cli"),
                 day,
-                sepa.prenotice_days,
+                config.payment_days.max(sepa.prenotice_days),
                 &message_id,
                 |c| {
                     let xml =
@@ -111,17 +111,13 @@ pub async fn run(
             let month = Month::parse(&period)?;
             let issued_on = match issued_on {
                 Some(d) => d.parse().map_err(|_| {
-                    Error::Invalid(format!("issue date {d:?}: expected YYYY-MM-DD"))
+                    Error::Invalid(format!(
+                        "date d'émission « {d} » : date attendue au format AAAA-MM-JJ"
+                    ))
                 })?,
                 None => crate::social::today(),
             };
-            if issued_on < month.last {
-                return Err(Error::Invalid(format!(
-                    "the invoices of {} cannot be issued before the month ends ({})",
-                    month.label(),
-                    month.last
-                )));
-            }
+            let issued_on = billing::run::IssueDate::new(month, issued_on, crate::social::today())?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -203,7 +199,7 @@ async fn write_pdfs(
                             &d.document,
                             m,
                             &sepa.creditor_id,
-                            config.payment_days.max(sepa.prenotice_days),
+                            config.debit_days().unwrap_or(sepa.prenotice_days),
                         )
                     })
                 });

@@ -757,7 +757,17 @@ impl Config {
             siren: self.regie_siren.clone(),
             vat_number: self.regie_vat_number.clone(),
             payment_days: self.payment_days,
+            bank: self.sepa.as_ref().map(|s| (s.iban.clone(), s.bic.clone())),
         }
+    }
+
+    /// Days from an invoice's issue to its debit: the payment delay, never
+    /// less than the pre-notification delay (`[sepa]`); `None` without
+    /// direct debit. The invoice prints the day, the batch keeps to it.
+    pub fn debit_days(&self) -> Option<u32> {
+        self.sepa
+            .as_ref()
+            .map(|s| self.payment_days.max(s.prenotice_days))
     }
 
     /// How provisioning talks to the network.

@@ -368,7 +368,8 @@ async fn demo_billing(
         last_month.year(),
         last_month.month()
     ))?;
-    billing::run::issue(db, actor, month, this_month).await?;
+    let issued_on = billing::run::IssueDate::new(month, this_month, today)?;
+    billing::run::issue(db, actor, month, issued_on).await?;
     let invoices = billing::storage::invoices(db, None).await?;
     // The outage: the PON port of the first live line went down last
     // month, was credited, and is still reported down.

@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod billing_cli;
+pub mod billing_files;
 pub mod cli;
 pub mod config;
 pub mod demo;

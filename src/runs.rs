@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use billing::compute::Month;
 use billing::run::Report;
-use chrono::NaiveDate;
 use regie_core::audit::Actor;
 use regie_core::Db;
 use serde::Serialize;
@@ -84,7 +83,7 @@ impl Runs {
         db: Db,
         actor: Actor,
         month: Month,
-        issued_on: NaiveDate,
+        issued_on: billing::run::IssueDate,
     ) -> Result<(), Error> {
         let period = month.label();
         let now = chrono::Utc::now();

@@ -11,9 +11,7 @@ use crate::{AppState, Error};
 
 /// Today in Europe/Paris: the day people and delays count in.
 pub fn today() -> chrono::NaiveDate {
-    regie_core::time::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .date_naive()
+    regie_core::time::today()
 }
 
 /// Whether the caller acts for the régie (an agent or an admin) rather

@@ -8,7 +8,7 @@
 //! standard reads them, and names the invoice it corrects (BG-3).
 
 use crate::compute::Month;
-use crate::document::Seller;
+use crate::document::{DebitNotice, Seller};
 use crate::model::{AccountKind, DocumentKind, Invoice};
 use crate::money::{Cents, VatCategory};
 use crate::xml::{el, text, text_attr, write, Node};
@@ -81,8 +81,41 @@ fn party(
     el(role, children)
 }
 
-/// The document as CII XML.
-pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
+/// How the invoice is paid (BG-16): by SEPA direct debit under the
+/// mandate of its pre-notification (type 59, BT-89 mandate, BT-90 creditor
+/// identifier), else by transfer to the régie's account (type 58, BT-84
+/// IBAN, BT-86 BIC), with the invoice number as remittance (BT-83).
+fn payment_means(seller: &Seller, debit: Option<&DebitNotice>) -> Option<Node> {
+    match (debit, &seller.bank) {
+        (Some(_), _) => Some(el(
+            "ram:SpecifiedTradeSettlementPaymentMeans",
+            vec![
+                text("ram:TypeCode", "59"),
+                text("ram:Information", "Prélèvement SEPA"),
+            ],
+        )),
+        (None, Some((iban, bic))) => Some(el(
+            "ram:SpecifiedTradeSettlementPaymentMeans",
+            vec![
+                text("ram:TypeCode", "58"),
+                text("ram:Information", "Virement SEPA"),
+                el(
+                    "ram:PayeePartyCreditorFinancialAccount",
+                    vec![text("ram:IBANID", iban.replace(' ', ""))],
+                ),
+                el(
+                    "ram:PayeeSpecifiedCreditorFinancialInstitution",
+                    vec![text("ram:BICID", bic.clone())],
+                ),
+            ],
+        )),
+        (None, None) => None,
+    }
+}
+
+/// The document as CII XML; `debit` is the invoice's pre-notification when
+/// it is paid by direct debit.
+pub fn to_cii(invoice: &Invoice, seller: &Seller, debit: Option<&DebitNotice>) -> String {
     let credit = invoice.kind == DocumentKind::CreditNote;
     // A credit note's stored amounts are negative; CII wants them positive.
     let sign = |c: Cents| if credit { Cents(-c.0) } else { c };
@@ -157,7 +190,18 @@ pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
             ),
         ],
     );
-    let mut settlement = vec![text("ram:InvoiceCurrencyCode", "EUR")];
+    let mut settlement = Vec::new();
+    let debit = debit.filter(|_| !credit);
+    if let Some(d) = debit {
+        settlement.push(text("ram:CreditorReferenceID", d.creditor_id.clone()));
+    }
+    if !credit {
+        settlement.push(text("ram:PaymentReference", invoice.number.clone()));
+    }
+    settlement.push(text("ram:InvoiceCurrencyCode", "EUR"));
+    if !credit {
+        settlement.extend(payment_means(seller, debit));
+    }
     for v in &invoice.breakdown {
         settlement.push(tax(
             v.rate.category,
@@ -176,14 +220,15 @@ pub fn to_cii(invoice: &Invoice, seller: &Seller) -> String {
         ));
     }
     if !credit {
-        let due = invoice
-            .issued_on
-            .checked_add_days(chrono::Days::new(u64::from(seller.payment_days)))
-            .unwrap_or(invoice.issued_on);
-        settlement.push(el(
-            "ram:SpecifiedTradePaymentTerms",
-            vec![el("ram:DueDateDateTime", vec![date(due)])],
-        ));
+        let due = debit.map_or_else(
+            || crate::document::debit_day(invoice.issued_on, seller.payment_days),
+            |d| d.on,
+        );
+        let mut terms = vec![el("ram:DueDateDateTime", vec![date(due)])];
+        if let Some(d) = debit {
+            terms.push(text("ram:DirectDebitMandateID", d.rum.clone()));
+        }
+        settlement.push(el("ram:SpecifiedTradePaymentTerms", terms));
     }
     let (net, tax_total, gross) = (sign(invoice.net), sign(invoice.tax), sign(invoice.gross));
     settlement.push(el(

@@ -6,12 +6,15 @@
 //! equipment grant as the device's price with the aid against it.
 //!
 //! Every line has quantity 1 and its net amount as unit price (a prorated
-//! month is not a whole number of units), at the offer's VAT rate.
+//! month is not a whole number of units), at the offer's VAT rate. Every
+//! prorated amount follows one rule, [`crate::money::prorated_net`]: exact
+//! until it is rounded once to the cent. The activation fee of the offer a
+//! subscription started on is billed on its first invoice only.
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::money::{prorata, Cents, VatRate};
+use crate::money::{days_label, prorated_net, Cents, VatRate};
 use crate::Error;
 
 /// A calendar month being billed.
@@ -98,10 +101,21 @@ pub struct GrantedDevice {
     pub aid_gross: Cents,
 }
 
+/// The activation fee a subscription owes on its first invoice: the fee
+/// of the offer it started on, VAT included, at that offer's rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetupFee {
+    pub offer_name: String,
+    pub gross: Cents,
+    pub rate: VatRate,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     Subscription,
+    /// The activation fee, once, on the subscription's first invoice.
+    SetupFee,
     SocialTariff,
     Equipment,
     EquipmentAid,
@@ -135,12 +149,14 @@ fn days(from: NaiveDate, to: NaiveDate) -> u32 {
 
 /// The lines of one subscription for `month`. Segments must not overlap
 /// (a plan change ends one the day before the next starts); parts outside
-/// the month are ignored.
+/// the month are ignored. `setup_fee` is given for the subscription's
+/// first invoice only.
 pub fn lines(
     month: Month,
     segments: &[Segment],
     social: &[SocialDays],
     devices: &[GrantedDevice],
+    setup_fee: Option<&SetupFee>,
 ) -> Result<Vec<Line>, Error> {
     let mut sorted: Vec<&Segment> = segments.iter().collect();
     sorted.sort_by_key(|s| s.from);
@@ -169,9 +185,10 @@ pub fn lines(
     let dim = month.days();
     let whole = (month.first, month.last);
     let mut out = Vec::new();
-    let mut reduction = Cents::ZERO;
-    let mut reduced_days = 0u32;
-    let mut social_rate = None;
+    // The social tariff per rate: for each run of its days, what the
+    // offer's price makes for them less what the level's price makes,
+    // each by the one rule; and the days.
+    let mut reduction: std::collections::BTreeMap<VatRate, (Cents, u32)> = Default::default();
     for s in sorted {
         let Some((from, to)) = overlap((s.from, s.to), whole) else {
             continue;
@@ -180,16 +197,16 @@ pub fn lines(
             continue;
         }
         let n = days(from, to);
-        let monthly_net = s.offer.rate.net_of(s.offer.monthly_gross)?;
-        let net = prorata(monthly_net, n, dim)?;
+        let net = prorated_net(s.offer.monthly_gross, s.offer.rate, n, dim)?;
         let description = if n == dim {
             format!("{} — {}", s.offer.name, month_name(month))
         } else {
             format!(
-                "{} — du {} au {} ({n} jours sur {dim})",
+                "{} — du {} au {} ({} sur {dim})",
                 s.offer.name,
                 fr(from),
-                fr(to)
+                fr(to),
+                days_label(n)
             )
         };
         out.push(Line {
@@ -205,25 +222,32 @@ pub fn lines(
                 continue;
             };
             let k = days(f, t);
-            let level_net = s
-                .offer
-                .rate
-                .net_of(sd.monthly_gross.min(s.offer.monthly_gross))?;
-            let diff = monthly_net.checked_sub(level_net)?;
-            reduction = reduction.checked_sub(prorata(diff, k, dim)?)?;
-            reduced_days += k;
-            social_rate = Some(s.offer.rate);
+            let rate = s.offer.rate;
+            let level = sd.monthly_gross.min(s.offer.monthly_gross);
+            let diff = prorated_net(s.offer.monthly_gross, rate, k, dim)?
+                .checked_sub(prorated_net(level, rate, k, dim)?)?;
+            let e = reduction.entry(rate).or_default();
+            e.0 = e.0.checked_add(diff)?;
+            e.1 += k;
         }
     }
-    if let Some(rate) = social_rate {
-        if reduction != Cents::ZERO {
+    for (rate, (net, reduced_days)) in reduction {
+        if net != Cents::ZERO {
             out.push(Line {
                 kind: LineKind::SocialTariff,
-                description: format!("Tarif social ({reduced_days} jours)"),
-                net: reduction,
+                description: format!("Tarif social ({})", days_label(reduced_days)),
+                net: Cents(-net.0),
                 rate,
             });
         }
+    }
+    if let Some(fee) = setup_fee.filter(|f| f.gross.0 > 0) {
+        out.push(Line {
+            kind: LineKind::SetupFee,
+            description: format!("Frais de mise en service — {}", fee.offer_name),
+            net: fee.rate.net_of(fee.gross)?,
+            rate: fee.rate,
+        });
     }
     for d in devices {
         if d.aid_gross > d.price_gross || d.aid_gross.0 < 0 || d.price_gross.0 < 0 {
@@ -312,6 +336,7 @@ mod tests {
             &[seg("2026-01-10", "2099-12-31", 2990, Service::Billed)],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         assert_eq!(l.len(), 1);
@@ -328,6 +353,7 @@ mod tests {
             &[seg("2026-11-17", "2099-12-31", 2990, Service::Billed)],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         // 24,92 × 14 / 30 = 11,629… → 11,63 net; VAT 2,33; 13,96 TTC.
@@ -349,6 +375,7 @@ mod tests {
             ],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         // 24,92 × 15/30 = 12,46; 33,25 × 15/30 = 16,625 → 16,63.
@@ -365,7 +392,8 @@ mod tests {
                 seg("2026-11-16", "2099-12-31", 3990, Service::Billed)
             ],
             &[],
-            &[]
+            &[],
+            None
         )
         .is_err());
     }
@@ -386,6 +414,7 @@ mod tests {
             ],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         // 10 + 10 days: 24,92 × 10/30 = 8,306… → 8,31 twice.
@@ -398,6 +427,7 @@ mod tests {
             ],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         // 8,31 + 16,61 = 24,92: the whole month.
@@ -415,6 +445,7 @@ mod tests {
                 monthly_gross: Cents(0),
             }],
             &[],
+            None,
         )
         .unwrap_or_default();
         assert_eq!(l.len(), 2);
@@ -434,6 +465,7 @@ mod tests {
                 monthly_gross: Cents(1000),
             }],
             &[],
+            None,
         )
         .unwrap_or_default();
         // 24,92 − 8,33 = 16,59 off; 8,33 net + 1,67 VAT = 10,00 TTC.
@@ -460,6 +492,7 @@ mod tests {
                 monthly_gross: Cents(0),
             }],
             &[],
+            None,
         )
         .unwrap_or_default();
         assert_eq!(l[1].description, "Tarif social (15 jours)");
@@ -478,6 +511,7 @@ mod tests {
             &[seg("2026-01-01", "2099-12-31", 2990, Service::Billed)],
             &[],
             std::slice::from_ref(&device),
+            None,
         )
         .unwrap_or_default();
         assert_eq!(
@@ -491,7 +525,7 @@ mod tests {
             aid_gross: Cents(20_000),
             ..device
         };
-        assert!(lines(nov(), &[], &[], &[over]).is_err());
+        assert!(lines(nov(), &[], &[], &[over], None).is_err());
     }
 
     #[test]
@@ -504,8 +538,150 @@ mod tests {
             ],
             &[],
             &[],
+            None,
         )
         .unwrap_or_default();
         assert!(l.is_empty());
+    }
+
+    fn dec() -> Month {
+        Month::parse("2026-12").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_social_level_from_the_7th_is_rounded_once_per_price() {
+        // 29,99 € a month; 10 € a month from 7 December (25 days of 31).
+        // By hand: 29,99 × 6/31 + 10 × 25/31 = 13,869… € owed.
+        // The rule: 29,99 / 1,2 = 24,99 net for the month; for the 25
+        // days, 29,99 / 1,2 × 25/31 = 20,15 less 10 / 1,2 × 25/31 = 6,72:
+        // −13,43. Net 11,56, VAT 2,31 (20 % of 11,56 = 2,312), 13,87.
+        let l = lines(
+            dec(),
+            &[seg("2026-01-01", "2099-12-31", 2999, Service::Billed)],
+            &[SocialDays {
+                from: d("2026-12-07"),
+                to: d("2027-12-06"),
+                monthly_gross: Cents(1000),
+            }],
+            &[],
+            None,
+        )
+        .unwrap_or_default();
+        assert_eq!(l[0].net, Cents(2499));
+        assert_eq!(l[1].net, Cents(-1343));
+        assert_eq!(l[1].description, "Tarif social (25 jours)");
+        assert_eq!(gross(&l), Cents(1387));
+    }
+
+    #[test]
+    fn one_day_is_written_in_the_singular() {
+        let l = lines(
+            dec(),
+            &[seg("2026-12-31", "2099-12-31", 2990, Service::Billed)],
+            &[SocialDays {
+                from: d("2026-12-31"),
+                to: d("2027-12-30"),
+                monthly_gross: Cents(0),
+            }],
+            &[],
+            None,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            l[0].description,
+            "Fibre 300 — du 31/12/2026 au 31/12/2026 (1 jour sur 31)"
+        );
+        assert_eq!(l[1].description, "Tarif social (1 jour)");
+    }
+
+    #[test]
+    fn the_activation_fee_is_its_own_line_at_the_offer_rate() {
+        let fee = SetupFee {
+            offer_name: "Fibre 300".into(),
+            gross: Cents(4900),
+            rate: VatRate::STANDARD,
+        };
+        let l = lines(
+            nov(),
+            &[seg("2026-11-17", "2099-12-31", 2990, Service::Billed)],
+            &[],
+            &[],
+            Some(&fee),
+        )
+        .unwrap_or_default();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].kind, LineKind::SetupFee);
+        assert_eq!(l[1].description, "Frais de mise en service — Fibre 300");
+        // 49,00 / 1,2 = 40,833… → 40,83 net. With 14 days of 29,90 (11,63
+        // net): 52,46 net, VAT 10,49 (10,492), 62,95.
+        assert_eq!(l[1].net, Cents(4083));
+        assert_eq!(gross(&l), Cents(6295));
+        // No fee, no line.
+        let free = SetupFee {
+            gross: Cents(0),
+            ..fee
+        };
+        let l = lines(
+            nov(),
+            &[seg("2026-11-17", "2099-12-31", 2990, Service::Billed)],
+            &[],
+            &[],
+            Some(&free),
+        )
+        .unwrap_or_default();
+        assert_eq!(l.len(), 1);
+    }
+
+    /// `a × b / c` rounded half away from zero, for amounts ≥ 0 (the test's
+    /// own arithmetic, not the crate's).
+    fn round_div(a: i128, c: i128) -> i128 {
+        (2 * a + c) / (2 * c)
+    }
+
+    proptest::proptest! {
+        /// The invoice's total is what the household owes by the README's
+        /// rule, computed here day by day: each run of days under one price
+        /// is price × 100 / 120 × days / days in the month, rounded once;
+        /// the VAT is 20 % of the net total, rounded once. And it is within
+        /// three cents of the exact amount VAT included.
+        #[test]
+        fn the_total_is_what_the_rule_says(
+            month in proptest::sample::select(vec!["2026-02", "2026-11", "2026-12", "2028-02"]),
+            price in 0i64..20_000,
+            level in 0i64..20_000,
+            start in 1u32..=31,
+            social_from in 1u32..=31,
+        ) {
+            let m = Month::parse(month).unwrap_or_else(|e| panic!("{e}"));
+            let dim = m.days();
+            let start = start.min(dim);
+            let social_from = social_from.min(dim);
+            let day = |n: u32| m.first + chrono::Days::new(u64::from(n - 1));
+            let l = lines(
+                m,
+                &[seg(&day(start).to_string(), "2099-12-31", price, Service::Billed)],
+                &[SocialDays { from: day(social_from), to: d("2099-12-31"), monthly_gross: Cents(level) }],
+                &[],
+                None,
+            ).unwrap_or_else(|e| panic!("{e}"));
+            // Count the days one by one.
+            let (mut billed, mut reduced) = (0i128, 0i128);
+            for n in 1..=dim {
+                if n >= start {
+                    billed += 1;
+                    if n >= social_from {
+                        reduced += 1;
+                    }
+                }
+            }
+            let (p, lv, dm) = (i128::from(price), i128::from(level.min(price)), i128::from(dim));
+            let net = round_div(p * 100 * billed, 120 * dm)
+                - (round_div(p * 100 * reduced, 120 * dm) - round_div(lv * 100 * reduced, 120 * dm));
+            let total = net + round_div(net * 20, 100);
+            proptest::prop_assert_eq!(i128::from(gross(&l).0), total);
+            // Exactly owed, VAT included, in hundredths of a cent.
+            let exact = (p * (billed - reduced) + lv * reduced) * 10_000 / dm;
+            proptest::prop_assert!((i128::from(gross(&l).0) * 10_000 - exact).abs() <= 30_000);
+        }
     }
 }

@@ -23,6 +23,9 @@ pub struct Seller {
     pub vat_number: Option<String>,
     /// Days between issue and payment.
     pub payment_days: u32,
+    /// The régie's account for transfers (IBAN, BIC), when configured:
+    /// printed on the invoice and carried in its CII (BG-17).
+    pub bank: Option<(String, String)>,
 }
 
 /// The SEPA pre-notification printed on an invoice paid by direct debit.
@@ -35,26 +38,36 @@ pub struct DebitNotice {
     pub iban: String,
     /// The régie's creditor identifier (ICS).
     pub creditor_id: String,
+    /// The amount announced: the invoice's total. A payment or a credit
+    /// note before the debit day lowers what is debited, never raises it.
+    pub amount: crate::money::Cents,
+}
+
+/// The day an invoice issued on `issued_on` is debited: `days` after issue
+/// (the payment delay, and never less than the pre-notification delay). The
+/// invoice prints this day and the SEPA batch never debits before it.
+pub fn debit_day(issued_on: NaiveDate, days: u32) -> NaiveDate {
+    issued_on
+        .checked_add_days(chrono::Days::new(u64::from(days)))
+        .unwrap_or(issued_on)
 }
 
 impl DebitNotice {
     /// The pre-notification of `invoice` when its account pays by direct
     /// debit under `mandate`: the debit falls `days` after issue. A credit
-    /// note is never debited.
+    /// note, or an invoice with nothing to pay, is never debited.
     pub fn new(
         invoice: &Invoice,
         mandate: &crate::storage::Mandate,
         creditor_id: &str,
         days: u32,
     ) -> Option<Self> {
-        if invoice.kind != DocumentKind::Invoice {
+        if invoice.kind != DocumentKind::Invoice || invoice.gross.0 <= 0 {
             return None;
         }
         Some(Self {
-            on: invoice
-                .issued_on
-                .checked_add_days(chrono::Days::new(u64::from(days)))
-                .unwrap_or(invoice.issued_on),
+            on: debit_day(invoice.issued_on, days),
+            amount: invoice.gross,
             rum: mandate.rum.clone(),
             iban: mandate.iban.masked(),
             creditor_id: creditor_id.to_owned(),
@@ -212,24 +225,32 @@ pub fn blocks(invoice: &Invoice, seller: &Seller, debit: Option<&DebitNotice>) -
             "Ce montant vient en déduction de votre solde ; s'il vous est dû, il vous est remboursé."
                 .to_owned(),
         );
+    } else if invoice.gross.0 <= 0 {
+        terms.push("Rien à payer pour cette facture.".to_owned());
     } else {
-        let due = invoice
-            .issued_on
-            .checked_add_days(chrono::Days::new(u64::from(seller.payment_days)))
-            .unwrap_or(invoice.issued_on);
-        terms.push(format!(
-            "À payer au plus tard le {}, par prélèvement SEPA, virement ou au guichet de la régie (espèces, carte, chèque). Pas d'escompte pour paiement anticipé.",
-            date(due)
-        ));
-        if let Some(d) = debit {
-            terms.push(format!(
-                "Prélèvement SEPA : {} seront prélevés le {} sur le compte {} (mandat {}, créancier {}). Ce message vaut pré-notification.",
-                invoice.gross,
+        let due = debit_day(invoice.issued_on, seller.payment_days);
+        match debit {
+            Some(d) => terms.push(format!(
+                "Prélèvement SEPA : {} seront prélevés le {} sur le compte {} (mandat {}, créancier {}). \
+                 Si un paiement ou un avoir intervient d'ici là, seul le reste dû sera prélevé. \
+                 Ce message vaut pré-notification.",
+                d.amount,
                 date(d.on),
                 d.iban,
                 d.rum,
                 d.creditor_id
-            ));
+            )),
+            None => {
+                let transfer = seller
+                    .bank
+                    .as_ref()
+                    .map(|(iban, bic)| format!(", par virement (IBAN {iban}, BIC {bic}, référence {})", invoice.number))
+                    .unwrap_or_default();
+                terms.push(format!(
+                    "À payer au plus tard le {}{transfer} ou au guichet de la régie (espèces, carte, chèque). Pas d'escompte pour paiement anticipé.",
+                    date(due)
+                ));
+            }
         }
         if b.kind == AccountKind::Business {
             terms.push(
@@ -473,6 +494,10 @@ mod tests {
             siren: Some("213500000".into()),
             vat_number: Some("FR45213500000".into()),
             payment_days: 30,
+            bank: Some((
+                "FR76 3000 6000 0112 3456 7890 189".into(),
+                "AGRIFRPP".into(),
+            )),
         }
     }
 
@@ -616,6 +641,7 @@ mod tests {
             rum: "RUM-CPT-AB2CD3-01".into(),
             iban: "FR76 **** **** **** **** **** 189".into(),
             creditor_id: "FR72ZZZ123456".into(),
+            amount: Cents(2990),
         };
         let debited = text(&blocks(
             &invoice(AccountKind::Household),
@@ -626,6 +652,36 @@ mod tests {
             debited.contains("prélevés le 31/12/2026")
                 && debited.contains("RUM-CPT-AB2CD3-01")
                 && debited.contains("pré-notification")
+        );
+        assert!(debited.contains("seul le reste dû sera prélevé"));
+        // Without a mandate: the transfer details and the reference.
+        let household = text(&blocks(&invoice(AccountKind::Household), &seller(), None));
+        assert!(
+            household.contains("par virement (IBAN FR76 3000 6000 0112 3456 7890 189, BIC AGRIFRPP, référence FA2026-000042)"),
+            "{household}"
+        );
+        // Nothing to pay: no payment terms, no debit.
+        let mut free = invoice(AccountKind::Household);
+        free.lines[1].net = Cents(-2492);
+        let t =
+            totals(free.lines.iter().map(|l| (l.net, l.rate))).unwrap_or_else(|e| panic!("{e}"));
+        (free.net, free.tax, free.gross, free.breakdown) = (t.net, t.tax, t.gross, t.breakdown);
+        let mandate = crate::storage::Mandate {
+            rum: "RUM-CPT-AB2CD3-01".into(),
+            account: "CPT-AB2CD3".into(),
+            holder: "Famille Martin".into(),
+            iban: crate::sepa::Iban::parse("FR7630006000011234567890189")
+                .unwrap_or_else(|e| panic!("{e}")),
+            bic: None,
+            signed_on: "2026-01-01".parse().unwrap_or_default(),
+        };
+        assert_eq!(DebitNotice::new(&free, &mandate, "FR72ZZZ123456", 30), None);
+        let nothing = text(&blocks(&free, &seller(), None));
+        assert!(
+            nothing.contains("Rien à payer")
+                && !nothing.contains("prélev")
+                && !nothing.contains("À payer"),
+            "{nothing}"
         );
         let unset = Seller {
             siren: None,

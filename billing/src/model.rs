@@ -134,6 +134,59 @@ pub fn check_siren(s: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A French intra-community VAT number: `FR`, a two-digit key, the SIREN.
+/// The key is (12 + 3 × (SIREN mod 97)) mod 97.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VatNumber(String);
+
+impl VatNumber {
+    /// Reads a number as written (spaces allowed, any letter case) and
+    /// checks its key and that it is the number of `siren`.
+    pub fn parse(s: &str, siren: Option<&str>) -> Result<Self, Error> {
+        let compact: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_uppercase)
+            .collect();
+        let bad = |why: &str| Error::Invalid(format!("numéro de TVA « {} » : {why}", s.trim()));
+        let rest = compact
+            .strip_prefix("FR")
+            .ok_or_else(|| bad("un numéro français commence par FR"))?;
+        let digits: Vec<u32> = rest
+            .chars()
+            .map(|c| c.to_digit(10))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("FR suivi de 11 chiffres attendu"))?;
+        if digits.len() != 11 {
+            return Err(bad("FR suivi de 11 chiffres attendu"));
+        }
+        let number = |ds: &[u32]| ds.iter().fold(0u64, |n, d| n * 10 + u64::from(*d));
+        let key = number(&digits[..2]);
+        let of = number(&digits[2..]);
+        if (12 + 3 * (of % 97)) % 97 != key {
+            return Err(bad("la clé ne correspond pas au SIREN qu'il contient"));
+        }
+        let of_text = format!("{of:09}");
+        match siren.map(|x| x.chars().filter(|c| !c.is_whitespace()).collect::<String>()) {
+            Some(siren) if siren != of_text => Err(bad(&format!(
+                "il est celui du SIREN {of_text}, pas du SIREN {siren} du compte"
+            ))),
+            None => Err(bad("un numéro de TVA va avec le SIREN du compte")),
+            Some(_) => Ok(VatNumber(compact)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for VatNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A payer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NewAccount {
@@ -173,6 +226,9 @@ impl NewAccount {
             }
             (_, Some(s)) => check_siren(s)?,
             _ => {}
+        }
+        if let Some(v) = self.vat_number.as_deref().filter(|v| !v.trim().is_empty()) {
+            VatNumber::parse(v, self.siren.as_deref())?;
         }
         if let Some(e) = &self.email {
             if !e.contains('@') || e.trim().len() > 200 {
@@ -260,6 +316,44 @@ mod tests {
         assert!(check_siren("732829321").is_err());
         assert!(check_siren("73282932").is_err());
         assert!(check_siren("73282932A").is_err());
+    }
+
+    #[test]
+    fn vat_numbers_are_checked_by_their_key_and_siren() {
+        // SIREN 552 100 554: 552100554 mod 97 = 28; (12 + 3 × 28) mod 97 = 96.
+        let ok = VatNumber::parse("fr 96 552100554", Some("552 100 554"));
+        assert_eq!(ok.ok().map(|v| v.to_string()), Some("FR96552100554".into()));
+        // A wrong key.
+        assert!(VatNumber::parse("FR00552100554", Some("552100554")).is_err());
+        // Another company's valid number: 732829320 mod 97 = 43; (12 + 129) mod 97 = 44.
+        assert!(VatNumber::parse("FR44732829320", Some("732829320")).is_ok());
+        match VatNumber::parse("FR44732829320", Some("552100554")) {
+            Err(Error::Invalid(m)) => assert!(m.contains("pas du SIREN 552100554"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            "",
+            "96552100554",
+            "FR9655210055",
+            "FR965521005545",
+            "FRAB552100554",
+            "FR 96 552100554 é",
+        ] {
+            assert!(VatNumber::parse(bad, Some("552100554")).is_err(), "{bad}");
+        }
+        assert!(VatNumber::parse("FR96552100554", None).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn vat_number_parsing_never_panics_and_reads_what_it_prints(s in "\\PC{0,20}", siren in 0u64..1_000_000_000) {
+            let _ = VatNumber::parse(&s, Some("552100554"));
+            let siren = format!("{siren:09}");
+            let key = (12 + 3 * (siren.parse::<u64>().unwrap_or(0) % 97)) % 97;
+            let written = format!("FR{key:02}{siren}");
+            let read = VatNumber::parse(&written, Some(&siren));
+            proptest::prop_assert_eq!(read.map(|v| v.to_string()).ok(), Some(written));
+        }
     }
 
     fn account() -> NewAccount {

@@ -227,12 +227,49 @@ pub fn totals(lines: impl IntoIterator<Item = (Cents, VatRate)>) -> Result<Total
 /// A monthly amount for `days` of a month of `days_in_month` days, rounded
 /// to the cent: the daily prorata of a start, an end or a plan change.
 pub fn prorata(monthly: Cents, days: u32, days_in_month: u32) -> Result<Cents, Error> {
+    check_days(days, days_in_month)?;
+    monthly.mul_div(i64::from(days), i64::from(days_in_month))
+}
+
+fn check_days(days: u32, days_in_month: u32) -> Result<(), Error> {
     if days_in_month == 0 || days > days_in_month {
         return Err(Error::Invalid(format!(
             "prorata de {days} jours sur {days_in_month}"
         )));
     }
-    monthly.mul_div(i64::from(days), i64::from(days_in_month))
+    Ok(())
+}
+
+/// The rule of every prorated line (README, « Arrondis »): the net amount
+/// of `days` out of `days_in_month` of a monthly price VAT included, taken
+/// exactly — price ÷ (1 + rate) × days ÷ days in the month — and rounded
+/// once, half away from zero, to the cent. A whole month is the price's
+/// net amount ([`VatRate::net_of`]). The social tariff's reduction for a
+/// run of days is what the offer's price makes for them less what the
+/// level's price makes, each by this rule.
+pub fn prorated_net(
+    monthly_gross: Cents,
+    rate: VatRate,
+    days: u32,
+    days_in_month: u32,
+) -> Result<Cents, Error> {
+    check_days(days, days_in_month)?;
+    let denominator = (10_000 + i64::from(rate.basis_points))
+        .checked_mul(i64::from(days_in_month))
+        .ok_or(Error::Overflow)?;
+    let numerator = 10_000i64
+        .checked_mul(i64::from(days))
+        .ok_or(Error::Overflow)?;
+    monthly_gross.mul_div(numerator, denominator)
+}
+
+/// "1 jour", "14 jours".
+pub fn days_label(n: u32) -> String {
+    if n <= 1 {
+        format!("{n} jour")
+    } else {
+        format!("{n} jours")
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +349,32 @@ mod tests {
         assert_eq!(prorata(Cents(2990), 14, 30).ok(), Some(Cents(1395)));
         assert_eq!(prorata(Cents(2990), 30, 30).ok(), Some(Cents(2990)));
         assert!(prorata(Cents(2990), 31, 30).is_err());
+    }
+
+    #[test]
+    fn a_prorated_net_is_rounded_once() {
+        // 29,90 € for 14 days of 30: 29,90 / 1,2 × 14 / 30 = 11,6277… → 11,63.
+        assert_eq!(
+            prorated_net(Cents(2990), VatRate::STANDARD, 14, 30).ok(),
+            Some(Cents(1163))
+        );
+        // 29,99 / 1,2 × 25 / 31 = 20,154… → 20,15; 10 / 1,2 × 25 / 31 = 6,720… → 6,72.
+        assert_eq!(
+            prorated_net(Cents(2999), VatRate::STANDARD, 25, 31).ok(),
+            Some(Cents(2015))
+        );
+        assert_eq!(
+            prorated_net(Cents(1000), VatRate::STANDARD, 25, 31).ok(),
+            Some(Cents(672))
+        );
+        // A whole month is the price's net amount.
+        assert_eq!(
+            prorated_net(Cents(2990), VatRate::STANDARD, 31, 31).ok(),
+            VatRate::STANDARD.net_of(Cents(2990)).ok()
+        );
+        assert!(prorated_net(Cents(2990), VatRate::STANDARD, 32, 31).is_err());
+        assert_eq!(days_label(1), "1 jour");
+        assert_eq!(days_label(14), "14 jours");
     }
 
     proptest! {

@@ -136,6 +136,35 @@ async fn walk(
     Ok(report)
 }
 
+/// The day a month's invoices are issued: after the month is over, and
+/// not after today in France (the series' own order is checked as numbers
+/// are taken). Only [`IssueDate::new`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssueDate(NaiveDate);
+
+impl IssueDate {
+    /// `on` as the issue day of `month`, `today` being today's date.
+    pub fn new(month: Month, on: NaiveDate, today: NaiveDate) -> Result<Self, Error> {
+        if on <= month.last {
+            let next = month.last.succ_opt().unwrap_or(month.last);
+            return Err(Error::Invalid(format!(
+                "le mois {} n'est pas terminé : ses factures s'émettent à partir du {}",
+                regie_core::fr::month_year(
+                    chrono::Datelike::year(&month.first),
+                    chrono::Datelike::month(&month.first)
+                ),
+                next.format("%d/%m/%Y")
+            )));
+        }
+        storage::series::not_after(on, today, "la date d'émission")?;
+        Ok(IssueDate(on))
+    }
+
+    pub fn day(self) -> NaiveDate {
+        self.0
+    }
+}
+
 /// What issuing `month` would do, without writing.
 #[tracing::instrument(skip_all, fields(period = %month.label()))]
 pub async fn preview(db: &Db, month: Month) -> Result<Report, Error> {
@@ -147,20 +176,21 @@ pub async fn issue(
     db: &Db,
     actor: &Actor,
     month: Month,
-    issued_on: NaiveDate,
+    issued_on: IssueDate,
 ) -> Result<Report, Error> {
     issue_with_progress(db, actor, month, issued_on, &mut |_, _| {}).await
 }
 
 /// [`issue`], telling `progress` how far it is (for a progress bar).
-#[tracing::instrument(skip_all, fields(period = %month.label(), actor = %actor.username))]
+#[tracing::instrument(skip_all, fields(period = %month.label(), actor = %actor.username, issued_on = %issued_on.day()))]
 pub async fn issue_with_progress(
     db: &Db,
     actor: &Actor,
     month: Month,
-    issued_on: NaiveDate,
+    issued_on: IssueDate,
     progress: Progress<'_>,
 ) -> Result<Report, Error> {
+    let issued_on = issued_on.day();
     let started = std::time::Instant::now();
     let report = walk(db, month, Some((actor, issued_on)), progress).await?;
     tracing::info!(
@@ -170,4 +200,40 @@ pub async fn issue_with_progress(
         "billing run"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_month_is_issued_once_over_and_never_in_the_future() {
+        let nov = Month::parse("2026-11").unwrap_or_else(|e| panic!("{e}"));
+        let today = d("2026-12-07");
+        match IssueDate::new(nov, d("2026-11-30"), today) {
+            Err(Error::Invalid(m)) => assert!(
+                m.contains("novembre 2026 n'est pas terminé") && m.contains("01/12/2026"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match IssueDate::new(nov, d("2026-12-08"), today) {
+            Err(Error::Invalid(m)) => assert!(
+                m.contains("dans le futur") && m.contains("07/12/2026"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            IssueDate::new(nov, d("2026-12-01"), today)
+                .map(IssueDate::day)
+                .ok(),
+            Some(d("2026-12-01"))
+        );
+        assert!(IssueDate::new(nov, today, today).is_ok());
+    }
 }

@@ -1021,7 +1021,7 @@ pub async fn import(
         "offre",
         &subscriptions,
         |c, s| async move {
-            storage::insert_subscription(c, actor, s.account, &s.line_id, s.offer, on)
+            storage::insert_subscription(c, actor, s.account, &s.line_id, s.offer, on, false)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -1408,6 +1408,7 @@ mod tests {
                 siren: None,
                 vat_number: None,
                 payment_days: 30,
+                bank: None,
             },
             id: CreditorId::parse("FR72ZZZ123456").unwrap_or_else(|e| panic!("{e}")),
         };

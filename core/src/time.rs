@@ -1,4 +1,4 @@
-//! UTC timestamps as stored in the database.
+//! UTC timestamps as stored in the database, and today's date in France.
 //!
 //! Timestamps are stored as fixed-width RFC 3339 text in UTC
 //! (`2026-11-22T14:22:17.123456Z`). The fixed width makes lexical order equal
@@ -13,6 +13,17 @@ pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     let micros = now.timestamp_micros();
     DateTime::from_timestamp_micros(micros).unwrap_or(now)
+}
+
+/// Today in France (Europe/Paris): the day of an invoice, a payment, a
+/// decision, whatever the server's own zone.
+pub fn today() -> chrono::NaiveDate {
+    now().with_timezone(&chrono_tz::Europe::Paris).date_naive()
+}
+
+/// The day in France of a stored timestamp.
+pub fn paris_day(t: DateTime<Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&chrono_tz::Europe::Paris).date_naive()
 }
 
 /// Formats a timestamp for storage.

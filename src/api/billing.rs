@@ -18,9 +18,12 @@ use crate::social::today;
 use crate::{AppState, Error};
 
 fn day(name: &str, v: &str) -> Result<chrono::NaiveDate, Error> {
-    v.trim()
-        .parse()
-        .map_err(|_| Error::Invalid(format!("{name} {v:?}: expected YYYY-MM-DD")))
+    v.trim().parse().map_err(|_| {
+        Error::Invalid(format!(
+            "{name} « {} » : date attendue au format AAAA-MM-JJ",
+            v.trim()
+        ))
+    })
 }
 
 /// An offer as voted: prices in cents VAT included, the rate as written.
@@ -108,7 +111,7 @@ pub async fn create_account(
     if let Some(h) = &b.household {
         social_tariff::get_household(&state.db, social_tariff::Scope::All, h)
             .await
-            .map_err(|_| Error::Invalid(format!("household: no household {h:?}")))?;
+            .map_err(|_| Error::Invalid(format!("household : aucun foyer « {} »", h.trim())))?;
     }
     let new = NewAccount {
         kind: AccountKind::parse(&b.kind).map_err(Error::from)?,
@@ -146,20 +149,15 @@ pub struct SubscriptionBody {
 #[utoipa::path(post, path = "/api/v1/billing/subscriptions", operation_id = "subscribe", tag = "billing",
     security(("bearer" = [])), request_body = SubscriptionBody,
     responses((status = 201, description = "the subscription", content_type = "application/json"),
-        (status = 422, body = ErrorBody, description = "unknown line, offer closed, or the line already subscribed")))]
+        (status = 422, body = ErrorBody, description = "unknown line, line not yet in service or started before, offer closed, or the line already subscribed")))]
 pub async fn subscribe(
     State(state): State<AppState>,
     me: Principal,
     Json(b): Json<SubscriptionBody>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    // The line must exist in provisioning: ask its public API.
-    state
-        .provisioning
-        .line(b.line_id.trim())
-        .await
-        .map_err(|_| Error::Invalid(format!("line_id: no line {:?}", b.line_id.trim())))?;
-    let s = billing::storage::subscribe(
+    let s = billing::sync::subscribe(
         &state.db,
+        &state.provisioning,
         &me.actor(),
         &b.account,
         &b.line_id,
@@ -254,20 +252,16 @@ pub async fn run_state(
 pub fn month_to_issue(
     period: &str,
     issued_on: Option<&str>,
-) -> Result<(Month, chrono::NaiveDate), Error> {
+) -> Result<(Month, billing::run::IssueDate), Error> {
     let month = Month::parse(period)?;
     let issued_on = issued_on
         .map(|d| day("issued_on", d))
         .transpose()?
         .unwrap_or_else(today);
-    if issued_on <= month.last {
-        return Err(Error::Invalid(format!(
-            "the invoices of {} are issued once the month is over (after {})",
-            month.label(),
-            month.last
-        )));
-    }
-    Ok((month, issued_on))
+    Ok((
+        month,
+        billing::run::IssueDate::new(month, issued_on, today())?,
+    ))
 }
 
 /// Issues a month, checking the month is over; for the API.
@@ -478,7 +472,8 @@ pub async fn cii(
         ))
         .into());
     }
-    let xml = billing::cii::to_cii(&inv, &seller(&state));
+    let notice = debit_notice(&state, &inv).await?;
+    let xml = billing::cii::to_cii(&inv, &seller(&state), notice.as_ref());
     Ok((
         [
             (
@@ -508,7 +503,7 @@ pub async fn debit_notice(
     let Some(m) = billing::storage::live_mandate(&state.db, &inv.account).await? else {
         return Ok(None);
     };
-    let days = state.config.payment_days.max(sepa.prenotice_days);
+    let days = state.config.debit_days().unwrap_or(sepa.prenotice_days);
     Ok(billing::document::DebitNotice::new(
         inv,
         &m,

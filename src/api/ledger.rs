@@ -4,15 +4,13 @@
 //! accountant's exports. Billing staff only.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use billing::exports::csv_amount;
 use billing::ledger::{Method, Protection, ReturnReason};
 use billing::money::Cents;
 use billing::storage::ledger::{self as store, ImportReport, Payment};
 use serde::{Deserialize, Serialize};
 
-use crate::api::billing::seller;
 use crate::api::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
 use crate::social::today;
@@ -21,9 +19,11 @@ use crate::{AppState, Error};
 fn day(name: &str, v: Option<&str>) -> Result<chrono::NaiveDate, Error> {
     match v.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(today()),
-        Some(v) => v
-            .parse()
-            .map_err(|_| Error::Invalid(format!("{name} {v:?}: expected YYYY-MM-DD"))),
+        Some(v) => v.parse().map_err(|_| {
+            Error::Invalid(format!(
+                "{name} « {v} » : date attendue au format AAAA-MM-JJ"
+            ))
+        }),
     }
 }
 
@@ -68,20 +68,6 @@ pub async fn record_payment(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-fn pdf_response(name: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{name}.pdf\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// The receipt of a payment, as PDF.
 #[utoipa::path(get, path = "/api/v1/billing/payments/{number}/receipt", operation_id = "payment_receipt", tag = "billing",
     security(("bearer" = [])), params(("number" = String, Path, example = "PA2026-000001")),
@@ -91,12 +77,9 @@ pub async fn receipt(
     State(state): State<AppState>,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    let p = store::payment(&state.db, &number).await?;
-    let payer = billing::storage::account(&state.db, &p.account).await?;
-    let seller = seller(&state);
-    let blocks = billing::document::receipt_blocks(&p, &payer, &seller);
-    let bytes = billing::document::render(format!("Reçu {}", p.number), &seller, blocks)?;
-    Ok(pdf_response(&p.number, bytes))
+    Ok(crate::billing_files::receipt(&state, &number)
+        .await?
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -384,99 +367,11 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let from = day("from", Some(&q.from))?;
     let to = day("to", Some(&q.to))?;
-    if to < from {
-        return Err(Error::Invalid("to: before from".into()).into());
-    }
-    let (body, name, mime) = match kind.as_str() {
-        "fec" => {
-            let docs = billing::storage::issued_between(&state.db, from, to).await?;
-            let name = format!(
-                "{}FEC{}.txt",
-                state.config.regie_siren.as_deref().unwrap_or("000000000"),
-                to.format("%Y%m%d")
-            );
-            (
-                billing::exports::fec_sales(&docs, &state.config.accounting),
-                name,
-                "text/tab-separated-values; charset=utf-8",
-            )
-        }
-        "register" => {
-            let docs = billing::storage::issued_between(&state.db, from, to).await?;
-            (
-                billing::exports::register_csv(&docs),
-                format!("registre-{from}-{to}.csv"),
-                "text/csv; charset=utf-8",
-            )
-        }
-        "payments" => (
-            billing::exports::payments_csv(&store::payments_between(&state.db, from, to).await?),
-            format!("paiements-{from}-{to}.csv"),
-            "text/csv; charset=utf-8",
-        ),
-        "pes" => {
-            let Some(pes) = &state.config.pes else {
-                return Err(Error::Invalid(
-                    "the PES V2 flow needs the [pes] section of the configuration (poste_comptable, siret, libelle_budget)".into(),
-                )
-                .into());
-            };
-            let docs = billing::storage::issued_between(&state.db, from, to).await?;
-            (
-                billing::pes::pes_aller(&docs, pes, to, q.bordereau.unwrap_or(1).max(1)),
-                format!("PES_Aller-{from}-{to}.xml"),
-                "application/xml",
-            )
-        }
-        "arrears" => (
-            arrears_csv(&state, to).await?,
-            format!("impayes-{to}.csv"),
-            "text/csv; charset=utf-8",
-        ),
-        other => return Err(Error::NotFound(format!("export {other:?}")).into()),
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
+    Ok(
+        crate::billing_files::export(&state, &kind, from, to, q.bordereau)
+            .await?
+            .into_response(),
     )
-        .into_response())
-}
-
-/// Arrears by account and age on `on`.
-async fn arrears_csv(state: &AppState, on: chrono::NaiveDate) -> Result<String, Error> {
-    let open = store::open_invoices(&state.db, on).await?;
-    let mut out = String::from(
-        "compte;nom;non_echu;1_30_jours;31_60_jours;61_90_jours;plus_90_jours;total\r\n",
-    );
-    let mut i = 0;
-    while i < open.len() {
-        let account = &open[i].account;
-        let j = open[i..]
-            .iter()
-            .position(|o| &o.account != account)
-            .map_or(open.len(), |k| i + k);
-        let of: Vec<billing::ledger::Open> = open[i..j].iter().map(|o| o.open.clone()).collect();
-        let a = billing::exports::ageing(&of, on, state.config.payment_days)?;
-        let total = Cents(of.iter().map(|o| o.due.0).sum());
-        let name = open[i].name.replace([';', '"'], " ");
-        out.push_str(&format!(
-            "{account};{name};{};{};{};{};{};{}\r\n",
-            csv_amount(a.not_due),
-            csv_amount(a.days_1_30),
-            csv_amount(a.days_31_60),
-            csv_amount(a.days_61_90),
-            csv_amount(a.over_90),
-            csv_amount(total)
-        ));
-        i = j;
-    }
-    Ok(out)
 }
 
 /// The reminder letter of an account: its open invoices and what is owed,
@@ -490,27 +385,7 @@ pub async fn reminder(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = billing::storage::account(&state.db, &code).await?;
-    let balance = store::balance(&state.db, &account.code).await?;
-    if balance.open.is_empty() {
-        return Err(Error::Invalid(format!("the account {} owes nothing", account.code)).into());
-    }
-    let n = store::steps(&state.db, &account.code)
+    Ok(crate::billing_files::reminder(&state, &code)
         .await?
-        .iter()
-        .filter(|s| s.action == "reminder")
-        .map(|s| s.step)
-        .max()
-        .unwrap_or(1);
-    let seller = seller(&state);
-    let blocks = billing::document::reminder_blocks(
-        &account,
-        &seller,
-        usize::try_from(n).unwrap_or(1),
-        &balance.open,
-        today(),
-    );
-    let name = format!("relance-{}", account.code);
-    let bytes = billing::document::render(format!("Relance {}", account.code), &seller, blocks)?;
-    Ok(pdf_response(&name, bytes))
+        .into_response())
 }

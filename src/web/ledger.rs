@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use billing::ledger::Method;
 use billing::money::Cents;
@@ -71,10 +71,10 @@ pub async fn arrears(State(state): State<AppState>, me: Principal) -> PageResult
         }
         h2 { "Exports du mois dernier" }
         ul {
-            li { a href={ "/api/v1/billing/exports/fec?" (period) } { "Journal des ventes (FEC)" } }
-            li { a href={ "/api/v1/billing/exports/register?" (period) } { "Registre des factures et avoirs, TVA par taux" } }
-            li { a href={ "/api/v1/billing/exports/payments?" (period) } { "Journal des paiements" } }
-            li { a href={ "/api/v1/billing/exports/arrears?" (period) } { "Impayés par ancienneté" } }
+            li { a href={ "/comptabilite/exports/fec?" (period) } { "Journal des ventes (FEC)" } }
+            li { a href={ "/comptabilite/exports/register?" (period) } { "Registre des factures et avoirs, TVA par taux" } }
+            li { a href={ "/comptabilite/exports/payments?" (period) } { "Journal des paiements" } }
+            li { a href={ "/comptabilite/exports/arrears?" (period) } { "Impayés par ancienneté" } }
         }
     };
     Ok(render(
@@ -142,7 +142,7 @@ async fn account_render(
                     td class="nombre" { (o.due) }
                 } } }
             }
-            p { a href={ "/api/v1/billing/accounts/" (account.code) "/reminder" } { "Lettre de relance (PDF)" } }
+            p { a href={ "/comptabilite/comptes/" (account.code) "/relance" } { "Lettre de relance (PDF)" } }
         }
         h2 { "Encaisser au guichet" }
         form method="post" action={ (path) "/paiement" } {
@@ -293,7 +293,7 @@ pub async fn pay(
         Ok(p) => {
             let notice = html! { p class="succes" role="status" {
                 "Paiement " (p.number) " de " (p.amount) " enregistré. "
-                a href={ "/api/v1/billing/payments/" (p.number) "/receipt" } { "Imprimer le reçu" }
+                a href={ "/comptabilite/paiements/" (p.number) "/recu" } { "Imprimer le reçu" }
             } };
             account_render(
                 &state,
@@ -381,4 +381,48 @@ pub async fn fsl(
         }
         Err(e) => Err(Error::from(e).into()),
     }
+}
+
+/// The dates of an export, from the page's link.
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    pub from: String,
+    pub to: String,
+}
+
+fn query_day(name: &str, v: &str) -> Result<chrono::NaiveDate, Error> {
+    v.trim().parse().map_err(|_| {
+        Error::Invalid(format!(
+            "{name} « {} » : date attendue au format AAAA-MM-JJ",
+            v.trim()
+        ))
+    })
+}
+
+/// `GET /comptabilite/exports/{kind}?from=…&to=…`: an export of the
+/// period, downloaded with the page's session.
+pub async fn export_file(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> PageResult {
+    let from = query_day("début", &q.from)?;
+    let to = query_day("fin", &q.to)?;
+    Ok(crate::billing_files::export(&state, &kind, from, to, None)
+        .await?
+        .into_response())
+}
+
+/// `GET /comptabilite/paiements/{number}/recu`: a payment's receipt (PDF).
+pub async fn receipt_file(State(state): State<AppState>, Path(number): Path<String>) -> PageResult {
+    Ok(crate::billing_files::receipt(&state, &number)
+        .await?
+        .into_response())
+}
+
+/// `GET /comptabilite/comptes/{code}/relance`: the reminder letter (PDF).
+pub async fn reminder_file(State(state): State<AppState>, Path(code): Path<String>) -> PageResult {
+    Ok(crate::billing_files::reminder(&state, &code)
+        .await?
+        .into_response())
 }

@@ -568,3 +568,9 @@ pub async fn active_line(t: &TestApp, tech: &str, premises: &str, serial: &str) 
     }
     line
 }
+
+/// The issue date `on` of `month`'s invoices, for a test standing on that
+/// day (the month must be over; the run refuses a day after today).
+pub fn issue_on(month: billing::compute::Month, on: chrono::NaiveDate) -> billing::run::IssueDate {
+    billing::run::IssueDate::new(month, on, on).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -42,7 +42,9 @@ async fn raw(t: &TestApp, token: &str, uri: &str, mime: &str, body: &str) -> Ans
     .await
 }
 
-/// An account subscribed to F300 on `line` since September 2026.
+/// An account subscribed to F300 on `line` since September 2026 (the
+/// story's line served since then: the subscription is written as history,
+/// not through the API, which refuses a start before today's activation).
 async fn subscriber(t: &TestApp, compta: &str, name: &str, line: &str) -> String {
     let r = post(
         t,
@@ -54,14 +56,16 @@ async fn subscriber(t: &TestApp, compta: &str, name: &str, line: &str) -> String
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let account = r.json()["code"].as_str().unwrap().to_owned();
-    let r = post(
-        t,
-        compta,
-        "/api/v1/billing/subscriptions",
-        json!({"account": account, "line_id": line, "offer": "F300", "started_on": "2026-09-01"}),
+    billing::storage::subscribe(
+        t.db(),
+        &regie_core::audit::Actor::system("test"),
+        &account,
+        line,
+        "F300",
+        d("2026-09-01"),
     )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    .await
+    .unwrap();
     account
 }
 
@@ -108,8 +112,8 @@ fn status_report(invoice: &str, code: &str) -> String {
 #[tokio::test]
 async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_booked() {
     let t = network_app(300, 24).await;
-    let tech = t.user("tech", &[Role::Technician]).await;
-    let tech = t.token_for(&tech).await;
+    let tech_user = t.user("tech", &[Role::Technician]).await;
+    let tech = t.token_for(&tech_user).await;
     let compta_user = t.user("compta", &[Role::Accountant]).await;
     let compta = t.token_for(&compta_user).await;
     let premises = connectable_premises(&t, "PM1").await;
@@ -370,6 +374,10 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
         json!({"account": blanc, "method": "fsl", "amount_cents": 5}),
         json!({"account": blanc, "method": "cash", "amount_cents": 5, "received_on": "2026-13-01"}),
         json!({"account": blanc, "method": "cash", "amount_cents": 5, "invoice": roux_invoice}),
+        // Beyond sane bounds: a typing error, a day to come, a year ago.
+        json!({"account": blanc, "method": "cash", "amount_cents": 9_999_999_999_999i64}),
+        json!({"account": blanc, "method": "cash", "amount_cents": 5, "received_on": "2030-01-01"}),
+        json!({"account": blanc, "method": "cash", "amount_cents": 5, "received_on": "2020-01-01"}),
     ] {
         let r = post(&t, &compta, "/api/v1/billing/payments", bad.clone()).await;
         assert_eq!(
@@ -380,9 +388,25 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
         );
     }
     let r = post(&t, &compta, "/api/v1/billing/payments",
-        json!({"account": blanc, "method": "cheque", "amount_cents": 2990, "reference": "0001234", "received_on": "2026-12-12"})).await;
+        json!({"account": blanc, "method": "cheque", "amount_cents": 2990, "reference": "0001234", "received_on": "2026-12-05"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let receipt_no = r.json()["number"].as_str().unwrap().to_owned();
+    // The same cheque is not booked twice.
+    let again = post(&t, &compta, "/api/v1/billing/payments",
+        json!({"account": blanc, "method": "cheque", "amount_cents": 2990, "reference": "0001234", "received_on": "2026-12-05"})).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.text
+    );
+    assert!(
+        again
+            .text
+            .contains(&format!("déjà enregistré (reçu {receipt_no})")),
+        "{}",
+        again.text
+    );
     let pdf = get(
         &t,
         &compta,
@@ -391,6 +415,68 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
     .await;
     assert_eq!(pdf.status, StatusCode::OK);
     assert!(pdf.text.starts_with("%PDF"));
+
+    // The same files from the accountant's pages, with the page session
+    // (no token): every link the pages show downloads; other roles are
+    // refused.
+    let session = t.session_for(&compta_user).await;
+    let tech_session = t.session_for(&tech_user).await;
+    let page = t
+        .page(
+            Method::GET,
+            &format!("/comptabilite/comptes/{blanc}"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let receipt_link = format!("/comptabilite/paiements/{receipt_no}/recu");
+    assert!(!page.text.contains("/api/v1/billing"), "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!("Chèque {receipt_no} (réf. 0001234)")),
+        "{}",
+        page.text
+    );
+    let arrears_page = t
+        .page(Method::GET, "/comptabilite/impayes", Some(&session), None)
+        .await;
+    assert!(
+        !arrears_page.text.contains("/api/v1/billing"),
+        "{}",
+        arrears_page.text
+    );
+    let mut links = vec![receipt_link];
+    for kind in ["fec", "register", "payments", "arrears"] {
+        let link = format!("/comptabilite/exports/{kind}?from=2026-10-01&amp;to=2026-10-31");
+        assert!(
+            arrears_page
+                .text
+                .contains(&format!("/comptabilite/exports/{kind}?")),
+            "{}",
+            arrears_page.text
+        );
+        links.push(link.replace("&amp;", "&"));
+    }
+    for link in &links {
+        let ok = t.page(Method::GET, link, Some(&session), None).await;
+        assert_eq!(ok.status, StatusCode::OK, "{link}: {}", ok.text);
+        assert!(ok.header("content-disposition").is_some(), "{link}");
+        let refused = t.page(Method::GET, link, Some(&tech_session), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{link}");
+        let anonymous = t.page(Method::GET, link, None, None).await;
+        assert_ne!(anonymous.status, StatusCode::OK, "{link}");
+    }
+    let bad = t
+        .page(
+            Method::GET,
+            "/comptabilite/exports/fec?from=2026-10-31&to=2026-10-01",
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("avant de commencer"), "{}", bad.text);
 
     let r = dunning(&t, &compta, "2026-12-13").await;
     let mut resumed: Vec<String> = serde_json::from_value(r["resumed"].clone()).unwrap();
@@ -471,9 +557,14 @@ async fn transfers_are_matched_by_reference_and_imported_once() {
         .await
         .unwrap();
     for (m, on) in [("2026-09", "2026-10-01"), ("2026-10", "2026-11-02")] {
-        billing::run::issue(db, &sys, billing::compute::Month::parse(m).unwrap(), d(on))
-            .await
-            .unwrap();
+        billing::run::issue(
+            db,
+            &sys,
+            billing::compute::Month::parse(m).unwrap(),
+            regie_tests::issue_on(billing::compute::Month::parse(m).unwrap(), d(on)),
+        )
+        .await
+        .unwrap();
     }
     let open = billing::storage::ledger::balance(db, &a)
         .await
@@ -547,7 +638,10 @@ async fn transfers_are_matched_by_reference_and_imported_once() {
         db,
         &sys,
         billing::compute::Month::parse("2026-11").unwrap(),
-        d("2026-12-01"),
+        regie_tests::issue_on(
+            billing::compute::Month::parse("2026-11").unwrap(),
+            d("2026-12-01"),
+        ),
     )
     .await
     .unwrap();
@@ -593,7 +687,10 @@ async fn the_pes_flow_needs_its_configuration_and_carries_the_period() {
             t.db(),
             &sys,
             billing::compute::Month::parse("2026-10").unwrap(),
-            d("2026-11-02"),
+            regie_tests::issue_on(
+                billing::compute::Month::parse("2026-10").unwrap(),
+                d("2026-11-02"),
+            ),
         )
         .await
         .unwrap();

@@ -19,6 +19,7 @@ fn seller() -> billing::document::Seller {
         siren: Some("213500000".into()),
         vat_number: Some("FR45213500000".into()),
         payment_days: 30,
+        bank: None,
     }
 }
 
@@ -96,7 +97,7 @@ async fn every_generated_cii_passes_en16931() {
                 town: "Saint-Exemple".into(),
                 email: None,
                 siren: siren.map(str::to_owned),
-                vat_number: siren.map(|_| "FR32732829320".to_owned()),
+                vat_number: siren.map(|_| "FR44732829320".to_owned()),
                 household,
             },
         )
@@ -113,9 +114,14 @@ async fn every_generated_cii_passes_en16931() {
         .await
         .unwrap();
     }
-    let run = billing::run::issue(db, &sys, month, month.last.succ_opt().unwrap())
-        .await
-        .unwrap();
+    let run = billing::run::issue(
+        db,
+        &sys,
+        month,
+        regie_tests::issue_on(month, month.last.succ_opt().unwrap()),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.issued, 3);
     let invoices = billing::storage::invoices(db, None).await.unwrap();
     assert!(
@@ -141,12 +147,51 @@ async fn every_generated_cii_passes_en16931() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
+    // Each document three ways: no payment details, payable by transfer
+    // to the régie's account (BG-16 type 58 with BG-17), and debited under
+    // a mandate (type 59, BT-89 mandate, BT-90 creditor identifier).
+    let transfer = billing::document::Seller {
+        bank: Some((
+            "FR76 3000 6000 0112 3456 7890 189".into(),
+            "AGRIFRPP".into(),
+        )),
+        ..seller()
+    };
+    let mandate = billing::storage::Mandate {
+        rum: "RUM-CPT-AB2CD3-01".into(),
+        account: "CPT-AB2CD3".into(),
+        holder: "Famille Martin".into(),
+        iban: billing::sepa::Iban::parse("FR7630006000011234567890189").unwrap(),
+        bic: None,
+        signed_on: "2026-01-01".parse().unwrap(),
+    };
     for inv in billing::storage::invoices(db, None).await.unwrap() {
-        let path = dir.path().join(format!("{}.xml", inv.number));
-        std::fs::write(&path, billing::cii::to_cii(&inv, &seller())).unwrap();
-        files.push(path);
+        let notice = billing::document::DebitNotice::new(&inv, &mandate, "FR72ZZZ123456", 30);
+        for (way, xml) in [
+            ("plain", billing::cii::to_cii(&inv, &seller(), None)),
+            ("transfer", billing::cii::to_cii(&inv, &transfer, None)),
+            (
+                "debit",
+                billing::cii::to_cii(&inv, &transfer, notice.as_ref()),
+            ),
+        ] {
+            if way == "transfer" && inv.corrects.is_none() {
+                assert!(
+                    xml.contains("<ram:TypeCode>58</ram:TypeCode>")
+                        && xml.contains("<ram:IBANID>FR7630006000011234567890189</ram:IBANID>"),
+                    "{xml}"
+                );
+            }
+            if way == "debit" && notice.is_some() {
+                assert!(xml.contains("<ram:TypeCode>59</ram:TypeCode>") && xml.contains("<ram:DirectDebitMandateID>RUM-CPT-AB2CD3-01</ram:DirectDebitMandateID>")
+                    && xml.contains("<ram:CreditorReferenceID>FR72ZZZ123456</ram:CreditorReferenceID>"), "{xml}");
+            }
+            let path = dir.path().join(format!("{}-{way}.xml", inv.number));
+            std::fs::write(&path, xml).unwrap();
+            files.push(path);
+        }
     }
-    assert_eq!(files.len(), 4);
+    assert_eq!(files.len(), 12);
     let json = assert_valid_cii(&files);
-    assert_eq!(json.as_object().unwrap().len(), 4);
+    assert_eq!(json.as_object().unwrap().len(), 12);
 }

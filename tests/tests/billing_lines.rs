@@ -61,11 +61,29 @@ async fn a_subscription_follows_its_line() {
     )
     .await;
     let account = r.json()["code"].as_str().unwrap().to_owned();
+    // Not before the line entered service (today): those days are not owed.
     let r = post(
         &t,
         &compta,
         "/api/v1/billing/subscriptions",
         json!({"account": account, "line_id": line, "offer": "F300", "started_on": "2025-06-01"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let today = regie::social::today();
+    assert!(
+        r.text.contains(&format!(
+            "est en service depuis le {} : l'abonnement ne peut commencer avant",
+            today.format("%d/%m/%Y")
+        )),
+        "{}",
+        r.text
+    );
+    let r = post(
+        &t,
+        &compta,
+        "/api/v1/billing/subscriptions",
+        json!({"account": account, "line_id": line, "offer": "F300", "started_on": today.to_string()}),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

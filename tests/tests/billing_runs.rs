@@ -169,14 +169,24 @@ async fn a_month_is_billed_once_with_hand_computed_totals() {
         "a preview writes nothing"
     );
 
-    let run = billing::run::issue(db, &actor(), nov, d("2026-12-01"))
-        .await
-        .unwrap();
+    let run = billing::run::issue(
+        db,
+        &actor(),
+        nov,
+        regie_tests::issue_on(nov, d("2026-12-01")),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.issued, 4);
     assert_eq!(run.gross, preview.gross);
-    let again = billing::run::issue(db, &actor(), nov, d("2026-12-01"))
-        .await
-        .unwrap();
+    let again = billing::run::issue(
+        db,
+        &actor(),
+        nov,
+        regie_tests::issue_on(nov, d("2026-12-01")),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.issued, again.already), (0, 4));
     let all = storage::invoices(db, None).await.unwrap();
     let numbers: Vec<&str> = all.iter().map(|i| i.number.as_str()).collect();
@@ -289,9 +299,9 @@ async fn concurrent_runs_number_without_gaps_or_doubles() {
     let nov = Month::parse("2026-11").unwrap();
     let who = actor();
     let (a, b, c) = tokio::join!(
-        billing::run::issue(db, &who, nov, d("2026-12-01")),
-        billing::run::issue(db, &who, nov, d("2026-12-01")),
-        billing::run::issue(db, &who, nov, d("2026-12-01")),
+        billing::run::issue(db, &who, nov, regie_tests::issue_on(nov, d("2026-12-01"))),
+        billing::run::issue(db, &who, nov, regie_tests::issue_on(nov, d("2026-12-01"))),
+        billing::run::issue(db, &who, nov, regie_tests::issue_on(nov, d("2026-12-01"))),
     );
     let issued = a.unwrap().issued + b.unwrap().issued + c.unwrap().issued;
     assert_eq!(issued, 30);
@@ -326,9 +336,14 @@ async fn the_social_tariff_is_one_line_that_never_names_the_benefit() {
     storage::subscribe(db, &actor(), &acc, "RGE-CCCC-0001", "F300", month.first)
         .await
         .unwrap();
-    let run = billing::run::issue(db, &actor(), month, month.last)
-        .await
-        .unwrap();
+    let run = billing::run::issue(
+        db,
+        &actor(),
+        month,
+        regie_tests::issue_on(month, month.last + chrono::Days::new(1)),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.issued, 1);
     let inv = &storage::invoices(db, Some(&acc)).await.unwrap()[0];
     let social: Vec<_> = inv
@@ -420,9 +435,14 @@ async fn an_equipment_grant_is_its_own_line_against_the_device_price() {
             .await
             .unwrap();
     }
-    let run = billing::run::issue(db, &sys, month, month.last)
-        .await
-        .unwrap();
+    let run = billing::run::issue(
+        db,
+        &sys,
+        month,
+        regie_tests::issue_on(month, month.last + chrono::Days::new(1)),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.issued, 2);
     let invoices = storage::invoices(db, Some(&acc)).await.unwrap();
     let with_device: Vec<_> = invoices
@@ -446,9 +466,14 @@ async fn an_equipment_grant_is_its_own_line_against_the_device_price() {
     let other = invoices.iter().find(|i| i.number != inv.number).unwrap();
     assert_eq!(inv.gross, other.gross, "the aid nets the device to zero");
     // A rerun issues nothing and moves no device.
-    let again = billing::run::issue(db, &sys, month, month.last)
-        .await
-        .unwrap();
+    let again = billing::run::issue(
+        db,
+        &sys,
+        month,
+        regie_tests::issue_on(month, month.last + chrono::Days::new(1)),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.issued, again.already), (0, 2));
 }
 
@@ -476,7 +501,12 @@ async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
     assert!(t.state.runs.get(db, "2026-11").await.unwrap().is_none());
     t.state
         .runs
-        .start(db.clone(), actor(), nov, d("2026-12-01"))
+        .start(
+            db.clone(),
+            actor(),
+            nov,
+            regie_tests::issue_on(nov, d("2026-12-01")),
+        )
         .await
         .unwrap();
     // Asked on the other instance, the run is seen (running, then done).
@@ -498,7 +528,12 @@ async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
     // Started again from the other instance once over: nothing twice.
     other
         .runs
-        .start(db.clone(), actor(), nov, d("2026-12-01"))
+        .start(
+            db.clone(),
+            actor(),
+            nov,
+            regie_tests::issue_on(nov, d("2026-12-01")),
+        )
         .await
         .unwrap();
     for _ in 0..100 {

@@ -80,7 +80,7 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     .unwrap();
 
     let nov = Month::parse("2026-11").unwrap();
-    billing::run::issue(db, &sys, nov, d("2026-12-01"))
+    billing::run::issue(db, &sys, nov, regie_tests::issue_on(nov, d("2026-12-01")))
         .await
         .unwrap();
     // A bank file that cannot be written keeps nothing: the invoices stay
@@ -122,9 +122,14 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
         "an invoice is collected once"
     );
     // The next month's debits are recurring.
-    billing::run::issue(db, &sys, Month::parse("2026-12").unwrap(), d("2027-01-01"))
-        .await
-        .unwrap();
+    billing::run::issue(
+        db,
+        &sys,
+        Month::parse("2026-12").unwrap(),
+        regie_tests::issue_on(Month::parse("2026-12").unwrap(), d("2027-01-01")),
+    )
+    .await
+    .unwrap();
     let next = billing::storage::prepare_collections(
         db,
         &sys,
@@ -182,9 +187,14 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         billing::storage::add_mandate(db, &sys, &a, "Famille Martin", &iban, None, d("2026-10-02"))
             .await
             .unwrap();
-    billing::run::issue(db, &sys, Month::parse("2026-11").unwrap(), d("2026-12-01"))
-        .await
-        .unwrap();
+    billing::run::issue(
+        db,
+        &sys,
+        Month::parse("2026-11").unwrap(),
+        regie_tests::issue_on(Month::parse("2026-11").unwrap(), d("2026-12-01")),
+    )
+    .await
+    .unwrap();
     let number = billing::storage::invoices(db, None).await.unwrap()[0]
         .number
         .clone();
@@ -286,13 +296,23 @@ async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
     )
     .await
     .unwrap();
-    billing::run::issue(db, &sys, Month::parse("2026-11").unwrap(), d("2026-12-01"))
-        .await
-        .unwrap();
+    billing::run::issue(
+        db,
+        &sys,
+        Month::parse("2026-11").unwrap(),
+        regie_tests::issue_on(Month::parse("2026-11").unwrap(), d("2026-12-01")),
+    )
+    .await
+    .unwrap();
     // December's invoices are not November's mailing.
-    billing::run::issue(db, &sys, Month::parse("2026-12").unwrap(), d("2027-01-01"))
-        .await
-        .unwrap();
+    billing::run::issue(
+        db,
+        &sys,
+        Month::parse("2026-12").unwrap(),
+        regie_tests::issue_on(Month::parse("2026-12").unwrap(), d("2027-01-01")),
+    )
+    .await
+    .unwrap();
     let nov: Vec<_> = billing::storage::invoices(db, None)
         .await
         .unwrap()

@@ -204,8 +204,14 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     );
 
     // 4. The month's run: one invoice, with the social tariff, valid CII.
-    let r = post(&compta, "/api/v1/billing/offers", json!({"code": "F300", "name": "Fibre 300",
-        "monthly_price_cents": 2990, "vat_rate": "20", "deliberation": "2026-012", "valid_from": "2025-01-01"})).await;
+    let r = post(
+        &compta,
+        "/api/v1/billing/offers",
+        json!({"code": "F300", "name": "Fibre 300",
+        "monthly_price_cents": 2990, "vat_rate": "20", "setup_fee_cents": 4900,
+        "deliberation": "2026-012", "valid_from": "2025-01-01"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = post(
         &compta,
@@ -216,18 +222,21 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let account = r.json()["code"].as_str().unwrap().to_owned();
+    // The line entered service today: its subscription starts today, and
+    // the month is invoiced the day after it ends (the test stands there).
     let today = regie::social::today();
     let month = billing::compute::Month::parse(&today.format("%Y-%m").to_string()).unwrap();
+    let issued_on = month.last + chrono::Days::new(1);
     let r = post(
         &compta,
         "/api/v1/billing/subscriptions",
         json!({"account": account, "line_id": line, "offer": "F300",
-            "started_on": month.first.to_string()}),
+            "started_on": today.to_string()}),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let sys = Actor::system("test");
-    let run = billing::run::issue(t.db(), &sys, month, month.last)
+    let run = billing::run::issue(t.db(), &sys, month, regie_tests::issue_on(month, issued_on))
         .await
         .unwrap();
     assert_eq!(run.issued, 1);
@@ -242,6 +251,14 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
             .any(|l| l.kind == LineKind::SocialTariff && l.description.starts_with("Tarif social")),
         "{invoice:?}"
     );
+    // The activation fee, once, on the first invoice: 49,00 € is 40,83 net.
+    let fees: Vec<_> = invoice
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::SetupFee)
+        .collect();
+    assert_eq!(fees.len(), 1, "{invoice:?}");
+    assert_eq!(fees[0].net, billing::money::Cents(4083));
     let cii = get(
         &compta,
         &format!("/api/v1/billing/invoices/{}/cii", invoice.number),
@@ -268,7 +285,8 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     )
     .await
     .unwrap();
-    let collect_on = month.last + chrono::Days::new(14);
+    // Debited on the day the invoice announced: 14 days after issue.
+    let collect_on = issued_on + chrono::Days::new(14);
     let batch =
         billing::storage::prepare_collections(t.db(), &sys, collect_on, 14, "PRLV-J", |_| Ok(()))
             .await
@@ -313,7 +331,7 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
 
     // Dunning starts after the due date; the FSL request is recorded; past
     // the last step the line is throttled, not suspended.
-    let due = month.last + chrono::Days::new(30);
+    let due = issued_on + chrono::Days::new(30);
     let dunning = |on: chrono::NaiveDate| {
         let post = &post;
         let compta = compta.clone();

@@ -10,6 +10,7 @@ mod auth;
 mod billing_api;
 mod billing_arrears;
 mod billing_cii;
+mod billing_fees;
 mod billing_lines;
 mod billing_runs;
 mod billing_sepa;

@@ -300,7 +300,10 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         t.db(),
         &sys,
         billing::compute::Month::parse("2027-01").unwrap(),
-        d("2027-02-01"),
+        regie_tests::issue_on(
+            billing::compute::Month::parse("2027-01").unwrap(),
+            d("2027-02-01"),
+        ),
     )
     .await
     .unwrap();

@@ -13,7 +13,8 @@ use regie_core::{time, Db};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::{account_id, day, next_number, storage, Result};
+use super::series::{self, Order};
+use super::{account_id, day, storage, Result};
 use crate::ledger::{allocate, BankLine, Fault, Method, Open, ReturnReason, Returned};
 use crate::money::Cents;
 use crate::Error;
@@ -63,7 +64,14 @@ struct Entry<'a> {
 /// number.
 async fn insert(conn: &mut AnyConnection, actor: &Actor, e: &Entry<'_>) -> Result<(i64, String)> {
     let series = format!("PA{}", chrono::Datelike::year(&e.on));
-    let seq = next_number(conn, &series).await?;
+    // What the bank dated (statements, collections, returns) keeps its
+    // date; a receipt written at the counter follows the series' order.
+    let order = if e.method.at_counter() && e.reverses.is_none() {
+        Order::Chronological
+    } else {
+        Order::AsDated
+    };
+    let seq = series::next(conn, &series, e.on, order).await?;
     let number = format!("{series}-{seq:06}");
     let id: i64 = sqlx::query(
         "INSERT INTO bil_payments (number, account_id, method, amount_cents, received_on, reference, reason_code,
@@ -228,6 +236,9 @@ async fn book(
     Ok(number)
 }
 
+/// The largest payment taken at the counter: beyond, a typing error.
+pub const COUNTER_MAX: Cents = Cents(10_000_000);
+
 /// Records a payment at the counter (cash, card, cheque) and answers it
 /// with what it settled: the receipt.
 #[tracing::instrument(skip_all, fields(actor = %actor.username, account = %new.account))]
@@ -240,6 +251,23 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
     }
     if new.amount.0 <= 0 {
         return Err(Error::Invalid("un paiement est un montant positif".into()));
+    }
+    if new.amount > COUNTER_MAX {
+        return Err(Error::Invalid(format!(
+            "un paiement au guichet ne dépasse pas {COUNTER_MAX} (ici {})",
+            new.amount
+        )));
+    }
+    let today = regie_core::time::today();
+    super::series::not_after(new.received_on, today, "le paiement")?;
+    if today
+        .checked_sub_months(chrono::Months::new(12))
+        .is_some_and(|oldest| new.received_on < oldest)
+    {
+        return Err(Error::Invalid(format!(
+            "le paiement du {} a plus d'un an : vérifiez la date",
+            new.received_on.format("%d/%m/%Y")
+        )));
     }
     let reference = new
         .reference
@@ -256,6 +284,23 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
     }
     let mut tx = db.begin().await.map_err(storage)?;
     let account_id = account_id(&mut tx, &new.account).await?;
+    if let (Method::Cheque, Some(r)) = (new.method, reference) {
+        let booked = sqlx::query(
+            "SELECT number FROM bil_payments WHERE account_id = $1 AND method = $2 AND reference = $3 AND reverses IS NULL",
+        )
+        .bind(account_id)
+        .bind(Method::Cheque.as_str())
+        .bind(r)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(storage)?;
+        if let Some(row) = booked {
+            let number: String = row.try_get("number").map_err(storage)?;
+            return Err(Error::Invalid(format!(
+                "le chèque n° {r} de ce compte est déjà enregistré (reçu {number})"
+            )));
+        }
+    }
     if let Some(n) = &new.invoice {
         let owner: Option<i64> = sqlx::query(
             "SELECT account_id FROM bil_invoices WHERE number = $1 AND kind IN ('invoice', 'balance')",
@@ -681,7 +726,16 @@ pub async fn statement(db: &Db, account: &str) -> Result<Vec<StatementLine>> {
     let mut items: Vec<(NaiveDate, u8, String, Cents)> = Vec::new();
     for i in super::invoices(db, Some(account.trim())).await? {
         let label = match i.kind {
-            crate::model::DocumentKind::Invoice => format!("Facture {} ({})", i.number, i.period),
+            crate::model::DocumentKind::Invoice => format!(
+                "Facture {} ({})",
+                i.number,
+                crate::compute::Month::parse(&i.period)
+                    .map(|m| regie_core::fr::month_year(
+                        chrono::Datelike::year(&m.first),
+                        chrono::Datelike::month(&m.first)
+                    ))
+                    .unwrap_or_else(|_| i.period.clone())
+            ),
             crate::model::DocumentKind::CreditNote => format!(
                 "Avoir {} sur la facture {}",
                 i.number,
@@ -696,12 +750,10 @@ pub async fn statement(db: &Db, account: &str) -> Result<Vec<StatementLine>> {
         items.push((i.issued_on, 0, label, i.gross));
     }
     for p in payments(db, account).await? {
-        let mut label = format!(
-            "{} {} ({})",
-            capitalised(p.method.label()),
-            p.number,
-            p.method.as_str()
-        );
+        let mut label = match p.reference.as_deref().filter(|r| !r.trim().is_empty()) {
+            Some(r) => format!("{} {} (réf. {r})", capitalised(p.method.label()), p.number),
+            None => format!("{} {}", capitalised(p.method.label()), p.number),
+        };
         if let Some(code) = &p.reason {
             let reason = ReturnReason::parse(code)
                 .map(ReturnReason::label)

@@ -211,6 +211,29 @@ pub const COMPONENT: Component = Component {
             // fall back on the day they were recorded.
             "ALTER TABLE bil_mandates ADD COLUMN taken_over_on TEXT;",
         ),
+        Migration::portable(
+            9,
+            "setup_fee_and_series_dates",
+            // A subscription owes the activation fee of the offer it started
+            // on, once, on its first invoice: the fee and that offer are
+            // kept with it (none for a line taken over). Subscriptions not
+            // yet invoiced when this runs owe their offer's fee. A series
+            // remembers the latest date it numbered, so that numbers follow
+            // dates (CGI art. 242 nonies A).
+            "ALTER TABLE bil_subscriptions ADD COLUMN setup_fee_cents BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE bil_subscriptions ADD COLUMN setup_offer_id BIGINT REFERENCES bil_offers (id);
+            UPDATE bil_subscriptions SET setup_offer_id = (SELECT p.offer_id FROM bil_periods p
+                WHERE p.subscription_id = bil_subscriptions.id ORDER BY p.from_day LIMIT 1);
+            UPDATE bil_subscriptions SET setup_fee_cents = COALESCE((SELECT o.setup_fee_cents FROM bil_offers o
+                WHERE o.id = bil_subscriptions.setup_offer_id), 0)
+             WHERE NOT EXISTS (SELECT 1 FROM bil_invoices i WHERE i.subscription_id = bil_subscriptions.id)
+               AND NOT EXISTS (SELECT 1 FROM bil_accounts a WHERE a.id = bil_subscriptions.account_id
+                   AND a.former_ref IS NOT NULL);
+            ALTER TABLE bil_series ADD COLUMN last_on TEXT;
+            UPDATE bil_series SET last_on = (SELECT MAX(i.issued_on) FROM bil_invoices i WHERE i.series = bil_series.series);
+            UPDATE bil_series SET last_on = (SELECT MAX(p.received_on) FROM bil_payments p
+                WHERE p.number LIKE bil_series.series || '-%') WHERE series LIKE 'PA%';",
+        ),
     ],
 };
 
@@ -247,6 +270,7 @@ pub async fn live_subscription_of_line(db: &Db, line_id: &str) -> Result<Option<
 }
 
 pub mod ledger;
+pub mod series;
 pub(crate) mod takeover;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -539,13 +563,15 @@ pub async fn subscribe(
     on: NaiveDate,
 ) -> Result<Subscription> {
     let mut tx = db.begin().await.map_err(storage)?;
-    let code = insert_subscription(&mut tx, actor, account_code, line_id, offer_code, on).await?;
+    let code =
+        insert_subscription(&mut tx, actor, account_code, line_id, offer_code, on, true).await?;
     tx.commit().await.map_err(storage)?;
     subscription(db, &code).await
 }
 
 /// Subscribes a line in the caller's transaction; answers the
-/// subscription's code.
+/// subscription's code. `owes_setup_fee`: the offer's activation fee is
+/// billed on its first invoice (not for a line taken over in service).
 pub(crate) async fn insert_subscription(
     tx: &mut sqlx::AnyConnection,
     actor: &Actor,
@@ -553,6 +579,7 @@ pub(crate) async fn insert_subscription(
     line_id: &str,
     offer_code: &str,
     on: NaiveDate,
+    owes_setup_fee: bool,
 ) -> Result<String> {
     let account_id = account_id(tx, account_code).await?;
     let (offer_id, offer) = offer_row(tx, offer_code).await?;
@@ -564,13 +591,16 @@ pub(crate) async fn insert_subscription(
     }
     let code = new_code("ABO");
     let inserted = sqlx::query(
-        "INSERT INTO bil_subscriptions (code, account_id, line_id, started_on, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO bil_subscriptions (code, account_id, line_id, started_on, created_at, setup_fee_cents, setup_offer_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(&code)
     .bind(account_id)
     .bind(line_id.trim())
     .bind(on.to_string())
     .bind(time::to_db(time::now()))
+    .bind(if owes_setup_fee { offer.setup_fee.0 } else { 0 })
+    .bind(offer_id)
     .fetch_one(&mut *tx)
     .await;
     let id: i64 = match inserted {
@@ -800,6 +830,8 @@ pub struct Billable {
     pub segments: Vec<Segment>,
     /// Already invoiced for the month when the page was read.
     pub invoiced: bool,
+    /// The activation fee, while the subscription has no invoice yet.
+    pub setup_fee: Option<compute::SetupFee>,
 }
 
 /// How many subscriptions have days in `month`.
@@ -854,9 +886,11 @@ pub async fn billable_page(
         "SELECT p.subscription_id, s.code AS subscription, s.account_id, p.from_day, p.to_day, p.service,
                 o.{}, a.id AS a_id, a.code AS a_code, a.kind AS a_kind, a.name AS a_name, a.address AS a_address,
                 a.postcode AS a_postcode, a.town AS a_town, a.email AS a_email, a.siren AS a_siren,
-                a.vat_number AS a_vat_number, a.household AS a_household
+                a.vat_number AS a_vat_number, a.household AS a_household,
+                s.setup_fee_cents, f.name AS fee_offer, f.vat_basis_points AS fee_bp, f.vat_category AS fee_category
          FROM bil_periods p JOIN bil_subscriptions s ON s.id = p.subscription_id
          JOIN bil_offers o ON o.id = p.offer_id JOIN bil_accounts a ON a.id = s.account_id
+         LEFT JOIN bil_offers f ON f.id = s.setup_offer_id
          WHERE p.subscription_id > $3 AND p.subscription_id <= $4
            AND s.id > $3 AND s.id <= $4
            AND p.from_day <= $2 AND (p.to_day IS NULL OR p.to_day >= $1)
@@ -893,14 +927,32 @@ pub async fn billable_page(
         };
         match out.last_mut() {
             Some(b) if b.subscription_id == sid => b.segments.push(segment),
-            _ => out.push(Billable {
-                subscription_id: sid,
-                subscription: r.try_get("subscription").map_err(storage)?,
-                account_id: r.try_get("account_id").map_err(storage)?,
-                account: account_with_prefix(r, "a_")?,
-                segments: vec![segment],
-                invoiced: false,
-            }),
+            _ => {
+                let fee = Cents(r.try_get("setup_fee_cents").map_err(storage)?);
+                let setup_fee = match r
+                    .try_get::<Option<String>, _>("fee_offer")
+                    .map_err(storage)?
+                {
+                    Some(offer_name) if fee.0 > 0 => Some(compute::SetupFee {
+                        offer_name,
+                        gross: fee,
+                        rate: rate_from(
+                            r.try_get("fee_bp").map_err(storage)?,
+                            &r.try_get::<String, _>("fee_category").map_err(storage)?,
+                        )?,
+                    }),
+                    _ => None,
+                };
+                out.push(Billable {
+                    subscription_id: sid,
+                    subscription: r.try_get("subscription").map_err(storage)?,
+                    account_id: r.try_get("account_id").map_err(storage)?,
+                    account: account_with_prefix(r, "a_")?,
+                    segments: vec![segment],
+                    invoiced: false,
+                    setup_fee,
+                })
+            }
         }
     }
     // What is already invoiced is asked here, while the previous page is
@@ -911,10 +963,41 @@ pub async fn billable_page(
     let ids: Vec<i64> = out.iter().map(|b| b.subscription_id).collect();
     let mut conn = db.pool().acquire().await.map_err(storage)?;
     let done = invoiced_among(&mut conn, &ids, month).await?;
+    // The fee goes on a subscription's first invoice: none issued yet.
+    let owing: Vec<i64> = out
+        .iter()
+        .filter(|b| b.setup_fee.is_some())
+        .map(|b| b.subscription_id)
+        .collect();
+    let billed_before = ever_invoiced(&mut conn, &owing).await?;
     for b in &mut out {
         b.invoiced = done.contains(&b.subscription_id);
+        if billed_before.contains(&b.subscription_id) {
+            b.setup_fee = None;
+        }
     }
     Ok(out)
+}
+
+/// The subscriptions among `ids` with an invoice of any month.
+async fn ever_invoiced(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    // Integers read from the database, as in invoiced_among.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT subscription_id FROM bil_invoices WHERE kind = 'invoice' AND subscription_id IN ({list})"
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(storage)?;
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>("subscription_id").map_err(storage))
+        .collect()
 }
 
 /// The subscriptions among `ids` already invoiced for the month.
@@ -956,21 +1039,6 @@ pub async fn first_subscription_of(db: &Db, household: &str, month: Month) -> Re
     .await
     .map_err(storage)?;
     r.try_get::<Option<i64>, _>("id").map_err(storage)
-}
-
-/// Takes the next number of `series` in `conn`'s transaction.
-async fn next_number(conn: &mut sqlx::AnyConnection, series: &str) -> Result<i64> {
-    sqlx::query("INSERT INTO bil_series (series, next_number) VALUES ($1, 1) ON CONFLICT (series) DO NOTHING")
-        .bind(series)
-        .execute(&mut *conn)
-        .await
-        .map_err(storage)?;
-    let r = sqlx::query("UPDATE bil_series SET next_number = next_number + 1 WHERE series = $1 RETURNING next_number")
-        .bind(series)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(storage)?;
-    Ok(r.try_get::<i64, _>("next_number").map_err(storage)? - 1)
 }
 
 /// Issues a page of the month's invoices in one transaction: the series
@@ -1041,17 +1109,15 @@ async fn issue_attempt(
         return Ok(Some((0, Cents::ZERO)));
     }
     let count = i64::try_from(todo.len()).map_err(|_| Error::Overflow)?;
-    let next: i64 = sqlx::query(
-        "UPDATE bil_series SET next_number = next_number + $2 WHERE series = $1 RETURNING next_number",
+    let first = series::take(
+        &mut tx,
+        &series,
+        issued_on,
+        count,
+        series::Order::Chronological,
     )
-    .bind(&series)
-    .bind(count)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(storage)?
-    .try_get("next_number")
-    .map_err(storage)?;
-    let first = next - count;
+    .await?;
+    let next = first + count;
     let now = time::to_db(time::now());
     let mut gross = Cents::ZERO;
     // 13 values a row. PostgreSQL takes 500 rows a statement best; SQLite
@@ -1307,7 +1373,7 @@ pub async fn credit_note(
     let series = format!("AV{}", chrono::Datelike::year(&issued_on));
     let mut tx = db.begin().await.map_err(storage)?;
     // Numbering first: it writes, so concurrent credit notes queue here.
-    let seq = next_number(&mut tx, &series).await?;
+    let seq = series::next(&mut tx, &series, issued_on, series::Order::Chronological).await?;
     let inv = sqlx::query(
         "SELECT i.id, i.account_id, i.subscription_id, i.period, i.gross_cents, i.kind,
                 CAST((SELECT COALESCE(SUM(c.gross_cents), 0) FROM bil_invoices c WHERE c.corrects = i.id) AS BIGINT) AS credited
@@ -1455,7 +1521,7 @@ pub fn lines_for(
         .and_then(|h| social.get(h))
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    compute::lines(month, &b.segments, days, devices)
+    compute::lines(month, &b.segments, days, devices, b.setup_fee.as_ref())
 }
 
 use crate::model::{

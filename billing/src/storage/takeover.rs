@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use regie_core::audit::{self, Actor, Change};
 use regie_core::time;
 
-use super::{account_id, next_number, offer_from, storage, Result, OFFER_COLUMNS};
+use super::series::{self, Order};
+use super::{account_id, offer_from, storage, Result, OFFER_COLUMNS};
 use crate::compute::{Line, LineKind};
 use crate::model::{NewOffer, Offer};
 use crate::money::{Cents, VatRate};
@@ -74,7 +75,7 @@ pub(crate) async fn insert_balance(
         .map_err(storage)?,
     )?;
     let series = format!("SR{}", chrono::Datelike::year(&on));
-    let seq = next_number(conn, &series).await?;
+    let seq = series::next(conn, &series, on, Order::Chronological).await?;
     let number = format!("{series}-{seq:06}");
     let lines = vec![Line {
         kind: LineKind::TakenOver,

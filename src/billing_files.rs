@@ -1,0 +1,196 @@
+//! The files of billing an accountant downloads — the exports of a period,
+//! a payment's receipt, a reminder letter — built once here, served both by
+//! the API (bearer token) and by the accountant's pages (session), so a
+//! link on a page never leads to a route the browser cannot open.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use billing::exports::csv_amount;
+use billing::money::Cents;
+use billing::storage::ledger as store;
+use chrono::NaiveDate;
+
+use crate::social::today;
+use crate::{AppState, Error};
+
+/// A file to hand over: its name, type and bytes.
+#[derive(Debug)]
+pub struct Download {
+    pub name: String,
+    pub mime: &'static str,
+    pub body: Vec<u8>,
+    /// Shown in the browser (PDF) rather than saved.
+    pub inline: bool,
+}
+
+impl IntoResponse for Download {
+    fn into_response(self) -> Response {
+        let disposition = if self.inline { "inline" } else { "attachment" };
+        (
+            [
+                (header::CONTENT_TYPE, self.mime.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("{disposition}; filename=\"{}\"", self.name),
+                ),
+            ],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+fn pdf(name: String, body: Vec<u8>) -> Download {
+    Download {
+        name: format!("{name}.pdf"),
+        mime: "application/pdf",
+        body,
+        inline: true,
+    }
+}
+
+/// The exports a period has, by the name in their address.
+pub const EXPORTS: [&str; 5] = ["fec", "register", "payments", "arrears", "pes"];
+
+/// An export of the period `from`–`to`: `fec`, `register`, `payments`,
+/// `arrears` or `pes` (with `[pes]` configured; `bordereau` numbers the
+/// first bordereau).
+pub async fn export(
+    state: &AppState,
+    kind: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    bordereau: Option<u32>,
+) -> Result<Download, Error> {
+    if to < from {
+        return Err(Error::Invalid(format!(
+            "la période finit le {} avant de commencer le {}",
+            to.format("%d/%m/%Y"),
+            from.format("%d/%m/%Y")
+        )));
+    }
+    let csv = |body: String, name: String| Download {
+        name,
+        mime: "text/csv; charset=utf-8",
+        body: body.into_bytes(),
+        inline: false,
+    };
+    Ok(match kind {
+        "fec" => {
+            let docs = billing::storage::issued_between(&state.db, from, to).await?;
+            Download {
+                name: format!(
+                    "{}FEC{}.txt",
+                    state.config.regie_siren.as_deref().unwrap_or("000000000"),
+                    to.format("%Y%m%d")
+                ),
+                mime: "text/tab-separated-values; charset=utf-8",
+                body: billing::exports::fec_sales(&docs, &state.config.accounting).into_bytes(),
+                inline: false,
+            }
+        }
+        "register" => {
+            let docs = billing::storage::issued_between(&state.db, from, to).await?;
+            csv(
+                billing::exports::register_csv(&docs),
+                format!("registre-{from}-{to}.csv"),
+            )
+        }
+        "payments" => csv(
+            billing::exports::payments_csv(&store::payments_between(&state.db, from, to).await?),
+            format!("paiements-{from}-{to}.csv"),
+        ),
+        "arrears" => csv(arrears_csv(state, to).await?, format!("impayes-{to}.csv")),
+        "pes" => {
+            let Some(pes) = &state.config.pes else {
+                return Err(Error::Invalid(
+                    "le flux PES V2 demande la section [pes] de la configuration (poste_comptable, siret, libelle_budget)".into(),
+                ));
+            };
+            let docs = billing::storage::issued_between(&state.db, from, to).await?;
+            Download {
+                name: format!("PES_Aller-{from}-{to}.xml"),
+                mime: "application/xml",
+                body: billing::pes::pes_aller(&docs, pes, to, bordereau.unwrap_or(1).max(1))
+                    .into_bytes(),
+                inline: false,
+            }
+        }
+        other => {
+            return Err(Error::NotFound(format!(
+                "aucun export « {other} » (fec, register, payments, arrears ou pes)"
+            )))
+        }
+    })
+}
+
+/// Arrears by account and age on `on`.
+async fn arrears_csv(state: &AppState, on: NaiveDate) -> Result<String, Error> {
+    let open = store::open_invoices(&state.db, on).await?;
+    let mut out = String::from(
+        "compte;nom;non_echu;1_30_jours;31_60_jours;61_90_jours;plus_90_jours;total\r\n",
+    );
+    let mut i = 0;
+    while i < open.len() {
+        let account = &open[i].account;
+        let j = open[i..]
+            .iter()
+            .position(|o| &o.account != account)
+            .map_or(open.len(), |k| i + k);
+        let of: Vec<billing::ledger::Open> = open[i..j].iter().map(|o| o.open.clone()).collect();
+        let a = billing::exports::ageing(&of, on, state.config.payment_days)?;
+        let total = Cents(of.iter().map(|o| o.due.0).sum());
+        let name = open[i].name.replace([';', '"'], " ");
+        out.push_str(&format!(
+            "{account};{name};{};{};{};{};{};{}\r\n",
+            csv_amount(a.not_due),
+            csv_amount(a.days_1_30),
+            csv_amount(a.days_31_60),
+            csv_amount(a.days_61_90),
+            csv_amount(a.over_90),
+            csv_amount(total)
+        ));
+        i = j;
+    }
+    Ok(out)
+}
+
+/// The receipt of a payment, as PDF.
+pub async fn receipt(state: &AppState, number: &str) -> Result<Download, Error> {
+    let p = store::payment(&state.db, number).await?;
+    let payer = billing::storage::account(&state.db, &p.account).await?;
+    let seller = state.config.seller();
+    let blocks = billing::document::receipt_blocks(&p, &payer, &seller);
+    let bytes = billing::document::render(format!("Reçu {}", p.number), &seller, blocks)?;
+    Ok(pdf(format!("recu-{}", p.number), bytes))
+}
+
+/// The reminder letter of an account that owes something, as PDF: the
+/// latest reminder step taken (the first when none yet).
+pub async fn reminder(state: &AppState, code: &str) -> Result<Download, Error> {
+    let account = billing::storage::account(&state.db, code).await?;
+    let balance = store::balance(&state.db, &account.code).await?;
+    if balance.open.is_empty() {
+        return Err(Error::Invalid(format!(
+            "le compte {} ne doit rien : pas de lettre de relance",
+            account.code
+        )));
+    }
+    let n = store::steps(&state.db, &account.code)
+        .await?
+        .iter()
+        .filter(|s| s.action == "reminder")
+        .map(|s| s.step)
+        .max()
+        .unwrap_or(1);
+    let seller = state.config.seller();
+    let blocks = billing::document::reminder_blocks(
+        &account,
+        &seller,
+        usize::try_from(n).unwrap_or(1),
+        &balance.open,
+        today(),
+    );
+    let bytes = billing::document::render(format!("Relance {}", account.code), &seller, blocks)?;
+    Ok(pdf(format!("relance-{}", account.code), bytes))
+}
