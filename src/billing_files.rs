@@ -77,15 +77,29 @@ pub async fn export(
     };
     Ok(match kind {
         "fec" => {
-            let docs = billing::storage::issued_between(&state.db, from, to).await?;
+            // The year's entries up to `to`: numbers run from the year's
+            // first entry, whatever the range.
+            let opening = billing::fec::opening_day(from);
+            let documents = billing::storage::booked_between(&state.db, opening, to).await?;
+            let payments = store::payments_between(&state.db, opening, to).await?;
+            let names = billing::storage::accounts(&state.db, None)
+                .await?
+                .into_iter()
+                .map(|a| (a.code, a.name))
+                .collect();
+            let books = billing::fec::Books {
+                documents: &documents,
+                payments: &payments,
+                names: &names,
+            };
+            let rows = billing::fec::rows(&books, &state.config.accounting, from, to);
             Download {
-                name: format!(
-                    "{}FEC{}.txt",
+                name: billing::fec::file_name(
                     state.config.regie_siren.as_deref().unwrap_or("000000000"),
-                    to.format("%Y%m%d")
+                    billing::fec::closing_day(to),
                 ),
-                mime: "text/tab-separated-values; charset=utf-8",
-                body: billing::exports::fec_sales(&docs, &state.config.accounting).into_bytes(),
+                mime: "text/plain; charset=iso-8859-15",
+                body: billing::fec::latin9(&billing::fec::text(&rows)),
                 inline: false,
             }
         }

@@ -15,6 +15,7 @@ pub mod compute;
 pub mod document;
 pub mod dunning;
 pub mod exports;
+pub mod fec;
 pub mod ledger;
 pub mod model;
 pub mod money;

@@ -1247,10 +1247,34 @@ pub async fn invoice(db: &Db, number: &str) -> Result<Invoice> {
         .ok_or_else(|| Error::NotFound(format!("aucune facture « {} »", number.trim())))
 }
 
+/// Which documents a period's read holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sales {
+    /// Invoices and credit notes (registers, PES).
+    Only,
+    /// And the balances taken over (the books: FEC).
+    AndBalances,
+}
+
 /// The documents issued between two days (both included), by date then
-/// number: the registers and the sales journal of a period.
+/// number: the registers and the PES of a period.
 pub async fn issued_between(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<Invoice>> {
-    let mut docs = select_invoices(db, None, None, Some((from, to))).await?;
+    dated_between(db, from, to, Sales::Only).await
+}
+
+/// Every document issued between two days, balances taken over included:
+/// what the FEC books.
+pub async fn booked_between(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<Invoice>> {
+    dated_between(db, from, to, Sales::AndBalances).await
+}
+
+async fn dated_between(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    which: Sales,
+) -> Result<Vec<Invoice>> {
+    let mut docs = select_invoices(db, None, None, Some((from, to, which))).await?;
     docs.sort_by(|a, b| {
         (a.issued_on, a.kind == DocumentKind::CreditNote, &a.number).cmp(&(
             b.issued_on,
@@ -1304,7 +1328,7 @@ async fn select_invoices(
     db: &Db,
     account: Option<&str>,
     number: Option<&str>,
-    issued: Option<(NaiveDate, NaiveDate)>,
+    issued: Option<(NaiveDate, NaiveDate, Sales)>,
 ) -> Result<Vec<Invoice>> {
     // Only the filters given, so each one can use its index (a
     // "$1 IS NULL OR …" filter makes the planner scan every invoice).
@@ -1320,12 +1344,14 @@ async fn select_invoices(
     if let Some(n) = number {
         add("i.number = ?", n.to_owned());
     }
-    if let Some((from, to)) = issued {
+    if let Some((from, to, which)) = issued {
         add("i.issued_on >= ?", from.to_string());
         add("i.issued_on <= ?", to.to_string());
-        // Registers and journals hold sales: a balance taken over was
-        // invoiced (and its VAT declared) by the operator who sold it.
-        add("i.kind <> ?", "balance".to_owned());
+        // Registers hold sales: a balance taken over was invoiced (and
+        // its VAT declared) by the operator who sold it.
+        if which == Sales::Only {
+            add("i.kind <> ?", "balance".to_owned());
+        }
     }
     let filter = if filters.is_empty() {
         String::new()
