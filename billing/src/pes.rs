@@ -1,19 +1,37 @@
 //! A PES V2 receipt flow (`PES_Aller` carrying a `PES_RecetteAller`): the
-//! invoices of a period as titres de recette for the public accountant,
-//! for régies whose accountant takes them through Hélios.
+//! invoices of a period as titres de recette for the public accountant
+//! (Hélios), written as the DGFiP's PES V2 schemas define it — the parts
+//! followed are those of version 4.71 (July 2015) as published in
+//! `libriciel/s2low`: `PES_Aller.xsd` (root in the `…/pes_v2/Rev0/aller`
+//! namespace, children unqualified, every value in a `V` attribute),
+//! `Class_Enveloppe.xsd`, `Class_EntetePES.xsd`, `NS_Recette/r0`
+//! (`PES_RecetteAller`, `Class_BordereauRecetteAller`, `Class_TitreAller`,
+//! `Class_LigneTitreAller`, `Class_TiersRecette`), `Class_Adresse.xsd` and
+//! `Simple_Type.xsd`.
 //!
-//! What is covered, from the DGFiP's public description of the PES V2
-//! protocol (there is no registry copy of the XSD to validate against, so
-//! this is a faithful structure, not a certified one): the header of the
-//! flow (`EnTetePES`: date, poste comptable, SIRET of the collectivité,
-//! budget), one `Bordereau` of ordinary titres (`TypBord` 01) holding one
-//! `Piece` per invoice, one `LigneDePiece` per VAT rate (net amount, rate,
-//! VAT, the revenue account as `Nature`) with the debtor as `Tiers`
-//! (name and postal address); and one bordereau of reductions (`TypBord`
-//! 02) for the credit notes, each naming the titre it reduces. Not
-//! covered: the accountant's acknowledgement (`PES_ACK`), attachments
-//! (`PES_PJ`), the electronic signature of the bordereau, and the
-//! collection data (`PES_DepenseAller` and direct-debit blocks).
+//! - `Enveloppe` (version 1, file type `PESALR1`, the file's name) and
+//!   `EnTetePES` (date, poste comptable, SIRET, the collectivité's code,
+//!   budget).
+//! - Per exercice (the year each document was issued), a bordereau of
+//!   ordinary titres (triplet 01 01 01) holding one `Piece` per invoice
+//!   with something to pay (a 0 € invoice is no titre: Hélios refuses a
+//!   nil amount), and a bordereau of reductions (triplet 02 02 06) holding
+//!   one per credit note, attached (`RattachPiece`) to the titre it
+//!   reduces. Amounts are positive, as the schema's `Base_Montant` wants.
+//! - One `LigneDePiece` per VAT rate: the local product code, the revenue
+//!   account (`Nature`), `TxTva` and `MtTVA` when there is VAT, `Majo` and
+//!   `TvaIntraCom` at 0, the net amount; the debtor as `Tiers` (a natural
+//!   person `CatTiers` 01 / `NatJur` 01, a company 60 / 03 with its SIREN
+//!   as `IdTiers`, `TypTiers` 01 principal debtor, the account code as
+//!   `RefTiers`) with a postal address whose fields are cut to the
+//!   schema's lengths.
+//!
+//! Not covered: the accountant's acknowledgement (`PES_ACK`), attachments
+//! (`PES_PJ`), the electronic signature, direct-debit blocks, and a credit
+//! note correcting an invoice of a closed exercice (reduced through a
+//! mandat, in the expense flow): such a document is left out and named in
+//! a comment at the top of the file. Hélios also wants a natural person's
+//! civility and first name, which Régie does not keep yet.
 
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
@@ -38,6 +56,18 @@ pub struct PesConfig {
     /// The revenue account titres are charged to.
     #[serde(default = "default_nature")]
     pub nature: String,
+    /// The collectivité's code in Hélios (`CodCol`: one to three letters or
+    /// digits, given by the public accountant).
+    #[serde(default)]
+    pub code_collectivite: String,
+    /// The local product code of the titres (`CodProdLoc`: one to four
+    /// letters or digits, agreed with the public accountant).
+    #[serde(default = "default_product")]
+    pub code_produit: String,
+}
+
+fn default_product() -> String {
+    "FTTH".into()
 }
 
 fn default_budget() -> String {
@@ -62,7 +92,25 @@ impl PesConfig {
         if self.code_budget.is_empty() || self.code_budget.len() > 2 {
             return Err(Error::Invalid("code_budget : deux caractères".into()));
         }
-        if self.libelle_budget.trim().is_empty() || !self.nature.bytes().all(|b| b.is_ascii_digit())
+        let alphanumeric = |s: &str, n: usize| {
+            (1..=n).contains(&s.len())
+                && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                && s.bytes().any(|b| b != b'0')
+        };
+        if !alphanumeric(&self.code_collectivite, 3) {
+            return Err(Error::Invalid(
+                "code_collectivite : le code de la collectivité dans Hélios, 1 à 3 lettres ou chiffres (pas seulement des zéros)".into(),
+            ));
+        }
+        if !alphanumeric(&self.code_produit, 4) {
+            return Err(Error::Invalid(
+                "code_produit : le code produit local, 1 à 4 lettres ou chiffres".into(),
+            ));
+        }
+        if self.libelle_budget.trim().is_empty()
+            || self.nature.is_empty()
+            || self.nature.len() > 12
+            || !self.nature.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(Error::Invalid(
                 "libelle_budget obligatoire, nature en chiffres".into(),
@@ -81,174 +129,267 @@ fn v(name: &'static str, value: impl Into<String>) -> Node {
     }
 }
 
-fn amount(c: Cents) -> String {
-    c.decimal()
+/// Text cut to `max` characters (never inside a character), blanks
+/// collapsed: the schema's `Base_TexteNN` lengths.
+fn cut(s: &str, max: usize) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
-fn piece(id: usize, d: &Invoice, nature: &str) -> Node {
+/// The number of a document in its series (`FA2026-000042` → 42): the
+/// titre's `IdPce`.
+fn piece_number(number: &str) -> Option<u64> {
+    number
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse::<u64>().ok())
+        .filter(|n| *n > 0 && *n < 100_000_000)
+}
+
+/// The year of a document's series (`FA2026-000042` → 2026).
+fn series_year(number: &str) -> Option<i32> {
+    let (series, _) = number.split_once('-')?;
+    series
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .ok()
+}
+
+/// The debtor of a titre.
+fn tiers(d: &Invoice) -> Node {
+    let b = &d.buyer;
+    let mut info = Vec::new();
+    let company = b.kind == AccountKind::Business;
+    if let (true, Some(siren)) = (company, &b.siren) {
+        info.push(v("IdTiers", siren.replace(' ', "")));
+        info.push(v("NatIdTiers", "02"));
+    }
+    info.push(v("RefTiers", cut(&b.code, 30)));
+    let (cat, jur) = if company { ("60", "03") } else { ("01", "01") };
+    info.push(v("CatTiers", cat));
+    info.push(v("NatJur", jur));
+    info.push(v("TypTiers", "01"));
+    info.push(v("Nom", cut(&b.name, 38)));
+    let address = vec![
+        v("TypAdr", "1"),
+        v("Adr2", cut(&b.address, 38)),
+        v("CP", b.postcode.clone()),
+        v("Ville", cut(&b.town, 38)),
+        v("CodRes", "0"),
+    ];
+    el("Tiers", vec![el("InfoTiers", info), el("Adresse", address)])
+}
+
+/// A titre (or a reduction) of `d`; `None` when it has nothing to carry.
+fn piece(d: &Invoice, config: &PesConfig) -> Option<(Node, Cents, Cents)> {
+    let id = piece_number(&d.number)?;
     let credit = d.kind == DocumentKind::CreditNote;
     let sign = |c: Cents| if credit { Cents(-c.0) } else { c };
-    let mut info = vec![
+    let mut lines = Vec::new();
+    let (mut net, mut tax) = (Cents::ZERO, Cents::ZERO);
+    for b in &d.breakdown {
+        let (taxable, vat) = (sign(b.taxable), sign(b.tax));
+        if taxable.0 <= 0 {
+            continue;
+        }
+        let n = lines.len() + 1;
+        let mut info = vec![
+            v("IdLigne", n.to_string()),
+            v("CodProdLoc", config.code_produit.clone()),
+            v("Nature", config.nature.clone()),
+        ];
+        if vat.0 > 0 {
+            info.push(v("TxTva", b.rate.percent().replace(',', ".")));
+        }
+        info.push(v("Majo", "0"));
+        info.push(v("TvaIntraCom", "0"));
+        info.push(v("MtHT", taxable.decimal()));
+        if vat.0 > 0 {
+            info.push(v("MtTVA", vat.decimal()));
+        }
+        let mut bloc = vec![el("InfoLignePiece", info)];
+        if let Some(orig) = d.corrects.as_deref().and_then(piece_number) {
+            bloc.push(el(
+                "RattachPiece",
+                vec![
+                    v("NatPceOrig", "01"),
+                    v("ExerRat", d.issued_on.year().to_string()),
+                    v("IdPceOrig", orig.to_string()),
+                    v("IdLigneOrig", n.to_string()),
+                ],
+            ));
+        }
+        lines.push(el(
+            "LigneDePiece",
+            vec![el("BlocLignePiece", bloc), tiers(d)],
+        ));
+        net = Cents(net.0 + taxable.0);
+        tax = Cents(tax.0 + vat.0.max(0));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let object = match d.kind {
+        DocumentKind::CreditNote => format!(
+            "Avoir {} sur la facture {}",
+            d.number,
+            d.corrects.as_deref().unwrap_or("")
+        ),
+        _ => format!("Facture {} ({})", d.number, d.period),
+    };
+    let bloc = vec![
         v("IdPce", id.to_string()),
         v("TypPce", if credit { "02" } else { "01" }),
-        v("NatPce", "01"),
-        v(
-            "Obj",
-            match d.kind {
-                DocumentKind::Invoice => format!("Facture {} ({})", d.number, d.period),
-                DocumentKind::CreditNote => format!("Avoir {}", d.number),
-                DocumentKind::Balance => format!("Solde repris {}", d.number),
-            },
-        ),
-        v("NumDette", d.number.clone()),
+        v("NatPce", if credit { "06" } else { "01" }),
+        v("ObjPce", cut(&object, 160)),
     ];
-    if let Some(c) = &d.corrects {
-        info.push(v("PceOrig", c.clone()));
-    }
-    let (cat, jur) = match d.buyer.kind {
-        AccountKind::Household => ("01", "01"),
-        AccountKind::Business => ("50", "03"),
-    };
-    let mut tiers = vec![
-        v("CatTiers", cat),
-        v("NatJur", jur),
-        v("Nom", d.buyer.name.clone()),
-    ];
-    if let Some(s) = &d.buyer.siren {
-        tiers.insert(0, v("IdTiers", s.clone()));
-    }
-    let lines: Vec<Node> = d
-        .breakdown
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            el(
-                "LigneDePiece",
-                vec![
-                    el(
-                        "BlocLignePiece",
-                        vec![el(
-                            "InfoLignePiece",
-                            vec![
-                                v("IdLigne", (i + 1).to_string()),
-                                v("Nature", nature),
-                                v("MtHT", amount(sign(b.taxable))),
-                                v("TauxTVA", b.rate.percent().replace(',', ".")),
-                                v("MtTVA", amount(sign(b.tax))),
-                            ],
-                        )],
-                    ),
-                    el(
-                        "Tiers",
-                        vec![
-                            el("InfoTiers", tiers.clone()),
-                            el(
-                                "Adresse",
-                                vec![
-                                    v("TypAdr", "1"),
-                                    v("Adr2", d.buyer.address.clone()),
-                                    v("CP", d.buyer.postcode.clone()),
-                                    v("Ville", d.buyer.town.clone()),
-                                    v("CodRes", "0"),
-                                ],
-                            ),
-                        ],
-                    ),
-                ],
-            )
-        })
-        .collect();
-    let mut children = vec![el("BlocPiece", vec![el("InfoPce", info)])];
+    let mut children = vec![el("BlocPiece", bloc)];
     children.extend(lines);
-    el("Piece", children)
+    Some((el("Piece", children), net, tax))
 }
 
-fn bordereau(id: u32, kind: &str, on: NaiveDate, docs: &[&Invoice], nature: &str) -> Node {
-    let net: i64 = docs
-        .iter()
-        .map(|d| {
-            if d.kind == DocumentKind::CreditNote {
-                -d.net.0
-            } else {
-                d.net.0
-            }
-        })
-        .sum();
-    let mut children = vec![el(
-        "BlocBordereau",
-        vec![
-            v("Exer", on.year().to_string()),
-            v("IdBord", id.to_string()),
-            v("DteBordEm", on.to_string()),
-            v("TypBord", kind),
-            v("NbrPce", docs.len().to_string()),
-            v("MtBordHT", amount(Cents(net))),
-        ],
-    )];
-    children.extend(
-        docs.iter()
-            .enumerate()
-            .map(|(i, d)| piece(i + 1, d, nature)),
-    );
+fn bordereau(
+    exercice: i32,
+    id: u32,
+    kind: &str,
+    on: NaiveDate,
+    pieces: Vec<(Node, Cents, Cents)>,
+) -> Node {
+    let net: i64 = pieces.iter().map(|p| p.1 .0).sum();
+    let tax: i64 = pieces.iter().map(|p| p.2 .0).sum();
+    let mut bloc = vec![
+        v("Exer", exercice.to_string()),
+        v("IdBord", id.to_string()),
+        v("DteBordEm", on.to_string()),
+        v("TypBord", kind),
+        v("NbrPce", pieces.len().to_string()),
+        v("MtBordHt", Cents(net).decimal()),
+    ];
+    if tax > 0 {
+        bloc.push(v("MtBordTVA", Cents(tax).decimal()));
+    }
+    let mut children = vec![el("BlocBordereau", bloc)];
+    children.extend(pieces.into_iter().map(|p| p.0));
     el("Bordereau", children)
 }
 
-/// The flow of `documents` issued on `on` (the bordereau's date);
-/// `first_bordereau` numbers the bordereaux of the year.
+/// A PES flow and the documents it could not carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub xml: String,
+    /// Documents left out, each with why (in French).
+    pub left_out: Vec<String>,
+}
+
+/// The flow of `documents`, its bordereaux dated `on`; `first_bordereau`
+/// numbers each exercice's bordereaux (ordinary first, then reductions).
 pub fn pes_aller(
     documents: &[Invoice],
     config: &PesConfig,
     on: NaiveDate,
     first_bordereau: u32,
-) -> String {
-    let invoices: Vec<&Invoice> = documents
-        .iter()
-        .filter(|d| d.kind == DocumentKind::Invoice)
-        .collect();
-    let credits: Vec<&Invoice> = documents
-        .iter()
-        .filter(|d| d.kind == DocumentKind::CreditNote)
-        .collect();
+) -> Flow {
+    let mut left_out = Vec::new();
+    let mut per_year: std::collections::BTreeMap<i32, (Vec<_>, Vec<_>)> = Default::default();
+    for d in documents {
+        if d.kind == DocumentKind::Balance {
+            continue;
+        }
+        let year = d.issued_on.year();
+        if d.kind == DocumentKind::CreditNote {
+            let orig_year = d.corrects.as_deref().and_then(series_year);
+            if orig_year != Some(year) {
+                left_out.push(format!(
+                    "{} : réduction d'un titre d'un exercice clos (mandat au flux de dépense)",
+                    d.number
+                ));
+                continue;
+            }
+        }
+        match piece(d, config) {
+            Some(p) => {
+                let slot = per_year.entry(year).or_default();
+                if d.kind == DocumentKind::CreditNote {
+                    slot.1.push(p);
+                } else {
+                    slot.0.push(p);
+                }
+            }
+            None if d.gross.0 == 0 => {}
+            None => left_out.push(format!("{} : aucun montant positif à porter", d.number)),
+        }
+    }
     let mut recette = vec![el(
         "EnTeteRecette",
         vec![v("IdVer", "2"), v("InfoDematerialisee", "0")],
     )];
-    let mut next = first_bordereau;
-    if !invoices.is_empty() {
-        recette.push(bordereau(next, "01", on, &invoices, &config.nature));
-        next += 1;
+    for (year, (titres, reductions)) in per_year {
+        let mut next = first_bordereau;
+        if !titres.is_empty() {
+            recette.push(bordereau(year, next, "01", on, titres));
+            next += 1;
+        }
+        if !reductions.is_empty() {
+            recette.push(bordereau(year, next, "02", on, reductions));
+        }
     }
-    if !credits.is_empty() {
-        recette.push(bordereau(next, "02", on, &credits, &config.nature));
-    }
-    let root = el(
-        "PES_Aller",
-        vec![
+    let name = format!("PES_Aller-{}-{}", config.siret, on.format("%Y%m%d"));
+    let mut header = vec![
+        v("DteStr", on.to_string()),
+        v("IdPost", config.poste_comptable.clone()),
+        v("IdColl", config.siret.clone()),
+        v("CodCol", config.code_collectivite.clone()),
+    ];
+    header.push(v("CodBud", config.code_budget.clone()));
+    header.push(v("LibelleColBud", cut(&config.libelle_budget, 38)));
+    let root = Node::El {
+        name: "n:PES_Aller",
+        attrs: vec![("xmlns:n", NAMESPACE.into())],
+        children: vec![
             el(
-                "EnTetePES",
-                vec![
-                    v("DteStr", on.to_string()),
-                    v("IdPost", config.poste_comptable.clone()),
-                    v("IdColl", config.siret.clone()),
-                    v("CodCol", "000"),
-                    v("CodBud", config.code_budget.clone()),
-                    v("LibelleColBud", config.libelle_budget.clone()),
-                ],
+                "Enveloppe",
+                vec![el(
+                    "Parametres",
+                    vec![v("Version", "1"), v("TypFic", "PESALR1"), v("NomFic", name)],
+                )],
             ),
+            el("EnTetePES", header),
             el("PES_RecetteAller", recette),
         ],
-    );
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    write(&root, &mut out, 0);
-    out
+    };
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    for l in &left_out {
+        // A comment may not hold "--".
+        xml.push_str(&format!("<!-- Écarté : {} -->\n", l.replace("--", "- -")));
+    }
+    write(&root, &mut xml, 0);
+    Flow { xml, left_out }
 }
+
+/// The namespace of `PES_Aller` (PES V2, revision 0).
+pub const NAMESPACE: &str = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn doc(number: &str, kind: DocumentKind, net: i64) -> Invoice {
-        crate::test_support::document(number, kind, &[net], "Dupont & fils", "1 rue <Haute>")
+    fn doc(number: &str, kind: DocumentKind, nets: &[i64]) -> Invoice {
+        let mut d = crate::test_support::document(
+            number,
+            kind,
+            nets,
+            "Dupont & fils, boulangerie pâtisserie du marché couvert",
+            "1 rue <Haute>",
+        );
+        if kind == DocumentKind::CreditNote {
+            d.corrects = Some("FA2026-000001".into());
+        }
+        d
     }
 
     fn config() -> PesConfig {
@@ -258,63 +399,240 @@ mod tests {
             code_budget: "01".into(),
             libelle_budget: "Régie de la fibre".into(),
             nature: "706".into(),
+            code_collectivite: "123".into(),
+            code_produit: "FTTH".into(),
         }
     }
 
+    /// The elements in document order, each with its `V`.
+    fn elements(xml: &str) -> Vec<(String, Option<String>)> {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut out = Vec::new();
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(quick_xml::events::Event::Start(e)) => {
+                    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                    let value = e
+                        .try_get_attribute("V")
+                        .ok()
+                        .flatten()
+                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                    out.push((name, value));
+                }
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed: {e}"),
+            }
+        }
+        out
+    }
+
+    fn names_under<'a>(
+        all: &'a [(String, Option<String>)],
+        parent: &str,
+        next: &[&str],
+    ) -> Vec<&'a str> {
+        let start = all
+            .iter()
+            .position(|(n, _)| n == parent)
+            .unwrap_or(all.len());
+        all[start + 1..]
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .take_while(|n| !next.contains(n))
+            .collect()
+    }
+
+    fn value<'a>(all: &'a [(String, Option<String>)], name: &str) -> Vec<&'a str> {
+        all.iter()
+            .filter(|(n, _)| n == name)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
+    }
+
     #[test]
-    fn a_flow_has_a_bordereau_of_titres_and_one_of_reductions() {
+    fn the_flow_follows_the_dgfip_schema() {
+        // Two invoices of 24,92 € net (4,98 € VAT), a 0 € invoice, and a
+        // credit note of 5,00 € net on the first.
         let docs = [
-            doc("FA2026-000001", DocumentKind::Invoice, 2492),
-            doc("FA2026-000002", DocumentKind::Invoice, 2492),
-            doc("AV2026-000001", DocumentKind::CreditNote, -500),
+            doc("FA2026-000001", DocumentKind::Invoice, &[2492]),
+            doc("FA2026-000002", DocumentKind::Invoice, &[2492]),
+            doc("FA2026-000003", DocumentKind::Invoice, &[2492, -2492]),
+            doc("AV2026-000001", DocumentKind::CreditNote, &[-500]),
         ];
-        let xml = pes_aller(
+        let flow = pes_aller(
             &docs,
             &config(),
             "2026-12-01".parse().unwrap_or_default(),
             7,
         );
-        // Well-formed, names escaped.
-        let mut reader = quick_xml::Reader::from_str(&xml);
-        let mut elements = 0;
-        loop {
-            match reader.read_event() {
-                Ok(quick_xml::events::Event::Eof) => break,
-                Ok(quick_xml::events::Event::Start(_)) => elements += 1,
-                Ok(_) => {}
-                Err(e) => panic!("not well-formed: {e}"),
-            }
-        }
-        assert!(elements > 20);
-        assert!(xml.contains("<Nom V=\"Dupont &amp; fils\">"));
-        assert!(xml.contains("<Adr2 V=\"1 rue &lt;Haute&gt;\">"));
-        assert_eq!(xml.matches("<Bordereau>").count(), 2);
-        assert!(xml.contains("<IdBord V=\"7\">") && xml.contains("<IdBord V=\"8\">"));
-        assert!(xml.contains("<TypBord V=\"01\"></TypBord>\n"));
-        assert!(xml.contains("<MtBordHT V=\"49.84\">"));
-        assert!(
-            xml.contains("<MtBordHT V=\"5.00\">"),
-            "reductions are positive"
+        assert!(flow.left_out.is_empty(), "{:?}", flow.left_out);
+        let xml = &flow.xml;
+        assert!(xml.contains(
+            "<n:PES_Aller xmlns:n=\"http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller\">"
+        ));
+        let all = elements(xml);
+        // PES_Aller: Enveloppe, EnTetePES, PES_RecetteAller, in that order.
+        let top: Vec<&str> = all
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| ["Enveloppe", "EnTetePES", "PES_RecetteAller"].contains(n))
+            .collect();
+        assert_eq!(top, ["Enveloppe", "EnTetePES", "PES_RecetteAller"]);
+        assert_eq!(
+            names_under(&all, "Parametres", &["EnTetePES"]),
+            ["Version", "TypFic", "NomFic"]
         );
-        assert!(xml.contains("<PceOrig V=\"FA2026-000001\">"));
-        assert!(xml.contains("<IdPost V=\"035000\">"));
-        assert!(xml.contains("<TauxTVA V=\"20.00\">"));
+        assert_eq!(value(&all, "TypFic"), ["PESALR1"]);
+        assert_eq!(
+            names_under(&all, "EnTetePES", &["PES_RecetteAller"]),
+            [
+                "DteStr",
+                "IdPost",
+                "IdColl",
+                "CodCol",
+                "CodBud",
+                "LibelleColBud"
+            ]
+        );
+        assert_eq!(value(&all, "CodCol"), ["123"]);
+        assert_eq!(
+            names_under(&all, "EnTeteRecette", &["Bordereau"]),
+            ["IdVer", "InfoDematerialisee"]
+        );
+        // Two bordereaux of 2026: titres (01), then reductions (02).
+        assert_eq!(value(&all, "TypBord"), ["01", "02"]);
+        assert_eq!(value(&all, "Exer"), ["2026", "2026"]);
+        assert_eq!(value(&all, "IdBord"), ["7", "8"]);
+        assert_eq!(
+            names_under(&all, "BlocBordereau", &["Piece"]),
+            [
+                "Exer",
+                "IdBord",
+                "DteBordEm",
+                "TypBord",
+                "NbrPce",
+                "MtBordHt",
+                "MtBordTVA"
+            ]
+        );
+        // 2 × 24,92 and 2 × 4,98; the 0 € invoice is no titre.
+        assert_eq!(value(&all, "NbrPce"), ["2", "1"]);
+        assert_eq!(value(&all, "MtBordHt"), ["49.84", "5.00"]);
+        assert_eq!(value(&all, "MtBordTVA"), ["9.96", "1.00"]);
+        assert_eq!(value(&all, "IdPce"), ["1", "2", "1"]);
+        assert_eq!(value(&all, "TypPce"), ["01", "01", "02"]);
+        assert_eq!(value(&all, "NatPce"), ["01", "01", "06"]);
+        assert!(!xml.contains("FA2026-000003"));
+        assert_eq!(
+            names_under(&all, "BlocPiece", &["LigneDePiece"]),
+            ["IdPce", "TypPce", "NatPce", "ObjPce"]
+        );
+        assert_eq!(
+            names_under(&all, "InfoLignePiece", &["Tiers", "RattachPiece"]),
+            [
+                "IdLigne",
+                "CodProdLoc",
+                "Nature",
+                "TxTva",
+                "Majo",
+                "TvaIntraCom",
+                "MtHT",
+                "MtTVA"
+            ]
+        );
+        assert_eq!(value(&all, "TxTva"), ["20.00", "20.00", "20.00"]);
+        assert_eq!(value(&all, "Majo"), ["0", "0", "0"]);
+        assert_eq!(value(&all, "CodProdLoc"), ["FTTH", "FTTH", "FTTH"]);
+        // The reduction names the titre it reduces.
+        assert_eq!(
+            names_under(&all, "RattachPiece", &["Tiers"]),
+            ["NatPceOrig", "ExerRat", "IdPceOrig", "IdLigneOrig"]
+        );
+        assert_eq!(value(&all, "IdPceOrig"), ["1"]);
+        // The debtor: a natural person, the account as local reference,
+        // name and address cut to 38 characters and escaped.
+        assert_eq!(
+            names_under(&all, "InfoTiers", &["Adresse"]),
+            ["RefTiers", "CatTiers", "NatJur", "TypTiers", "Nom"]
+        );
+        assert_eq!(value(&all, "CatTiers")[0], "01");
+        assert_eq!(value(&all, "TypTiers")[0], "01");
+        assert_eq!(
+            value(&all, "Nom")[0],
+            "Dupont & fils, boulangerie pâtisserie"
+        );
+        assert!(value(&all, "Nom")[0].chars().count() <= 38);
+        assert!(xml.contains("<Adr2 V=\"1 rue &lt;Haute&gt;\">"));
+        assert_eq!(
+            names_under(&all, "Adresse", &["LigneDePiece", "Piece", "Bordereau"]),
+            ["TypAdr", "Adr2", "CP", "Ville", "CodRes"]
+        );
+    }
+
+    #[test]
+    fn a_company_is_category_60_with_its_siren_and_exercices_are_apart() {
+        let mut company = doc("FA2027-000001", DocumentKind::Invoice, &[10_000]);
+        company.issued_on = "2027-01-02".parse().unwrap_or_default();
+        company.buyer.kind = AccountKind::Business;
+        company.buyer.siren = Some("732829320".into());
+        let mut old_credit = doc("AV2027-000001", DocumentKind::CreditNote, &[-500]);
+        old_credit.issued_on = "2027-01-02".parse().unwrap_or_default();
+        let docs = [
+            doc("FA2026-000009", DocumentKind::Invoice, &[2492]),
+            company,
+            old_credit,
+        ];
+        let flow = pes_aller(
+            &docs,
+            &config(),
+            "2027-01-05".parse().unwrap_or_default(),
+            1,
+        );
+        let all = elements(&flow.xml);
+        // One bordereau per exercice, each numbered from the first.
+        assert_eq!(value(&all, "Exer"), ["2026", "2027"]);
+        assert_eq!(value(&all, "IdBord"), ["1", "1"]);
+        assert_eq!(value(&all, "CatTiers"), ["01", "60"]);
+        assert_eq!(value(&all, "NatJur"), ["01", "03"]);
+        assert_eq!(value(&all, "IdTiers"), ["732829320"]);
+        assert_eq!(value(&all, "NatIdTiers"), ["02"]);
+        // A credit note on a closed exercice's invoice is left out, and said.
+        assert_eq!(flow.left_out.len(), 1);
+        assert!(flow.left_out[0].starts_with("AV2027-000001"));
+        assert!(flow.xml.contains("<!-- Écarté : AV2027-000001"));
     }
 
     #[test]
     fn the_accountant_identifiers_are_checked() {
         assert!(config().check().is_ok());
-        assert!(PesConfig {
-            siret: "2135".into(),
-            ..config()
+        for bad in [
+            PesConfig {
+                siret: "2135".into(),
+                ..config()
+            },
+            PesConfig {
+                poste_comptable: "35A000".into(),
+                ..config()
+            },
+            PesConfig {
+                code_collectivite: "000".into(),
+                ..config()
+            },
+            PesConfig {
+                code_collectivite: String::new(),
+                ..config()
+            },
+            PesConfig {
+                code_produit: "FTTH1".into(),
+                ..config()
+            },
+            PesConfig {
+                nature: "7O6".into(),
+                ..config()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
         }
-        .check()
-        .is_err());
-        assert!(PesConfig {
-            poste_comptable: "35A000".into(),
-            ..config()
-        }
-        .check()
-        .is_err());
     }
 }

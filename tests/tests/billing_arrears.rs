@@ -686,6 +686,8 @@ async fn the_pes_flow_needs_its_configuration_and_carries_the_period() {
         code_budget: "01".into(),
         libelle_budget: "Régie de la fibre".into(),
         nature: "706".into(),
+        code_collectivite: "123".into(),
+        code_produit: "FTTH".into(),
     };
     let with = TestApp::with_config(|c| c.pes = Some(pes)).await;
     let without = TestApp::new().await;
@@ -720,5 +722,6 @@ async fn the_pes_flow_needs_its_configuration_and_carries_the_period() {
     assert_eq!(r.header("content-type"), Some("application/xml"));
     assert!(r.text.contains("<IdBord V=\"12\">"), "{}", r.text);
     assert!(r.text.contains("FA2026-000001"));
-    assert!(r.text.contains("<MtBordHT V=\"24.92\">"));
+    assert!(r.text.contains("<MtBordHt V=\"24.92\">"), "{}", r.text);
+    assert!(r.text.contains("<Exer V=\"2026\">"), "{}", r.text);
 }
