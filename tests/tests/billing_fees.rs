@@ -188,6 +188,17 @@ async fn numbers_follow_dates_in_every_series() {
         err.to_string().contains("série AV2026 (06/12/2026)"),
         "{err}"
     );
+    // A credit note is listed right after the invoice it corrects.
+    let listed: Vec<String> = storage::invoices(db, Some(&acc))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.number)
+        .collect();
+    assert_eq!(
+        listed,
+        vec!["FA2026-000001", "AV2026-000001", "FA2026-000002"]
+    );
 
     // The month not over, or a day to come: refused before anything.
     let dec = Month::parse("2026-12").unwrap();

@@ -1234,7 +1234,8 @@ fn invoice_from(r: &sqlx::any::AnyRow) -> Result<Invoice> {
     })
 }
 
-/// Invoices and credit notes, in number order; of one account if given.
+/// Invoices and credit notes, in number order, each credit note right
+/// after the invoice it corrects; of one account if given.
 pub async fn invoices(db: &Db, account: Option<&str>) -> Result<Vec<Invoice>> {
     select_invoices(db, account, None, None).await
 }
@@ -1361,7 +1362,7 @@ async fn select_invoices(
     let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM bil_invoices i JOIN bil_accounts a ON a.id = i.account_id
          LEFT JOIN bil_subscriptions s ON s.id = i.subscription_id LEFT JOIN bil_invoices c ON c.id = i.corrects
-         {filter} ORDER BY i.series, i.seq"
+         {filter} ORDER BY COALESCE(c.series, i.series), COALESCE(c.seq, i.seq), i.kind = 'credit_note', i.series, i.seq"
     );
     let rows = values
         .iter()
@@ -1808,9 +1809,10 @@ fn mandate_from(r: &sqlx::any::AnyRow) -> Result<Mandate> {
     })
 }
 
-/// Sets aside, for `collection_date`, the invoices of accounts with a live
-/// mandate that are not yet collected and were issued at least
-/// `prenotice_days` before (the pre-notification delay); answers them as
+/// Sets aside, for `collection_date`, the invoices (and balances taken
+/// over) of accounts with a live mandate that are not yet collected and
+/// whose debit day has come — issued at least `debit_days` before, the
+/// delay the invoice printed with its pre-notification; answers them as
 /// collections of the batch `message_id`, first or recurring per mandate.
 /// One transaction: a batch is all or nothing, and an invoice is never in
 /// two batches. `deliver` (writing the bank file) runs before the commit:
@@ -1840,7 +1842,7 @@ pub async fn prepare_collections(
                 (SELECT COUNT(*) FROM bil_collections c WHERE c.mandate_id = m.id) AS used
          FROM bil_invoices i JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
          JOIN bil_accounts a ON a.id = i.account_id
-         WHERE i.kind = 'invoice' AND i.gross_cents > 0 AND i.issued_on <= $1
+         WHERE i.kind IN ('invoice', 'balance') AND i.gross_cents > 0 AND i.issued_on <= $1
            AND NOT EXISTS (SELECT 1 FROM bil_collections c WHERE c.invoice_id = i.id)
          ORDER BY i.series, i.seq",
     )
@@ -1873,7 +1875,9 @@ pub async fn prepare_collections(
         // quotes the creditor it was signed with.
         let former_id: Option<String> = r.try_get("former_creditor_id").map_err(storage)?;
         let first = used == 0 && first_taken.insert(mandate_id);
-        let amended_from = match (&former_id, first) {
+        // Every debit of the batch that opens the régie's use of a mandate
+        // taken over carries the amendment: the bank sees them together.
+        let amended_from = match (&former_id, used == 0) {
             (Some(id), true) => Some(crate::sepa::FormerCreditor {
                 id: crate::sepa::CreditorId::parse(id)?,
                 name: r
