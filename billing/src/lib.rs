@@ -17,6 +17,7 @@ pub mod dunning;
 pub mod exports;
 pub mod fec;
 pub mod ledger;
+pub mod mandate;
 pub mod model;
 pub mod money;
 pub mod pes;

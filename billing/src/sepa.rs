@@ -67,6 +67,17 @@ impl Iban {
         &self.0
     }
 
+    /// In groups of four, as banks print it (the signed mandate form).
+    pub fn grouped(&self) -> String {
+        self.0
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// For pages and letters: `FR76 **** **** **** **** **** 189`.
     pub fn masked(&self) -> String {
         let n = self.0.len();
@@ -209,10 +220,46 @@ pub struct Collection {
     /// The creditor a mandate taken over was signed with, quoted on its
     /// first collection by the régie (mandate amendment).
     pub amended_from: Option<FormerCreditor>,
+    /// The debtor's account changed since the last collection (mandate
+    /// amendment): the former IBAN at the same bank, or another bank.
+    pub account_changed: Option<AccountChange>,
     pub debtor: String,
     pub iban: Iban,
     pub bic: Option<Bic>,
     pub remittance: String,
+}
+
+/// How the debtor's account changed under a mandate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Another account at the same bank: the former IBAN is quoted.
+    SameBank(Iban),
+    /// Another bank (`SMNDA`, same mandate new debtor account).
+    OtherBank,
+}
+
+impl AccountChange {
+    /// The change from `before` to `after`: same bank when the country and
+    /// the bank's code at the head of the BBAN (5 characters, the French
+    /// « code banque ») are the same.
+    pub fn between(before: &Iban, after: &Iban) -> Option<Self> {
+        if before == after {
+            return None;
+        }
+        // The country, then (past the two check digits) the bank's code.
+        let head = |i: &Iban| {
+            let c: Vec<char> = i.as_str().chars().collect();
+            c.iter()
+                .take(2)
+                .chain(c.iter().skip(4).take(5))
+                .collect::<String>()
+        };
+        Some(if head(before) == head(after) {
+            AccountChange::SameBank(before.clone())
+        } else {
+            AccountChange::OtherBank
+        })
+    }
 }
 
 /// The creditor a mandate was signed with before a change of creditor.
@@ -223,22 +270,37 @@ pub struct FormerCreditor {
 }
 
 /// The mandate's part of a transaction: its RUM, its signature date and,
-/// on the first collection after a change of creditor, the amendment
-/// naming the original creditor (same elements in versions .02 and .08).
+/// on the first collection after a change, the amendment naming the
+/// original creditor and the debtor's former account or bank (same
+/// elements, in the schema's order, in versions .02 and .08).
 fn mandate_info(c: &Collection) -> String {
     let mut x = format!(
         "<MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr>",
         escape(sepa_text(&c.rum, 35)),
         c.signed_on
     );
-    if let Some(f) = &c.amended_from {
-        x.push_str(&format!(
-            "<AmdmntInd>true</AmdmntInd><AmdmntInfDtls><OrgnlCdtrSchmeId><Nm>{}</Nm>\
+    if c.amended_from.is_some() || c.account_changed.is_some() {
+        x.push_str("<AmdmntInd>true</AmdmntInd><AmdmntInfDtls>");
+        if let Some(f) = &c.amended_from {
+            x.push_str(&format!(
+                "<OrgnlCdtrSchmeId><Nm>{}</Nm>\
 <Id><PrvtId><Othr><Id>{}</Id><SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id>\
-</OrgnlCdtrSchmeId></AmdmntInfDtls>",
-            escape(sepa_text(&f.name, 70)),
-            f.id.as_str()
-        ));
+</OrgnlCdtrSchmeId>",
+                escape(sepa_text(&f.name, 70)),
+                f.id.as_str()
+            ));
+        }
+        match &c.account_changed {
+            Some(AccountChange::SameBank(iban)) => x.push_str(&format!(
+                "<OrgnlDbtrAcct><Id><IBAN>{}</IBAN></Id></OrgnlDbtrAcct>",
+                iban.as_str()
+            )),
+            Some(AccountChange::OtherBank) => x.push_str(
+                "<OrgnlDbtrAgt><FinInstnId><Othr><Id>SMNDA</Id></Othr></FinInstnId></OrgnlDbtrAgt>",
+            ),
+            None => {}
+        }
+        x.push_str("</AmdmntInfDtls>");
     }
     x.push_str("</MndtRltdInf>");
     x
@@ -416,6 +478,13 @@ mod tests {
                 id: CreditorId::parse("FR72ZZZ123456").unwrap_or_else(|e| panic!("{e}")),
                 name: "Fibre Concession SAS".into(),
             }),
+            // The second debtor moved to another account of the same bank,
+            // the third to another bank.
+            account_changed: match n {
+                "FA2026-000002" => Some(AccountChange::SameBank(iban("DE62370400440532013001"))),
+                "FA2026-000003" => Some(AccountChange::OtherBank),
+                _ => None,
+            },
             debtor: "Famille Martin & fils".into(),
             iban: iban("DE89370400440532013000"),
             bic: None,
@@ -445,15 +514,32 @@ mod tests {
                 && x.contains("<NbOfTxs>2</NbOfTxs><CtrlSum>48.87</CtrlSum>")
         );
         assert!(x.contains("<Nm>Famille Martin   fils</Nm>"));
-        assert_eq!(x.matches("<AmdmntInd>true</AmdmntInd>").count(), 1);
+        assert_eq!(x.matches("<AmdmntInd>true</AmdmntInd>").count(), 2);
         assert!(x.contains("<OrgnlCdtrSchmeId><Nm>Fibre Concession SAS</Nm>"));
+        assert!(x.contains(
+            "<OrgnlDbtrAcct><Id><IBAN>DE62370400440532013001</IBAN></Id></OrgnlDbtrAcct>"
+        ));
+        // Both amendments in one element, in the schema's order.
+        assert!(x.contains("</OrgnlCdtrSchmeId><OrgnlDbtrAgt><FinInstnId><Othr><Id>SMNDA</Id>"));
         assert!(sample(Pain008::V02).contains("<BIC>AGRIFRPP</BIC>"));
-        // Checked against the schemas when the test asks for the files.
-        if let Some(dir) = std::env::var_os("REGIE_SEPA_SAMPLES") {
-            let dir = std::path::PathBuf::from(dir);
-            let _ = std::fs::write(dir.join("pain.008.001.08.xml"), sample(Pain008::V08));
-            let _ = std::fs::write(dir.join("pain.008.001.02.xml"), sample(Pain008::V02));
-        }
+    }
+
+    #[test]
+    fn a_change_of_account_is_told_apart_by_the_bank() {
+        let iban = |s: &str| Iban::parse(s).unwrap_or_else(|e| panic!("{e}"));
+        let before = iban("FR7630006000011234567890189");
+        // Same bank code (30006), another account.
+        let same = iban("FR9730006000019876543210959");
+        assert_eq!(
+            AccountChange::between(&before, &same),
+            Some(AccountChange::SameBank(before.clone()))
+        );
+        let other = iban("FR1420041010050500013M02606");
+        assert_eq!(
+            AccountChange::between(&before, &other),
+            Some(AccountChange::OtherBank)
+        );
+        assert_eq!(AccountChange::between(&before, &before), None);
     }
 
     #[test]

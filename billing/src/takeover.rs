@@ -1054,6 +1054,7 @@ pub async fn import(
                 bic: m.bic.as_ref(),
                 signed_on: m.signed_on,
                 kept: Some(&m.kept),
+                online: None,
             };
             storage::insert_mandate(c, actor, &new)
                 .await

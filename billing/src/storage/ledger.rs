@@ -452,9 +452,10 @@ async fn return_in(
     .await
     .map_err(storage)?;
     if reason.ends_mandate() {
-        sqlx::query("UPDATE bil_mandates SET revoked_on = $1 WHERE id = $2 AND revoked_on IS NULL")
+        sqlx::query("UPDATE bil_mandates SET revoked_on = $1, revoke_reason = $3 WHERE id = $2 AND revoked_on IS NULL")
             .bind(on.to_string())
             .bind(r.try_get::<i64, _>("mandate_id").map_err(storage)?)
+            .bind(format!("rejet {} : {}", reason.code(), reason.label()))
             .execute(&mut *conn)
             .await
             .map_err(storage)?;

@@ -234,6 +234,22 @@ pub const COMPONENT: Component = Component {
             UPDATE bil_series SET last_on = (SELECT MAX(p.received_on) FROM bil_payments p
                 WHERE p.number LIKE bil_series.series || '-%') WHERE series LIKE 'PA%';",
         ),
+        Migration::portable(
+            10,
+            "mandate_life",
+            // Where a mandate was given (counter, online, takeover) and, for
+            // online consent, when and by whom; why it ended; and, after a
+            // change of the debtor's account, the former IBAN until the next
+            // debit announces it.
+            "ALTER TABLE bil_mandates ADD COLUMN channel TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN consent_at TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN consent_by TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN revoke_reason TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN original_iban TEXT;
+            ALTER TABLE bil_mandates ADD COLUMN amended_at TEXT;
+            UPDATE bil_mandates SET channel = CASE WHEN former_creditor_id IS NULL THEN 'counter' ELSE 'takeover' END;
+            CREATE INDEX bil_collections_mandate ON bil_collections (mandate_id);",
+        ),
     ],
 };
 
