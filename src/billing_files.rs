@@ -209,3 +209,28 @@ pub async fn reminder(state: &AppState, code: &str) -> Result<Download, Error> {
     let bytes = billing::document::render(format!("Relance {}", account.code), &seller, blocks)?;
     Ok(pdf(format!("relance-{}", account.code), bytes))
 }
+
+/// The filled-in form of an account's live mandate, to print and sign at
+/// the counter (PDF); it names the régie's creditor identifier, so it
+/// needs `[sepa]`.
+pub async fn mandate_form(state: &AppState, code: &str) -> Result<Download, Error> {
+    let Some(sepa) = &state.config.sepa else {
+        return Err(Error::Invalid(
+            "le prélèvement SEPA demande la section [sepa] de la configuration (ICS, IBAN, BIC)"
+                .into(),
+        ));
+    };
+    let account = billing::storage::account(&state.db, code).await?;
+    let mandate = billing::storage::live_mandate(&state.db, &account.code)
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "le compte {} n'a pas de mandat en cours",
+                account.code
+            ))
+        })?;
+    let seller = state.config.seller();
+    let blocks = billing::mandate::form(&mandate, &account, &seller, &sepa.creditor_id);
+    let bytes = billing::document::render(format!("Mandat {}", mandate.rum), &seller, blocks)?;
+    Ok(pdf(format!("mandat-{}", mandate.rum), bytes))
+}

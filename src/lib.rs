@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod billing_cli;
 pub mod billing_files;
+pub mod billing_scope;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -289,16 +289,11 @@ pub async fn visible_invoices(
     me: &Principal,
     account: Option<&str>,
 ) -> Result<Vec<Invoice>, Error> {
-    if me.has_any(&[Role::Admin, Role::Accountant]) {
+    if crate::billing_scope::is_billing_staff(me) {
         return Ok(billing::storage::invoices(&state.db, account).await?);
     }
-    let mine: Vec<String> = social_tariff::list_households(&state.db, me.household_scope())
-        .await?
-        .into_iter()
-        .map(|h| h.code.to_string())
-        .collect();
     let mut out = Vec::new();
-    for a in billing::storage::accounts(&state.db, Some(&mine)).await? {
+    for a in crate::billing_scope::accounts_of(state, me).await? {
         out.extend(billing::storage::invoices(&state.db, Some(&a.code)).await?);
     }
     Ok(out)

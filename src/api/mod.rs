@@ -9,6 +9,7 @@ pub mod grants;
 pub mod households;
 pub mod inventory;
 pub mod ledger;
+pub mod mandates;
 pub mod monitoring;
 pub mod privacy;
 pub mod provisioning;

@@ -273,5 +273,6 @@ pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, 
     Ok(html! {
         h2 { "Mes factures" }
         @if mine.is_empty() { p { "Aucune facture pour l'instant." } } @else { (invoice_table("Mes factures et avoirs", &mine)) }
+        p { a href="/mon-espace/prelevement" { "Payer mes factures par prélèvement" } }
     })
 }

@@ -104,14 +104,14 @@ pub struct FslForm {
     reference: String,
 }
 
-async fn account_render(
+pub(crate) async fn account_render(
     state: &AppState,
     me: &Principal,
     code: &str,
     status: StatusCode,
     notice: Option<Markup>,
     errors: &[(&'static str, String)],
-    form: &PaymentForm,
+    (form, mandate): (&PaymentForm, &crate::web::mandates::MandateForm),
 ) -> PageResult {
     let account = billing::storage::account(&state.db, code).await?;
     let pos = position(state, &account.code).await?;
@@ -119,6 +119,8 @@ async fn account_render(
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let path = format!("/comptabilite/comptes/{}", account.code);
     let methods = [Method::Cash, Method::Card, Method::Cheque];
+    let mandate_section =
+        crate::web::mandates::section(state, &account, &csrf, errors, mandate).await?;
     let body = html! {
         h1 { "Compte " (account.code) " — " (account.name) }
         (error_summary(errors))
@@ -189,6 +191,7 @@ async fn account_render(
                 button type="submit" class="secondaire" { "Enregistrer la demande" }
             }
         }
+        (mandate_section)
         h2 { "Relevé de compte" }
         @if statement.is_empty() { p { "Aucune écriture." } } @else {
             table {
@@ -218,20 +221,35 @@ pub async fn account(
     State(state): State<AppState>,
     me: Principal,
     Path(code): Path<String>,
+    axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> PageResult {
+    let notice = done
+        .fait
+        .as_deref()
+        .and_then(crate::web::mandates::notice_of);
     account_render(
         &state,
         &me,
         &code,
         StatusCode::OK,
-        None,
+        notice,
         &[],
-        &PaymentForm::default(),
+        (
+            &PaymentForm::default(),
+            &crate::web::mandates::MandateForm::default(),
+        ),
     )
     .await
 }
 
-fn form_day(v: &str) -> Option<Result<chrono::NaiveDate, String>> {
+/// What the page was redirected to say after a change (`?fait=…`).
+#[derive(Debug, Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    pub fait: Option<String>,
+}
+
+pub(crate) fn form_day(v: &str) -> Option<Result<chrono::NaiveDate, String>> {
     let v = v.trim();
     (!v.is_empty()).then(|| {
         billing::ledger::bank_date(v)
@@ -277,7 +295,7 @@ pub async fn pay(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             &errors,
-            &f,
+            (&f, &crate::web::mandates::MandateForm::default()),
         )
         .await;
     };
@@ -302,7 +320,10 @@ pub async fn pay(
                 StatusCode::OK,
                 Some(notice),
                 &[],
-                &PaymentForm::default(),
+                (
+                    &PaymentForm::default(),
+                    &crate::web::mandates::MandateForm::default(),
+                ),
             )
             .await
         }
@@ -314,7 +335,7 @@ pub async fn pay(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 &[("montant", m)],
-                &f,
+                (&f, &crate::web::mandates::MandateForm::default()),
             )
             .await
         }
@@ -340,7 +361,10 @@ pub async fn fsl(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 &[("fsl-date", e)],
-                &PaymentForm::default(),
+                (
+                    &PaymentForm::default(),
+                    &crate::web::mandates::MandateForm::default(),
+                ),
             )
             .await
         }
@@ -363,7 +387,10 @@ pub async fn fsl(
                 StatusCode::OK,
                 Some(notice),
                 &[],
-                &PaymentForm::default(),
+                (
+                    &PaymentForm::default(),
+                    &crate::web::mandates::MandateForm::default(),
+                ),
             )
             .await
         }
@@ -375,7 +402,10 @@ pub async fn fsl(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 &[("fsl-date", m)],
-                &PaymentForm::default(),
+                (
+                    &PaymentForm::default(),
+                    &crate::web::mandates::MandateForm::default(),
+                ),
             )
             .await
         }

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod grants;
 pub mod ledger;
 pub mod lines;
+pub mod mandates;
 pub mod pages;
 pub mod pon;
 pub mod privacy;

@@ -12,6 +12,7 @@ mod billing_arrears;
 mod billing_cii;
 mod billing_fees;
 mod billing_lines;
+mod billing_mandate_pages;
 mod billing_mandates;
 mod billing_runs;
 mod billing_sepa;
