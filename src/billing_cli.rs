@@ -59,6 +59,7 @@ pub async fn run(
                 &Actor::system("cli"),
                 day,
                 config.payment_days.max(sepa.prenotice_days),
+                config.dunning.represent_returned,
                 &message_id,
                 |c| {
                     let xml =

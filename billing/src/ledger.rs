@@ -417,6 +417,9 @@ pub fn parse_status_report(xml: &[u8]) -> Result<Vec<Returned>, Error> {
 pub struct Schedule {
     pub reminder_days: Vec<u32>,
     pub suspend_days: u32,
+    /// A debit returned for insufficient funds (AM04) is presented once
+    /// more, in the next batch.
+    pub represent_returned: bool,
 }
 
 impl Default for Schedule {
@@ -424,6 +427,7 @@ impl Default for Schedule {
         Schedule {
             reminder_days: vec![10, 25],
             suspend_days: 40,
+            represent_returned: true,
         }
     }
 }
@@ -690,13 +694,15 @@ mod tests {
         assert_eq!(wanted(None, &s, false), Wanted::Normal);
         assert!(Schedule {
             reminder_days: vec![30, 20],
-            suspend_days: 40
+            suspend_days: 40,
+            represent_returned: true,
         }
         .check()
         .is_err());
         assert!(Schedule {
             reminder_days: vec![10, 45],
-            suspend_days: 40
+            suspend_days: 40,
+            represent_returned: true,
         }
         .check()
         .is_err());

@@ -149,12 +149,17 @@ async fn a_protected_household_is_throttled_never_cut_and_the_fsl_decision_is_bo
     billing::storage::add_mandate(t.db(), &sys, &roux, "M. Roux", &iban, None, d("2026-09-01"))
         .await
         .unwrap();
-    let batch =
-        billing::storage::prepare_collections(t.db(), &sys, d("2026-10-16"), 14, "PRLV-1", |_| {
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let batch = billing::storage::prepare_collections(
+        t.db(),
+        &sys,
+        d("2026-10-16"),
+        14,
+        true,
+        "PRLV-1",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].amount, Cents(2990));
     let b = balance(&t, &compta, &roux).await;
@@ -662,10 +667,17 @@ async fn transfers_are_matched_by_reference_and_imported_once() {
     billing::storage::add_mandate(db, &sys, &a, "Mme Morel", &iban, None, d("2026-09-01"))
         .await
         .unwrap();
-    let batch =
-        billing::storage::prepare_collections(db, &sys, d("2026-12-20"), 14, "PRLV-9", |_| Ok(()))
-            .await
-            .unwrap();
+    let batch = billing::storage::prepare_collections(
+        db,
+        &sys,
+        d("2026-12-20"),
+        14,
+        true,
+        "PRLV-9",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
     assert!(batch.is_empty(), "{batch:?}");
     let b = billing::storage::ledger::balance(db, &a).await.unwrap();
     assert_eq!(b.balance, Cents(-20));

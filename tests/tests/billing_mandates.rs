@@ -53,9 +53,15 @@ async fn bill(db: &regie_core::Db, month: &str, on: &str) {
 }
 
 async fn collect(db: &regie_core::Db, on: &str) -> Vec<billing::sepa::Collection> {
-    billing::storage::prepare_collections(db, &Actor::system("test"), d(on), 14, "PRLV-M", |_| {
-        Ok(())
-    })
+    billing::storage::prepare_collections(
+        db,
+        &Actor::system("test"),
+        d(on),
+        14,
+        true,
+        "PRLV-M",
+        |_| Ok(()),
+    )
     .await
     .unwrap()
 }
@@ -228,4 +234,145 @@ async fn a_mandate_is_given_amended_revoked_and_lapses() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_debit_returned_for_insufficient_funds_is_presented_once_more() {
+    let t = TestDb::migrated().await;
+    let db = &t.db;
+    let sys = Actor::system("test");
+    regie_tests::billing_offer(db, "F300", 2990).await;
+    let a = regie_tests::billing_account(db, "Famille Petit", None).await;
+    let b = regie_tests::billing_account(db, "Famille Blanc", None).await;
+    for (i, acc) in [&a, &b].into_iter().enumerate() {
+        billing::storage::subscribe(
+            db,
+            &sys,
+            acc,
+            &format!("RGE-REPR-{i:04}"),
+            "F300",
+            d("2026-09-01"),
+        )
+        .await
+        .unwrap();
+        billing::storage::add_mandate(
+            db,
+            &sys,
+            acc,
+            "Titulaire",
+            &Iban::parse("FR7630006000011234567890189").unwrap(),
+            None,
+            d("2026-09-01"),
+        )
+        .await
+        .unwrap();
+    }
+    bill(db, "2026-09", "2026-10-01").await;
+    let first = collect(db, "2026-10-15").await;
+    assert_eq!(first.len(), 2);
+    let petit = first
+        .iter()
+        .find(|c| c.debtor == "Titulaire" && c.end_to_end.starts_with("FA"))
+        .unwrap()
+        .end_to_end
+        .clone();
+    let blanc = first
+        .iter()
+        .map(|c| c.end_to_end.clone())
+        .find(|n| *n != petit)
+        .unwrap();
+    // One returned for insufficient funds (AM04), the other for a closed
+    // account (AC04, which ends its mandate).
+    let sys = &sys;
+    let ret = |n: &str, code: &str| {
+        let n = n.to_owned();
+        let code = code.to_owned();
+        async move {
+            billing::storage::ledger::record_return(
+                db,
+                sys,
+                &n,
+                billing::ledger::ReturnReason::parse(&code).unwrap(),
+                d("2026-10-20"),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert!(ret(&petit, "AM04").await);
+    assert!(ret(&blanc, "AC04").await);
+    // The next batch presents the AM04 one again, quoted NUMBER/2, for the
+    // 29,90 € still owed; the AC04 one is not (its mandate ended).
+    bill(db, "2026-10", "2026-11-02").await;
+    let next = collect(db, "2026-11-16").await;
+    let again: Vec<_> = next
+        .iter()
+        .filter(|c| c.end_to_end.ends_with("/2"))
+        .collect();
+    assert_eq!(again.len(), 1, "{next:?}");
+    assert_eq!(again[0].end_to_end, format!("{petit}/2"));
+    assert_eq!(again[0].amount, billing::money::Cents(2990));
+    assert_eq!(again[0].sequence, Sequence::Recurring);
+    assert!(!next.iter().any(|c| c.end_to_end.contains(&blanc)));
+    check_files(&next, d("2026-11-16"));
+    // Returned again: booked against the second presentation; never a third.
+    assert!(ret(&format!("{petit}/2"), "AM04").await);
+    assert!(
+        !ret(&format!("{petit}/2"), "AM04").await,
+        "a report imported twice books nothing twice"
+    );
+    bill(db, "2026-11", "2026-12-01").await;
+    let third = collect(db, "2026-12-15").await;
+    assert!(
+        third.iter().all(|c| !c.end_to_end.contains(&petit)),
+        "{third:?}"
+    );
+    // The invoice owes again in full.
+    let balance = billing::storage::ledger::balance(db, &a).await.unwrap();
+    assert!(balance
+        .open
+        .iter()
+        .any(|o| o.invoice == petit && o.due == billing::money::Cents(2990)));
+    // Without re-presentation in the schedule, nothing is presented again.
+    let t2 = TestDb::migrated().await;
+    let db2 = &t2.db;
+    regie_tests::billing_offer(db2, "F300", 2990).await;
+    let c = regie_tests::billing_account(db2, "Famille Roux", None).await;
+    billing::storage::subscribe(db2, sys, &c, "RGE-REPR-0009", "F300", d("2026-09-01"))
+        .await
+        .unwrap();
+    billing::storage::add_mandate(
+        db2,
+        sys,
+        &c,
+        "Titulaire",
+        &Iban::parse("FR7630006000011234567890189").unwrap(),
+        None,
+        d("2026-09-01"),
+    )
+    .await
+    .unwrap();
+    bill(db2, "2026-09", "2026-10-01").await;
+    let first = collect(db2, "2026-10-15").await;
+    billing::storage::ledger::record_return(
+        db2,
+        sys,
+        &first[0].end_to_end,
+        billing::ledger::ReturnReason::parse("AM04").unwrap(),
+        d("2026-10-20"),
+    )
+    .await
+    .unwrap();
+    let none = billing::storage::prepare_collections(
+        db2,
+        sys,
+        d("2026-11-16"),
+        14,
+        false,
+        "PRLV-N",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
+    assert!(none.is_empty(), "{none:?}");
 }

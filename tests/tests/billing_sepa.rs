@@ -85,25 +85,36 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
         .unwrap();
     // A bank file that cannot be written keeps nothing: the invoices stay
     // to collect.
-    let failed =
-        billing::storage::prepare_collections(db, &sys, d("2026-12-15"), 14, "PRLV-FAIL", |_| {
-            Err(billing::Error::Invalid("disque plein".into()))
-        })
-        .await;
+    let failed = billing::storage::prepare_collections(
+        db,
+        &sys,
+        d("2026-12-15"),
+        14,
+        true,
+        "PRLV-FAIL",
+        |_| Err(billing::Error::Invalid("disque plein".into())),
+    )
+    .await;
     assert!(failed.is_err());
     // Before 14 days of notice: nothing; then the two with a mandate, first.
-    let early =
-        billing::storage::prepare_collections(db, &sys, d("2026-12-14"), 14, "PRLV-EARLY", |_| {
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let early = billing::storage::prepare_collections(
+        db,
+        &sys,
+        d("2026-12-14"),
+        14,
+        true,
+        "PRLV-EARLY",
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
     assert!(early.is_empty());
     let batch = billing::storage::prepare_collections(
         db,
         &sys,
         d("2026-12-15"),
         14,
+        true,
         "PRLV-2026-12",
         |_| Ok(()),
     )
@@ -113,9 +124,15 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
     assert!(batch.iter().all(|c| c.sequence == Sequence::First));
     assert_eq!(batch.iter().map(|c| c.amount.0).sum::<i64>(), 2 * 2990);
     assert!(
-        billing::storage::prepare_collections(db, &sys, d("2026-12-20"), 14, "PRLV-AGAIN", |_| Ok(
-            ()
-        ))
+        billing::storage::prepare_collections(
+            db,
+            &sys,
+            d("2026-12-20"),
+            14,
+            true,
+            "PRLV-AGAIN",
+            |_| Ok(())
+        )
         .await
         .unwrap()
         .is_empty(),
@@ -135,6 +152,7 @@ async fn invoices_are_debited_once_after_notice_in_valid_files() {
         &sys,
         d("2027-01-15"),
         14,
+        true,
         "PRLV-2027-01",
         |_| Ok(()),
     )

@@ -288,9 +288,11 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
     // Debited on the day the invoice announced: 14 days after issue.
     let collect_on = issued_on + chrono::Days::new(14);
     let batch =
-        billing::storage::prepare_collections(t.db(), &sys, collect_on, 14, "PRLV-J", |_| Ok(()))
-            .await
-            .unwrap();
+        billing::storage::prepare_collections(t.db(), &sys, collect_on, 14, true, "PRLV-J", |_| {
+            Ok(())
+        })
+        .await
+        .unwrap();
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].end_to_end, invoice.number);
     assert_eq!(batch[0].amount, invoice.gross);

@@ -312,6 +312,7 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
         &sys,
         d("2027-02-15"),
         14,
+        true,
         "PRLV-REPRISE",
         |_| Ok(()),
     )

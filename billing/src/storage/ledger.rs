@@ -57,6 +57,8 @@ struct Entry<'a> {
     reason: Option<ReturnReason>,
     reverses: Option<i64>,
     collection: Option<i64>,
+    /// A debit presented again after a return (`bil_representations`).
+    representation: Option<i64>,
     import_key: Option<&'a str>,
 }
 
@@ -75,8 +77,8 @@ async fn insert(conn: &mut AnyConnection, actor: &Actor, e: &Entry<'_>) -> Resul
     let number = format!("{series}-{seq:06}");
     let id: i64 = sqlx::query(
         "INSERT INTO bil_payments (number, account_id, method, amount_cents, received_on, reference, reason_code,
-            reverses, collection_id, import_key, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            reverses, collection_id, import_key, created_by, created_at, representation_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(&number)
     .bind(e.account_id)
@@ -90,6 +92,7 @@ async fn insert(conn: &mut AnyConnection, actor: &Actor, e: &Entry<'_>) -> Resul
     .bind(e.import_key)
     .bind(&actor.username)
     .bind(time::to_db(time::now()))
+    .bind(e.representation)
     .fetch_one(&mut *conn)
     .await
     .map_err(storage)?
@@ -331,6 +334,7 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
             reason: None,
             reverses: None,
             collection: None,
+            representation: None,
             import_key: None,
         },
         new.invoice.as_deref().map(str::trim),
@@ -369,12 +373,56 @@ pub(super) async fn book_direct_debit(
             reason: None,
             reverses: None,
             collection: Some(collection_id),
+            representation: None,
             import_key: None,
         },
         Some(invoice_number),
     )
     .await?;
     Ok(())
+}
+
+/// Books the second presentation of a returned debit as a payment.
+pub(super) async fn book_representation(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    representation_id: i64,
+    invoice_number: &str,
+    amount: Cents,
+    on: NaiveDate,
+) -> Result<()> {
+    let account_id: i64 = sqlx::query("SELECT account_id FROM bil_invoices WHERE number = $1")
+        .bind(invoice_number)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(storage)?
+        .try_get("account_id")
+        .map_err(storage)?;
+    book(
+        conn,
+        actor,
+        &Entry {
+            account_id,
+            method: Method::DirectDebit,
+            amount,
+            on,
+            reference: Some(invoice_number),
+            reason: None,
+            reverses: None,
+            collection: None,
+            representation: Some(representation_id),
+            import_key: None,
+        },
+        Some(invoice_number),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The end-to-end reference of a debit presented again: the invoice
+/// number and `/2`.
+pub fn representation_reference(invoice_number: &str) -> String {
+    format!("{invoice_number}/2")
 }
 
 /// What an invoice still owes, in the caller's transaction.
@@ -401,23 +449,36 @@ async fn return_in(
     reason: ReturnReason,
     on: NaiveDate,
 ) -> Result<bool> {
-    let r = sqlx::query(
+    // The bank quotes a second presentation as `NUMBER/2`.
+    let (number, again) = match invoice_number.trim().strip_suffix("/2") {
+        Some(n) => (n, true),
+        None => (invoice_number.trim(), false),
+    };
+    let sql = if again {
+        "SELECT p.id, p.account_id, p.amount_cents, x.mandate_id,
+                (SELECT r.id FROM bil_payments r WHERE r.reverses = p.id) AS reversed
+         FROM bil_payments p JOIN bil_representations x ON x.id = p.representation_id
+         JOIN bil_collections c ON c.id = x.collection_id
+         JOIN bil_invoices i ON i.id = c.invoice_id
+         WHERE i.number = $1"
+    } else {
         "SELECT p.id, p.account_id, p.amount_cents, c.mandate_id,
                 (SELECT r.id FROM bil_payments r WHERE r.reverses = p.id) AS reversed
          FROM bil_payments p JOIN bil_collections c ON c.id = p.collection_id
          JOIN bil_invoices i ON i.id = c.invoice_id
-         WHERE i.number = $1",
-    )
-    .bind(invoice_number.trim())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(storage)?
-    .ok_or_else(|| {
-        Error::NotFound(format!(
-            "aucun prélèvement de la facture « {} »",
-            invoice_number.trim()
-        ))
-    })?;
+         WHERE i.number = $1"
+    };
+    let r = sqlx::query(sql)
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "aucun prélèvement de la facture « {} »",
+                invoice_number.trim()
+            ))
+        })?;
     if r.try_get::<Option<i64>, _>("reversed")
         .map_err(storage)?
         .is_some()
@@ -437,6 +498,7 @@ async fn return_in(
             reason: Some(reason),
             reverses: Some(original),
             collection: None,
+            representation: None,
             import_key: None,
         },
     )
@@ -585,6 +647,7 @@ pub async fn import_transfers(
                 reason: None,
                 reverses: None,
                 collection: None,
+                representation: None,
                 import_key: Some(&key),
             },
             invoice.as_deref(),
@@ -901,6 +964,7 @@ pub async fn decide_fsl(
                     reason: None,
                     reverses: None,
                     collection: None,
+                    representation: None,
                     import_key: None,
                 },
                 None,

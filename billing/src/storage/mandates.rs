@@ -412,6 +412,79 @@ fn record_from(r: &sqlx::any::AnyRow) -> Result<Record> {
     })
 }
 
+/// Presents once more, in the caller's batch, each debit returned for
+/// insufficient funds (AM04) before `collection_date` and not presented
+/// again yet, whose mandate still serves, for what its invoice still owes.
+async fn represent_returned(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    collection_date: NaiveDate,
+    message_id: &str,
+    lapsed: &std::collections::HashSet<i64>,
+) -> Result<Vec<Collection>> {
+    let rows = sqlx::query(
+        "SELECT c.id AS collection_id, i.id, i.number, m.id AS mandate_id, m.rum, a.code, m.holder, m.iban,
+                m.bic, m.signed_on
+         FROM bil_collections c
+         JOIN bil_payments p ON p.collection_id = c.id
+         JOIN bil_payments r ON r.reverses = p.id AND r.reason_code = 'AM04'
+         JOIN bil_invoices i ON i.id = c.invoice_id
+         JOIN bil_mandates m ON m.account_id = i.account_id AND m.revoked_on IS NULL
+         JOIN bil_accounts a ON a.id = i.account_id
+         WHERE r.received_on < $1
+           AND NOT EXISTS (SELECT 1 FROM bil_representations x WHERE x.collection_id = c.id)
+         ORDER BY i.series, i.seq",
+    )
+    .bind(collection_date.to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(storage)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let mandate_id: i64 = r.try_get("mandate_id").map_err(storage)?;
+        if lapsed.contains(&mandate_id) {
+            continue;
+        }
+        let invoice_id: i64 = r.try_get("id").map_err(storage)?;
+        let number: String = r.try_get("number").map_err(storage)?;
+        let amount = ledger::due_of(tx, invoice_id).await?;
+        if amount.0 <= 0 {
+            continue;
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO bil_representations (collection_id, mandate_id, amount_cents, collection_date, message_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(r.try_get::<i64, _>("collection_id").map_err(storage)?)
+        .bind(mandate_id)
+        .bind(amount.0)
+        .bind(collection_date.to_string())
+        .bind(message_id)
+        .bind(time::to_db(time::now()))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(storage)?
+        .try_get("id")
+        .map_err(storage)?;
+        ledger::book_representation(tx, actor, id, &number, amount, collection_date).await?;
+        let mandate = mandate_from(&r)?;
+        out.push(Collection {
+            remittance: format!("Facture {number} (nouvelle présentation)"),
+            end_to_end: ledger::representation_reference(&number),
+            amount,
+            rum: mandate.rum,
+            signed_on: mandate.signed_on,
+            sequence: Sequence::Recurring,
+            amended_from: None,
+            account_changed: None,
+            debtor: mandate.holder,
+            iban: mandate.iban,
+            bic: mandate.bic,
+        });
+    }
+    Ok(out)
+}
+
 /// The reason stored for a mandate that lapsed.
 const EXPIRED: &str = "caduc : aucun prélèvement depuis 36 mois";
 
@@ -522,8 +595,10 @@ fn mandate_from(r: &sqlx::any::AnyRow) -> Result<Mandate> {
 /// whose debit day has come — issued at least `debit_days` before, the
 /// delay the invoice printed with its pre-notification; answers them as
 /// collections of the batch `message_id`, first or recurring per mandate.
-/// One transaction: a batch is all or nothing, and an invoice is never in
-/// two batches. `deliver` (writing the bank file) runs before the commit:
+/// With `represent`, a debit returned for insufficient funds (AM04) before
+/// this batch is presented once more, quoted `NUMBER/2`, for what the
+/// invoice still owes. One transaction: a batch is all or nothing, and an
+/// invoice is never in two batches. `deliver` (writing the bank file) runs before the commit:
 /// if it fails, nothing is kept.
 #[tracing::instrument(skip_all, fields(actor = %actor.username, message = %message_id))]
 pub async fn prepare_collections(
@@ -531,6 +606,7 @@ pub async fn prepare_collections(
     actor: &Actor,
     collection_date: NaiveDate,
     debit_days: u32,
+    represent: bool,
     message_id: &str,
     deliver: impl FnOnce(&[Collection]) -> Result<()>,
 ) -> Result<Vec<Collection>> {
@@ -688,6 +764,9 @@ pub async fn prepare_collections(
             iban: mandate.iban,
             bic: mandate.bic,
         });
+    }
+    if represent {
+        out.extend(represent_returned(&mut tx, actor, collection_date, message_id, &lapsed).await?);
     }
     // The change of account is announced: later debits need not repeat it.
     for id in announced {

@@ -250,6 +250,25 @@ pub const COMPONENT: Component = Component {
             UPDATE bil_mandates SET channel = CASE WHEN former_creditor_id IS NULL THEN 'counter' ELSE 'takeover' END;
             CREATE INDEX bil_collections_mandate ON bil_collections (mandate_id);",
         ),
+        Migration::portable(
+            11,
+            "representations",
+            // A debit returned for insufficient funds (AM04) is presented
+            // once more when the schedule says so: its second presentation,
+            // with the payment it books, quoted `NUMBER/2` by the bank.
+            "CREATE TABLE bil_representations (
+                id {{id}},
+                collection_id BIGINT NOT NULL UNIQUE REFERENCES bil_collections (id),
+                mandate_id BIGINT NOT NULL REFERENCES bil_mandates (id),
+                amount_cents BIGINT NOT NULL,
+                collection_date TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            ALTER TABLE bil_payments ADD COLUMN representation_id BIGINT REFERENCES bil_representations (id);
+            CREATE UNIQUE INDEX bil_payments_representation ON bil_payments (representation_id)
+                WHERE representation_id IS NOT NULL;",
+        ),
     ],
 };
 
