@@ -1205,6 +1205,27 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/comptabilite/comptes",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::accounts::search),
+        ),
+        route(
+            Method::GET,
+            "/comptabilite/factures/{number}",
+            Roles(BILLING_STAFF),
+            Page,
+            get(web::accounts::invoice),
+        ),
+        route(
+            Method::POST,
+            "/comptabilite/factures/{number}/avoir",
+            Roles(BILLING_STAFF),
+            Page,
+            post(web::accounts::credit),
+        ),
+        route(
+            Method::GET,
             "/comptabilite/comptes/{code}",
             Roles(BILLING_STAFF),
             Page,

@@ -12,6 +12,7 @@
 
 pub mod cii;
 pub mod compute;
+pub mod credit;
 pub mod document;
 pub mod dunning;
 pub mod exports;

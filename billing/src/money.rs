@@ -159,6 +159,17 @@ impl VatRate {
         }
     }
 
+    /// The rate as people write it and [`VatRate::parse`] reads it (`20`,
+    /// `5,5`, `2,1`, `0`).
+    pub fn as_written(self) -> String {
+        let (units, hundredths) = (self.basis_points / 100, self.basis_points % 100);
+        match hundredths {
+            0 => units.to_string(),
+            h if h % 10 == 0 => format!("{units},{}", h / 10),
+            h => format!("{units},{h:02}"),
+        }
+    }
+
     /// The rate as a percentage with a comma (`20,00`, `5,50`).
     pub fn percent(self) -> String {
         format!("{},{:02}", self.basis_points / 100, self.basis_points % 100)
@@ -341,6 +352,20 @@ mod tests {
         assert_eq!(VatRate::parse("20").ok(), Some(VatRate::STANDARD));
         assert!(VatRate::parse("19,6").is_err());
         assert_eq!(VatRate::REDUCED.percent(), "5,50");
+        for r in [
+            VatRate::STANDARD,
+            VatRate::INTERMEDIATE,
+            VatRate::REDUCED,
+            VatRate::SUPER_REDUCED,
+            VatRate::OUT_OF_SCOPE,
+        ] {
+            assert_eq!(
+                VatRate::parse(&r.as_written()).ok(),
+                Some(r),
+                "{}",
+                r.as_written()
+            );
+        }
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub async fn record_payment(
         received_on: day("received_on", b.received_on.as_deref())?,
         reference: b.reference,
         invoice: b.invoice,
+        submission: None,
     };
     let p = store::record_payment(&state.db, &me.actor(), &new).await?;
     Ok((StatusCode::CREATED, Json(p)))

@@ -94,6 +94,9 @@ pub struct PaymentForm {
     date: String,
     #[serde(default)]
     reference: String,
+    /// One token per displayed form: the same submission twice books once.
+    #[serde(default)]
+    jeton: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -121,6 +124,7 @@ pub(crate) async fn account_render(
     let methods = [Method::Cash, Method::Card, Method::Cheque];
     let mandate_section =
         crate::web::mandates::section(state, &account, &csrf, errors, mandate).await?;
+    let invoices_part = crate::web::accounts::invoices_part(state, &account.code).await?;
     let body = html! {
         h1 { "Compte " (account.code) " — " (account.name) }
         (error_summary(errors))
@@ -149,6 +153,7 @@ pub(crate) async fn account_render(
         h2 { "Encaisser au guichet" }
         form method="post" action={ (path) "/paiement" } {
             input type="hidden" name="csrf_token" value=(csrf);
+            input type="hidden" name="jeton" value=(if form.jeton.is_empty() { uuid::Uuid::new_v4().simple().to_string() } else { form.jeton.clone() });
             div class="champ" {
                 label for="mode" { "Mode de paiement" }
                 select id="mode" name="mode" { @for m in methods { option value=(m.as_str()) selected[form.mode == m.as_str()] { (m.label()) } } }
@@ -191,6 +196,7 @@ pub(crate) async fn account_render(
                 button type="submit" class="secondaire" { "Enregistrer la demande" }
             }
         }
+        (invoices_part)
         (mandate_section)
         h2 { "Relevé de compte" }
         @if statement.is_empty() { p { "Aucune écriture." } } @else {
@@ -223,10 +229,21 @@ pub async fn account(
     Path(code): Path<String>,
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> PageResult {
-    let notice = done
-        .fait
-        .as_deref()
-        .and_then(crate::web::mandates::notice_of);
+    let notice = match (&done.paiement, done.fait.as_deref()) {
+        (Some(number), _) => {
+            let p = billing::storage::ledger::payment(&state.db, number)
+                .await
+                .ok();
+            p.filter(|p| p.account == code.trim()).map(|p| {
+                html! { p class="succes" role="status" {
+                    "Paiement " (p.number) " de " (p.amount) " enregistré. "
+                    a href={ "/comptabilite/paiements/" (p.number) "/recu" } { "Imprimer le reçu" }
+                } }
+            })
+        }
+        (None, Some(f)) => crate::web::mandates::notice_of(f),
+        (None, None) => None,
+    };
     account_render(
         &state,
         &me,
@@ -247,6 +264,9 @@ pub async fn account(
 pub struct Done {
     #[serde(default)]
     pub fait: Option<String>,
+    /// The payment just booked, whose receipt the notice links.
+    #[serde(default)]
+    pub paiement: Option<String>,
 }
 
 pub(crate) fn form_day(v: &str) -> Option<Result<chrono::NaiveDate, String>> {
@@ -306,27 +326,15 @@ pub async fn pay(
         received_on,
         reference: Some(f.reference.clone()),
         invoice: None,
+        submission: Some(f.jeton.clone()),
     };
     match billing::storage::ledger::record_payment(&state.db, &me.actor(), &new).await {
-        Ok(p) => {
-            let notice = html! { p class="succes" role="status" {
-                "Paiement " (p.number) " de " (p.amount) " enregistré. "
-                a href={ "/comptabilite/paiements/" (p.number) "/recu" } { "Imprimer le reçu" }
-            } };
-            account_render(
-                &state,
-                &me,
-                &code,
-                StatusCode::OK,
-                Some(notice),
-                &[],
-                (
-                    &PaymentForm::default(),
-                    &crate::web::mandates::MandateForm::default(),
-                ),
-            )
-            .await
-        }
+        // One submission, one payment: the page is shown again by a GET.
+        Ok(p) => Ok(axum::response::Redirect::to(&format!(
+            "/comptabilite/comptes/{code}?paiement={}",
+            p.number
+        ))
+        .into_response()),
         Err(billing::Error::Invalid(m)) => {
             account_render(
                 &state,

@@ -1,6 +1,7 @@
 //! The French pages: server-rendered HTML (maud), usable without
 //! JavaScript, every asset served by the binary itself.
 
+pub mod accounts;
 pub mod alarms;
 pub mod apidoc;
 pub mod assets;
@@ -64,6 +65,7 @@ fn nav_links(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
             Role::Accountant => links.extend([
                 ("/comptabilite", "Comptabilité"),
                 ("/comptabilite/facturation", "Facturation"),
+                ("/comptabilite/comptes", "Comptes"),
                 ("/comptabilite/impayes", "Impayés"),
                 ("/comptabilite/tarif-social", "Tarif social"),
             ]),

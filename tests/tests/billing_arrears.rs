@@ -644,6 +644,7 @@ async fn transfers_are_matched_by_reference_and_imported_once() {
             received_on: d("2026-11-10"),
             reference: None,
             invoice: None,
+            submission: None,
         },
     )
     .await

@@ -14,6 +14,7 @@ mod billing_fees;
 mod billing_lines;
 mod billing_mandate_pages;
 mod billing_mandates;
+mod billing_pages;
 mod billing_runs;
 mod billing_sepa;
 mod browser_a11y;

@@ -45,6 +45,9 @@ pub struct NewPayment {
     pub reference: Option<String>,
     /// Settle this invoice first rather than the oldest.
     pub invoice: Option<String>,
+    /// The form's one-time token: the same submission sent twice books
+    /// one payment (the second answers the first).
+    pub submission: Option<String>,
 }
 
 /// The fields of one entry to book.
@@ -285,8 +288,26 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
             "référence trop longue (80 caractères au plus)".into(),
         ));
     }
+    let key = new
+        .submission
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .map(|s| format!("guichet:{s}"));
     let mut tx = db.begin().await.map_err(storage)?;
     let account_id = account_id(&mut tx, &new.account).await?;
+    if let Some(k) = &key {
+        let already = sqlx::query("SELECT number FROM bil_payments WHERE import_key = $1")
+            .bind(k)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(storage)?;
+        if let Some(row) = already {
+            let number: String = row.try_get("number").map_err(storage)?;
+            drop(tx);
+            return payment(db, &number).await;
+        }
+    }
     if let (Method::Cheque, Some(r)) = (new.method, reference) {
         let booked = sqlx::query(
             "SELECT number FROM bil_payments WHERE account_id = $1 AND method = $2 AND reference = $3 AND reverses IS NULL",
@@ -335,7 +356,7 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
             reverses: None,
             collection: None,
             representation: None,
-            import_key: None,
+            import_key: key.as_deref(),
         },
         new.invoice.as_deref().map(str::trim),
     )

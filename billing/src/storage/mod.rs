@@ -307,6 +307,7 @@ pub async fn live_subscription_of_line(db: &Db, line_id: &str) -> Result<Option<
 pub mod ledger;
 mod mandates;
 pub use mandates::*;
+pub mod search;
 pub mod series;
 pub(crate) mod takeover;
 
@@ -467,10 +468,10 @@ pub async fn offers(db: &Db) -> Result<Vec<Offer>> {
     rows.iter().map(offer_from).collect()
 }
 
-const ACCOUNT_COLUMNS: &str =
+pub(crate) const ACCOUNT_COLUMNS: &str =
     "id, code, kind, name, address, postcode, town, email, siren, vat_number, household";
 
-fn account_from(r: &sqlx::any::AnyRow) -> Result<Account> {
+pub(crate) fn account_from(r: &sqlx::any::AnyRow) -> Result<Account> {
     account_with_prefix(r, "")
 }
 
