@@ -218,7 +218,12 @@ pub(crate) async fn account_render(
     };
     Ok(render(
         status,
-        layout(&format!("Compte {}", account.code), Some(me), ARREARS, body),
+        layout(
+            &format!("Compte {}", account.code),
+            Some(me),
+            crate::web::accounts::ACCOUNTS,
+            body,
+        ),
     ))
 }
 

@@ -70,6 +70,59 @@ async fn the_application_form_works_with_the_keyboard_and_passes_axe() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accountant_finds_an_account_books_a_payment_and_downloads_from_the_pages() {
+    if !browser_ready() {
+        return;
+    }
+    let t = TestApp::new().await;
+    t.user("compta", &[Role::Accountant]).await;
+    let sys = regie_core::audit::Actor::system("test");
+    regie_tests::billing_offer(t.db(), "F300", 2990).await;
+    let account = regie_tests::billing_account(t.db(), "Famille Lemaire", None).await;
+    billing::storage::subscribe(
+        t.db(),
+        &sys,
+        &account,
+        "RGE-BROW-0001",
+        "F300",
+        "2026-10-01".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let oct = billing::compute::Month::parse("2026-10").unwrap();
+    billing::run::issue(
+        t.db(),
+        &sys,
+        oct,
+        regie_tests::issue_on(oct, "2026-11-02".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("artifacts")
+        .join(format!("accountant-day-{:?}", t.db().backend()).to_lowercase());
+    let json = run_script(
+        &t,
+        "accountant_day.mjs",
+        vec![
+            "compta".into(),
+            password_of("compta"),
+            "Famille Lemaire".into(),
+            artifacts.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(json["failures"], serde_json::json!([]), "{json}");
+    assert_eq!(json["pages"].as_array().unwrap().len(), 8, "{json}");
+    assert_eq!(json["downloads"].as_array().unwrap().len(), 4, "{json}");
+    // Two payments of 5,00 € booked, one per screen width.
+    let payments = billing::storage::ledger::payments(t.db(), &account)
+        .await
+        .unwrap();
+    assert_eq!(payments.len(), 2);
+}
+
 /// Serves the application on a free port while a browser script runs;
 /// answers the script's JSON report once it has passed.
 async fn run_script(t: &TestApp, script: &str, args: Vec<String>) -> serde_json::Value {
