@@ -16,6 +16,7 @@ mod billing_mandate_pages;
 mod billing_mandates;
 mod billing_pages;
 mod billing_runs;
+mod billing_scenario;
 mod billing_sepa;
 mod browser_a11y;
 mod devices;
