@@ -78,6 +78,11 @@ async fn runs_render(
         .get(&state.db, &month.label())
         .await?
         .filter(|r| r.status == "running");
+    // A month is issued once it is over: before, the page says from when.
+    let not_yet =
+        billing::run::IssueDate::new(month, crate::social::today(), crate::social::today())
+            .err()
+            .map(|e| e.to_string());
     let body = html! {
         h1 { "Facturation mensuelle" }
         (error_summary(errors))
@@ -122,7 +127,9 @@ async fn runs_render(
                 ul { @for a in &preview.anomalies { li { (a) } } }
             }
         }
-        @if preview.to_issue > 0 && running.is_none() {
+        @if let Some(why) = &not_yet {
+            p class="info" { (why) "." }
+        } @else if preview.to_issue > 0 && running.is_none() {
             form method="post" action={ (RUNS) "/" (month.label()) } {
                 input type="hidden" name="csrf_token" value=(csrf);
                 p { "L'émission numérote les factures sans trou ; relancer une émission n'émet rien deux fois." }

@@ -336,6 +336,27 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text.contains("id=\"periode-erreur\""));
+    // The month under way cannot be issued yet: the page says from when,
+    // and offers no button.
+    let this_month = regie::social::today().format("%Y-%m").to_string();
+    let current = t
+        .page(
+            Method::GET,
+            &format!("/comptabilite/facturation?periode={this_month}"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert!(
+        current.text.contains("n'est pas terminé"),
+        "{}",
+        current.text
+    );
+    assert!(
+        !current.text.contains("Émettre les factures de"),
+        "{}",
+        current.text
+    );
     let fs = t.session_for(&family).await;
     let home = t.page(Method::GET, "/mon-espace", Some(&fs), None).await;
     assert!(
