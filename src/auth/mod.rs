@@ -157,46 +157,68 @@ pub async fn login(
         .collect();
     let now = time::now();
     let since = now - policy.window;
-    let counts = storage::login_failures_since(db, &username, address, since).await?;
-    let blocked_until = [
-        (
-            counts.account,
-            counts.account_oldest,
-            policy.max_per_account,
-        ),
-        (
-            counts.address,
-            counts.address_oldest,
-            policy.max_per_address,
-        ),
-    ]
-    .into_iter()
-    .filter(|(n, _, max)| *n >= i64::from(*max))
-    .filter_map(|(_, oldest, _)| oldest)
-    .map(|oldest| oldest + policy.window)
-    .max();
-    if let Some(until) = blocked_until {
+    // The day the oldest counted failure leaves the window, if a limit is
+    // reached (`over`: strictly more than the limit, once this attempt is
+    // itself counted).
+    let blocked = |counts: &storage::FailureCounts, over: bool| {
+        let reached = |n: i64, max: u32| {
+            if over {
+                n > i64::from(max)
+            } else {
+                n >= i64::from(max)
+            }
+        };
+        [
+            (
+                counts.account,
+                counts.account_oldest,
+                policy.max_per_account,
+            ),
+            (
+                counts.address,
+                counts.address_oldest,
+                policy.max_per_address,
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _, max)| reached(*n, *max))
+        .filter_map(|(_, oldest, _)| oldest)
+        .map(|oldest| oldest + policy.window)
+        .max()
+    };
+    let refuse = |until: chrono::DateTime<chrono::Utc>| {
         let retry_after_s = (until - now).num_seconds().max(1) as u64;
         tracing::warn!(address, retry_after_s, "login refused: too many failures");
-        return Err(Error::RateLimited { retry_after_s });
+        Error::RateLimited { retry_after_s }
+    };
+    // Already at the limit: refused without counting (an attacker cannot
+    // push the window further by insisting).
+    let counts = storage::login_failures_since(db, &username, address, since).await?;
+    if let Some(until) = blocked(&counts, false) {
+        return Err(refuse(until));
+    }
+    // The attempt is counted before the password is checked: concurrent
+    // attempts each see the others, so no more than the limit get checked.
+    storage::record_login_failure(db, &username, address, now).await?;
+    let counts = storage::login_failures_since(db, &username, address, since).await?;
+    if let Some(until) = blocked(&counts, true) {
+        return Err(refuse(until));
     }
 
     let user = storage::find_user_credentials(db, &username).await?;
     let verified = match &user {
-        Some(u) if !u.disabled => password::verify(password, &u.password_hash),
+        Some(u) if !u.disabled => password::verify_off_thread(password, &u.password_hash).await,
         _ => {
             // Spend the same time as a real check so that response times do
             // not tell which usernames exist.
-            password::verify(password, password::DUMMY_HASH);
+            password::verify_off_thread(password, password::DUMMY_HASH).await;
             false
         }
     };
     let user = match (verified, user) {
         (true, Some(u)) => u,
-        _ => {
-            storage::record_login_failure(db, &username, address, now).await?;
-            return Err(Error::Unauthenticated);
-        }
+        // The failure is already counted.
+        _ => return Err(Error::Unauthenticated),
     };
     storage::clear_login_failures(db, &username).await?;
     let issued = issue(db, user.id, &user.username, kind, ttl).await?;

@@ -50,8 +50,86 @@ pub struct LoginQuery {
 
 /// Only same-site paths are followed after login (no open redirect).
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|s| s.starts_with('/') && !s.starts_with("//") && !s.contains('\\'))
-        .map(str::to_owned)
+    next.and_then(LocalPath::parse).map(|p| p.0)
+}
+
+/// A page of this site to go to after logging in: a path (and query) that
+/// a browser resolves against this origin and nowhere else. Parsed, never
+/// patched: control characters and blanks (which browsers strip from
+/// URLs, turning `/\t/evil.example` into `//evil.example`), backslashes and
+/// scheme-relative forms are refused, and the result must resolve to this
+/// host as a URL parser sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPath(String);
+
+impl LocalPath {
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.len() > 2000
+            || !s.starts_with('/')
+            || s.starts_with("//")
+            || s.chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
+            return None;
+        }
+        let base = url::Url::parse("http://regie.invalid/").ok()?;
+        let joined = base.join(s).ok()?;
+        (joined.origin() == base.origin()).then(|| LocalPath(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod local_path_tests {
+    use super::LocalPath;
+
+    #[test]
+    fn only_paths_of_this_site_are_kept() {
+        for ok in [
+            "/",
+            "/mon-espace",
+            "/comptabilite/comptes?q=martin",
+            "/a/b#c",
+        ] {
+            assert_eq!(
+                LocalPath::parse(ok).map(|p| p.as_str().to_owned()),
+                Some(ok.to_owned()),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "/\t/evil.example/phish",
+            "/\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "/ /evil.example",
+            "/\u{0}",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(LocalPath::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_kept_path_never_leaves_the_site_and_reads_back(s in "\\PC{0,40}") {
+            if let Some(p) = LocalPath::parse(&s) {
+                let base = url::Url::parse("http://regie.invalid/").unwrap_or_else(|e| panic!("{e}"));
+                // What a browser would do: strip tabs and newlines, then resolve.
+                let stripped: String = p.as_str().chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+                let url = base.join(&stripped).unwrap_or_else(|e| panic!("{e}"));
+                proptest::prop_assert_eq!(url.origin(), base.origin());
+                proptest::prop_assert_eq!(LocalPath::parse(p.as_str()), Some(p));
+            }
+        }
+    }
 }
 
 fn login_page(csrf: &str, next: Option<&str>, username: &str, errors: &[(&str, String)]) -> Markup {

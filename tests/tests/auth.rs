@@ -484,3 +484,78 @@ async fn bad_input_gets_actionable_json_errors() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json()["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn after_login_only_a_page_of_this_site_is_followed() {
+    let t = TestApp::new().await;
+    t.user("sophie", &[Role::Accountant]).await;
+    for (suite, lands) in [
+        ("/\t/evil.example/phish", "/comptabilite"),
+        ("//evil.example/phish", "/comptabilite"),
+        ("/\\evil.example", "/comptabilite"),
+        ("https://evil.example/", "/comptabilite"),
+        ("/comptabilite/impayes", "/comptabilite/impayes"),
+    ] {
+        let form = t.page(Method::GET, "/connexion", None, None).await;
+        let csrf = hidden_field(&form.text, "csrf_token").unwrap();
+        let cookie = set_cookie(&form, regie::web::LOGIN_CSRF_COOKIE).unwrap();
+        let pre = Session {
+            cookie: cookie.split(';').next().unwrap_or_default().to_owned(),
+            csrf: csrf.clone(),
+        };
+        let password = password_of("sophie");
+        let answer = t
+            .page(
+                Method::POST,
+                "/connexion",
+                Some(&pre),
+                Some(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("identifiant", "sophie"),
+                    ("mot_de_passe", password.as_str()),
+                    ("suite", suite),
+                ]),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{suite:?}");
+        assert_eq!(answer.header("location"), Some(lands), "{suite:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_passwords_check_no_more_than_the_limit() {
+    let t = TestApp::new().await;
+    t.user("sophie", &[Role::Accountant]).await;
+    // 60 wrong passwords at once: each attempt is counted before its
+    // password is checked, so no more than the limit (10) are checked.
+    let attempts = (0..60).map(|_| {
+        t.api(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "sophie", "password": "mauvais"})),
+        )
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let checked = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + limited, 60);
+    assert!(checked <= 10, "{checked} passwords checked");
+    assert!(limited >= 50, "{limited} refused");
+    // The account is blocked for the window: even the right password.
+    let right = t
+        .api(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "sophie", "password": password_of("sophie")})),
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+}
