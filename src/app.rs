@@ -1649,6 +1649,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(crate::security::headers))
                 .layer(axum::middleware::from_fn(telemetry::scope_request_id))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track)),
         )

@@ -27,6 +27,7 @@ pub mod provisioning_cli;
 pub mod routes;
 pub mod runs;
 pub mod schedule;
+pub mod security;
 pub mod server;
 pub mod social;
 pub mod storage;

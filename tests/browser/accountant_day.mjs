@@ -6,7 +6,7 @@
 //
 // Usage: node accountant_day.mjs BASE_URL USERNAME PASSWORD NAME ARTIFACT_DIR
 // Prints one JSON report on stdout; exits 1 when a check fails.
-import { launch, audit as auditWith } from './common.mjs';
+import { launch, audit as auditWith, watchCsp } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, username, password, name, artifacts] = process.argv.slice(2);
@@ -23,6 +23,7 @@ const context = browser.context;
 
 async function day(width) {
   const page = await context.newPage();
+  watchCsp(page, report);
   await page.setViewportSize({ width, height: 900 });
   const audit = (p, step) => auditWith(p, `${width}-${step}`, report, artifacts);
   // Log in (the second run finds the session of the first).

@@ -5,7 +5,7 @@
 //
 // Usage: node application_form.mjs BASE_URL USERNAME PASSWORD ARTIFACT_DIR
 // Prints one JSON report on stdout; exits 1 when a check fails.
-import { launch, audit as auditWith } from './common.mjs';
+import { launch, audit as auditWith, watchCsp } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, username, password, artifacts] = process.argv.slice(2);
@@ -53,6 +53,7 @@ async function pressButton(page, text) {
 
 try {
   const page = await context.newPage();
+  watchCsp(page, report);
   await page.goto(`${base}/connexion`);
   await audit(page, '01-connexion');
   await typeInto(page, 'identifiant', username);

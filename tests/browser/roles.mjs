@@ -9,7 +9,7 @@
 // PLAN_JSON: [{ "username", "password", "home", "pages": [[name, path, text]] }]
 // where `text` must appear on the page. Prints one JSON report on stdout;
 // exits 1 when a check fails.
-import { launch, audit as auditWith } from './common.mjs';
+import { launch, audit as auditWith, watchCsp } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const [base, planFile, artifacts] = process.argv.slice(2);
@@ -29,6 +29,7 @@ const audit = (page, name) => auditWith(page, name, report, artifacts);
 try {
   for (const user of plan) {
     const page = await browser.context.newPage();
+    watchCsp(page, report);
     await browser.context.clearCookies();
     await page.goto(`${base}/connexion`);
     await page.fill('#identifiant', user.username);

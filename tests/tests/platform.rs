@@ -370,3 +370,46 @@ async fn pages_validate_forms_with_errors_next_to_fields() {
     assert!(a.text.contains("Choisissez au moins un rôle"));
     assert!(a.text.contains("value=\"X Y\""), "input kept");
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let t = regie_tests::TestApp::new().await;
+    for path in [
+        "/connexion",
+        "/api/v1/healthz",
+        "/nulle-part",
+        "/api/v1/billing/offers",
+    ] {
+        let r = t.page(axum::http::Method::GET, path, None, None).await;
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'none'")
+                && csp.contains("style-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+    }
+    // The stylesheet may be kept a while: it holds nothing personal.
+    let css = t
+        .page(axum::http::Method::GET, "/static/regie.css", None, None)
+        .await;
+    assert_eq!(css.header("cache-control"), Some("public, max-age=3600"));
+    // No page asks for anything the policy refuses: no inline script or
+    // style, no other origin (the browser tests watch the console too).
+    let login = t
+        .page(axum::http::Method::GET, "/connexion", None, None)
+        .await;
+    assert!(
+        !login.text.contains("<script") && !login.text.contains("style="),
+        "{}",
+        login.text
+    );
+}
