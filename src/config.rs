@@ -49,6 +49,14 @@ pub struct Config {
     pub login_window_minutes: u32,
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy.
     pub trust_proxy: bool,
+    /// Seconds a client may take to send a request's headers; past it the
+    /// connection is closed (slow-header attacks).
+    pub http_header_timeout_s: u64,
+    /// Seconds a client may take to send a request's body; past it the
+    /// request is refused (408).
+    pub http_body_timeout_s: u64,
+    /// Connections served at once; the next ones wait to be accepted.
+    pub http_max_connections: usize,
     /// Public URL of the service; an `https://` URL marks cookies `Secure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
@@ -656,6 +664,9 @@ impl Default for Config {
             login_max_failures_per_address: 50,
             login_window_minutes: 15,
             trust_proxy: false,
+            http_header_timeout_s: 10,
+            http_body_timeout_s: 30,
+            http_max_connections: 512,
             public_url: None,
             olt_timeout_ms: 10_000,
             bng: Vec::new(),

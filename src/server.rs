@@ -1,9 +1,19 @@
-//! Serving the application on a listener, with graceful shutdown.
+//! Serving the application on a listener, with graceful shutdown and the
+//! limits a public server needs: a client has `http_header_timeout_s` to
+//! send its headers (then the connection closes) and `http_body_timeout_s`
+//! to send its body (then 408), and at most `http_max_connections`
+//! connections are served at once (the next wait to be accepted).
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::connect_info::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::{router, AppState};
 
@@ -14,10 +24,69 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = Duration::from_secs(state.config.http_header_timeout_s.max(1));
+    let body_timeout = Duration::from_secs(state.config.http_body_timeout_s.max(1));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        state.config.http_max_connections.max(1),
+    ));
+    let app = router(state);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = tower::service_fn(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let app = app.clone();
+                // A body sent too slowly fails to read, and the request is
+                // answered, never awaited for ever.
+                let req = req.map(|b| {
+                    axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b))
+                });
+                async move { Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|e| match e {})) }
+            },
+        );
+        let conn =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, peer = %peer, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("connections still open after 30 s: stopping anyway");
+        }
+    }
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

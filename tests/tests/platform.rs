@@ -1,5 +1,7 @@
 //! The HTTP surface: health, readiness, metrics, the OpenAPI document, the
-//! API reference, assets, error bodies, and each demo role's home page.
+//! API reference, assets, error bodies, each demo role's home page, the
+//! security headers, and slow clients cut off.
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
 use regie::auth::Role;
@@ -412,4 +414,60 @@ async fn every_answer_carries_the_security_headers() {
         "{}",
         login.text
     );
+}
+
+/// Serves `t` on a free port until the returned sender is dropped.
+async fn served(
+    t: &regie_tests::TestApp,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Reads until the peer closes; answers what came.
+async fn read_to_close(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    // A safety net only: the events awaited come within a few seconds.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_connections_capped() {
+    use tokio::io::AsyncWriteExt;
+    let t = regie_tests::TestApp::with_config(|c| {
+        c.http_header_timeout_s = 1;
+        c.http_body_timeout_s = 1;
+        c.http_max_connections = 1;
+    })
+    .await;
+    let (addr, _stop) = served(&t).await;
+
+    // Headers that never end: the connection is closed.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Lent: ")
+        .await
+        .unwrap();
+    // Meanwhile a second connection waits: only one is served at a time.
+    let mut next = tokio::net::TcpStream::connect(addr).await.unwrap();
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let cut = read_to_close(&mut slow).await;
+    assert!(!cut.contains("200 OK"), "{cut}");
+    // The waiting one is served once the slow one is gone.
+    let answer = read_to_close(&mut next).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A body announced and never sent: answered, not awaited for ever.
+    let mut body = tokio::net::TcpStream::connect(addr).await.unwrap();
+    body.write_all(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{").await.unwrap();
+    let answer = read_to_close(&mut body).await;
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
 }
