@@ -102,6 +102,11 @@ pub struct Config {
     /// read from `secret_key_file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
+    /// The bearer token Prometheus sends to read `/metrics` (e.g. from
+    /// `REGIE_METRICS_TOKEN`); absent: `/metrics` answers only to this
+    /// machine (loopback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
     /// The file holding that key, created on first use; absent:
     /// `DATA_DIR/secret.key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -681,6 +686,7 @@ impl Default for Config {
             snmp_optics_pause_ms: 200,
             snmp_olt: None,
             secret_key: None,
+            metrics_token: None,
             secret_key_file: None,
             regie_name: "Régie publique de la fibre".into(),
             regie_address: "Hôtel de ville".into(),
@@ -713,6 +719,10 @@ pub struct Overrides {
 /// Keys that `REGIE_*` variables may set, e.g. `REGIE_DATABASE_URL`.
 const ENV_KEYS: &[&str] = &[
     "listen",
+    "metrics_token",
+    "http_header_timeout_s",
+    "http_body_timeout_s",
+    "http_max_connections",
     "database_url",
     "data_dir",
     "db_max_connections",
@@ -943,6 +953,9 @@ impl Config {
                     *secret = Some("***".into());
                 }
             }
+        }
+        if shown.metrics_token.is_some() {
+            shown.metrics_token = Some("***".into());
         }
         shown.trap_communities = shown
             .trap_communities

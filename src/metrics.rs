@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
@@ -94,9 +95,42 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
-pub async fn expose(State(state): State<AppState>) -> Response {
+/// Whether the caller may read the metrics: with `metrics_token`
+/// configured, the bearer token (compared in constant time); without, a
+/// caller on this machine only.
+fn may_read(state: &AppState, peer: Option<std::net::SocketAddr>, headers: &HeaderMap) -> bool {
+    match &state.config.metrics_token {
+        Some(expected) => headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes())),
+        // In-process calls (tests) have no peer.
+        None => peer.is_none_or(|p| p.ip().is_loopback()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Prometheus metrics (text exposition format), for Prometheus only: its
+/// bearer token when `metrics_token` is set, else this machine.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format"),
+    (status = 401, body = crate::error::ErrorBody, description = "no or a wrong bearer token")))]
+pub async fn expose(
+    State(state): State<AppState>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+) -> Response {
+    if !may_read(&state, peer.0, &headers) {
+        let mut r = crate::error::ApiError(crate::Error::Unauthenticated).into_response();
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return r;
+    }
     let (open, idle) = state.db.pool_stats();
     state
         .metrics
