@@ -1650,6 +1650,7 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(crate::security::headers))
+                .layer(axum::middleware::from_fn(crate::security::control_characters))
                 .layer(axum::middleware::from_fn(telemetry::scope_request_id))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track)),
         )

@@ -31,3 +31,169 @@ pub async fn headers(req: Request, next: Next) -> Response {
     set(h, header::CACHE_CONTROL, "no-store");
     res
 }
+
+/// Bodies the guard reads whole to check them: JSON and form bodies of
+/// this size at most (uploads travel as multipart or raw bytes and are
+/// checked by their own parsers).
+const CHECKED_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// A character no field of this application may hold: a NUL (which
+/// PostgreSQL cannot store), or any other control character but the tab
+/// and the line breaks of a text area.
+fn forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The first JSON string (key or value) holding a forbidden character,
+/// named by its path (`lines[0].description`).
+fn json_fault(v: &serde_json::Value, path: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.chars().any(forbidden) => Some(path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| json_fault(x, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.chars().any(forbidden) {
+                Some(here.chars().filter(|c| !forbidden(*c)).collect())
+            } else {
+                json_fault(x, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a path, percent-decoded, holds a control character (any byte
+/// below 0x20, or DEL: a path has no tabs or line breaks).
+fn path_has_control(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                i += 3;
+                u8::try_from(h * 16 + l).unwrap_or(0)
+            }
+            (b, _, _) => {
+                i += 1;
+                b
+            }
+        };
+        if b < 0x20 || b == 0x7f {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first form or query field holding a forbidden character.
+fn form_fault(bytes: &[u8]) -> Option<String> {
+    url::form_urlencoded::parse(bytes)
+        .find(|(k, v)| k.chars().any(forbidden) || v.chars().any(forbidden))
+        .map(|(k, _)| k.chars().filter(|c| !forbidden(*c)).collect())
+}
+
+fn refused(api: bool, field: &str) -> Response {
+    let e = crate::Error::Invalid(format!(
+        "{field} : caractère de contrôle refusé (un caractère invisible s'est glissé dans la saisie)"
+    ));
+    if api {
+        axum::response::IntoResponse::into_response(crate::error::ApiError(e))
+    } else {
+        axum::response::IntoResponse::into_response(crate::web::PageError(e))
+    }
+}
+
+/// Refuses, before any handler or storage sees it, a request whose path,
+/// query, JSON or form body holds a NUL or another control character,
+/// naming the field (the same answer on SQLite and PostgreSQL, which
+/// cannot store a NUL).
+pub async fn control_characters(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    if path_has_control(req.uri().path()) {
+        return refused(api, "chemin");
+    }
+    if let Some(field) = req.uri().query().and_then(|q| form_fault(q.as_bytes())) {
+        return refused(api, &field);
+    }
+    let kind = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let json = kind.starts_with("application/json");
+    let form = kind.starts_with("application/x-www-form-urlencoded");
+    if !json && !form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, CHECKED_BODY_LIMIT_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refused(api, "corps de la requête trop long ou interrompu").map_status();
+        }
+    };
+    let fault = if json {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| json_fault(&v, ""))
+    } else {
+        form_fault(&bytes)
+    };
+    if let Some(field) = fault {
+        return refused(api, if field.is_empty() { "corps" } else { &field });
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+trait MapStatus {
+    fn map_status(self) -> Self;
+}
+
+impl MapStatus for Response {
+    /// A body too long or cut off: 413.
+    fn map_status(mut self) -> Self {
+        *self.status_mut() = axum::http::StatusCode::PAYLOAD_TOO_LARGE;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_named_by_their_field() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"a": "ok", "lines": [{"description": "x\u0000y"}]}"#)
+                .unwrap_or_default();
+        assert_eq!(json_fault(&v, ""), Some("lines[0].description".into()));
+        let ok: serde_json::Value =
+            serde_json::from_str(r#"{"text": "deux\nlignes\tet une tabulation"}"#)
+                .unwrap_or_default();
+        assert_eq!(json_fault(&ok, ""), None);
+        assert_eq!(
+            form_fault(b"nom=Martin&adresse=3%00rue"),
+            Some("adresse".into())
+        );
+        assert_eq!(form_fault(b"nom=Martin&note=a%0D%0Ab"), None);
+        assert_eq!(form_fault(b"q=%1B%5B31m"), Some("q".into()));
+        assert!(path_has_control("/api/v1/billing/invoices/FA%00"));
+        assert!(path_has_control("/a%0Ab"));
+        assert!(!path_has_control("/comptabilite/comptes/CPT-AB%20CD"));
+        assert!(!path_has_control("/%E2%82%AC"));
+    }
+}

@@ -20,6 +20,7 @@ mod billing_scenario;
 mod billing_sepa;
 mod browser_a11y;
 mod devices;
+mod hardening;
 mod inventory;
 mod journey;
 mod line_pages;

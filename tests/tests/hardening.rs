@@ -1,0 +1,96 @@
+//! What a stranger types that nothing may store: a NUL byte or another
+//! control character, in the path, the query, a JSON or a form body, is
+//! refused before any handler with the field named, the same on SQLite and
+//! PostgreSQL (which cannot store a NUL and answered 500).
+#![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use regie::auth::Role;
+use regie_tests::TestApp;
+
+#[tokio::test]
+async fn control_characters_are_refused_with_the_field_named() {
+    let t = TestApp::new().await;
+    let compta = t.user("compta", &[Role::Accountant]).await;
+    let token = t.token_for(&compta).await;
+    let admin = t.user("admin", &[Role::Admin]).await;
+    let admin = t.token_for(&admin).await;
+    let json = |uri: &str, body: &str, bearer: Option<&str>| {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(tk) = bearer {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {tk}"));
+        }
+        b.body(Body::from(body.to_owned())).unwrap()
+    };
+    // Unauthenticated: the token endpoint and the login form.
+    let r = t
+        .send(json(
+            "/api/v1/auth/token",
+            r#"{"username": "a\u0000b", "password": "x"}"#,
+            None,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text.contains("username : caractère de contrôle refusé"),
+        "{}",
+        r.text
+    );
+    let r = t
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/connexion")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("identifiant=a%00b&mot_de_passe=x&csrf_token=x"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text
+            .contains("identifiant : caractère de contrôle refusé")
+            && r.text.contains("<html"),
+        "{}",
+        r.text
+    );
+    // An invoice number in the path, an audit filter in the query.
+    let r = t
+        .api(
+            Method::GET,
+            "/api/v1/billing/invoices/FA%00",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("chemin"), "{}", r.text);
+    let r = t
+        .api(Method::GET, "/api/v1/audit?entity=%00", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("entity : caractère"), "{}", r.text);
+    // Deep in a JSON body: named by its path; an escape sequence too.
+    let r = t
+        .send(json(
+            "/api/v1/billing/accounts",
+            r#"{"kind": "household", "name": "Famille \u001b[31mMartin", "address": "3 rue", "postcode": "35000", "town": "Rennes"}"#,
+            Some(&token),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("name : caractère"), "{}", r.text);
+    // Tabs and line breaks of a text area pass.
+    let r = t
+        .send(json(
+            "/api/v1/billing/accounts",
+            r#"{"kind": "household", "name": "Famille Martin", "address": "3 rue des Lilas\nBâtiment B", "postcode": "35000", "town": "Rennes"}"#,
+            Some(&token),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
