@@ -94,3 +94,43 @@ async fn control_characters_are_refused_with_the_field_named() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_control_character_in_a_delivery_is_refused_by_the_dry_run_as_by_the_import() {
+    let t = TestApp::new().await;
+    let actor = regie_core::audit::Actor::system("test");
+    let dir = regie_tests::modified_fixture("t_fibre.csv", |lines| {
+        lines[1] = lines[1].replacen("FO18", "FO\u{0}18", 1);
+    });
+    let dry = inventory::service::import(t.db(), &actor, dir.path(), true)
+        .await
+        .unwrap();
+    let refused: Vec<_> = dry
+        .report
+        .issues
+        .iter()
+        .filter(|i| i.reason.contains("caractère de contrôle"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", dry.report.issues);
+    assert_eq!(
+        (
+            refused[0].file.as_str(),
+            refused[0].line,
+            refused[0].field.as_str()
+        ),
+        ("t_fibre.csv", 2, "fo_code")
+    );
+    // What the dry run says is what the import does: no 500, no surprise.
+    let real = inventory::service::import(t.db(), &actor, dir.path(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        real.report
+            .issues
+            .iter()
+            .filter(|i| i.reason.contains("caractère de contrôle"))
+            .count(),
+        1
+    );
+    assert_eq!(dry.report.has_errors(), real.report.has_errors());
+}

@@ -274,6 +274,26 @@ fn read_csv(
                     ));
                     continue;
                 }
+                // A NUL or another control character cannot be stored (not
+                // in PostgreSQL): the row is refused in the dry run as in
+                // the import, never only when the import writes it.
+                if let Some(i) = record.iter().position(|f| {
+                    f.iter()
+                        .any(|b| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f)
+                }) {
+                    let column = columns
+                        .iter()
+                        .find(|(_, c)| **c == i)
+                        .map(|(n, _)| n.as_str())
+                        .unwrap_or("");
+                    report.push(Issue::error(
+                        &csv.file,
+                        line,
+                        column,
+                        "caractère de contrôle (NUL ou autre caractère invisible) : ligne écartée",
+                    ));
+                    continue;
+                }
                 table.push(line, record.iter().map(latin1))?;
                 count += 1;
                 if chunk_rows.is_some_and(|n| table.rows.len() >= n) {
