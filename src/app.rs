@@ -1639,6 +1639,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::fallback)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(crate::security::request_id_guard))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                     let id = req
@@ -1650,6 +1651,7 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(crate::security::headers))
+                .layer(axum::middleware::from_fn(crate::security::french_rejections))
                 .layer(axum::middleware::from_fn(crate::security::control_characters))
                 .layer(axum::middleware::from_fn(telemetry::scope_request_id))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track)),

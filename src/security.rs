@@ -32,6 +32,59 @@ pub async fn headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// Puts into French the plain-text refusals the HTTP layer writes itself
+/// (a body over the limit, an unreadable body, a wrong content type): as
+/// an API error for `/api/…`, as a French page elsewhere.
+pub async fn french_rejections(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = res.status();
+    if !plain || !status.is_client_error() {
+        return res;
+    }
+    let message = match status.as_u16() {
+        413 => "envoi trop volumineux : réduisez le fichier ou le formulaire",
+        415 => "type de contenu non accepté ici",
+        408 => "envoi trop lent, interrompu",
+        _ => "requête illisible : vérifiez ce qui est envoyé",
+    };
+    let mut out = if api {
+        axum::response::IntoResponse::into_response(crate::error::ApiError(crate::Error::Invalid(
+            message.to_owned(),
+        )))
+    } else {
+        axum::response::IntoResponse::into_response(crate::web::PageError(crate::Error::Invalid(
+            message.to_owned(),
+        )))
+    };
+    *out.status_mut() = status;
+    out
+}
+
+/// Forgets an `X-Request-Id` the client sent unless it is a plain token
+/// (letters, digits, `-`, `_`, `.`, 64 at most): it is written into the
+/// logs and the audit journal, and a fresh one is made instead.
+pub async fn request_id_guard(mut req: Request, next: Next) -> Response {
+    let plain = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !plain {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
 /// Bodies the guard reads whole to check them: JSON and form bodies of
 /// this size at most (uploads travel as multipart or raw bytes and are
 /// checked by their own parsers).

@@ -124,15 +124,38 @@ impl fmt::Debug for DatabaseUrl {
 
 /// Replaces the password of a URL by `****`; leaves anything else alone.
 pub fn mask_password(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
-            // Setting a password only fails for URLs without a host, which
-            // cannot carry one in the first place.
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        _ => s.to_owned(),
+    let Ok(mut u) = url::Url::parse(s) else {
+        // Not a URL: a password may still be written as `password=…`.
+        return if s.to_ascii_lowercase().contains("password") {
+            "****".to_owned()
+        } else {
+            s.to_owned()
+        };
+    };
+    if u.password().is_some() {
+        // Setting a password only fails for URLs without a host, which
+        // cannot carry one in the first place.
+        let _ = u.set_password(Some("****"));
     }
+    // A password given in the query (`?password=…`, `?sslpassword=…`).
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = k.to_ascii_lowercase().contains("password");
+                (
+                    k.into_owned(),
+                    if secret {
+                        "****".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 /// A pool of connections to SQLite or PostgreSQL.
@@ -340,6 +363,26 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_never_show_wherever_they_are_written() {
+        assert_eq!(
+            mask_password("postgres://regie:s3cret@db/regie"),
+            "postgres://regie:****@db/regie"
+        );
+        let q = mask_password("postgres://regie@db/regie?password=s3cret&sslmode=require");
+        assert!(
+            !q.contains("s3cret") && q.contains("sslmode=require"),
+            "{q}"
+        );
+        let both = mask_password("postgres://u:a@db/x?sslpassword=b");
+        assert!(!both.contains(":a@") && !both.contains("=b"), "{both}");
+        assert_eq!(mask_password("host=db password=s3cret"), "****");
+        assert_eq!(
+            mask_password("sqlite://data/regie.db"),
+            "sqlite://data/regie.db"
+        );
+    }
 
     #[test]
     fn parses_supported_urls() {

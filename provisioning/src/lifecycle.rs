@@ -224,7 +224,7 @@ impl SuspendReason {
             SuspendReason::Unpaid => "impayé",
             SuspendReason::SubscriberRequest => "à la demande de l'abonné",
             SuspendReason::Fault => "dérangement",
-            SuspendReason::KeepConnected => "débit réduit (maintien de la connexion, FSL)",
+            SuspendReason::KeepConnected => "débit réduit (débit maintenu)",
         }
     }
 

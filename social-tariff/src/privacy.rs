@@ -62,12 +62,18 @@ impl ScanUpload {
                 "seuls les fichiers PDF, JPEG ou PNG sont acceptés".into(),
             ));
         };
-        // Only the last path component, without control characters or
-        // quotes: it goes back out in a Content-Disposition header.
+        // Only the last path component, without control characters,
+        // quotes or the marks that reverse the text's direction (U+202E
+        // shows `facture<U+202E>fdp.exe` as `factureexe.pdf`): it goes back
+        // out in a Content-Disposition header and on the agent's page.
         let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
         let clean: String = base
             .chars()
-            .filter(|c| !c.is_control() && !matches!(c, '"' | ';'))
+            .filter(|c| {
+                !c.is_control()
+                    && !matches!(c, '"' | ';')
+                    && !matches!(u32::from(*c), 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0x061C)
+            })
             .take(100)
             .collect();
         let filename = if clean.trim().is_empty() {
@@ -255,6 +261,9 @@ mod tests {
         let s = s.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.content_type, "application/pdf");
         assert_eq!(s.filename, "caf 2026.pdf");
+        let reversed =
+            ScanUpload::parse("x", "facture\u{202E}fdp.exe", pdf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reversed.filename, "facturefdp.exe");
         assert!(ScanUpload::parse(
             "x",
             "a.png",

@@ -45,13 +45,13 @@ pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult 
                     p { strong { (impact.lines.len()) " ligne(s) en service coupée(s)" } ", "
                         (impact.premises) " local(aux) derrière "
                         @if impact.pon_ports.len() == 1 { "le port" } @else { "l'équipement (" (impact.pon_ports.len()) " ports PON)" }
-                        @if impact.protected_households > 0 { ", dont " strong { (impact.protected_households) " foyer(s) protégé(s)" } " (maintien de la connexion)" }
+                        @if impact.protected_households > 0 { ", dont " strong { (impact.protected_households) " à débit maintenu" } }
                         "." }
                     @if !impact.lines.is_empty() {
                         div class="defilant" {
                             table {
                                 caption { "Lignes touchées" }
-                                thead { tr { th scope="col" { "Ligne" } th scope="col" { "Local" } th scope="col" { "État" } th scope="col" { "Foyer protégé" } } }
+                                thead { tr { th scope="col" { "Ligne" } th scope="col" { "Local" } th scope="col" { "État" } th scope="col" { "Débit maintenu" } } }
                                 tbody {
                                     @for l in &impact.lines {
                                         tr {

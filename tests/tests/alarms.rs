@@ -152,7 +152,14 @@ async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
         "{}",
         a.text
     );
-    assert!(a.text.contains("1 foyer(s) protégé(s)") && a.text.contains(&expected[0]));
+    assert!(a.text.contains("1 à débit maintenu") && a.text.contains(&expected[0]));
+    // Why a line keeps its service is the accountant's and the agent's
+    // business, not the technician's.
+    assert!(
+        !a.text.contains("FSL") && !a.text.contains("protégé"),
+        "{}",
+        a.text
+    );
 
     // Acknowledged once, by whom; then cleared.
     let id = list[0]["id"].as_i64().unwrap();

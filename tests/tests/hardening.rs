@@ -134,3 +134,47 @@ async fn a_control_character_in_a_delivery_is_refused_by_the_dry_run_as_by_the_i
     );
     assert_eq!(dry.report.has_errors(), real.report.has_errors());
 }
+
+#[tokio::test]
+async fn a_request_id_is_kept_only_when_plain_and_refusals_are_in_french() {
+    let t = TestApp::new().await;
+    let with_id = |id: &str| {
+        Request::builder()
+            .uri("/healthz")
+            .header("x-request-id", id)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let kept = t.send(with_id("abc-123_x.y")).await;
+    assert_eq!(kept.header("x-request-id"), Some("abc-123_x.y"));
+    // A forged one (a fake log line, a very long one) is replaced.
+    for forged in ["abc<def>", "x INFO forged=entry", &"a".repeat(200)] {
+        let r = t.send(with_id(forged)).await;
+        let id = r.header("x-request-id").unwrap_or_default().to_owned();
+        assert!(id != forged && id.len() == 36, "{forged:?} → {id}");
+    }
+    // A statement over the body limit: refused in French, as JSON.
+    let compta = t.user("compta", &[Role::Accountant]).await;
+    let token = t.token_for(&compta).await;
+    let big = format!(
+        "date;montant;libelle\n{}",
+        "01/12/2026;1,00;X\n".repeat(200_000)
+    );
+    let r = t
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/billing/imports/transfers")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(big))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    assert!(
+        r.text.contains("trop volumineux") && r.header("content-type") == Some("application/json"),
+        "{}",
+        r.text
+    );
+}
