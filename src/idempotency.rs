@@ -44,7 +44,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(k) if !k.trim().is_empty() && k.len() <= 255 => k.trim().to_owned(),
         _ => {
             return ApiError(Error::Invalid(
-                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+                "Idempotency-Key : 1 à 255 caractères ASCII visibles".into(),
             ))
             .into_response()
         }
@@ -54,7 +54,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(b) => b,
         Err(_) => {
             return ApiError(Error::Invalid(format!(
-                "a request sent with Idempotency-Key may carry at most {BODY_LIMIT_BYTES} bytes"
+                "une requête avec Idempotency-Key porte au plus {BODY_LIMIT_BYTES} octets"
             )))
             .into_response()
         }
@@ -78,13 +78,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Err(e) => return ApiError(e).into_response(),
         Ok(KeyUse::OtherRequest) => {
             return ApiError(Error::Invalid(format!(
-                "Idempotency-Key « {key} » was already used for another request (method, path or body differ)"
+                "Idempotency-Key « {key} » : déjà utilisée pour une autre requête (méthode, chemin ou corps différents)"
             )))
             .into_response()
         }
         Ok(KeyUse::InProgress) => {
             return ApiError(Error::Conflict(format!(
-                "a request with Idempotency-Key « {key} » is still running; retry in a moment"
+                "une requête avec l'Idempotency-Key « {key} » est encore en cours : réessayez dans un instant"
             )))
             .into_response()
         }

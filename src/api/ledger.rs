@@ -45,17 +45,40 @@ pub struct PaymentBody {
 }
 
 /// Records a payment at the counter; the answer is the receipt (its PDF
-/// at `/api/v1/billing/payments/{number}/receipt`).
+/// at `/api/v1/billing/payments/{number}/receipt`). The `Idempotency-Key`
+/// header is required: one payment per key, however often it is sent.
 #[utoipa::path(post, path = "/api/v1/billing/payments", operation_id = "record_payment", tag = "billing",
     security(("bearer" = [])), request_body = PaymentBody,
+    params(("Idempotency-Key" = String, Header, description = "a value unique to this payment")),
     responses((status = 201, description = "the payment and the invoices it settled", content_type = "application/json"),
         (status = 404, body = ErrorBody, description = "no such account"),
         (status = 422, body = ErrorBody, description = "a field is missing or wrong")))]
 pub async fn record_payment(
     State(state): State<AppState>,
     me: crate::auth::Principal,
+    headers: axum::http::HeaderMap,
     Json(b): Json<PaymentBody>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    // Money is booked once per key: the same call sent twice, or a hundred
+    // times at once, books one payment.
+    let key = headers
+        .get(crate::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            Error::Invalid(
+                "Idempotency-Key : en-tête obligatoire pour enregistrer un paiement (une valeur unique par paiement)".into(),
+            )
+        })?;
+    let submission = {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{}\n{key}", me.username).as_bytes());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
     let new = store::NewPayment {
         account: b.account,
         method: Method::parse(&b.method).map_err(Error::from)?,
@@ -63,7 +86,7 @@ pub async fn record_payment(
         received_on: day("received_on", b.received_on.as_deref())?,
         reference: b.reference,
         invoice: b.invoice,
-        submission: None,
+        submission: Some(submission),
     };
     let p = store::record_payment(&state.db, &me.actor(), &new).await?;
     Ok((StatusCode::CREATED, Json(p)))

@@ -21,8 +21,19 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
+/// A POST with a fresh `Idempotency-Key` (required to book a payment).
 async fn post(t: &TestApp, token: &str, uri: &str, body: Value) -> Answer {
-    t.api(Method::POST, uri, Some(token), Some(body)).await
+    t.send(
+        Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
 }
 
 async fn get(t: &TestApp, token: &str, uri: &str) -> Answer {

@@ -178,3 +178,57 @@ async fn a_request_id_is_kept_only_when_plain_and_refusals_are_in_french() {
         r.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_is_booked_once_per_key_however_often_it_is_sent() {
+    let t = TestApp::new().await;
+    let compta = t.user("compta", &[Role::Accountant]).await;
+    let token = t.token_for(&compta).await;
+    let account = regie_tests::billing_account(t.db(), "Famille Martin", None).await;
+    let body =
+        serde_json::json!({"account": account, "method": "cash", "amount_cents": 1000}).to_string();
+    let call = |key: Option<&'static str>| {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/billing/payments")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(k) = key {
+            b = b.header("Idempotency-Key", k);
+        }
+        t.send(b.body(Body::from(body.clone())).unwrap())
+    };
+    // Without a key: refused, in French, nothing booked.
+    let r = call(None).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text.contains("Idempotency-Key : en-tête obligatoire"),
+        "{}",
+        r.text
+    );
+    // Thirty at once with one key: one payment.
+    let answers =
+        futures::future::join_all((0..30).map(|_| call(Some("paiement-guichet-1")))).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status.is_success() || a.status == StatusCode::CONFLICT),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert!(answers.iter().any(|a| a.status == StatusCode::CREATED));
+    let booked = billing::storage::ledger::payments(t.db(), &account)
+        .await
+        .unwrap();
+    assert_eq!(booked.len(), 1);
+    // Sent again later: the same payment, not a second.
+    let again = call(Some("paiement-guichet-1")).await;
+    assert_eq!(again.json()["number"], booked[0].number.as_str());
+    assert_eq!(
+        billing::storage::ledger::payments(t.db(), &account)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -770,7 +770,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
     .await;
     assert_eq!(changed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        message(&changed).contains("already used for another request"),
+        message(&changed).contains("déjà utilisée pour une autre requête"),
         "{}",
         changed.text
     );

@@ -297,6 +297,21 @@ pub async fn record_payment(db: &Db, actor: &Actor, new: &NewPayment) -> Result<
     let mut tx = db.begin().await.map_err(storage)?;
     let account_id = account_id(&mut tx, &new.account).await?;
     if let Some(k) = &key {
+        // The receipts' series row, written first: the same submission sent
+        // at once queues here, and the second finds the first's payment.
+        let series = format!("PA{}", chrono::Datelike::year(&new.received_on));
+        sqlx::query(
+            "INSERT INTO bil_series (series, next_number) VALUES ($1, 1) ON CONFLICT (series) DO NOTHING",
+        )
+        .bind(&series)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        sqlx::query("UPDATE bil_series SET next_number = next_number WHERE series = $1")
+            .bind(&series)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
         let already = sqlx::query("SELECT number FROM bil_payments WHERE import_key = $1")
             .bind(k)
             .fetch_optional(&mut *tx)
