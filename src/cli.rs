@@ -579,6 +579,13 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
         backend = db.backend().as_str(),
         "database ready"
     );
+    // What a crash left half-unpacked is removed: nothing else writes there.
+    let scratch = config.scratch_dir();
+    if scratch.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&scratch) {
+            tracing::warn!(dir = %scratch.display(), error = %e, "cannot empty the scratch directory");
+        }
+    }
     let state = AppState::new(db.clone(), config)?;
     let config = state.config.clone();
     if demo {
@@ -625,6 +632,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
             }
         });
     }
+    let shutdown = server::shutdown_signal();
     println!(
         "Régie listening on http://{}",
         listener
@@ -632,7 +640,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
             .map_err(|e| Error::Startup(e.to_string()))?
     );
     let scheduler = state.scheduler.clone();
-    let result = server::serve(listener, state, server::shutdown_signal()).await;
+    let result = server::serve(listener, state, shutdown).await;
     scheduler.release(&db).await;
     db.close().await;
     tracing::info!("stopped");

@@ -782,6 +782,12 @@ impl Config {
         }
     }
 
+    /// Where uploads are unpacked while they are read: under the data
+    /// directory (not the system's `/tmp`), emptied when the server starts.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
     /// Days from an invoice's issue to its debit: the payment delay, never
     /// less than the pre-notification delay (`[sepa]`); `None` without
     /// direct debit. The invoice prints the day, the batch keeps to it.

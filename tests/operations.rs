@@ -335,3 +335,18 @@ async fn two_instances_on_one_database_do_the_scheduled_work_once() {
     assert_eq!(after, runs, "no job ran twice in its period");
     stop(second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_crash_left_unpacked_is_removed_at_start() {
+    let mut dbs = Databases::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    // A delivery half-unpacked when the process was killed.
+    let left = data.path().join("tmp").join("livraison-abc123");
+    std::fs::create_dir_all(&left).expect("mkdir");
+    std::fs::write(left.join("t_fibre.csv"), "fo_code\n").expect("write");
+    let url = dbs.url("scratch");
+    let (server, _addr) = serve(regie(data.path(), &url).arg("serve"));
+    // Listening means started: the scratch directory was emptied before.
+    assert!(!left.exists(), "{} still there", left.display());
+    stop(server);
+}

@@ -270,7 +270,9 @@ pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Err
     Ok(report)
 }
 
-/// Imports a delivery uploaded as a zip archive (see [`import`]).
+/// Imports a delivery uploaded as a zip archive (see [`import`]), unpacked
+/// in a directory of its own under `scratch` (the data directory's, which
+/// the server empties at start: a crash leaves nothing for long).
 #[tracing::instrument(skip(db, actor, bytes), fields(actor = %actor.username, bytes = bytes.len()))]
 pub async fn import_zip(
     db: &Db,
@@ -278,9 +280,14 @@ pub async fn import_zip(
     actor: &Actor,
     bytes: Vec<u8>,
     dry_run: bool,
+    scratch: &Path,
 ) -> Result<ImportOutcome, Error> {
-    let tmp =
-        tempfile::tempdir().map_err(|e| Error::Invalid(format!("dossier temporaire : {e}")))?;
+    std::fs::create_dir_all(scratch)
+        .map_err(|e| Error::Invalid(format!("dossier temporaire {} : {e}", scratch.display())))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("livraison-")
+        .tempdir_in(scratch)
+        .map_err(|e| Error::Invalid(format!("dossier temporaire : {e}")))?;
     let root = tmp.path().to_owned();
     let dir = tokio::task::spawn_blocking(move || crate::gracethd::archive::unpack(&bytes, &root))
         .await

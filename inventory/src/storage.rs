@@ -718,9 +718,9 @@ async fn edit_pon_port(
 ) -> Result<(Edit, i64), Error> {
     // Under the import lock: an import running now would otherwise remove
     // or overwrite the port without knowing of it.
-    lock(db, &actor.username).await?;
+    let held = lock(db, &actor.username).await?;
     let result = edit_pon_port_locked(db, actor, code, port, expected).await;
-    unlock(db).await;
+    held.release(db).await;
     result
 }
 
@@ -815,10 +815,41 @@ const SECONDARY_INDEXES: &[(&str, &str, &str)] = &[
 
 const LOCK: &str = "import";
 
+/// Seconds without a heartbeat after which the lock is taken to be left
+/// by a process that died (the holder renews it every tenth of that).
+pub const LOCK_LEASE_S: i64 = 60;
+
+/// The import lock while it is held: a task renews it; dropping it stops
+/// the renewals, [`Held::release`] frees it.
+struct Held {
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+impl Held {
+    async fn release(self, db: &Db) {
+        self.heartbeat.abort();
+        if let Err(e) = sqlx::query("DELETE FROM inv_import_lock WHERE name = $1")
+            .bind(LOCK)
+            .execute(db.pool())
+            .await
+        {
+            tracing::error!(error = %e, "cannot release the inventory import lock");
+        }
+    }
+}
+
 /// Takes the import lock, so that one import runs at a time across every
-/// instance. A lock older than an hour is taken to be left by a crash.
-async fn lock(db: &Db, holder: &str) -> Result<(), Error> {
-    let stale = time::to_db(time::now() - chrono::Duration::hours(1));
+/// instance. The lock is a lease the holder renews while it works: one
+/// whose last renewal is older than [`LOCK_LEASE_S`] was left by a process
+/// that died, and is taken over.
+async fn lock(db: &Db, holder: &str) -> Result<Held, Error> {
+    let stale = time::to_db(time::now() - chrono::Duration::seconds(LOCK_LEASE_S));
     sqlx::query("DELETE FROM inv_import_lock WHERE name = $1 AND since < $2")
         .bind(LOCK)
         .bind(stale)
@@ -833,21 +864,33 @@ async fn lock(db: &Db, holder: &str) -> Result<(), Error> {
             .execute(db.pool())
             .await;
     match taken {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            let db = db.clone();
+            let holder = holder.to_owned();
+            let heartbeat = tokio::spawn(async move {
+                let every =
+                    std::time::Duration::from_secs(u64::try_from(LOCK_LEASE_S / 10).unwrap_or(6));
+                loop {
+                    tokio::time::sleep(every).await;
+                    let renewed = sqlx::query(
+                        "UPDATE inv_import_lock SET since = $1 WHERE name = $2 AND holder = $3",
+                    )
+                    .bind(time::to_db(time::now()))
+                    .bind(LOCK)
+                    .bind(&holder)
+                    .execute(db.pool())
+                    .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(error = %e, "inventory import lock not renewed");
+                    }
+                }
+            });
+            Ok(Held { heartbeat })
+        }
         Err(e) if is_unique_violation(&e) => Err(Error::Busy(
             "un import d'inventaire est déjà en cours ; réessayez quand il sera terminé".into(),
         )),
         Err(e) => Err(regie_core::CoreError::from(e).into()),
-    }
-}
-
-async fn unlock(db: &Db) {
-    if let Err(e) = sqlx::query("DELETE FROM inv_import_lock WHERE name = $1")
-        .bind(LOCK)
-        .execute(db.pool())
-        .await
-    {
-        tracing::error!(error = %e, "cannot release the inventory import lock");
     }
 }
 
@@ -861,9 +904,9 @@ pub async fn store(
     warnings: usize,
     progress: &dyn crate::service::Progress,
 ) -> Result<(ImportSummary, i64), Error> {
-    lock(db, &actor.username).await?;
+    let held = lock(db, &actor.username).await?;
     let result = store_locked(db, actor, plant, source, warnings, progress).await;
-    unlock(db).await;
+    held.release(db).await;
     result
 }
 

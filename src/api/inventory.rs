@@ -158,7 +158,7 @@ pub async fn import(
     use axum::response::IntoResponse;
     if body.is_empty() {
         return Err(ApiError(Error::Invalid(
-            "send the delivery as a zip archive in the request body".into(),
+            "envoyez la livraison comme archive zip dans le corps de la requête".into(),
         )));
     }
     let outcome = inventory::service::import_zip(
@@ -167,6 +167,7 @@ pub async fn import(
         &me.actor(),
         body.to_vec(),
         q.dry_run,
+        &state.config.scratch_dir(),
     )
     .await?;
     let status = if outcome.refused() {

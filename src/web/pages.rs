@@ -1181,7 +1181,15 @@ pub async fn import_submit(
             ),
         ));
     }
-    match inventory::service::import_zip(&state.db, &state.plant, &me.actor(), bytes, dry_run).await
+    match inventory::service::import_zip(
+        &state.db,
+        &state.plant,
+        &me.actor(),
+        bytes,
+        dry_run,
+        &state.config.scratch_dir(),
+    )
+    .await
     {
         Ok(o) => {
             let status = if o.refused() {

@@ -140,10 +140,22 @@ async fn imports_run_one_at_a_time() {
         .expect("counts")
         .values()
         .all(|n| *n == 0));
-    sqlx::query("DELETE FROM inv_import_lock")
+    // That instance died: its lease is no longer renewed, and after
+    // `LOCK_LEASE_S` (not an hour) the lock is taken over.
+    let dead =
+        regie_core::time::now() - chrono::Duration::seconds(inventory::storage::LOCK_LEASE_S + 5);
+    sqlx::query("UPDATE inv_import_lock SET since = $1")
+        .bind(regie_core::time::to_db(dead))
         .execute(t.db().pool())
         .await
-        .expect("unlock");
+        .expect("age the lock");
+    let taken_over = service::import(t.db(), &actor(), &gracethd_fixture(), false).await;
+    assert!(taken_over.is_ok(), "{taken_over:?}");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inv_import_lock")
+        .fetch_one(t.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "released once done");
 
     // Two at once: each either lands or is refused cleanly; the plant ends whole.
     let (who, dir) = (actor(), gracethd_fixture());
