@@ -168,11 +168,12 @@ async fn main() -> anyhow::Result<()> {
 
     // The server on a loopback port, and a technician's token.
     let hash = Password::parse("banc-de-charge-2026")?.hash()?;
+    let bench = Username::parse("bench")?;
     let tech = regie::storage::create_user(
         &db,
         &admin,
-        &Username::parse("bench")?,
-        "Banc",
+        &bench,
+        &regie::auth::DisplayName::parse("Banc", &bench)?,
         &hash,
         &[Role::Technician],
     )

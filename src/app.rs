@@ -24,8 +24,6 @@ use crate::routes::{
 };
 use crate::{api, metrics, routes, telemetry, web, Error};
 
-/// Largest delivery upload (zip) accepted.
-pub const UPLOAD_LIMIT_BYTES: usize = 1 << 30;
 /// The largest scan body accepted: the file plus its form fields.
 pub const SCAN_BODY_LIMIT_BYTES: usize = social_tariff::privacy::MAX_SCAN_BYTES + (64 << 10);
 
@@ -924,8 +922,8 @@ pub fn route_table() -> Vec<Route> {
             "/api/v1/inventory/imports",
             Roles(NETWORK_STAFF),
             Api,
-            post(api::inventory::import)
-                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+            // Spooled to disk within `[uploads] delivery_max_mib`.
+            post(api::inventory::import).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         route(
             Method::GET,
@@ -1567,8 +1565,8 @@ pub fn route_table() -> Vec<Route> {
             "/technicien/import",
             Roles(NETWORK_STAFF),
             Page,
-            post(web::pages::import_submit)
-                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+            // Spooled to disk within `[uploads] delivery_max_mib`.
+            post(web::pages::import_submit).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         route(
             Method::GET,

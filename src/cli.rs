@@ -376,7 +376,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Inventory(cmd) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
-            let result = crate::inventory_cli::run(&db, cmd).await;
+            let result =
+                crate::inventory_cli::run(&db, cmd, &config.uploads.delivery_limits()).await;
             db.close().await;
             result
         }
@@ -432,13 +433,17 @@ async fn user_command(db: &Db, cmd: UserCommand) -> Result<(), Error> {
             display_name,
         } => {
             let username = Username::parse(&name)?;
+            let display_name = crate::auth::DisplayName::parse(
+                display_name.as_deref().unwrap_or_default(),
+                &username,
+            )?;
             let password = Password::parse(&read_password()?)?;
             let actor = regie_core::audit::Actor::system("cli");
             let user = storage::create_user(
                 db,
                 &actor,
                 &username,
-                display_name.as_deref().unwrap_or_default(),
+                &display_name,
                 &password.hash()?,
                 &roles,
             )

@@ -133,6 +133,9 @@ pub struct Config {
     /// household) at `suspend_days`.
     #[serde(default)]
     pub dunning: billing::ledger::Schedule,
+    /// What an upload may make the server hold (`[uploads]`).
+    #[serde(default)]
+    pub uploads: UploadsConfig,
     /// The régie as the public accountant knows it, for the PES V2 receipt
     /// flow; absent: no PES export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -695,6 +698,7 @@ impl Default for Config {
             payment_days: 30,
             sepa: None,
             dunning: billing::ledger::Schedule::default(),
+            uploads: UploadsConfig::default(),
             pes: None,
             accounting: billing::exports::Accounts::default(),
             api_particulier: None,
@@ -702,6 +706,59 @@ impl Default for Config {
             retention: social_tariff::privacy::Policy::default(),
             grant_period_years: 1,
         }
+    }
+}
+
+/// What an upload may make the server hold: a small hostile file must not
+/// make it hold gigabytes. Defaults sized for a 700,000-premises department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadsConfig {
+    /// Largest delivery upload (a zip), in MiB; written to disk as it
+    /// arrives, never held in memory.
+    pub delivery_max_mib: u64,
+    /// Most bytes a delivery may unpack to, in MiB.
+    pub delivery_max_unpacked_mib: u64,
+    /// Most a file of a delivery may grow when unpacked.
+    pub delivery_max_ratio: u64,
+    /// Most rows per table of a delivery.
+    pub delivery_max_rows: usize,
+    /// Longest line of an uploaded CSV file, in bytes.
+    pub csv_max_line_bytes: usize,
+    /// Most problems listed in an import's report (the rest are counted).
+    pub report_max_issues: usize,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        let d = inventory::gracethd::Limits::default();
+        Self {
+            delivery_max_mib: 1024,
+            delivery_max_unpacked_mib: d.max_unpacked_bytes >> 20,
+            delivery_max_ratio: d.max_ratio,
+            delivery_max_rows: d.max_rows,
+            csv_max_line_bytes: d.max_line_bytes,
+            report_max_issues: d.max_issues,
+        }
+    }
+}
+
+impl UploadsConfig {
+    /// The bounds a delivery is read within.
+    pub fn delivery_limits(&self) -> inventory::gracethd::Limits {
+        inventory::gracethd::Limits {
+            max_line_bytes: self.csv_max_line_bytes,
+            max_rows: self.delivery_max_rows,
+            max_issues: self.report_max_issues,
+            max_unpacked_bytes: self.delivery_max_unpacked_mib.saturating_mul(1 << 20),
+            max_ratio: self.delivery_max_ratio,
+            ..inventory::gracethd::Limits::default()
+        }
+    }
+
+    /// The largest delivery upload, in bytes.
+    pub fn delivery_max_bytes(&self) -> u64 {
+        self.delivery_max_mib.saturating_mul(1 << 20)
     }
 }
 
@@ -842,6 +899,18 @@ impl Config {
 
     fn validate(&self) -> Result<(), Error> {
         self.listen_addr()?;
+        let u = &self.uploads;
+        if u.delivery_max_mib == 0
+            || u.delivery_max_unpacked_mib == 0
+            || u.delivery_max_ratio == 0
+            || u.delivery_max_rows == 0
+            || u.csv_max_line_bytes < 1024
+            || u.report_max_issues == 0
+        {
+            return Err(Error::Config(
+                "uploads: every limit must be positive (csv_max_line_bytes at least 1024)".into(),
+            ));
+        }
         // Each OLT entry is checked whole (a key file is read) so that a bad
         // one stops the start, not the first activation.
         for o in &self.olt {

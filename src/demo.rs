@@ -53,11 +53,12 @@ pub async fn load(
     let mut agent = None;
     for (name, display, role) in ACCOUNTS {
         let password = Password::random();
+        let username = Username::parse(name)?;
         let user = storage::create_user(
             db,
             &actor,
-            &Username::parse(name)?,
-            display,
+            &username,
+            &crate::auth::DisplayName::parse(display, &username)?,
             &password.hash()?,
             &[*role],
         )

@@ -31,6 +31,9 @@ pub enum Error {
     /// A network element (an OLT) refused, failed or did not answer.
     #[error("{0}")]
     Upstream(String),
+    /// An upload larger than its limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many failed logins; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("invalid or missing form token")]
@@ -60,6 +63,7 @@ impl Error {
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) | Error::Exhausted(_) => StatusCode::CONFLICT,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Config(_) | Error::Startup(_) | Error::Core(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -77,6 +81,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Exhausted(_) => "exhausted",
             Error::Upstream(_) => "upstream",
+            Error::TooLarge(_) => "too_large",
             Error::RateLimited { .. } => "rate_limited",
             _ => "internal",
         }
@@ -95,6 +100,7 @@ impl Error {
             | Error::Invalid(m)
             | Error::Conflict(m)
             | Error::Exhausted(m)
+            | Error::TooLarge(m)
             | Error::Upstream(m) => m.clone(),
             Error::RateLimited { retry_after_s } => {
                 format!("Too many failed login attempts; retry in {retry_after_s} seconds.")

@@ -1,6 +1,5 @@
 //! `regie inventory …`: the command-line face of the inventory crate.
 
-use inventory::gracethd::Severity;
 use inventory::service::{self, ImportOutcome};
 use inventory::trace::{From, JointKind, RouteCheck, Step, Upstream};
 use regie_core::audit::Actor;
@@ -9,19 +8,30 @@ use regie_core::Db;
 use crate::cli::{ExportFormat, InventoryCommand, OutputFormat};
 use crate::Error;
 
-pub async fn run(db: &Db, cmd: InventoryCommand) -> Result<(), Error> {
+pub async fn run(
+    db: &Db,
+    cmd: InventoryCommand,
+    limits: &inventory::gracethd::Limits,
+) -> Result<(), Error> {
     match cmd {
         InventoryCommand::Import { dir, dry_run } => {
             let bar = Bar::new();
-            let outcome =
-                service::import_with_progress(db, &Actor::system("cli"), &dir, dry_run, &bar).await;
+            let outcome = service::import_with_progress(
+                db,
+                &Actor::system("cli"),
+                &dir,
+                dry_run,
+                limits,
+                &bar,
+            )
+            .await;
             bar.0.finish_and_clear();
             let outcome = outcome?;
             print!("{}", import_text(&outcome));
             if outcome.refused() {
                 return Err(Error::Invalid(format!(
                     "the delivery has {} error(s); nothing was imported",
-                    outcome.report.errors().count()
+                    outcome.report.error_count
                 )));
             }
             Ok(())
@@ -135,13 +145,14 @@ pub fn import_text(o: &ImportOutcome) -> String {
     for (file, n) in &o.counts {
         out.push_str(&format!("  {file:<22} {n:>9}\n"));
     }
-    let errors = o.report.errors().count();
-    let warnings = o
-        .report
-        .issues
-        .iter()
-        .filter(|i| i.severity == Severity::Warning)
-        .count();
+    if o.report.left_out > 0 {
+        out.push_str(&format!(
+            "… and {} more, counted but not listed\n",
+            o.report.left_out
+        ));
+    }
+    let errors = o.report.error_count;
+    let warnings = o.report.warning_count;
     out.push_str(&format!(
         "\n{errors} error(s), {warnings} warning(s), {} ms\n",
         o.duration_ms

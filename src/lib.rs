@@ -33,6 +33,7 @@ pub mod social;
 pub mod storage;
 pub mod takeover_cli;
 pub mod telemetry;
+pub mod upload;
 pub mod web;
 
 pub use app::{router, AppState};

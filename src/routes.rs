@@ -243,21 +243,30 @@ async fn check_csrf(req: Request, principal: Option<&Principal>) -> Result<Reque
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    // A file upload (multipart) carries its token in the form's action URL:
-    // the body may be large and is not buffered here.
-    let multipart = req
+    // A file upload (multipart) carries its token in its first field, read
+    // from the start of the body without buffering the rest (a token in the
+    // URL would land in proxy logs).
+    let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if multipart {
-        let query_token = req.uri().query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "csrf_token")
-                .map(|(_, v)| v.into_owned())
-        });
-        return match header_token.or(query_token) {
-            Some(t) if token::constant_time_eq(&t, &expected) => Ok(req),
+        .filter(|v| v.starts_with("multipart/form-data"))
+        .map(|v| multer::parse_boundary(v).map_err(|_| Error::Csrf))
+        .transpose()?;
+    if let Some(boundary) = boundary {
+        if let Some(t) = header_token {
+            return if token::constant_time_eq(&t, &expected) {
+                Ok(req)
+            } else {
+                Err(Error::Csrf)
+            };
+        }
+        let (parts, body) = req.into_parts();
+        let (presented, body) = multipart_first_field(body, boundary).await;
+        return match presented {
+            Some(t) if token::constant_time_eq(&t, &expected) => {
+                Ok(Request::from_parts(parts, body))
+            }
             _ => Err(Error::Csrf),
         };
     }
@@ -276,6 +285,51 @@ async fn check_csrf(req: Request, principal: Option<&Principal>) -> Result<Reque
         }
         _ => Err(Error::Csrf),
     }
+}
+
+/// How much of a multipart body is read to find its first field.
+const MULTIPART_PREFIX_BYTES: usize = 16 * 1024;
+
+/// The value of a multipart body's first field when it is `csrf_token`,
+/// and the body whole again (the bytes read first, then the rest as it
+/// comes).
+async fn multipart_first_field(body: Body, boundary: String) -> (Option<String>, Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut prefix: Vec<axum::body::Bytes> = Vec::new();
+    let mut len = 0;
+    let mut failed = None;
+    while len < MULTIPART_PREFIX_BYTES {
+        match stream.next().await {
+            Some(Ok(b)) => {
+                len += b.len();
+                prefix.push(b);
+            }
+            Some(Err(e)) => {
+                failed = Some(e);
+                break;
+            }
+            None => break,
+        }
+    }
+    let head = prefix.clone();
+    let mut form = multer::Multipart::new(
+        futures::stream::iter(head.into_iter().map(Ok::<_, std::io::Error>)),
+        boundary,
+    );
+    let token = match form.next_field().await {
+        Ok(Some(f)) if f.name() == Some("csrf_token") => f.text().await.ok(),
+        _ => None,
+    };
+    let rest = futures::stream::iter(
+        prefix
+            .into_iter()
+            .map(Ok)
+            .chain(failed.map(Err))
+            .collect::<Vec<Result<axum::body::Bytes, axum::Error>>>(),
+    )
+    .chain(stream);
+    (token, Body::from_stream(rest))
 }
 
 /// The peer address of a request, when the server recorded it (not in

@@ -97,11 +97,35 @@ fn forbidden(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
-/// The first JSON string (key or value) holding a forbidden character,
-/// named by its path (`lines[0].description`).
-fn json_fault(v: &serde_json::Value, path: &str) -> Option<String> {
+/// The longest text any single field may hold, in characters: the longest
+/// legitimate one (a comment, an address block) is far shorter, and a
+/// 100,000-character name broke the pages that list it.
+pub const MAX_FIELD_CHARS: usize = 10_000;
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Control,
+    TooLong,
+}
+
+/// Whether a text may be taken: no forbidden character, not too long.
+fn text_fault(s: &str) -> Option<Fault> {
+    if s.chars().any(forbidden) {
+        Some(Fault::Control)
+    } else if s.chars().nth(MAX_FIELD_CHARS).is_some() {
+        Some(Fault::TooLong)
+    } else {
+        None
+    }
+}
+
+/// The first JSON string (key or value) holding a forbidden character or
+/// longer than [`MAX_FIELD_CHARS`], named by its path
+/// (`lines[0].description`).
+fn json_fault(v: &serde_json::Value, path: &str) -> Option<(String, Fault)> {
     match v {
-        serde_json::Value::String(s) if s.chars().any(forbidden) => Some(path.to_owned()),
+        serde_json::Value::String(s) => text_fault(s).map(|f| (path.to_owned(), f)),
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()
@@ -112,8 +136,11 @@ fn json_fault(v: &serde_json::Value, path: &str) -> Option<String> {
             } else {
                 format!("{path}.{k}")
             };
-            if k.chars().any(forbidden) {
-                Some(here.chars().filter(|c| !forbidden(*c)).collect())
+            if let Some(f) = text_fault(k) {
+                Some((
+                    here.chars().filter(|c| !forbidden(*c)).take(64).collect(),
+                    f,
+                ))
             } else {
                 json_fault(x, &here)
             }
@@ -150,17 +177,27 @@ fn path_has_control(path: &str) -> bool {
     false
 }
 
-/// The first form or query field holding a forbidden character.
-fn form_fault(bytes: &[u8]) -> Option<String> {
-    url::form_urlencoded::parse(bytes)
-        .find(|(k, v)| k.chars().any(forbidden) || v.chars().any(forbidden))
-        .map(|(k, _)| k.chars().filter(|c| !forbidden(*c)).collect())
+/// The first form or query field holding a forbidden character or too
+/// long a text.
+fn form_fault(bytes: &[u8]) -> Option<(String, Fault)> {
+    url::form_urlencoded::parse(bytes).find_map(|(k, v)| {
+        text_fault(&k)
+            .or_else(|| text_fault(&v))
+            .map(|f| (k.chars().filter(|c| !forbidden(*c)).take(64).collect(), f))
+    })
 }
 
 fn refused(api: bool, field: &str) -> Response {
-    let e = crate::Error::Invalid(format!(
-        "{field} : caractère de contrôle refusé (un caractère invisible s'est glissé dans la saisie)"
-    ));
+    refused_for(api, field, Fault::Control)
+}
+
+fn refused_for(api: bool, field: &str, fault: Fault) -> Response {
+    let e = crate::Error::Invalid(match fault {
+        Fault::Control => format!(
+            "{field} : caractère de contrôle refusé (un caractère invisible s'est glissé dans la saisie)"
+        ),
+        Fault::TooLong => format!("{field} : texte trop long ({MAX_FIELD_CHARS} caractères au plus)"),
+    });
     if api {
         axum::response::IntoResponse::into_response(crate::error::ApiError(e))
     } else {
@@ -177,8 +214,8 @@ pub async fn control_characters(req: Request, next: Next) -> Response {
     if path_has_control(req.uri().path()) {
         return refused(api, "chemin");
     }
-    if let Some(field) = req.uri().query().and_then(|q| form_fault(q.as_bytes())) {
-        return refused(api, &field);
+    if let Some((field, fault)) = req.uri().query().and_then(|q| form_fault(q.as_bytes())) {
+        return refused_for(api, &field, fault);
     }
     let kind = req
         .headers()
@@ -205,8 +242,8 @@ pub async fn control_characters(req: Request, next: Next) -> Response {
     } else {
         form_fault(&bytes)
     };
-    if let Some(field) = fault {
-        return refused(api, if field.is_empty() { "corps" } else { &field });
+    if let Some((field, fault)) = fault {
+        return refused_for(api, if field.is_empty() { "corps" } else { &field }, fault);
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
@@ -233,17 +270,30 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(r#"{"a": "ok", "lines": [{"description": "x\u0000y"}]}"#)
                 .unwrap_or_default();
-        assert_eq!(json_fault(&v, ""), Some("lines[0].description".into()));
+        assert_eq!(
+            json_fault(&v, ""),
+            Some(("lines[0].description".into(), Fault::Control))
+        );
         let ok: serde_json::Value =
             serde_json::from_str(r#"{"text": "deux\nlignes\tet une tabulation"}"#)
                 .unwrap_or_default();
         assert_eq!(json_fault(&ok, ""), None);
         assert_eq!(
             form_fault(b"nom=Martin&adresse=3%00rue"),
-            Some("adresse".into())
+            Some(("adresse".into(), Fault::Control))
         );
         assert_eq!(form_fault(b"nom=Martin&note=a%0D%0Ab"), None);
-        assert_eq!(form_fault(b"q=%1B%5B31m"), Some("q".into()));
+        assert_eq!(
+            form_fault(b"q=%1B%5B31m"),
+            Some(("q".into(), Fault::Control))
+        );
+        let long = format!("nom={}", "a".repeat(MAX_FIELD_CHARS + 1));
+        assert_eq!(
+            form_fault(long.as_bytes()),
+            Some(("nom".into(), Fault::TooLong))
+        );
+        let just = format!("nom={}", "é".repeat(MAX_FIELD_CHARS));
+        assert_eq!(form_fault(just.as_bytes()), None);
         assert!(path_has_control("/api/v1/billing/invoices/FA%00"));
         assert!(path_has_control("/a%0Ab"));
         assert!(!path_has_control("/comptabilite/comptes/CPT-AB%20CD"));

@@ -399,7 +399,7 @@ pub async fn create_user(
     db: &Db,
     actor: &Actor,
     username: &Username,
-    display_name: &str,
+    display_name: &crate::auth::DisplayName,
     password_hash: &str,
     roles: &[Role],
 ) -> Result<User, Error> {
@@ -408,10 +408,7 @@ pub async fn create_user(
             "un compte doit avoir au moins un rôle".into(),
         ));
     }
-    let display_name = match display_name.trim() {
-        "" => username.as_str().to_owned(),
-        d => d.to_owned(),
-    };
+    let display_name = display_name.as_str().to_owned();
     let mut tx = db.begin().await?;
     let created_at = time::to_db(time::now());
     let row = sqlx::query(

@@ -61,7 +61,7 @@ pub async fn import(
     if outcome.report.has_errors() {
         return Err(Error::Invalid(format!(
             "the takeover has {} error(s); nothing was written",
-            outcome.report.errors().count()
+            outcome.report.error_count
         )));
     }
     if outcome.committed {
@@ -157,7 +157,7 @@ pub fn outcome_text(o: &Outcome, dry_run: bool) -> String {
     let c = &o.counts;
     out.push_str(&format!(
         "\n{} error(s)\noffers {}, accounts {}, lines {}, subscriptions {}, mandates {}, balances {} ({})\n",
-        o.report.errors().count(),
+        o.report.error_count,
         c.offers,
         c.accounts,
         c.lines,

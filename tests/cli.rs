@@ -108,7 +108,7 @@ fn users_are_added_from_stdin_and_listed() {
         .expect("write");
     let out = weak.wait_with_output().expect("waits");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("10 caractères"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12 caractères"));
 
     let bad_role = regie(dir.path())
         .args(["user", "add", "bob", "--role", "root"])

@@ -263,12 +263,22 @@ pub fn parse_transfers(data: &[u8]) -> Result<Vec<BankLine>, Vec<Fault>> {
     let c_ref = col("reference");
     let mut lines = Vec::new();
     let mut faults = Vec::new();
+    // Faults past the first MAX_FAULTS are counted, not kept.
+    let mut more = 0usize;
     for (i, record) in reader.records().enumerate() {
+        if faults.len() > MAX_FAULTS {
+            more += faults.len() - MAX_FAULTS;
+            faults.truncate(MAX_FAULTS);
+        }
         let line = i + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                faults.push(fault(line, "ligne", e.to_string()));
+                let reason = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "ligne illisible : texte qui n'est pas en UTF-8",
+                    _ => "ligne illisible",
+                };
+                faults.push(fault(line, "ligne", reason.into()));
                 continue;
             }
         };
@@ -305,9 +315,25 @@ pub fn parse_transfers(data: &[u8]) -> Result<Vec<BankLine>, Vec<Fault>> {
     if faults.is_empty() {
         Ok(lines)
     } else {
+        // A statement with thousands of faults is the wrong file: list the
+        // first ones, count the rest.
+        if faults.len() > MAX_FAULTS {
+            more += faults.len() - MAX_FAULTS;
+            faults.truncate(MAX_FAULTS);
+        }
+        if more > 0 {
+            faults.push(fault(
+                0,
+                "fichier",
+                format!("et {more} autres erreurs, non listées : est-ce le bon fichier ?"),
+            ));
+        }
         Err(faults)
     }
 }
+
+/// Most faults listed for one statement.
+pub const MAX_FAULTS: usize = 1000;
 
 /// The invoice numbers (`FA2026-000123`) and account codes (`CPT-…`)
 /// a bank label mentions, in order.
@@ -638,6 +664,18 @@ mod tests {
         assert_eq!((faults[1].line, faults[1].field.as_str()), (3, "montant"));
         let no_header = parse_transfers(b"a;b\n1;2\n").err().unwrap_or_default();
         assert_eq!(no_header[0].field, "en-tête");
+    }
+
+    #[test]
+    fn a_statement_full_of_faults_lists_the_first_and_counts_the_rest() {
+        let mut bad = String::from("date;montant;libelle\n");
+        for _ in 0..50_000 {
+            bad.push_str("pas une date;12,00;X\n");
+        }
+        let faults = parse_transfers(bad.as_bytes()).err().unwrap_or_default();
+        assert_eq!(faults.len(), MAX_FAULTS + 1);
+        let last = faults.last().map(|f| f.reason.clone()).unwrap_or_default();
+        assert!(last.contains("et 49000 autres erreurs"), "{last}");
     }
 
     #[test]

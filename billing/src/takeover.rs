@@ -292,6 +292,9 @@ impl Record<'_> {
     }
 }
 
+/// The largest file of a takeover (100,000 lines take some 20 MiB).
+const MAX_FILE_BYTES: u64 = 512 << 20;
+
 /// Reads one file: each record handed to `row` with its columns, every
 /// problem pushed to the report.
 fn read_file<T>(
@@ -302,6 +305,20 @@ fn read_file<T>(
     mut row: impl FnMut(&mut Record<'_>) -> Option<T>,
 ) -> Vec<T> {
     let path = dir.join(file);
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if meta.len() > MAX_FILE_BYTES {
+            report.push(Issue::error(
+                file,
+                0,
+                "",
+                &format!(
+                    "fichier de plus de {} Mio : découpez la reprise",
+                    MAX_FILE_BYTES >> 20
+                ),
+            ));
+            return Vec::new();
+        }
+    }
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -853,7 +870,7 @@ macro_rules! rows {
             }
             sp.rollback().await.map_err(sql)?;
             for $it in chunk {
-                if $report.errors().count() >= MAX_ERRORS {
+                if $report.error_count >= MAX_ERRORS as u64 {
                     out.push(None);
                     continue;
                 }
@@ -1093,7 +1110,7 @@ pub async fn import(
             counts.balances_total = counts.balances_total.checked_add(j.row.amount)?;
         }
     }
-    if report.errors().count() >= MAX_ERRORS {
+    if report.error_count >= MAX_ERRORS as u64 {
         report.push(Issue::error(
             "",
             0,

@@ -13,8 +13,6 @@
 //! fibre, `ratio` its number of outputs (2 to 64) and `loss_db` a measured
 //! insertion loss (optional; the planning value is used otherwise).
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::budget::{MilliDb, OpticalClass};
@@ -172,7 +170,7 @@ pub fn check_pon_port<'a>(
 
 /// Reads and checks the extension files of a delivery, when present.
 pub fn load(
-    dir: &Path,
+    dir: read::Source<'_>,
     plant: &mut Plant,
     report: &mut Report,
     counts: &mut std::collections::BTreeMap<String, usize>,

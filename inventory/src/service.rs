@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::budget::{OpticalClass, PlanningLosses};
 use crate::extension::PonPort;
+use crate::gracethd::Limits;
 use crate::gracethd::{self, Report};
 use crate::plant::Plant;
 use crate::storage::{self, ImportSummary};
@@ -46,7 +47,7 @@ pub async fn import(
     dir: &Path,
     dry_run: bool,
 ) -> Result<ImportOutcome, Error> {
-    import_with_progress(db, actor, dir, dry_run, &NoProgress).await
+    import_with_progress(db, actor, dir, dry_run, &Limits::default(), &NoProgress).await
 }
 
 /// Receives the progress of an import (a terminal progress bar, a job
@@ -74,9 +75,12 @@ pub async fn import_with_progress(
     actor: &Actor,
     dir: &Path,
     dry_run: bool,
+    limits: &Limits,
     progress: &dyn Progress,
 ) -> Result<ImportOutcome, Error> {
-    Ok(import_inner(db, actor, dir, dry_run, progress).await?.0)
+    Ok(import_inner(db, actor, dir, dry_run, limits, progress)
+        .await?
+        .0)
 }
 
 /// The import itself; also returns the stored plant and its version when
@@ -86,20 +90,22 @@ async fn import_inner(
     actor: &Actor,
     dir: &Path,
     dry_run: bool,
+    limits: &Limits,
     progress: &dyn Progress,
 ) -> Result<(ImportOutcome, Option<Versioned>), Error> {
     let start = Instant::now();
     progress.phase("lecture et vérification", 0);
     let owned = dir.to_owned();
+    let limits_owned = *limits;
     // Parsing is CPU work on files: keep it off the async workers.
-    let delivery = tokio::task::spawn_blocking(move || gracethd::load(&owned))
+    let delivery = tokio::task::spawn_blocking(move || gracethd::load_with(&owned, &limits_owned))
         .await
         .map_err(|e| Error::Invalid(format!("lecture interrompue : {e}")))??;
     let mut delivery = delivery;
     if !delivery.report.has_errors() {
         keep_extension_consistent(db, &mut delivery).await?;
     }
-    let warnings = delivery.report.warnings().count();
+    let warnings = usize::try_from(delivery.report.warning_count).unwrap_or(usize::MAX);
     let summary = if delivery.report.has_errors() || dry_run {
         None
     } else {
@@ -115,7 +121,7 @@ async fn import_inner(
     tracing::info!(
         duration_ms,
         warnings,
-        errors = delivery.report.errors().count(),
+        errors = delivery.report.error_count,
         dry_run,
         "inventory import"
     );
@@ -270,17 +276,19 @@ pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Err
     Ok(report)
 }
 
-/// Imports a delivery uploaded as a zip archive (see [`import`]), unpacked
-/// in a directory of its own under `scratch` (the data directory's, which
-/// the server empties at start: a crash leaves nothing for long).
-#[tracing::instrument(skip(db, actor, bytes), fields(actor = %actor.username, bytes = bytes.len()))]
+/// Imports a delivery uploaded as a zip archive held in file `zip` (see
+/// [`import`]), unpacked within `limits` in a directory of its own under
+/// `scratch` (the data directory's, which the server empties at start: a
+/// crash leaves nothing for long).
+#[tracing::instrument(skip(db, cache, actor, limits), fields(actor = %actor.username, zip = %zip.display()))]
 pub async fn import_zip(
     db: &Db,
     cache: &PlantCache,
     actor: &Actor,
-    bytes: Vec<u8>,
+    zip: &Path,
     dry_run: bool,
     scratch: &Path,
+    limits: &Limits,
 ) -> Result<ImportOutcome, Error> {
     std::fs::create_dir_all(scratch)
         .map_err(|e| Error::Invalid(format!("dossier temporaire {} : {e}", scratch.display())))?;
@@ -289,10 +297,13 @@ pub async fn import_zip(
         .tempdir_in(scratch)
         .map_err(|e| Error::Invalid(format!("dossier temporaire : {e}")))?;
     let root = tmp.path().to_owned();
-    let dir = tokio::task::spawn_blocking(move || crate::gracethd::archive::unpack(&bytes, &root))
-        .await
-        .map_err(|e| Error::Invalid(format!("décompression interrompue : {e}")))??;
-    let (outcome, plant) = import_inner(db, actor, &dir, dry_run, &NoProgress).await?;
+    let (zip_owned, limits_owned) = (zip.to_owned(), *limits);
+    let dir = tokio::task::spawn_blocking(move || {
+        crate::gracethd::archive::unpack_file(&zip_owned, &root, &limits_owned)
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("décompression interrompue : {e}")))??;
+    let (outcome, plant) = import_inner(db, actor, &dir, dry_run, limits, &NoProgress).await?;
     if let Some(fresh) = plant {
         *cache.inner.write().await = Some(fresh);
     }

@@ -153,21 +153,34 @@ pub async fn import(
     State(state): State<AppState>,
     me: crate::auth::Principal,
     Query(q): Query<ImportQuery>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if body.is_empty() {
-        return Err(ApiError(Error::Invalid(
-            "envoyez la livraison comme archive zip dans le corps de la requête".into(),
-        )));
-    }
+    let uploads = &state.config.uploads;
+    let scratch = state.config.scratch_dir();
+    // Written to disk as it arrives: never held in memory.
+    let zip = match crate::upload::spool(
+        body.into_data_stream(),
+        &scratch,
+        uploads.delivery_max_bytes(),
+    )
+    .await
+    {
+        Err(Error::Invalid(m)) if m.contains("vide") => {
+            return Err(ApiError(Error::Invalid(
+                "envoyez la livraison comme archive zip dans le corps de la requête".into(),
+            )))
+        }
+        other => other?,
+    };
     let outcome = inventory::service::import_zip(
         &state.db,
         &state.plant,
         &me.actor(),
-        body.to_vec(),
+        &zip,
         q.dry_run,
-        &state.config.scratch_dir(),
+        &scratch,
+        &uploads.delivery_limits(),
     )
     .await?;
     let status = if outcome.refused() {

@@ -39,24 +39,32 @@ pub async fn scan_parts(mut multipart: Multipart) -> Result<ScanParts, Error> {
         filename: String::new(),
         content: Vec::new(),
     };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| Error::Invalid(format!("envoi interrompu : {e}")))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(|e| {
+        Error::Invalid(format!(
+            "envoi interrompu : {}",
+            crate::upload::multipart_reason(&e)
+        ))
+    })? {
         match field.name() {
             Some("description") => {
-                parts.description = field
-                    .text()
-                    .await
-                    .map_err(|e| Error::Invalid(format!("envoi interrompu : {e}")))?;
+                parts.description = field.text().await.map_err(|e| {
+                    Error::Invalid(format!(
+                        "envoi interrompu : {}",
+                        crate::upload::multipart_reason(&e)
+                    ))
+                })?;
             }
             Some("fichier") => {
                 parts.filename = field.file_name().unwrap_or_default().to_owned();
                 parts.content = field
                     .bytes()
                     .await
-                    .map_err(|e| Error::Invalid(format!("envoi interrompu : {e}")))?
+                    .map_err(|e| {
+                        Error::Invalid(format!(
+                            "envoi interrompu : {}",
+                            crate::upload::multipart_reason(&e)
+                        ))
+                    })?
                     .to_vec();
             }
             _ => {}

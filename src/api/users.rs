@@ -16,7 +16,7 @@ pub struct NewUser {
     pub username: String,
     #[serde(default)]
     pub display_name: String,
-    /// At least 10 characters.
+    /// At least 12 characters, not among the 100,000 most common.
     pub password: String,
     pub roles: Vec<Role>,
 }
@@ -76,12 +76,13 @@ pub async fn create_user(
     roles: &[Role],
 ) -> Result<User, Error> {
     let username = Username::parse(username)?;
+    let display_name = crate::auth::DisplayName::parse(display_name, &username)?;
     let hash = Password::parse(password)?.hash()?;
     storage::create_user(
         &state.db,
         &me.actor(),
         &username,
-        display_name,
+        &display_name,
         &hash,
         roles,
     )

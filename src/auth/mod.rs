@@ -48,6 +48,40 @@ impl Username {
     }
 }
 
+/// The name a user is shown by: at most 100 characters, no control
+/// character; empty means « the username ».
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// The longest display name.
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(s: &str, username: &Username) -> Result<Self, Error> {
+        let s = s.trim();
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(Error::Invalid(format!(
+                "le nom affiché ne peut dépasser {} caractères",
+                Self::MAX_CHARS
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "le nom affiché contient un caractère invisible".into(),
+            ));
+        }
+        Ok(Self(if s.is_empty() {
+            username.as_str().to_owned()
+        } else {
+            s.to_owned()
+        }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for Username {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {

@@ -10,18 +10,30 @@ use crate::Error;
 #[derive(Clone)]
 pub struct Password(String);
 
+/// The shortest password accepted (NIST SP 800-63B asks at least 8; a
+/// phrase of a few words is easier to remember than a short cipher).
+pub const MIN_CHARS: usize = 12;
+
 impl Password {
-    /// At least 10 characters and at most 1,024 (bounding the hashing work).
+    /// At least [`MIN_CHARS`] characters and at most 1,024 (bounding the
+    /// hashing work), and not one of the 100,000 most common passwords
+    /// (shipped with the binary). No other composition rule (NIST SP
+    /// 800-63B § 5.1.1.2).
     pub fn parse(s: &str) -> Result<Self, Error> {
         let n = s.chars().count();
-        if n < 10 {
-            return Err(Error::Invalid(
-                "le mot de passe doit compter au moins 10 caractères".into(),
-            ));
+        if n < MIN_CHARS {
+            return Err(Error::Invalid(format!(
+                "le mot de passe doit compter au moins {MIN_CHARS} caractères (une phrase de quelques mots convient)"
+            )));
         }
         if n > 1024 {
             return Err(Error::Invalid(
                 "le mot de passe ne peut dépasser 1024 caractères".into(),
+            ));
+        }
+        if is_common(s) {
+            return Err(Error::Invalid(
+                "ce mot de passe fait partie des plus courants, que les attaquants essaient en premier : choisissez-en un autre".into(),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -52,6 +64,13 @@ impl Password {
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
     }
+}
+
+/// Whether a password is among the most common ones, as typed or in lower
+/// case.
+pub fn is_common(s: &str) -> bool {
+    passwords::analyzer::is_common_password(s)
+        || passwords::analyzer::is_common_password(s.to_lowercase())
 }
 
 impl std::fmt::Debug for Password {
@@ -102,7 +121,18 @@ mod tests {
     fn policy() {
         assert!(Password::parse("court").is_err());
         assert!(Password::parse(&"x".repeat(1025)).is_err());
-        assert!(Password::parse("dix-caract").is_ok());
+        // Eleven characters: one short of the rule.
+        assert!(Password::parse("onze-caract").is_err());
+        assert!(Password::parse("douze-caract").is_ok());
+        // Twelve characters and more, yet among the most common passwords
+        // (entries of the shipped list), as typed and in capitals.
+        for common in ["123456789012", "Telechargement", "ASDFASDFASDF"] {
+            let e = Password::parse(common).err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains("plus courants")),
+                "{common}: {e:?}"
+            );
+        }
     }
 
     #[test]

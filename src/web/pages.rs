@@ -477,7 +477,7 @@ fn users_page(
                 input type="text" id="nom" name="nom" value=(form.nom);
             }
             div class="champ" {
-                label for="mot_de_passe" { "Mot de passe initial" span class="aide" { "Au moins 10 caractères." } }
+                label for="mot_de_passe" { "Mot de passe initial" span class="aide" { "Au moins 12 caractères ; une phrase de quelques mots convient." } }
                 input type="password" id="mot_de_passe" name="mot_de_passe" autocomplete="new-password" required
                     aria-invalid=(has_error(errors, "mot_de_passe")) aria-describedby=[has_error(errors, "mot_de_passe").then_some("mot_de_passe-erreur")];
                 (field_error(errors, "mot_de_passe"))
@@ -1061,17 +1061,15 @@ fn import_page(
     error: Option<&str>,
 ) -> Markup {
     let csrf = me.csrf_token.clone().unwrap_or_default();
-    let action = format!(
-        "/technicien/import?csrf_token={}",
-        url::form_urlencoded::byte_serialize(csrf.as_bytes()).collect::<String>()
-    );
     html! {
         h1 { "Importer une livraison GraceTHD" }
         p { "Envoyez la livraison (GraceTHD v2.0.1, format « shpcsv ») sous forme d'archive zip. Elle est entièrement vérifiée avant d'être enregistrée : au moindre problème bloquant, rien n'est écrit." }
         @if let Some(e) = error {
             div class="resume-erreurs" role="alert" tabindex="-1" { h2 { "L'import a échoué" } p { (e) } }
         }
-        form class="formulaire" method="post" action=(action) enctype="multipart/form-data" {
+        form class="formulaire" method="post" action="/technicien/import" enctype="multipart/form-data" {
+            // First: the server checks it before reading the file.
+            input type="hidden" name="csrf_token" value=(csrf);
             div class="champ" {
                 label for="livraison" { "Archive zip de la livraison" span class="aide" { "Les fichiers t_*.csv, l_*.csv, les shapefiles et, s'il y a lieu, x_pon.csv et x_splitter.csv." } }
                 input type="file" id="livraison" name="livraison" accept=".zip,application/zip" required;
@@ -1082,8 +1080,8 @@ fn import_page(
             button type="submit" { "Importer" }
         }
         @if let Some(o) = outcome {
-            @let errors = o.report.errors().count();
-            @let warnings = o.report.warnings().count();
+            @let errors = o.report.error_count;
+            @let warnings = o.report.warning_count;
             h2 { "Résultat" }
             @if errors > 0 {
                 p class="resume-erreurs" role="alert" { strong { (errors) " erreur(s) : rien n'a été importé." } }
@@ -1098,13 +1096,16 @@ fn import_page(
                     caption { "Problèmes relevés (" (errors) " erreurs, " (warnings) " avertissements)" }
                     thead { tr { th scope="col" { "Gravité" } th scope="col" { "Fichier" } th scope="col" { "Ligne" } th scope="col" { "Champ" } th scope="col" { "Motif" } } }
                     tbody {
-                        @for i in o.report.issues.iter().take(500) {
+                        @for i in &o.report.issues {
                             tr {
                                 td { @if i.severity == inventory::gracethd::Severity::Error { "Erreur" } @else { "Avertissement" } }
                                 td { (i.file) } td { (i.line) } td { (i.field) } td { (i.reason) }
                             }
                         }
                     }
+                }
+                @if o.report.left_out > 0 {
+                    p { "Et " (o.report.left_out) " autres problèmes, comptés mais non listés : corrigez d'abord ceux-ci." }
                 }
             }
             table {
@@ -1132,62 +1133,63 @@ pub async fn import_submit(
     me: Principal,
     mut multipart: axum::extract::Multipart,
 ) -> PageResult {
-    let mut bytes = Vec::new();
+    let mut zip = None;
     let mut dry_run = false;
+    let uploads = state.config.uploads;
+    let scratch = state.config.scratch_dir();
+    let failed = |me: &Principal, status: StatusCode, message: &str| {
+        render(
+            status,
+            layout(
+                "Importer une livraison",
+                Some(me),
+                "/technicien/import",
+                import_page(me, None, Some(message)),
+            ),
+        )
+    };
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                return Ok(render(
+                return Ok(failed(
+                    &me,
                     StatusCode::BAD_REQUEST,
-                    layout(
-                        "Importer une livraison",
-                        Some(&me),
-                        "/technicien/import",
-                        import_page(&me, None, Some(&format!("Envoi interrompu : {e}"))),
-                    ),
+                    &format!("Envoi interrompu : {}", crate::upload::multipart_reason(&e)),
                 ))
             }
         };
         match field.name() {
-            Some("livraison") => match field.bytes().await {
-                Ok(b) => bytes = b.to_vec(),
-                Err(e) => {
-                    return Ok(render(
-                        StatusCode::BAD_REQUEST,
-                        layout(
-                            "Importer une livraison",
-                            Some(&me),
-                            "/technicien/import",
-                            import_page(&me, None, Some(&format!("Envoi interrompu : {e}"))),
-                        ),
-                    ))
+            // Written to disk as it arrives: never held in memory.
+            Some("livraison") => {
+                match crate::upload::spool(field, &scratch, uploads.delivery_max_bytes()).await {
+                    Ok(path) => zip = Some(path),
+                    Err(Error::Invalid(m)) if m.contains("vide") => zip = None,
+                    Err(e) => {
+                        return Ok(failed(&me, e.status(), &e.public_message()));
+                    }
                 }
-            },
+            }
             Some("verification") => dry_run = true,
             _ => {}
         }
     }
-    if bytes.is_empty() {
-        let body = import_page(&me, None, Some("Choisissez l'archive zip de la livraison."));
-        return Ok(render(
+    let Some(zip) = zip else {
+        return Ok(failed(
+            &me,
             StatusCode::UNPROCESSABLE_ENTITY,
-            layout(
-                "Importer une livraison",
-                Some(&me),
-                "/technicien/import",
-                body,
-            ),
+            "Choisissez l'archive zip de la livraison.",
         ));
-    }
+    };
     match inventory::service::import_zip(
         &state.db,
         &state.plant,
         &me.actor(),
-        bytes,
+        &zip,
         dry_run,
-        &state.config.scratch_dir(),
+        &scratch,
+        &uploads.delivery_limits(),
     )
     .await
     {

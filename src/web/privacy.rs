@@ -50,7 +50,9 @@ pub fn scans_section(
             p class="aide" { "À n'utiliser que si le foyer ne peut pas montrer l'original : notez plutôt le justificatif vu ci-dessus. "
                 "Une copie est chiffrée et supprimée automatiquement à la fin du délai de recours." }
             form class="formulaire" method="post" enctype="multipart/form-data"
-                action={ (base) "/copies?csrf_token=" (csrf) } aria-labelledby="copies" {
+                action={ (base) "/copies" } aria-labelledby="copies" {
+                // First: the server checks it before reading the file.
+                input type="hidden" name="csrf_token" value=(csrf);
                 div class="champ" {
                     label for="description" { "Ce que montre la copie" }
                     input type="text" id="description" name="description" aria-invalid=(has_error(errors, "description"))

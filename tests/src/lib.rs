@@ -175,11 +175,12 @@ impl TestApp {
     /// Creates a user with a known password.
     pub async fn user(&self, name: &str, roles: &[Role]) -> storage::User {
         let hash = Password::parse(&password_of(name)).unwrap().hash().unwrap();
+        let username = Username::parse(name).unwrap();
         storage::create_user(
             self.db(),
             &Actor::system("test"),
-            &Username::parse(name).unwrap(),
-            name,
+            &username,
+            &regie::auth::DisplayName::parse(name, &username).unwrap(),
             &hash,
             roles,
         )

@@ -441,7 +441,7 @@ async fn bad_input_gets_actionable_json_errors() {
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(short.json()["error"]["message"]
         .as_str()
-        .is_some_and(|m| m.contains("10")));
+        .is_some_and(|m| m.contains("12")));
     let bad_name = create(
         json!({"username": "Jean Dupont!", "password": "assez-long-oui", "roles": ["technician"]}),
     )

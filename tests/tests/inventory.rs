@@ -541,21 +541,26 @@ async fn a_zipped_delivery_is_imported_through_the_api_and_the_page() {
         r.text
     );
 
-    // The page: multipart, token in the action URL.
+    // The page: multipart, the token in the first field, never the URL.
     let s = t.session_for(&tech).await;
     let form = t
         .page(Method::GET, "/technicien/import", Some(&s), None)
         .await;
     assert!(form.text.contains("enctype=\"multipart/form-data\""));
+    assert!(!form.text.contains("csrf_token="), "no token in a URL");
     let boundary = "XXregieXX";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"livraison\"; filename=\"l.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(zip_of(&gracethd_fixture(), ""));
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    let send = |csrf: &str, body: Vec<u8>| {
-        axum::http::Request::post(format!("/technicien/import?csrf_token={csrf}"))
+    let body_with = |csrf: &str| {
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"livraison\"; filename=\"l.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(zip_of(&gracethd_fixture(), ""));
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        body
+    };
+    let send_to = |uri: String, body: Vec<u8>| {
+        axum::http::Request::post(uri)
             .header("cookie", &s.cookie)
             .header(
                 "content-type",
@@ -564,9 +569,21 @@ async fn a_zipped_delivery_is_imported_through_the_api_and_the_page() {
             .body(axum::body::Body::from(body))
             .expect("request")
     };
-    let forged = t.send(send("faux", body.clone())).await;
+    let forged = t
+        .send(send_to("/technicien/import".into(), body_with("faux")))
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let ok = t.send(send(&s.csrf, body)).await;
+    // The token in the URL (where proxies log it) is no longer taken.
+    let in_url = t
+        .send(send_to(
+            format!("/technicien/import?csrf_token={}", s.csrf),
+            body_with(""),
+        ))
+        .await;
+    assert_eq!(in_url.status, StatusCode::FORBIDDEN);
+    let ok = t
+        .send(send_to("/technicien/import".into(), body_with(&s.csrf)))
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert!(ok.text.contains("Import terminé"), "{}", ok.text);
     assert!(

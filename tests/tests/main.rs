@@ -37,3 +37,4 @@ mod social_renewals;
 mod social_rules;
 mod startup;
 mod takeover;
+mod uploads;

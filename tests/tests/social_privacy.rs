@@ -457,16 +457,15 @@ async fn an_agent_attaches_a_scan_from_the_review_page() {
     let send = |description: &'static str, content: &'static str| {
         let boundary = "----regie-page-boundary";
         let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{description}\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{description}\r\n\
              --{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"avis.pdf\"\r\n\
-             Content-Type: application/pdf\r\n\r\n{content}\r\n--{boundary}--\r\n"
+             Content-Type: application/pdf\r\n\r\n{content}\r\n--{boundary}--\r\n",
+            s.csrf
         );
         Request::builder()
             .method(Method::POST)
-            .uri(format!(
-                "/instruction/demandes/{code}/copies?csrf_token={}",
-                s.csrf
-            ))
+            .uri(format!("/instruction/demandes/{code}/copies"))
             .header(header::COOKIE, &s.cookie)
             .header(
                 header::CONTENT_TYPE,

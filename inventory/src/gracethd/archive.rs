@@ -1,30 +1,47 @@
-//! Deliveries uploaded as a zip archive.
+//! Deliveries uploaded as a zip archive, unpacked within [`Limits`]: the
+//! number of files, the total unpacked size and each file's compression
+//! ratio are bounded by what is really written, never by what the archive's
+//! headers claim.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
+use crate::gracethd::limits::Limits;
 use crate::Error;
 
-/// Largest total uncompressed size accepted (a department-scale delivery is
-/// a few hundred MiB of CSV).
-const MAX_UNPACKED_BYTES: u64 = 4 << 30;
-/// Most entries accepted.
-const MAX_ENTRIES: usize = 20_000;
+/// What any file may unpack to whatever its ratio (a small value list can
+/// compress very well).
+const RATIO_FREE_BYTES: u64 = 1 << 20;
 
 fn bad(reason: impl Into<String>) -> Error {
     Error::Invalid(format!("archive zip invalide : {}", reason.into()))
 }
 
-/// Unpacks a zip archive into `dest` and returns the directory that holds
-/// the delivery (the one with `t_fibre.csv`, at the top or one level down).
-/// Entries that would land outside `dest` are refused.
+fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+/// Unpacks the zip archive in file `zip` into `dest` and returns the
+/// directory that holds the delivery (the one with `t_fibre.csv`, at the
+/// top or one level down). Entries that would land outside `dest` are
+/// refused.
+pub fn unpack_file(zip: &Path, dest: &Path, limits: &Limits) -> Result<PathBuf, Error> {
+    let file = std::fs::File::open(zip).map_err(|e| bad(e.to_string()))?;
+    unpack_from(std::io::BufReader::new(file), dest, limits)
+}
+
+/// Unpacks a zip archive held in memory (tests and small files).
 pub fn unpack(bytes: &[u8], dest: &Path) -> Result<PathBuf, Error> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
-    if archive.len() > MAX_ENTRIES {
+    unpack_from(std::io::Cursor::new(bytes), dest, &Limits::default())
+}
+
+fn unpack_from<R: Read + Seek>(reader: R, dest: &Path, limits: &Limits) -> Result<PathBuf, Error> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| bad(e.to_string()))?;
+    if archive.len() > limits.max_entries {
         return Err(bad(format!(
-            "{} fichiers, au plus {MAX_ENTRIES}",
-            archive.len()
+            "{} fichiers, au plus {}",
+            archive.len(),
+            limits.max_entries
         )));
     }
     let mut total = 0u64;
@@ -41,14 +58,34 @@ pub fn unpack(bytes: &[u8], dest: &Path) -> Result<PathBuf, Error> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| bad(e.to_string()))?;
         }
+        let name = entry.name().to_owned();
+        // What this entry may unpack to: within what is left of the total,
+        // and within the ratio to its compressed size.
+        let by_ratio = entry
+            .compressed_size()
+            .saturating_mul(limits.max_ratio)
+            .max(RATIO_FREE_BYTES);
+        let left = limits.max_unpacked_bytes.saturating_sub(total);
+        let allowed = by_ratio.min(left);
         let mut out = std::fs::File::create(&path).map_err(|e| bad(e.to_string()))?;
         // Count what is really written, not what the header claims.
-        let limit = MAX_UNPACKED_BYTES.saturating_sub(total) + 1;
-        let written = std::io::copy(&mut (&mut entry).take(limit), &mut out)
-            .map_err(|e| bad(e.to_string()))?;
+        let written = std::io::copy(&mut (&mut entry).take(allowed + 1), &mut out)
+            .map_err(|e| bad(format!("{name} : {e}")))?;
         total += written;
-        if total > MAX_UNPACKED_BYTES {
-            return Err(bad("plus de 4 Gio une fois décompressée"));
+        if written > allowed {
+            drop(out);
+            let _ = std::fs::remove_file(&path);
+            return Err(bad(if allowed == left {
+                format!(
+                    "plus de {} Mio une fois décompressée (limite `[uploads] delivery_max_unpacked_mib` de la configuration)",
+                    mib(limits.max_unpacked_bytes)
+                )
+            } else {
+                format!(
+                    "{name} grossit plus de {} fois à la décompression : archive refusée (bombe zip ?)",
+                    limits.max_ratio
+                )
+            }));
         }
     }
     if dest.join("t_fibre.csv").is_file() {
@@ -65,4 +102,61 @@ pub fn unpack(bytes: &[u8], dest: &Path) -> Result<PathBuf, Error> {
         }
     }
     found.ok_or_else(|| bad("aucun t_fibre.csv à la racine ni dans un sous-dossier"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in files {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_by_its_ratio() {
+        // 64 MiB of zeros compress to some 64 KiB: a ratio near 1000.
+        let zeros = vec![0u8; 64 << 20];
+        let bytes = zip_of(&[("t_fibre.csv", &zeros)]);
+        assert!(bytes.len() < 1 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack(&bytes, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("grossit plus de 200 fois"), "{e}");
+        assert!(
+            !dir.path().join("t_fibre.csv").exists(),
+            "the part written is removed"
+        );
+    }
+
+    #[test]
+    fn the_total_unpacked_size_is_bounded() {
+        let data = vec![b'a'; 3 << 20];
+        let bytes = zip_of(&[("t_fibre.csv", &data), ("t_cable.csv", &data)]);
+        let limits = Limits {
+            max_unpacked_bytes: 4 << 20,
+            max_ratio: 100_000,
+            ..Limits::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack_from(std::io::Cursor::new(bytes), dir.path(), &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plus de 4 Mio une fois décompressée"), "{e}");
+    }
+
+    #[test]
+    fn ordinary_text_unpacks() {
+        let text = "fo_code;fo_cb_code\nFO1;CB1\n".repeat(1000);
+        let bytes = zip_of(&[("livraison/t_fibre.csv", text.as_bytes())]);
+        let dir = tempfile::tempdir().unwrap();
+        let at = unpack(&bytes, dir.path()).unwrap();
+        assert_eq!(at, dir.path().join("livraison"));
+    }
 }

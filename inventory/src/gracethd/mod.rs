@@ -6,6 +6,7 @@
 //! listed. Nothing here writes anywhere.
 
 pub mod archive;
+pub mod limits;
 pub mod places;
 pub mod read;
 pub mod report;
@@ -16,7 +17,8 @@ use std::collections::BTreeMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
 
-use read::{Row, Table};
+pub use limits::Limits;
+use read::{Row, Source, Table};
 pub use report::{Issue, Report, Severity};
 
 use crate::plant::{
@@ -46,7 +48,7 @@ const VALUE_LISTS: &[(&str, &str, &str)] = &[
 struct Lists(HashMap<&'static str, HashSet<String>>);
 
 impl Lists {
-    fn read(dir: &Path, report: &mut Report) -> Result<Self, Error> {
+    fn read(dir: Source<'_>, report: &mut Report) -> Result<Self, Error> {
         let mut lists = HashMap::default();
         for (_, _, list) in VALUE_LISTS {
             if lists.contains_key(list) {
@@ -181,7 +183,7 @@ fn dangling(report: &mut Report, table: &Table, row: &Row, column: &str, target:
 /// a time, each dropped once the plant has what it needs from it, so that a
 /// large delivery never sits in memory all at once.
 fn take(
-    dir: &Path,
+    dir: Source<'_>,
     name: &str,
     lists: &Lists,
     report: &mut Report,
@@ -233,15 +235,23 @@ const REQUIRED: &[(&str, &[&str])] = &[
 ];
 
 /// Reads and checks a delivery directory.
-#[tracing::instrument(skip_all, fields(dir = %dir.display()))]
 pub fn load(dir: &Path) -> Result<Delivery, Error> {
-    if !dir.is_dir() {
+    load_with(dir, &Limits::default())
+}
+
+/// Reads and checks a delivery directory within `limits`: what a delivery
+/// can make the server hold is bounded (longest line and field, rows per
+/// table, issues kept).
+#[tracing::instrument(skip_all, fields(dir = %path.display()))]
+pub fn load_with(path: &Path, limits: &Limits) -> Result<Delivery, Error> {
+    let dir = Source { dir: path, limits };
+    if !path.is_dir() {
         return Err(Error::Unreadable {
-            path: dir.display().to_string(),
+            path: path.display().to_string(),
             reason: "n'est pas un répertoire lisible".into(),
         });
     }
-    let mut report = Report::default();
+    let mut report = Report::with_cap(limits.max_issues);
     let mut counts = BTreeMap::new();
     let lists = Lists::read(dir, &mut report)?;
 
@@ -396,23 +406,7 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
     }
 
     drop(owned);
-    let owned = take(dir, "t_fibre", &lists, &mut report, &mut counts)?;
-    let tb = &owned;
-    plant.fibres = by_code(tb, "fo_code", &mut report, |r, code, rep| Fibre {
-        code: code.into(),
-        cable: tb.get(r, "fo_cb_code").into(),
-        number: uint(tb, r, "fo_nincab", rep),
-        tube: uint(tb, r, "fo_numtub", rep),
-        in_tube: uint(tb, r, "fo_nintub", rep),
-        color: tb.get(r, "fo_color").into(),
-    });
-    for row in &tb.rows {
-        if !plant.cables.contains_key(tb.get(row, "fo_cb_code")) {
-            dangling(&mut report, tb, row, "fo_cb_code", "t_cable");
-        }
-    }
-
-    drop(owned);
+    fibres(dir, &lists, &mut plant, &mut report, &mut counts)?;
     positions(dir, &lists, &mut plant, &mut report, &mut counts)?;
     // In code order, as the database returns them, so that a plant read
     // from a delivery and read back from storage are the same.
@@ -435,7 +429,7 @@ pub fn load(dir: &Path) -> Result<Delivery, Error> {
 }
 
 fn addresses(
-    dir: &Path,
+    dir: Source<'_>,
     plant: &mut Plant,
     report: &mut Report,
     counts: &mut BTreeMap<String, usize>,
@@ -524,7 +518,7 @@ fn addresses(
 }
 
 fn cable_lengths_from_lines(
-    dir: &Path,
+    dir: Source<'_>,
     plant: &mut Plant,
     report: &mut Report,
     counts: &mut BTreeMap<String, usize>,
@@ -573,10 +567,66 @@ fn cable_lengths_from_lines(
     Ok(())
 }
 
+/// Reads `t_fibre` row by row (with `t_position` the largest table: some
+/// four million rows for a department) into the plant's fibres. A fibre
+/// whose cable is unknown is reported, and kept (so that what refers to it
+/// is not reported again) only while the report lists problems: a delivery
+/// of millions of such rows costs no memory beyond its report.
+fn fibres(
+    dir: Source<'_>,
+    lists: &Lists,
+    plant: &mut Plant,
+    report: &mut Report,
+    counts: &mut BTreeMap<String, usize>,
+) -> Result<(), Error> {
+    let expected = read::csv_line_count(dir, "t_fibre");
+    let mut lines: HashMap<Code, u64> = HashMap::default();
+    lines.reserve(expected);
+    let mut items = Vec::with_capacity(expected);
+    let cables = &plant.cables;
+    let rows = read::csv_rows(dir, "t_fibre", report, &mut |tb, r, report| {
+        lists.check(tb, r, report);
+        let code = tb.get(r, "fo_code");
+        if code.is_empty() {
+            report.push(Issue::error(&tb.file, r.line, "fo_code", "code vide"));
+            return;
+        }
+        if !cables.contains_key(tb.get(r, "fo_cb_code")) {
+            dangling(report, tb, r, "fo_cb_code", "t_cable");
+            if report.is_full() {
+                return;
+            }
+        }
+        if let Some(first) = lines.get(code) {
+            report.push(Issue::error(
+                &tb.file,
+                r.line,
+                "fo_code",
+                &format!("code « {code} » en double (déjà ligne {first})"),
+            ));
+            return;
+        }
+        let code = Code::from(code);
+        lines.insert(code.clone(), r.line);
+        items.push(Fibre {
+            code,
+            cable: tb.get(r, "fo_cb_code").into(),
+            number: uint(tb, r, "fo_nincab", report),
+            tube: uint(tb, r, "fo_numtub", report),
+            in_tube: uint(tb, r, "fo_nintub", report),
+            color: tb.get(r, "fo_color").into(),
+        });
+    })?;
+    drop(lines);
+    counts.insert("t_fibre.csv".into(), rows.unwrap_or(0));
+    plant.fibres = CodeMap::from_vec(items);
+    Ok(())
+}
+
 /// Reads `t_position` row by row (it is the largest table) into the
 /// plant's positions, checking each.
 fn positions(
-    dir: &Path,
+    dir: Source<'_>,
     lists: &Lists,
     plant: &mut Plant,
     report: &mut Report,
@@ -833,7 +883,11 @@ fn routes(tb: &Table, plant: &mut Plant, report: &mut Report) {
 
 /// A stored route whose consecutive fibres are not joined by a position has
 /// a gap: warn, naming the route and the first row after the gap.
-fn check_route_continuity(plant: &Plant, report: &mut Report, dir: &Path) -> Result<(), Error> {
+fn check_route_continuity(
+    plant: &Plant,
+    report: &mut Report,
+    dir: Source<'_>,
+) -> Result<(), Error> {
     let Some(rt) = read::csv_table(dir, "t_ropt", &mut Report::default())? else {
         return Ok(());
     };

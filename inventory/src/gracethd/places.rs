@@ -4,7 +4,6 @@
 //! warning, never an error.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -23,7 +22,7 @@ pub struct Places {
 impl Places {
     /// Reads `t_noeud` and `t_ptech` when the delivery has them.
     pub fn read(
-        dir: &Path,
+        dir: read::Source<'_>,
         report: &mut Report,
         counts: &mut BTreeMap<String, usize>,
     ) -> Result<Self, Error> {

@@ -4,8 +4,96 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
+use crate::gracethd::limits::Limits;
 use crate::gracethd::report::{Issue, Report};
 use crate::Error;
+
+/// A delivery's directory and the bounds its files are read within.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub dir: &'a Path,
+    pub limits: &'a Limits,
+}
+
+/// A line longer than the limit, met while reading (line 1 is the header).
+#[derive(Debug)]
+struct LineTooLong {
+    line: u64,
+    max: usize,
+}
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ligne de plus de {} octets : fichier refusé (un fichier GraceTHD n'en a pas d'aussi longue)",
+            self.max
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+/// A reader that fails as soon as a line (a record: a newline inside
+/// quotes does not end it) grows past `max` bytes, before the CSV parser
+/// has buffered it: a 1 GiB line costs 64 KiB, not 1 GiB.
+struct BoundedLines<R> {
+    inner: R,
+    max: usize,
+    run: usize,
+    quoted: bool,
+    line: u64,
+}
+
+impl<R> BoundedLines<R> {
+    fn new(inner: R, max: usize) -> Self {
+        Self {
+            inner,
+            max,
+            run: 0,
+            quoted: false,
+            line: 1,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for BoundedLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in buf.iter().take(n) {
+            match b {
+                b'"' => {
+                    self.quoted = !self.quoted;
+                    self.run += 1;
+                }
+                b'\n' if !self.quoted => {
+                    self.run = 0;
+                    self.line += 1;
+                }
+                _ => self.run += 1,
+            }
+            if self.run > self.max {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    LineTooLong {
+                        line: self.line,
+                        max: self.max,
+                    },
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The line and message of a CSV error caused by a too long line.
+fn too_long(e: &csv::Error) -> Option<(u64, String)> {
+    let csv::ErrorKind::Io(io) = e.kind() else {
+        return None;
+    };
+    let long = io.get_ref()?.downcast_ref::<LineTooLong>()?;
+    Some((long.line, long.to_string()))
+}
 
 /// One row of a table, with the line it came from (1 is the header).
 #[derive(Debug, Clone, Copy)]
@@ -110,10 +198,10 @@ impl Table {
 /// columns.
 struct CsvFile {
     file: String,
-    path: std::path::PathBuf,
-    reader: csv::Reader<std::io::BufReader<std::fs::File>>,
+    reader: csv::Reader<BoundedLines<std::io::BufReader<std::fs::File>>>,
     columns: HashMap<String, usize>,
     width: usize,
+    limits: Limits,
 }
 
 /// Decodes a field: GraceTHD deliveries are Latin-1; WINDOWS_1252 is its
@@ -128,9 +216,9 @@ fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 impl CsvFile {
     /// Opens `NAME.csv` and reads its header; `Ok(None)` if absent. The
     /// file is read as a stream, never whole.
-    fn open(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
+    fn open(src: Source<'_>, name: &str) -> Result<Option<Self>, Error> {
         let file = format!("{name}.csv");
-        let path = dir.join(&file);
+        let path = src.dir.join(&file);
         if !path.is_file() {
             return Ok(None);
         }
@@ -143,10 +231,13 @@ impl CsvFile {
             .delimiter(b';')
             .flexible(true)
             .has_headers(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 16, f));
+            .from_reader(BoundedLines::new(
+                std::io::BufReader::with_capacity(1 << 16, f),
+                src.limits.max_line_bytes,
+            ));
         let headers = reader
             .byte_headers()
-            .map_err(|e| unreadable(e.to_string()))?
+            .map_err(|e| unreadable(too_long(&e).map_or_else(|| e.to_string(), |(_, m)| m)))?
             .clone();
         let columns = headers
             .iter()
@@ -155,10 +246,10 @@ impl CsvFile {
             .collect();
         Ok(Some(Self {
             file,
-            path,
             reader,
             columns,
             width: headers.len(),
+            limits: *src.limits,
         }))
     }
 }
@@ -166,12 +257,12 @@ impl CsvFile {
 /// The header of `NAME.csv` as a table without rows, reading only its
 /// first line; `Ok(None)` if the file is absent. Lets a delivery's files be
 /// checked all at once before any is read whole.
-pub fn csv_header(dir: &Path, name: &str) -> Result<Option<Table>, Error> {
+pub fn csv_header(dir: Source<'_>, name: &str) -> Result<Option<Table>, Error> {
     Ok(CsvFile::open(dir, name)?.map(|f| Table::new(f.file, f.columns)))
 }
 
 /// Reads `NAME.csv` from a delivery; `Ok(None)` if the file is absent.
-pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<Table>, Error> {
+pub fn csv_table(dir: Source<'_>, name: &str, report: &mut Report) -> Result<Option<Table>, Error> {
     let Some(csv) = CsvFile::open(dir, name)? else {
         return Ok(None);
     };
@@ -185,9 +276,9 @@ pub fn csv_table(dir: &Path, name: &str, report: &mut Report) -> Result<Option<T
 
 /// The number of lines of `NAME.csv` after its header (0 if absent): a
 /// cheap bound on its rows, to size what is built from them.
-pub fn csv_line_count(dir: &Path, name: &str) -> usize {
+pub fn csv_line_count(dir: Source<'_>, name: &str) -> usize {
     use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(dir.join(format!("{name}.csv"))) else {
+    let Ok(mut f) = std::fs::File::open(dir.dir.join(format!("{name}.csv"))) else {
         return 0;
     };
     let mut buf = vec![0u8; 1 << 16];
@@ -195,7 +286,7 @@ pub fn csv_line_count(dir: &Path, name: &str) -> usize {
     while let Ok(n @ 1..) = f.read(&mut buf) {
         lines += buf[..n].iter().filter(|c| **c == b'\n').count();
     }
-    lines.saturating_sub(1)
+    lines.saturating_sub(1).min(dir.limits.max_rows)
 }
 
 /// What sees each row of a table read row by row.
@@ -207,7 +298,7 @@ pub type RowFn<'a> = dyn FnMut(&Table, &Row, &mut Report) + 'a;
 /// are needed once: the file is parsed on another thread, a few chunks
 /// ahead, so that parsing and checking use both cores in bounded memory.
 pub fn csv_rows(
-    dir: &Path,
+    dir: Source<'_>,
     name: &str,
     report: &mut Report,
     each: &mut RowFn<'_>,
@@ -233,7 +324,7 @@ pub fn csv_rows(
         let (read, issues) = parser
             .join()
             .map_err(|_| Error::Invalid(format!("lecture de {name} interrompue")))?;
-        report.issues.extend(issues.issues);
+        report.absorb(issues);
         read.map(Some)
     })
 }
@@ -250,10 +341,6 @@ fn read_csv(
     let columns = std::mem::take(&mut csv.columns);
     let fresh = |columns: &HashMap<String, usize>| Table::new(csv.file.clone(), columns.clone());
     let mut table = fresh(&columns);
-    if chunk_rows.is_none() {
-        let size = std::fs::metadata(&csv.path).map_or(0, |m| m.len());
-        table.data.reserve(usize::try_from(size).unwrap_or(0));
-    }
     let mut record = csv::ByteRecord::new();
     let mut count = 0;
     loop {
@@ -281,18 +368,40 @@ fn read_csv(
                     f.iter()
                         .any(|b| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f)
                 }) {
-                    let column = columns
-                        .iter()
-                        .find(|(_, c)| **c == i)
-                        .map(|(n, _)| n.as_str())
-                        .unwrap_or("");
                     report.push(Issue::error(
                         &csv.file,
                         line,
-                        column,
+                        column_name(&columns, i),
                         "caractère de contrôle (NUL ou autre caractère invisible) : ligne écartée",
                     ));
                     continue;
+                }
+                if let Some(i) = record
+                    .iter()
+                    .position(|f| f.len() > csv.limits.max_field_bytes)
+                {
+                    report.push(Issue::error(
+                        &csv.file,
+                        line,
+                        column_name(&columns, i),
+                        &format!(
+                            "champ de plus de {} octets : ligne écartée",
+                            csv.limits.max_field_bytes
+                        ),
+                    ));
+                    continue;
+                }
+                if count >= csv.limits.max_rows {
+                    report.push(Issue::error(
+                        &csv.file,
+                        line,
+                        "",
+                        &format!(
+                            "plus de {} lignes : table refusée (limite `[uploads] delivery_max_rows` de la configuration)",
+                            csv.limits.max_rows
+                        ),
+                    ));
+                    break;
                 }
                 table.push(line, record.iter().map(latin1))?;
                 count += 1;
@@ -306,13 +415,13 @@ fn read_csv(
             Err(e) => {
                 // Byte records have no encoding errors: this is the file
                 // itself failing, and reading on would fail again.
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                report.push(Issue::error(
-                    &csv.file,
-                    line,
-                    "",
-                    &format!("ligne illisible : {e}"),
-                ));
+                let (line, reason) = too_long(&e).unwrap_or_else(|| {
+                    (
+                        e.position().map(|p| p.line()).unwrap_or(0),
+                        format!("ligne illisible : {e}"),
+                    )
+                });
+                report.push(Issue::error(&csv.file, line, "", &reason));
                 break;
             }
         }
@@ -320,6 +429,15 @@ fn read_csv(
     table.data.shrink_to_fit();
     emit(table);
     Ok(count)
+}
+
+/// The name of column `i` (empty if the header has none).
+fn column_name(columns: &HashMap<String, usize>, i: usize) -> &str {
+    columns
+        .iter()
+        .find(|(_, c)| **c == i)
+        .map(|(n, _)| n.as_str())
+        .unwrap_or("")
 }
 
 /// What a shapefile record's geometry tells: the length of a polyline (in
@@ -339,8 +457,8 @@ pub type ShapeTable = (Table, Vec<Shape>);
 /// Reads the attribute table of shapefile `NAME` (its `.dbf`), with the
 /// length of each record's geometry when it is a polyline (Lambert-93, so
 /// planar metres). `Ok(None)` if absent.
-pub fn shapefile_table(dir: &Path, name: &str) -> Result<Option<ShapeTable>, Error> {
-    let shp = dir.join(format!("{name}.shp"));
+pub fn shapefile_table(dir: Source<'_>, name: &str) -> Result<Option<ShapeTable>, Error> {
+    let shp = dir.dir.join(format!("{name}.shp"));
     if !shp.is_file() {
         return Ok(None);
     }
