@@ -33,6 +33,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::users::create,
         api::users::show,
         api::users::update,
+        api::users::unlock,
         api::audit::list,
         api::households::list,
         api::households::create,

@@ -470,6 +470,7 @@ pub async fn update_user(
     db: &Db,
     actor: &Actor,
     username: &str,
+    display_name: Option<&crate::auth::DisplayName>,
     roles: Option<&[Role]>,
     disabled: Option<bool>,
 ) -> Result<User, Error> {
@@ -477,6 +478,13 @@ pub async fn update_user(
     let before = get_user_in(&mut tx, username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
+    if let Some(name) = display_name {
+        sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+            .bind(name.as_str())
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(roles) = roles {
         if roles.is_empty() {
             return Err(Error::Invalid(
@@ -741,8 +749,10 @@ pub async fn revoke_token(
 /// Recent login failures for an account and for an address.
 #[derive(Debug, Default)]
 pub struct FailureCounts {
+    /// Failures of the account within the last day.
     pub account: i64,
-    pub account_oldest: Option<DateTime<Utc>>,
+    pub account_latest: Option<DateTime<Utc>>,
+    /// Failures from the address since the `since` given.
     pub address: i64,
     pub address_oldest: Option<DateTime<Utc>>,
 }
@@ -753,28 +763,33 @@ pub async fn login_failures_since(
     address: &str,
     since: DateTime<Utc>,
 ) -> Result<FailureCounts, Error> {
+    let day_ago = time::to_db(time::now() - chrono::Duration::days(1));
     let since = time::to_db(since);
-    let count = |column: &'static str, value: String| {
-        let since = since.clone();
-        async move {
-            let sql = format!(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE {column} = $1 AND at >= $2"
-            );
-            let r = sqlx::query(&sql)
-                .bind(value)
-                .bind(since)
-                .fetch_one(db.pool())
-                .await?;
-            let n: i64 = r.try_get("n")?;
-            let oldest: Option<String> = r.try_get("oldest")?;
-            Ok::<_, Error>((n, oldest.as_deref().and_then(time::from_db)))
-        }
+    let count = |sql: &'static str, value: String, since: String| async move {
+        let r = sqlx::query(sql)
+            .bind(value)
+            .bind(since)
+            .fetch_one(db.pool())
+            .await?;
+        let n: i64 = r.try_get("n")?;
+        let at: Option<String> = r.try_get("at")?;
+        Ok::<_, Error>((n, at.as_deref().and_then(time::from_db)))
     };
-    let (account, account_oldest) = count("username", username.to_owned()).await?;
-    let (address, address_oldest) = count("address", address.to_owned()).await?;
+    let (account, account_latest) = count(
+        "SELECT COUNT(*) AS n, MAX(at) AS at FROM login_failures WHERE username = $1 AND at >= $2",
+        username.to_owned(),
+        day_ago,
+    )
+    .await?;
+    let (address, address_oldest) = count(
+        "SELECT COUNT(*) AS n, MIN(at) AS at FROM login_failures WHERE address = $1 AND at >= $2",
+        address.to_owned(),
+        since,
+    )
+    .await?;
     Ok(FailureCounts {
         account,
-        account_oldest,
+        account_latest,
         address,
         address_oldest,
     })
@@ -793,6 +808,31 @@ pub async fn record_login_failure(
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Forgets the failures of an account, as an administrator unlocking it,
+/// with an audit entry; answers how many were forgotten.
+pub async fn unlock_account(db: &Db, actor: &Actor, username: &str) -> Result<u64, Error> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("DELETE FROM login_failures WHERE username = $1")
+        .bind(username)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "user.unlock",
+            entity: "user",
+            entity_id: username,
+            before: Some(serde_json::json!({ "failures": done })),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// Forgets the failures of an account after a successful login, and old

@@ -32,6 +32,8 @@ impl std::fmt::Debug for NewUser {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UserUpdate {
+    /// At most 100 characters; empty: the username.
+    pub display_name: Option<String>,
     pub roles: Option<Vec<Role>>,
     /// Disabling a user also revokes its sessions and tokens.
     pub disabled: Option<bool>,
@@ -113,18 +115,36 @@ pub async fn update(
     Path(username): Path<String>,
     Json(change): Json<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
-    if change.disabled == Some(true) && username == me.username {
-        return Err(ApiError(Error::Invalid(
-            "you cannot disable your own account".into(),
-        )));
-    }
-    let user = storage::update_user(
+    let user = crate::auth::accounts::change_account(
         &state.db,
-        &me.actor(),
+        &me,
         &username,
-        change.roles.as_deref(),
-        change.disabled,
+        crate::auth::accounts::AccountChange {
+            display_name: change.display_name,
+            roles: change.roles,
+            disabled: change.disabled,
+        },
     )
     .await?;
     Ok(Json(user))
+}
+
+/// What unlocking an account did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Unlocked {
+    /// Failed attempts forgotten.
+    pub failures_cleared: u64,
+}
+
+/// Lifts the login delay of an account after failed attempts.
+#[utoipa::path(post, path = "/api/v1/users/{username}/unlock", operation_id = "unlock_user", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path)),
+    responses((status = 200, body = Unlocked), (status = 404, body = ErrorBody)))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> Result<Json<Unlocked>, ApiError> {
+    let failures_cleared = crate::auth::accounts::unlock(&state.db, &me, &username).await?;
+    Ok(Json(Unlocked { failures_cleared }))
 }

@@ -6,6 +6,7 @@
 //! Failed logins are counted in the database, so the limit holds across
 //! several instances behind a load balancer.
 
+pub mod accounts;
 pub mod password;
 pub mod role;
 pub mod token;
@@ -144,11 +145,86 @@ impl Principal {
 }
 
 /// Login limits, from the configuration.
+///
+/// Per address: `max_per_address` failures within `window`, then wait for
+/// the oldest to leave it. Per account (failures of the last day, cleared
+/// by a successful login or an administrator's unlock): `max_per_account`
+/// failures, then one attempt after a delay that doubles with each further
+/// failure — `window`, twice `window`… — never more than an hour, so nobody
+/// can lock an account (the administrator's included) for good.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginPolicy {
     pub max_per_account: u32,
     pub max_per_address: u32,
     pub window: Duration,
+}
+
+/// The longest an account waits between two attempts.
+pub const MAX_ACCOUNT_DELAY_S: i64 = 3600;
+
+impl LoginPolicy {
+    /// The delay after the `n`th failure of an account (`n` ≥ the limit).
+    pub fn account_delay(&self, n: i64) -> Duration {
+        let beyond = u32::try_from(n - i64::from(self.max_per_account))
+            .unwrap_or(0)
+            .min(16);
+        let s = self
+            .window
+            .num_seconds()
+            .max(1)
+            .saturating_mul(1i64 << beyond)
+            .min(MAX_ACCOUNT_DELAY_S);
+        Duration::seconds(s)
+    }
+
+    /// Until when a new attempt is refused, given the failures counted so
+    /// far.
+    pub fn blocked_until(
+        &self,
+        c: &storage::FailureCounts,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let by_address = (c.address >= i64::from(self.max_per_address))
+            .then_some(c.address_oldest)
+            .flatten()
+            .map(|oldest| oldest + self.window);
+        let by_account = (c.account >= i64::from(self.max_per_account))
+            .then_some(c.account_latest)
+            .flatten()
+            .map(|latest| latest + self.account_delay(c.account));
+        [by_address, by_account]
+            .into_iter()
+            .flatten()
+            .filter(|until| *until > now)
+            .max()
+    }
+
+    /// Once this attempt is counted: whether concurrent attempts took the
+    /// places left (then this one is refused unchecked).
+    pub fn blocked_after_counting(
+        &self,
+        before: &storage::FailureCounts,
+        after: &storage::FailureCounts,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let account_over = if before.account < i64::from(self.max_per_account) {
+            after.account > i64::from(self.max_per_account)
+        } else {
+            // Past the limit, one attempt per delay: ours only.
+            after.account > before.account + 1
+        };
+        let address_over = after.address > i64::from(self.max_per_address);
+        (account_over || address_over).then(|| {
+            let account =
+                now + self.account_delay(after.account.max(i64::from(self.max_per_account)));
+            let address = after.address_oldest.map_or(now, |o| o + self.window);
+            if address_over && !account_over {
+                address
+            } else {
+                account
+            }
+        })
+    }
 }
 
 /// A freshly issued credential; the secret is shown once.
@@ -190,52 +266,23 @@ pub async fn login(
         .take(128)
         .collect();
     let now = time::now();
-    let since = now - policy.window;
-    // The day the oldest counted failure leaves the window, if a limit is
-    // reached (`over`: strictly more than the limit, once this attempt is
-    // itself counted).
-    let blocked = |counts: &storage::FailureCounts, over: bool| {
-        let reached = |n: i64, max: u32| {
-            if over {
-                n > i64::from(max)
-            } else {
-                n >= i64::from(max)
-            }
-        };
-        [
-            (
-                counts.account,
-                counts.account_oldest,
-                policy.max_per_account,
-            ),
-            (
-                counts.address,
-                counts.address_oldest,
-                policy.max_per_address,
-            ),
-        ]
-        .into_iter()
-        .filter(|(n, _, max)| reached(*n, *max))
-        .filter_map(|(_, oldest, _)| oldest)
-        .map(|oldest| oldest + policy.window)
-        .max()
-    };
-    let refuse = |until: chrono::DateTime<chrono::Utc>| {
+    let refuse = |until: DateTime<Utc>| {
         let retry_after_s = (until - now).num_seconds().max(1) as u64;
         tracing::warn!(address, retry_after_s, "login refused: too many failures");
         Error::RateLimited { retry_after_s }
     };
-    // Already at the limit: refused without counting (an attacker cannot
-    // push the window further by insisting).
-    let counts = storage::login_failures_since(db, &username, address, since).await?;
-    if let Some(until) = blocked(&counts, false) {
+    // Already blocked: refused without counting (an attacker cannot push
+    // the block further by insisting).
+    let before = storage::login_failures_since(db, &username, address, now - policy.window).await?;
+    if let Some(until) = policy.blocked_until(&before, now) {
         return Err(refuse(until));
     }
     // The attempt is counted before the password is checked: concurrent
-    // attempts each see the others, so no more than the limit get checked.
+    // attempts each see the others, so no more than the limit get checked,
+    // and past the limit one attempt at a time once the delay is over.
     storage::record_login_failure(db, &username, address, now).await?;
-    let counts = storage::login_failures_since(db, &username, address, since).await?;
-    if let Some(until) = blocked(&counts, true) {
+    let after = storage::login_failures_since(db, &username, address, now - policy.window).await?;
+    if let Some(until) = policy.blocked_after_counting(&before, &after, now) {
         return Err(refuse(until));
     }
 

@@ -16,6 +16,7 @@ pub mod pon;
 pub mod privacy;
 pub mod rules;
 pub mod social;
+pub mod users;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

@@ -328,6 +328,7 @@ pub async fn account(State(state): State<AppState>, me: Principal) -> PageResult
             dt { "Identifiant" } dd { (me.username) }
             dt { "Rôles" } dd { (me.roles.iter().map(|r| r.label_fr()).collect::<Vec<_>>().join(", ")) }
         }
+        p { a href="/compte/mot-de-passe" { "Changer mon mot de passe" } }
         h2 { "Sessions et jetons d'API" }
         p { "Révoquez tout accès que vous ne reconnaissez pas." }
         table {
@@ -453,7 +454,7 @@ fn users_page(
             tbody {
                 @for u in users {
                     tr {
-                        td { (u.username) }
+                        td { a href={ "/admin/utilisateurs/" (u.username) } { (u.username) } }
                         td { (u.display_name) }
                         td { (u.roles.iter().map(|r| r.label_fr()).collect::<Vec<_>>().join(", ")) }
                         td { @if u.disabled { "Désactivé" } @else { "Actif" } }

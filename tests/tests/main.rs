@@ -4,6 +4,7 @@
 //! says what it covers in its own header.
 
 mod access;
+mod accounts;
 mod alarms;
 mod audit;
 mod auth;

@@ -1,0 +1,327 @@
+//! The administrator's page for one account (name, roles, disable and
+//! re-enable, unlock after failed logins) and the page where anyone
+//! changes their own password. Both call `auth::accounts`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use crate::auth::accounts::{self, AccountChange};
+use crate::auth::{password, DisplayName, Principal, Role};
+use crate::storage;
+use crate::web::{error_summary, field_error, has_error, layout, local_time, render, PageError};
+use crate::{AppState, Error};
+
+type PageResult = Result<Response, PageError>;
+
+fn user_page(
+    me: &Principal,
+    u: &storage::User,
+    failures: i64,
+    notice: Option<&str>,
+    errors: &[(&str, String)],
+) -> Markup {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let base = format!("/admin/utilisateurs/{}", u.username);
+    html! {
+        p { a href="/admin/utilisateurs" { "← Tous les comptes" } }
+        h1 { "Compte " (u.username) }
+        @if let Some(n) = notice { p class="succes" role="status" { (n) } }
+        (error_summary(errors))
+        dl {
+            dt { "État" } dd { @if u.disabled { "Désactivé : plus aucune connexion possible" } @else { "Actif" } }
+            dt { "Créé le" } dd { (local_time(&u.created_at)) }
+            dt { "Échecs de connexion (24 h)" } dd { (failures) }
+        }
+        h2 { "Nom et rôles" }
+        form class="formulaire" method="post" action=(base) novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            div class="champ" {
+                label for="nom" { "Nom affiché" span class="aide" { "Au plus " (DisplayName::MAX_CHARS) " caractères." } }
+                input type="text" id="nom" name="nom" value=(u.display_name) maxlength=(DisplayName::MAX_CHARS)
+                    aria-invalid=(has_error(errors, "nom")) aria-describedby=[has_error(errors, "nom").then_some("nom-erreur")];
+                (field_error(errors, "nom"))
+            }
+            fieldset id="roles" {
+                legend { "Rôles" }
+                (field_error(errors, "roles"))
+                @for r in Role::ALL {
+                    label class="case" {
+                        input type="checkbox" name="roles" value=(r.as_str()) checked[u.roles.contains(&r)];
+                        (r.label_fr())
+                    }
+                }
+            }
+            button type="submit" { "Enregistrer" }
+        }
+        h2 { "Accès" }
+        @if failures > 0 {
+            form method="post" action={ (base) "/debloquer" } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                p class="aide" { "Après plusieurs échecs, chaque nouvel essai attend de plus en plus longtemps (une heure au plus). Débloquer efface les échecs." }
+                button type="submit" class="secondaire" { "Débloquer la connexion" }
+            }
+        }
+        @if u.disabled {
+            form method="post" action={ (base) "/reactiver" } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                button type="submit" { "Réactiver le compte" }
+            }
+        } @else if u.username != me.username {
+            form method="post" action={ (base) "/desactiver" } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                p class="aide" { "Désactiver ferme aussitôt toutes ses sessions et révoque ses jetons d'API ; ses traces au journal restent." }
+                button type="submit" class="danger" { "Désactiver le compte" }
+            }
+        }
+    }
+}
+
+async fn show(
+    state: &AppState,
+    me: &Principal,
+    username: &str,
+    status: StatusCode,
+    notice: Option<&str>,
+    errors: &[(&str, String)],
+) -> PageResult {
+    let u = storage::get_user(&state.db, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {username} »")))?;
+    let failures = storage::login_failures_since(&state.db, username, "", regie_core::time::now())
+        .await?
+        .account;
+    let title = format!("Compte {}", u.username);
+    Ok(render(
+        status,
+        layout(
+            &title,
+            Some(me),
+            "/admin/utilisateurs",
+            user_page(me, &u, failures, notice, errors),
+        ),
+    ))
+}
+
+/// `GET /admin/utilisateurs/{username}`.
+pub async fn user(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> PageResult {
+    show(&state, &me, &username, StatusCode::OK, None, &[]).await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct UserForm {
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `POST /admin/utilisateurs/{username}`: name and roles.
+pub async fn user_save(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+    Form(form): Form<UserForm>,
+) -> PageResult {
+    let roles: Vec<Role> = form
+        .roles
+        .iter()
+        .filter_map(|r| Role::parse(r).ok())
+        .collect();
+    let mut errors = Vec::new();
+    if roles.is_empty() {
+        errors.push(("roles", "Choisissez au moins un rôle.".to_owned()));
+    } else {
+        let change = AccountChange {
+            display_name: Some(form.nom.clone()),
+            roles: Some(roles),
+            disabled: None,
+        };
+        match accounts::change_account(&state.db, &me, &username, change).await {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/admin/utilisateurs/{username}?enregistre=1"))
+                        .into_response(),
+                )
+            }
+            Err(Error::Invalid(m)) if m.contains("nom affiché") => errors.push(("nom", m)),
+            Err(Error::Invalid(m)) => errors.push(("roles", m)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    show(
+        &state,
+        &me,
+        &username,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+        &errors,
+    )
+    .await
+}
+
+async fn access(state: &AppState, me: &Principal, username: &str, disabled: bool) -> PageResult {
+    let change = AccountChange {
+        disabled: Some(disabled),
+        ..AccountChange::default()
+    };
+    match accounts::change_account(&state.db, me, username, change).await {
+        Ok(_) => {
+            let notice = if disabled {
+                "Compte désactivé : ses sessions et jetons sont révoqués."
+            } else {
+                "Compte réactivé."
+            };
+            show(state, me, username, StatusCode::OK, Some(notice), &[]).await
+        }
+        Err(Error::Invalid(m)) => {
+            show(
+                state,
+                me,
+                username,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                &[("roles", m)],
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/utilisateurs/{username}/desactiver`.
+pub async fn user_disable(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> PageResult {
+    access(&state, &me, &username, true).await
+}
+
+/// `POST /admin/utilisateurs/{username}/reactiver`.
+pub async fn user_enable(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> PageResult {
+    access(&state, &me, &username, false).await
+}
+
+/// `POST /admin/utilisateurs/{username}/debloquer`.
+pub async fn user_unlock(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> PageResult {
+    accounts::unlock(&state.db, &me, &username).await?;
+    show(
+        &state,
+        &me,
+        &username,
+        StatusCode::OK,
+        Some("Connexion débloquée : les échecs sont effacés."),
+        &[],
+    )
+    .await
+}
+
+fn password_page(me: &Principal, done: bool, errors: &[(&str, String)]) -> Markup {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    html! {
+        p { a href="/compte" { "← Mon compte" } }
+        h1 { "Changer mon mot de passe" }
+        @if done { p class="succes" role="status" { "Mot de passe changé. Vos autres sessions ont été fermées." } }
+        (error_summary(errors))
+        form class="formulaire" method="post" action="/compte/mot-de-passe" novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            div class="champ" {
+                label for="actuel" { "Mot de passe actuel" }
+                input type="password" id="actuel" name="actuel" autocomplete="current-password" required
+                    aria-invalid=(has_error(errors, "actuel")) aria-describedby=[has_error(errors, "actuel").then_some("actuel-erreur")];
+                (field_error(errors, "actuel"))
+            }
+            div class="champ" {
+                label for="nouveau" { "Nouveau mot de passe" span class="aide" { "Au moins " (password::MIN_CHARS) " caractères ; une phrase de quelques mots convient. Les mots de passe les plus courants sont refusés." } }
+                input type="password" id="nouveau" name="nouveau" autocomplete="new-password" required
+                    aria-invalid=(has_error(errors, "nouveau")) aria-describedby=[has_error(errors, "nouveau").then_some("nouveau-erreur")];
+                (field_error(errors, "nouveau"))
+            }
+            div class="champ" {
+                label for="confirmation" { "Nouveau mot de passe, encore une fois" }
+                input type="password" id="confirmation" name="confirmation" autocomplete="new-password" required
+                    aria-invalid=(has_error(errors, "confirmation")) aria-describedby=[has_error(errors, "confirmation").then_some("confirmation-erreur")];
+                (field_error(errors, "confirmation"))
+            }
+            button type="submit" { "Changer le mot de passe" }
+        }
+    }
+}
+
+/// `GET /compte/mot-de-passe`.
+pub async fn password_form(me: Principal) -> PageResult {
+    Ok(render(
+        StatusCode::OK,
+        layout(
+            "Changer mon mot de passe",
+            Some(&me),
+            "/compte",
+            password_page(&me, false, &[]),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PasswordForm {
+    #[serde(default)]
+    actuel: String,
+    #[serde(default)]
+    nouveau: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+/// `POST /compte/mot-de-passe`.
+pub async fn password_submit(
+    State(state): State<AppState>,
+    me: Principal,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
+    let outcome = accounts::change_own_password(
+        &state.db,
+        &me,
+        &form.actuel,
+        &form.nouveau,
+        &form.confirmation,
+    )
+    .await;
+    let (status, done, errors) = match outcome {
+        Ok(()) => (StatusCode::OK, true, Vec::new()),
+        Err(Error::Invalid(m)) => {
+            let field = if m.contains("actuel n'est pas") {
+                "actuel"
+            } else if m.contains("diffèrent") {
+                "confirmation"
+            } else {
+                "nouveau"
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, false, vec![(field, m)])
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(
+        status,
+        layout(
+            "Changer mon mot de passe",
+            Some(&me),
+            "/compte",
+            password_page(&me, done, &errors),
+        ),
+    ))
+}
