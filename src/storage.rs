@@ -1,5 +1,7 @@
-//! SQL of the platform: users, roles, tokens and login failures. The only
-//! module of the binary that touches these tables.
+//! SQL of the platform: users, roles, tokens and login failures, and the
+//! platform's migrations. With `auth::accounts` and `auth::reset` (a
+//! password and its resets), the only modules of the binary that touch
+//! these tables.
 
 use chrono::{DateTime, Utc};
 use regie_core::audit::{self, Actor, Change};
@@ -115,6 +117,24 @@ pub const COMPONENT: Component = Component {
             started_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );",
+        ),
+        Migration::portable(
+            5,
+            "password_resets",
+            // An account's e-mail address (for links to a new password) and
+            // the one-time links themselves, stored hashed.
+            "ALTER TABLE users ADD COLUMN email TEXT;
+        CREATE TABLE password_resets (
+            id {{id}},
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id BIGINT NOT NULL REFERENCES users (id),
+            channel TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE INDEX password_resets_user ON password_resets (user_id, created_at);",
         ),
     ],
 };
@@ -580,6 +600,18 @@ pub async fn list_users(db: &Db) -> Result<Vec<User>, Error> {
         users.push(user_from_row(r, roles)?);
     }
     Ok(users)
+}
+
+/// The username of an account, by its id.
+pub async fn username_of(db: &Db, user_id: i64) -> Result<Option<String>, Error> {
+    let row = sqlx::query("SELECT username FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("username")?),
+        None => None,
+    })
 }
 
 /// The credentials of a user, for login.

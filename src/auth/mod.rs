@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod password;
+pub mod reset;
 pub mod role;
 pub mod token;
 

@@ -42,6 +42,20 @@ pub fn generate(kind: TokenKind) -> String {
     format!("{}{}", kind.prefix(), random_b64(32))
 }
 
+/// A new password-reset secret (`rgr_` and 256 random bits).
+pub fn generate_reset() -> String {
+    format!("rgr_{}", random_b64(32))
+}
+
+/// Cheap shape check of a password-reset secret.
+pub fn looks_like_reset(secret: &str) -> bool {
+    secret.len() == 4 + 43
+        && secret.starts_with("rgr_")
+        && secret[4..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A new CSRF token for a session.
 pub fn generate_csrf() -> String {
     random_b64(24)

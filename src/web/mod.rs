@@ -14,6 +14,7 @@ pub mod mandates;
 pub mod pages;
 pub mod pon;
 pub mod privacy;
+pub mod reset;
 pub mod rules;
 pub mod social;
 pub mod users;

@@ -26,7 +26,7 @@ fn page(title: &str, p: &Principal, current: &str, body: Markup) -> Response {
 
 /// Whether cookies must carry `Secure`: the public URL is https, or a
 /// trusted proxy says the request came over TLS.
-fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     state.config.https_public_url()
         || (state.config.trust_proxy
             && headers
@@ -156,12 +156,13 @@ fn login_page(csrf: &str, next: Option<&str>, username: &str, errors: &[(&str, S
             }
             button type="submit" { "Se connecter" }
         }
+        p { a href="/connexion/mot-de-passe-oublie" { "Mot de passe oublié ?" } }
         p { "Sans compte : " a href="/tarif-social/regles" { "les règles du tarif social" } " sont publiques." }
     };
     layout("Connexion", None, "/connexion", body)
 }
 
-fn login_csrf_cookie(value: String, secure: bool) -> Cookie<'static> {
+pub(crate) fn login_csrf_cookie(value: String, secure: bool) -> Cookie<'static> {
     Cookie::build((LOGIN_CSRF_COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -1003,6 +1004,14 @@ pub async fn household_show(
             dt { "Nom du foyer" } dd { (h.display_name) }
             dt { "Enregistré le" } dd { (local_time(&h.created_at)) }
             dt { "Compte en ligne" } dd { @if h.user_id.is_some() { "Oui" } @else { "Non, dossier suivi au guichet" } }
+        }
+        @if h.user_id.is_some() && me.has_any(&[Role::Admin, Role::SocialAgent]) {
+            h2 { "Mot de passe oublié" }
+            p { "Après avoir vérifié l'identité de la personne, remettez-lui un lien pour choisir un nouveau mot de passe (il sert une fois, pendant trois jours)." }
+            form method="post" action={ "/foyers/" (h.code) "/nouveau-mot-de-passe" } {
+                input type="hidden" name="csrf_token" value=(me.csrf_token.clone().unwrap_or_default());
+                button type="submit" class="secondaire" { "Remettre un lien pour un nouveau mot de passe" }
+            }
         }
     };
     Ok(page(&format!("Dossier {}", h.code), &me, current, body))

@@ -20,6 +20,7 @@ type PageResult = Result<Response, PageError>;
 fn user_page(
     me: &Principal,
     u: &storage::User,
+    email: Option<&str>,
     failures: i64,
     notice: Option<&str>,
     errors: &[(&str, String)],
@@ -57,7 +58,23 @@ fn user_page(
             }
             button type="submit" { "Enregistrer" }
         }
+        h2 { "Adresse électronique" }
+        form class="formulaire" method="post" action={ (base) "/courriel" } novalidate {
+            input type="hidden" name="csrf_token" value=(csrf);
+            div class="champ" {
+                label for="courriel" { "Adresse électronique" span class="aide" { "Facultative : elle reçoit les liens « mot de passe oublié »." } }
+                input type="email" id="courriel" name="courriel" value=(email.unwrap_or_default()) maxlength="254" autocomplete="off"
+                    aria-invalid=(has_error(errors, "courriel")) aria-describedby=[has_error(errors, "courriel").then_some("courriel-erreur")];
+                (field_error(errors, "courriel"))
+            }
+            button type="submit" class="secondaire" { "Enregistrer l'adresse" }
+        }
         h2 { "Accès" }
+        form method="post" action={ (base) "/nouveau-mot-de-passe" } {
+            input type="hidden" name="csrf_token" value=(csrf);
+            p class="aide" { "Exiger un nouveau mot de passe : l'ancien cesse aussitôt de fonctionner, ses sessions sont fermées, et vous obtenez un lien à remettre à la personne." }
+            button type="submit" class="secondaire" { "Exiger un nouveau mot de passe" }
+        }
         @if failures > 0 {
             form method="post" action={ (base) "/debloquer" } {
                 input type="hidden" name="csrf_token" value=(csrf);
@@ -94,6 +111,7 @@ async fn show(
     let failures = storage::login_failures_since(&state.db, username, "", regie_core::time::now())
         .await?
         .account;
+    let email = crate::auth::reset::email_of(&state.db, u.id).await?;
     let title = format!("Compte {}", u.username);
     Ok(render(
         status,
@@ -101,9 +119,27 @@ async fn show(
             &title,
             Some(me),
             "/admin/utilisateurs",
-            user_page(me, &u, failures, notice, errors),
+            user_page(me, &u, email.as_deref(), failures, notice, errors),
         ),
     ))
+}
+
+/// The account's page again, with an error beside one field.
+pub(crate) async fn show_with_error(
+    state: &AppState,
+    me: &Principal,
+    username: &str,
+    error: (&str, String),
+) -> PageResult {
+    show(
+        state,
+        me,
+        username,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+        &[error],
+    )
+    .await
 }
 
 /// `GET /admin/utilisateurs/{username}`.
@@ -277,7 +313,7 @@ pub async fn password_form(me: Principal) -> PageResult {
     ))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 pub struct PasswordForm {
     #[serde(default)]
     actuel: String,
@@ -285,6 +321,12 @@ pub struct PasswordForm {
     nouveau: String,
     #[serde(default)]
     confirmation: String,
+}
+
+impl std::fmt::Debug for PasswordForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordForm").finish_non_exhaustive()
+    }
 }
 
 /// `POST /compte/mot-de-passe`.

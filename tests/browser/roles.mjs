@@ -3,7 +3,9 @@
 // work (the technician's trace and line pages and the alarms, the
 // accountant's billing run, …). axe-core checks each page; no serious or
 // critical violation is allowed. A screenshot of each page is kept: the
-// README's walkthrough shows them.
+// README's walkthrough shows them. The first user logs in through a link
+// built to send it elsewhere after login (`suite=/%09/evil.example/…`): it
+// must land on this site.
 //
 // Usage: node roles.mjs BASE_URL PLAN_JSON ARTIFACT_DIR
 // PLAN_JSON: [{ "username", "password", "home", "pages": [[name, path, text]] }]
@@ -31,10 +33,14 @@ try {
     const page = await browser.context.newPage();
     watchCsp(page, report);
     await browser.context.clearCookies();
-    await page.goto(`${base}/connexion`);
+    const hostile = plan.indexOf(user) === 0;
+    await page.goto(hostile ? `${base}/connexion?suite=/%09/evil.example/phish` : `${base}/connexion`);
     await page.fill('#identifiant', user.username);
     await page.fill('#mot_de_passe', user.password);
     await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+    if (new URL(page.url()).origin !== new URL(base).origin) {
+      fail(`${user.username}: sent to another site after login: ${page.url()}`);
+    }
     const landed = new URL(page.url()).pathname;
     if (landed !== user.home) fail(`${user.username}: landed on ${landed}, not ${user.home}`);
     await audit(page, `${user.username}-accueil`);

@@ -22,6 +22,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub mod freeradius;
+pub mod smtp;
 pub mod snmpsim;
 pub mod validators;
 

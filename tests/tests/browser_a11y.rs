@@ -195,6 +195,16 @@ async fn every_role_walks_its_pages_in_the_demo() {
                     "technicien".into(),
                 ),
                 ("journal", "/admin/journal".into(), "demo".into()),
+                (
+                    "compte-technicien",
+                    "/admin/utilisateurs/technicien".into(),
+                    "Désactiver le compte".into(),
+                ),
+                (
+                    "mot-de-passe",
+                    "/compte/mot-de-passe".into(),
+                    "Nouveau mot de passe".into(),
+                ),
             ],
             Role::Technician => vec![
                 ("lignes", "/technicien/lignes".into(), line.id.clone()),

@@ -26,6 +26,7 @@ mod inventory;
 mod journey;
 mod line_pages;
 mod migrations;
+mod password_resets;
 mod platform;
 mod provisioning;
 mod radius;

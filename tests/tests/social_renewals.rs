@@ -6,87 +6,12 @@
 //! period holds while it is examined.
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
 use regie::auth::Role;
-use regie::config::SmtpConfig;
+use regie_tests::smtp::smtp;
 use regie_tests::{granted_household, publish_example_rules, Answer, TestApp};
 use serde_json::{json, Value};
-
-struct Smtp {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Smtp {
-    /// Everything the server printed (the Debugging handler prints each
-    /// message received).
-    fn received(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut out = String::new();
-        if let Some(mut o) = self.child.stdout.take() {
-            let _ = o.read_to_string(&mut out);
-        }
-        let _ = self.port;
-        out
-    }
-}
-
-/// A real SMTP server on loopback, or `None` where aiosmtpd is missing (CI
-/// sets `REGIE_REQUIRE_PEERS`, and there it must be present).
-fn smtp() -> Option<Smtp> {
-    let present = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "aiosmtpd is required (pip install aiosmtpd)"
-        );
-        eprintln!("skipped: aiosmtpd is not installed");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-u",
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-c",
-            "aiosmtpd.handlers.Debugging",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(Smtp { child, port })
-}
 
 async fn post(t: &TestApp, token: &str, uri: &str, body: Value) -> Answer {
     t.api(Method::POST, uri, Some(token), Some(body)).await
@@ -97,18 +22,8 @@ async fn reminders_are_planned_once_sent_or_printed_and_a_renewal_continues_the_
     let server = smtp();
     let t = match &server {
         Some(s) => {
-            let port = s.port;
-            TestApp::with_config(|c| {
-                c.smtp = Some(SmtpConfig {
-                    host: "127.0.0.1".into(),
-                    port,
-                    security: "none".into(),
-                    username: None,
-                    password: None,
-                    from: "Régie de la fibre <fibre@mairie.example>".into(),
-                })
-            })
-            .await
+            let smtp = s.config();
+            TestApp::with_config(|c| c.smtp = Some(smtp)).await
         }
         None => TestApp::new().await,
     };
