@@ -50,7 +50,7 @@ fn forgotten_page(csrf: &str, sent: bool, mail: bool) -> Markup {
                 button type="submit" { "Recevoir le lien" }
             }
         }
-        h2 { "Sans adresse électronique" }
+        @if mail { h2 { "Sans adresse électronique" } }
         p { "L'accueil de la mairie vous remet un lien pour choisir un nouveau mot de passe, sur présentation d'une pièce d'identité. Il sert une fois, pendant trois jours." }
         p { a href="/connexion" { "← Retour à la connexion" } }
     }

@@ -147,8 +147,19 @@ pub async fn user(
     State(state): State<AppState>,
     me: Principal,
     Path(username): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Saved>,
 ) -> PageResult {
-    show(&state, &me, &username, StatusCode::OK, None, &[]).await
+    let notice = q
+        .enregistre
+        .is_some()
+        .then_some("Modifications enregistrées.");
+    show(&state, &me, &username, StatusCode::OK, notice, &[]).await
+}
+
+/// `?enregistre=1` after a change saved.
+#[derive(Debug, Deserialize)]
+pub struct Saved {
+    enregistre: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
