@@ -2,7 +2,6 @@
 //! (raising and clearing alarms), ONT optics on their slower cycle, and the
 //! trap listener.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
@@ -152,22 +151,7 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                     continue;
                 }
             };
-            // The line of each installed ONT, by serial.
-            let mut lines: HashMap<String, String> = HashMap::new();
-            for s in [
-                provisioning::lifecycle::State::Active,
-                provisioning::lifecycle::State::Suspended,
-            ] {
-                if let Ok(found) = st.provisioning.lines(Some(s), None, 10_000).await {
-                    for l in found {
-                        if let Some(o) = l.ont {
-                            lines.insert(o.serial, l.id);
-                        }
-                    }
-                }
-            }
-            let line_of = |serial: &str| lines.get(&serial.to_ascii_uppercase()).cloned();
-            st.poller.optics_cycle(&polled, &line_of, pause).await;
+            st.poller.optics_cycle(&polled, pause).await;
             st.scheduler.count("snmp_optics", true);
         }
     });

@@ -114,15 +114,15 @@ impl Metrics {
             cycle_overruns: prometheus::IntCounter::new("snmp_cycle_overruns_total", "Cycles that took longer than their interval")?,
             ont_rx: GaugeVec::new(
                 Opts::new("ont_rx_dbm", "Optical power received, per ONT, as its OLT reports it (dBm)"),
-                &["device", "ont", "serial", "line_id"],
+                &["device", "ont"],
             )?,
             ont_tx: GaugeVec::new(
                 Opts::new("ont_tx_dbm", "Optical power transmitted by the ONT (dBm)"),
-                &["device", "ont", "serial", "line_id"],
+                &["device", "ont"],
             )?,
             ont_online: IntGaugeVec::new(
                 Opts::new("ont_online", "1 when the OLT sees the ONT online"),
-                &["device", "ont", "serial", "line_id"],
+                &["device", "ont"],
             )?,
             pon_tx: GaugeVec::new(
                 Opts::new("pon_port_tx_dbm", "Optical power transmitted by the PON port's transceiver (dBm)"),
@@ -152,6 +152,27 @@ impl Metrics {
         registry.register(Box::new(m.pon_tx.clone()))?;
         registry.register(Box::new(m.sensor.clone()))?;
         Ok(m)
+    }
+
+    /// Records one ONT's optics, labelled by device and the OLT's index of
+    /// the ONT.
+    pub fn record_ont(&self, device: &str, o: &crate::optics::OntOptics) {
+        let labels = [device, o.index.as_str()];
+        if let Some(rx) = o.rx_cdbm {
+            self.ont_rx
+                .with_label_values(&labels)
+                .set(f64::from(rx) / 100.0);
+        }
+        if let Some(tx) = o.tx_cdbm {
+            self.ont_tx
+                .with_label_values(&labels)
+                .set(f64::from(tx) / 100.0);
+        }
+        if let Some(on) = o.online {
+            self.ont_online
+                .with_label_values(&labels)
+                .set(i64::from(on));
+        }
     }
 
     /// The names of the metrics (without the registry's `regie_` prefix),
@@ -377,15 +398,11 @@ impl Poller {
     /// walks are heavy for an OLT and polling them too often is known to
     /// destabilise some, so they run on their own, slower cycle (15 min by
     /// default), never two at once on the same OLT, and with `pause` between
-    /// two requests to one OLT. `line_of` names the
-    /// provisioning line of an ONT serial, when there is one.
+    /// two requests to one OLT. The series are labelled by device and the
+    /// OLT's index of the ONT only: no serial nor line, which would tie a
+    /// household to its metrics outside Régie's access rules.
     #[tracing::instrument(skip_all, fields(devices = devices.len()))]
-    pub async fn optics_cycle(
-        &self,
-        devices: &[Device],
-        line_of: &(dyn Fn(&str) -> Option<String> + Send + Sync),
-        pause: Duration,
-    ) -> usize {
+    pub async fn optics_cycle(&self, devices: &[Device], pause: Duration) -> usize {
         let mut onts = 0;
         for d in devices {
             let polled =
@@ -408,31 +425,7 @@ impl Poller {
                     .set(f64::from(p.tx_cdbm) / 100.0);
             }
             for o in ont_list {
-                let serial = o.serial.clone().unwrap_or_default();
-                let line = if serial.is_empty() {
-                    None
-                } else {
-                    line_of(&serial)
-                };
-                let labels = [
-                    d.name.as_str(),
-                    o.index.as_str(),
-                    serial.as_str(),
-                    line.as_deref().unwrap_or(""),
-                ];
-                if let Some(rx) = o.rx_cdbm {
-                    m.ont_rx
-                        .with_label_values(&labels)
-                        .set(f64::from(rx) / 100.0);
-                }
-                if let Some(tx) = o.tx_cdbm {
-                    m.ont_tx
-                        .with_label_values(&labels)
-                        .set(f64::from(tx) / 100.0);
-                }
-                if let Some(on) = o.online {
-                    m.ont_online.with_label_values(&labels).set(i64::from(on));
-                }
+                m.record_ont(&d.name, &o);
                 onts += 1;
             }
         }
@@ -493,4 +486,36 @@ async fn poll_device(
         }
     };
     Ok((ifaces, uptime, sensors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ont_series_carry_no_serial_nor_line() {
+        let registry = Registry::new();
+        let m = Metrics::register(&registry).expect("registers");
+        m.record_ont(
+            "OLT01",
+            &crate::optics::OntOptics {
+                index: "4194304000.7".into(),
+                serial: Some("HWTC0000A001".into()),
+                name: Some("RGE-7K2M-9QXD".into()),
+                port_if_index: Some(4_194_304_000),
+                ont_id: Some(7),
+                online: Some(true),
+                rx_cdbm: Some(-1943),
+                tx_cdbm: Some(212),
+            },
+        );
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .expect("encodes");
+        assert!(
+            text.contains(r#"ont_rx_dbm{device="OLT01",ont="4194304000.7"} -19.43"#),
+            "{text}"
+        );
+        assert!(!text.contains("HWTC") && !text.contains("RGE-"), "{text}");
+    }
 }
