@@ -1355,6 +1355,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_past_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        good(dir.path());
+        // A sparse file: 513 MiB announced, nothing on disk.
+        let f =
+            std::fs::File::create(dir.path().join("lignes.csv")).unwrap_or_else(|e| panic!("{e}"));
+        f.set_len(MAX_FILE_BYTES + (1 << 20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, report) = read(dir.path(), on());
+        assert!(
+            report
+                .errors()
+                .any(|i| i.file == "lignes.csv" && i.reason.contains("plus de 512 Mio")),
+            "{:?}",
+            report.issues
+        );
+    }
+
+    #[test]
     fn an_empty_file_or_another_separator_is_one_clear_error() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         good(dir.path());

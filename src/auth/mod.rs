@@ -385,3 +385,44 @@ pub async fn revoke(db: &Db, by: &Principal, token_id: i64) -> Result<(), Error>
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_bounded() {
+        let user = Username::parse("karim").expect("valid");
+        assert_eq!(
+            DisplayName::parse("  ", &user).ok().map(|d| d.0),
+            Some("karim".into())
+        );
+        assert_eq!(
+            DisplayName::parse(" Karim Benali ", &user)
+                .ok()
+                .map(|d| d.0),
+            Some("Karim Benali".into())
+        );
+        assert!(DisplayName::parse(&"é".repeat(100), &user).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(101), &user).is_err());
+        assert!(DisplayName::parse("a\u{7}b", &user).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn display_name_parsing_never_panics_and_takes_what_it_gives(s in "\\PC{0,120}") {
+            let user = Username::parse("karim").expect("valid");
+            if let Ok(d) = DisplayName::parse(&s, &user) {
+                proptest::prop_assert_eq!(DisplayName::parse(d.as_str(), &user).ok(), Some(d.clone()));
+                proptest::prop_assert!(d.as_str().chars().count() <= DisplayName::MAX_CHARS);
+            }
+        }
+
+        #[test]
+        fn username_parsing_never_panics_and_takes_what_it_gives(s in "\\PC{0,80}") {
+            if let Ok(u) = Username::parse(&s) {
+                proptest::prop_assert_eq!(Username::parse(u.as_str()).ok().map(|x| x.0), Some(u.0.clone()));
+            }
+        }
+    }
+}
