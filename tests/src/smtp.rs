@@ -5,6 +5,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[derive(Debug)]
 pub struct Smtp {
     child: Child,
     pub port: u16,

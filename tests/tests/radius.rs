@@ -17,16 +17,36 @@ use regie_tests::{connectable_premises, network_app_with, TestApp};
 use serde_json::json;
 
 /// A stand-in BNG on loopback: acknowledges every CoA and Disconnect and
-/// keeps them.
-async fn bng() -> (BngConfig, tokio::task::JoinHandle<Vec<Packet>>) {
+/// keeps them, until the test says it is done (never on a silence: a slow
+/// machine may be silent for long between two requests).
+struct Bng {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Vec<Packet>>,
+}
+
+impl Bng {
+    /// Every packet received, once the test is done with the BNG.
+    async fn received(self) -> Vec<Packet> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap()
+    }
+}
+
+async fn bng() -> (BngConfig, Bng) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let address = socket.local_addr().unwrap();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut got = Vec::new();
         let mut buf = vec![0u8; 4096];
-        while let Ok(Ok((n, from))) =
-            tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await
-        {
+        loop {
+            let (n, from) = tokio::select! {
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok(x) => x,
+                    Err(_) => break,
+                },
+                _ = &mut stopped => break,
+            };
             assert!(Packet::is_authentic_request(&buf[..n], SECRET.as_bytes()));
             let p = Packet::decode(&buf[..n], SECRET.as_bytes()).unwrap();
             let ack = match p.get_code() {
@@ -41,6 +61,7 @@ async fn bng() -> (BngConfig, tokio::task::JoinHandle<Vec<Packet>>) {
         }
         got
     });
+    let task = Bng { stop, task };
     let config = BngConfig {
         olts: vec![],
         address: address.to_string(),
@@ -91,7 +112,7 @@ async fn line_through(t: &TestApp, token: &str, premises: &str, serial: &str) ->
 }
 
 async fn nas_status(t: &TestApp, id: &str) -> String {
-    for _ in 0..100 {
+    for _ in 0..600 {
         let line = t.state.provisioning.line(id).await.unwrap();
         if let Some(s) = line.nas_status.filter(|s| !s.contains("en cours")) {
             return s;
@@ -188,7 +209,7 @@ async fn freeradius_grants_suspends_and_rejects_from_the_database() {
         .await
         .contains("Disconnect : acquitté"));
 
-    let got = bng_task.await.unwrap();
+    let got = bng_task.received().await;
     let seen: Vec<(Code, String, Option<String>)> = got
         .iter()
         .map(|p| {
