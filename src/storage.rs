@@ -497,7 +497,7 @@ pub async fn update_user(
     let mut tx = db.begin().await?;
     let before = get_user_in(&mut tx, username)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {username} »")))?;
     if let Some(name) = display_name {
         sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
             .bind(name.as_str())
@@ -544,7 +544,7 @@ pub async fn update_user(
     }
     let after = get_user_in(&mut tx, username)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no user named {username}")))?;
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {username} »")))?;
     audit::record(
         &mut tx,
         actor,

@@ -102,7 +102,7 @@ pub async fn show(
     storage::get_user(&state.db, &username)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError(Error::NotFound(format!("no user named {username}"))))
+        .ok_or_else(|| ApiError(Error::NotFound(format!("aucun compte « {username} »"))))
 }
 
 /// Changes the roles of a user, or disables / re-enables it.
