@@ -136,6 +136,12 @@ pub struct Config {
     /// What an upload may make the server hold (`[uploads]`).
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// Roles whose accounts must use a second factor (TOTP), e.g.
+    /// `["admin", "accountant", "social_agent"]`: until they turn it on,
+    /// their pages lead to `/compte/double-authentification` and the API
+    /// refuses them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub totp_required_roles: Vec<crate::auth::Role>,
     /// The régie as the public accountant knows it, for the PES V2 receipt
     /// flow; absent: no PES export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -699,6 +705,7 @@ impl Default for Config {
             sepa: None,
             dunning: billing::ledger::Schedule::default(),
             uploads: UploadsConfig::default(),
+            totp_required_roles: Vec::new(),
             pes: None,
             accounting: billing::exports::Accounts::default(),
             api_particulier: None,

@@ -38,6 +38,9 @@ pub enum Error {
     RateLimited { retry_after_s: u64 },
     #[error("invalid or missing form token")]
     Csrf,
+    /// The password was right; the account's second-factor code is needed.
+    #[error("second-factor code required")]
+    CodeRequired { user_id: i64 },
     #[error(transparent)]
     Core(#[from] regie_core::CoreError),
     #[error("{0}")]
@@ -57,7 +60,7 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated | Error::CodeRequired { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,6 +77,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthenticated => "unauthenticated",
+            Error::CodeRequired { .. } => "code_required",
             Error::Forbidden => "forbidden",
             Error::Csrf => "csrf",
             Error::NotFound(_) => "not_found",
@@ -95,6 +99,9 @@ impl Error {
                 "Authentication required: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)".into()
             }
             Error::Forbidden => "Your role does not allow this action.".into(),
+            Error::CodeRequired { .. } => {
+                "code de double authentification requis : ajoutez « code » (les six chiffres de votre application)".into()
+            }
             Error::Csrf => "The form token is missing or invalid; reload the page and try again.".into(),
             Error::NotFound(m)
             | Error::Invalid(m)

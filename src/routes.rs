@@ -161,6 +161,28 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         return reject(spec.surface, e, &method, &uri);
     }
 
+    if let Some(p) = &principal {
+        match second_factor_missing(&state, p).await {
+            Ok(false) => {}
+            Ok(true) if spec.surface == Surface::Page => {
+                if !path.starts_with("/compte/double-authentification") && path != "/deconnexion" {
+                    return Redirect::to("/compte/double-authentification").into_response();
+                }
+            }
+            Ok(true) => {
+                return reject(
+                    spec.surface,
+                    Error::Invalid(
+                        "votre rôle exige la double authentification : activez-la d'abord sur /compte/double-authentification".into(),
+                    ),
+                    &method,
+                    &uri,
+                )
+            }
+            Err(e) => return reject(spec.surface, e, &method, &uri),
+        }
+    }
+
     let mut req = req;
     if spec.surface == Surface::Page && !matches!(*req.method(), Method::GET | Method::HEAD) {
         req = match check_csrf(req, principal.as_ref()).await {
@@ -172,6 +194,16 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         req.extensions_mut().insert(p);
     }
     next.run(req).await
+}
+
+/// Whether the configuration asks a second factor of one of the caller's
+/// roles and the account has none yet.
+async fn second_factor_missing(state: &AppState, p: &Principal) -> Result<bool, Error> {
+    let required = &state.config.totp_required_roles;
+    if required.is_empty() || !p.roles.iter().any(|r| required.contains(r)) {
+        return Ok(false);
+    }
+    Ok(!auth::totp::enrolled(&state.db, p.user_id).await?)
 }
 
 async fn authenticate(

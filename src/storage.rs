@@ -136,6 +136,21 @@ pub const COMPONENT: Component = Component {
         );
         CREATE INDEX password_resets_user ON password_resets (user_id, created_at);",
         ),
+        Migration::portable(
+            6,
+            "second_factor",
+            // The TOTP secret (sealed with the régie's key, base64), the
+            // last step taken (a code is used once), and the challenges of
+            // logins whose password was right, waiting for their code.
+            "ALTER TABLE users ADD COLUMN totp_secret TEXT;
+        ALTER TABLE users ADD COLUMN totp_last_step BIGINT;
+        CREATE TABLE login_challenges (
+            token_hash TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES users (id),
+            next TEXT,
+            expires_at TEXT NOT NULL
+        );",
+        ),
     ],
 };
 

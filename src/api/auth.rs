@@ -15,6 +15,10 @@ use crate::{routes, AppState};
 pub struct TokenRequest {
     pub username: String,
     pub password: String,
+    /// The six digits of the authenticator application, for an account
+    /// with a second factor.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -51,10 +55,13 @@ pub async fn create_token(
     Json(req): Json<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let address = routes::client_address(&headers, peer.0, state.config.trust_proxy);
+    let key = || state.secret_key();
     let (_, issued) = auth::login(
         &state.db,
         &req.username,
         &req.password,
+        req.code.as_deref(),
+        &key,
         &address,
         TokenKind::Api,
         state.token_ttl(),

@@ -11,6 +11,7 @@ pub mod password;
 pub mod reset;
 pub mod role;
 pub mod token;
+pub mod totp;
 
 use chrono::{DateTime, Duration, Utc};
 use regie_core::audit::{Actor, Change};
@@ -247,13 +248,54 @@ impl std::fmt::Debug for Issued {
     }
 }
 
+/// Counts an attempt on `username` from `address` before anything is
+/// checked; refuses it (429) when the limits are reached.
+async fn count_attempt(
+    db: &Db,
+    username: &str,
+    address: &str,
+    policy: LoginPolicy,
+) -> Result<(), Error> {
+    let now = time::now();
+    let refuse = |until: DateTime<Utc>| {
+        let retry_after_s = (until - now).num_seconds().max(1) as u64;
+        tracing::warn!(address, retry_after_s, "login refused: too many failures");
+        Error::RateLimited { retry_after_s }
+    };
+    // Already blocked: refused without counting (an attacker cannot push
+    // the block further by insisting).
+    let before = storage::login_failures_since(db, username, address, now - policy.window).await?;
+    if let Some(until) = policy.blocked_until(&before, now) {
+        return Err(refuse(until));
+    }
+    // The attempt is counted before the password is checked: concurrent
+    // attempts each see the others, so no more than the limit get checked,
+    // and past the limit one attempt at a time once the delay is over.
+    storage::record_login_failure(db, username, address, now).await?;
+    let after = storage::login_failures_since(db, username, address, now - policy.window).await?;
+    if let Some(until) = policy.blocked_after_counting(&before, &after, now) {
+        return Err(refuse(until));
+    }
+    Ok(())
+}
+
+/// The key that opens second-factor secrets, asked for only when an
+/// account has one.
+pub type KeySource<'a> =
+    &'a (dyn Fn() -> Result<regie_core::secret::SecretKey, Error> + Send + Sync);
+
 /// Checks a username and password and, if they are right and the limits are
-/// not exceeded, issues a session or API token.
-#[tracing::instrument(skip(db, password, policy), fields(username = %username_raw, kind = ?kind))]
+/// not exceeded, issues a session or API token. An account with a second
+/// factor also needs its current code: without one the answer is
+/// [`Error::CodeRequired`] (the pages then ask for it in a challenge).
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip(db, password, code, key, policy), fields(username = %username_raw, kind = ?kind))]
 pub async fn login(
     db: &Db,
     username_raw: &str,
     password: &str,
+    code: Option<&str>,
+    key: KeySource<'_>,
     address: &str,
     kind: TokenKind,
     ttl: Duration,
@@ -266,27 +308,7 @@ pub async fn login(
         .chars()
         .take(128)
         .collect();
-    let now = time::now();
-    let refuse = |until: DateTime<Utc>| {
-        let retry_after_s = (until - now).num_seconds().max(1) as u64;
-        tracing::warn!(address, retry_after_s, "login refused: too many failures");
-        Error::RateLimited { retry_after_s }
-    };
-    // Already blocked: refused without counting (an attacker cannot push
-    // the block further by insisting).
-    let before = storage::login_failures_since(db, &username, address, now - policy.window).await?;
-    if let Some(until) = policy.blocked_until(&before, now) {
-        return Err(refuse(until));
-    }
-    // The attempt is counted before the password is checked: concurrent
-    // attempts each see the others, so no more than the limit get checked,
-    // and past the limit one attempt at a time once the delay is over.
-    storage::record_login_failure(db, &username, address, now).await?;
-    let after = storage::login_failures_since(db, &username, address, now - policy.window).await?;
-    if let Some(until) = policy.blocked_after_counting(&before, &after, now) {
-        return Err(refuse(until));
-    }
-
+    count_attempt(db, &username, address, policy).await?;
     let user = storage::find_user_credentials(db, &username).await?;
     let verified = match &user {
         Some(u) if !u.disabled => password::verify_off_thread(password, &u.password_hash).await,
@@ -302,7 +324,57 @@ pub async fn login(
         // The failure is already counted.
         _ => return Err(Error::Unauthenticated),
     };
-    storage::clear_login_failures(db, &username).await?;
+    if totp::enrolled(db, user.id).await? {
+        match code.filter(|c| !c.trim().is_empty()) {
+            None => return Err(Error::CodeRequired { user_id: user.id }),
+            Some(c) => {
+                if !totp::check(db, &key()?, user.id, c).await? {
+                    return Err(Error::Unauthenticated);
+                }
+            }
+        }
+    }
+    finish_login(db, user, kind, ttl).await
+}
+
+/// A login past its password whose code is now given, through the
+/// challenge the pages opened; answers the session and where to go.
+pub async fn login_with_code(
+    db: &Db,
+    challenge: &str,
+    code: &str,
+    key: KeySource<'_>,
+    address: &str,
+    ttl: Duration,
+    policy: LoginPolicy,
+) -> Result<(Principal, Issued, Option<String>), Error> {
+    let Some((user_id, next)) = totp::challenge(db, challenge).await? else {
+        return Err(Error::Invalid(
+            "délai dépassé : saisissez de nouveau votre identifiant et votre mot de passe".into(),
+        ));
+    };
+    let user = match storage::username_of(db, user_id).await? {
+        Some(name) => storage::find_user_credentials(db, &name).await?,
+        None => None,
+    }
+    .filter(|u| !u.disabled)
+    .ok_or(Error::Unauthenticated)?;
+    count_attempt(db, &user.username, address, policy).await?;
+    if !totp::check(db, &key()?, user.id, code).await? {
+        return Err(Error::Unauthenticated);
+    }
+    totp::close_challenge(db, challenge).await?;
+    let (principal, issued) = finish_login(db, user, TokenKind::Session, ttl).await?;
+    Ok((principal, issued, next))
+}
+
+async fn finish_login(
+    db: &Db,
+    user: storage::Credentials,
+    kind: TokenKind,
+    ttl: Duration,
+) -> Result<(Principal, Issued), Error> {
+    storage::clear_login_failures(db, &user.username).await?;
     let issued = issue(db, user.id, &user.username, kind, ttl).await?;
     let principal = Principal {
         user_id: user.id,

@@ -16,6 +16,7 @@ pub mod pon;
 pub mod privacy;
 pub mod reset;
 pub mod rules;
+pub mod second_factor;
 pub mod social;
 pub mod users;
 

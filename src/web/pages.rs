@@ -247,10 +247,13 @@ pub async fn login_submit(
         return fresh_form(jar, StatusCode::UNPROCESSABLE_ENTITY, &errors);
     }
     let address = routes::client_address(&headers, peer.0, state.config.trust_proxy);
+    let key = || state.secret_key();
     match auth::login(
         &state.db,
         &form.identifiant,
         &form.mot_de_passe,
+        None,
+        &key,
         &address,
         TokenKind::Session,
         state.session_ttl(),
@@ -258,21 +261,14 @@ pub async fn login_submit(
     )
     .await
     {
-        Ok((principal, issued)) => {
-            let session = Cookie::build((SESSION_COOKIE, issued.secret))
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(secure)
-                .path("/")
-                .max_age(time_duration(state.session_ttl()))
-                .build();
-            let jar = jar
-                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/connexion"))
-                .add(session);
-            let target = next
-                .or_else(|| principal.roles.first().map(|r| r.home().to_owned()))
-                .unwrap_or_else(|| "/compte".into());
-            (jar, Redirect::to(&target)).into_response()
+        Ok((principal, issued)) => logged_in(&state, jar, secure, &principal, issued, next),
+        Err(Error::CodeRequired { user_id }) => {
+            match crate::web::second_factor::ask_code(&state, jar, secure, user_id, next.as_deref())
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => PageError(e).into_response(),
+            }
         }
         Err(Error::Unauthenticated) => fresh_form(
             jar,
@@ -308,6 +304,31 @@ pub async fn login_submit(
     }
 }
 
+/// The session cookie set and the way home after a login.
+pub(crate) fn logged_in(
+    state: &AppState,
+    jar: CookieJar,
+    secure: bool,
+    principal: &Principal,
+    issued: auth::Issued,
+    next: Option<String>,
+) -> Response {
+    let session = Cookie::build((SESSION_COOKIE, issued.secret))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .max_age(time_duration(state.session_ttl()))
+        .build();
+    let jar = jar
+        .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/connexion"))
+        .add(session);
+    let target = next
+        .or_else(|| principal.roles.first().map(|r| r.home().to_owned()))
+        .unwrap_or_else(|| "/compte".into());
+    (jar, Redirect::to(&target)).into_response()
+}
+
 fn time_duration(d: chrono::Duration) -> time::Duration {
     time::Duration::seconds(d.num_seconds())
 }
@@ -330,6 +351,7 @@ pub async fn account(State(state): State<AppState>, me: Principal) -> PageResult
             dt { "Rôles" } dd { (me.roles.iter().map(|r| r.label_fr()).collect::<Vec<_>>().join(", ")) }
         }
         p { a href="/compte/mot-de-passe" { "Changer mon mot de passe" } }
+        p { a href="/compte/double-authentification" { "Double authentification (code d'une application)" } }
         h2 { "Sessions et jetons d'API" }
         p { "Révoquez tout accès que vous ne reconnaissez pas." }
         table {

@@ -205,6 +205,11 @@ async fn every_role_walks_its_pages_in_the_demo() {
                     "/compte/mot-de-passe".into(),
                     "Nouveau mot de passe".into(),
                 ),
+                (
+                    "double-authentification",
+                    "/compte/double-authentification".into(),
+                    "Code à six chiffres".into(),
+                ),
             ],
             Role::Technician => vec![
                 ("lignes", "/technicien/lignes".into(), line.id.clone()),

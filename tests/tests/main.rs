@@ -31,6 +31,7 @@ mod platform;
 mod provisioning;
 mod radius;
 mod scheduler;
+mod second_factor;
 mod social_applications;
 mod social_grants;
 mod social_pages;
