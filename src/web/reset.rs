@@ -12,9 +12,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::auth::reset::{self, Handed};
-use crate::auth::{password, token, Principal};
+use crate::auth::{token, Principal};
 use crate::web::pages::{login_csrf_cookie, secure_cookies};
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::web::{error_summary, layout, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;
@@ -130,18 +130,7 @@ fn choose_page(csrf: &str, secret: &str, errors: &[(&str, String)]) -> Markup {
         form class="formulaire" method="post" action=(reset::REDEEM_PATH) novalidate {
             input type="hidden" name="csrf_token" value=(csrf);
             input type="hidden" name="jeton" value=(secret);
-            div class="champ" {
-                label for="nouveau" { "Nouveau mot de passe" span class="aide" { "Au moins " (password::MIN_CHARS) " caractères ; une phrase de quelques mots convient. Les mots de passe les plus courants sont refusés." } }
-                input type="password" id="nouveau" name="nouveau" autocomplete="new-password" required
-                    aria-invalid=(has_error(errors, "nouveau")) aria-describedby=[has_error(errors, "nouveau").then_some("nouveau-erreur")];
-                (field_error(errors, "nouveau"))
-            }
-            div class="champ" {
-                label for="confirmation" { "Nouveau mot de passe, encore une fois" }
-                input type="password" id="confirmation" name="confirmation" autocomplete="new-password" required
-                    aria-invalid=(has_error(errors, "confirmation")) aria-describedby=[has_error(errors, "confirmation").then_some("confirmation-erreur")];
-                (field_error(errors, "confirmation"))
-            }
+            (crate::web::users::new_password_fields(errors))
             button type="submit" { "Enregistrer le mot de passe" }
         }
     }

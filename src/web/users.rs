@@ -279,6 +279,24 @@ pub async fn user_unlock(
     .await
 }
 
+/// The new password, typed twice, with the rule said beside it.
+pub(crate) fn new_password_fields(errors: &[(&str, String)]) -> Markup {
+    html! {
+        div class="champ" {
+            label for="nouveau" { "Nouveau mot de passe" span class="aide" { "Au moins " (password::MIN_CHARS) " caractères ; une phrase de quelques mots convient. Les mots de passe les plus courants sont refusés." } }
+            input type="password" id="nouveau" name="nouveau" autocomplete="new-password" required
+                aria-invalid=(has_error(errors, "nouveau")) aria-describedby=[has_error(errors, "nouveau").then_some("nouveau-erreur")];
+            (field_error(errors, "nouveau"))
+        }
+        div class="champ" {
+            label for="confirmation" { "Nouveau mot de passe, encore une fois" }
+            input type="password" id="confirmation" name="confirmation" autocomplete="new-password" required
+                aria-invalid=(has_error(errors, "confirmation")) aria-describedby=[has_error(errors, "confirmation").then_some("confirmation-erreur")];
+            (field_error(errors, "confirmation"))
+        }
+    }
+}
+
 fn password_page(me: &Principal, done: bool, errors: &[(&str, String)]) -> Markup {
     let csrf = me.csrf_token.clone().unwrap_or_default();
     html! {
@@ -294,18 +312,7 @@ fn password_page(me: &Principal, done: bool, errors: &[(&str, String)]) -> Marku
                     aria-invalid=(has_error(errors, "actuel")) aria-describedby=[has_error(errors, "actuel").then_some("actuel-erreur")];
                 (field_error(errors, "actuel"))
             }
-            div class="champ" {
-                label for="nouveau" { "Nouveau mot de passe" span class="aide" { "Au moins " (password::MIN_CHARS) " caractères ; une phrase de quelques mots convient. Les mots de passe les plus courants sont refusés." } }
-                input type="password" id="nouveau" name="nouveau" autocomplete="new-password" required
-                    aria-invalid=(has_error(errors, "nouveau")) aria-describedby=[has_error(errors, "nouveau").then_some("nouveau-erreur")];
-                (field_error(errors, "nouveau"))
-            }
-            div class="champ" {
-                label for="confirmation" { "Nouveau mot de passe, encore une fois" }
-                input type="password" id="confirmation" name="confirmation" autocomplete="new-password" required
-                    aria-invalid=(has_error(errors, "confirmation")) aria-describedby=[has_error(errors, "confirmation").then_some("confirmation-erreur")];
-                (field_error(errors, "confirmation"))
-            }
+            (new_password_fields(errors))
             button type="submit" { "Changer le mot de passe" }
         }
     }
