@@ -1153,6 +1153,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::POST,
+            "/admin/utilisateurs/{username}/double-authentification/retirer",
+            Roles(ADMIN),
+            Page,
+            post(web::users::user_remove_totp),
+        ),
+        route(
+            Method::POST,
             "/admin/utilisateurs/{username}/debloquer",
             Roles(ADMIN),
             Page,

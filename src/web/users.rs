@@ -21,6 +21,7 @@ fn user_page(
     me: &Principal,
     u: &storage::User,
     email: Option<&str>,
+    totp: bool,
     failures: i64,
     notice: Option<&str>,
     errors: &[(&str, String)],
@@ -75,6 +76,13 @@ fn user_page(
             p class="aide" { "Exiger un nouveau mot de passe : l'ancien cesse aussitôt de fonctionner, ses sessions sont fermées, et vous obtenez un lien à remettre à la personne." }
             button type="submit" class="secondaire" { "Exiger un nouveau mot de passe" }
         }
+        @if totp {
+            form method="post" action={ (base) "/double-authentification/retirer" } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                p class="aide" { "La double authentification est active. Téléphone perdu ? Retirez-la, après avoir vérifié l'identité de la personne : elle pourra la remettre depuis son compte." }
+                button type="submit" class="secondaire" { "Retirer la double authentification" }
+            }
+        }
         @if failures > 0 {
             form method="post" action={ (base) "/debloquer" } {
                 input type="hidden" name="csrf_token" value=(csrf);
@@ -112,6 +120,7 @@ async fn show(
         .await?
         .account;
     let email = crate::auth::reset::email_of(&state.db, u.id).await?;
+    let totp = crate::auth::totp::enrolled(&state.db, u.id).await?;
     let title = format!("Compte {}", u.username);
     Ok(render(
         status,
@@ -119,7 +128,7 @@ async fn show(
             &title,
             Some(me),
             "/admin/utilisateurs",
-            user_page(me, &u, email.as_deref(), failures, notice, errors),
+            user_page(me, &u, email.as_deref(), totp, failures, notice, errors),
         ),
     ))
 }
@@ -259,6 +268,30 @@ pub async fn user_enable(
     Path(username): Path<String>,
 ) -> PageResult {
     access(&state, &me, &username, false).await
+}
+
+/// `POST /admin/utilisateurs/{username}/double-authentification/retirer`:
+/// for a person who lost the phone with the application; audited.
+pub async fn user_remove_totp(
+    State(state): State<AppState>,
+    me: Principal,
+    Path(username): Path<String>,
+) -> PageResult {
+    let u = storage::get_user(&state.db, &username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("aucun compte « {username} »")))?;
+    crate::auth::totp::disable(&state.db, &me.actor(), u.id, &u.username).await?;
+    show(
+        &state,
+        &me,
+        &username,
+        StatusCode::OK,
+        Some(
+            "Double authentification retirée : la personne se connecte avec son seul mot de passe.",
+        ),
+        &[],
+    )
+    .await
 }
 
 /// `POST /admin/utilisateurs/{username}/debloquer`.
