@@ -41,8 +41,11 @@ pub struct TokenResponse {
 
 /// Issues an API token for a username and password.
 ///
-/// Ten failed attempts for one account (or fifty from one address) within
-/// fifteen minutes block further attempts with 429 and `Retry-After`.
+/// Fifty failed attempts from one address within fifteen minutes, or ten
+/// for one account, block further attempts with 429 and `Retry-After`; past
+/// ten, an account waits twice as long after each failure (an hour at
+/// most). An account with a second factor also needs `code`: without it,
+/// 401 with the code `code_required`.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest, responses(
     (status = 200, body = TokenResponse),
     (status = 401, body = ErrorBody, description = "wrong username or password"),
