@@ -548,13 +548,7 @@ pub async fn update_user(
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query(
-                "UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(time::to_db(time::now()))
-            .bind(before.id)
-            .execute(&mut *tx)
-            .await?;
+            revoke_tokens_of(&mut tx, before.id, None).await?;
         }
     }
     let after = get_user_in(&mut tx, username)
@@ -574,6 +568,24 @@ pub async fn update_user(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Revokes every live session and token of a user, but `keep` (the one
+/// making the request, when it goes on).
+pub(crate) async fn revoke_tokens_of(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    keep: Option<i64>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
+    )
+    .bind(time::to_db(time::now()))
+    .bind(user_id)
+    .bind(keep.unwrap_or(0))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn get_user_in(

@@ -11,12 +11,13 @@ use tokio::io::AsyncWriteExt;
 use crate::error::Error;
 
 /// Writes `stream` into a new file under `dir` (created if needed), at most
-/// `max_bytes`; the file is removed when the returned handle drops.
+/// `max_bytes`; the file is removed when the returned handle drops. `None`
+/// when nothing was sent.
 pub async fn spool<E: std::fmt::Display>(
     stream: impl Stream<Item = Result<Bytes, E>>,
     dir: &Path,
     max_bytes: u64,
-) -> Result<tempfile::TempPath, Error> {
+) -> Result<Option<tempfile::TempPath>, Error> {
     let internal = |e: std::io::Error| Error::Internal(format!("upload spool: {e}"));
     tokio::fs::create_dir_all(dir).await.map_err(internal)?;
     let path = tempfile::Builder::new()
@@ -44,10 +45,7 @@ pub async fn spool<E: std::fmt::Display>(
         file.write_all(&chunk).await.map_err(internal)?;
     }
     file.flush().await.map_err(internal)?;
-    if written == 0 {
-        return Err(Error::Invalid("le fichier envoyé est vide".into()));
-    }
-    Ok(path)
+    Ok((written > 0).then_some(path))
 }
 
 /// A multipart failure in words (axum's own are English).

@@ -159,20 +159,15 @@ pub async fn import(
     let uploads = &state.config.uploads;
     let scratch = state.config.scratch_dir();
     // Written to disk as it arrives: never held in memory.
-    let zip = match crate::upload::spool(
+    let zip = crate::upload::spool(
         body.into_data_stream(),
         &scratch,
         uploads.delivery_max_bytes(),
     )
-    .await
-    {
-        Err(Error::Invalid(m)) if m.contains("vide") => {
-            return Err(ApiError(Error::Invalid(
-                "envoyez la livraison comme archive zip dans le corps de la requête".into(),
-            )))
-        }
-        other => other?,
-    };
+    .await?
+    .ok_or_else(|| {
+        Error::Invalid("envoyez la livraison comme archive zip dans le corps de la requête".into())
+    })?;
     let outcome = inventory::service::import_zip(
         &state.db,
         &state.plant,

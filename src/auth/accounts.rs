@@ -4,7 +4,7 @@
 //! transaction with its audit entry.
 
 use regie_core::audit::{self, Change};
-use regie_core::{time, Db};
+use regie_core::Db;
 
 use crate::auth::{password, DisplayName, Password, Principal, Role, Username};
 use crate::storage::{self, User};
@@ -40,23 +40,14 @@ pub async fn change_own_password(
         ));
     }
     let new = Password::parse(new)?;
-    let hash = tokio::task::spawn_blocking(move || new.hash())
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing: {e}")))??;
+    let hash = password::hash_off_thread(new).await?;
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash)
         .bind(me.user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
-    )
-    .bind(time::to_db(time::now()))
-    .bind(me.user_id)
-    .bind(me.token_id)
-    .execute(&mut *tx)
-    .await?;
+    storage::revoke_tokens_of(&mut tx, me.user_id, Some(me.token_id)).await?;
     audit::record(
         &mut tx,
         &me.actor(),

@@ -73,6 +73,14 @@ pub fn is_common(s: &str) -> bool {
         || passwords::analyzer::is_common_password(s.to_lowercase())
 }
 
+/// [`Password::hash`] on a thread of the blocking pool (argon2 takes tens
+/// of milliseconds of CPU).
+pub async fn hash_off_thread(password: Password) -> Result<String, Error> {
+    tokio::task::spawn_blocking(move || password.hash())
+        .await
+        .map_err(|e| Error::Internal(format!("password hashing: {e}")))?
+}
+
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password(****)")

@@ -13,7 +13,7 @@ use regie_core::audit::{self, Actor, Change};
 use regie_core::{time, Db};
 use sqlx::Row;
 
-use crate::auth::{token, Password, Principal, Role};
+use crate::auth::{password, token, Password, Principal, Role};
 use crate::storage::{self, User};
 use crate::Error;
 
@@ -144,7 +144,7 @@ async fn issue(db: &Db, actor: &Actor, user: &User, channel: Channel) -> Result<
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
-        revoke_all(&mut tx, user.id, now).await?;
+        storage::revoke_tokens_of(&mut tx, user.id, None).await?;
     }
     audit::record(
         &mut tx,
@@ -166,19 +166,6 @@ async fn issue(db: &Db, actor: &Actor, user: &User, channel: Channel) -> Result<
         path: format!("{REDEEM_PATH}?jeton={secret}"),
         expires_at,
     })
-}
-
-async fn revoke_all(
-    conn: &mut sqlx::AnyConnection,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    sqlx::query("UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(time::to_db(now))
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 /// The account a person named in the « forgotten password » form (its
@@ -323,9 +310,7 @@ pub async fn redeem(db: &Db, secret: &str, new: &str, confirm: &str) -> Result<S
         ));
     }
     let new = Password::parse(new)?;
-    let hash = tokio::task::spawn_blocking(move || new.hash())
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing: {e}")))??;
+    let hash = password::hash_off_thread(new).await?;
     let now = time::now();
     let mut tx = db.begin().await?;
     // Used once: the update only takes a link still unused.
@@ -349,7 +334,7 @@ pub async fn redeem(db: &Db, secret: &str, new: &str, confirm: &str) -> Result<S
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    revoke_all(&mut tx, user_id, now).await?;
+    storage::revoke_tokens_of(&mut tx, user_id, None).await?;
     sqlx::query("DELETE FROM login_failures WHERE username = $1")
         .bind(&username)
         .execute(&mut *tx)

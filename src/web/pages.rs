@@ -1196,8 +1196,7 @@ pub async fn import_submit(
             // Written to disk as it arrives: never held in memory.
             Some("livraison") => {
                 match crate::upload::spool(field, &scratch, uploads.delivery_max_bytes()).await {
-                    Ok(path) => zip = Some(path),
-                    Err(Error::Invalid(m)) if m.contains("vide") => zip = None,
+                    Ok(path) => zip = path,
                     Err(e) => {
                         return Ok(failed(&me, e.status(), &e.public_message()));
                     }
