@@ -125,7 +125,7 @@ pub async fn export(
             Download {
                 name: format!("PES_Aller-{from}-{to}.xml"),
                 mime: "application/xml",
-                body: billing::pes::pes_aller(&docs, pes, to, bordereau.unwrap_or(1).max(1))
+                body: billing::pes::pes_aller(&docs, pes, to, bordereau.unwrap_or(1).max(1))?
                     .xml
                     .into_bytes(),
                 inline: false,

@@ -142,6 +142,15 @@ fn cut(s: &str, max: usize) -> String {
         .to_owned()
 }
 
+/// `s` cut to `max` characters when the schema's text type takes it
+/// (`V_BaseAlphanum` in `Simple_Type.xsd`): not empty, not only zeros, not
+/// a lone blank or full stop, not `nc`; `None` otherwise.
+fn text(s: &str, max: usize) -> Option<String> {
+    let t = cut(s, max);
+    let refused = t.is_empty() || t.chars().all(|c| c == '0') || t == "." || t == "nc";
+    (!refused).then_some(t)
+}
+
 /// The number of a document in its series (`FA2026-000042` → 42): the
 /// titre's `IdPce`.
 fn piece_number(number: &str) -> Option<u64> {
@@ -160,34 +169,43 @@ fn series_year(number: &str) -> Option<i32> {
         .ok()
 }
 
-/// The debtor of a titre.
-fn tiers(d: &Invoice) -> Node {
+/// The debtor of a titre, or why the document cannot be a titre (in
+/// French): the schema wants a name, a street line and a five-character
+/// postcode.
+fn tiers(d: &Invoice) -> Result<Node, String> {
     let b = &d.buyer;
+    let name = text(&b.name, 38).ok_or("nom du débiteur vide ou illisible")?;
+    let street = text(&b.address, 38).ok_or("adresse du débiteur manquante")?;
+    let postcode = text(&b.postcode, 5)
+        .filter(|p| p.chars().count() == 5)
+        .ok_or("code postal du débiteur absent ou pas sur cinq caractères")?;
     let mut info = Vec::new();
     let company = b.kind == AccountKind::Business;
     if let (true, Some(siren)) = (company, &b.siren) {
         info.push(v("IdTiers", siren.replace(' ', "")));
         info.push(v("NatIdTiers", "02"));
     }
-    info.push(v("RefTiers", cut(&b.code, 30)));
+    if let Some(code) = text(&b.code, 30) {
+        info.push(v("RefTiers", code));
+    }
     let (cat, jur) = if company { ("60", "03") } else { ("01", "01") };
     info.push(v("CatTiers", cat));
     info.push(v("NatJur", jur));
     info.push(v("TypTiers", "01"));
-    info.push(v("Nom", cut(&b.name, 38)));
-    let address = vec![
-        v("TypAdr", "1"),
-        v("Adr2", cut(&b.address, 38)),
-        v("CP", b.postcode.clone()),
-        v("Ville", cut(&b.town, 38)),
-        v("CodRes", "0"),
-    ];
-    el("Tiers", vec![el("InfoTiers", info), el("Adresse", address)])
+    info.push(v("Nom", name));
+    let mut address = vec![v("TypAdr", "1"), v("Adr2", street), v("CP", postcode)];
+    if let Some(town) = text(&b.town, 38) {
+        address.push(v("Ville", town));
+    }
+    address.push(v("CodRes", "0"));
+    Ok(el("Tiers", vec![el("InfoTiers", info), el("Adresse", address)]))
 }
 
-/// A titre (or a reduction) of `d`; `None` when it has nothing to carry.
-fn piece(d: &Invoice, config: &PesConfig) -> Option<(Node, Cents, Cents)> {
-    let id = piece_number(&d.number)?;
+/// A titre (or a reduction) of `d`; `Ok(None)` when it has nothing to
+/// carry, `Err` why it cannot be carried (in French).
+fn piece(d: &Invoice, config: &PesConfig) -> Result<Option<(Node, Cents, Cents)>, String> {
+    let id = piece_number(&d.number).ok_or("numéro de pièce illisible")?;
+    let debtor = tiers(d)?;
     let credit = d.kind == DocumentKind::CreditNote;
     let sign = |c: Cents| if credit { Cents(-c.0) } else { c };
     let mut lines = Vec::new();
@@ -226,13 +244,13 @@ fn piece(d: &Invoice, config: &PesConfig) -> Option<(Node, Cents, Cents)> {
         }
         lines.push(el(
             "LigneDePiece",
-            vec![el("BlocLignePiece", bloc), tiers(d)],
+            vec![el("BlocLignePiece", bloc), debtor.clone()],
         ));
         net = Cents(net.0 + taxable.0);
         tax = Cents(tax.0 + vat.0.max(0));
     }
     if lines.is_empty() {
-        return None;
+        return Ok(None);
     }
     let object = match d.kind {
         DocumentKind::CreditNote => format!(
@@ -250,7 +268,7 @@ fn piece(d: &Invoice, config: &PesConfig) -> Option<(Node, Cents, Cents)> {
     ];
     let mut children = vec![el("BlocPiece", bloc)];
     children.extend(lines);
-    Some((el("Piece", children), net, tax))
+    Ok(Some((el("Piece", children), net, tax)))
 }
 
 fn bordereau(
@@ -288,12 +306,14 @@ pub struct Flow {
 
 /// The flow of `documents`, its bordereaux dated `on`; `first_bordereau`
 /// numbers each exercice's bordereaux (ordinary first, then reductions).
+/// Refused (in French) when no document makes a titre: the schema wants
+/// at least one bordereau.
 pub fn pes_aller(
     documents: &[Invoice],
     config: &PesConfig,
     on: NaiveDate,
     first_bordereau: u32,
-) -> Flow {
+) -> Result<Flow, Error> {
     let mut left_out = Vec::new();
     let mut per_year: std::collections::BTreeMap<i32, (Vec<_>, Vec<_>)> = Default::default();
     for d in documents {
@@ -312,7 +332,7 @@ pub fn pes_aller(
             }
         }
         match piece(d, config) {
-            Some(p) => {
+            Ok(Some(p)) => {
                 let slot = per_year.entry(year).or_default();
                 if d.kind == DocumentKind::CreditNote {
                     slot.1.push(p);
@@ -320,9 +340,19 @@ pub fn pes_aller(
                     slot.0.push(p);
                 }
             }
-            None if d.gross.0 == 0 => {}
-            None => left_out.push(format!("{} : aucun montant positif à porter", d.number)),
+            Ok(None) if d.gross.0 == 0 => {}
+            Ok(None) => left_out.push(format!("{} : aucun montant positif à porter", d.number)),
+            Err(why) => left_out.push(format!("{} : {why}", d.number)),
         }
+    }
+    if per_year.is_empty() {
+        let mut message =
+            "aucune facture ni aucun avoir à transmettre sur la période : le flux PES serait vide"
+                .to_owned();
+        if !left_out.is_empty() {
+            message.push_str(&format!(" (écartés : {})", left_out.join(" ; ")));
+        }
+        return Err(Error::Invalid(message));
     }
     let mut recette = vec![el(
         "EnTeteRecette",
@@ -346,7 +376,9 @@ pub fn pes_aller(
         v("CodCol", config.code_collectivite.clone()),
     ];
     header.push(v("CodBud", config.code_budget.clone()));
-    header.push(v("LibelleColBud", cut(&config.libelle_budget, 38)));
+    if let Some(label) = text(&config.libelle_budget, 38) {
+        header.push(v("LibelleColBud", label));
+    }
     let root = Node::El {
         name: "n:PES_Aller",
         attrs: vec![("xmlns:n", NAMESPACE.into())],
@@ -368,7 +400,7 @@ pub fn pes_aller(
         xml.push_str(&format!("<!-- Écarté : {} -->\n", l.replace("--", "- -")));
     }
     write(&root, &mut xml, 0);
-    Flow { xml, left_out }
+    Ok(Flow { xml, left_out })
 }
 
 /// The namespace of `PES_Aller` (PES V2, revision 0).
@@ -465,7 +497,8 @@ mod tests {
             &config(),
             "2026-12-01".parse().unwrap_or_default(),
             7,
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(flow.left_out.is_empty(), "{:?}", flow.left_out);
         let xml = &flow.xml;
         assert!(xml.contains(
@@ -588,7 +621,8 @@ mod tests {
             &config(),
             "2027-01-05".parse().unwrap_or_default(),
             1,
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let all = elements(&flow.xml);
         // One bordereau per exercice, each numbered from the first.
         assert_eq!(value(&all, "Exer"), ["2026", "2027"]);
@@ -601,6 +635,50 @@ mod tests {
         assert_eq!(flow.left_out.len(), 1);
         assert!(flow.left_out[0].starts_with("AV2027-000001"));
         assert!(flow.xml.contains("<!-- Écarté : AV2027-000001"));
+    }
+
+    #[test]
+    fn a_debtor_the_schema_cannot_carry_is_left_out_and_named() {
+        let on = "2026-12-01".parse().unwrap_or_default();
+        let good = doc("FA2026-000001", DocumentKind::Invoice, &[1000]);
+        let mut no_street = doc("FA2026-000002", DocumentKind::Invoice, &[1000]);
+        no_street.buyer.address = "   ".into();
+        let mut zero_name = doc("FA2026-000003", DocumentKind::Invoice, &[1000]);
+        zero_name.buyer.name = "000".into();
+        let mut foreign = doc("FA2026-000004", DocumentKind::Invoice, &[1000]);
+        foreign.buyer.postcode = "1000".into();
+        let mut no_town = doc("FA2026-000005", DocumentKind::Invoice, &[1000]);
+        no_town.buyer.town = " ".into();
+        let docs = [good, no_street, zero_name, foreign, no_town];
+        let flow = pes_aller(&docs, &config(), on, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            flow.left_out,
+            [
+                "FA2026-000002 : adresse du débiteur manquante",
+                "FA2026-000003 : nom du débiteur vide ou illisible",
+                "FA2026-000004 : code postal du débiteur absent ou pas sur cinq caractères",
+            ]
+        );
+        let all = elements(&flow.xml);
+        assert_eq!(value(&all, "IdPce"), ["1", "5"]);
+        // The town is optional: left out when blank rather than empty.
+        assert_eq!(value(&all, "Ville"), ["Rennes"]);
+        assert_eq!(value(&all, "NbrPce"), ["2"]);
+    }
+
+    #[test]
+    fn a_period_without_a_titre_is_refused_in_french() {
+        let on = "2026-12-01".parse().unwrap_or_default();
+        let Err(Error::Invalid(message)) = pes_aller(&[], &config(), on, 1) else {
+            panic!("an empty flow was written");
+        };
+        assert!(message.contains("le flux PES serait vide"), "{message}");
+        let mut nil = doc("FA2026-000001", DocumentKind::Invoice, &[1000]);
+        nil.buyer.address = String::new();
+        let Err(Error::Invalid(message)) = pes_aller(&[nil], &config(), on, 1) else {
+            panic!("an empty flow was written");
+        };
+        assert!(message.contains("FA2026-000001 : adresse du débiteur manquante"), "{message}");
     }
 
     #[test]

@@ -4,6 +4,8 @@ Prints one JSON report; exits 1 when a file is invalid.
 
 Usage: xsd_check.py PACKAGE RELATIVE_XSD FILE.xml [FILE.xml ...]
   e.g. xsd_check.py sepaxml schemas/pain.008.001.08.xsd file.xml
+PACKAGE "-" takes RELATIVE_XSD as a path on this machine (the PES V2
+schemas, which no package registry ships).
 """
 import importlib
 import json
@@ -14,8 +16,11 @@ from lxml import etree
 
 
 def main(package, relative, paths):
-    module = importlib.import_module(package)
-    xsd = os.path.join(os.path.dirname(module.__file__), relative)
+    if package == "-":
+        xsd = relative
+    else:
+        module = importlib.import_module(package)
+        xsd = os.path.join(os.path.dirname(module.__file__), relative)
     schema = etree.XMLSchema(etree.parse(xsd))
     report, failed = {}, False
     for path in paths:
