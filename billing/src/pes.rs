@@ -26,6 +26,9 @@
 //!   `RefTiers`) with a postal address whose fields are cut to the
 //!   schema's lengths.
 //!
+//! The tests validate the flows against that schema
+//! (`tests/validators/pes_schema.py`, README "Exports").
+//!
 //! Not covered: the accountant's acknowledgement (`PES_ACK`), attachments
 //! (`PES_PJ`), the electronic signature, direct-debit blocks, and a credit
 //! note correcting an invoice of a closed exercice (reduced through a
@@ -198,7 +201,10 @@ fn tiers(d: &Invoice) -> Result<Node, String> {
         address.push(v("Ville", town));
     }
     address.push(v("CodRes", "0"));
-    Ok(el("Tiers", vec![el("InfoTiers", info), el("Adresse", address)]))
+    Ok(el(
+        "Tiers",
+        vec![el("InfoTiers", info), el("Adresse", address)],
+    ))
 }
 
 /// A titre (or a reduction) of `d`; `Ok(None)` when it has nothing to
@@ -678,7 +684,10 @@ mod tests {
         let Err(Error::Invalid(message)) = pes_aller(&[nil], &config(), on, 1) else {
             panic!("an empty flow was written");
         };
-        assert!(message.contains("FA2026-000001 : adresse du débiteur manquante"), "{message}");
+        assert!(
+            message.contains("FA2026-000001 : adresse du débiteur manquante"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -82,23 +82,37 @@ pub fn assert_valid_pain008(xml: &str, version: billing::sepa::Pain008) {
     );
 }
 
-/// Checks a PES V2 flow against the DGFiP's schema when `REGIE_PES_XSD`
-/// names its root file (`PES_V2/Rev0/PES_Aller.xsd`); panics with the
-/// validator's report when the flow is not valid. Without it, says so and
-/// checks nothing: the DGFiP publishes the schemas on its own site only,
-/// no package registry CI can reach ships them, and third-party copies are
-/// not committed here (README, "Exports").
-pub fn assert_valid_pes_when_given(xml: &str) {
-    let Some(xsd) = std::env::var_os("REGIE_PES_XSD") else {
-        eprintln!("PES V2 schema not checked: REGIE_PES_XSD is not set");
-        return;
-    };
+/// Checks a PES V2 flow against the DGFiP's receipts schema: the official
+/// files when `REGIE_PES_XSD` names their root (`PES_V2/Rev0/PES_Aller.xsd`),
+/// otherwise the transcription `validators/pes_schema.py` writes (why a
+/// transcription: that script's header). Panics with the validator's
+/// report when the flow is not valid.
+pub fn assert_valid_pes(xml: &str) {
     let dir = tempfile::tempdir().unwrap();
+    let validators = Path::new(env!("CARGO_MANIFEST_DIR")).join("validators");
+    let xsd = match std::env::var_os("REGIE_PES_XSD") {
+        Some(official) => std::path::PathBuf::from(official),
+        None => {
+            if !python_ready("lxml, signxml", "the PES V2 schema transcription is") {
+                return;
+            }
+            let out = Command::new("python3")
+                .arg(validators.join("pes_schema.py"))
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "pes_schema.py: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+    };
     let file = dir.path().join("pes_aller.xml");
     std::fs::write(&file, xml).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("validators/xsd_check.py");
     let out = Command::new("python3")
-        .arg(script)
+        .arg(validators.join("xsd_check.py"))
         .arg("-")
         .arg(&xsd)
         .arg(&file)
@@ -106,7 +120,8 @@ pub fn assert_valid_pes_when_given(xml: &str) {
         .unwrap();
     assert!(
         out.status.success(),
-        "PES V2: {}{}\n{xml}",
+        "PES V2 ({}): {}{}\n{xml}",
+        xsd.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
