@@ -68,9 +68,15 @@ impl AppState {
             config.provisioning_settings(),
         );
         let registered = |e: prometheus::Error| Error::Internal(format!("metrics registry: {e}"));
-        let poller = monitoring::poller::Poller::new(
+        let mut poller = monitoring::poller::Poller::new(
             monitoring::poller::Metrics::register(&metrics.registry).map_err(registered)?,
         );
+        if let Some(dir) = &config.snmp_profiles_dir {
+            poller.profiles = Arc::new(
+                monitoring::profiles::Profiles::with_dir(dir)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+            );
+        }
         let trap_metrics =
             monitoring::traps::TrapMetrics::register(&metrics.registry).map_err(registered)?;
         let scheduler = crate::schedule::Scheduler::new(

@@ -93,6 +93,11 @@ pub struct Config {
     /// in milliseconds: per-ONT tables read too fast are known to
     /// destabilise real OLTs.
     pub snmp_optics_pause_ms: u64,
+    /// A directory of vendor profiles (`*.toml`, see
+    /// `monitoring/profiles/`): they add to the shipped ones, and override
+    /// them where they match the same devices. Read at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_profiles_dir: Option<PathBuf>,
     /// How to reach the inventory's OLTs over SNMP when their `[[olt]]`
     /// entry gives a host: they are then polled without being added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -693,6 +698,7 @@ impl Default for Config {
             trap_user: Vec::new(),
             snmp_device: Vec::new(),
             snmp_optics_pause_ms: 200,
+            snmp_profiles_dir: None,
             snmp_olt: None,
             secret_key: None,
             metrics_token: None,
@@ -805,6 +811,7 @@ const ENV_KEYS: &[&str] = &[
     "snmp_optics_interval_s",
     "trap_listen",
     "snmp_optics_pause_ms",
+    "snmp_profiles_dir",
     "secret_key",
     "secret_key_file",
     "regie_name",

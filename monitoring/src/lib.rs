@@ -1,7 +1,9 @@
 //! Network monitoring of Régie.
 //!
 //! This crate owns SNMP polling ([`snmp`], behind a small trait over the
-//! `async-snmp` crate), the reading of device data ([`interfaces`]) and, as
+//! `async-snmp` crate), the reading of device data ([`interfaces`]), the
+//! vendor profiles that say what an OLT's MIB holds about its ONTs
+//! ([`profiles`], data rather than code) and, as
 //! they land, traps, the Prometheus exposition of device and optical
 //! metrics, alarms and fault impact (which lines and households a fault cuts
 //! off, asked of `inventory` and `provisioning`). Time series go to
@@ -13,8 +15,8 @@ pub mod alarms;
 pub mod counters;
 pub mod devices;
 pub mod interfaces;
-pub mod optics;
 pub mod poller;
+pub mod profiles;
 pub mod sensors;
 pub mod snmp;
 pub mod storage;

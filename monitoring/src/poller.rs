@@ -81,6 +81,8 @@ pub struct Metrics {
     ont_rx: GaugeVec,
     ont_tx: GaugeVec,
     ont_online: IntGaugeVec,
+    ont_olt_rx: GaugeVec,
+    ont_distance: GaugeVec,
     pon_tx: GaugeVec,
     sensor: GaugeVec,
 }
@@ -113,7 +115,15 @@ impl Metrics {
             cycle_seconds: Gauge::new("snmp_cycle_duration_seconds", "Duration of the last poll cycle")?,
             cycle_overruns: prometheus::IntCounter::new("snmp_cycle_overruns_total", "Cycles that took longer than their interval")?,
             ont_rx: GaugeVec::new(
-                Opts::new("ont_rx_dbm", "Optical power received, per ONT, as its OLT reports it (dBm)"),
+                Opts::new("ont_rx_dbm", "Optical power received by the ONT (downstream), as its OLT reports it (dBm)"),
+                &["device", "ont"],
+            )?,
+            ont_olt_rx: GaugeVec::new(
+                Opts::new("ont_olt_rx_dbm", "Optical power the OLT receives from the ONT (upstream, dBm)"),
+                &["device", "ont"],
+            )?,
+            ont_distance: GaugeVec::new(
+                Opts::new("ont_distance_meters", "The ONT's distance from its OLT, as the OLT ranges it"),
                 &["device", "ont"],
             )?,
             ont_tx: GaugeVec::new(
@@ -149,6 +159,8 @@ impl Metrics {
         registry.register(Box::new(m.ont_rx.clone()))?;
         registry.register(Box::new(m.ont_tx.clone()))?;
         registry.register(Box::new(m.ont_online.clone()))?;
+        registry.register(Box::new(m.ont_olt_rx.clone()))?;
+        registry.register(Box::new(m.ont_distance.clone()))?;
         registry.register(Box::new(m.pon_tx.clone()))?;
         registry.register(Box::new(m.sensor.clone()))?;
         Ok(m)
@@ -156,17 +168,23 @@ impl Metrics {
 
     /// Records one ONT's optics, labelled by device and the OLT's index of
     /// the ONT.
-    pub fn record_ont(&self, device: &str, o: &crate::optics::OntOptics) {
+    pub fn record_ont(&self, device: &str, o: &crate::profiles::OntOptics) {
         let labels = [device, o.index.as_str()];
-        if let Some(rx) = o.rx_cdbm {
-            self.ont_rx
-                .with_label_values(&labels)
-                .set(f64::from(rx) / 100.0);
+        for (gauge, level) in [
+            (&self.ont_rx, o.rx_ont_cdbm),
+            (&self.ont_tx, o.tx_ont_cdbm),
+            (&self.ont_olt_rx, o.rx_olt_cdbm),
+        ] {
+            if let Some(cdbm) = level {
+                gauge
+                    .with_label_values(&labels)
+                    .set(f64::from(cdbm) / 100.0);
+            }
         }
-        if let Some(tx) = o.tx_cdbm {
-            self.ont_tx
+        if let Some(metres) = o.distance_m {
+            self.ont_distance
                 .with_label_values(&labels)
-                .set(f64::from(tx) / 100.0);
+                .set(f64::from(metres));
         }
         if let Some(on) = o.online {
             self.ont_online
@@ -179,7 +197,7 @@ impl Metrics {
     /// to check the shipped rules and dashboard against.
     pub fn names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 18] = [
+        let collectors: [&dyn Collector; 20] = [
             &self.device_up,
             &self.poll_seconds,
             &self.errors,
@@ -196,6 +214,8 @@ impl Metrics {
             &self.ont_rx,
             &self.ont_tx,
             &self.ont_online,
+            &self.ont_olt_rx,
+            &self.ont_distance,
             &self.pon_tx,
             &self.sensor,
         ];
@@ -221,6 +241,8 @@ pub struct Poller {
     pub concurrency: usize,
     /// Longest a whole device poll may take.
     pub device_deadline: Duration,
+    /// What each vendor's MIB holds about ONTs and PON ports.
+    pub profiles: Arc<crate::profiles::Profiles>,
 }
 
 impl Poller {
@@ -230,6 +252,12 @@ impl Poller {
             memory: Arc::default(),
             concurrency: 64,
             device_deadline: Duration::from_secs(60),
+            profiles: Arc::new(crate::profiles::Profiles::shipped().unwrap_or_else(|e| {
+                // The shipped profiles are parsed by a unit test: this is
+                // a build that skipped it.
+                tracing::error!(error = %e, "shipped vendor profiles unreadable");
+                crate::profiles::Profiles::default()
+            })),
         }
     }
 
@@ -405,8 +433,11 @@ impl Poller {
     pub async fn optics_cycle(&self, devices: &[Device], pause: Duration) -> usize {
         let mut onts = 0;
         for d in devices {
-            let polled =
-                tokio::time::timeout(self.device_deadline, poll_optics(&d.target, pause)).await;
+            let polled = tokio::time::timeout(
+                self.device_deadline,
+                poll_optics(&self.profiles, &d.target, pause),
+            )
+            .await;
             let (ont_list, ports) = match polled {
                 Ok(Ok(x)) => x,
                 Ok(Err(e)) => {
@@ -433,34 +464,30 @@ impl Poller {
     }
 }
 
-/// The optics of one OLT, by vendor (sysObjectID).
+/// The optics of one OLT, as the profile matching its sysObjectID and
+/// sysDescr says; nothing for a device no profile matches.
 async fn poll_optics(
+    profiles: &crate::profiles::Profiles,
     target: &Target,
     pause: Duration,
 ) -> Result<
     (
-        Vec<crate::optics::OntOptics>,
-        Vec<crate::optics::PortOptics>,
+        Vec<crate::profiles::OntOptics>,
+        Vec<crate::profiles::PortOptics>,
     ),
     Error,
 > {
     let snmp = AsyncSnmp::connect(target).await?.paced(pause);
-    let object_id = snmp
-        .get(&["1.3.6.1.2.1.1.2.0"])
-        .await?
-        .first()
-        .and_then(Value::as_text)
-        .unwrap_or_default();
-    let object_id = object_id.trim_start_matches('.');
-    if object_id.starts_with("1.3.6.1.4.1.41112.1.5") {
-        Ok((crate::optics::ufiber_onus(&snmp).await?, Vec::new()))
-    } else if object_id.starts_with("1.3.6.1.4.1.2011.2.") {
-        Ok((
-            crate::optics::huawei_onts(&snmp).await?,
-            crate::optics::huawei_ports(&snmp).await?,
-        ))
-    } else {
-        Ok((Vec::new(), Vec::new()))
+    let system = snmp
+        .get(&["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.1.0"])
+        .await?;
+    let text = |i: usize| system.get(i).and_then(Value::as_text).unwrap_or_default();
+    match profiles.find(&text(0), &text(1)) {
+        Some(profile) => {
+            tracing::debug!(address = %target.address, profile = %profile.name, "optics profile");
+            profile.read(&snmp).await
+        }
+        None => Ok((Vec::new(), Vec::new())),
     }
 }
 
@@ -498,15 +525,17 @@ mod tests {
         let m = Metrics::register(&registry).expect("registers");
         m.record_ont(
             "OLT01",
-            &crate::optics::OntOptics {
+            &crate::profiles::OntOptics {
                 index: "4194304000.7".into(),
                 serial: Some("HWTC0000A001".into()),
                 name: Some("RGE-7K2M-9QXD".into()),
                 port_if_index: Some(4_194_304_000),
                 ont_id: Some(7),
                 online: Some(true),
-                rx_cdbm: Some(-1943),
-                tx_cdbm: Some(212),
+                rx_ont_cdbm: Some(-1943),
+                tx_ont_cdbm: Some(212),
+                rx_olt_cdbm: Some(-2310),
+                distance_m: Some(1834),
             },
         );
         let text = prometheus::TextEncoder::new()
@@ -514,6 +543,11 @@ mod tests {
             .expect("encodes");
         assert!(
             text.contains(r#"ont_rx_dbm{device="OLT01",ont="4194304000.7"} -19.43"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ont_olt_rx_dbm{device="OLT01",ont="4194304000.7"} -23.1"#)
+                && text.contains(r#"ont_distance_meters{device="OLT01",ont="4194304000.7"} 1834"#),
             "{text}"
         );
         assert!(!text.contains("HWTC") && !text.contains("RGE-"), "{text}");

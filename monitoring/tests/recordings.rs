@@ -403,14 +403,30 @@ fn sensors(name: &str, class: &str, group: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The shipped profile the poller picks for a recording, by its
+/// sysObjectID and sysDescr as the agent answers them.
+async fn profile_of(snmp: &AsyncSnmp) -> Option<monitoring::profiles::Profile> {
+    let system = snmp
+        .get(&["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.1.0"])
+        .await
+        .unwrap();
+    let text = |i: usize| system[i].as_text().unwrap_or_default();
+    monitoring::profiles::Profiles::shipped()
+        .unwrap()
+        .find(&text(0), &text(1))
+        .cloned()
+}
+
 #[tokio::test]
 async fn optics_match_what_librenms_read_from_the_olts() {
-    use monitoring::optics;
     let Some(agent) = serve().await else { return };
 
     // Ubiquiti UFiber: every ONU's received and transmitted power.
     let snmp = session(&agent, "edgeosolt", Duration::from_secs(5)).await;
-    let onus = optics::ufiber_onus(&snmp).await.unwrap();
+    let profile = profile_of(&snmp).await.expect("a profile for the UFiber");
+    assert_eq!(profile.name, "Ubiquiti UFiber");
+    let (onus, ports) = profile.read(&snmp).await.unwrap();
+    assert!(ports.is_empty());
     let rx = sensors("edgeosolt", "dbm", "ONUs RX");
     let tx = sensors("edgeosolt", "dbm", "ONUs TX");
     assert_eq!(onus.len(), rx.len(), "every ONU LibreNMS saw");
@@ -421,7 +437,7 @@ async fn optics_match_what_librenms_read_from_the_olts() {
             .find(|o| o.index == index)
             .unwrap_or_else(|| panic!("ONU {index}"));
         assert_eq!(
-            onu.rx_cdbm.map(|c| f64::from(c) / 100.0),
+            onu.rx_ont_cdbm.map(|c| f64::from(c) / 100.0),
             Some(*dbm),
             "ONU {:?} rx",
             onu.serial
@@ -430,7 +446,7 @@ async fn optics_match_what_librenms_read_from_the_olts() {
     for (oid, dbm) in &tx {
         let index = oid.trim_start_matches(".1.3.6.1.4.1.41112.1.5.6.2.1.8.");
         let onu = onus.iter().find(|o| o.index == index).unwrap();
-        assert_eq!(onu.tx_cdbm.map(|c| f64::from(c) / 100.0), Some(*dbm));
+        assert_eq!(onu.tx_ont_cdbm.map(|c| f64::from(c) / 100.0), Some(*dbm));
     }
     assert!(onus
         .iter()
@@ -456,12 +472,14 @@ async fn optics_match_what_librenms_read_from_the_olts() {
         spent >= pause * u32::try_from(requests - 1).unwrap(),
         "{requests} requests in {spent:?}"
     );
-    let paced_onus = optics::ufiber_onus(&paced).await.unwrap();
+    let (paced_onus, _) = profile.read(&paced).await.unwrap();
     assert_eq!(paced_onus, onus);
 
     // Huawei SmartAX: each PON port's transceiver.
     let snmp = session(&agent, "smartax", Duration::from_secs(5)).await;
-    let ports = optics::huawei_ports(&snmp).await.unwrap();
+    let profile = profile_of(&snmp).await.expect("a profile for the SmartAX");
+    assert_eq!(profile.name, "Huawei SmartAX (GPON)");
+    let (onts, ports) = profile.read(&snmp).await.unwrap();
     let expected = sensors("smartax", "dbm", "SFPs TX");
     assert_eq!(ports.len(), expected.len());
     for (oid, dbm) in &expected {
@@ -469,9 +487,14 @@ async fn optics_match_what_librenms_read_from_the_olts() {
         let port = ports.iter().find(|p| p.if_index == if_index).unwrap();
         assert_eq!(f64::from(port.tx_cdbm) / 100.0, *dbm, "PON port {if_index}");
     }
-    // The recording holds no per-ONT optics: the walk answers nothing, not
-    // an error.
-    assert!(optics::huawei_onts(&snmp).await.unwrap().is_empty());
+    // The recording holds no per-ONT optics: the walks answer nothing,
+    // not an error.
+    assert!(onts.is_empty());
+
+    // A Huawei switch shares the SmartAX's sysObjectID prefix but is no
+    // OLT: no profile, no ONT walk.
+    let snmp = session(&agent, "vrp_5720", Duration::from_secs(5)).await;
+    assert!(profile_of(&snmp).await.is_none());
 }
 
 #[tokio::test]

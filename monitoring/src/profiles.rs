@@ -1,0 +1,619 @@
+//! Vendor profiles: what an OLT's MIB holds about its ONTs, as data.
+//!
+//! A profile is a TOML file: the devices it matches (sysObjectID
+//! prefixes, words of sysDescr), the ONT table (how its index decodes, the
+//! columns of serial, name, state, optical levels and distance, and how
+//! each raw value converts to dBm or metres) and the PON ports'
+//! transceivers. The profiles shipped are in `monitoring/profiles/`
+//! (compiled in); a régie adds or overrides one by putting a file in the
+//! directory its configuration names (`snmp_profiles_dir`), read at start:
+//! no vendor name appears in the poller's code.
+//!
+//! Every profile is parsed whole before use ([`Profile::parse`]): an OID
+//! that is not dotted digits, a scale of zero, a state list left empty or
+//! an unknown key is refused with the file and the key named, in French.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::snmp::{Snmp, Value};
+use crate::Error;
+
+/// An OBJECT IDENTIFIER in dotted form, without a leading dot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Oid(String);
+
+impl Oid {
+    /// Dotted decimal sub-identifiers (a leading dot is dropped); at most
+    /// 128 of them, each within 32 bits.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim().trim_start_matches('.');
+        let parts: Vec<&str> = t.split('.').collect();
+        let fine = !t.is_empty()
+            && parts.len() <= 128
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
+        if fine {
+            Ok(Self(t.to_owned()))
+        } else {
+            Err(format!(
+                "« {s} » n'est pas un OID (des nombres séparés par des points)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The index below this column in `oid` (`None` when `oid` is not
+    /// below it).
+    pub fn index_in<'a>(&self, oid: &'a str) -> Option<&'a str> {
+        oid.trim_start_matches('.')
+            .strip_prefix(self.0.as_str())?
+            .strip_prefix('.')
+    }
+}
+
+impl std::fmt::Display for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Oid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Oid::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How an ONT table's index decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// Two sub-identifiers: the PON port's ifIndex, then the ONT id.
+    PortOnt,
+    /// A single integer packing the PON port's ifIndex and the ONT id:
+    /// the ONT id in its low `ont_bits` bits (given beside).
+    Packed,
+    /// Anything else (a serial as a length-prefixed string, a single
+    /// number): kept as it is, no port or ONT id read from it.
+    Opaque,
+}
+
+/// A column read as a number and converted: `raw × scale + offset`, in
+/// the unit the field names; raw values in `no_signal` mean "no reading".
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    pub oid: Oid,
+    #[serde(default = "one")]
+    pub scale: f64,
+    #[serde(default)]
+    pub offset: f64,
+    /// The value is in milliwatts after scaling: converted to dBm.
+    #[serde(default)]
+    pub milliwatts: bool,
+    #[serde(default)]
+    pub no_signal: Vec<i64>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Measure {
+    /// The reading of `value`, `None` for a sentinel or a value that is no
+    /// number (integer, or text such as `-21.50`).
+    pub fn read(&self, value: &Value) -> Option<f64> {
+        let raw = match value.as_i64() {
+            Some(i) => {
+                if self.no_signal.contains(&i) {
+                    return None;
+                }
+                i as f64
+            }
+            None => value.as_text()?.trim().parse::<f64>().ok()?,
+        };
+        let v = raw * self.scale + self.offset;
+        let v = if self.milliwatts {
+            if v <= 0.0 {
+                return None;
+            }
+            10.0 * v.log10()
+        } else {
+            v
+        };
+        v.is_finite().then_some(v)
+    }
+
+    fn check(&self, what: &str) -> Result<(), String> {
+        if self.scale == 0.0 || !self.scale.is_finite() || !self.offset.is_finite() {
+            return Err(format!(
+                "{what} : « scale » non nul et « offset » fini attendus"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The ONT's state column and the values meaning "online".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub oid: Oid,
+    pub online: Vec<i64>,
+}
+
+/// The ONT table of an OLT.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OntTable {
+    pub index: IndexKind,
+    /// With `index = "packed"`: how many low bits hold the ONT id.
+    #[serde(default)]
+    pub ont_bits: Option<u32>,
+    #[serde(default)]
+    pub serial: Option<Oid>,
+    #[serde(default)]
+    pub name: Option<Oid>,
+    #[serde(default)]
+    pub state: Option<State>,
+    /// Optical power received by the ONT (downstream), dBm.
+    #[serde(default)]
+    pub rx_at_ont: Option<Measure>,
+    /// Optical power transmitted by the ONT, dBm.
+    #[serde(default)]
+    pub tx_at_ont: Option<Measure>,
+    /// Optical power the OLT receives from this ONT (upstream), dBm.
+    #[serde(default)]
+    pub rx_at_olt: Option<Measure>,
+    /// The ONT's distance from the OLT, metres.
+    #[serde(default)]
+    pub distance: Option<Measure>,
+}
+
+/// Which devices a profile is for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matches {
+    /// sysObjectID prefixes (dotted, compared on whole sub-identifiers).
+    pub sys_object_id: Vec<Oid>,
+    /// Words one of which sysDescr must contain (any case); none: any.
+    #[serde(default)]
+    pub sys_descr: Vec<String>,
+}
+
+/// A vendor profile.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    /// Where the OIDs and units come from (MIB, recording).
+    pub source: String,
+    #[serde(rename = "match")]
+    pub matches: Matches,
+    #[serde(default)]
+    pub onts: Option<OntTable>,
+    /// The PON ports' transceivers: transmitted power by ifIndex, dBm.
+    #[serde(default)]
+    pub port_tx: Option<Measure>,
+}
+
+impl Profile {
+    /// A profile from its TOML text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, Error> {
+        let p: Profile = toml::from_str(text)
+            .map_err(|e| Error::Invalid(format!("profil {file} : {}", e.message())))?;
+        p.check()
+            .map_err(|e| Error::Invalid(format!("profil {file} : {e}")))?;
+        Ok(p)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("« name » vide".into());
+        }
+        if self.matches.sys_object_id.is_empty() {
+            return Err("[match] : au moins un préfixe « sys_object_id »".into());
+        }
+        if let Some(t) = &self.onts {
+            match (t.index, t.ont_bits) {
+                (IndexKind::Packed, Some(1..=31)) => {}
+                (IndexKind::Packed, _) => {
+                    return Err("[onts] : index « packed » demande « ont_bits » de 1 à 31".into())
+                }
+                (_, Some(_)) => return Err("[onts] : « ont_bits » va avec index « packed »".into()),
+                _ => {}
+            }
+            if t.state.as_ref().is_some_and(|s| s.online.is_empty()) {
+                return Err("[onts.state] : « online » ne peut être vide".into());
+            }
+            for (what, m) in [
+                ("[onts.rx_at_ont]", &t.rx_at_ont),
+                ("[onts.tx_at_ont]", &t.tx_at_ont),
+                ("[onts.rx_at_olt]", &t.rx_at_olt),
+                ("[onts.distance]", &t.distance),
+            ] {
+                if let Some(m) = m {
+                    m.check(what)?;
+                }
+            }
+        }
+        if let Some(m) = &self.port_tx {
+            m.check("[port_tx]")?;
+        }
+        Ok(())
+    }
+
+    /// Whether this profile is for a device answering `object_id` and
+    /// `descr`.
+    pub fn matches(&self, object_id: &str, descr: &str) -> bool {
+        let id = object_id.trim_start_matches('.');
+        let prefix = self.matches.sys_object_id.iter().any(|p| {
+            id == p.as_str()
+                || id
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        });
+        let descr = descr.to_lowercase();
+        prefix
+            && (self.matches.sys_descr.is_empty()
+                || self
+                    .matches
+                    .sys_descr
+                    .iter()
+                    .any(|w| descr.contains(&w.to_lowercase())))
+    }
+}
+
+/// The profiles shipped with Régie (file name, text).
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "huawei-gpon.toml",
+        include_str!("../profiles/huawei-gpon.toml"),
+    ),
+    (
+        "ubiquiti-ufiber.toml",
+        include_str!("../profiles/ubiquiti-ufiber.toml"),
+    ),
+];
+
+/// The profiles in use: a régie's own first (they override), then those
+/// shipped.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles(Vec<Profile>);
+
+impl Profiles {
+    /// The shipped profiles.
+    pub fn shipped() -> Result<Self, Error> {
+        SHIPPED
+            .iter()
+            .map(|(file, text)| Profile::parse(file, text))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// The `*.toml` profiles of `dir` (at most 1,000 files of 1 MiB each),
+    /// then the shipped ones.
+    pub fn with_dir(dir: &Path) -> Result<Self, Error> {
+        let unreadable =
+            |e: std::io::Error| Error::Invalid(format!("profils {} : {e}", dir.display()));
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(unreadable)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        if files.len() > 1000 {
+            return Err(Error::Invalid(format!(
+                "profils {} : plus de 1 000 fichiers",
+                dir.display()
+            )));
+        }
+        let mut own = Vec::new();
+        for f in files {
+            let name = f.display().to_string();
+            if std::fs::metadata(&f).map_err(unreadable)?.len() > 1 << 20 {
+                return Err(Error::Invalid(format!("profil {name} : plus de 1 Mio")));
+            }
+            let text = std::fs::read_to_string(&f).map_err(unreadable)?;
+            own.push(Profile::parse(&name, &text)?);
+        }
+        own.extend(Self::shipped()?.0);
+        Ok(Self(own))
+    }
+
+    /// The first profile for a device answering `object_id` and `descr`.
+    pub fn find(&self, object_id: &str, descr: &str) -> Option<&Profile> {
+        self.0.iter().find(|p| p.matches(object_id, descr))
+    }
+
+    pub fn all(&self) -> &[Profile] {
+        &self.0
+    }
+}
+
+/// An ONT as its OLT reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OntOptics {
+    /// The OLT's index of the ONT, as the table gives it.
+    pub index: String,
+    pub serial: Option<String>,
+    pub name: Option<String>,
+    /// The PON port's ifIndex and the ONT id, when the index holds them.
+    pub port_if_index: Option<u32>,
+    pub ont_id: Option<u32>,
+    pub online: Option<bool>,
+    /// Received by the ONT, hundredths of a dBm.
+    pub rx_ont_cdbm: Option<i32>,
+    /// Transmitted by the ONT, hundredths of a dBm.
+    pub tx_ont_cdbm: Option<i32>,
+    /// Received by the OLT from this ONT, hundredths of a dBm.
+    pub rx_olt_cdbm: Option<i32>,
+    pub distance_m: Option<u32>,
+}
+
+/// A PON port's transceiver.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortOptics {
+    pub if_index: u32,
+    pub tx_cdbm: i32,
+}
+
+fn centi(dbm: f64) -> Option<i32> {
+    let c = (dbm * 100.0).round();
+    (c.abs() < 1e6).then_some(c as i32)
+}
+
+impl OntTable {
+    fn decode(&self, index: &str) -> (Option<u32>, Option<u32>) {
+        match self.index {
+            IndexKind::PortOnt => match index.split_once('.') {
+                Some((p, o)) if !o.contains('.') => (p.parse().ok(), o.parse().ok()),
+                _ => (None, None),
+            },
+            IndexKind::Packed => {
+                let bits = self.ont_bits.unwrap_or(8);
+                match index.parse::<u64>() {
+                    Ok(v) => (
+                        u32::try_from(v >> bits).ok(),
+                        u32::try_from(v & ((1u64 << bits) - 1)).ok(),
+                    ),
+                    Err(_) => (None, None),
+                }
+            }
+            IndexKind::Opaque => (None, None),
+        }
+    }
+
+    /// Reads the table from `snmp`, one walk per column the profile names.
+    pub async fn read(&self, snmp: &dyn Snmp) -> Result<Vec<OntOptics>, Error> {
+        let mut by_index: BTreeMap<String, OntOptics> = BTreeMap::new();
+        // Columns in a fixed order, each walked once.
+        type Apply = fn(&OntTable, &mut OntOptics, &Value);
+        let columns: [(Option<&Oid>, Apply); 7] = [
+            (self.serial.as_ref(), |_, o, v| o.serial = v.as_text()),
+            (self.name.as_ref(), |_, o, v| o.name = v.as_text()),
+            (self.state.as_ref().map(|s| &s.oid), |t, o, v| {
+                o.online = v
+                    .as_i64()
+                    .zip(t.state.as_ref())
+                    .map(|(x, s)| s.online.contains(&x));
+            }),
+            (self.rx_at_ont.as_ref().map(|m| &m.oid), |t, o, v| {
+                o.rx_ont_cdbm = t.rx_at_ont.as_ref().and_then(|m| m.read(v)).and_then(centi);
+            }),
+            (self.tx_at_ont.as_ref().map(|m| &m.oid), |t, o, v| {
+                o.tx_ont_cdbm = t.tx_at_ont.as_ref().and_then(|m| m.read(v)).and_then(centi);
+            }),
+            (self.rx_at_olt.as_ref().map(|m| &m.oid), |t, o, v| {
+                o.rx_olt_cdbm = t.rx_at_olt.as_ref().and_then(|m| m.read(v)).and_then(centi);
+            }),
+            (self.distance.as_ref().map(|m| &m.oid), |t, o, v| {
+                o.distance_m = t
+                    .distance
+                    .as_ref()
+                    .and_then(|m| m.read(v))
+                    .filter(|d| *d >= 0.0 && *d < 1e7)
+                    .map(|d| d.round() as u32);
+            }),
+        ];
+        let mut rows: Vec<(String, Apply, Value)> = Vec::new();
+        for (column, apply) in columns {
+            let Some(column) = column else { continue };
+            for (oid, value) in snmp.walk(column.as_str()).await? {
+                if let Some(index) = column.index_in(&oid) {
+                    rows.push((index.to_owned(), apply, value));
+                }
+            }
+        }
+        for (index, apply, value) in rows {
+            let (port, ont) = self.decode(&index);
+            let o = by_index.entry(index.clone()).or_insert_with(|| OntOptics {
+                index,
+                serial: None,
+                name: None,
+                port_if_index: port,
+                ont_id: ont,
+                online: None,
+                rx_ont_cdbm: None,
+                tx_ont_cdbm: None,
+                rx_olt_cdbm: None,
+                distance_m: None,
+            });
+            apply(self, o, &value);
+        }
+        Ok(by_index.into_values().collect())
+    }
+}
+
+impl Profile {
+    /// The ONTs and PON port transceivers of a device this profile
+    /// matches.
+    pub async fn read(&self, snmp: &dyn Snmp) -> Result<(Vec<OntOptics>, Vec<PortOptics>), Error> {
+        let onts = match &self.onts {
+            Some(t) => t.read(snmp).await?,
+            None => Vec::new(),
+        };
+        let mut ports = Vec::new();
+        if let Some(m) = &self.port_tx {
+            for (oid, v) in snmp.walk(m.oid.as_str()).await? {
+                let if_index = m.oid.index_in(&oid).and_then(|i| i.parse().ok());
+                if let (Some(if_index), Some(tx)) = (if_index, m.read(&v).and_then(centi)) {
+                    ports.push(PortOptics {
+                        if_index,
+                        tx_cdbm: tx,
+                    });
+                }
+            }
+        }
+        Ok((onts, ports))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_shipped_profiles_parse() {
+        let all = Profiles::shipped().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.all().len(), SHIPPED.len());
+        let found = all.find(
+            ".1.3.6.1.4.1.2011.2.80.8",
+            "Huawei Integrated Access Software",
+        );
+        assert!(found.is_some_and(|p| p.name.contains("Huawei")));
+        // Whole sub-identifiers: .2011.20 is not below .2011.2.
+        assert!(all.find("1.3.6.1.4.1.2011.20.1", "").is_none());
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_in_french_with_the_key_named() {
+        let base = "name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.6\"]\n";
+        let cases = [
+            ("name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.x\"]\n", "n'est pas un OID"),
+            ("name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = []\n", "au moins un préfixe"),
+            (&format!("{base}[onts]\nindex = \"packed\"\n"), "ont_bits"),
+            (&format!("{base}[onts]\nindex = \"port_ont\"\n[onts.state]\noid = \"1.2\"\nonline = []\n"), "online"),
+            (&format!("{base}[port_tx]\noid = \"1.2\"\nscale = 0.0\n"), "[port_tx]"),
+            (&format!("{base}colour = 3\n"), "colour"),
+        ];
+        for (text, words) in cases {
+            match Profile::parse("essai.toml", text) {
+                Err(Error::Invalid(m)) => {
+                    assert!(m.contains("essai.toml") && m.contains(words), "{m}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn measures_convert_units_and_sentinels() {
+        let m = |scale: f64, offset: f64, milliwatts: bool, no_signal: Vec<i64>| Measure {
+            oid: Oid("1".into()),
+            scale,
+            offset,
+            milliwatts,
+            no_signal,
+        };
+        // Huawei OLT Rx of an ONT: (raw - 10000) / 100.
+        assert_eq!(
+            m(0.01, -100.0, false, vec![]).read(&Value::Int(7600)),
+            Some(-24.0)
+        );
+        assert_eq!(
+            m(0.01, 0.0, false, vec![2147483647]).read(&Value::Int(2147483647)),
+            None
+        );
+        // 0.1 dBm, and text values.
+        assert_eq!(
+            m(0.1, 0.0, false, vec![]).read(&Value::Bytes(b"-215".to_vec())),
+            Some(-21.5)
+        );
+        // Microwatts: 10 µW is -20 dBm; nothing for 0.
+        let uw = m(0.001, 0.0, true, vec![]);
+        assert!((uw.read(&Value::Int(10)).unwrap_or(0.0) + 20.0).abs() < 1e-9);
+        assert_eq!(uw.read(&Value::Int(0)), None);
+    }
+
+    #[test]
+    fn indexes_decode_as_the_profile_says() {
+        let t = |index, ont_bits| OntTable {
+            index,
+            ont_bits,
+            serial: None,
+            name: None,
+            state: None,
+            rx_at_ont: None,
+            tx_at_ont: None,
+            rx_at_olt: None,
+            distance: None,
+        };
+        assert_eq!(
+            t(IndexKind::PortOnt, None).decode("4194304000.7"),
+            (Some(4194304000), Some(7))
+        );
+        assert_eq!(t(IndexKind::PortOnt, None).decode("1.2.3"), (None, None));
+        assert_eq!(
+            t(IndexKind::Packed, Some(8)).decode("513"),
+            (Some(2), Some(1))
+        );
+        assert_eq!(t(IndexKind::Opaque, None).decode("12.85.66"), (None, None));
+    }
+
+    #[test]
+    fn a_regies_profiles_come_first_and_a_bad_one_stops_the_load() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let own = "name = \"SmartAX de la régie\"\nsource = \"essai\"\n[match]\nsys_object_id = [\"1.3.6.1.4.1.2011.2.123\"]\n";
+        std::fs::write(dir.path().join("smartax.toml"), own).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("notes.txt"), "not a profile")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = Profiles::with_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.all().len(), SHIPPED.len() + 1);
+        let found = all.find(
+            "1.3.6.1.4.1.2011.2.123",
+            "Huawei Integrated Access Software",
+        );
+        assert_eq!(found.map(|p| p.name.as_str()), Some("SmartAX de la régie"));
+        // Other Huawei access devices keep the shipped profile.
+        let other = all.find("1.3.6.1.4.1.2011.2.80", "Huawei Integrated Access Software");
+        assert_eq!(
+            other.map(|p| p.name.as_str()),
+            Some("Huawei SmartAX (GPON)")
+        );
+
+        std::fs::write(dir.path().join("zte.toml"), "name = ").unwrap_or_else(|e| panic!("{e}"));
+        match Profiles::with_dir(dir.path()) {
+            Err(Error::Invalid(m)) => assert!(m.contains("zte.toml"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match Profiles::with_dir(&dir.path().join("absent")) {
+            Err(Error::Invalid(m)) => assert!(m.starts_with("profils "), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn oids_never_panic_and_read_back(s in ".{0,40}") {
+            if let Ok(o) = Oid::parse(&s) {
+                prop_assert_eq!(Oid::parse(o.as_str()), Ok(o.clone()));
+            }
+        }
+
+        #[test]
+        fn dotted_numbers_are_oids(parts in proptest::collection::vec(0u32..100000, 1..20)) {
+            let s = parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+            prop_assert_eq!(Oid::parse(&format!(".{s}")).map(|o| o.0), Ok(s));
+        }
+    }
+}
