@@ -90,7 +90,11 @@ pub struct Metrics {
 impl Metrics {
     /// Creates the metrics and registers them.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let iface = ["device", "ifName", "ifAlias"];
+        // ifIndex tells apart interfaces sharing a name and an alias (16
+        // PON ports of one name on a Nokia ISAM); ifName and ifAlias say
+        // which they are.
+        let iface = ["device", "ifIndex", "ifName", "ifAlias"];
+        let iface_dir = ["device", "ifIndex", "ifName", "ifAlias", "direction"];
         let m = Self {
             device_up: IntGaugeVec::new(Opts::new("snmp_device_up", "1 when the device answered its last poll"), &["device"])?,
             poll_seconds: GaugeVec::new(Opts::new("snmp_poll_duration_seconds", "Duration of the device's last poll (all walks)"), &["device"])?,
@@ -102,11 +106,11 @@ impl Metrics {
             speed: IntGaugeVec::new(Opts::new("interface_speed_bits_per_second", "Interface speed"), &iface)?,
             octets: IntCounterVec::new(
                 Opts::new("interface_octets_total", "Octets through the interface, wraps and reboots accounted for"),
-                &["device", "ifName", "ifAlias", "direction"],
+                &iface_dir,
             )?,
             errors_in_out: IntCounterVec::new(
                 Opts::new("interface_errors_total", "Errored packets on the interface, wraps and reboots accounted for"),
-                &["device", "ifName", "ifAlias", "direction"],
+                &iface_dir,
             )?,
             counter_resets: IntCounterVec::new(
                 Opts::new("interface_counter_resets_total", "Device counters that restarted (reboot, card swap): a new baseline, nothing counted"),
@@ -226,10 +230,85 @@ impl Metrics {
     }
 }
 
+/// The labels an interface's series were last exported under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Labels {
+    name: String,
+    alias: String,
+}
+
 #[derive(Debug, Default)]
 struct Memory {
     counters: Tracker<(String, u32, Dir)>,
     uptime: HashMap<String, u32>,
+    /// Per device, the interfaces exported (by ifIndex), the sensors and
+    /// the ONTs: what to remove when an interface is renamed or goes, or
+    /// the device is deleted.
+    interfaces: HashMap<String, HashMap<u32, Labels>>,
+    sensors: HashMap<String, HashSet<(String, &'static str)>>,
+    onts: HashMap<String, HashSet<String>>,
+    pon_ports: HashMap<String, HashSet<u32>>,
+}
+
+impl Metrics {
+    /// Removes an interface's series exported under `labels`.
+    fn forget_interface(&self, device: &str, index: u32, labels: &Labels) {
+        let index = index.to_string();
+        let l = [
+            device,
+            index.as_str(),
+            labels.name.as_str(),
+            labels.alias.as_str(),
+        ];
+        let _ = self.oper_up.remove_label_values(&l);
+        let _ = self.admin_up.remove_label_values(&l);
+        let _ = self.speed.remove_label_values(&l);
+        for dir in ["in", "out"] {
+            let ld = [l[0], l[1], l[2], l[3], dir];
+            let _ = self.octets.remove_label_values(&ld);
+            let _ = self.errors_in_out.remove_label_values(&ld);
+        }
+    }
+
+    /// Removes every series of a device no longer polled.
+    fn forget_device(&self, device: &str, mem: &mut Memory) {
+        for (index, labels) in mem.interfaces.remove(device).unwrap_or_default() {
+            self.forget_interface(device, index, &labels);
+        }
+        for (name, unit) in mem.sensors.remove(device).unwrap_or_default() {
+            let _ = self
+                .sensor
+                .remove_label_values(&[device, name.as_str(), unit]);
+        }
+        for ont in mem.onts.remove(device).unwrap_or_default() {
+            let l = [device, ont.as_str()];
+            for g in [
+                &self.ont_rx,
+                &self.ont_tx,
+                &self.ont_olt_rx,
+                &self.ont_distance,
+            ] {
+                let _ = g.remove_label_values(&l);
+            }
+            let _ = self.ont_online.remove_label_values(&l);
+        }
+        for port in mem.pon_ports.remove(device).unwrap_or_default() {
+            let _ = self
+                .pon_tx
+                .remove_label_values(&[device, port.to_string().as_str()]);
+        }
+        let _ = self.device_up.remove_label_values(&[device]);
+        let _ = self.poll_seconds.remove_label_values(&[device]);
+        for c in [
+            &self.errors,
+            &self.timeouts,
+            &self.reboots,
+            &self.counter_resets,
+        ] {
+            let _ = c.remove_label_values(&[device]);
+        }
+        mem.uptime.remove(device);
+    }
 }
 
 /// Polls a set of devices.
@@ -318,6 +397,22 @@ impl Poller {
         let names: HashSet<&str> = devices.iter().map(|d| d.name.as_str()).collect();
         if let Ok(mut mem) = self.memory.lock() {
             mem.counters.retain(|k| names.contains(k.0.as_str()));
+            // A device deleted (or renamed) leaves no series behind.
+            let gone: Vec<String> = mem
+                .interfaces
+                .keys()
+                .chain(mem.uptime.keys())
+                .chain(mem.sensors.keys())
+                .chain(mem.onts.keys())
+                .chain(mem.pon_ports.keys())
+                .filter(|d| !names.contains(d.as_str()))
+                .cloned()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            for d in gone {
+                self.metrics.forget_device(&d, &mut mem);
+            }
         }
         Cycle {
             devices: polls,
@@ -364,6 +459,10 @@ impl Poller {
             m.reboots.with_label_values(&[d]).inc();
         }
         for s in &p.sensors {
+            mem.sensors
+                .entry(d.to_owned())
+                .or_default()
+                .insert((s.name.clone(), s.unit));
             let gauge = m.sensor.with_label_values(&[d, s.name.as_str(), s.unit]);
             if s.ok {
                 gauge.set(s.value);
@@ -373,8 +472,30 @@ impl Poller {
                 gauge.set(f64::NAN);
             }
         }
+        // An interface renamed, re-described or gone: its old series go
+        // rather than stay frozen beside the new ones.
+        let exported = mem.interfaces.entry(d.to_owned()).or_default();
+        let now: HashMap<u32, Labels> = interfaces
+            .iter()
+            .map(|i| {
+                (
+                    i.index,
+                    Labels {
+                        name: i.name.clone(),
+                        alias: i.alias.clone(),
+                    },
+                )
+            })
+            .collect();
+        for (index, old) in exported.iter() {
+            if now.get(index) != Some(old) {
+                m.forget_interface(d, *index, old);
+            }
+        }
+        *exported = now;
         for i in interfaces {
-            let labels = [d, i.name.as_str(), i.alias.as_str()];
+            let index = i.index.to_string();
+            let labels = [d, index.as_str(), i.name.as_str(), i.alias.as_str()];
             if let Some(s) = i.oper {
                 m.oper_up
                     .with_label_values(&labels)
@@ -407,7 +528,8 @@ impl Poller {
                     Dir::In | Dir::Out => &m.octets,
                     Dir::ErrorsIn | Dir::ErrorsOut => &m.errors_in_out,
                 };
-                let counter = family.with_label_values(&[d, &i.name, &i.alias, dir.label()]);
+                let counter =
+                    family.with_label_values(&[d, &index, &i.name, &i.alias, dir.label()]);
                 match mem
                     .counters
                     .record(&(d.to_owned(), i.index, dir), reading, reboot)
@@ -450,10 +572,20 @@ impl Poller {
                 }
             };
             let m = &self.metrics;
-            for p in ports {
+            for p in &ports {
                 m.pon_tx
                     .with_label_values(&[d.name.as_str(), &p.if_index.to_string()])
                     .set(f64::from(p.tx_cdbm) / 100.0);
+            }
+            if let Ok(mut mem) = self.memory.lock() {
+                let seen = mem.onts.entry(d.name.clone()).or_default();
+                for o in &ont_list {
+                    seen.insert(o.index.clone());
+                }
+                let ports_seen = mem.pon_ports.entry(d.name.clone()).or_default();
+                for p in &ports {
+                    ports_seen.insert(p.if_index);
+                }
             }
             for o in ont_list {
                 m.record_ont(&d.name, &o);
@@ -518,6 +650,95 @@ async fn poll_device(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn iface(index: u32, name: &str, alias: &str, up: bool, octets: u64) -> Interface {
+        Interface {
+            index,
+            name: name.into(),
+            descr: name.into(),
+            alias: alias.into(),
+            if_type: 250,
+            admin: Some(Status::Up),
+            oper: Some(if up { Status::Up } else { Status::Down }),
+            speed_bps: Some(1_000_000_000),
+            in_octets: Some(Counter::C64(octets)),
+            out_octets: Some(Counter::C64(octets)),
+            in_errors: Some(0),
+            out_errors: Some(0),
+        }
+    }
+
+    fn poll(device: &str, interfaces: Vec<Interface>) -> DevicePoll {
+        DevicePoll {
+            device: device.into(),
+            duration: Duration::from_millis(5),
+            result: Ok(interfaces),
+            uptime_ticks: Some(1000),
+            sensors: Vec::new(),
+        }
+    }
+
+    fn exposition(registry: &Registry) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .expect("encodes")
+    }
+
+    #[tokio::test]
+    async fn interfaces_sharing_a_name_are_distinct_series_and_stale_ones_go() {
+        let registry = Registry::new();
+        let poller = Poller::new(Metrics::register(&registry).expect("registers"));
+        // Two PON ports of one name and alias (as on a Nokia ISAM), one up
+        // and one down: two series, never one.
+        poller.record(&poll(
+            "ISAM01",
+            vec![
+                iface(1, "pon", "", true, 10),
+                iface(2, "pon", "", false, 20),
+            ],
+        ));
+        let text = exposition(&registry);
+        assert!(
+            text.contains(
+                r#"interface_oper_up{device="ISAM01",ifAlias="",ifIndex="1",ifName="pon"} 1"#
+            ) && text.contains(
+                r#"interface_oper_up{device="ISAM01",ifAlias="",ifIndex="2",ifName="pon"} 0"#
+            ),
+            "{text}"
+        );
+        // Octets counted per interface: 5 more on port 1 only.
+        poller.record(&poll(
+            "ISAM01",
+            vec![
+                iface(1, "pon", "", true, 15),
+                iface(2, "pon", "", false, 20),
+            ],
+        ));
+        let text = exposition(&registry);
+        assert!(
+            text.contains(r#"interface_octets_total{device="ISAM01",direction="in",ifAlias="",ifIndex="1",ifName="pon"} 5"#)
+                && text.contains(r#"interface_octets_total{device="ISAM01",direction="in",ifAlias="",ifIndex="2",ifName="pon"} 0"#),
+            "{text}"
+        );
+        // A new alias replaces the old series instead of freezing it
+        // beside the new one; a port gone takes its series with it.
+        poller.record(&poll(
+            "ISAM01",
+            vec![iface(1, "pon", "Bourg nord", true, 15)],
+        ));
+        let text = exposition(&registry);
+        assert!(
+            text.contains(r#"ifAlias="Bourg nord",ifIndex="1""#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"ifAlias="",ifIndex="1""#), "{text}");
+        assert!(!text.contains(r#"ifIndex="2""#), "{text}");
+        // A device no longer polled leaves nothing behind.
+        let cycle = poller.cycle(&[], Duration::from_secs(60)).await;
+        assert!(cycle.devices.is_empty());
+        let text = exposition(&registry);
+        assert!(!text.contains("ISAM01"), "{text}");
+    }
 
     #[test]
     fn ont_series_carry_no_serial_nor_line() {
