@@ -265,11 +265,13 @@ async fn bench_poller(agents: &Agents, poller: &Poller, devices: &[Device]) -> F
 
 async fn count_poller_varbinds(agents: &Agents) -> u64 {
     let n = AtomicU64::new(0);
+    let profiles = monitoring::profiles::Profiles::shipped().unwrap();
     for (port, community) in &agents.contexts {
         let snmp = AsyncSnmp::connect(&target(*port, community)).await.unwrap();
         let c = Counting(&snmp, &n);
         c.get(&["1.3.6.1.2.1.1.3.0"]).await.unwrap();
-        monitoring::interfaces::poll(&c).await.unwrap();
+        let profile = profiles.of_device(&c).await.unwrap();
+        monitoring::interfaces::poll(&c, profile).await.unwrap();
         monitoring::sensors::poll(&c).await.unwrap();
     }
     n.into_inner()

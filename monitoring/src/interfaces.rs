@@ -136,54 +136,63 @@ fn by_index(rows: Vec<(String, Value)>, column: &str) -> BTreeMap<u32, Value> {
         .collect()
 }
 
-const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
-/// Ubiquiti UFiber OLTs (UBNT-UFIBER-MIB): their PON and uplink ports are
-/// in a table of their own, not in IF-MIB.
-const UFIBER: &str = "1.3.6.1.4.1.41112.1.5";
-const UFIBER_PORTS: &str = "1.3.6.1.4.1.41112.1.5.7.2.1";
-/// Where the UFiber ports are numbered in the interface space, as LibreNMS
-/// and UNMS number them.
-const UFIBER_INDEX_BASE: u32 = 1000;
-
-/// Reads the interfaces of a device: IF-MIB, plus the vendor port table of
-/// the OLTs that keep their ports outside it.
-pub async fn poll(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
-    let object_id = snmp
-        .get(&[SYS_OBJECT_ID])
-        .await?
-        .first()
-        .and_then(Value::as_text)
-        .unwrap_or_default();
+/// Reads the interfaces of a device: IF-MIB, plus the port table its
+/// vendor profile names for ports kept outside IF-MIB.
+pub async fn poll(
+    snmp: &dyn Snmp,
+    profile: Option<&crate::profiles::Profile>,
+) -> Result<Vec<Interface>, Error> {
     let mut all = poll_if_mib(snmp).await?;
-    if object_id.trim_start_matches('.').starts_with(UFIBER) {
-        all.extend(poll_ufiber(snmp).await?);
+    if let Some(table) = profile.and_then(|p| p.ports.as_ref()) {
+        all.extend(poll_port_table(snmp, table).await?);
     }
     Ok(all)
 }
 
-async fn poll_ufiber(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
-    let rows = snmp.walk(UFIBER_PORTS).await?;
-    let col = |n: u32| by_index(rows.clone(), &format!("{UFIBER_PORTS}.{n}"));
-    let (names, states, outs, ins) = (col(2), col(3), col(6), col(7));
+async fn poll_port_table(
+    snmp: &dyn Snmp,
+    table: &crate::profiles::PortTable,
+) -> Result<Vec<Interface>, Error> {
+    let mut columns = vec![table.name.as_str(), table.oper.oid.as_str()];
+    columns.extend(table.in_octets.as_ref().map(|o| o.as_str()));
+    columns.extend(table.out_octets.as_ref().map(|o| o.as_str()));
+    let mut walked: BTreeMap<&str, BTreeMap<u32, Value>> = BTreeMap::new();
+    for (column, rows) in columns.iter().zip(snmp.walk_columns(&columns).await?) {
+        walked.insert(column, by_index(rows, column));
+    }
+    let empty = BTreeMap::new();
+    let col =
+        |o: Option<&crate::profiles::Oid>| o.and_then(|o| walked.get(o.as_str())).unwrap_or(&empty);
+    let (names, states) = (col(Some(&table.name)), col(Some(&table.oper.oid)));
+    let (ins, outs) = (
+        col(table.in_octets.as_ref()),
+        col(table.out_octets.as_ref()),
+    );
     Ok(names
         .iter()
-        .map(|(i, name)| {
+        .filter_map(|(i, name)| {
             let name = name.as_text().unwrap_or_default();
             let c64 = |m: &BTreeMap<u32, Value>| m.get(i).and_then(Value::as_u64).map(Counter::C64);
-            Interface {
-                index: UFIBER_INDEX_BASE + i,
+            Some(Interface {
+                index: table.index_base.checked_add(*i)?,
                 descr: name.clone(),
                 alias: name.clone(),
                 name,
                 if_type: 0,
                 admin: None,
-                oper: states.get(i).and_then(Value::as_i64).and_then(Status::of),
+                oper: states.get(i).and_then(Value::as_i64).map(|s| {
+                    if table.oper.online.contains(&s) {
+                        Status::Up
+                    } else {
+                        Status::Down
+                    }
+                }),
                 speed_bps: None,
-                in_octets: c64(&ins),
-                out_octets: c64(&outs),
+                in_octets: c64(ins),
+                out_octets: c64(outs),
                 in_errors: None,
                 out_errors: None,
-            }
+            })
         })
         .collect())
 }

@@ -351,10 +351,12 @@ impl Poller {
         for d in devices.iter().cloned() {
             let gate = gate.clone();
             let deadline = self.device_deadline;
+            let profiles = self.profiles.clone();
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let t0 = Instant::now();
-                let polled = tokio::time::timeout(deadline, poll_device(&d.target)).await;
+                let polled =
+                    tokio::time::timeout(deadline, poll_device(&profiles, &d.target)).await;
                 let (result, uptime, sensors) = match polled {
                     Ok(Ok((i, up, sensors))) => (Ok(i), up, sensors),
                     Ok(Err(e)) => (Err(e.to_string()), None, Vec::new()),
@@ -610,11 +612,7 @@ async fn poll_optics(
     Error,
 > {
     let snmp = AsyncSnmp::connect(target).await?.paced(pause);
-    let system = snmp
-        .get(&["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.1.0"])
-        .await?;
-    let text = |i: usize| system.get(i).and_then(Value::as_text).unwrap_or_default();
-    match profiles.find(&text(0), &text(1)) {
+    match profiles.of_device(&snmp).await? {
         Some(profile) => {
             tracing::debug!(address = %target.address, profile = %profile.name, "optics profile");
             profile.read(&snmp).await
@@ -625,6 +623,7 @@ async fn poll_optics(
 
 /// One device: its uptime (reboot detection), interfaces and sensors.
 async fn poll_device(
+    profiles: &crate::profiles::Profiles,
     target: &Target,
 ) -> Result<(Vec<Interface>, Option<u32>, Vec<crate::sensors::Sensor>), Error> {
     let snmp = AsyncSnmp::connect(target).await?;
@@ -634,7 +633,8 @@ async fn poll_device(
         .first()
         .and_then(Value::as_u64)
         .and_then(|t| u32::try_from(t).ok());
-    let ifaces = interfaces::poll(&snmp).await?;
+    let profile = profiles.of_device(&snmp).await?;
+    let ifaces = interfaces::poll(&snmp, profile).await?;
     // The interfaces answered: a sensor table that fails is logged, and
     // does not make the device unreachable.
     let sensors = match crate::sensors::poll(&snmp).await {

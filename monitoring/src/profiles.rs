@@ -177,6 +177,22 @@ pub struct OntTable {
     pub distance: Option<Measure>,
 }
 
+/// A port table kept outside IF-MIB (the UFiber's PON and uplink ports):
+/// each row becomes an interface numbered `index_base` + its index.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortTable {
+    pub index_base: u32,
+    pub name: Oid,
+    /// The operational state column and the values meaning "up" (any
+    /// other value is "down").
+    pub oper: State,
+    #[serde(default)]
+    pub in_octets: Option<Oid>,
+    #[serde(default)]
+    pub out_octets: Option<Oid>,
+}
+
 /// Which devices a profile is for.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +215,9 @@ pub struct Profile {
     pub matches: Matches,
     #[serde(default)]
     pub onts: Option<OntTable>,
+    /// Ports outside IF-MIB.
+    #[serde(default)]
+    pub ports: Option<PortTable>,
     /// The PON ports' transceivers: transmitted power by ifIndex, dBm.
     #[serde(default)]
     pub port_tx: Option<Measure>,
@@ -246,6 +265,13 @@ impl Profile {
         }
         if let Some(m) = &self.port_tx {
             m.check("[port_tx]")?;
+        }
+        if self
+            .ports
+            .as_ref()
+            .is_some_and(|p| p.oper.online.is_empty())
+        {
+            return Err("[ports.oper] : « online » ne peut être vide".into());
         }
         Ok(())
     }
@@ -337,7 +363,18 @@ impl Profiles {
     pub fn all(&self) -> &[Profile] {
         &self.0
     }
+
+    /// The profile of the device behind `snmp`, asked its sysObjectID and
+    /// sysDescr.
+    pub async fn of_device(&self, snmp: &dyn Snmp) -> Result<Option<&Profile>, Error> {
+        let system = snmp.get(&[SYS_OBJECT_ID, SYS_DESCR]).await?;
+        let text = |i: usize| system.get(i).and_then(Value::as_text).unwrap_or_default();
+        Ok(self.find(&text(0), &text(1)))
+    }
 }
+
+const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
+const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
 
 /// An ONT as its OLT reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

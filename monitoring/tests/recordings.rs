@@ -132,7 +132,9 @@ async fn interfaces_match_what_librenms_read_from_each_recording() {
     let Some(agent) = serve().await else { return };
     for name in RECORDINGS {
         let snmp = session(&agent, name, Duration::from_secs(5)).await;
-        let polled = interfaces::poll(&snmp).await.unwrap();
+        let profiles = monitoring::profiles::Profiles::shipped().unwrap();
+        let profile = profiles.of_device(&snmp).await.unwrap();
+        let polled = interfaces::poll(&snmp, profile).await.unwrap();
         // Columns read side by side give what walking each alone gives.
         let columns = [
             "1.3.6.1.2.1.2.2.1.2",
@@ -406,14 +408,11 @@ fn sensors(name: &str, class: &str, group: &str) -> Vec<(String, f64)> {
 /// The shipped profile the poller picks for a recording, by its
 /// sysObjectID and sysDescr as the agent answers them.
 async fn profile_of(snmp: &AsyncSnmp) -> Option<monitoring::profiles::Profile> {
-    let system = snmp
-        .get(&["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.1.0"])
-        .await
-        .unwrap();
-    let text = |i: usize| system[i].as_text().unwrap_or_default();
     monitoring::profiles::Profiles::shipped()
         .unwrap()
-        .find(&text(0), &text(1))
+        .of_device(snmp)
+        .await
+        .unwrap()
         .cloned()
 }
 
