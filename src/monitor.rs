@@ -1,6 +1,6 @@
-//! The monitoring loops `regie serve` runs in the background: device polls
-//! (raising and clearing alarms), ONT optics on their slower cycle, and the
-//! trap listener.
+//! The monitoring loops `regie serve` runs in the background: device polls,
+//! each device on its own schedule (raising and clearing its alarms as its
+//! poll ends), ONT optics on their slower cycle, and the trap listener.
 
 use std::time::Duration;
 
@@ -90,17 +90,46 @@ pub async fn devices(state: &AppState) -> Result<DeviceSet, Error> {
     Ok(set)
 }
 
-/// Starts the loops: device polls and ONT optics (the devices read afresh
-/// at each cycle, so that one added is polled at the next), and the trap
-/// listener when the configuration asks for it. A cycle that overruns its
-/// interval delays the next one (ticks are skipped, never stacked).
-/// Answers the trap listener's address, when there is one.
+/// Starts the loops: device polls, each device on its own schedule (the
+/// list read afresh at each interval, so that one added starts at once and
+/// one deleted stops), ONT optics on their cycle, and the trap listener
+/// when the configuration asks for it. Answers the trap listener's
+/// address, when there is one.
 pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Error> {
     // A configuration that cannot give its devices stops the start.
     devices(state).await?;
     let interval = Duration::from_secs(state.config.snmp_interval_s.max(1));
     let st = state.clone();
     tokio::spawn(async move {
+        // Each device on its own schedule (monitoring::fleet); its alarms
+        // raised and cleared as soon as its poll ends.
+        let on_poll: monitoring::fleet::OnPoll = {
+            let st = st.clone();
+            std::sync::Arc::new(move |poll| {
+                let st = st.clone();
+                Box::pin(async move {
+                    st.scheduler.count("snmp_poll", poll.result.is_ok());
+                    let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "PON ports unavailable for the alarms");
+                            Vec::new()
+                        }
+                    };
+                    if let Err(e) = monitoring::watch::apply_poll(&st.db, &ports, &poll).await {
+                        tracing::error!(device = %poll.device, error = %e, "alarms not updated from the poll");
+                    }
+                })
+            })
+        };
+        let mut fleet = monitoring::fleet::Fleet::new(
+            st.poller.clone(),
+            interval,
+            st.poller.concurrency,
+            on_poll,
+        );
+        // The list of devices is read again at each interval: one added
+        // starts at once, one deleted stops and its series go.
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -108,27 +137,12 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
             // One instance polls (see crate::schedule): the device metrics
             // and counters stay with it.
             if !st.scheduler.is_leader() {
+                fleet.sync(&[]);
                 continue;
             }
-            let polled = match devices(&st).await {
-                Ok(set) => set.devices(),
-                Err(e) => {
-                    tracing::error!(error = %e, "devices to poll unavailable");
-                    st.scheduler.count("snmp_poll", false);
-                    continue;
-                }
-            };
-            let cycle = st.poller.cycle(&polled, interval).await;
-            st.scheduler.count("snmp_poll", true);
-            let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, "PON ports unavailable for the alarms");
-                    Vec::new()
-                }
-            };
-            if let Err(e) = monitoring::watch::apply(&st.db, &ports, &cycle).await {
-                tracing::error!(error = %e, "alarms not updated from the poll");
+            match devices(&st).await {
+                Ok(set) => fleet.sync(&set.devices()),
+                Err(e) => tracing::error!(error = %e, "devices to poll unavailable"),
             }
         }
     });

@@ -14,6 +14,7 @@
 pub mod alarms;
 pub mod counters;
 pub mod devices;
+pub mod fleet;
 pub mod interfaces;
 pub mod poller;
 pub mod profiles;

@@ -17,7 +17,7 @@ use crate::Error;
 const SYS_UPTIME: &str = "1.3.6.1.2.1.1.3.0";
 
 /// A device to poll, by the name it has in the metrics.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub name: String,
     pub target: Target,
@@ -78,6 +78,7 @@ pub struct Metrics {
     counter_resets: IntCounterVec,
     cycle_seconds: Gauge,
     cycle_overruns: prometheus::IntCounter,
+    device_overruns: IntCounterVec,
     ont_rx: GaugeVec,
     ont_tx: GaugeVec,
     ont_online: IntGaugeVec,
@@ -118,6 +119,10 @@ impl Metrics {
             )?,
             cycle_seconds: Gauge::new("snmp_cycle_duration_seconds", "Duration of the last poll cycle")?,
             cycle_overruns: prometheus::IntCounter::new("snmp_cycle_overruns_total", "Cycles that took longer than their interval")?,
+            device_overruns: IntCounterVec::new(
+                Opts::new("snmp_poll_overruns_total", "Polls of the device that ended later than its interval allowed"),
+                &["device"],
+            )?,
             ont_rx: GaugeVec::new(
                 Opts::new("ont_rx_dbm", "Optical power received by the ONT (downstream), as its OLT reports it (dBm)"),
                 &["device", "ont"],
@@ -160,6 +165,7 @@ impl Metrics {
         registry.register(Box::new(m.counter_resets.clone()))?;
         registry.register(Box::new(m.cycle_seconds.clone()))?;
         registry.register(Box::new(m.cycle_overruns.clone()))?;
+        registry.register(Box::new(m.device_overruns.clone()))?;
         registry.register(Box::new(m.ont_rx.clone()))?;
         registry.register(Box::new(m.ont_tx.clone()))?;
         registry.register(Box::new(m.ont_online.clone()))?;
@@ -201,7 +207,7 @@ impl Metrics {
     /// to check the shipped rules and dashboard against.
     pub fn names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 20] = [
+        let collectors: [&dyn Collector; 21] = [
             &self.device_up,
             &self.poll_seconds,
             &self.errors,
@@ -215,6 +221,7 @@ impl Metrics {
             &self.counter_resets,
             &self.cycle_seconds,
             &self.cycle_overruns,
+            &self.device_overruns,
             &self.ont_rx,
             &self.ont_tx,
             &self.ont_online,
@@ -304,6 +311,7 @@ impl Metrics {
             &self.timeouts,
             &self.reboots,
             &self.counter_resets,
+            &self.device_overruns,
         ] {
             let _ = c.remove_label_values(&[device]);
         }
@@ -354,28 +362,7 @@ impl Poller {
             let profiles = self.profiles.clone();
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let t0 = Instant::now();
-                let polled =
-                    tokio::time::timeout(deadline, poll_device(&profiles, &d.target)).await;
-                let (result, uptime, sensors) = match polled {
-                    Ok(Ok((i, up, sensors))) => (Ok(i), up, sensors),
-                    Ok(Err(e)) => (Err(e.to_string()), None, Vec::new()),
-                    Err(_) => (
-                        Err(format!(
-                            "pas de réponse complète en {} s",
-                            deadline.as_secs()
-                        )),
-                        None,
-                        Vec::new(),
-                    ),
-                };
-                DevicePoll {
-                    device: d.name,
-                    duration: t0.elapsed(),
-                    result,
-                    uptime_ticks: uptime,
-                    sensors,
-                }
+                timed_poll(&profiles, &d, deadline).await
             });
         }
         let mut polls = Vec::with_capacity(devices.len());
@@ -423,7 +410,31 @@ impl Poller {
         }
     }
 
-    fn record(&self, p: &DevicePoll) {
+    /// Polls one device, within `budget` (and the device deadline), and
+    /// records its metrics.
+    pub async fn poll_one(&self, device: &Device, budget: Duration) -> DevicePoll {
+        let p = timed_poll(&self.profiles, device, budget.min(self.device_deadline)).await;
+        self.record(&p);
+        p
+    }
+
+    /// Counts a device's poll that ended later than its interval allowed.
+    pub fn count_overrun(&self, device: &str) {
+        self.metrics
+            .device_overruns
+            .with_label_values(&[device])
+            .inc();
+    }
+
+    /// Removes the series of a device no longer polled.
+    pub fn forget(&self, device: &str) {
+        if let Ok(mut mem) = self.memory.lock() {
+            mem.counters.retain(|k| k.0 != device);
+            self.metrics.forget_device(device, &mut mem);
+        }
+    }
+
+    pub(crate) fn record(&self, p: &DevicePoll) {
         let m = &self.metrics;
         let d = p.device.as_str();
         m.poll_seconds
@@ -595,6 +606,35 @@ impl Poller {
             }
         }
         onts
+    }
+}
+
+/// One device's poll, bounded by `deadline`.
+async fn timed_poll(
+    profiles: &crate::profiles::Profiles,
+    d: &Device,
+    deadline: Duration,
+) -> DevicePoll {
+    let t0 = Instant::now();
+    let polled = tokio::time::timeout(deadline, poll_device(profiles, &d.target)).await;
+    let (result, uptime, sensors) = match polled {
+        Ok(Ok((i, up, sensors))) => (Ok(i), up, sensors),
+        Ok(Err(e)) => (Err(e.to_string()), None, Vec::new()),
+        Err(_) => (
+            Err(format!(
+                "pas de réponse complète en {} s",
+                deadline.as_secs_f64()
+            )),
+            None,
+            Vec::new(),
+        ),
+    };
+    DevicePoll {
+        device: d.name.clone(),
+        duration: t0.elapsed(),
+        result,
+        uptime_ticks: uptime,
+        sensors,
     }
 }
 

@@ -7,7 +7,7 @@ use regie_core::Db;
 
 use crate::alarms::{self, Severity, Subject};
 use crate::interfaces::Status;
-use crate::poller::Cycle;
+use crate::poller::{Cycle, DevicePoll};
 use crate::Error;
 
 /// The inventory's PON port behind an OLT interface: the device is named
@@ -36,43 +36,50 @@ pub fn pon_port_of<'a>(ports: &'a [PonPort], device: &str, if_name: &str) -> Opt
 /// Raises and clears the alarms a cycle shows.
 pub async fn apply(db: &Db, ports: &[PonPort], cycle: &Cycle) -> Result<(), Error> {
     for poll in &cycle.devices {
-        let unreachable = Subject::DeviceUnreachable {
-            device: poll.device.clone(),
+        apply_poll(db, ports, poll).await?;
+    }
+    Ok(())
+}
+
+/// Raises and clears the alarms one device's poll shows, as soon as it
+/// ends.
+pub async fn apply_poll(db: &Db, ports: &[PonPort], poll: &DevicePoll) -> Result<(), Error> {
+    let unreachable = Subject::DeviceUnreachable {
+        device: poll.device.clone(),
+    };
+    let interfaces = match &poll.result {
+        Err(e) => {
+            alarms::raise(
+                db,
+                &unreachable,
+                Severity::Critical,
+                &format!("l'équipement ne répond pas : {e}"),
+            )
+            .await?;
+            return Ok(());
+        }
+        Ok(i) => i,
+    };
+    alarms::clear(db, &unreachable).await?;
+    for i in interfaces {
+        let Some(pon) = pon_port_of(ports, &poll.device, &i.name) else {
+            continue;
         };
-        let interfaces = match &poll.result {
-            Err(e) => {
-                alarms::raise(
-                    db,
-                    &unreachable,
-                    Severity::Critical,
-                    &format!("l'équipement ne répond pas : {e}"),
-                )
-                .await?;
-                continue;
-            }
-            Ok(i) => i,
+        let subject = Subject::PonPortDown {
+            pon_port: pon.code.clone(),
         };
-        alarms::clear(db, &unreachable).await?;
-        for i in interfaces {
-            let Some(pon) = pon_port_of(ports, &poll.device, &i.name) else {
-                continue;
-            };
-            let subject = Subject::PonPortDown {
-                pon_port: pon.code.clone(),
-            };
-            // Down while administratively up: a fault. Shut on purpose is
-            // not an alarm.
-            if i.oper == Some(Status::Down) && i.admin != Some(Status::Down) {
-                alarms::raise(
-                    db,
-                    &subject,
-                    Severity::Critical,
-                    &format!("interface {} coupée", i.name),
-                )
-                .await?;
-            } else if i.oper == Some(Status::Up) {
-                alarms::clear(db, &subject).await?;
-            }
+        // Down while administratively up: a fault. Shut on purpose is
+        // not an alarm.
+        if i.oper == Some(Status::Down) && i.admin != Some(Status::Down) {
+            alarms::raise(
+                db,
+                &subject,
+                Severity::Critical,
+                &format!("interface {} coupée", i.name),
+            )
+            .await?;
+        } else if i.oper == Some(Status::Up) {
+            alarms::clear(db, &subject).await?;
         }
     }
     Ok(())

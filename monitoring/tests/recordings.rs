@@ -524,3 +524,94 @@ async fn absent_objects_are_empty_answers_not_errors() {
     // The walk of the last subtree of the MIB view ends cleanly.
     assert!(snmp.walk("1.3.6.1.6").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn each_device_runs_on_its_own_schedule_and_a_dead_one_holds_up_nobody() {
+    use monitoring::fleet::{Fleet, OnPoll};
+    use monitoring::poller::{Device, Metrics, Poller};
+    let Some(agent) = serve().await else { return };
+    let registry = prometheus::Registry::new_custom(Some("regie".into()), None).unwrap();
+    let mut poller = Poller::new(Metrics::register(&registry).unwrap());
+    // Left alone, the dead device's poll would last its 60 s deadline.
+    poller.device_deadline = Duration::from_secs(60);
+    // Silent: a socket that never answers, asked with long timeouts and
+    // retries (2 min of waiting if nothing cut them).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = Device {
+        name: "mort".into(),
+        target: Target {
+            address: silent.local_addr().unwrap(),
+            credentials: Credentials::V2c {
+                community: "public".into(),
+            },
+            timeout: Duration::from_secs(30),
+            retries: 3,
+        },
+    };
+    let live = Device {
+        name: "edgeosolt".into(),
+        target: Target {
+            address: ([127, 0, 0, 1], agent.port).into(),
+            credentials: Credentials::V2c {
+                community: "edgeosolt".into(),
+            },
+            timeout: Duration::from_secs(2),
+            retries: 1,
+        },
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_poll: OnPoll = std::sync::Arc::new(move |p| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let _ = tx.send((p.device.clone(), p.result.is_ok()));
+        })
+    });
+    // Room enough for the live device's poll on a loaded machine (it takes
+    // a fraction of a second alone).
+    let interval = Duration::from_secs(5);
+    let mut fleet = Fleet::new(poller, interval, 8, on_poll);
+    fleet.sync(&[dead.clone(), live.clone()]);
+    assert_eq!(fleet.len(), 2);
+
+    // Three polls of the live device, every one answered, while the dead
+    // device's polls fail, each cut at the interval: the live one never
+    // waits for the dead one. (The guard only catches a hang.)
+    let mut live_polls = 0;
+    let mut dead_polls = 0;
+    // The old cycle, waiting for the dead device, would take 120 s.
+    let guard = tokio::time::sleep(Duration::from_secs(40));
+    tokio::pin!(guard);
+    while live_polls < 3 || dead_polls < 2 {
+        tokio::select! {
+            Some((device, ok)) = rx.recv() => {
+                if device == "edgeosolt" {
+                    assert!(ok, "the live device answered");
+                    live_polls += 1;
+                } else {
+                    assert!(!ok, "the dead device failed");
+                    dead_polls += 1;
+                }
+            }
+            _ = &mut guard => panic!("{live_polls} live and {dead_polls} dead polls in 40 s"),
+        }
+    }
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    assert!(
+        text.contains(r#"regie_snmp_device_up{device="mort"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"regie_snmp_device_up{device="edgeosolt"} 1"#),
+        "{text}"
+    );
+
+    // The dead device removed: its task stops and its series go.
+    fleet.sync(std::slice::from_ref(&live));
+    assert_eq!(fleet.len(), 1);
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    assert!(!text.contains(r#"device="mort""#), "{text}");
+}
