@@ -356,7 +356,8 @@ impl Poller {
         let start = Instant::now();
         let gate = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
         let mut set = JoinSet::new();
-        for d in devices.iter().cloned() {
+        for d in devices {
+            let d = d.clone();
             let gate = gate.clone();
             let deadline = self.device_deadline;
             let profiles = self.profiles.clone();
