@@ -52,6 +52,9 @@ impl Severity {
 pub enum Subject {
     /// A device does not answer.
     DeviceUnreachable { device: String },
+    /// A device answers but refuses the poller (credentials refused, SNMP
+    /// port closed): a configuration matter, no household cut off.
+    SnmpRefused { device: String },
     /// A PON port of the inventory is down.
     PonPortDown { pon_port: String },
     /// Another interface is down.
@@ -63,6 +66,7 @@ impl Subject {
     pub fn key(&self) -> String {
         match self {
             Subject::DeviceUnreachable { device } => format!("device_unreachable:{device}"),
+            Subject::SnmpRefused { device } => format!("snmp_refused:{device}"),
             Subject::PonPortDown { pon_port } => format!("pon_port_down:{pon_port}"),
             Subject::InterfaceDown { device, if_name } => {
                 format!("interface_down:{device}:{if_name}")
@@ -73,6 +77,7 @@ impl Subject {
     fn kind(&self) -> &'static str {
         match self {
             Subject::DeviceUnreachable { .. } => "device_unreachable",
+            Subject::SnmpRefused { .. } => "snmp_refused",
             Subject::PonPortDown { .. } => "pon_port_down",
             Subject::InterfaceDown { .. } => "interface_down",
         }
@@ -80,7 +85,9 @@ impl Subject {
 
     fn subject(&self) -> String {
         match self {
-            Subject::DeviceUnreachable { device } => device.clone(),
+            Subject::DeviceUnreachable { device } | Subject::SnmpRefused { device } => {
+                device.clone()
+            }
             Subject::PonPortDown { pon_port } => pon_port.clone(),
             Subject::InterfaceDown { device, if_name } => format!("{device} {if_name}"),
         }

@@ -44,9 +44,37 @@ pub enum Error {
     Device {
         address: std::net::SocketAddr,
         reason: String,
+        fault: Fault,
     },
     #[error(transparent)]
     Storage(#[from] regie_core::CoreError),
+}
+
+/// What kind of failure a device met: what a technician does about it
+/// differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// No answer at all: the device, or the way to it, is down.
+    Silent,
+    /// The device's system says its SNMP port is closed (ICMP port
+    /// unreachable): the device is there, its agent is not.
+    Closed,
+    /// The agent refuses the credentials (SNMPv3 report, failed
+    /// authentication): a configuration error, not an outage.
+    Credentials,
+    /// Anything else (malformed answers, a broken walk).
+    Other,
+}
+
+impl Error {
+    /// The kind of a device failure (`Other` for any other error).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Device { fault, .. } => *fault,
+            _ => Fault::Other,
+        }
+    }
 }
 
 /// The tables this crate owns: the alarms and the devices added.

@@ -29,6 +29,8 @@ pub struct DevicePoll {
     pub device: String,
     pub duration: Duration,
     pub result: Result<Vec<Interface>, String>,
+    /// When the poll failed, what kind of failure it met.
+    pub fault: Option<crate::Fault>,
     pub uptime_ticks: Option<u32>,
     /// ENTITY-SENSOR readings (none when the device has no such table).
     pub sensors: Vec<crate::sensors::Sensor>,
@@ -618,14 +620,15 @@ async fn timed_poll(
 ) -> DevicePoll {
     let t0 = Instant::now();
     let polled = tokio::time::timeout(deadline, poll_device(profiles, &d.target)).await;
-    let (result, uptime, sensors) = match polled {
-        Ok(Ok((i, up, sensors))) => (Ok(i), up, sensors),
-        Ok(Err(e)) => (Err(e.to_string()), None, Vec::new()),
+    let (result, fault, uptime, sensors) = match polled {
+        Ok(Ok((i, up, sensors))) => (Ok(i), None, up, sensors),
+        Ok(Err(e)) => (Err(e.to_string()), Some(e.fault()), None, Vec::new()),
         Err(_) => (
             Err(format!(
-                "pas de réponse complète en {} s",
+                "pas de réponse complète en {:.1} s",
                 deadline.as_secs_f64()
             )),
+            Some(crate::Fault::Silent),
             None,
             Vec::new(),
         ),
@@ -634,6 +637,7 @@ async fn timed_poll(
         device: d.name.clone(),
         duration: t0.elapsed(),
         result,
+        fault,
         uptime_ticks: uptime,
         sensors,
     }
@@ -714,6 +718,7 @@ mod tests {
             device: device.into(),
             duration: Duration::from_millis(5),
             result: Ok(interfaces),
+            fault: None,
             uptime_ticks: Some(1000),
             sensors: Vec::new(),
         }

@@ -221,9 +221,13 @@ impl AsyncSnmp {
             .allow_unauthenticated_v3_time_correction(true)
             .connect()
             .await
-            .map_err(|e| Error::Device {
-                address: target.address,
-                reason: describe(&e),
+            .map_err(|e| {
+                let (fault, reason) = describe(&e);
+                Error::Device {
+                    address: target.address,
+                    reason,
+                    fault,
+                }
             })?;
         Ok(Self {
             client,
@@ -281,6 +285,7 @@ impl AsyncSnmp {
                 if vb.oid <= *previous {
                     return Err(Error::Device {
                         address: self.address,
+                        fault: crate::Fault::Other,
                         reason: format!(
                             "l'agent renvoie des OID qui ne progressent pas ({})",
                             vb.oid
@@ -315,6 +320,7 @@ impl AsyncSnmp {
                 if vb.oid <= next {
                     return Err(Error::Device {
                         address: self.address,
+                        fault: crate::Fault::Other,
                         reason: format!(
                             "l'agent renvoie des OID qui ne progressent pas ({})",
                             vb.oid
@@ -330,48 +336,64 @@ impl AsyncSnmp {
 
     fn failed(&self, e: impl Into<Box<async_snmp::Error>>) -> Error {
         let e = e.into();
-        let mut reason = describe(&e);
-        if self.v3 && matches!(*e, async_snmp::Error::Timeout { .. }) {
+        let (mut fault, mut reason) = describe(&e);
+        if self.v3 && fault == crate::Fault::Silent {
             // An agent that cannot decrypt a request drops it without a
             // word (net-snmp does): silence after a successful discovery
-            // is most often a wrong privacy key.
+            // (the device answered it) is most often a wrong privacy key.
             reason.push_str(" ; en SNMPv3, vérifiez aussi la clé de chiffrement");
+            fault = crate::Fault::Credentials;
         }
         Error::Device {
             address: self.address,
             reason,
+            fault,
         }
     }
 }
 
-/// What a technician should read of a failure: credential refusals and
-/// silence named in French, anything else as the library says it.
-fn describe(e: &async_snmp::Error) -> String {
+/// What a technician should read of a failure, and its kind: credential
+/// refusals, a closed port and silence named in French, anything else as
+/// the library says it.
+fn describe(e: &async_snmp::Error) -> (crate::Fault, String) {
+    use crate::Fault;
     use async_snmp::v3::ReportStatus as R;
     use async_snmp::Error as E;
+    let refused = |what: &str| {
+        (
+            Fault::Credentials,
+            format!("identifiants SNMP refusés : {what}"),
+        )
+    };
     match e {
         E::SharedOperation { source } => describe(source),
         E::Exchange { source, .. } => describe(source),
         E::Report { status, .. } => match status.as_ref() {
-            R::WrongDigest { .. } => {
-                "authentification SNMPv3 refusée : la clé d'authentification est erronée".into()
-            }
-            R::UnknownUserName { .. } => {
-                "authentification SNMPv3 refusée : utilisateur inconnu de l'équipement".into()
-            }
-            R::DecryptionError { .. } => {
-                "authentification SNMPv3 refusée : la clé de chiffrement est erronée".into()
-            }
+            R::WrongDigest { .. } => refused("la clé d'authentification est erronée (SNMPv3)"),
+            R::UnknownUserName { .. } => refused("utilisateur inconnu de l'équipement (SNMPv3)"),
+            R::DecryptionError { .. } => refused("la clé de chiffrement est erronée (SNMPv3)"),
             R::UnsupportedSecurityLevel { .. } => {
-                "authentification SNMPv3 refusée : niveau de sécurité non pris en charge pour cet utilisateur".into()
+                refused("niveau de sécurité SNMPv3 non pris en charge pour cet utilisateur")
             }
-            other => format!("rapport SNMPv3 de l'équipement : {other}"),
+            other => (Fault::Other, format!("rapport SNMPv3 de l'équipement : {other}")),
         },
-        E::Timeout { elapsed, retries, .. } => format!(
-            "pas de réponse (délai dépassé après {:.1} s, {retries} nouvel(s) essai(s))",
-            elapsed.as_secs_f64()
+        E::Auth { .. } => refused("la réponse ne s'authentifie pas avec la clé SNMPv3 donnée"),
+        E::Network { source, .. }
+            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            (
+                Fault::Closed,
+                "port SNMP fermé : l'équipement répond mais son agent SNMP n'écoute pas (ICMP port injoignable)".into(),
+            )
+        }
+        E::Timeout { elapsed, retries, .. } => (
+            Fault::Silent,
+            format!(
+                "pas de réponse (délai dépassé après {:.1} s, {retries} nouvel(s) essai(s))",
+                elapsed.as_secs_f64()
+            ),
         ),
-        other => other.to_string(),
+        other => (Fault::Other, other.to_string()),
     }
 }
 

@@ -47,8 +47,18 @@ pub async fn apply_poll(db: &Db, ports: &[PonPort], poll: &DevicePoll) -> Result
     let unreachable = Subject::DeviceUnreachable {
         device: poll.device.clone(),
     };
-    let interfaces = match &poll.result {
-        Err(e) => {
+    let refused = Subject::SnmpRefused {
+        device: poll.device.clone(),
+    };
+    let interfaces = match (&poll.result, poll.fault) {
+        // It answers, but not to us: a warning without impact, never an
+        // outage listing every line behind an OLT as cut off.
+        (Err(e), Some(crate::Fault::Credentials | crate::Fault::Closed)) => {
+            alarms::raise(db, &refused, Severity::Warning, e).await?;
+            alarms::clear(db, &unreachable).await?;
+            return Ok(());
+        }
+        (Err(e), _) => {
             alarms::raise(
                 db,
                 &unreachable,
@@ -58,9 +68,10 @@ pub async fn apply_poll(db: &Db, ports: &[PonPort], poll: &DevicePoll) -> Result
             .await?;
             return Ok(());
         }
-        Ok(i) => i,
+        (Ok(i), _) => i,
     };
     alarms::clear(db, &unreachable).await?;
+    alarms::clear(db, &refused).await?;
     for i in interfaces {
         let Some(pon) = pon_port_of(ports, &poll.device, &i.name) else {
             continue;

@@ -119,13 +119,19 @@ async fn auth_priv_reads_the_agent_and_a_wrong_key_says_so() {
     );
 
     let wrong = target(&agent, "regie256", V3Auth::Sha256, "wrong-secret-2026");
-    let e = sys_descr(&wrong).await.unwrap_err().to_string();
+    let e = sys_descr(&wrong).await.unwrap_err();
+    // A refusal, not an outage: the alarm is a warning without impact.
+    assert_eq!(e.fault(), monitoring::Fault::Credentials, "{e}");
+    let e = e.to_string();
+    assert!(e.contains("identifiants SNMP refusés"), "{e}");
     assert!(
         e.contains("clé d'authentification est erronée"),
         "a wrong key is named as such: {e}"
     );
     let unknown = target(&agent, "personne", V3Auth::Sha256, "auth-secret-2026");
-    let e = sys_descr(&unknown).await.unwrap_err().to_string();
+    let e = sys_descr(&unknown).await.unwrap_err();
+    assert_eq!(e.fault(), monitoring::Fault::Credentials, "{e}");
+    let e = e.to_string();
     assert!(
         e.contains("utilisateur inconnu"),
         "an unknown user is named as such: {e}"
@@ -135,7 +141,9 @@ async fn auth_priv_reads_the_agent_and_a_wrong_key_says_so() {
     if let Credentials::V3 { priv_key, .. } = &mut bad_priv.credentials {
         *priv_key = "autre-secret-2026".into();
     }
-    let e = sys_descr(&bad_priv).await.unwrap_err().to_string();
+    let e = sys_descr(&bad_priv).await.unwrap_err();
+    assert_eq!(e.fault(), monitoring::Fault::Credentials, "{e}");
+    let e = e.to_string();
     // The agent drops what it cannot decrypt without a word (net-snmp's own
     // client reports a timeout too): the message says what to check.
     assert!(

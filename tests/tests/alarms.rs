@@ -301,12 +301,14 @@ async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
                 device: "OLT01".into(),
                 duration: Default::default(),
                 result: Ok(vec![iface(oper)]),
+                fault: None,
                 uptime_ticks: Some(100),
                 sensors: Vec::new(),
             },
             DevicePoll {
                 device: "SW-AGREG".into(),
                 duration: Default::default(),
+                fault: dead.is_err().then_some(monitoring::Fault::Silent),
                 result: dead,
                 uptime_ticks: None,
                 sensors: Vec::new(),
@@ -329,6 +331,42 @@ async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
         "{subjects:?}"
     );
     // The next poll sees both well again.
+    monitoring::watch::apply(t.db(), &ports, &cycle(Status::Up, Ok(vec![])))
+        .await
+        .unwrap();
+    assert!(alarms::open(t.db()).await.unwrap().is_empty());
+
+    // The OLT refuses the poller's credentials: a warning on the device,
+    // not an outage of every line behind it.
+    let refused = DevicePoll {
+        device: "OLT01".into(),
+        duration: Default::default(),
+        result: Err(
+            "identifiants SNMP refusés : la clé d'authentification est erronée (SNMPv3)".into(),
+        ),
+        fault: Some(monitoring::Fault::Credentials),
+        uptime_ticks: None,
+        sensors: Vec::new(),
+    };
+    monitoring::watch::apply_poll(t.db(), &ports, &refused)
+        .await
+        .unwrap();
+    let open = alarms::open(t.db()).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "snmp_refused");
+    assert_eq!(open[0].severity, alarms::Severity::Warning);
+    assert!(
+        open[0].message.contains("identifiants SNMP refusés"),
+        "{open:?}"
+    );
+    let u = t.user("tech-refus", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let listed = t
+        .api(Method::GET, "/api/v1/monitoring/alarms", Some(&token), None)
+        .await
+        .json();
+    assert!(listed[0]["impact"].is_null(), "{listed}");
+    // Fixed: the next poll answers and the warning clears.
     monitoring::watch::apply(t.db(), &ports, &cycle(Status::Up, Ok(vec![])))
         .await
         .unwrap();
