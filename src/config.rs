@@ -338,6 +338,9 @@ pub struct SnmpCredentialsConfig {
     pub auth_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priv_key: Option<String>,
+    /// SNMPv3 context (absent: the agent's default one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     #[serde(default = "default_snmp_port")]
     pub port: u16,
     #[serde(default = "default_snmp_timeout_ms")]
@@ -374,6 +377,7 @@ impl SnmpCredentialsConfig {
             auth: self.auth.clone(),
             auth_key: self.auth_key.clone(),
             priv_key: self.priv_key.clone(),
+            context: self.context.clone(),
             timeout_ms: self.timeout_ms,
             retries: self.retries,
         }
@@ -454,6 +458,9 @@ pub struct SnmpDeviceConfig {
     pub auth_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priv_key: Option<String>,
+    /// SNMPv3 context (absent: the agent's default one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     #[serde(default = "default_snmp_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default = "default_snmp_retries")]
@@ -506,6 +513,7 @@ impl SnmpDeviceConfig {
                         .priv_key
                         .clone()
                         .ok_or_else(|| bad("priv_key is required for v3"))?,
+                    context: self.context.clone().unwrap_or_default(),
                 }
             }
             _ => return Err(bad("give either community (v2c) or user (v3)")),

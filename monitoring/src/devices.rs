@@ -90,6 +90,9 @@ pub struct DeviceForm {
     pub auth_key: Option<String>,
     #[serde(default)]
     pub priv_key: Option<String>,
+    /// SNMPv3 context name (0 to 32 characters; empty: the default one).
+    #[serde(default)]
+    pub context: Option<String>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     #[serde(default)]
@@ -165,11 +168,19 @@ impl NewDevice {
                         format!("la clé {what} doit compter de 8 à 256 caractères (RFC 3414)"),
                     )),
                 };
+                let context = filled(&form.context).unwrap_or_default();
+                if context.chars().count() > 32 || context.chars().any(char::is_control) {
+                    return Err(bad(
+                        "context",
+                        "le contexte SNMPv3 compte au plus 32 caractères, sans caractère de contrôle".into(),
+                    ));
+                }
                 Credentials::V3 {
                     user: user.to_owned(),
                     auth,
                     auth_key: key(&form.auth_key, "auth_key", "d'authentification")?,
                     priv_key: key(&form.priv_key, "priv_key", "de chiffrement")?,
+                    context: context.to_owned(),
                 }
             }
             other => {
@@ -229,6 +240,8 @@ pub struct DeviceSummary {
     pub retries: u32,
     pub added_by: String,
     pub added_at: String,
+    /// The SNMPv3 context (none: the agent's default one).
+    pub context: Option<String>,
 }
 
 #[cfg(test)]

@@ -111,6 +111,8 @@ pub enum Credentials {
         auth: V3Auth,
         auth_key: String,
         priv_key: String,
+        /// The SNMPv3 context (empty: the agent's default one).
+        context: String,
     },
 }
 
@@ -118,9 +120,14 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credentials::V2c { .. } => f.write_str("V2c { community: *** }"),
-            Credentials::V3 { user, auth, .. } => write!(
+            Credentials::V3 {
+                user,
+                auth,
+                context,
+                ..
+            } => write!(
                 f,
-                "V3 {{ user: {user:?}, auth: {auth:?}, auth_key: ***, priv_key: *** }}"
+                "V3 {{ user: {user:?}, auth: {auth:?}, auth_key: ***, priv_key: ***, context: {context:?} }}"
             ),
         }
     }
@@ -165,6 +172,8 @@ pub struct AsyncSnmp {
     client: Client<async_snmp::UdpHandle>,
     address: SocketAddr,
     v3: bool,
+    /// The SNMPv3 context asked for (empty: the default).
+    context: String,
     /// When set, walks wait this long between two requests.
     pace: Option<Duration>,
 }
@@ -196,6 +205,7 @@ impl AsyncSnmp {
                 auth,
                 auth_key,
                 priv_key,
+                context,
             } => {
                 let protocol = auth.protocol();
                 async_snmp::UsmConfig::new(user.clone())
@@ -206,6 +216,7 @@ impl AsyncSnmp {
                         priv_key.clone(),
                     )
                     .map_err(|e| Error::Invalid(format!("SNMPv3 : {e}")))?
+                    .context_name(context.clone().into_bytes())
                     .into()
             }
         };
@@ -233,6 +244,10 @@ impl AsyncSnmp {
             client,
             address: target.address,
             v3: matches!(target.credentials, Credentials::V3 { .. }),
+            context: match &target.credentials {
+                Credentials::V3 { context, .. } => context.clone(),
+                Credentials::V2c { .. } => String::new(),
+            },
             pace: None,
         })
     }
@@ -342,6 +357,11 @@ impl AsyncSnmp {
             // word (net-snmp does): silence after a successful discovery
             // (the device answered it) is most often a wrong privacy key.
             reason.push_str(" ; en SNMPv3, vérifiez aussi la clé de chiffrement");
+            if !self.context.is_empty() {
+                // net-snmp drops a request for a context it does not serve
+                // the same way.
+                reason.push_str(&format!(" et le contexte « {} »", self.context));
+            }
             fault = crate::Fault::Credentials;
         }
         Error::Device {

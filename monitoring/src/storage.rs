@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[Migration] = &[
             added_at TEXT NOT NULL
         );",
     ),
+    Migration::portable(
+        3,
+        "device_context",
+        // The SNMPv3 context a device is read in (NULL: the default one).
+        "ALTER TABLE mon_devices ADD COLUMN context TEXT;",
+    ),
 ];
 
 fn storage(e: sqlx::Error) -> Error {
@@ -74,8 +80,7 @@ fn context(name: &str) -> String {
     format!("mon_devices/{name}")
 }
 
-const COLUMNS: &str =
-    "name, address, version, username, auth, secret, timeout_ms, retries, added_by, added_at";
+const COLUMNS: &str = "name, address, version, username, auth, secret, timeout_ms, retries, added_by, added_at, context";
 
 fn summary(row: &sqlx::any::AnyRow) -> Result<DeviceSummary, Error> {
     Ok(DeviceSummary {
@@ -89,6 +94,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<DeviceSummary, Error> {
         retries: u32::try_from(row.try_get::<i64, _>("retries").map_err(storage)?).unwrap_or(2),
         added_by: row.try_get("added_by").map_err(storage)?,
         added_at: row.try_get("added_at").map_err(storage)?,
+        context: row.try_get("context").map_err(storage)?,
     })
 }
 
@@ -115,6 +121,7 @@ pub async fn add_device(
             auth,
             auth_key,
             priv_key,
+            ..
         } => (
             "v3",
             Some(user.clone()),
@@ -133,7 +140,7 @@ pub async fn add_device(
     let timeout_ms = i64::try_from(device.target.timeout.as_millis()).unwrap_or(i64::MAX);
     let mut tx = db.begin().await?;
     let row = sqlx::query(&format!(
-        "INSERT INTO mon_devices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+        "INSERT INTO mon_devices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
     ))
     .bind(name)
     .bind(device.target.address.to_string())
@@ -145,6 +152,10 @@ pub async fn add_device(
     .bind(i64::from(device.target.retries))
     .bind(&actor.username)
     .bind(time::to_db(time::now()))
+    .bind(match &device.target.credentials {
+        Credentials::V3 { context, .. } if !context.is_empty() => Some(context.clone()),
+        _ => None,
+    })
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
@@ -245,6 +256,7 @@ fn open(key: &SecretKey, s: &DeviceSummary, secret: &str) -> Result<Device, Stri
             auth: V3Auth::parse(s.auth.as_deref())?,
             auth_key,
             priv_key,
+            context: s.context.clone().unwrap_or_default(),
         },
         _ => return Err("credentials do not match the SNMP version".into()),
     };

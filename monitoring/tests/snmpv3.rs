@@ -83,6 +83,7 @@ fn target(agent: &Agent, user: &str, auth: V3Auth, auth_key: &str) -> Target {
             auth,
             auth_key: auth_key.into(),
             priv_key: "priv-secret-2026".into(),
+            context: String::new(),
         },
         timeout: Duration::from_millis(800),
         retries: 1,
@@ -136,6 +137,15 @@ async fn auth_priv_reads_the_agent_and_a_wrong_key_says_so() {
         e.contains("utilisateur inconnu"),
         "an unknown user is named as such: {e}"
     );
+    // A context the agent does not serve: the request carries it, and the
+    // agent's refusal is named.
+    let mut other_context = good.clone();
+    if let Credentials::V3 { context, .. } = &mut other_context.credentials {
+        *context = "vlan100".into();
+    }
+    let e = sys_descr(&other_context).await.unwrap_err();
+    assert_eq!(e.fault(), monitoring::Fault::Credentials, "{e}");
+    assert!(e.to_string().contains("contexte « vlan100 »"), "{e}");
     // A wrong privacy key.
     let mut bad_priv = good.clone();
     if let Credentials::V3 { priv_key, .. } = &mut bad_priv.credentials {

@@ -171,6 +171,8 @@ pub struct DeviceBody {
     pub auth: Option<String>,
     pub auth_key: Option<String>,
     pub priv_key: Option<String>,
+    /// SNMPv3 context name (at most 32 characters; absent: the default).
+    pub context: Option<String>,
     pub timeout_ms: Option<u64>,
     pub retries: Option<u32>,
 }
@@ -224,6 +226,7 @@ pub async fn create_device(
         auth: body.auth,
         auth_key: body.auth_key,
         priv_key: body.priv_key,
+        context: body.context,
         timeout_ms: body.timeout_ms,
         retries: body.retries,
     };

@@ -40,6 +40,8 @@ pub struct DevicePageForm {
     #[serde(default)]
     priv_key: String,
     #[serde(default)]
+    context: String,
+    #[serde(default)]
     timeout_ms: String,
     #[serde(default)]
     retries: String,
@@ -60,6 +62,7 @@ impl DevicePageForm {
             "name" => &self.name,
             "address" => &self.address,
             "user" => &self.user,
+            "context" => &self.context,
             "timeout_ms" => &self.timeout_ms,
             "retries" => &self.retries,
             // Secrets are never written back into a page.
@@ -91,6 +94,7 @@ impl DevicePageForm {
             auth: some(&self.auth),
             auth_key: some(&self.auth_key),
             priv_key: some(&self.priv_key),
+            context: some(&self.context),
             timeout_ms: number(&self.timeout_ms, "timeout_ms")?,
             retries: number(&self.retries, "retries")?,
         })
@@ -206,6 +210,7 @@ fn page(
                 }
                 (text_field(form, errors, "auth_key", "password", "Clé d'authentification (v3)", "8 caractères au moins."))
                 (text_field(form, errors, "priv_key", "password", "Clé de chiffrement (v3)", "8 caractères au moins."))
+                (text_field(form, errors, "context", "text", "Contexte SNMPv3 (facultatif)", "Le contexte que l'équipement demande ; vide : celui par défaut."))
                 (text_field(form, errors, "timeout_ms", "text", "Délai d'attente (ms)", "De 100 à 60 000 ; 2 000 si vide."))
                 (text_field(form, errors, "retries", "text", "Nouvelles tentatives", "De 0 à 10 ; 2 si vide."))
                 button type="submit" { "Ajouter l'équipement" }

@@ -383,6 +383,7 @@ fn silent_device(name: &str, address: String) -> regie::config::SnmpDeviceConfig
         auth: None,
         auth_key: None,
         priv_key: None,
+        context: None,
         timeout_ms: 100,
         retries: 0,
     }

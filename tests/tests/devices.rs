@@ -123,6 +123,46 @@ async fn an_admin_adds_a_device_whose_secret_is_sealed_and_never_shown() {
         )
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // An SNMPv3 device read in a context: kept, shown, and polled in it.
+    let v3 = json!({
+        "name": "OLT-CTX", "address": "192.0.2.11", "version": "v3",
+        "user": "regie", "auth": "sha256", "auth_key": "cle-auth-2026",
+        "priv_key": "cle-priv-2026", "context": "vlan100"
+    });
+    let a = t
+        .api(
+            Method::POST,
+            "/api/v1/monitoring/devices",
+            Some(&admin_token),
+            Some(v3.clone()),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json()["context"], "vlan100");
+    let set = regie::monitor::devices(&t.state).await.unwrap();
+    let (polled, _) = set
+        .polled
+        .iter()
+        .find(|(d, _)| d.name == "OLT-CTX")
+        .unwrap();
+    assert!(
+        matches!(&polled.target.credentials, monitoring::snmp::Credentials::V3 { context, .. } if context == "vlan100"),
+        "{polled:?}"
+    );
+    let mut long = v3;
+    long["name"] = json!("OLT-CTX2");
+    long["context"] = json!("c".repeat(33));
+    let a = t
+        .api(
+            Method::POST,
+            "/api/v1/monitoring/devices",
+            Some(&admin_token),
+            Some(long),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(a.text.contains("contexte SNMPv3"), "{}", a.text);
 }
 
 #[tokio::test]
