@@ -419,6 +419,13 @@ pub fn route_table() -> Vec<Route> {
             get(api::monitoring::devices),
         ),
         route(
+            Method::GET,
+            "/api/v1/monitoring/devices/{name}",
+            Roles(NETWORK_STAFF),
+            Api,
+            get(api::monitoring::device),
+        ),
+        route(
             Method::POST,
             "/api/v1/monitoring/devices",
             Roles(ADMIN),
@@ -1642,6 +1649,13 @@ pub fn route_table() -> Vec<Route> {
             Roles(ADMIN),
             Page,
             post(web::devices::add),
+        ),
+        route(
+            Method::GET,
+            "/technicien/equipements/{name}",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::device_page::device),
         ),
         route(
             Method::POST,

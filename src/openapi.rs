@@ -69,6 +69,7 @@ use crate::routes::{Access, RouteSpec, Surface};
         api::monitoring::list,
         api::monitoring::acknowledge,
         api::monitoring::devices,
+        api::monitoring::device,
         api::monitoring::create_device,
         api::monitoring::delete_device,
         api::social_tariff::list,

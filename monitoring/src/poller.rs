@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prometheus::{Gauge, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio::task::JoinSet;
 
-use crate::counters::{rebooted, Outcome, Reading, Tracker};
+use crate::counters::{rebooted, Outcome, Reading};
 use crate::interfaces::{self, Counter, Interface, Status};
+pub use crate::metrics::Metrics;
+use crate::metrics::{Labels, Memory};
 use crate::snmp::{AsyncSnmp, Snmp, Target, Value};
 use crate::Error;
 
@@ -48,7 +49,7 @@ pub struct Cycle {
 
 /// Which counter of an interface, as a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Dir {
+pub(crate) enum Dir {
     In,
     Out,
     ErrorsIn,
@@ -56,268 +57,11 @@ enum Dir {
 }
 
 impl Dir {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Dir::In | Dir::ErrorsIn => "in",
             Dir::Out | Dir::ErrorsOut => "out",
         }
-    }
-}
-
-/// The metrics the poller keeps up to date.
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    device_up: IntGaugeVec,
-    poll_seconds: GaugeVec,
-    errors: IntCounterVec,
-    timeouts: IntCounterVec,
-    reboots: IntCounterVec,
-    oper_up: IntGaugeVec,
-    admin_up: IntGaugeVec,
-    speed: IntGaugeVec,
-    octets: IntCounterVec,
-    errors_in_out: IntCounterVec,
-    counter_resets: IntCounterVec,
-    cycle_seconds: Gauge,
-    cycle_overruns: prometheus::IntCounter,
-    device_overruns: IntCounterVec,
-    ont_rx: GaugeVec,
-    ont_tx: GaugeVec,
-    ont_online: IntGaugeVec,
-    ont_olt_rx: GaugeVec,
-    ont_distance: GaugeVec,
-    pon_tx: GaugeVec,
-    sensor: GaugeVec,
-}
-
-impl Metrics {
-    /// Creates the metrics and registers them.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        // ifIndex tells apart interfaces sharing a name and an alias (16
-        // PON ports of one name on a Nokia ISAM); ifName and ifAlias say
-        // which they are.
-        let iface = ["device", "ifIndex", "ifName", "ifAlias"];
-        let iface_dir = ["device", "ifIndex", "ifName", "ifAlias", "direction"];
-        let m = Self {
-            device_up: IntGaugeVec::new(Opts::new("snmp_device_up", "1 when the device answered its last poll"), &["device"])?,
-            poll_seconds: GaugeVec::new(Opts::new("snmp_poll_duration_seconds", "Duration of the device's last poll (all walks)"), &["device"])?,
-            errors: IntCounterVec::new(Opts::new("snmp_errors_total", "Polls that failed, by device"), &["device"])?,
-            timeouts: IntCounterVec::new(Opts::new("snmp_timeouts_total", "Polls that timed out, by device"), &["device"])?,
-            reboots: IntCounterVec::new(Opts::new("snmp_device_reboots_total", "Reboots seen (sysUpTime going back)"), &["device"])?,
-            oper_up: IntGaugeVec::new(Opts::new("interface_oper_up", "1 when the interface is operationally up"), &iface)?,
-            admin_up: IntGaugeVec::new(Opts::new("interface_admin_up", "1 when the interface is administratively up"), &iface)?,
-            speed: IntGaugeVec::new(Opts::new("interface_speed_bits_per_second", "Interface speed"), &iface)?,
-            octets: IntCounterVec::new(
-                Opts::new("interface_octets_total", "Octets through the interface, wraps and reboots accounted for"),
-                &iface_dir,
-            )?,
-            errors_in_out: IntCounterVec::new(
-                Opts::new("interface_errors_total", "Errored packets on the interface, wraps and reboots accounted for"),
-                &iface_dir,
-            )?,
-            counter_resets: IntCounterVec::new(
-                Opts::new("interface_counter_resets_total", "Device counters that restarted (reboot, card swap): a new baseline, nothing counted"),
-                &["device"],
-            )?,
-            cycle_seconds: Gauge::new("snmp_cycle_duration_seconds", "Duration of the last poll cycle")?,
-            cycle_overruns: prometheus::IntCounter::new("snmp_cycle_overruns_total", "Cycles that took longer than their interval")?,
-            device_overruns: IntCounterVec::new(
-                Opts::new("snmp_poll_overruns_total", "Polls of the device that ended later than its interval allowed"),
-                &["device"],
-            )?,
-            ont_rx: GaugeVec::new(
-                Opts::new("ont_rx_dbm", "Optical power received by the ONT (downstream), as its OLT reports it (dBm)"),
-                &["device", "ont"],
-            )?,
-            ont_olt_rx: GaugeVec::new(
-                Opts::new("ont_olt_rx_dbm", "Optical power the OLT receives from the ONT (upstream, dBm)"),
-                &["device", "ont"],
-            )?,
-            ont_distance: GaugeVec::new(
-                Opts::new("ont_distance_meters", "The ONT's distance from its OLT, as the OLT ranges it"),
-                &["device", "ont"],
-            )?,
-            ont_tx: GaugeVec::new(
-                Opts::new("ont_tx_dbm", "Optical power transmitted by the ONT (dBm)"),
-                &["device", "ont"],
-            )?,
-            ont_online: IntGaugeVec::new(
-                Opts::new("ont_online", "1 when the OLT sees the ONT online"),
-                &["device", "ont"],
-            )?,
-            pon_tx: GaugeVec::new(
-                Opts::new("pon_port_tx_dbm", "Optical power transmitted by the PON port's transceiver (dBm)"),
-                &["device", "ifIndex"],
-            )?,
-            sensor: GaugeVec::new(
-                Opts::new("entity_sensor_value", "ENTITY-SENSOR reading of a working sensor, in its unit"),
-                &["device", "sensor", "unit"],
-            )?,
-        };
-        registry.register(Box::new(m.device_up.clone()))?;
-        registry.register(Box::new(m.poll_seconds.clone()))?;
-        registry.register(Box::new(m.errors.clone()))?;
-        registry.register(Box::new(m.timeouts.clone()))?;
-        registry.register(Box::new(m.reboots.clone()))?;
-        registry.register(Box::new(m.oper_up.clone()))?;
-        registry.register(Box::new(m.admin_up.clone()))?;
-        registry.register(Box::new(m.speed.clone()))?;
-        registry.register(Box::new(m.octets.clone()))?;
-        registry.register(Box::new(m.errors_in_out.clone()))?;
-        registry.register(Box::new(m.counter_resets.clone()))?;
-        registry.register(Box::new(m.cycle_seconds.clone()))?;
-        registry.register(Box::new(m.cycle_overruns.clone()))?;
-        registry.register(Box::new(m.device_overruns.clone()))?;
-        registry.register(Box::new(m.ont_rx.clone()))?;
-        registry.register(Box::new(m.ont_tx.clone()))?;
-        registry.register(Box::new(m.ont_online.clone()))?;
-        registry.register(Box::new(m.ont_olt_rx.clone()))?;
-        registry.register(Box::new(m.ont_distance.clone()))?;
-        registry.register(Box::new(m.pon_tx.clone()))?;
-        registry.register(Box::new(m.sensor.clone()))?;
-        Ok(m)
-    }
-
-    /// Records one ONT's optics, labelled by device and the OLT's index of
-    /// the ONT.
-    pub fn record_ont(&self, device: &str, o: &crate::profiles::OntOptics) {
-        let labels = [device, o.index.as_str()];
-        for (gauge, level) in [
-            (&self.ont_rx, o.rx_ont_cdbm),
-            (&self.ont_tx, o.tx_ont_cdbm),
-            (&self.ont_olt_rx, o.rx_olt_cdbm),
-        ] {
-            if let Some(cdbm) = level {
-                gauge
-                    .with_label_values(&labels)
-                    .set(f64::from(cdbm) / 100.0);
-            }
-        }
-        if let Some(metres) = o.distance_m {
-            self.ont_distance
-                .with_label_values(&labels)
-                .set(f64::from(metres));
-        }
-        if let Some(on) = o.online {
-            self.ont_online
-                .with_label_values(&labels)
-                .set(i64::from(on));
-        }
-    }
-
-    /// The names of the metrics (without the registry's `regie_` prefix),
-    /// to check the shipped rules and dashboard against.
-    pub fn names(&self) -> Vec<String> {
-        use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 21] = [
-            &self.device_up,
-            &self.poll_seconds,
-            &self.errors,
-            &self.timeouts,
-            &self.reboots,
-            &self.oper_up,
-            &self.admin_up,
-            &self.speed,
-            &self.octets,
-            &self.errors_in_out,
-            &self.counter_resets,
-            &self.cycle_seconds,
-            &self.cycle_overruns,
-            &self.device_overruns,
-            &self.ont_rx,
-            &self.ont_tx,
-            &self.ont_online,
-            &self.ont_olt_rx,
-            &self.ont_distance,
-            &self.pon_tx,
-            &self.sensor,
-        ];
-        collectors
-            .iter()
-            .flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone()))
-            .collect()
-    }
-}
-
-/// The labels an interface's series were last exported under.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Labels {
-    name: String,
-    alias: String,
-}
-
-#[derive(Debug, Default)]
-struct Memory {
-    counters: Tracker<(String, u32, Dir)>,
-    uptime: HashMap<String, u32>,
-    /// Per device, the interfaces exported (by ifIndex), the sensors and
-    /// the ONTs: what to remove when an interface is renamed or goes, or
-    /// the device is deleted.
-    interfaces: HashMap<String, HashMap<u32, Labels>>,
-    sensors: HashMap<String, HashSet<(String, &'static str)>>,
-    onts: HashMap<String, HashSet<String>>,
-    pon_ports: HashMap<String, HashSet<u32>>,
-}
-
-impl Metrics {
-    /// Removes an interface's series exported under `labels`.
-    fn forget_interface(&self, device: &str, index: u32, labels: &Labels) {
-        let index = index.to_string();
-        let l = [
-            device,
-            index.as_str(),
-            labels.name.as_str(),
-            labels.alias.as_str(),
-        ];
-        let _ = self.oper_up.remove_label_values(&l);
-        let _ = self.admin_up.remove_label_values(&l);
-        let _ = self.speed.remove_label_values(&l);
-        for dir in ["in", "out"] {
-            let ld = [l[0], l[1], l[2], l[3], dir];
-            let _ = self.octets.remove_label_values(&ld);
-            let _ = self.errors_in_out.remove_label_values(&ld);
-        }
-    }
-
-    /// Removes every series of a device no longer polled.
-    fn forget_device(&self, device: &str, mem: &mut Memory) {
-        for (index, labels) in mem.interfaces.remove(device).unwrap_or_default() {
-            self.forget_interface(device, index, &labels);
-        }
-        for (name, unit) in mem.sensors.remove(device).unwrap_or_default() {
-            let _ = self
-                .sensor
-                .remove_label_values(&[device, name.as_str(), unit]);
-        }
-        for ont in mem.onts.remove(device).unwrap_or_default() {
-            let l = [device, ont.as_str()];
-            for g in [
-                &self.ont_rx,
-                &self.ont_tx,
-                &self.ont_olt_rx,
-                &self.ont_distance,
-            ] {
-                let _ = g.remove_label_values(&l);
-            }
-            let _ = self.ont_online.remove_label_values(&l);
-        }
-        for port in mem.pon_ports.remove(device).unwrap_or_default() {
-            let _ = self
-                .pon_tx
-                .remove_label_values(&[device, port.to_string().as_str()]);
-        }
-        let _ = self.device_up.remove_label_values(&[device]);
-        let _ = self.poll_seconds.remove_label_values(&[device]);
-        for c in [
-            &self.errors,
-            &self.timeouts,
-            &self.reboots,
-            &self.counter_resets,
-            &self.device_overruns,
-        ] {
-            let _ = c.remove_label_values(&[device]);
-        }
-        mem.uptime.remove(device);
     }
 }
 
@@ -332,6 +76,8 @@ pub struct Poller {
     pub device_deadline: Duration,
     /// What each vendor's MIB holds about ONTs and PON ports.
     pub profiles: Arc<crate::profiles::Profiles>,
+    /// What was last seen of each device, for the pages.
+    pub board: crate::status::Board,
 }
 
 impl Poller {
@@ -341,6 +87,7 @@ impl Poller {
             memory: Arc::default(),
             concurrency: 64,
             device_deadline: Duration::from_secs(60),
+            board: crate::status::Board::default(),
             profiles: Arc::new(crate::profiles::Profiles::shipped().unwrap_or_else(|e| {
                 // The shipped profiles are parsed by a unit test: this is
                 // a build that skipped it.
@@ -404,6 +151,7 @@ impl Poller {
                 .collect();
             for d in gone {
                 self.metrics.forget_device(&d, &mut mem);
+                self.board.forget(&d);
             }
         }
         Cycle {
@@ -435,9 +183,11 @@ impl Poller {
             mem.counters.retain(|k| k.0 != device);
             self.metrics.forget_device(device, &mut mem);
         }
+        self.board.forget(device);
     }
 
     pub(crate) fn record(&self, p: &DevicePoll) {
+        self.board.polled(p);
         let m = &self.metrics;
         let d = p.device.as_str();
         m.poll_seconds
@@ -603,6 +353,7 @@ impl Poller {
                     ports_seen.insert(p.if_index);
                 }
             }
+            self.board.optics(&d.name, &ont_list, &ports);
             for o in ont_list {
                 m.record_ont(&d.name, &o);
                 onts += 1;
@@ -695,6 +446,7 @@ async fn poll_device(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus::Registry;
 
     fn iface(index: u32, name: &str, alias: &str, up: bool, octets: u64) -> Interface {
         Interface {

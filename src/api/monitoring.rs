@@ -92,6 +92,12 @@ pub struct DeviceView {
     pub version: Option<String>,
     pub user: Option<String>,
     pub added: Option<DeviceSummary>,
+    /// When the device last answered a whole poll (this instance's).
+    pub last_ok_at: Option<String>,
+    /// The last poll's failure, in French.
+    pub last_error: Option<String>,
+    pub fault: Option<monitoring::Fault>,
+    pub poll_duration_ms: Option<u64>,
 }
 
 /// Every device: those polled, with where each comes from, then the
@@ -108,6 +114,7 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
                 monitoring::snmp::Credentials::V2c { .. } => ("v2c", None),
                 monitoring::snmp::Credentials::V3 { user, .. } => ("v3", Some(user.clone())),
             };
+            let seen = state.poller.board.get(&d.name).unwrap_or_default();
             DeviceView {
                 name: d.name.clone(),
                 address: Some(d.target.address.to_string()),
@@ -118,6 +125,10 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
                 added: (*origin == crate::monitor::Origin::Added)
                     .then(|| summary(&d.name))
                     .flatten(),
+                last_ok_at: seen.last_ok_at,
+                last_error: seen.last_error,
+                fault: seen.fault,
+                poll_duration_ms: seen.poll_duration_ms,
             }
         })
         .collect();
@@ -131,6 +142,10 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
             version: s.as_ref().map(|s| s.version.clone()),
             user: s.as_ref().and_then(|s| s.user.clone()),
             added: s,
+            last_ok_at: None,
+            last_error: None,
+            fault: None,
+            poll_duration_ms: None,
         });
     }
     for olt in &set.unmonitored_olts {
@@ -142,9 +157,119 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
             version: None,
             user: None,
             added: None,
+            last_ok_at: None,
+            last_error: None,
+            fault: None,
+            poll_duration_ms: None,
         });
     }
     Ok(out)
+}
+
+/// A PON port of a device: its interface, the inventory's PON port behind
+/// it (none: not in the inventory, said as such), its transceiver and its
+/// ONTs.
+#[derive(Debug, Serialize)]
+pub struct PonPortView {
+    pub if_index: u32,
+    pub if_name: String,
+    pub oper_up: Option<bool>,
+    /// The inventory's PON port code, when the interface maps to one.
+    pub pon_port: Option<String>,
+    pub tx_dbm: Option<f64>,
+    pub onts: Vec<monitoring::profiles::OntOptics>,
+}
+
+/// A device, what it last answered, its interfaces and, for an OLT, its
+/// PON ports with their ONTs.
+#[derive(Debug, Serialize)]
+pub struct DeviceDetail {
+    #[serde(flatten)]
+    pub device: DeviceView,
+    pub status: monitoring::status::DeviceStatus,
+    pub pon_ports: Vec<PonPortView>,
+    /// ONTs whose PON port the OLT's index does not say.
+    pub other_onts: Vec<monitoring::profiles::OntOptics>,
+}
+
+/// Whether an interface is a PON port: IANA type gpon (250) or a name
+/// saying PON.
+fn is_pon(i: &monitoring::interfaces::Interface) -> bool {
+    i.if_type == 250 || i.name.to_ascii_lowercase().contains("pon")
+}
+
+/// One device in full; `None` when no device of that name is polled.
+pub async fn device_detail(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<DeviceDetail>, crate::Error> {
+    let Some(device) = device_views(state)
+        .await?
+        .into_iter()
+        .find(|d| d.name == name)
+    else {
+        return Ok(None);
+    };
+    let status = state.poller.board.get(name).unwrap_or_default();
+    let ports = inventory::service::pon_ports(&state.db, &state.plant).await?;
+    let mut placed = std::collections::HashSet::new();
+    let pon_ports: Vec<PonPortView> = status
+        .interfaces
+        .iter()
+        .filter(|i| is_pon(i) || monitoring::watch::pon_port_of(&ports, name, &i.name).is_some())
+        .map(|i| {
+            let onts: Vec<_> = status
+                .onts
+                .iter()
+                .filter(|o| o.port_if_index == Some(i.index))
+                .cloned()
+                .collect();
+            placed.extend(onts.iter().map(|o| o.index.clone()));
+            PonPortView {
+                if_index: i.index,
+                if_name: i.name.clone(),
+                oper_up: i.oper.map(|s| s == monitoring::interfaces::Status::Up),
+                pon_port: monitoring::watch::pon_port_of(&ports, name, &i.name)
+                    .map(|p| p.code.clone()),
+                tx_dbm: status
+                    .pon_transceivers
+                    .iter()
+                    .find(|t| t.if_index == i.index)
+                    .map(|t| f64::from(t.tx_cdbm) / 100.0),
+                onts,
+            }
+        })
+        .collect();
+    let other_onts = status
+        .onts
+        .iter()
+        .filter(|o| !placed.contains(&o.index))
+        .cloned()
+        .collect();
+    Ok(Some(DeviceDetail {
+        device,
+        status,
+        pon_ports,
+        other_onts,
+    }))
+}
+
+/// One device: when it last answered, the last error, its interfaces
+/// (ifIndex, name, alias, type, states, speed, counters) and, for an OLT,
+/// its PON ports (with the inventory's port behind each, or none) and
+/// their ONTs' optical levels.
+#[utoipa::path(get, path = "/api/v1/monitoring/devices/{name}", operation_id = "get_device", tag = "monitoring",
+    security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, description = "the device", content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no such device polled")))]
+pub async fn device(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<DeviceDetail>, ApiError> {
+    match device_detail(&state, &name).await? {
+        Some(d) => Ok(Json(d)),
+        None => Err(crate::Error::NotFound(format!("aucun équipement « {name} »")).into()),
+    }
 }
 
 /// The devices polled over SNMP (without their secrets) and the

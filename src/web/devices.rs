@@ -120,11 +120,17 @@ fn text_field(
     }
 }
 
-fn status_label(v: &DeviceView) -> &'static str {
-    match v.status {
-        "polled" => "interrogé",
-        "secret_unreadable" => "secret illisible (clé changée) : à saisir de nouveau",
-        _ => "non supervisé : ajoutez-le avec son adresse",
+pub(crate) fn status_label(v: &DeviceView) -> String {
+    match (v.status, &v.last_error, &v.last_ok_at) {
+        ("polled", Some(e), _) => format!("en défaut : {e}"),
+        ("polled", None, Some(at)) => {
+            format!("répond (dernier relevé le {})", crate::web::local_time(at))
+        }
+        ("polled", None, None) => "pas encore interrogé".into(),
+        ("secret_unreadable", _, _) => {
+            "secret illisible (clé changée) : à saisir de nouveau".into()
+        }
+        _ => "non supervisé : ajoutez-le avec son adresse".into(),
     }
 }
 
@@ -157,7 +163,11 @@ fn page(
                     tbody {
                         @for d in devices {
                             tr {
-                                td { (d.name) }
+                                td {
+                                    @if d.status == "polled" {
+                                        a href={ (PATH) "/" (d.name) } { (d.name) }
+                                    } @else { (d.name) }
+                                }
                                 td { (d.address.as_deref().unwrap_or("—")) }
                                 td { (d.version.as_deref().unwrap_or("—")) @if let Some(u) = &d.user { " (" (u) ")" } }
                                 td { (d.origin.map(|o| o.label()).unwrap_or("inventaire")) }

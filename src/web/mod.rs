@@ -6,6 +6,7 @@ pub mod alarms;
 pub mod apidoc;
 pub mod assets;
 pub mod billing;
+pub mod device_page;
 pub mod devices;
 pub mod grants;
 pub mod ledger;

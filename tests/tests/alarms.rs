@@ -425,6 +425,31 @@ async fn the_server_polls_its_configured_devices_and_raises_what_it_sees() {
         metrics.contains(r#"regie_snmp_device_up{device="mort"} 0"#),
         "{metrics}"
     );
+    // The devices list says what is wrong, in French, and of what kind.
+    let list = t
+        .api(
+            Method::GET,
+            "/api/v1/monitoring/devices",
+            Some(&token),
+            None,
+        )
+        .await
+        .json();
+    let mort = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "mort")
+        .unwrap()
+        .clone();
+    assert!(
+        mort["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("pas de réponse")),
+        "{mort}"
+    );
+    assert_eq!(mort["fault"], "silent");
+    assert!(mort["last_ok_at"].is_null(), "{mort}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

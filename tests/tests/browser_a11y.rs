@@ -175,6 +175,7 @@ async fn every_role_walks_its_pages_in_the_demo() {
         .unwrap()
         .remove(0);
     let outlet = line.path.as_ref().unwrap().outlet.clone();
+    let olt = line.path.as_ref().unwrap().olt.clone();
     let invoices = billing::storage::invoices(t.db(), None).await.unwrap();
     let period = invoices[0].period.clone();
     let household_invoice = invoices
@@ -227,6 +228,16 @@ async fn every_role_walks_its_pages_in_the_demo() {
                     "alarmes",
                     "/technicien/alarmes".into(),
                     alarm.subject.clone(),
+                ),
+                (
+                    "equipements",
+                    "/technicien/equipements".into(),
+                    olt.clone(),
+                ),
+                (
+                    "equipement",
+                    format!("/technicien/equipements/{olt}"),
+                    "Ports PON".into(),
                 ),
             ],
             Role::Accountant => vec![

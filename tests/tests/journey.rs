@@ -181,6 +181,36 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(!seen.is_empty(), "the poll raised the PON port alarm");
+        // The device's page and API say what the poll read: the PON port,
+        // down, with the inventory's port behind it.
+        let detail = get(&tech, &format!("/api/v1/monitoring/devices/{olt}")).await;
+        assert_eq!(detail.status, StatusCode::OK, "{}", detail.text);
+        let d = detail.json();
+        assert!(
+            d["last_ok_at"].is_string() && d["last_error"].is_null(),
+            "{d}"
+        );
+        assert_eq!(d["pon_ports"][0]["if_name"], if_name.as_str());
+        assert_eq!(d["pon_ports"][0]["oper_up"], false);
+        assert_eq!(d["pon_ports"][0]["pon_port"], pon_port.as_str());
+        let page = t
+            .page(
+                Method::GET,
+                &format!("/technicien/equipements/{olt}"),
+                Some(&session),
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.text.contains(&if_name)
+                && page.text.contains(&pon_port)
+                && page.text.contains("coupé"),
+            "{}",
+            page.text
+        );
+        let unknown = get(&tech, "/api/v1/monitoring/devices/PERSONNE").await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     } else {
         monitoring::alarms::raise(
             t.db(),
