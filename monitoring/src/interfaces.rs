@@ -80,6 +80,50 @@ impl Counter {
     }
 }
 
+/// Where a PON port sits in the inventory: its slot and port on the OLT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PonPosition {
+    pub slot: u32,
+    pub port: u32,
+}
+
+impl PonPosition {
+    /// The usual PON port names, for a device whose profile does not name
+    /// its own: `GPON 0/1/3`, `gpon_1/1/2`, `pon0/0/1`, `EPON0/2`, `0/1/3`
+    /// (frame/slot/port, the last two taken), `1/3` (slot/port), `pon3`
+    /// (slot 0, port 3). Anything else is no PON port.
+    pub fn guess(if_name: &str) -> Option<Self> {
+        let name = if_name.trim();
+        let tail = name.rsplit([' ', '-', '_']).next().unwrap_or(name);
+        // A letter prefix (pon, gpon, epon, xgspon) before the numbers.
+        let digits = tail.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        let lettered = digits.len() != tail.len();
+        if lettered
+            && !tail[..tail.len() - digits.len()]
+                .to_ascii_lowercase()
+                .ends_with("pon")
+        {
+            return None;
+        }
+        let parts: Vec<&str> = digits.split('/').collect();
+        let numbers: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+        if numbers.len() != parts.len() || numbers.is_empty() || numbers.len() > 3 {
+            return None;
+        }
+        match numbers.as_slice() {
+            [port] if lettered => Some(Self {
+                slot: 0,
+                port: *port,
+            }),
+            [.., slot, port] => Some(Self {
+                slot: *slot,
+                port: *port,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// One interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Interface {
@@ -99,6 +143,9 @@ pub struct Interface {
     pub out_octets: Option<Counter>,
     pub in_errors: Option<u64>,
     pub out_errors: Option<u64>,
+    /// Where it sits in the inventory, when it is a PON port: as the
+    /// device's profile names its PON ports, or the usual names.
+    pub pon: Option<PonPosition>,
 }
 
 /// The IANAifType name of the types met on OLTs and switches.
@@ -146,6 +193,13 @@ pub async fn poll(
     if let Some(table) = profile.and_then(|p| p.ports.as_ref()) {
         all.extend(poll_port_table(snmp, table).await?);
     }
+    let names = profile.and_then(|p| p.pon_ports.as_ref());
+    for i in &mut all {
+        i.pon = match names {
+            Some(n) => n.position(&i.name),
+            None => PonPosition::guess(&i.name),
+        };
+    }
     Ok(all)
 }
 
@@ -192,6 +246,7 @@ async fn poll_port_table(
                 out_octets: c64(outs),
                 in_errors: None,
                 out_errors: None,
+                pon: None,
             })
         })
         .collect())
@@ -275,6 +330,7 @@ async fn poll_if_mib(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
                 out_octets: counter(IF_HC_OUT_OCTETS, IF_OUT_OCTETS, i),
                 in_errors: num(IF_IN_ERRORS, i),
                 out_errors: num(IF_OUT_ERRORS, i),
+                pon: None,
             }
         })
         .collect())

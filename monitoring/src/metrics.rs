@@ -20,6 +20,7 @@ pub struct Metrics {
     pub(crate) oper_up: IntGaugeVec,
     pub(crate) admin_up: IntGaugeVec,
     pub(crate) speed: IntGaugeVec,
+    pub(crate) pon_port: IntGaugeVec,
     pub(crate) octets: IntCounterVec,
     pub(crate) errors_in_out: IntCounterVec,
     pub(crate) counter_resets: IntCounterVec,
@@ -52,6 +53,10 @@ impl Metrics {
             oper_up: IntGaugeVec::new(Opts::new("interface_oper_up", "1 when the interface is operationally up"), &iface)?,
             admin_up: IntGaugeVec::new(Opts::new("interface_admin_up", "1 when the interface is administratively up"), &iface)?,
             speed: IntGaugeVec::new(Opts::new("interface_speed_bits_per_second", "Interface speed"), &iface)?,
+            pon_port: IntGaugeVec::new(
+                Opts::new("interface_pon_port", "1 for an interface that is a PON port, with its slot and port as the device's profile names them"),
+                &["device", "ifIndex", "slot", "port"],
+            )?,
             octets: IntCounterVec::new(
                 Opts::new("interface_octets_total", "Octets through the interface, wraps and reboots accounted for"),
                 &iface_dir,
@@ -107,6 +112,7 @@ impl Metrics {
         registry.register(Box::new(m.oper_up.clone()))?;
         registry.register(Box::new(m.admin_up.clone()))?;
         registry.register(Box::new(m.speed.clone()))?;
+        registry.register(Box::new(m.pon_port.clone()))?;
         registry.register(Box::new(m.octets.clone()))?;
         registry.register(Box::new(m.errors_in_out.clone()))?;
         registry.register(Box::new(m.counter_resets.clone()))?;
@@ -154,7 +160,7 @@ impl Metrics {
     /// to check the shipped rules and dashboard against.
     pub fn names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 21] = [
+        let collectors: [&dyn Collector; 22] = [
             &self.device_up,
             &self.poll_seconds,
             &self.errors,
@@ -163,6 +169,7 @@ impl Metrics {
             &self.oper_up,
             &self.admin_up,
             &self.speed,
+            &self.pon_port,
             &self.octets,
             &self.errors_in_out,
             &self.counter_resets,
@@ -189,6 +196,7 @@ impl Metrics {
 pub(crate) struct Labels {
     pub(crate) name: String,
     pub(crate) alias: String,
+    pub(crate) pon: Option<crate::interfaces::PonPosition>,
 }
 
 #[derive(Debug, Default)]
@@ -217,6 +225,15 @@ impl Metrics {
         let _ = self.oper_up.remove_label_values(&l);
         let _ = self.admin_up.remove_label_values(&l);
         let _ = self.speed.remove_label_values(&l);
+        if let Some(p) = labels.pon {
+            let (slot, port) = (p.slot.to_string(), p.port.to_string());
+            let _ = self.pon_port.remove_label_values(&[
+                device,
+                index.as_str(),
+                slot.as_str(),
+                port.as_str(),
+            ]);
+        }
         for dir in ["in", "out"] {
             let ld = [l[0], l[1], l[2], l[3], dir];
             let _ = self.octets.remove_label_values(&ld);

@@ -249,6 +249,7 @@ impl Poller {
                     Labels {
                         name: i.name.clone(),
                         alias: i.alias.clone(),
+                        pon: i.pon,
                     },
                 )
             })
@@ -266,6 +267,12 @@ impl Poller {
                 m.oper_up
                     .with_label_values(&labels)
                     .set(i64::from(s == Status::Up));
+            }
+            if let Some(p) = i.pon {
+                let (slot, port) = (p.slot.to_string(), p.port.to_string());
+                m.pon_port
+                    .with_label_values(&[d, index.as_str(), slot.as_str(), port.as_str()])
+                    .set(1);
             }
             if let Some(s) = i.admin {
                 m.admin_up
@@ -462,6 +469,7 @@ mod tests {
             out_octets: Some(Counter::C64(octets)),
             in_errors: Some(0),
             out_errors: Some(0),
+            pon: None,
         }
     }
 

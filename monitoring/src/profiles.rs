@@ -193,6 +193,68 @@ pub struct PortTable {
     pub out_octets: Option<Oid>,
 }
 
+/// How a PON port's interface name gives the inventory's slot and port:
+/// a regular expression with a `port` group and, unless `slot` is given,
+/// a `slot` group (`^GPON (?P<frame>\d+)/(?P<slot>\d+)/(?P<port>\d+)$`).
+/// An interface the pattern does not match is no PON port.
+#[derive(Debug, Clone)]
+pub struct PonNames {
+    pattern: regex::Regex,
+    slot: Option<u32>,
+}
+
+impl PartialEq for PonNames {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern.as_str() == other.pattern.as_str() && self.slot == other.slot
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PonNamesText {
+    name: String,
+    #[serde(default)]
+    slot: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for PonNames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = PonNamesText::deserialize(d)?;
+        PonNames::parse(&t.name, t.slot).map_err(serde::de::Error::custom)
+    }
+}
+
+impl PonNames {
+    /// A pattern and, when it has no `slot` group, the slot of every port.
+    pub fn parse(pattern: &str, slot: Option<u32>) -> Result<Self, String> {
+        if pattern.len() > 1000 {
+            return Err("[pon_ports] : « name » dépasse 1 000 caractères".into());
+        }
+        let pattern = regex::Regex::new(pattern).map_err(|e| {
+            format!("[pon_ports] : « name » n'est pas une expression régulière ({e})")
+        })?;
+        let names: Vec<&str> = pattern.capture_names().flatten().collect();
+        if !names.contains(&"port") {
+            return Err("[pon_ports] : « name » doit avoir un groupe (?P<port>…)".into());
+        }
+        if !names.contains(&"slot") && slot.is_none() {
+            return Err("[pon_ports] : un groupe (?P<slot>…) ou « slot » est attendu".into());
+        }
+        Ok(Self { pattern, slot })
+    }
+
+    /// The inventory's slot and port of an interface, when it is a PON
+    /// port.
+    pub fn position(&self, if_name: &str) -> Option<crate::interfaces::PonPosition> {
+        let c = self.pattern.captures(if_name.trim())?;
+        let number = |g: &str| c.name(g).and_then(|m| m.as_str().parse::<u32>().ok());
+        Some(crate::interfaces::PonPosition {
+            slot: number("slot").or(self.slot)?,
+            port: number("port")?,
+        })
+    }
+}
+
 /// Which devices a profile is for.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +277,10 @@ pub struct Profile {
     pub matches: Matches,
     #[serde(default)]
     pub onts: Option<OntTable>,
+    /// How its PON ports are named (none: the usual names are read, see
+    /// [`crate::interfaces::PonPosition::guess`]).
+    #[serde(default)]
+    pub pon_ports: Option<PonNames>,
     /// Ports outside IF-MIB.
     #[serde(default)]
     pub ports: Option<PortTable>,
@@ -299,6 +365,14 @@ impl Profile {
 
 /// The profiles shipped with Régie (file name, text).
 const SHIPPED: &[(&str, &str)] = &[
+    (
+        "bdcom-gpon.toml",
+        include_str!("../profiles/bdcom-gpon.toml"),
+    ),
+    (
+        "ubiquoss-gpon.toml",
+        include_str!("../profiles/ubiquoss-gpon.toml"),
+    ),
     (
         "huawei-gpon.toml",
         include_str!("../profiles/huawei-gpon.toml"),
@@ -550,6 +624,48 @@ mod tests {
                 }
                 other => panic!("{text}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_profile_names_its_pon_ports_and_nothing_else_is_one() {
+        use crate::interfaces::PonPosition;
+        // The UISP Fiber way: pon1…pon8 on slot 0; its internal 0/3 is no
+        // PON port, though the usual names would take it for slot 0 port 3.
+        let uisp =
+            PonNames::parse(r"^pon(?P<port>\d+)$", Some(0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            uisp.position("pon3"),
+            Some(PonPosition { slot: 0, port: 3 })
+        );
+        assert_eq!(uisp.position("0/3"), None);
+        assert_eq!(
+            PonPosition::guess("0/3"),
+            Some(PonPosition { slot: 0, port: 3 })
+        );
+        let huawei = PonNames::parse(r"^GPON (?P<frame>\d+)/(?P<slot>\d+)/(?P<port>\d+)$", None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            huawei.position("GPON 0/2/7"),
+            Some(PonPosition { slot: 2, port: 7 })
+        );
+        assert_eq!(huawei.position("ETH 0/9/0"), None);
+        for (pattern, slot, words) in [
+            (r"^pon(\d+)$", Some(0), "(?P<port>"),
+            (r"^pon(?P<port>\d+)$", None, "(?P<slot>"),
+            (r"^pon(?P<port>\d+$", Some(0), "expression régulière"),
+        ] {
+            match PonNames::parse(pattern, slot) {
+                Err(m) => assert!(m.contains(words), "{m}"),
+                Ok(_) => panic!("{pattern} accepted"),
+            }
+        }
+        let text = "name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.6\"]\n[pon_ports]\nname = \"^pon(\\\\d+)$\"\n";
+        match Profile::parse("essai.toml", text) {
+            Err(Error::Invalid(m)) => {
+                assert!(m.contains("essai.toml") && m.contains("(?P<port>"), "{m}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -6,31 +6,28 @@ use inventory::extension::PonPort;
 use regie_core::Db;
 
 use crate::alarms::{self, Severity, Subject};
-use crate::interfaces::Status;
+use crate::interfaces::{PonPosition, Status};
 use crate::poller::{Cycle, DevicePoll};
 use crate::Error;
 
-/// The inventory's PON port behind an OLT interface: the device is named
-/// as the OLT in the inventory, and the interface name ends with the
-/// port's position: `GPON 0/1/3` or `0/1/3` (frame/slot/port), `1/3`
-/// (slot/port), or `pon3` (UFiber: slot 0, port 3).
-pub fn pon_port_of<'a>(ports: &'a [PonPort], device: &str, if_name: &str) -> Option<&'a PonPort> {
-    let name = if_name.trim();
-    let tail = name.rsplit([' ', '-', '_']).next().unwrap_or(name);
-    let numbers: Vec<u32> = tail
-        .split('/')
-        .filter_map(|p| p.trim().parse().ok())
-        .collect();
-    let (slot, port) = if tail.split('/').count() == numbers.len() && numbers.len() >= 2 {
-        (numbers[numbers.len() - 2], numbers[numbers.len() - 1])
-    } else {
-        let lower = tail.to_ascii_lowercase();
-        let n: u32 = lower.strip_prefix("pon")?.parse().ok()?;
-        (0, n)
-    };
+/// The inventory's PON port at `position` on `device` (the device is
+/// named as the OLT in the inventory).
+pub fn pon_port_at<'a>(
+    ports: &'a [PonPort],
+    device: &str,
+    position: Option<PonPosition>,
+) -> Option<&'a PonPort> {
+    let p = position?;
     ports
         .iter()
-        .find(|p| p.olt == device && p.slot == slot && p.port == port)
+        .find(|x| x.olt == device && x.slot == p.slot && x.port == p.port)
+}
+
+/// The inventory's PON port behind an interface named `if_name`, read the
+/// usual way ([`PonPosition::guess`]): for traps, which name an
+/// interface without its device's profile.
+pub fn pon_port_of<'a>(ports: &'a [PonPort], device: &str, if_name: &str) -> Option<&'a PonPort> {
+    pon_port_at(ports, device, PonPosition::guess(if_name))
 }
 
 /// Raises and clears the alarms a cycle shows.
@@ -73,7 +70,7 @@ pub async fn apply_poll(db: &Db, ports: &[PonPort], poll: &DevicePoll) -> Result
     alarms::clear(db, &unreachable).await?;
     alarms::clear(db, &refused).await?;
     for i in interfaces {
-        let Some(pon) = pon_port_of(ports, &poll.device, &i.name) else {
+        let Some(pon) = pon_port_at(ports, &poll.device, i.pon) else {
             continue;
         };
         let subject = Subject::PonPortDown {
@@ -175,6 +172,24 @@ mod tests {
             "another OLT"
         );
         assert!(pon_port_of(&ports, "OLT01", "GPON 0/1/4").is_none());
+        // ZTE, C-Data, V-SOL names.
+        assert_eq!(
+            pon_port_of(&ports, "OLT01", "gpon_1/1/3").map(|p| p.code.as_str()),
+            Some("OLT01-1/3")
+        );
+        assert_eq!(
+            pon_port_of(&ports, "OLT01", "pon0/1/3").map(|p| p.code.as_str()),
+            Some("OLT01-1/3")
+        );
+        assert_eq!(
+            pon_port_of(&ports, "OLT01", "EPON1/3").map(|p| p.code.as_str()),
+            Some("OLT01-1/3")
+        );
+        assert!(
+            pon_port_of(&ports, "OLT01", "xe1/3").is_none(),
+            "not a PON name"
+        );
+        assert!(pon_port_of(&ports, "OLT01", "1/2/3/4").is_none());
         assert!(pon_port_of(&ports, "OLT01", "ethernet0/7/0").is_none());
         assert!(pon_port_of(&ports, "OLT01", "").is_none());
     }

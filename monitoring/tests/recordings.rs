@@ -10,12 +10,14 @@ use std::time::Duration;
 use monitoring::interfaces::{self, type_name};
 use monitoring::snmp::{AsyncSnmp, Credentials, Snmp, Target};
 
-const RECORDINGS: [&str; 5] = [
+const RECORDINGS: [&str; 7] = [
     "smartax",
     "nokia-isam",
     "edgeosolt",
     "vrp_5720",
     "ios_c3560",
+    "bdcom",
+    "ubiquoss-pon_9500",
 ];
 
 fn fixtures() -> PathBuf {
@@ -293,9 +295,12 @@ async fn one_cycle_polls_every_device_and_a_dead_one_delays_nobody() {
             &std::fs::read(fixtures().join(format!("expected/{name}.json"))).unwrap(),
         )
         .unwrap();
+        // A recording whose device LibreNMS found no sensor on has no
+        // sensors section at all.
         let entity = expected["sensors"]["discovery"]["sensors"]
             .as_array()
-            .unwrap()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
             .iter()
             .filter(|s| s["poller_type"] == "entity-sensor" || s["sensor_type"] == "entity-sensor")
             .count();
@@ -614,4 +619,80 @@ async fn each_device_runs_on_its_own_schedule_and_a_dead_one_holds_up_nobody() {
         .encode_to_string(&registry.gather())
         .unwrap();
     assert!(!text.contains(r#"device="mort""#), "{text}");
+}
+
+#[tokio::test]
+async fn each_profile_maps_its_pon_ports_as_librenms_lists_them() {
+    let Some(agent) = serve().await else { return };
+    // Per recording: the profile expected, what a PON port's name looks
+    // like in LibreNMS's list (written here from the names, not from the
+    // profiles), and one port's slot and port.
+    /// Recording, profile, PON port name test, one port and its position.
+    type Case = (
+        &'static str,
+        &'static str,
+        fn(&str) -> bool,
+        (&'static str, u32, u32),
+    );
+    let cases: [Case; 4] = [
+        (
+            "smartax",
+            "Huawei SmartAX (GPON)",
+            |n| n.starts_with("GPON "),
+            ("GPON 0/0/3", 0, 3),
+        ),
+        (
+            "edgeosolt",
+            "Ubiquiti UFiber",
+            |n| n.starts_with("pon"),
+            ("pon6", 0, 6),
+        ),
+        (
+            "bdcom",
+            "BDCOM GPON",
+            |n| n.starts_with("GPON") && !n.contains(':'),
+            ("GPON0/12", 0, 12),
+        ),
+        (
+            "ubiquoss-pon_9500",
+            "Ubiquoss GPON",
+            |n| n.starts_with("Tpon"),
+            ("Tpon3/4", 3, 4),
+        ),
+    ];
+    for (recording, profile_name, is_pon, (example, slot, port)) in cases {
+        let snmp = session(&agent, recording, Duration::from_secs(5)).await;
+        let profile = profile_of(&snmp)
+            .await
+            .unwrap_or_else(|| panic!("{recording}: no profile"));
+        assert_eq!(profile.name, profile_name, "{recording}");
+        let polled = interfaces::poll(&snmp, Some(&profile)).await.unwrap();
+        let expected: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join(format!("expected/{recording}.json"))).unwrap(),
+        )
+        .unwrap();
+        let mut librenms: Vec<String> = expected["ports"]["discovery"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["ifName"].as_str())
+            .filter(|n| is_pon(n))
+            .map(str::to_owned)
+            .collect();
+        let mut mapped: Vec<String> = polled
+            .iter()
+            .filter(|i| i.pon.is_some())
+            .map(|i| i.name.clone())
+            .collect();
+        librenms.sort();
+        mapped.sort();
+        assert!(!librenms.is_empty(), "{recording}");
+        assert_eq!(mapped, librenms, "{recording}: the PON ports");
+        let one = polled.iter().find(|i| i.name == example).unwrap();
+        assert_eq!(
+            one.pon,
+            Some(interfaces::PonPosition { slot, port }),
+            "{recording} {example}"
+        );
+    }
 }

@@ -192,10 +192,10 @@ pub struct DeviceDetail {
     pub other_onts: Vec<monitoring::profiles::OntOptics>,
 }
 
-/// Whether an interface is a PON port: IANA type gpon (250) or a name
-/// saying PON.
+/// Whether an interface is a PON port: named as one (by the device's
+/// profile, or the usual names) or of IANA type gpon (250).
 fn is_pon(i: &monitoring::interfaces::Interface) -> bool {
-    i.if_type == 250 || i.name.to_ascii_lowercase().contains("pon")
+    i.pon.is_some() || i.if_type == 250
 }
 
 /// One device in full; `None` when no device of that name is polled.
@@ -216,7 +216,7 @@ pub async fn device_detail(
     let pon_ports: Vec<PonPortView> = status
         .interfaces
         .iter()
-        .filter(|i| is_pon(i) || monitoring::watch::pon_port_of(&ports, name, &i.name).is_some())
+        .filter(|i| is_pon(i))
         .map(|i| {
             let onts: Vec<_> = status
                 .onts
@@ -229,7 +229,7 @@ pub async fn device_detail(
                 if_index: i.index,
                 if_name: i.name.clone(),
                 oper_up: i.oper.map(|s| s == monitoring::interfaces::Status::Up),
-                pon_port: monitoring::watch::pon_port_of(&ports, name, &i.name)
+                pon_port: monitoring::watch::pon_port_at(&ports, name, i.pon)
                     .map(|p| p.code.clone()),
                 tx_dbm: status
                     .pon_transceivers

@@ -294,6 +294,10 @@ async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
         out_octets: None,
         in_errors: None,
         out_errors: None,
+        pon: Some(monitoring::interfaces::PonPosition {
+            slot: pon.slot,
+            port: pon.port,
+        }),
     };
     let cycle = |oper, dead: Result<Vec<Interface>, String>| Cycle {
         devices: vec![

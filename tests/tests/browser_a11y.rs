@@ -229,11 +229,7 @@ async fn every_role_walks_its_pages_in_the_demo() {
                     "/technicien/alarmes".into(),
                     alarm.subject.clone(),
                 ),
-                (
-                    "equipements",
-                    "/technicien/equipements".into(),
-                    olt.clone(),
-                ),
+                ("equipements", "/technicien/equipements".into(), olt.clone()),
                 (
                     "equipement",
                     format!("/technicien/equipements/{olt}"),
