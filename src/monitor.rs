@@ -140,9 +140,28 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                 fleet.sync(&[]);
                 continue;
             }
-            match devices(&st).await {
+            let gone = match devices(&st).await {
                 Ok(set) => fleet.sync(&set.devices()),
-                Err(e) => tracing::error!(error = %e, "devices to poll unavailable"),
+                Err(e) => {
+                    tracing::error!(error = %e, "devices to poll unavailable");
+                    continue;
+                }
+            };
+            // A device deleted takes its open alarms with it, closed as
+            // « équipement retiré ».
+            for device in gone {
+                let ports = inventory::service::pon_ports(&st.db, &st.plant)
+                    .await
+                    .unwrap_or_default();
+                match monitoring::alarms::retire_device(&st.db, &device, &ports).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(device = %device, alarms = n, "alarms closed: device retired")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(device = %device, error = %e, "alarms of a retired device not closed")
+                    }
+                }
             }
         }
     });

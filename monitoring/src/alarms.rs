@@ -208,6 +208,48 @@ pub async fn clear(db: &Db, subject: &Subject) -> Result<bool, Error> {
     Ok(done.rows_affected() > 0)
 }
 
+/// Closes the open alarms of a device no longer polled — its own and
+/// those of the inventory's PON ports on it — saying why: « équipement
+/// retiré ». Answers how many were closed.
+pub async fn retire_device(
+    db: &Db,
+    device: &str,
+    ports: &[inventory::extension::PonPort],
+) -> Result<u64, Error> {
+    let mut keys = vec![
+        Subject::DeviceUnreachable {
+            device: device.to_owned(),
+        }
+        .key(),
+        Subject::SnmpRefused {
+            device: device.to_owned(),
+        }
+        .key(),
+    ];
+    keys.extend(ports.iter().filter(|p| p.olt == device).map(|p| {
+        Subject::PonPortDown {
+            pon_port: p.code.clone(),
+        }
+        .key()
+    }));
+    let mut tx = db.begin().await?;
+    let mut closed = 0;
+    for key in keys {
+        let done = sqlx::query(
+            "UPDATE mon_alarms SET cleared_at = $2, message = message || ' — levée : équipement retiré'
+             WHERE alarm_key = $1 AND cleared_at IS NULL",
+        )
+        .bind(key)
+        .bind(time::to_db(time::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        closed += done.rows_affected();
+    }
+    tx.commit().await.map_err(storage)?;
+    Ok(closed)
+}
+
 /// A technician acknowledges an alarm.
 #[tracing::instrument(skip(db, actor), fields(actor = %actor.username))]
 pub async fn acknowledge(db: &Db, actor: &Actor, id: i64) -> Result<Alarm, Error> {

@@ -44,8 +44,9 @@ impl Fleet {
 
     /// Polls exactly `devices` from now on: a new one starts at once, one
     /// whose address or credentials changed restarts, one gone stops and
-    /// its series go.
-    pub fn sync(&mut self, devices: &[Device]) {
+    /// its series go. Answers the names of the devices gone.
+    pub fn sync(&mut self, devices: &[Device]) -> Vec<String> {
+        let mut gone = Vec::new();
         let wanted: HashMap<&str, &Device> = devices.iter().map(|d| (d.name.as_str(), d)).collect();
         let stale: Vec<String> = self
             .tasks
@@ -60,6 +61,7 @@ impl Fleet {
             if !wanted.contains_key(name.as_str()) {
                 self.poller.forget(&name);
                 tracing::info!(device = %name, "device no longer polled");
+                gone.push(name);
             }
         }
         for d in devices {
@@ -74,6 +76,7 @@ impl Fleet {
                 self.tasks.insert(d.name.clone(), (d.clone(), task));
             }
         }
+        gone
     }
 
     /// The devices being polled.

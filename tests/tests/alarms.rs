@@ -375,6 +375,41 @@ async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
         .await
         .unwrap();
     assert!(alarms::open(t.db()).await.unwrap().is_empty());
+
+    // The OLT deleted while its PON port and itself are in alarm: both
+    // close, saying why; another device's alarm stays.
+    monitoring::watch::apply(
+        t.db(),
+        &ports,
+        &cycle(Status::Down, Err("pas de réponse".into())),
+    )
+    .await
+    .unwrap();
+    alarms::raise(
+        t.db(),
+        &alarms::Subject::DeviceUnreachable {
+            device: "OLT01".into(),
+        },
+        alarms::Severity::Critical,
+        "l'équipement ne répond pas",
+    )
+    .await
+    .unwrap();
+    assert_eq!(alarms::open(t.db()).await.unwrap().len(), 3);
+    let closed = alarms::retire_device(t.db(), "OLT01", &ports)
+        .await
+        .unwrap();
+    assert_eq!(closed, 2);
+    let open = alarms::open(t.db()).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].subject, "SW-AGREG");
+    let messages: Vec<String> = sqlx::query_scalar(
+        "SELECT message FROM mon_alarms WHERE cleared_at IS NOT NULL AND message LIKE '%retiré'",
+    )
+    .fetch_all(t.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(messages.len(), 2, "{messages:?}");
 }
 
 /// A v2c device at a port where nothing answers, given up on quickly.
