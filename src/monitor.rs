@@ -90,6 +90,21 @@ pub async fn devices(state: &AppState) -> Result<DeviceSet, Error> {
     Ok(set)
 }
 
+/// Judges the lines behind `devices` by their ONTs' last levels: below
+/// their class, drifting since installation, several behind one box
+/// (monitoring::line_optics); raises and clears those alarms.
+pub async fn line_optics(state: &AppState, devices: &[String]) -> Result<(), Error> {
+    let lines = state.provisioning.lines(None, None, 10_000).await?;
+    for device in devices {
+        let Some(status) = state.poller.board.get(device) else {
+            continue;
+        };
+        let readings = monitoring::line_optics::readings(device, &status, &lines);
+        monitoring::line_optics::apply(&state.db, &readings).await?;
+    }
+    Ok(())
+}
+
 /// Starts the loops: device polls, each device on its own schedule (the
 /// list read afresh at each interval, so that one added starts at once and
 /// one deleted stops), ONT optics on their cycle, and the trap listener
@@ -108,7 +123,6 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
             std::sync::Arc::new(move |poll| {
                 let st = st.clone();
                 Box::pin(async move {
-                    st.scheduler.count("snmp_poll", poll.result.is_ok());
                     let ports = match inventory::service::pon_ports(&st.db, &st.plant).await {
                         Ok(p) => p,
                         Err(e) => {
@@ -140,10 +154,17 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                 fleet.sync(&[]);
                 continue;
             }
+            // One run of the scheduled polling: the devices read and each
+            // one's task started, kept or stopped (the polls themselves are
+            // counted on each device).
             let gone = match devices(&st).await {
-                Ok(set) => fleet.sync(&set.devices()),
+                Ok(set) => {
+                    st.scheduler.count("snmp_poll", true);
+                    fleet.sync(&set.devices())
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "devices to poll unavailable");
+                    st.scheduler.count("snmp_poll", false);
                     continue;
                 }
             };
@@ -185,6 +206,10 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                 }
             };
             st.poller.optics_cycle(&polled, pause).await;
+            let names: Vec<String> = polled.iter().map(|d| d.name.clone()).collect();
+            if let Err(e) = line_optics(&st, &names).await {
+                tracing::error!(error = %e, "line optics not judged");
+            }
             st.scheduler.count("snmp_optics", true);
         }
     });

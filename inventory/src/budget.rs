@@ -135,6 +135,21 @@ impl OpticalClass {
         })
     }
 
+    /// The ONT receiver's minimum sensitivity, in hundredths of a dBm:
+    /// below it, the line drops. GPON B+ −27 dBm and C+ −30 dBm (ITU-T
+    /// G.984.2 and its amendment 2), XGS-PON −28 dBm for every class
+    /// (G.9807.1: the larger budgets come from the OLT's launch power).
+    pub fn min_rx_cdbm(self) -> i32 {
+        match self {
+            OpticalClass::GponBPlus => -2700,
+            OpticalClass::GponCPlus => -3000,
+            OpticalClass::XgsN1
+            | OpticalClass::XgsN2
+            | OpticalClass::XgsE1
+            | OpticalClass::XgsE2 => -2800,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             OpticalClass::GponBPlus => "GPON B+",

@@ -59,6 +59,13 @@ pub enum Subject {
     PonPortDown { pon_port: String },
     /// Another interface is down.
     InterfaceDown { device: String, if_name: String },
+    /// A line's ONT receives less than its class's sensitivity.
+    LineRxLow { line: String },
+    /// A line's ONT receives 3 dB or more below its installation reading.
+    LineDrift { line: String },
+    /// Several lines behind one distribution box drift together: the box
+    /// (or upstream), not the homes.
+    PboDrift { pbo: String },
 }
 
 impl Subject {
@@ -71,6 +78,9 @@ impl Subject {
             Subject::InterfaceDown { device, if_name } => {
                 format!("interface_down:{device}:{if_name}")
             }
+            Subject::LineRxLow { line } => format!("line_rx_low:{line}"),
+            Subject::LineDrift { line } => format!("line_drift:{line}"),
+            Subject::PboDrift { pbo } => format!("pbo_drift:{pbo}"),
         }
     }
 
@@ -80,6 +90,9 @@ impl Subject {
             Subject::SnmpRefused { .. } => "snmp_refused",
             Subject::PonPortDown { .. } => "pon_port_down",
             Subject::InterfaceDown { .. } => "interface_down",
+            Subject::LineRxLow { .. } => "line_rx_low",
+            Subject::LineDrift { .. } => "line_drift",
+            Subject::PboDrift { .. } => "pbo_drift",
         }
     }
 
@@ -90,6 +103,8 @@ impl Subject {
             }
             Subject::PonPortDown { pon_port } => pon_port.clone(),
             Subject::InterfaceDown { device, if_name } => format!("{device} {if_name}"),
+            Subject::LineRxLow { line } | Subject::LineDrift { line } => line.clone(),
+            Subject::PboDrift { pbo } => pbo.clone(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod counters;
 pub mod devices;
 pub mod fleet;
 pub mod interfaces;
+pub mod line_optics;
 pub mod metrics;
 pub mod poller;
 pub mod profiles;

@@ -344,12 +344,16 @@ impl Feedback<'_> {
     };
 }
 
+/// What supervision last read of the line's ONT, and when.
+type Supervised = Option<(monitoring::line_optics::LineReading, Option<String>)>;
+
 fn line_page(
     me: &Principal,
     postal_address: Option<&str>,
     line: &Line,
     events: &[Event],
     feedback: Feedback<'_>,
+    supervised: &Supervised,
 ) -> Markup {
     let Feedback {
         form,
@@ -488,6 +492,21 @@ fn line_page(
             @if let Some(o) = &line.ont {
                 (definition("ONT", html! { (o.serial) }))
                 (definition("Puissance reçue à la pose", html! { (dbm_text(o.rx_cdbm)) }))
+                @if let Some((r, at)) = supervised {
+                    (definition("Dernier relevé de supervision", html! {
+                        @if let Some(rx) = r.rx_ont_cdbm {
+                            "reçu à l'ONT " (dbm_text(i64::from(rx)))
+                            @if let Some(loss) = r.loss_cdb() {
+                                @if r.drifting() { " " span class="alerte" { "(perte de " (format!("{:.2}", loss as f64 / 100.0).replace('.', ",")) " dB depuis la pose)" } }
+                                @else { " (écart de " (format!("{:.2}", loss as f64 / 100.0).replace('.', ",")) " dB depuis la pose)" }
+                            }
+                            @if r.low() { " " span class="alerte" { "sous le seuil de la classe " (r.class.as_deref().unwrap_or("")) } }
+                        }
+                        @if let Some(rx) = r.rx_olt_cdbm { br; "reçu à l'OLT " (dbm_text(i64::from(rx))) }
+                        @if let Some(min) = r.min_cdbm { br; "seuil de la classe " (dbm_text(i64::from(min))) }
+                        @if let Some(at) = at { br; "relevé le " (crate::web::local_time(at)) }
+                    }))
+                }
                 @if let Some(n) = &o.notes { (definition("Remarques", html! { (n) })) }
             } @else {
                 (definition("ONT", html! { "pas encore posé" }))
@@ -539,13 +558,30 @@ async fn show_line(
         .as_deref()
         .and_then(|a| plant.addresses.get(a))
         .map(postal);
+    // What the optics cycle last read of this line's ONT, on this
+    // instance.
+    let supervised: Supervised = line.path.as_ref().and_then(|p| {
+        let status = state.poller.board.get(&p.olt)?;
+        let reading =
+            monitoring::line_optics::readings(&p.olt, &status, std::slice::from_ref(&line))
+                .into_iter()
+                .next()?;
+        Some((reading, status.optics_at))
+    });
     Ok(render(
         status,
         layout(
             &title,
             Some(me),
             PATH,
-            line_page(me, postal_address.as_deref(), &line, &events, feedback),
+            line_page(
+                me,
+                postal_address.as_deref(),
+                &line,
+                &events,
+                feedback,
+                &supervised,
+            ),
         ),
     ))
 }

@@ -585,3 +585,132 @@ async fn a_link_trap_from_an_olt_raises_and_clears_its_pon_port_alarm() {
     }
     assert!(cleared, "linkUp cleared it");
 }
+
+#[tokio::test]
+async fn line_optics_raise_a_low_line_a_drift_and_a_box_not_its_homes() {
+    let t = network_app(1000, 24).await;
+    let p = &t.state.provisioning;
+    let actor = regie_core::audit::Actor::system("test");
+    let premises = connectable_premises(&t, "PM1").await;
+    // Lines in service, each installed at -20.00 dBm (GPON B+).
+    let mut lines = Vec::new();
+    for (i, suf) in premises.iter().take(40).enumerate() {
+        let line = p
+            .order(
+                &actor,
+                &provisioning::service::Order {
+                    premises: suf.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        p.reserve_path(&actor, &line.id, None).await.unwrap();
+        p.install_ont(
+            &actor,
+            &line.id,
+            &provisioning::service::Installation {
+                serial: format!("HWTC{i:08X}"),
+                rx_dbm: -20.0,
+                notes: None,
+            },
+        )
+        .await
+        .unwrap();
+        lines.push(p.activate(&actor, &line.id).await.unwrap());
+    }
+    let pbo = |l: &provisioning::line::Line| l.path.as_ref().unwrap().pbo.clone().unwrap();
+    // Two lines behind one box, one behind another.
+    let a = &lines[0];
+    let b = lines[1..]
+        .iter()
+        .find(|l| pbo(l) == pbo(a))
+        .expect("two lines in one box");
+    let c = lines
+        .iter()
+        .find(|l| pbo(l) != pbo(a))
+        .expect("a line in another box");
+    let olt = a.path.as_ref().unwrap().olt.clone();
+    assert_eq!(c.path.as_ref().unwrap().olt, olt, "one OLT");
+    let ont = |l: &provisioning::line::Line, rx: i32| monitoring::profiles::OntOptics {
+        index: l.ont.as_ref().unwrap().serial.clone(),
+        serial: Some(l.ont.as_ref().unwrap().serial.clone()),
+        name: None,
+        port_if_index: None,
+        ont_id: None,
+        online: Some(true),
+        rx_ont_cdbm: Some(rx),
+        tx_ont_cdbm: None,
+        rx_olt_cdbm: Some(-2400),
+        distance_m: None,
+    };
+    // A and B lost 3.50 and 3.20 dB (the box); C is at -27.50 dBm, under
+    // B+'s -27 dBm, and lost 7.50 dB.
+    t.state
+        .poller
+        .board
+        .optics(&olt, &[ont(a, -2350), ont(b, -2320), ont(c, -2750)], &[]);
+    regie::monitor::line_optics(&t.state, std::slice::from_ref(&olt))
+        .await
+        .unwrap();
+    let open = alarms::open(t.db()).await.unwrap();
+    let kinds: Vec<(&str, &str)> = open
+        .iter()
+        .map(|x| (x.kind.as_str(), x.subject.as_str()))
+        .collect();
+    let box_a = pbo(a);
+    assert!(kinds.contains(&("pbo_drift", box_a.as_str())), "{kinds:?}");
+    assert!(kinds.contains(&("line_rx_low", c.id.as_str())), "{kinds:?}");
+    assert!(kinds.contains(&("line_drift", c.id.as_str())), "{kinds:?}");
+    // A and B are the box's, not two home alarms.
+    assert!(
+        !kinds.contains(&("line_drift", a.id.as_str()))
+            && !kinds.contains(&("line_drift", b.id.as_str())),
+        "{kinds:?}"
+    );
+    let low = open.iter().find(|x| x.kind == "line_rx_low").unwrap();
+    assert!(
+        low.message.contains("−27,50 dBm")
+            && low.message.contains("GPON B+")
+            && low.message.contains("−27,00"),
+        "{}",
+        low.message
+    );
+    let boxed = open.iter().find(|x| x.kind == "pbo_drift").unwrap();
+    assert!(
+        boxed.message.contains(&a.id) && boxed.message.contains(&b.id),
+        "{}",
+        boxed.message
+    );
+
+    // The line's page says it too.
+    let tech = t.user("tech-optique", &[Role::Technician]).await;
+    let session = t.session_for(&tech).await;
+    let page = t
+        .page(
+            Method::GET,
+            &format!("/technicien/lignes/{}", c.id),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("reçu à l'ONT −27,50 dBm")
+            && page.text.contains("perte de 7,50 dB")
+            && page.text.contains("sous le seuil de la classe GPON B+")
+            && page.text.contains("reçu à l'OLT −24,00 dBm"),
+        "{}",
+        page.text
+    );
+
+    // Mended: the levels are back near installation; every alarm clears.
+    t.state
+        .poller
+        .board
+        .optics(&olt, &[ont(a, -2010), ont(b, -2050), ont(c, -2100)], &[]);
+    regie::monitor::line_optics(&t.state, std::slice::from_ref(&olt))
+        .await
+        .unwrap();
+    assert!(alarms::open(t.db()).await.unwrap().is_empty());
+}
