@@ -205,7 +205,10 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                     continue;
                 }
             };
-            st.poller.optics_cycle(&polled, pause).await;
+            // Each OLT's read may take up to nine tenths of the interval.
+            st.poller
+                .optics_cycle(&polled, pause, optics * 9 / 10)
+                .await;
             let names: Vec<String> = polled.iter().map(|d| d.name.clone()).collect();
             if let Err(e) = line_optics(&st, &names).await {
                 tracing::error!(error = %e, "line optics not judged");

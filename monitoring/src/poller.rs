@@ -317,22 +317,37 @@ impl Poller {
 }
 
 impl Poller {
-    /// Reads the ONT optics of the OLTs, one OLT after the other: these
-    /// walks are heavy for an OLT and polling them too often is known to
-    /// destabilise some, so they run on their own, slower cycle (15 min by
-    /// default), never two at once on the same OLT, and with `pause` between
-    /// two requests to one OLT. The series are labelled by device and the
-    /// OLT's index of the ONT only: no serial nor line, which would tie a
-    /// household to its metrics outside Régie's access rules.
+    /// Reads the ONT optics of the OLTs: these walks are heavy for an OLT
+    /// and polling them too often is known to destabilise some, so they
+    /// run on their own, slower cycle (15 min by default), never two at once
+    /// on the same OLT, with `pause` between two requests to one OLT, and
+    /// each OLT's read within `budget` (the cycle's interval: a 1,000-ONT
+    /// OLT read gently takes minutes, more than a device poll's deadline).
+    /// OLTs are read side by side, at most `concurrency` at once. The
+    /// series are labelled by device and the OLT's index of the ONT only:
+    /// no serial nor line, which would tie a household to its metrics
+    /// outside Régie's access rules.
     #[tracing::instrument(skip_all, fields(devices = devices.len()))]
-    pub async fn optics_cycle(&self, devices: &[Device], pause: Duration) -> usize {
-        let mut onts = 0;
+    pub async fn optics_cycle(
+        &self,
+        devices: &[Device],
+        pause: Duration,
+        budget: Duration,
+    ) -> usize {
+        let gate = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
+        let mut set = JoinSet::new();
         for d in devices {
-            let polled = tokio::time::timeout(
-                self.device_deadline,
-                poll_optics(&self.profiles, &d.target, pause),
-            )
-            .await;
+            let (d, gate, profiles) = (d.clone(), gate.clone(), self.profiles.clone());
+            set.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let polled =
+                    tokio::time::timeout(budget, poll_optics(&profiles, &d.target, pause)).await;
+                (d, polled)
+            });
+        }
+        let mut onts = 0;
+        while let Some(done) = set.join_next().await {
+            let Ok((d, polled)) = done else { continue };
             let (ont_list, ports) = match polled {
                 Ok(Ok(x)) => x,
                 Ok(Err(e)) => {
@@ -340,7 +355,7 @@ impl Poller {
                     continue;
                 }
                 Err(_) => {
-                    tracing::warn!(device = %d.name, "optics poll timed out");
+                    tracing::warn!(device = %d.name, budget_s = budget.as_secs(), "optics poll did not end within its budget");
                     continue;
                 }
             };
