@@ -80,7 +80,11 @@ pub fn readings(device: &str, status: &DeviceStatus, lines: &[Line]) -> Vec<Line
             })
         });
         let by_place = || {
-            let p = positions.get(&ont.port_if_index?)?;
+            // The index names the port (C-Data), or its interface does.
+            let p = match ont.pon {
+                Some(p) => p,
+                None => *positions.get(&ont.port_if_index?)?,
+            };
             let id = ont.ont_id?;
             lines.iter().find(|l| {
                 l.path.as_ref().is_some_and(|x| {

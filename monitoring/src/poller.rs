@@ -573,6 +573,7 @@ mod tests {
                 name: Some("RGE-7K2M-9QXD".into()),
                 port_if_index: Some(4_194_304_000),
                 ont_id: Some(7),
+                pon: None,
                 online: Some(true),
                 rx_ont_cdbm: Some(-1943),
                 tx_ont_cdbm: Some(212),

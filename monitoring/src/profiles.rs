@@ -80,6 +80,10 @@ pub enum IndexKind {
     /// A single integer packing the PON port's ifIndex and the ONT id:
     /// the ONT id in its low `ont_bits` bits (given beside).
     Packed,
+    /// Dotted numbers of which the profile names the positions (1 for the
+    /// first) of the slot, the port and the ONT id (`slot_at`, `port_at`,
+    /// `ont_at`): C-Data's `device.card.port.onu`.
+    Dotted,
     /// Anything else (a serial as a length-prefixed string, a single
     /// number): kept as it is, no port or ONT id read from it.
     Opaque,
@@ -106,6 +110,21 @@ fn one() -> f64 {
     1.0
 }
 
+/// The number a text value starts with, its unit after it ignored:
+/// `-19.55`, `-19.55(dBm)`, `-19,55 dBm`, `1234m`.
+fn leading_number(text: &str) -> Option<f64> {
+    let number: String = text
+        .trim()
+        .chars()
+        .enumerate()
+        .take_while(|(i, c)| {
+            c.is_ascii_digit() || *c == '.' || *c == ',' || (*i == 0 && (*c == '-' || *c == '+'))
+        })
+        .map(|(_, c)| if c == ',' { '.' } else { c })
+        .collect();
+    number.parse().ok()
+}
+
 impl Measure {
     /// The reading of `value`, `None` for a sentinel or a value that is no
     /// number (integer, or text such as `-21.50`).
@@ -117,7 +136,7 @@ impl Measure {
                 }
                 i as f64
             }
-            None => value.as_text()?.trim().parse::<f64>().ok()?,
+            None => leading_number(&value.as_text()?)?,
         };
         let v = raw * self.scale + self.offset;
         let v = if self.milliwatts {
@@ -157,6 +176,14 @@ pub struct OntTable {
     /// With `index = "packed"`: how many low bits hold the ONT id.
     #[serde(default)]
     pub ont_bits: Option<u32>,
+    /// With `index = "dotted"`: the positions (from 1) of the slot, the
+    /// port and the ONT id among the index's numbers.
+    #[serde(default)]
+    pub slot_at: Option<usize>,
+    #[serde(default)]
+    pub port_at: Option<usize>,
+    #[serde(default)]
+    pub ont_at: Option<usize>,
     #[serde(default)]
     pub serial: Option<Oid>,
     #[serde(default)]
@@ -315,6 +342,17 @@ impl Profile {
                 (_, Some(_)) => return Err("[onts] : « ont_bits » va avec index « packed »".into()),
                 _ => {}
             }
+            let at = [t.slot_at, t.port_at, t.ont_at];
+            match t.index {
+                IndexKind::Dotted if at.iter().all(|a| a.is_some_and(|n| (1..=16).contains(&n))) => {}
+                IndexKind::Dotted => {
+                    return Err("[onts] : index « dotted » demande « slot_at », « port_at » et « ont_at » (de 1 à 16)".into())
+                }
+                _ if at.iter().any(Option::is_some) => {
+                    return Err("[onts] : « slot_at », « port_at », « ont_at » vont avec index « dotted »".into())
+                }
+                _ => {}
+            }
             if t.state.as_ref().is_some_and(|s| s.online.is_empty()) {
                 return Err("[onts.state] : « online » ne peut être vide".into());
             }
@@ -368,6 +406,10 @@ const SHIPPED: &[(&str, &str)] = &[
     (
         "bdcom-gpon.toml",
         include_str!("../profiles/bdcom-gpon.toml"),
+    ),
+    (
+        "cdata-gpon.toml",
+        include_str!("../profiles/cdata-gpon.toml"),
     ),
     (
         "ubiquoss-gpon.toml",
@@ -460,6 +502,8 @@ pub struct OntOptics {
     /// The PON port's ifIndex and the ONT id, when the index holds them.
     pub port_if_index: Option<u32>,
     pub ont_id: Option<u32>,
+    /// The PON port's slot and port, when the index holds them.
+    pub pon: Option<crate::interfaces::PonPosition>,
     pub online: Option<bool>,
     /// Received by the ONT, hundredths of a dBm.
     pub rx_ont_cdbm: Option<i32>,
@@ -483,8 +527,29 @@ fn centi(dbm: f64) -> Option<i32> {
 }
 
 impl OntTable {
+    /// The ONT's PON port slot and port, when the index gives them.
+    fn position(&self, index: &str) -> Option<crate::interfaces::PonPosition> {
+        if self.index != IndexKind::Dotted {
+            return None;
+        }
+        let n: Vec<&str> = index.split('.').collect();
+        let at = |p: Option<usize>| n.get(p? - 1)?.parse::<u32>().ok();
+        Some(crate::interfaces::PonPosition {
+            slot: at(self.slot_at)?,
+            port: at(self.port_at)?,
+        })
+    }
+
     fn decode(&self, index: &str) -> (Option<u32>, Option<u32>) {
         match self.index {
+            IndexKind::Dotted => {
+                let n: Vec<&str> = index.split('.').collect();
+                let ont = self
+                    .ont_at
+                    .and_then(|p| n.get(p.checked_sub(1)?))
+                    .and_then(|x| x.parse().ok());
+                (None, ont)
+            }
             IndexKind::PortOnt => match index.split_once('.') {
                 Some((p, o)) if !o.contains('.') => (p.parse().ok(), o.parse().ok()),
                 _ => (None, None),
@@ -546,12 +611,14 @@ impl OntTable {
         }
         for (index, apply, value) in rows {
             let (port, ont) = self.decode(&index);
+            let pon = self.position(&index);
             let o = by_index.entry(index.clone()).or_insert_with(|| OntOptics {
                 index,
                 serial: None,
                 name: None,
                 port_if_index: port,
                 ont_id: ont,
+                pon,
                 online: None,
                 rx_ont_cdbm: None,
                 tx_ont_cdbm: None,
@@ -589,184 +656,5 @@ impl Profile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn the_shipped_profiles_parse() {
-        let all = Profiles::shipped().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(all.all().len(), SHIPPED.len());
-        let found = all.find(
-            ".1.3.6.1.4.1.2011.2.80.8",
-            "Huawei Integrated Access Software",
-        );
-        assert!(found.is_some_and(|p| p.name.contains("Huawei")));
-        // Whole sub-identifiers: .2011.20 is not below .2011.2.
-        assert!(all.find("1.3.6.1.4.1.2011.20.1", "").is_none());
-    }
-
-    #[test]
-    fn bad_profiles_are_refused_in_french_with_the_key_named() {
-        let base = "name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.6\"]\n";
-        let cases = [
-            ("name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.x\"]\n", "n'est pas un OID"),
-            ("name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = []\n", "au moins un préfixe"),
-            (&format!("{base}[onts]\nindex = \"packed\"\n"), "ont_bits"),
-            (&format!("{base}[onts]\nindex = \"port_ont\"\n[onts.state]\noid = \"1.2\"\nonline = []\n"), "online"),
-            (&format!("{base}[port_tx]\noid = \"1.2\"\nscale = 0.0\n"), "[port_tx]"),
-            (&format!("{base}colour = 3\n"), "colour"),
-        ];
-        for (text, words) in cases {
-            match Profile::parse("essai.toml", text) {
-                Err(Error::Invalid(m)) => {
-                    assert!(m.contains("essai.toml") && m.contains(words), "{m}")
-                }
-                other => panic!("{text}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn a_profile_names_its_pon_ports_and_nothing_else_is_one() {
-        use crate::interfaces::PonPosition;
-        // The UISP Fiber way: pon1…pon8 on slot 0; its internal 0/3 is no
-        // PON port, though the usual names would take it for slot 0 port 3.
-        let uisp =
-            PonNames::parse(r"^pon(?P<port>\d+)$", Some(0)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            uisp.position("pon3"),
-            Some(PonPosition { slot: 0, port: 3 })
-        );
-        assert_eq!(uisp.position("0/3"), None);
-        assert_eq!(
-            PonPosition::guess("0/3"),
-            Some(PonPosition { slot: 0, port: 3 })
-        );
-        let huawei = PonNames::parse(r"^GPON (?P<frame>\d+)/(?P<slot>\d+)/(?P<port>\d+)$", None)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            huawei.position("GPON 0/2/7"),
-            Some(PonPosition { slot: 2, port: 7 })
-        );
-        assert_eq!(huawei.position("ETH 0/9/0"), None);
-        for (pattern, slot, words) in [
-            (r"^pon(\d+)$", Some(0), "(?P<port>"),
-            (r"^pon(?P<port>\d+)$", None, "(?P<slot>"),
-            (r"^pon(?P<port>\d+$", Some(0), "expression régulière"),
-        ] {
-            match PonNames::parse(pattern, slot) {
-                Err(m) => assert!(m.contains(words), "{m}"),
-                Ok(_) => panic!("{pattern} accepted"),
-            }
-        }
-        let text = "name = \"X\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.6\"]\n[pon_ports]\nname = \"^pon(\\\\d+)$\"\n";
-        match Profile::parse("essai.toml", text) {
-            Err(Error::Invalid(m)) => {
-                assert!(m.contains("essai.toml") && m.contains("(?P<port>"), "{m}")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn measures_convert_units_and_sentinels() {
-        let m = |scale: f64, offset: f64, milliwatts: bool, no_signal: Vec<i64>| Measure {
-            oid: Oid("1".into()),
-            scale,
-            offset,
-            milliwatts,
-            no_signal,
-        };
-        // Huawei OLT Rx of an ONT: (raw - 10000) / 100.
-        assert_eq!(
-            m(0.01, -100.0, false, vec![]).read(&Value::Int(7600)),
-            Some(-24.0)
-        );
-        assert_eq!(
-            m(0.01, 0.0, false, vec![2147483647]).read(&Value::Int(2147483647)),
-            None
-        );
-        // 0.1 dBm, and text values.
-        assert_eq!(
-            m(0.1, 0.0, false, vec![]).read(&Value::Bytes(b"-215".to_vec())),
-            Some(-21.5)
-        );
-        // Microwatts: 10 µW is -20 dBm; nothing for 0.
-        let uw = m(0.001, 0.0, true, vec![]);
-        assert!((uw.read(&Value::Int(10)).unwrap_or(0.0) + 20.0).abs() < 1e-9);
-        assert_eq!(uw.read(&Value::Int(0)), None);
-    }
-
-    #[test]
-    fn indexes_decode_as_the_profile_says() {
-        let t = |index, ont_bits| OntTable {
-            index,
-            ont_bits,
-            serial: None,
-            name: None,
-            state: None,
-            rx_at_ont: None,
-            tx_at_ont: None,
-            rx_at_olt: None,
-            distance: None,
-        };
-        assert_eq!(
-            t(IndexKind::PortOnt, None).decode("4194304000.7"),
-            (Some(4194304000), Some(7))
-        );
-        assert_eq!(t(IndexKind::PortOnt, None).decode("1.2.3"), (None, None));
-        assert_eq!(
-            t(IndexKind::Packed, Some(8)).decode("513"),
-            (Some(2), Some(1))
-        );
-        assert_eq!(t(IndexKind::Opaque, None).decode("12.85.66"), (None, None));
-    }
-
-    #[test]
-    fn a_regies_profiles_come_first_and_a_bad_one_stops_the_load() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let own = "name = \"SmartAX de la régie\"\nsource = \"essai\"\n[match]\nsys_object_id = [\"1.3.6.1.4.1.2011.2.123\"]\n";
-        std::fs::write(dir.path().join("smartax.toml"), own).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.path().join("notes.txt"), "not a profile")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let all = Profiles::with_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(all.all().len(), SHIPPED.len() + 1);
-        let found = all.find(
-            "1.3.6.1.4.1.2011.2.123",
-            "Huawei Integrated Access Software",
-        );
-        assert_eq!(found.map(|p| p.name.as_str()), Some("SmartAX de la régie"));
-        // Other Huawei access devices keep the shipped profile.
-        let other = all.find("1.3.6.1.4.1.2011.2.80", "Huawei Integrated Access Software");
-        assert_eq!(
-            other.map(|p| p.name.as_str()),
-            Some("Huawei SmartAX (GPON)")
-        );
-
-        std::fs::write(dir.path().join("zte.toml"), "name = ").unwrap_or_else(|e| panic!("{e}"));
-        match Profiles::with_dir(dir.path()) {
-            Err(Error::Invalid(m)) => assert!(m.contains("zte.toml"), "{m}"),
-            other => panic!("{other:?}"),
-        }
-        match Profiles::with_dir(&dir.path().join("absent")) {
-            Err(Error::Invalid(m)) => assert!(m.starts_with("profils "), "{m}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn oids_never_panic_and_read_back(s in ".{0,40}") {
-            if let Ok(o) = Oid::parse(&s) {
-                prop_assert_eq!(Oid::parse(o.as_str()), Ok(o.clone()));
-            }
-        }
-
-        #[test]
-        fn dotted_numbers_are_oids(parts in proptest::collection::vec(0u32..100000, 1..20)) {
-            let s = parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
-            prop_assert_eq!(Oid::parse(&format!(".{s}")).map(|o| o.0), Ok(s));
-        }
-    }
-}
+#[path = "profiles_tests.rs"]
+mod tests;

@@ -20,6 +20,11 @@ const RECORDINGS: [&str; 7] = [
     "ubiquoss-pon_9500",
 ];
 
+/// The recordings written for Régie's tests (not a device's).
+fn written() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings")
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmprec")
 }
@@ -72,6 +77,12 @@ async fn serve() -> Option<Agent> {
     for name in RECORDINGS {
         let file = format!("{name}.snmprec");
         std::fs::copy(fixtures().join(&file), data.join(&file)).unwrap();
+    }
+    // Recordings written for Régie from a vendor's MIB, where no device's
+    // recording is at hand (each profile's header says which).
+    for entry in std::fs::read_dir(written()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, data.join(path.file_name().unwrap())).unwrap();
     }
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -695,4 +706,37 @@ async fn each_profile_maps_its_pon_ports_as_librenms_lists_them() {
             "{recording} {example}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_cdata_profile_reads_a_recording_written_from_its_mib() {
+    use monitoring::interfaces::PonPosition;
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "cdata-gpon", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for C-Data");
+    assert_eq!(profile.name, "C-Data GPON");
+    let interfaces = interfaces::poll(&snmp, Some(&profile)).await.unwrap();
+    let pon = |name: &str| interfaces.iter().find(|i| i.name == name).unwrap().pon;
+    assert_eq!(pon("pon0/0/1"), Some(PonPosition { slot: 0, port: 1 }));
+    assert_eq!(pon("pon0/0/2"), Some(PonPosition { slot: 0, port: 2 }));
+    assert_eq!(pon("ge0/0/1"), None);
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    assert_eq!(onts.len(), 3);
+    let ont = |index: &str| onts.iter().find(|o| o.index == index).unwrap();
+    // The recording's texts, in dBm: -19.55 and 2.31 are -1955 and 231
+    // hundredths; 1234 m.
+    let first = ont("1.0.1.1");
+    assert_eq!(first.serial.as_deref(), Some("CDTC00A1B2C3"));
+    assert_eq!(first.online, Some(true));
+    assert_eq!(first.rx_ont_cdbm, Some(-1955));
+    assert_eq!(first.tx_ont_cdbm, Some(231));
+    assert_eq!(first.distance_m, Some(1234));
+    assert_eq!(first.pon, Some(PonPosition { slot: 0, port: 1 }));
+    assert_eq!(first.ont_id, Some(1));
+    assert_eq!(ont("1.0.1.2").rx_ont_cdbm, Some(-2740));
+    // Offline, its levels "N/A": no reading rather than a number.
+    let offline = ont("1.0.2.1");
+    assert_eq!(offline.online, Some(false));
+    assert_eq!(offline.rx_ont_cdbm, None);
+    assert_eq!(offline.pon, Some(PonPosition { slot: 0, port: 2 }));
 }

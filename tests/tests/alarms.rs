@@ -638,6 +638,7 @@ async fn line_optics_raise_a_low_line_a_drift_and_a_box_not_its_homes() {
         name: None,
         port_if_index: None,
         ont_id: None,
+        pon: None,
         online: Some(true),
         rx_ont_cdbm: Some(rx),
         tx_ont_cdbm: None,
