@@ -416,6 +416,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../profiles/ubiquoss-gpon.toml"),
     ),
     (
+        "fiberhome-gpon.toml",
+        include_str!("../profiles/fiberhome-gpon.toml"),
+    ),
+    (
         "huawei-gpon.toml",
         include_str!("../profiles/huawei-gpon.toml"),
     ),

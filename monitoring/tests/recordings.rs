@@ -740,3 +740,21 @@ async fn the_cdata_profile_reads_a_recording_written_from_its_mib() {
     assert_eq!(offline.rx_ont_cdbm, None);
     assert_eq!(offline.pon, Some(PonPosition { slot: 0, port: 2 }));
 }
+
+#[tokio::test]
+async fn the_fiberhome_profile_reads_a_recording_written_from_its_mib() {
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "fiberhome-gpon", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for FiberHome");
+    assert_eq!(profile.name, "FiberHome GPON");
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    assert_eq!(onts.len(), 2);
+    // -2145 and 236 hundredths of a dBm: -21.45 and 2.36 dBm.
+    let first = onts.iter().find(|o| o.index == "16843009").unwrap();
+    assert_eq!(first.serial.as_deref(), Some("FHTT0A1B2C3D"));
+    assert_eq!(first.rx_ont_cdbm, Some(-2145));
+    assert_eq!(first.tx_ont_cdbm, Some(236));
+    assert_eq!(first.online, None, "its state is not read");
+    let second = onts.iter().find(|o| o.index == "16843010").unwrap();
+    assert_eq!(second.rx_ont_cdbm, Some(-2562));
+}
