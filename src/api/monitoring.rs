@@ -218,10 +218,12 @@ pub async fn device_detail(
         .iter()
         .filter(|i| is_pon(i))
         .map(|i| {
+            // The ONT's index names its port's interface (Huawei) or its
+            // slot and port (C-Data).
             let onts: Vec<_> = status
                 .onts
                 .iter()
-                .filter(|o| o.port_if_index == Some(i.index))
+                .filter(|o| o.port_if_index == Some(i.index) || (o.pon.is_some() && o.pon == i.pon))
                 .cloned()
                 .collect();
             placed.extend(onts.iter().map(|o| o.index.clone()));

@@ -14,9 +14,30 @@ use crate::web::devices::PATH;
 use crate::web::{layout, local_time, render, PageError};
 use crate::AppState;
 
+/// Hundredths of a dBm as people read them: `−19,55`.
 fn dbm(cdbm: Option<i32>) -> String {
-    cdbm.map(|c| format!("{:.2}", f64::from(c) / 100.0).replace('.', ","))
-        .unwrap_or_else(|| "—".into())
+    match cdbm {
+        Some(c) => {
+            let sign = if c < 0 { "−" } else { "" };
+            format!("{sign}{},{:02}", c.abs() / 100, c.abs() % 100)
+        }
+        None => "—".into(),
+    }
+}
+
+/// An IF-MIB state in French.
+fn state(s: Option<monitoring::interfaces::Status>) -> &'static str {
+    use monitoring::interfaces::Status;
+    match s {
+        Some(Status::Up) => "actif",
+        Some(Status::Down) => "coupé",
+        Some(Status::Testing) => "en test",
+        Some(Status::Unknown) => "inconnu",
+        Some(Status::Dormant) => "en veille",
+        Some(Status::NotPresent) => "absent",
+        Some(Status::LowerLayerDown) => "couche inférieure coupée",
+        None => "—",
+    }
 }
 
 fn yes_no(v: Option<bool>, yes: &'static str, no: &'static str) -> &'static str {
@@ -90,7 +111,7 @@ fn pon_ports(ports: &[PonPortView]) -> Markup {
                                         None => strong { "absent de l'inventaire" },
                                     }
                                 }
-                                td { (p.tx_dbm.map(|t| format!("{t:.2}").replace('.', ",")).unwrap_or_else(|| "—".into())) }
+                                td { (dbm(p.tx_dbm.map(|t| (t * 100.0).round() as i32))) }
                                 td { (p.onts.len()) }
                             }
                         }
@@ -152,8 +173,8 @@ fn page(d: &DeviceDetail) -> Markup {
                                 td { (i.name) }
                                 td { (i.alias) }
                                 td { (monitoring::interfaces::type_name(i.if_type)) }
-                                td { (i.admin.map(|x| x.as_str()).unwrap_or("—")) }
-                                td { (i.oper.map(|x| x.as_str()).unwrap_or("—")) }
+                                td { (state(i.admin)) }
+                                td { (state(i.oper)) }
                                 td { (speed(i.speed_bps)) }
                                 td { (i.in_octets.map(|c| c.value().to_string()).unwrap_or_else(|| "—".into())) }
                                 td { (i.out_octets.map(|c| c.value().to_string()).unwrap_or_else(|| "—".into())) }
