@@ -8,18 +8,19 @@ use regie::auth::Role;
 use regie_tests::{connectable_premises, network_app};
 use serde_json::json;
 
-#[tokio::test]
-async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
-    let t = network_app(1000, 24).await;
-    let u = t.user("tech", &[Role::Technician]).await;
-    let token = t.token_for(&u).await;
+/// Lines ordered on the first `n` of `premises`, their paths reserved; those
+/// `in_service` picks (by rank) get an ONT installed at −20.00 dBm and are
+/// activated.
+async fn lines_on_pm1(
+    t: &regie_tests::TestApp,
+    premises: &[String],
+    n: usize,
+    in_service: impl Fn(usize) -> bool,
+) -> Vec<provisioning::line::Line> {
     let p = &t.state.provisioning;
     let actor = regie_core::audit::Actor::system("test");
-    let premises = connectable_premises(&t, "PM1").await;
-
-    // Lines on several PON ports of PM1; the first port is the one to fail.
     let mut lines = Vec::new();
-    for (i, suf) in premises.iter().take(80).enumerate() {
+    for (i, suf) in premises.iter().take(n).enumerate() {
         let line = p
             .order(
                 &actor,
@@ -31,9 +32,9 @@ async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
             .await
             .unwrap();
         let line = p.reserve_path(&actor, &line.id, None).await.unwrap();
-        if i % 5 == 4 {
+        if !in_service(i) {
             lines.push(line);
-            continue; // path reserved only: not in service
+            continue;
         }
         p.install_ont(
             &actor,
@@ -48,6 +49,21 @@ async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
         .unwrap();
         lines.push(p.activate(&actor, &line.id).await.unwrap());
     }
+    lines
+}
+
+#[tokio::test]
+async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
+    let t = network_app(1000, 24).await;
+    let u = t.user("tech", &[Role::Technician]).await;
+    let token = t.token_for(&u).await;
+    let p = &t.state.provisioning;
+    let actor = regie_core::audit::Actor::system("test");
+    let premises = connectable_premises(&t, "PM1").await;
+
+    // Lines on several PON ports of PM1; the first port is the one to fail.
+    // Every fifth has its path reserved only: not in service.
+    let lines = lines_on_pm1(&t, &premises, 80, |i| i % 5 != 4).await;
     let port = lines[0].path.as_ref().unwrap().pon_port.clone();
     let on_port: Vec<_> = lines
         .iter()
@@ -589,36 +605,9 @@ async fn a_link_trap_from_an_olt_raises_and_clears_its_pon_port_alarm() {
 #[tokio::test]
 async fn line_optics_raise_a_low_line_a_drift_and_a_box_not_its_homes() {
     let t = network_app(1000, 24).await;
-    let p = &t.state.provisioning;
-    let actor = regie_core::audit::Actor::system("test");
     let premises = connectable_premises(&t, "PM1").await;
     // Lines in service, each installed at -20.00 dBm (GPON B+).
-    let mut lines = Vec::new();
-    for (i, suf) in premises.iter().take(40).enumerate() {
-        let line = p
-            .order(
-                &actor,
-                &provisioning::service::Order {
-                    premises: suf.clone(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        p.reserve_path(&actor, &line.id, None).await.unwrap();
-        p.install_ont(
-            &actor,
-            &line.id,
-            &provisioning::service::Installation {
-                serial: format!("HWTC{i:08X}"),
-                rx_dbm: -20.0,
-                notes: None,
-            },
-        )
-        .await
-        .unwrap();
-        lines.push(p.activate(&actor, &line.id).await.unwrap());
-    }
+    let lines = lines_on_pm1(&t, &premises, 40, |_| true).await;
     let pbo = |l: &provisioning::line::Line| l.path.as_ref().unwrap().pbo.clone().unwrap();
     // Two lines behind one box, one behind another.
     let a = &lines[0];
