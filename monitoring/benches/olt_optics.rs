@@ -12,8 +12,9 @@
 //! (CPU and memory from /proc).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark stops loudly.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use monitoring::poller::{Device, Metrics, Poller};
@@ -30,27 +31,7 @@ fn arg(name: &str, default: usize) -> usize {
 
 /// This process's CPU seconds (user + system) and resident memory (MiB).
 fn usage() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let ticks: f64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0);
-    let cpu = (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / ticks;
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0;
-    (cpu, rss)
+    (common::cpu("self").0, common::rss_mib())
 }
 
 /// A SmartAX with `onts` ONTs over 16 PON ports, in snmpsim's format
@@ -137,22 +118,11 @@ async fn main() {
     let (olts, onts) = (arg("--olts", 20), arg("--onts", 1000));
     let pause = Duration::from_millis(arg("--pause-ms", 200) as u64);
     let agents = arg("--agents", 2).max(1);
-    let responder = std::env::var_os("REGIE_SNMPSIM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/snmpsim/bin/snmpsim-command-responder"));
-    if !responder.exists() {
-        eprintln!(
-            "snmpsim not found at {}: nothing measured",
-            responder.display()
-        );
+    let Some(responder) = common::responder() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let text = recording(onts);
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let mut children = Vec::new();
     let mut devices = Vec::new();
     for a in 0..agents {
@@ -175,23 +145,7 @@ async fn main() {
                 target: target(port, &community),
             });
         }
-        if root {
-            Command::new("chmod")
-                .args(["-R", "a+rwX"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-        }
-        let mut cmd = Command::new(&responder);
-        cmd.arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--cache-dir={}", cache.display()))
-            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if root {
-            cmd.args(["--process-user=nobody", "--process-group=nogroup"]);
-        }
-        children.push(cmd.spawn().unwrap());
+        children.push(common::snmpsim(&responder, dir.path(), &data, &cache, port));
     }
     let _agents = Agents {
         children,

@@ -12,6 +12,9 @@
 //! missing is skipped with a note. Linux only (CPU and memory from /proc).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark stops loudly.
 
+mod common;
+use common::{cpu, free_port, rss_mib};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,41 +48,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmprec")
 }
 
-fn ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// CPU seconds of a process (`self` for this one): user + system, and
-/// those of its waited-for children.
-fn cpu(pid: &str) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let t = ticks_per_second();
-    // Fields 14-17 of stat, counted after the command name (field 3 is [0]).
-    let own = (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / t;
-    let children = (f.get(13).unwrap_or(&0.0) + f.get(14).unwrap_or(&0.0)) / t;
-    (own, children)
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 struct Agents {
     children: Vec<Child>,
     /// (port, community) of every context.
@@ -105,30 +73,9 @@ impl Agents {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start_agents(contexts: usize, agents: usize) -> Option<Agents> {
-    let responder = std::env::var_os("REGIE_SNMPSIM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/snmpsim/bin/snmpsim-command-responder"));
-    if !responder.exists() {
-        eprintln!(
-            "snmpsim not found at {}: nothing measured",
-            responder.display()
-        );
-        return None;
-    }
+    let responder = common::responder()?;
     let dir = tempfile::tempdir().unwrap();
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let mut children = Vec::new();
     let mut all = Vec::new();
     for a in 0..agents {
@@ -149,21 +96,7 @@ async fn start_agents(contexts: usize, agents: usize) -> Option<Agents> {
             .unwrap();
             all.push((port, community));
         }
-        let mut cmd = Command::new(&responder);
-        cmd.arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--cache-dir={}", cache.display()))
-            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if root {
-            Command::new("chmod")
-                .args(["-R", "a+rwX"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            cmd.args(["--process-user=nobody", "--process-group=nogroup"]);
-        }
-        children.push(cmd.spawn().unwrap());
+        children.push(common::snmpsim(&responder, dir.path(), &data, &cache, port));
     }
     let agents = Agents {
         children,
