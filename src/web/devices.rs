@@ -146,7 +146,7 @@ fn page(
     html! {
         h1 { (TITLE) }
         @if let Some(n) = notice { (n) }
-        p { "Les équipements interrogés en SNMP à chaque cycle : ceux du fichier de configuration, ceux ajoutés ici, "
+        p { "Les équipements interrogés en SNMP, chacun à son rythme : ceux du fichier de configuration, ceux ajoutés ici, "
             "et les OLT de l'inventaire dont l'entrée " code { "[[olt]]" } " donne l'adresse. "
             "Les communautés et les clés sont enregistrées chiffrées et ne sont jamais réaffichées." }
         @if devices.is_empty() {
@@ -246,7 +246,7 @@ pub async fn devices(
     let list = crate::api::monitoring::device_views(&state).await?;
     let notice = match (&q.ajoute, &q.retire) {
         (Some(n), _) => Some(
-            html! { p class="succes" role="status" { "L'équipement " strong { (n) } " est ajouté ; il sera interrogé au prochain cycle." } },
+            html! { p class="succes" role="status" { "L'équipement " strong { (n) } " est ajouté ; il sera interrogé dans l'intervalle qui vient." } },
         ),
         (_, Some(n)) => Some(
             html! { p class="succes" role="status" { "L'équipement " strong { (n) } " n'est plus interrogé." } },
