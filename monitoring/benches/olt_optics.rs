@@ -13,21 +13,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark stops loudly.
 
 mod common;
+use common::{arg, target};
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use monitoring::poller::{Device, Metrics, Poller};
-use monitoring::snmp::{AsyncSnmp, Credentials, Snmp, Target};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// This process's CPU seconds (user + system) and resident memory (MiB).
 fn usage() -> (f64, f64) {
@@ -88,31 +78,6 @@ fn recording(onts: usize) -> String {
     lines.into_iter().map(|(_, l)| l + "\n").collect()
 }
 
-struct Agents {
-    children: Vec<Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Agents {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn target(port: u16, community: &str) -> Target {
-    Target {
-        address: ([127, 0, 0, 1], port).into(),
-        credentials: Credentials::V2c {
-            community: community.to_owned(),
-        },
-        timeout: Duration::from_secs(5),
-        retries: 1,
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let (olts, onts) = (arg("--olts", 20), arg("--onts", 1000));
@@ -132,11 +97,7 @@ async fn main() {
         );
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         for o in (0..olts).filter(|o| o % agents == a) {
             let community = format!("olt{o:03}");
             std::fs::write(data.join(format!("{community}.snmprec")), &text).unwrap();
@@ -147,21 +108,13 @@ async fn main() {
         }
         children.push(common::snmpsim(&responder, dir.path(), &data, &cache, port));
     }
-    let _agents = Agents {
-        children,
-        _dir: dir,
-    };
+    let _agents = common::Processes(children);
     for d in &devices {
-        let snmp = AsyncSnmp::connect(&d.target).await.unwrap();
-        let mut up = false;
-        for _ in 0..900 {
-            if snmp.get(&["1.3.6.1.2.1.1.3.0"]).await.is_ok() {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(up, "{} never answered", d.name);
+        assert!(
+            common::answers(&d.target, Duration::from_secs(180)).await,
+            "{} never answered",
+            d.name
+        );
     }
     let registry = prometheus::Registry::new();
     let poller = Poller::new(Metrics::register(&registry).unwrap());

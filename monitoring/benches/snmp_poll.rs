@@ -13,16 +13,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A benchmark stops loudly.
 
 mod common;
-use common::{cpu, free_port, rss_mib};
+use common::{arg, cpu, free_port, rss_mib, target};
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monitoring::poller::{Device, Metrics, Poller};
-use monitoring::snmp::{AsyncSnmp, Credentials, Snmp, Target, Value};
+use monitoring::snmp::{AsyncSnmp, Snmp, Value};
 
 const RECORDINGS: [&str; 5] = [
     "smartax",
@@ -35,38 +35,21 @@ const RECORDINGS: [&str; 5] = [
 const TABLES: [&str; 2] = ["1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"];
 const CONCURRENCY: usize = 64;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmprec")
 }
 
 struct Agents {
-    children: Vec<Child>,
+    children: common::Processes,
     /// (port, community) of every context.
     contexts: Vec<(u16, String)>,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Agents {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 impl Agents {
     fn cpu(&self) -> f64 {
         self.children
+            .0
             .iter()
             .map(|c| cpu(&c.id().to_string()).0)
             .sum()
@@ -99,35 +82,18 @@ async fn start_agents(contexts: usize, agents: usize) -> Option<Agents> {
         children.push(common::snmpsim(&responder, dir.path(), &data, &cache, port));
     }
     let agents = Agents {
-        children,
+        children: common::Processes(children),
         contexts: all,
         _dir: dir,
     };
     // Ready when every context answers (each agent indexes its files).
     for (port, community) in &agents.contexts {
-        let snmp = AsyncSnmp::connect(&target(*port, community)).await.unwrap();
-        let mut up = false;
-        for _ in 0..600 {
-            if snmp.get(&["1.3.6.1.2.1.1.3.0"]).await.is_ok() {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(up, "context {community} on {port} never answered");
+        assert!(
+            common::answers(&target(*port, community), Duration::from_secs(120)).await,
+            "context {community} on {port} never answered"
+        );
     }
     Some(agents)
-}
-
-fn target(port: u16, community: &str) -> Target {
-    Target {
-        address: ([127, 0, 0, 1], port).into(),
-        credentials: Credentials::V2c {
-            community: community.to_owned(),
-        },
-        timeout: Duration::from_secs(5),
-        retries: 1,
-    }
 }
 
 /// Counts the varbinds the poller's walks return.

@@ -89,3 +89,52 @@ pub fn snmpsim(responder: &Path, dir: &Path, data: &Path, cache: &Path, port: u1
     }
     cmd.spawn().unwrap()
 }
+
+/// The number after `name` on the command line, or `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A v2c context of a local agent.
+pub fn target(port: u16, community: &str) -> monitoring::snmp::Target {
+    monitoring::snmp::Target {
+        address: ([127, 0, 0, 1], port).into(),
+        credentials: monitoring::snmp::Credentials::V2c {
+            community: community.to_owned(),
+        },
+        timeout: std::time::Duration::from_secs(5),
+        retries: 1,
+    }
+}
+
+/// Whether the agent behind `target` answers within `limit` (snmpsim
+/// indexes its recordings before it answers).
+pub async fn answers(target: &monitoring::snmp::Target, limit: std::time::Duration) -> bool {
+    use monitoring::snmp::Snmp;
+    let snmp = monitoring::snmp::AsyncSnmp::connect(target).await.unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if snmp.get(&["1.3.6.1.2.1.1.3.0"]).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// Child processes killed (and reaped) when dropped.
+pub struct Processes(pub Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
