@@ -115,8 +115,20 @@ pub fn readings(device: &str, status: &DeviceStatus, lines: &[Line]) -> Vec<Line
     out
 }
 
-/// Hundredths as a French number: `−27,50`.
-fn dbm(cdbm: i64) -> String {
+/// Raises `subject` (a warning) with `message`, or clears it when there
+/// is none.
+async fn set(db: &Db, subject: &Subject, message: Option<String>) -> Result<(), Error> {
+    match message {
+        Some(m) => alarms::raise(db, subject, Severity::Warning, &m)
+            .await
+            .map(|_| ()),
+        None => alarms::clear(db, subject).await.map(|_| ()),
+    }
+}
+
+/// Hundredths (of a dBm, of a dB) as a French number with a true minus
+/// sign: `−27,50`.
+pub fn hundredths(cdbm: i64) -> String {
     let sign = if cdbm < 0 { "−" } else { "" };
     format!("{sign}{},{:02}", cdbm.abs() / 100, cdbm.abs() % 100)
 }
@@ -161,61 +173,48 @@ pub async fn apply(db: &Db, readings: &[LineReading]) -> Result<(), Error> {
         }
     }
     for r in judged {
-        let low = Subject::LineRxLow {
-            line: r.line.clone(),
+        let place = r
+            .pbo
+            .as_deref()
+            .map(|p| format!(" ; boîtier {p}"))
+            .unwrap_or_default();
+        let low = match (r.low(), r.rx_ont_cdbm, r.min_cdbm) {
+            (true, Some(rx), Some(min)) => Some(format!(
+                "l'ONT reçoit {} dBm, sous la sensibilité de la classe {} ({} dBm){place}",
+                hundredths(i64::from(rx)),
+                r.class.as_deref().unwrap_or("?"),
+                hundredths(i64::from(min)),
+            )),
+            _ => None,
         };
-        match (r.low(), r.rx_ont_cdbm, r.min_cdbm) {
-            (true, Some(rx), Some(min)) => {
-                alarms::raise(
-                    db,
-                    &low,
-                    Severity::Warning,
-                    &format!(
-                        "l'ONT reçoit {} dBm, sous la sensibilité de la classe {} ({} dBm){}",
-                        dbm(i64::from(rx)),
-                        r.class.as_deref().unwrap_or("?"),
-                        dbm(i64::from(min)),
-                        r.pbo
-                            .as_deref()
-                            .map(|p| format!(" ; boîtier {p}"))
-                            .unwrap_or_default()
-                    ),
-                )
-                .await?;
-            }
-            _ => {
-                alarms::clear(db, &low).await?;
-            }
-        }
-        let drift = Subject::LineDrift {
-            line: r.line.clone(),
-        };
-        match (
+        set(
+            db,
+            &Subject::LineRxLow {
+                line: r.line.clone(),
+            },
+            low,
+        )
+        .await?;
+        let drift = match (
             r.drifting() && !blamed_box.contains(r.line.as_str()),
             r.loss_cdb(),
         ) {
-            (true, Some(loss)) => {
-                alarms::raise(
-                    db,
-                    &drift,
-                    Severity::Warning,
-                    &format!(
-                        "l'ONT a perdu {} dB depuis l'installation ({} → {} dBm){}",
-                        dbm(loss),
-                        dbm(r.installed_cdbm.unwrap_or_default()),
-                        dbm(i64::from(r.rx_ont_cdbm.unwrap_or_default())),
-                        r.pbo
-                            .as_deref()
-                            .map(|p| format!(" ; boîtier {p}"))
-                            .unwrap_or_default()
-                    ),
-                )
-                .await?;
-            }
-            _ => {
-                alarms::clear(db, &drift).await?;
-            }
-        }
+            (true, Some(loss)) => Some(format!(
+                "l'ONT a perdu {} dB depuis l'installation ({} → {} dBm){place}",
+                hundredths(loss),
+                hundredths(r.installed_cdbm.unwrap_or_default()),
+                hundredths(i64::from(r.rx_ont_cdbm.unwrap_or_default())),
+            )),
+            _ => None,
+        };
+        set(
+            db,
+            &Subject::LineDrift {
+                line: r.line.clone(),
+            },
+            drift,
+        )
+        .await?;
     }
     Ok(())
 }

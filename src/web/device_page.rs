@@ -16,13 +16,8 @@ use crate::AppState;
 
 /// Hundredths of a dBm as people read them: `−19,55`.
 fn dbm(cdbm: Option<i32>) -> String {
-    match cdbm {
-        Some(c) => {
-            let sign = if c < 0 { "−" } else { "" };
-            format!("{sign}{},{:02}", c.abs() / 100, c.abs() % 100)
-        }
-        None => "—".into(),
-    }
+    cdbm.map(|c| monitoring::line_optics::hundredths(i64::from(c)))
+        .unwrap_or_else(|| "—".into())
 }
 
 /// An IF-MIB state in French.

@@ -50,8 +50,7 @@ fn db_text(mdb: i64) -> String {
 }
 
 fn dbm_text(cdbm: i64) -> String {
-    let sign = if cdbm < 0 { "−" } else { "" };
-    format!("{sign}{},{:02} dBm", cdbm.abs() / 100, cdbm.abs() % 100)
+    format!("{} dBm", monitoring::line_optics::hundredths(cdbm))
 }
 
 fn state_badge(s: LineState) -> Markup {
@@ -497,8 +496,8 @@ fn line_page(
                         @if let Some(rx) = r.rx_ont_cdbm {
                             "reçu à l'ONT " (dbm_text(i64::from(rx)))
                             @if let Some(loss) = r.loss_cdb() {
-                                @if r.drifting() { " " span class="alerte" { "(perte de " (format!("{:.2}", loss as f64 / 100.0).replace('.', ",")) " dB depuis la pose)" } }
-                                @else { " (écart de " (format!("{:.2}", loss as f64 / 100.0).replace('.', ",")) " dB depuis la pose)" }
+                                @if r.drifting() { " " span class="alerte" { "(perte de " (monitoring::line_optics::hundredths(loss)) " dB depuis la pose)" } }
+                                @else { " (écart de " (monitoring::line_optics::hundredths(loss)) " dB depuis la pose)" }
                             }
                             @if r.low() { " " span class="alerte" { "sous le seuil de la classe " (r.class.as_deref().unwrap_or("")) } }
                         }
