@@ -148,27 +148,15 @@ pub struct Interface {
     pub pon: Option<PonPosition>,
 }
 
-/// The IANAifType name of the types met on OLTs and switches.
+/// The IANAifType name of a type number (the number itself when the
+/// registry has none).
 pub fn type_name(t: u32) -> String {
-    match t {
-        1 => "other",
-        6 => "ethernetCsmacd",
-        22 => "propPointToPointSerial",
-        23 => "ppp",
-        24 => "softwareLoopback",
-        53 => "propVirtual",
-        54 => "propMultiplexor",
-        117 => "gigabitEthernet",
-        131 => "tunnel",
-        135 => "l2vlan",
-        136 => "l3ipvlan",
-        161 => "ieee8023adLag",
-        188 => "radioMAC",
-        209 => "bridge",
-        250 => "gpon",
-        _ => return t.to_string(),
-    }
-    .to_owned()
+    crate::if_types::IF_TYPES
+        .binary_search_by_key(&t, |(n, _)| *n)
+        .map_or_else(
+            |_| t.to_string(),
+            |i| crate::if_types::IF_TYPES[i].1.to_owned(),
+        )
 }
 
 /// The column's values by interface index.
@@ -296,10 +284,10 @@ async fn poll_if_mib(snmp: &dyn Snmp) -> Result<Vec<Interface>, Error> {
         .map(|i| {
             let speed = num(IF_SPEED, i);
             let high = num(IF_HIGH_SPEED, i);
+            // ifHighSpeed (whole Mbit/s) when the device gives it, as NMSs
+            // show a port's speed; ifSpeed below a megabit or without it.
             let speed_bps = match (speed, high) {
-                (Some(s), Some(h)) if s == u64::from(u32::MAX) || (s == 0 && h > 0) => {
-                    Some(h * 1_000_000)
-                }
+                (_, Some(h)) if h > 0 => Some(h * 1_000_000),
                 (Some(s), _) => Some(s),
                 (None, Some(h)) => Some(h * 1_000_000),
                 (None, None) => None,

@@ -15,6 +15,7 @@ pub mod alarms;
 pub mod counters;
 pub mod devices;
 pub mod fleet;
+mod if_types;
 pub mod interfaces;
 pub mod line_optics;
 pub mod metrics;

@@ -13,7 +13,6 @@
 //! that is not dotted digits, a scale of zero, a state list left empty or
 //! an unknown key is refused with the file and the key named, in French.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -104,6 +103,43 @@ pub struct Measure {
     pub milliwatts: bool,
     #[serde(default)]
     pub no_signal: Vec<i64>,
+    /// For a text holding more than one number (V-SOL's `0.03 mW (-14.61
+    /// dBm)`): a regular expression whose group `v` is the number to read.
+    #[serde(default)]
+    pub pattern: Option<TextPattern>,
+}
+
+/// A regular expression with a group `v`, checked when the profile is
+/// read.
+#[derive(Debug, Clone)]
+pub struct TextPattern(regex::Regex);
+
+impl PartialEq for TextPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl<'de> Deserialize<'de> for TextPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() > 1000 {
+            return Err(serde::de::Error::custom(
+                "« pattern » dépasse 1 000 caractères",
+            ));
+        }
+        let re = regex::Regex::new(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "« pattern » n'est pas une expression régulière ({e})"
+            ))
+        })?;
+        if !re.capture_names().flatten().any(|n| n == "v") {
+            return Err(serde::de::Error::custom(
+                "« pattern » doit avoir un groupe (?P<v>…)",
+            ));
+        }
+        Ok(Self(re))
+    }
 }
 
 fn one() -> f64 {
@@ -136,7 +172,15 @@ impl Measure {
                 }
                 i as f64
             }
-            None => leading_number(&value.as_text()?)?,
+            None => {
+                let text = value.as_text()?;
+                match &self.pattern {
+                    Some(TextPattern(re)) => {
+                        leading_number(re.captures(&text)?.name("v")?.as_str())?
+                    }
+                    None => leading_number(&text)?,
+                }
+            }
         };
         let v = raw * self.scale + self.offset;
         let v = if self.milliwatts {
@@ -180,6 +224,20 @@ pub struct OntTable {
     /// port and the ONT id among the index's numbers.
     #[serde(default)]
     pub slot_at: Option<usize>,
+    /// With `index = "dotted"` and no slot in the index, or with a
+    /// `port` column: the slot of every port.
+    #[serde(default)]
+    pub slot: Option<u32>,
+    /// A column giving the ONT's PON port number, where the index does
+    /// not (the UFiber's ubntOnuPort); 0 there means not known (the
+    /// UFiber's answer for an ONT offline).
+    #[serde(default)]
+    pub port: Option<Oid>,
+    /// With `index = "port_ont"` or `"packed"`: the slot and port as bit
+    /// fields of the port's number (ZTE's 0x1001_0100 for slot 1, port
+    /// 1), when that number is no IF-MIB ifIndex.
+    #[serde(default)]
+    pub port_number: Option<PortNumber>,
     #[serde(default)]
     pub port_at: Option<usize>,
     #[serde(default)]
@@ -202,6 +260,36 @@ pub struct OntTable {
     /// The ONT's distance from the OLT, metres.
     #[serde(default)]
     pub distance: Option<Measure>,
+}
+
+/// A field of bits of a number: `(n >> shift) & (2^width - 1)`, plus
+/// `add`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitField {
+    pub shift: u32,
+    pub width: u32,
+    #[serde(default)]
+    pub add: i64,
+}
+
+impl BitField {
+    fn of(&self, n: u64) -> Option<u32> {
+        let v = (n >> self.shift) & ((1u64 << self.width) - 1);
+        u32::try_from(i64::try_from(v).ok()?.checked_add(self.add)?).ok()
+    }
+
+    fn fine(&self) -> bool {
+        (1..=32).contains(&self.width) && self.shift + self.width <= 64
+    }
+}
+
+/// Where the slot and port sit in a port's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortNumber {
+    pub slot: BitField,
+    pub port: BitField,
 }
 
 /// A port table kept outside IF-MIB (the UFiber's PON and uplink ports):
@@ -291,6 +379,31 @@ pub struct Matches {
     /// Words one of which sysDescr must contain (any case); none: any.
     #[serde(default)]
     pub sys_descr: Vec<String>,
+    /// sysObjectID prefixes below those that are not for this profile.
+    #[serde(default)]
+    pub except: Vec<Oid>,
+}
+
+/// Whether `id` is `prefix` or below it (on whole sub-identifiers).
+fn below(id: &str, prefix: &Oid) -> bool {
+    id == prefix.as_str()
+        || id
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// A table or an array of tables (the table's own errors kept).
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error as _;
+    let one = |v: toml::Value| T::deserialize(v).map_err(|e| D::Error::custom(e.message()));
+    match toml::Value::deserialize(d)? {
+        toml::Value::Array(all) => all.into_iter().map(one).collect(),
+        other => one(other).map(|t| vec![t]),
+    }
 }
 
 /// A vendor profile.
@@ -300,10 +413,13 @@ pub struct Profile {
     pub name: String,
     /// Where the OIDs and units come from (MIB, recording).
     pub source: String,
-    #[serde(rename = "match")]
-    pub matches: Matches,
-    #[serde(default)]
-    pub onts: Option<OntTable>,
+    /// Any of these (`[match]`, or several `[[match]]`).
+    #[serde(rename = "match", deserialize_with = "one_or_many")]
+    pub matches: Vec<Matches>,
+    /// The ONT table (`[onts]`), or several (`[[onts]]`) where firmwares
+    /// moved it: the first that answers is read.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub onts: Vec<OntTable>,
     /// How its PON ports are named (none: the usual names are read, see
     /// [`crate::interfaces::PonPosition::guess`]).
     #[serde(default)]
@@ -330,10 +446,10 @@ impl Profile {
         if self.name.trim().is_empty() {
             return Err("« name » vide".into());
         }
-        if self.matches.sys_object_id.is_empty() {
+        if self.matches.is_empty() || self.matches.iter().any(|m| m.sys_object_id.is_empty()) {
             return Err("[match] : au moins un préfixe « sys_object_id »".into());
         }
-        if let Some(t) = &self.onts {
+        for t in &self.onts {
             match (t.index, t.ont_bits) {
                 (IndexKind::Packed, Some(1..=31)) => {}
                 (IndexKind::Packed, _) => {
@@ -343,15 +459,36 @@ impl Profile {
                 _ => {}
             }
             let at = [t.slot_at, t.port_at, t.ont_at];
+            let within = |a: Option<usize>| a.is_some_and(|n| (1..=16).contains(&n));
             match t.index {
-                IndexKind::Dotted if at.iter().all(|a| a.is_some_and(|n| (1..=16).contains(&n))) => {}
+                IndexKind::Dotted
+                    if within(t.port_at)
+                        && within(t.ont_at)
+                        && (within(t.slot_at) != t.slot.is_some()) => {}
                 IndexKind::Dotted => {
-                    return Err("[onts] : index « dotted » demande « slot_at », « port_at » et « ont_at » (de 1 à 16)".into())
+                    return Err("[onts] : index « dotted » demande « port_at », « ont_at » et, ou « slot_at », ou « slot » (positions de 1 à 16)".into())
                 }
-                _ if at.iter().any(Option::is_some) => {
-                    return Err("[onts] : « slot_at », « port_at », « ont_at » vont avec index « dotted »".into())
+                _ if t.port.is_some() && t.slot.is_none() => {
+                    return Err("[onts] : une colonne « port » demande « slot »".into())
+                }
+                _ if at.iter().any(Option::is_some) || (t.slot.is_some() && t.port.is_none()) => {
+                    return Err("[onts] : « slot_at », « slot », « port_at », « ont_at » vont avec index « dotted »".into())
                 }
                 _ => {}
+            }
+            match (t.index, t.port_number) {
+                (_, None) => {}
+                (IndexKind::PortOnt | IndexKind::Packed, Some(n))
+                    if n.slot.fine() && n.port.fine() => {}
+                (IndexKind::PortOnt | IndexKind::Packed, Some(_)) => return Err(
+                    "[onts.port_number] : « width » de 1 à 32 et « shift » + « width » au plus 64"
+                        .into(),
+                ),
+                _ => {
+                    return Err(
+                        "[onts.port_number] : va avec index « port_ont » ou « packed »".into(),
+                    )
+                }
             }
             if t.state.as_ref().is_some_and(|s| s.online.is_empty()) {
                 return Err("[onts.state] : « online » ne peut être vide".into());
@@ -384,20 +521,15 @@ impl Profile {
     /// `descr`.
     pub fn matches(&self, object_id: &str, descr: &str) -> bool {
         let id = object_id.trim_start_matches('.');
-        let prefix = self.matches.sys_object_id.iter().any(|p| {
-            id == p.as_str()
-                || id
-                    .strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        });
         let descr = descr.to_lowercase();
-        prefix
-            && (self.matches.sys_descr.is_empty()
-                || self
-                    .matches
-                    .sys_descr
-                    .iter()
-                    .any(|w| descr.contains(&w.to_lowercase())))
+        self.matches.iter().any(|m| {
+            m.sys_object_id.iter().any(|p| below(id, p))
+                && !m.except.iter().any(|p| below(id, p))
+                && (m.sys_descr.is_empty()
+                    || m.sys_descr
+                        .iter()
+                        .any(|w| descr.contains(&w.to_lowercase())))
+        })
     }
 }
 
@@ -415,6 +547,8 @@ const SHIPPED: &[(&str, &str)] = &[
         "ubiquoss-gpon.toml",
         include_str!("../profiles/ubiquoss-gpon.toml"),
     ),
+    ("vsol-epon.toml", include_str!("../profiles/vsol-epon.toml")),
+    ("zte-gpon.toml", include_str!("../profiles/zte-gpon.toml")),
     (
         "fiberhome-gpon.toml",
         include_str!("../profiles/fiberhome-gpon.toml"),
@@ -496,168 +630,9 @@ impl Profiles {
 const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
 
-/// An ONT as its OLT reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OntOptics {
-    /// The OLT's index of the ONT, as the table gives it.
-    pub index: String,
-    pub serial: Option<String>,
-    pub name: Option<String>,
-    /// The PON port's ifIndex and the ONT id, when the index holds them.
-    pub port_if_index: Option<u32>,
-    pub ont_id: Option<u32>,
-    /// The PON port's slot and port, when the index holds them.
-    pub pon: Option<crate::interfaces::PonPosition>,
-    pub online: Option<bool>,
-    /// Received by the ONT, hundredths of a dBm.
-    pub rx_ont_cdbm: Option<i32>,
-    /// Transmitted by the ONT, hundredths of a dBm.
-    pub tx_ont_cdbm: Option<i32>,
-    /// Received by the OLT from this ONT, hundredths of a dBm.
-    pub rx_olt_cdbm: Option<i32>,
-    pub distance_m: Option<u32>,
-}
-
-/// A PON port's transceiver.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PortOptics {
-    pub if_index: u32,
-    pub tx_cdbm: i32,
-}
-
-fn centi(dbm: f64) -> Option<i32> {
-    let c = (dbm * 100.0).round();
-    (c.abs() < 1e6).then_some(c as i32)
-}
-
-impl OntTable {
-    /// The ONT's PON port slot and port, when the index gives them.
-    fn position(&self, index: &str) -> Option<crate::interfaces::PonPosition> {
-        if self.index != IndexKind::Dotted {
-            return None;
-        }
-        let n: Vec<&str> = index.split('.').collect();
-        let at = |p: Option<usize>| n.get(p? - 1)?.parse::<u32>().ok();
-        Some(crate::interfaces::PonPosition {
-            slot: at(self.slot_at)?,
-            port: at(self.port_at)?,
-        })
-    }
-
-    fn decode(&self, index: &str) -> (Option<u32>, Option<u32>) {
-        match self.index {
-            IndexKind::Dotted => {
-                let n: Vec<&str> = index.split('.').collect();
-                let ont = self
-                    .ont_at
-                    .and_then(|p| n.get(p.checked_sub(1)?))
-                    .and_then(|x| x.parse().ok());
-                (None, ont)
-            }
-            IndexKind::PortOnt => match index.split_once('.') {
-                Some((p, o)) if !o.contains('.') => (p.parse().ok(), o.parse().ok()),
-                _ => (None, None),
-            },
-            IndexKind::Packed => {
-                let bits = self.ont_bits.unwrap_or(8);
-                match index.parse::<u64>() {
-                    Ok(v) => (
-                        u32::try_from(v >> bits).ok(),
-                        u32::try_from(v & ((1u64 << bits) - 1)).ok(),
-                    ),
-                    Err(_) => (None, None),
-                }
-            }
-            IndexKind::Opaque => (None, None),
-        }
-    }
-
-    /// Reads the table from `snmp`, one walk per column the profile names.
-    pub async fn read(&self, snmp: &dyn Snmp) -> Result<Vec<OntOptics>, Error> {
-        let mut by_index: BTreeMap<String, OntOptics> = BTreeMap::new();
-        // Columns in a fixed order, each walked once.
-        type Apply = fn(&OntTable, &mut OntOptics, &Value);
-        let columns: [(Option<&Oid>, Apply); 7] = [
-            (self.serial.as_ref(), |_, o, v| o.serial = v.as_text()),
-            (self.name.as_ref(), |_, o, v| o.name = v.as_text()),
-            (self.state.as_ref().map(|s| &s.oid), |t, o, v| {
-                o.online = v
-                    .as_i64()
-                    .zip(t.state.as_ref())
-                    .map(|(x, s)| s.online.contains(&x));
-            }),
-            (self.rx_at_ont.as_ref().map(|m| &m.oid), |t, o, v| {
-                o.rx_ont_cdbm = t.rx_at_ont.as_ref().and_then(|m| m.read(v)).and_then(centi);
-            }),
-            (self.tx_at_ont.as_ref().map(|m| &m.oid), |t, o, v| {
-                o.tx_ont_cdbm = t.tx_at_ont.as_ref().and_then(|m| m.read(v)).and_then(centi);
-            }),
-            (self.rx_at_olt.as_ref().map(|m| &m.oid), |t, o, v| {
-                o.rx_olt_cdbm = t.rx_at_olt.as_ref().and_then(|m| m.read(v)).and_then(centi);
-            }),
-            (self.distance.as_ref().map(|m| &m.oid), |t, o, v| {
-                o.distance_m = t
-                    .distance
-                    .as_ref()
-                    .and_then(|m| m.read(v))
-                    .filter(|d| *d >= 0.0 && *d < 1e7)
-                    .map(|d| d.round() as u32);
-            }),
-        ];
-        let mut rows: Vec<(String, Apply, Value)> = Vec::new();
-        for (column, apply) in columns {
-            let Some(column) = column else { continue };
-            for (oid, value) in snmp.walk(column.as_str()).await? {
-                if let Some(index) = column.index_in(&oid) {
-                    rows.push((index.to_owned(), apply, value));
-                }
-            }
-        }
-        for (index, apply, value) in rows {
-            let (port, ont) = self.decode(&index);
-            let pon = self.position(&index);
-            let o = by_index.entry(index.clone()).or_insert_with(|| OntOptics {
-                index,
-                serial: None,
-                name: None,
-                port_if_index: port,
-                ont_id: ont,
-                pon,
-                online: None,
-                rx_ont_cdbm: None,
-                tx_ont_cdbm: None,
-                rx_olt_cdbm: None,
-                distance_m: None,
-            });
-            apply(self, o, &value);
-        }
-        Ok(by_index.into_values().collect())
-    }
-}
-
-impl Profile {
-    /// The ONTs and PON port transceivers of a device this profile
-    /// matches.
-    pub async fn read(&self, snmp: &dyn Snmp) -> Result<(Vec<OntOptics>, Vec<PortOptics>), Error> {
-        let onts = match &self.onts {
-            Some(t) => t.read(snmp).await?,
-            None => Vec::new(),
-        };
-        let mut ports = Vec::new();
-        if let Some(m) = &self.port_tx {
-            for (oid, v) in snmp.walk(m.oid.as_str()).await? {
-                let if_index = m.oid.index_in(&oid).and_then(|i| i.parse().ok());
-                if let (Some(if_index), Some(tx)) = (if_index, m.read(&v).and_then(centi)) {
-                    ports.push(PortOptics {
-                        if_index,
-                        tx_cdbm: tx,
-                    });
-                }
-            }
-        }
-        Ok((onts, ports))
-    }
-}
+#[path = "profiles_read.rs"]
+mod read;
+pub use read::{OntOptics, PortOptics};
 
 #[cfg(test)]
 #[path = "profiles_tests.rs"]

@@ -99,6 +99,7 @@ fn measures_convert_units_and_sentinels() {
         offset,
         milliwatts,
         no_signal,
+        pattern: None,
     };
     // Huawei OLT Rx of an ONT: (raw - 10000) / 100.
     assert_eq!(
@@ -126,6 +127,9 @@ fn indexes_decode_as_the_profile_says() {
         index,
         ont_bits,
         slot_at: None,
+        slot: None,
+        port: None,
+        port_number: None,
         port_at: None,
         ont_at: None,
         serial: None,
@@ -146,6 +150,90 @@ fn indexes_decode_as_the_profile_says() {
         (Some(2), Some(1))
     );
     assert_eq!(t(IndexKind::Opaque, None).decode("12.85.66"), (None, None));
+    // A column with more after the ONT (ZTE's levels, port.ont.1) names
+    // the same ONT as the others.
+    let zte = t(IndexKind::PortOnt, None);
+    assert_eq!(zte.key("268501248.7.1"), "268501248.7");
+    assert_eq!(zte.key("268501248.7"), "268501248.7");
+    assert_eq!(t(IndexKind::Opaque, None).key("12.85.66"), "12.85.66");
+}
+
+#[test]
+fn a_port_number_packs_the_slot_and_port_as_the_profile_says() {
+    use crate::interfaces::PonPosition;
+    let text = |number: &str| {
+        format!(
+            "name = \"Z\"\nsource = \"s\"\n[match]\nsys_object_id = [\"1.3.6\"]\n[onts]\nindex = \"port_ont\"\n[onts.port_number]\n{number}"
+        )
+    };
+    // ZTE up to V2.1: 0x1001_0100 is slot 1, port 1 (bits 16-23, 8-15),
+    // written here from the numbers of a C320's tables.
+    let old = Profile::parse(
+        "zte.toml",
+        &text("slot = { shift = 16, width = 8 }\nport = { shift = 8, width = 8 }\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = &old.onts[0];
+    assert_eq!(
+        t.position("268501248.3"),
+        Some(PonPosition { slot: 1, port: 1 })
+    );
+    assert_eq!(
+        t.position("268502784.9"),
+        Some(PonPosition { slot: 1, port: 7 })
+    );
+    // From V2.2: slot in bits 8-15, port in bits 0-7 (0x1101_0106 is
+    // slot 1, port 6).
+    let new = Profile::parse(
+        "zte.toml",
+        &text("slot = { shift = 8, width = 8 }\nport = { shift = 0, width = 8 }\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        new.onts[0].position("285278470.7"),
+        Some(PonPosition { slot: 1, port: 6 })
+    );
+    // A field wider than the number is refused, in French.
+    match Profile::parse(
+        "zte.toml",
+        &text("slot = { shift = 60, width = 8 }\nport = { shift = 0, width = 8 }\n"),
+    ) {
+        Err(Error::Invalid(m)) => assert!(m.contains("port_number") && m.contains("width"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_text_pattern_picks_the_number_named_v() {
+    let m: Measure =
+        toml::from_str("oid = \"1.2\"\npattern = '\\((?P<v>[-+]?[0-9]+(?:[.,][0-9]+)?) ?dBm\\)'\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    // V-SOL's texts: the milliwatts first, the dBm in brackets.
+    assert_eq!(
+        m.read(&Value::Bytes(b"0.03 mW (-14.61 dBm)".to_vec())),
+        Some(-14.61)
+    );
+    assert_eq!(
+        m.read(&Value::Bytes(b"2.38 mW (3.77 dBm)".to_vec())),
+        Some(3.77)
+    );
+    assert_eq!(m.read(&Value::Bytes(b"N/A".to_vec())), None);
+    // A pattern without its group is refused.
+    assert!(toml::from_str::<Measure>("oid = \"1.2\"\npattern = 'dBm'\n").is_err());
+}
+
+#[test]
+fn several_matches_and_exceptions() {
+    let p = Profile::parse(
+        "u.toml",
+        "name = \"U\"\nsource = \"s\"\n[[match]]\nsys_object_id = [\"1.3.6.1.4.1.41112.1.5\"]\n[[match]]\nsys_object_id = [\"1.3.6.1.4.1.4413\"]\nsys_descr = [\"UISP Fiber\"]\nexcept = [\"1.3.6.1.4.1.4413.9\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.matches("1.3.6.1.4.1.41112.1.5", "EdgeOS v4.4.2"));
+    assert!(p.matches(".1.3.6.1.4.1.4413", "UISP Fiber OLT XGS, 4.6.1"));
+    // Broadcom's prefix without the words: an EdgeSwitch, not this.
+    assert!(!p.matches("1.3.6.1.4.1.4413", "EdgeSwitch 24-Port"));
+    assert!(!p.matches("1.3.6.1.4.1.4413.9.1", "UISP Fiber OLT"));
 }
 
 #[test]
@@ -226,4 +314,36 @@ proptest! {
         let s = parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
         prop_assert_eq!(Oid::parse(&format!(".{s}")).map(|o| o.0), Ok(s));
     }
+}
+
+#[test]
+fn identities_read_as_people_write_them() {
+    use super::read::identity;
+    // A GPON serial: four letters, four bytes.
+    assert_eq!(
+        identity(&Value::Bytes(vec![
+            b'Z', b'T', b'E', b'G', 0xC0, 0xA1, 0xB2, 0xC3
+        ]))
+        .as_deref(),
+        Some("ZTEGC0A1B2C3")
+    );
+    // An EPON ONU's MAC.
+    assert_eq!(
+        identity(&Value::Bytes(vec![0xE0, 0x67, 0xB3, 0x00, 0x11, 0x22])).as_deref(),
+        Some("e0:67:b3:00:11:22")
+    );
+    // Text stays text (an 8-letter printable serial too).
+    assert_eq!(
+        identity(&Value::Bytes(b"UBNT83e923ae".to_vec())).as_deref(),
+        Some("UBNT83e923ae")
+    );
+    assert_eq!(
+        identity(&Value::Bytes(b"HWTC1234".to_vec())).as_deref(),
+        Some("HWTC1234")
+    );
+    // Other bytes that are no text: in hexadecimal.
+    assert_eq!(
+        identity(&Value::Bytes(vec![0xFF, 0xFE, 0x01])).as_deref(),
+        Some("FFFE01")
+    );
 }
