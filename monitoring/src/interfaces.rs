@@ -184,7 +184,7 @@ pub async fn poll(
     let names = profile.and_then(|p| p.pon_ports.as_ref());
     for i in &mut all {
         i.pon = match names {
-            Some(n) => n.position(&i.name),
+            Some(n) => n.position(&i.name, i.index),
             None => PonPosition::guess(&i.name),
         };
     }

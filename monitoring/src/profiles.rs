@@ -83,6 +83,9 @@ pub enum IndexKind {
     /// first) of the slot, the port and the ONT id (`slot_at`, `port_at`,
     /// `ont_at`): C-Data's `device.card.port.onu`.
     Dotted,
+    /// A single number holding the slot, port and ONT id as bit fields
+    /// (`[onts.bits]`): Nokia's ONT ifIndex.
+    Bits,
     /// Anything else (a serial as a length-prefixed string, a single
     /// number): kept as it is, no port or ONT id read from it.
     Opaque,
@@ -238,6 +241,10 @@ pub struct OntTable {
     /// 1), when that number is no IF-MIB ifIndex.
     #[serde(default)]
     pub port_number: Option<PortNumber>,
+    /// With `index = "bits"`: the slot, port and ONT id in the index, and
+    /// which numbers are ONTs at all.
+    #[serde(default)]
+    pub bits: Option<IndexBits>,
     #[serde(default)]
     pub port_at: Option<usize>,
     #[serde(default)]
@@ -274,7 +281,7 @@ pub struct BitField {
 }
 
 impl BitField {
-    fn of(&self, n: u64) -> Option<u32> {
+    pub(crate) fn of(&self, n: u64) -> Option<u32> {
         let v = (n >> self.shift) & ((1u64 << self.width) - 1);
         u32::try_from(i64::try_from(v).ok()?.checked_add(self.add)?).ok()
     }
@@ -290,6 +297,42 @@ impl BitField {
 pub struct PortNumber {
     pub slot: BitField,
     pub port: BitField,
+}
+
+/// A field that must hold a value for the row to be an ONT's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitTest {
+    pub shift: u32,
+    pub width: u32,
+    pub is: u32,
+}
+
+/// An index that is one number of bit fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexBits {
+    pub slot: BitField,
+    pub port: BitField,
+    pub ont: BitField,
+    /// Rows whose number fails this are skipped (the same column lists
+    /// other interfaces).
+    #[serde(default)]
+    pub when: Option<BitTest>,
+}
+
+impl IndexBits {
+    pub(crate) fn admits(&self, n: u64) -> bool {
+        self.when.is_none_or(|w| {
+            BitField {
+                shift: w.shift,
+                width: w.width,
+                add: 0,
+            }
+            .of(n)
+                == Some(w.is)
+        })
+    }
 }
 
 /// A port table kept outside IF-MIB (the UFiber's PON and uplink ports):
@@ -316,11 +359,16 @@ pub struct PortTable {
 pub struct PonNames {
     pattern: regex::Regex,
     slot: Option<u32>,
+    /// Where the ports all share one name (Nokia's « X-PON »): the slot
+    /// and port as bit fields of the ifIndex.
+    index: Option<PortNumber>,
 }
 
 impl PartialEq for PonNames {
     fn eq(&self, other: &Self) -> bool {
-        self.pattern.as_str() == other.pattern.as_str() && self.slot == other.slot
+        self.pattern.as_str() == other.pattern.as_str()
+            && self.slot == other.slot
+            && self.index == other.index
     }
 }
 
@@ -330,18 +378,34 @@ struct PonNamesText {
     name: String,
     #[serde(default)]
     slot: Option<u32>,
+    #[serde(default)]
+    index: Option<PortNumber>,
 }
 
 impl<'de> Deserialize<'de> for PonNames {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = PonNamesText::deserialize(d)?;
-        PonNames::parse(&t.name, t.slot).map_err(serde::de::Error::custom)
+        let mut names = PonNames::parse_with(&t.name, t.slot, t.index.is_some())
+            .map_err(serde::de::Error::custom)?;
+        if let Some(i) = t.index {
+            if !(i.slot.fine() && i.port.fine()) {
+                return Err(serde::de::Error::custom(
+                    "[pon_ports.index] : « width » de 1 à 32 et « shift » + « width » au plus 64",
+                ));
+            }
+        }
+        names.index = t.index;
+        Ok(names)
     }
 }
 
 impl PonNames {
     /// A pattern and, when it has no `slot` group, the slot of every port.
     pub fn parse(pattern: &str, slot: Option<u32>) -> Result<Self, String> {
+        Self::parse_with(pattern, slot, false)
+    }
+
+    fn parse_with(pattern: &str, slot: Option<u32>, by_index: bool) -> Result<Self, String> {
         if pattern.len() > 1000 {
             return Err("[pon_ports] : « name » dépasse 1 000 caractères".into());
         }
@@ -349,19 +413,29 @@ impl PonNames {
             format!("[pon_ports] : « name » n'est pas une expression régulière ({e})")
         })?;
         let names: Vec<&str> = pattern.capture_names().flatten().collect();
-        if !names.contains(&"port") {
-            return Err("[pon_ports] : « name » doit avoir un groupe (?P<port>…)".into());
+        if !by_index && !names.contains(&"port") {
+            return Err("[pon_ports] : « name » doit avoir un groupe (?P<port>…) ou [pon_ports.index] être donné".into());
         }
-        if !names.contains(&"slot") && slot.is_none() {
+        if !by_index && !names.contains(&"slot") && slot.is_none() {
             return Err("[pon_ports] : un groupe (?P<slot>…) ou « slot » est attendu".into());
         }
-        Ok(Self { pattern, slot })
+        Ok(Self {
+            pattern,
+            slot,
+            index: None,
+        })
     }
 
     /// The inventory's slot and port of an interface, when it is a PON
     /// port.
-    pub fn position(&self, if_name: &str) -> Option<crate::interfaces::PonPosition> {
+    pub fn position(&self, if_name: &str, if_index: u32) -> Option<crate::interfaces::PonPosition> {
         let c = self.pattern.captures(if_name.trim())?;
+        if let Some(bits) = self.index {
+            return Some(crate::interfaces::PonPosition {
+                slot: bits.slot.of(u64::from(if_index))?,
+                port: bits.port.of(u64::from(if_index))?,
+            });
+        }
         let number = |g: &str| c.name(g).and_then(|m| m.as_str().parse::<u32>().ok());
         Some(crate::interfaces::PonPosition {
             slot: number("slot").or(self.slot)?,
@@ -476,6 +550,33 @@ impl Profile {
                 }
                 _ => {}
             }
+            match (t.index, t.bits) {
+                (IndexKind::Bits, Some(b))
+                    if b.slot.fine()
+                        && b.port.fine()
+                        && b.ont.fine()
+                        && b.when.is_none_or(|w| {
+                            BitField {
+                                shift: w.shift,
+                                width: w.width,
+                                add: 0,
+                            }
+                            .fine()
+                        }) => {}
+                (IndexKind::Bits, Some(_)) => {
+                    return Err(
+                        "[onts.bits] : « width » de 1 à 32 et « shift » + « width » au plus 64"
+                            .into(),
+                    )
+                }
+                (IndexKind::Bits, None) => {
+                    return Err(
+                        "[onts] : index « bits » demande [onts.bits] (slot, port, ont)".into(),
+                    )
+                }
+                (_, Some(_)) => return Err("[onts.bits] : va avec index « bits »".into()),
+                _ => {}
+            }
             match (t.index, t.port_number) {
                 (_, None) => {}
                 (IndexKind::PortOnt | IndexKind::Packed, Some(n))
@@ -548,6 +649,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../profiles/ubiquoss-gpon.toml"),
     ),
     ("vsol-epon.toml", include_str!("../profiles/vsol-epon.toml")),
+    (
+        "nokia-isam-gpon.toml",
+        include_str!("../profiles/nokia-isam-gpon.toml"),
+    ),
     ("zte-gpon.toml", include_str!("../profiles/zte-gpon.toml")),
     (
         "fiberhome-gpon.toml",

@@ -94,6 +94,13 @@ impl OntTable {
                     port: at(self.port_at)?,
                 })
             }
+            (IndexKind::Bits, _) => {
+                let (n, b) = (index.parse::<u64>().ok()?, self.bits?);
+                Some(crate::interfaces::PonPosition {
+                    slot: b.slot.of(n)?,
+                    port: b.port.of(n)?,
+                })
+            }
             (IndexKind::PortOnt | IndexKind::Packed, Some(bits)) => {
                 let (port, _) = self.decode(index);
                 let port = u64::from(port?);
@@ -116,7 +123,7 @@ impl OntTable {
                 .flatten()
                 .max()
                 .unwrap_or(1),
-            IndexKind::Packed | IndexKind::Opaque => return index,
+            IndexKind::Packed | IndexKind::Bits | IndexKind::Opaque => return index,
         };
         match index.match_indices('.').nth(keep - 1) {
             Some((end, _)) => &index[..end],
@@ -147,6 +154,14 @@ impl OntTable {
                     ),
                     Err(_) => (None, None),
                 }
+            }
+            IndexKind::Bits => {
+                let ont = index
+                    .parse::<u64>()
+                    .ok()
+                    .zip(self.bits)
+                    .and_then(|(n, b)| b.ont.of(n));
+                (None, ont)
             }
             IndexKind::Opaque => (None, None),
         }
@@ -196,7 +211,14 @@ impl OntTable {
         for (column, apply) in columns {
             let Some(column) = column else { continue };
             for (oid, value) in snmp.walk(column.as_str()).await? {
-                if let Some(index) = column.index_in(&oid) {
+                let Some(index) = column.index_in(&oid) else {
+                    continue;
+                };
+                let admitted = match (self.index, self.bits) {
+                    (IndexKind::Bits, Some(b)) => index.parse::<u64>().is_ok_and(|n| b.admits(n)),
+                    _ => true,
+                };
+                if admitted {
                     rows.push((self.key(index).to_owned(), apply, value));
                 }
             }

@@ -57,10 +57,10 @@ fn a_profile_names_its_pon_ports_and_nothing_else_is_one() {
     // PON port, though the usual names would take it for slot 0 port 3.
     let uisp = PonNames::parse(r"^pon(?P<port>\d+)$", Some(0)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        uisp.position("pon3"),
+        uisp.position("pon3", 1),
         Some(PonPosition { slot: 0, port: 3 })
     );
-    assert_eq!(uisp.position("0/3"), None);
+    assert_eq!(uisp.position("0/3", 1), None);
     assert_eq!(
         PonPosition::guess("0/3"),
         Some(PonPosition { slot: 0, port: 3 })
@@ -68,10 +68,10 @@ fn a_profile_names_its_pon_ports_and_nothing_else_is_one() {
     let huawei = PonNames::parse(r"^GPON (?P<frame>\d+)/(?P<slot>\d+)/(?P<port>\d+)$", None)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        huawei.position("GPON 0/2/7"),
+        huawei.position("GPON 0/2/7", 1),
         Some(PonPosition { slot: 2, port: 7 })
     );
-    assert_eq!(huawei.position("ETH 0/9/0"), None);
+    assert_eq!(huawei.position("ETH 0/9/0", 1), None);
     for (pattern, slot, words) in [
         (r"^pon(\d+)$", Some(0), "(?P<port>"),
         (r"^pon(?P<port>\d+)$", None, "(?P<slot>"),
@@ -130,6 +130,7 @@ fn indexes_decode_as_the_profile_says() {
         slot: None,
         port: None,
         port_number: None,
+        bits: None,
         port_at: None,
         ont_at: None,
         serial: None,

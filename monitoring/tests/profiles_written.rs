@@ -80,6 +80,8 @@ async fn the_pon_port_alert_fires_for_every_profiles_ports_as_polled() {
         "zte-gpon",
         "vsol-epon",
         "uisp-fiber",
+        "nokia-isam",
+        "nokia-isam-onts",
     ];
     let registry = prometheus::Registry::new_custom(Some("regie".into()), None).unwrap();
     let poller = Poller::new(Metrics::register(&registry).unwrap());
@@ -159,9 +161,23 @@ async fn the_pon_port_alert_fires_for_every_profiles_ports_as_polled() {
                 .map(|(k, v)| format!("              {k}: '{}'", v.replace('\'', "''")))
                 .collect();
             exp.push("              severity: critical".into());
+            // The slot and port come from the PON port's series.
+            let place = |k: &str| {
+                of(&samples, "regie_interface_pon_port")
+                    .find(|(_, pl, _)| {
+                        pl.iter().any(|(a, b)| a == "device" && b == device)
+                            && pl.iter().any(|(a, b)| a == "ifIndex" && b == if_index)
+                    })
+                    .and_then(|(_, pl, _)| pl.iter().find(|(a, _)| a == k))
+                    .map(|(_, v)| v.clone())
+                    .unwrap()
+            };
+            let (slot, port) = (place("slot"), place("port"));
+            exp.push(format!("              slot: '{slot}'"));
+            exp.push(format!("              port: '{port}'"));
             let if_name = get("ifName").replace('\'', "''");
             expected.push(format!(
-                "          - exp_labels:\n{}\n            exp_annotations:\n              summary: 'Port PON {if_name} de {device} coupé'\n              description: 'Le port est administrativement actif mais opérationnellement coupé : les lignes derrière lui sont hors service.'\n",
+                "          - exp_labels:\n{}\n            exp_annotations:\n              summary: 'Port PON {if_name} (carte {slot}, port {port}) de {device} coupé'\n              description: 'Le port est administrativement actif mais opérationnellement coupé : les lignes derrière lui sont hors service.'\n",
                 exp.join("\n")
             ));
         }
@@ -313,4 +329,39 @@ async fn the_uisp_fiber_is_known_by_its_description_and_its_switch_ports_are_no_
     assert!(profiles
         .find("1.3.6.1.4.1.4413", "EdgeSwitch 24-Port Lite")
         .is_none());
+}
+
+#[tokio::test]
+async fn the_nokia_profile_reads_its_onts_levels() {
+    use monitoring::interfaces::PonPosition;
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "nokia-isam-onts", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for the ISAM");
+    assert_eq!(profile.name, "Nokia ISAM (GPON)");
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    // The PON ports' rows of ifOperStatus are no ONTs.
+    assert_eq!(onts.len(), 3, "{onts:#?}");
+    let ont = |index: &str| onts.iter().find(|o| o.index == index).unwrap();
+    // 0.002 dBm: −10750 is −21.50 dBm, 1250 is 2.50, −13500 is −27.00,
+    // 990 is 1.98.
+    let first = ont("96468992");
+    assert_eq!(first.serial.as_deref(), Some("ALCLF0A1B2C3"));
+    assert_eq!(first.online, Some(true));
+    assert_eq!(
+        (first.rx_ont_cdbm, first.tx_ont_cdbm),
+        (Some(-2150), Some(250))
+    );
+    assert_eq!(first.pon, Some(PonPosition { slot: 1, port: 1 }));
+    assert_eq!(first.ont_id, Some(1));
+    let second = ont("96469504");
+    assert_eq!(
+        (second.rx_ont_cdbm, second.tx_ont_cdbm),
+        (Some(-2700), Some(198))
+    );
+    assert_eq!(second.ont_id, Some(2));
+    // Down, its levels 32768: no reading.
+    let third = ont("96534528");
+    assert_eq!(third.online, Some(false));
+    assert_eq!(third.rx_ont_cdbm, None);
+    assert_eq!(third.pon, Some(PonPosition { slot: 1, port: 2 }));
 }

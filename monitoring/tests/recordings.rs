@@ -584,3 +584,58 @@ async fn onu_levels_match_what_librenms_read_on_every_olt() {
         differ.join("\n")
     );
 }
+
+#[tokio::test]
+async fn the_nokia_isam_places_its_pon_ports_and_onts_by_their_ifindex() {
+    use monitoring::interfaces::PonPosition;
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "nokia-isam", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for the ISAM");
+    assert_eq!(profile.name, "Nokia ISAM (GPON)");
+    let polled = interfaces::poll(&snmp, Some(&profile)).await.unwrap();
+    // Its 16 PON ports all named « X-PON », told apart by their ifIndex:
+    // 0x5A0_2000 (94380032) is slot 1, port 1; each next port 0x1_0000
+    // further.
+    let mut pon: Vec<(u32, PonPosition)> = polled
+        .iter()
+        .filter_map(|i| Some((i.index, i.pon?)))
+        .collect();
+    pon.sort_by_key(|(i, _)| *i);
+    let expected: Vec<(u32, PonPosition)> = (0..16)
+        .map(|k| {
+            (
+                94380032 + k * 65536,
+                PonPosition {
+                    slot: 1,
+                    port: k + 1,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(pon, expected);
+    assert!(polled
+        .iter()
+        .filter(|i| i.pon.is_some())
+        .all(|i| i.name.trim() == "X-PON"));
+    // Its ONTs are interfaces too (ifDescr « … ONT »): each one an ONT
+    // row, placed, online as its interface is; no other interface is.
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    let ont_interfaces: Vec<&interfaces::Interface> = polled
+        .iter()
+        .filter(|i| i.descr.trim_end().ends_with(" ONT"))
+        .collect();
+    assert_eq!(ont_interfaces.len(), 30);
+    assert_eq!(onts.len(), 30);
+    for i in ont_interfaces {
+        let ont = onts
+            .iter()
+            .find(|o| o.index == i.index.to_string())
+            .unwrap_or_else(|| panic!("ONT {}", i.index));
+        assert_eq!(ont.online, Some(i.oper == Some(interfaces::Status::Up)));
+        assert!(ont.pon.is_some() && ont.ont_id.is_some());
+    }
+    // 0x5C3_1200: slot 1, PON port 4, ONT 10 (bits 9-15 hold 9).
+    let one = onts.iter().find(|o| o.index == "96670208").unwrap();
+    assert_eq!(one.pon, Some(PonPosition { slot: 1, port: 4 }));
+    assert_eq!(one.ont_id, Some(10));
+}
