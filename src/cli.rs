@@ -71,6 +71,31 @@ pub enum Command {
     /// Taking over from the concession's operator.
     #[command(subcommand)]
     Takeover(TakeoverCommand),
+    /// Network monitoring: try a device before adding it.
+    #[command(subcommand)]
+    Monitoring(MonitoringCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitoringCommand {
+    /// Ask a device over SNMP v2c what the poller would read: the vendor
+    /// profile it gets (the configuration's `snmp_profiles_dir` first),
+    /// its PON ports and the inventory's slot and port of each, its ONTs
+    /// and their levels. Writes nothing.
+    Probe {
+        /// The device's address (`HOST` or `HOST:PORT`, port 161 by
+        /// default).
+        address: String,
+        /// The v2c community.
+        #[arg(long, default_value = "public")]
+        community: String,
+        /// Profiles to try first (default: the configuration's).
+        #[arg(long)]
+        profiles_dir: Option<PathBuf>,
+        /// Seconds to wait for each answer.
+        #[arg(long, default_value_t = 5)]
+        timeout_s: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +433,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let result = crate::takeover_cli::letters(&db, &config, &output).await;
             db.close().await;
             result
+        }
+        Command::Monitoring(MonitoringCommand::Probe {
+            address,
+            community,
+            profiles_dir,
+            timeout_s,
+        }) => {
+            let dir = profiles_dir.or_else(|| config.snmp_profiles_dir.clone());
+            crate::monitoring_cli::probe(&address, community, dir.as_deref(), timeout_s).await
         }
         Command::Provisioning(cmd) => {
             let db = open_database(&config).await?;

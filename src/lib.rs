@@ -22,6 +22,7 @@ pub mod inventory_cli;
 pub mod mail;
 pub mod metrics;
 pub mod monitor;
+pub mod monitoring_cli;
 pub mod openapi;
 pub mod provisioning_cli;
 pub mod routes;

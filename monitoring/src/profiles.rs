@@ -650,6 +650,10 @@ const SHIPPED: &[(&str, &str)] = &[
     ),
     ("vsol-epon.toml", include_str!("../profiles/vsol-epon.toml")),
     (
+        "calix-axos.toml",
+        include_str!("../profiles/calix-axos.toml"),
+    ),
+    (
         "nokia-isam-gpon.toml",
         include_str!("../profiles/nokia-isam-gpon.toml"),
     ),

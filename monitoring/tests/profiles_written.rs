@@ -82,6 +82,7 @@ async fn the_pon_port_alert_fires_for_every_profiles_ports_as_polled() {
         "uisp-fiber",
         "nokia-isam",
         "nokia-isam-onts",
+        "calix-axos",
     ];
     let registry = prometheus::Registry::new_custom(Some("regie".into()), None).unwrap();
     let poller = Poller::new(Metrics::register(&registry).unwrap());
@@ -364,4 +365,36 @@ async fn the_nokia_profile_reads_its_onts_levels() {
     assert_eq!(third.online, Some(false));
     assert_eq!(third.rx_ont_cdbm, None);
     assert_eq!(third.pon, Some(PonPosition { slot: 1, port: 2 }));
+}
+
+#[tokio::test]
+async fn the_calix_profile_converts_its_milliwatts() {
+    use monitoring::interfaces::PonPosition;
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "calix-axos", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for AXOS");
+    assert_eq!(profile.name, "Calix AXOS");
+    let interfaces = interfaces::poll(&snmp, Some(&profile)).await.unwrap();
+    let pon = |name: &str| interfaces.iter().find(|i| i.name == name).unwrap().pon;
+    assert_eq!(pon("1/1/xp2"), Some(PonPosition { slot: 1, port: 2 }));
+    assert_eq!(pon("1/2/gp1"), Some(PonPosition { slot: 2, port: 1 }));
+    assert_eq!(pon("1/1/x1"), None);
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    assert_eq!(onts.len(), 3);
+    let ont = |index: &str| onts.iter().find(|o| o.index == index).unwrap();
+    // value / 10000 = mW: 100 is 0.01 mW, −20 dBm; 31623 is 3.1623 mW,
+    // 5.00 dBm; 501 is 0.0501 mW, −13.00 dBm; 10000 is 1 mW, 0 dBm.
+    let first = ont("2000001");
+    assert_eq!(first.name.as_deref(), Some("316"));
+    assert_eq!(first.online, Some(true));
+    assert_eq!(
+        (first.rx_ont_cdbm, first.tx_ont_cdbm, first.rx_olt_cdbm),
+        (Some(-2000), Some(500), Some(-1300))
+    );
+    // Degraded is still online.
+    let second = ont("2000002");
+    assert_eq!((second.online, second.rx_ont_cdbm), (Some(true), Some(0)));
+    // Invalid, its levels 0 mW: no reading.
+    let third = ont("2000003");
+    assert_eq!((third.online, third.rx_ont_cdbm), (Some(false), None));
 }
