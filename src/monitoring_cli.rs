@@ -25,9 +25,7 @@ pub async fn probe(
 ) -> Result<(), Error> {
     let target = Target {
         address: resolve(address).await?,
-        credentials: Credentials::V2c {
-            community,
-        },
+        credentials: Credentials::V2c { community },
         timeout: Duration::from_secs(timeout_s.clamp(1, 60)),
         retries: 1,
     };

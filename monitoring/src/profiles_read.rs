@@ -123,7 +123,9 @@ impl OntTable {
                 .flatten()
                 .max()
                 .unwrap_or(1),
-            IndexKind::Packed | IndexKind::Bits | IndexKind::Opaque => return index,
+            IndexKind::Packed | IndexKind::Bits | IndexKind::Interface | IndexKind::Opaque => {
+                return index
+            }
         };
         match index.match_indices('.').nth(keep - 1) {
             Some((end, _)) => &index[..end],
@@ -163,7 +165,7 @@ impl OntTable {
                     .and_then(|(n, b)| b.ont.of(n));
                 (None, ont)
             }
-            IndexKind::Opaque => (None, None),
+            IndexKind::Interface | IndexKind::Opaque => (None, None),
         }
     }
 
@@ -241,7 +243,51 @@ impl OntTable {
             });
             apply(self, o, &value);
         }
+        if self.index == IndexKind::Interface {
+            self.place_by_interface(snmp, &mut by_index).await?;
+        }
         Ok(by_index.into_values().collect())
+    }
+
+    /// Places each row by its interface's name (`ont_name`); a row whose
+    /// interface does not match is no ONT's.
+    async fn place_by_interface(
+        &self,
+        snmp: &dyn Snmp,
+        rows: &mut BTreeMap<String, OntOptics>,
+    ) -> Result<(), Error> {
+        const IF_NAME: &str = "1.3.6.1.2.1.31.1.1.1.1";
+        let Some(pattern) = &self.ont_name else {
+            return Ok(());
+        };
+        let names: BTreeMap<String, String> = snmp
+            .walk(IF_NAME)
+            .await?
+            .into_iter()
+            .filter_map(|(oid, v)| {
+                let index = oid
+                    .trim_start_matches('.')
+                    .strip_prefix(IF_NAME)?
+                    .strip_prefix('.')?;
+                Some((index.to_owned(), v.as_text()?))
+            })
+            .collect();
+        rows.retain(|index, ont| {
+            let Some(c) = names.get(index).and_then(|n| pattern.0.captures(n.trim())) else {
+                return false;
+            };
+            let number = |g: &str| c.name(g).and_then(|m| m.as_str().parse::<u32>().ok());
+            let (Some(port), Some(id)) = (number("port"), number("ont")) else {
+                return false;
+            };
+            let Some(slot) = number("slot").or(self.slot) else {
+                return false;
+            };
+            ont.pon = Some(crate::interfaces::PonPosition { slot, port });
+            ont.ont_id = Some(id);
+            true
+        });
+        Ok(())
     }
 }
 

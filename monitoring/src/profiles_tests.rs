@@ -131,6 +131,7 @@ fn indexes_decode_as_the_profile_says() {
         port: None,
         port_number: None,
         bits: None,
+        ont_name: None,
         port_at: None,
         ont_at: None,
         serial: None,

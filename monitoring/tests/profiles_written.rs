@@ -398,3 +398,31 @@ async fn the_calix_profile_converts_its_milliwatts() {
     let third = ont("2000003");
     assert_eq!((third.online, third.rx_ont_cdbm), (Some(false), None));
 }
+
+#[tokio::test]
+async fn the_bdcom_profile_places_its_onus_by_their_interfaces() {
+    use monitoring::interfaces::PonPosition;
+    let Some(agent) = serve().await else { return };
+    let snmp = session(&agent, "bdcom-onus", Duration::from_secs(5)).await;
+    let profile = profile_of(&snmp).await.expect("a profile for BDCOM");
+    assert_eq!(profile.name, "BDCOM GPON");
+    let (onts, _) = profile.read(&snmp).await.unwrap();
+    assert_eq!(onts.len(), 3, "{onts:#?}");
+    let ont = |index: &str| onts.iter().find(|o| o.index == index).unwrap();
+    // ifIndex 1179 is GPON0/1:1: slot 0, port 1, ONU 1; 0.1 dBm: −215 is
+    // −21.50 dBm, 23 is 2.30.
+    let first = ont("1179");
+    assert_eq!(first.serial.as_deref(), Some("BDCM00A1B2C3"));
+    assert_eq!(first.online, Some(true));
+    assert_eq!(
+        (first.rx_ont_cdbm, first.tx_ont_cdbm),
+        (Some(-2150), Some(230))
+    );
+    assert_eq!(first.pon, Some(PonPosition { slot: 0, port: 1 }));
+    assert_eq!(first.ont_id, Some(1));
+    assert_eq!(ont("1180").ont_id, Some(2));
+    // Lost (4): offline, no level.
+    let lost = ont("1181");
+    assert_eq!((lost.online, lost.rx_ont_cdbm), (Some(false), None));
+    assert_eq!(lost.pon, Some(PonPosition { slot: 0, port: 2 }));
+}
