@@ -234,6 +234,7 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
                     .map(|u| u.user())
                     .collect::<Result<_, _>>()?,
                 engine_id: b"regie".to_vec(),
+                ont_down: state.poller.profiles.ont_down_traps(),
             },
             state.trap_metrics.clone(),
         )

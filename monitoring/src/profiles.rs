@@ -50,6 +50,15 @@ impl Oid {
 
     /// The index below this column in `oid` (`None` when `oid` is not
     /// below it).
+    /// Whether `oid` is this OID or below it (whole sub-identifiers).
+    pub fn covers(&self, oid: &str) -> bool {
+        let oid = oid.trim_start_matches('.');
+        oid == self.0
+            || oid
+                .strip_prefix(self.0.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+    }
+
     pub fn index_in<'a>(&self, oid: &'a str) -> Option<&'a str> {
         oid.trim_start_matches('.')
             .strip_prefix(self.0.as_str())?
@@ -320,6 +329,18 @@ pub struct Profile {
     /// The PON ports' transceivers: transmitted power by ifIndex, dBm.
     #[serde(default)]
     pub port_tx: Option<Measure>,
+    /// The traps it sends.
+    #[serde(default)]
+    pub traps: Option<Traps>,
+}
+
+/// Traps a device sends, by trap OID prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traps {
+    /// An ONT stopped sending (loss of signal, dying gasp).
+    #[serde(default)]
+    pub ont_down: Vec<Oid>,
 }
 
 impl Profile {
@@ -553,6 +574,20 @@ impl Profiles {
 
     pub fn all(&self) -> &[Profile] {
         &self.0
+    }
+
+    /// The trap OID prefixes meaning "an ONT stopped sending", with the
+    /// profile naming each, for the trap listener.
+    pub fn ont_down_traps(&self) -> Vec<(Oid, String)> {
+        self.0
+            .iter()
+            .flat_map(|p| {
+                p.traps
+                    .iter()
+                    .flat_map(|t| t.ont_down.iter())
+                    .map(|o| (o.clone(), p.name.clone()))
+            })
+            .collect()
     }
 
     /// The profile of the device behind `snmp`, asked its sysObjectID and

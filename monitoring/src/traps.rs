@@ -18,12 +18,6 @@ use crate::Error;
 
 const IF_INDEX: &str = "1.3.6.1.2.1.2.2.1.1";
 const IF_NAME: &str = "1.3.6.1.2.1.31.1.1.1.1";
-/// Huawei: ONT loss of signal / dying gasp traps (HUAWEI-XPON-MIB
-/// hwGponOntAlarm…), and Ubiquiti UFiber's ONU state change, by prefix.
-const VENDOR_ONT_DOWN: &[(&str, &str)] = &[
-    ("1.3.6.1.4.1.2011.6.128.1.1.2.200", "huawei"),
-    ("1.3.6.1.4.1.41112.1.5.0", "ubiquiti"),
-];
 
 /// What a trap means for the alarms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,9 +34,10 @@ pub enum Event {
     },
     ColdStart,
     WarmStart,
-    /// An ONT stopped sending (loss of signal, dying gasp).
+    /// An ONT stopped sending (loss of signal, dying gasp), as the
+    /// vendor profile named lists its traps.
     OntDown {
-        vendor: &'static str,
+        profile: String,
         oid: String,
     },
     Unknown {
@@ -99,6 +94,9 @@ pub struct ListenerConfig {
     pub users: Vec<TrapUser>,
     /// The listener's own SNMPv3 engine id (informs are sent to it).
     pub engine_id: Vec<u8>,
+    /// Trap OID prefixes meaning an ONT stopped sending, with the vendor
+    /// profile naming each ([`crate::profiles::Profiles::ont_down_traps`]).
+    pub ont_down: Vec<(crate::profiles::Oid, String)>,
 }
 
 /// Counters of traps received.
@@ -135,6 +133,7 @@ impl TrapMetrics {
 pub struct Listener {
     receiver: NotificationReceiver,
     metrics: TrapMetrics,
+    ont_down: Vec<(crate::profiles::Oid, String)>,
 }
 
 impl fmt::Debug for Listener {
@@ -183,7 +182,11 @@ impl Listener {
                 Some(_) => NotificationAcceptance::Reject,
             });
         let receiver = builder.build().await.map_err(device)?;
-        Ok(Self { receiver, metrics })
+        Ok(Self {
+            receiver,
+            metrics,
+            ont_down: config.ont_down.clone(),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -222,10 +225,13 @@ impl Listener {
                     Event::ColdStart
                 } else if oid == oids::warm_start() {
                     Event::WarmStart
-                } else if let Some((_, vendor)) =
-                    VENDOR_ONT_DOWN.iter().find(|(p, _)| text.starts_with(p))
+                } else if let Some((_, profile)) =
+                    self.ont_down.iter().find(|(p, _)| p.covers(&text))
                 {
-                    Event::OntDown { vendor, oid: text }
+                    Event::OntDown {
+                        profile: profile.clone(),
+                        oid: text,
+                    }
                 } else {
                     Event::Unknown { oid: text }
                 }

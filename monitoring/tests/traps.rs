@@ -60,6 +60,9 @@ async fn v2c_and_v3_traps_and_informs_are_classified() {
                 priv_key: "priv-secret-2026".into(),
             }],
             engine_id: b"regie-trap-receiver".to_vec(),
+            ont_down: monitoring::profiles::Profiles::shipped()
+                .unwrap()
+                .ont_down_traps(),
         },
         TrapMetrics::register(&registry).unwrap(),
     )
@@ -168,6 +171,29 @@ async fn v2c_and_v3_traps_and_informs_are_classified() {
     );
     sender.await.unwrap();
 
+    // A Huawei OLT's ONT alarm, known by the trap prefix its profile
+    // lists (HUAWEI-XPON-MIB's hwGponOntAlarm…); a trap beside that prefix
+    // (…2.2000) is not one.
+    for (oid, known) in [
+        ("1.3.6.1.4.1.2011.6.128.1.1.2.200.1.9", true),
+        ("1.3.6.1.4.1.2011.6.128.1.1.2.2000", false),
+    ] {
+        let t = target.clone();
+        let sender = tokio::task::spawn_blocking(move || {
+            send("snmptrap", &["-v", "2c", "-c", "regie-traps", &t, "", oid])
+        });
+        let expected = if known {
+            Event::OntDown {
+                profile: "Huawei SmartAX (GPON)".into(),
+                oid: oid.into(),
+            }
+        } else {
+            Event::Unknown { oid: oid.into() }
+        };
+        assert_eq!(next().await.event, expected);
+        sender.await.unwrap();
+    }
+
     // v3 authPriv trap (the sender is authoritative) and inform (the
     // receiver is).
     let t = target.clone();
@@ -213,7 +239,11 @@ async fn v2c_and_v3_traps_and_informs_are_classified() {
     .unwrap();
     let text = String::from_utf8(buf).unwrap();
     assert!(
-        text.contains(r#"regie_snmp_traps_total{kind="unknown"} 1"#),
+        text.contains(r#"regie_snmp_traps_total{kind="unknown"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"regie_snmp_traps_total{kind="ont_down"} 1"#),
         "{text}"
     );
     assert!(
