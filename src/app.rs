@@ -1183,7 +1183,7 @@ pub fn route_table() -> Vec<Route> {
             "/admin/journal",
             Roles(ADMIN),
             Page,
-            get(web::pages::admin_audit),
+            get(web::journal::page_handler),
         ),
         route(
             Method::GET,

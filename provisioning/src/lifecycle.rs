@@ -128,6 +128,34 @@ impl Step {
         }
     }
 
+    pub const ALL: [Step; 7] = [
+        Step::ReservePath,
+        Step::InstallOnt,
+        Step::Activate,
+        Step::Suspend,
+        Step::Resume,
+        Step::Terminate,
+        Step::Cancel,
+    ];
+
+    /// What a line's history calls a step it recorded (`order`, the
+    /// first, is no step of the state machine): « Commande », « Chemin
+    /// réservé », … — a code nobody knows is shown as it is.
+    pub fn history_label(step: &str) -> &str {
+        match step {
+            "order" => "Commande",
+            "reserve_path" => "Chemin réservé",
+            "install_ont" => "ONT posé",
+            "activate" => "Mise en service",
+            "suspend" => "Suspension",
+            "resume" => "Rétablissement",
+            "terminate" => "Résiliation",
+            "cancel" => "Annulation",
+            "takeover" => "Reprise de l'ancien opérateur",
+            other => other,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Step::ReservePath => "réserver le chemin",
@@ -238,6 +266,19 @@ impl SuspendReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_recorded_has_a_name_in_the_history() {
+        for step in Step::ALL {
+            let label = Step::history_label(step.as_str());
+            assert_ne!(label, step.as_str(), "{step:?}");
+        }
+        assert_eq!(Step::history_label("order"), "Commande");
+        assert_eq!(
+            Step::history_label("takeover"),
+            "Reprise de l'ancien opérateur"
+        );
+    }
 
     #[test]
     fn the_happy_path_is_allowed() {

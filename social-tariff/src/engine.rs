@@ -124,6 +124,28 @@ pub struct Outcome {
     pub reason: String,
 }
 
+impl Outcome {
+    /// The criterion or condition in words, as the agent and the letter
+    /// name it (« Quotient familial », « Logement dans la zone
+    /// desservie »); a key this engine does not write is shown as it is.
+    pub fn label(&self) -> &str {
+        criterion_label(&self.key)
+    }
+}
+
+/// The words for a criterion's key.
+pub fn criterion_label(key: &str) -> &str {
+    match key {
+        "prestation" => "Prestation sociale perçue",
+        "quotient_familial" => "Quotient familial",
+        "etudiant_boursier" => "Étudiant boursier sur critères sociaux",
+        "zone_desservie" => "Logement dans la zone desservie",
+        "un_droit_par_logement" => "Un seul tarif social par logement",
+        "taille_foyer" => "Nombre de personnes du foyer",
+        other => other,
+    }
+}
+
 /// What the engine proposes to the agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "proposal", rename_all = "snake_case")]
@@ -465,6 +487,21 @@ pub fn summary(rules: &RuleSet, evaluation: &Evaluation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_the_engine_writes_has_words() {
+        for key in [
+            "prestation",
+            "quotient_familial",
+            "etudiant_boursier",
+            "zone_desservie",
+            "un_droit_par_logement",
+            "taille_foyer",
+        ] {
+            let label = criterion_label(key);
+            assert!(label != key && !label.contains('_'), "{key}");
+        }
+    }
     use crate::rules::EXAMPLE;
 
     fn rules() -> RuleSet {

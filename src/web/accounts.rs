@@ -63,7 +63,7 @@ pub async fn search(
             @if list.is_empty() {
                 p class="info" role="status" { "Aucun compte ne correspond à « " (typed) " »." }
             } @else {
-                table {
+                table tabindex="0" {
                     caption { (list.len()) " compte(s) pour « " (typed) " »" }
                     thead { tr { th scope="col" { "Compte" } th scope="col" { "Nom" } th scope="col" { "Commune" } th scope="col" { "Type" } } }
                     tbody { @for a in list { tr {
@@ -140,7 +140,7 @@ async fn invoice_render(
             @if let Some(c) = &inv.corrects { div { dt { "Corrige" } dd { a href={ "/comptabilite/factures/" (c) } { (c) } } } }
         }
         p { a href={ "/factures/" (inv.number) } { "Télécharger le PDF" } }
-        table {
+        table tabindex="0" {
             caption { "Lignes" }
             thead { tr { th scope="col" { "Désignation" } th scope="col" class="nombre" { "Montant HT" } th scope="col" class="nombre" { "TVA" } } }
             tbody { @for l in &inv.lines { tr {
@@ -260,7 +260,7 @@ pub async fn invoices_part(state: &AppState, code: &str) -> Result<Markup, Error
     Ok(html! {
         h2 { "Factures et avoirs" }
         @if list.is_empty() { p { "Aucune facture." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Du plus ancien au plus récent ; chaque avoir suit la facture qu'il corrige" }
                 thead { tr { th scope="col" { "Numéro" } th scope="col" { "Émise le" } th scope="col" class="nombre" { "TTC" } th scope="col" { "Situation" } } }
                 tbody { @for i in &list {

@@ -49,7 +49,7 @@ pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult 
                         "." }
                     @if !impact.lines.is_empty() {
                         div class="defilant" {
-                            table {
+                            table tabindex="0" {
                                 caption { "Lignes touchées" }
                                 thead { tr { th scope="col" { "Ligne" } th scope="col" { "Local" } th scope="col" { "État" } th scope="col" { "Débit maintenu" } } }
                                 tbody {
@@ -57,7 +57,7 @@ pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult 
                                         tr {
                                             td { a href={ "/technicien/lignes/" (l.line_id) } { (l.line_id) } }
                                             td { (l.premises) }
-                                            td { (l.state) }
+                                            td { (provisioning::lifecycle::State::parse(&l.state).map_or(l.state.as_str(), |s| s.label())) }
                                             td { @if l.protected { "oui" } @else { "non" } }
                                         }
                                     }

@@ -32,7 +32,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
         h1 { "Référence de l'API" }
         p { "Le document OpenAPI 3 complet est servi à " a href="/api/v1/openapi.json" { code { "/api/v1/openapi.json" } } "." }
         p { "Authentification : " code { "POST /api/v1/auth/token" } " avec " code { "{\"username\", \"password\"}" } ", puis l'en-tête " code { "Authorization: Bearer <jeton>" } "." }
-        table {
+        table tabindex="0" {
             caption class="visually-hidden" { "Opérations de l'API" }
             thead { tr { th scope="col" { "Méthode" } th scope="col" { "Chemin" } th scope="col" { "Description" } } }
             tbody {

@@ -34,7 +34,7 @@ fn last_month() -> Month {
 /// The documents as a table.
 pub fn invoice_table(caption: &str, list: &[Invoice]) -> Markup {
     html! {
-        table {
+        table tabindex="0" {
             caption { (caption) }
             thead { tr { th scope="col" { "Numéro" } th scope="col" { "Type" } th scope="col" { "Période" } th scope="col" { "Émise le" }
                 th scope="col" class="nombre" { "HT" } th scope="col" class="nombre" { "TVA" } th scope="col" class="nombre" { "TTC" } } }
@@ -105,7 +105,7 @@ async fn runs_render(
             button type="submit" class="secondaire" { "Prévisualiser" }
         }
         @if state.config.regie_siren.is_none() || state.config.regie_vat_number.is_none() {
-            p class="info" { "Le SIREN ou le numéro de TVA de la régie n'est pas configuré (regie_siren, regie_vat_number) : "
+            p class="info" { "Le SIREN ou le numéro de TVA de la régie n'est pas configuré (réglages " code { "regie_siren" } " et " code { "regie_vat_number" } ", à demander à l'administrateur) : "
                 "ce sont des mentions obligatoires des factures." }
         }
         h2 { "Prévisualisation de " (month.label()) }
@@ -115,7 +115,7 @@ async fn runs_render(
             div { dt { "Total TTC à émettre" } dd { (preview.gross) } }
         }
         @if !preview.per_offer.is_empty() {
-            table {
+            table tabindex="0" {
                 caption { "Abonnements par offre" }
                 thead { tr { th scope="col" { "Offre" } th scope="col" class="nombre" { "Abonnements" } } }
                 tbody { @for (o, n) in &preview.per_offer { tr { td { (o) } td class="nombre" { (n) } } } }

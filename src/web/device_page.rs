@@ -57,7 +57,7 @@ fn speed(bps: Option<u64>) -> String {
 fn onts_table(caption: &str, onts: &[monitoring::profiles::OntOptics]) -> Markup {
     html! {
         div class="defilant" {
-            table {
+            table tabindex="0" {
                 caption { (caption) }
                 thead { tr {
                     th scope="col" { "ONT" } th scope="col" { "Numéro de série" } th scope="col" { "État" }
@@ -89,7 +89,7 @@ fn pon_ports(ports: &[PonPortView]) -> Markup {
             p class="info" { "Aucun port PON lu sur cet équipement." }
         } @else {
             div class="defilant" {
-                table {
+                table tabindex="0" {
                     caption class="visually-hidden" { "Ports PON" }
                     thead { tr {
                         th scope="col" { "Port" } th scope="col" { "État" } th scope="col" { "Port de l'inventaire" }
@@ -154,7 +154,7 @@ fn page(d: &DeviceDetail) -> Markup {
             p class="info" { "Aucune interface lue (l'équipement n'a pas encore répondu)." }
         } @else {
             div class="defilant" {
-                table {
+                table tabindex="0" {
                     caption class="visually-hidden" { "Interfaces" }
                     thead { tr {
                         th scope="col" { "ifIndex" } th scope="col" { "Nom" } th scope="col" { "Description" }

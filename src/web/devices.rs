@@ -153,7 +153,7 @@ fn page(
             p class="info" { "Aucun équipement." }
         } @else {
             div class="defilant" {
-                table {
+                table tabindex="0" {
                     caption class="visually-hidden" { "Équipements" }
                     thead { tr {
                         th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "SNMP" }

@@ -194,7 +194,7 @@ async fn agent_render(
 
         h2 { "Demandes" }
         @if grants.is_empty() { p class="info" { "Aucune demande." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Demandes, dans l'ordre d'arrivée" }
                 thead { tr { th scope="col" { "N°" } th scope="col" { "Foyer" } th scope="col" { "Demandé" } th scope="col" { "Le" } th scope="col" { "État" } th scope="col" { "Appareil" } th scope="col" { "Action" } } }
                 tbody {
@@ -244,7 +244,7 @@ async fn agent_render(
 
         h2 { "Stock (" (in_stock) " en stock)" }
         @if !devices.is_empty() {
-            table {
+            table tabindex="0" {
                 caption { "Appareils reçus des associations partenaires" }
                 thead { tr { th scope="col" { "Reçu le" } th scope="col" { "Partenaire" } th scope="col" { "Type" } th scope="col" { "Modèle" } th scope="col" { "N° de série" } th scope="col" { "État" } th scope="col" { "Valeur" } th scope="col" { "Situation" } } }
                 tbody {

@@ -51,7 +51,7 @@ pub async fn arrears(State(state): State<AppState>, me: Principal) -> PageResult
             " après l'échéance, demande de suspension au jour " (state.config.dunning.suspend_days)
             " — jamais pour un foyer protégé (FSL en attente, délai de grâce du tarif social), dont la ligne est seulement ralentie." }
         @if list.is_empty() { p class="info" { "Aucun impayé." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Comptes en retard, les plus anciens d'abord" }
                 thead { tr { th scope="col" { "Compte" } th scope="col" { "Plus ancienne facture" } th scope="col" class="nombre" { "Jours de retard" }
                     th scope="col" class="nombre" { "Dû" } th scope="col" { "Ligne" } } }
@@ -139,7 +139,7 @@ pub(crate) async fn account_render(
             p class="info" role="status" { strong { "Foyer protégé : " } (why) "." }
         }
         @if !pos.balance.open.is_empty() {
-            table {
+            table tabindex="0" {
                 caption { "Factures ouvertes" }
                 thead { tr { th scope="col" { "Facture" } th scope="col" { "Émise le" } th scope="col" class="nombre" { "Reste dû" } } }
                 tbody { @for o in &pos.balance.open { tr {
@@ -200,7 +200,7 @@ pub(crate) async fn account_render(
         (mandate_section)
         h2 { "Relevé de compte" }
         @if statement.is_empty() { p { "Aucune écriture." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Pièces et paiements, du plus ancien au plus récent" }
                 thead { tr { th scope="col" { "Date" } th scope="col" { "Libellé" } th scope="col" class="nombre" { "Montant" } th scope="col" class="nombre" { "Solde" } } }
                 tbody { @for l in &statement { tr {

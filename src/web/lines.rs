@@ -70,7 +70,7 @@ pub struct OrderForm {
 fn lines_table(lines: &[Line], caption: &str) -> Markup {
     html! {
         div class="defilant" {
-            table {
+            table tabindex="0" {
                 caption { (caption) }
                 thead { tr {
                     th scope="col" { "Ligne" } th scope="col" { "Local" } th scope="col" { "État" }
@@ -289,14 +289,14 @@ fn definition(term: &str, value: Markup) -> Markup {
 fn history_table(events: &[Event]) -> Markup {
     html! {
         div class="defilant" {
-            table {
+            table tabindex="0" {
                 caption { "Historique" }
                 thead { tr { th scope="col" { "Date" } th scope="col" { "Étape" } th scope="col" { "État" } th scope="col" { "Par" } } }
                 tbody {
                     @for e in events {
                         tr {
                             td { (local(&e.at)) }
-                            td { (e.step) }
+                            td { (provisioning::lifecycle::Step::history_label(&e.step)) }
                             td { (state_badge(e.to_state)) }
                             td { (e.actor) }
                         }

@@ -134,7 +134,7 @@ pub async fn section(
         }
         @let past: Vec<&Record> = records.iter().filter(|r| r.status != Status::Live).collect();
         @if !past.is_empty() {
-            table {
+            table tabindex="0" {
                 caption { "Mandats passés" }
                 thead { tr { th scope="col" { "RUM" } th scope="col" { "Compte" } th scope="col" { "Situation" } } }
                 tbody { @for r in past { tr {

@@ -354,7 +354,7 @@ pub async fn account(State(state): State<AppState>, me: Principal) -> PageResult
         p { a href="/compte/double-authentification" { "Double authentification (code d'une application)" } }
         h2 { "Sessions et jetons d'API" }
         p { "Révoquez tout accès que vous ne reconnaissez pas." }
-        table {
+        table tabindex="0" {
             caption class="visually-hidden" { "Sessions et jetons" }
             thead { tr { th scope="col" { "Type" } th scope="col" { "Créé le" } th scope="col" { "Expire le" } th scope="col" { "État" } th scope="col" { "Action" } } }
             tbody {
@@ -424,35 +424,9 @@ pub async fn admin_home(State(state): State<AppState>, me: Principal) -> PageRes
             }
         }
         h2 { "Dernières modifications" }
-        (audit_table(&recent))
+        (crate::web::journal::table(&recent))
     };
     Ok(page("Administration", &me, "/admin", body))
-}
-
-fn audit_table(entries: &[audit::AuditEntry]) -> Markup {
-    html! {
-        @if entries.is_empty() {
-            p { "Aucune entrée." }
-        } @else {
-            table {
-                thead { tr { th scope="col" { "Date" } th scope="col" { "Auteur" } th scope="col" { "Action" } th scope="col" { "Fiche" } th scope="col" { "Détail" } } }
-                tbody {
-                    @for e in entries {
-                        tr {
-                            td { (local_time(&e.at)) }
-                            td { (e.actor) }
-                            td { code { (e.action) } }
-                            td { (e.entity) " " (e.entity_id) }
-                            td {
-                                @if let Some(b) = &e.before { "avant : " code { (b) } br; }
-                                @if let Some(a) = &e.after { "après : " code { (a) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -471,7 +445,7 @@ fn users_page(
     html! {
         h1 { "Utilisateurs" }
         @if let Some(c) = created { p class="succes" role="status" { "Le compte " strong { (c) } " a été créé." } }
-        table {
+        table tabindex="0" {
             caption class="visually-hidden" { "Comptes" }
             thead { tr { th scope="col" { "Identifiant" } th scope="col" { "Nom" } th scope="col" { "Rôles" } th scope="col" { "État" } th scope="col" { "Créé le" } } }
             tbody {
@@ -599,42 +573,6 @@ pub async fn admin_users_create(
     ))
 }
 
-/// `GET /admin/journal`.
-pub async fn admin_audit(
-    State(state): State<AppState>,
-    me: Principal,
-    Query(filter): Query<AuditFilter>,
-) -> PageResult {
-    // Empty form fields arrive as empty strings: treat them as "no filter".
-    let clean = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let filter = AuditFilter {
-        actor: clean(&filter.actor),
-        entity: clean(&filter.entity),
-        entity_id: clean(&filter.entity_id),
-        action: clean(&filter.action),
-        limit: Some(filter.limit.unwrap_or(200)),
-        ..filter
-    };
-    let entries = audit::list(&state.db, &filter).await?;
-    let body = html! {
-        h1 { "Journal d'audit" }
-        p { "Le journal est en ajout seul : aucune entrée ne peut être modifiée ni supprimée." }
-        form method="get" action="/admin/journal" class="formulaire" {
-            div class="champ" { label for="actor" { "Auteur (identifiant)" } input type="text" id="actor" name="actor" value=(filter.actor.clone().unwrap_or_default()); }
-            div class="champ" { label for="entity" { "Type de fiche" span class="aide" { "Par exemple user, household, token." } } input type="text" id="entity" name="entity" value=(filter.entity.clone().unwrap_or_default()); }
-            div class="champ" { label for="action" { "Action" span class="aide" { "Par exemple user.create." } } input type="text" id="action" name="action" value=(filter.action.clone().unwrap_or_default()); }
-            button type="submit" { "Filtrer" }
-        }
-        (audit_table(&entries))
-    };
-    Ok(page("Journal d'audit", &me, "/admin/journal", body))
-}
-
 /// `GET /technicien`.
 pub async fn technician_home(State(state): State<AppState>, me: Principal) -> PageResult {
     let counts = inventory::storage::counts(&state.db).await?;
@@ -758,7 +696,7 @@ pub async fn trace_page(
                         }
                     }
                 }
-                table {
+                table tabindex="0" {
                     caption { "Chemin de la PTO vers l'amont, élément par élément" }
                     thead { tr { th scope="col" { "N°" } th scope="col" { "Élément" } th scope="col" { "Détail" } th scope="col" { "Perte" } } }
                     tbody {
@@ -873,7 +811,7 @@ fn households_page(
     html! {
         h1 { "Foyers" }
         @if list.is_empty() { p { "Aucun foyer enregistré." } } @else {
-            table {
+            table tabindex="0" {
                 caption class="visually-hidden" { "Foyers" }
                 thead { tr { th scope="col" { "Code" } th scope="col" { "Nom" } th scope="col" { "Compte en ligne" } th scope="col" { "Enregistré le" } } }
                 tbody {
@@ -1047,7 +985,7 @@ pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> Page
     let flagged_ports: Vec<_> = report.pon_ports.iter().filter(|u| u.flagged).collect();
     let usage_table = |caption: &str, first: &str, rows: &[&inventory::capacity::Usage]| {
         html! {
-            table {
+            table tabindex="0" {
                 caption { (caption) }
                 thead { tr { th scope="col" { (first) } th scope="col" { "Lieu" } th scope="col" { "Utilisés" } th scope="col" { "Capacité" } th scope="col" { "Taux" } } }
                 tbody {
@@ -1064,7 +1002,7 @@ pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> Page
         @if report.eligibility_by_pm.is_empty() {
             p class="info" { "Aucun réseau importé." }
         } @else {
-            table {
+            table tabindex="0" {
                 caption class="visually-hidden" { "Éligibilité des locaux par PM" }
                 thead { tr { th scope="col" { "PM" } th scope="col" { "Raccordables" } th scope="col" { "Branchement à construire" } th scope="col" { "Non couverts" } } }
                 tbody {
@@ -1103,7 +1041,7 @@ fn import_page(
             // First: the server checks it before reading the file.
             input type="hidden" name="csrf_token" value=(csrf);
             div class="champ" {
-                label for="livraison" { "Archive zip de la livraison" span class="aide" { "Les fichiers t_*.csv, l_*.csv, les shapefiles et, s'il y a lieu, x_pon.csv et x_splitter.csv." } }
+                label for="livraison" { "Archive zip de la livraison" span class="aide" { "Les fichiers " code { "t_*.csv" } ", " code { "l_*.csv" } ", les shapefiles et, s'il y a lieu, " code { "x_pon.csv" } " et " code { "x_splitter.csv" } "." } }
                 input type="file" id="livraison" name="livraison" accept=".zip,application/zip" required;
             }
             div class="champ" {
@@ -1124,7 +1062,7 @@ fn import_page(
                 p class="info" role="status" { "Vérification seule : aucune erreur, rien n'a été écrit." }
             }
             @if errors + warnings > 0 {
-                table {
+                table tabindex="0" {
                     caption { "Problèmes relevés (" (errors) " erreurs, " (warnings) " avertissements)" }
                     thead { tr { th scope="col" { "Gravité" } th scope="col" { "Fichier" } th scope="col" { "Ligne" } th scope="col" { "Champ" } th scope="col" { "Motif" } } }
                     tbody {
@@ -1140,7 +1078,7 @@ fn import_page(
                     p { "Et " (o.report.left_out) " autres problèmes, comptés mais non listés : corrigez d'abord ceux-ci." }
                 }
             }
-            table {
+            table tabindex="0" {
                 caption { "Lignes lues par fichier" }
                 thead { tr { th scope="col" { "Fichier" } th scope="col" { "Lignes" } } }
                 tbody { @for (f, n) in &o.counts { tr { td { (f) } td { (n) } } } }
@@ -1389,7 +1327,7 @@ pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResul
                 @if layers.cables_left_out > 0 { " dont " (layers.cables_left_out) " non dessinés, pour la lisibilité" }
                 ". Coordonnées Lambert-93 ; les données sont aussi disponibles en GeoJSON et en fichier d'adresses."
             }
-            svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="carte-titre carte-resume" style="max-width:60rem;border:1px solid #c8ccd4;background:#fbfbf8" {
+            svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="carte-titre carte-resume" class="plan" {
                 title id="carte-titre" { "Carte du réseau : câbles, sites, boîtiers et adresses par éligibilité" }
                 @for path in &layers.cables {
                     polyline fill="none" stroke="#8a8f98" stroke-width="1"

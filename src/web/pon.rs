@@ -119,7 +119,7 @@ fn pon_page(
         @if ports.is_empty() {
             p class="info" { "Aucun port PON." }
         } @else {
-            table {
+            table tabindex="0" {
                 caption class="visually-hidden" { "Ports PON" }
                 thead { tr {
                     th scope="col" { "Port" } th scope="col" { "OLT" } th scope="col" { "Modèle" } th scope="col" { "Site" }

@@ -212,7 +212,7 @@ pub async fn deletions(State(state): State<AppState>, me: Principal) -> PageResu
             " ans après la fin du droit (ou du délai de recours d'un refus) ; les brouillons laissés " (p.draft_days) " jours. "
             "Ce journal ne nomme personne : seulement le numéro de la demande." }
         @if log.is_empty() { p class="info" { "Rien n'a encore été supprimé." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Journal des suppressions (les plus récentes d'abord)" }
                 thead { tr { th scope="col" { "Le" } th scope="col" { "Quoi" } th scope="col" { "Référence" } th scope="col" { "Règle" } } }
                 tbody { @for d in &log { tr { td { (local_time(&d.deleted_at)) } td { (d.kind) } td { (d.reference) } td { (d.rule) } } } }
@@ -232,7 +232,7 @@ pub async fn indicators(State(state): State<AppState>, me: Option<Principal>) ->
         h1 { "Tarif social : les chiffres" }
         p { "Chaque mois : les demandes déposées, les décisions d'accord et de refus, les appareils reconditionnés remis. "
             "Pour que personne ne puisse être reconnu, un nombre inférieur à 10 est affiché « moins de 10 »." }
-        table {
+        table tabindex="0" {
             caption { "Les douze derniers mois" }
             thead { tr { th scope="col" { "Mois" } th scope="col" { "Demandes" } th scope="col" { "Accords" } th scope="col" { "Refus" } th scope="col" { "Appareils remis" } } }
             tbody {

@@ -487,7 +487,7 @@ pub async fn household_summary(state: &AppState, me: &Principal) -> Result<Marku
         @if applications.is_empty() {
             p { "Vous pouvez demander le tarif social en ligne ou au guichet de la mairie : les deux démarches ont la même valeur." }
         } @else {
-            table {
+            table tabindex="0" {
                 caption { "Mes demandes" }
                 thead { tr { th scope="col" { "Numéro" } th scope="col" { "État" } th scope="col" { "Créée le" } } }
                 tbody {
@@ -524,7 +524,7 @@ pub async fn agent_list(State(state): State<AppState>, me: Principal) -> PageRes
         .collect();
     let table = |list: &[&Application], caption: &str| {
         html! {
-            table {
+            table tabindex="0" {
                 caption { (caption) }
                 thead { tr { th scope="col" { "Numéro" } th scope="col" { "Demandeur" } th scope="col" { "Canal" } th scope="col" { "Envoyée le" } th scope="col" { "État" } } }
                 tbody {
@@ -718,12 +718,12 @@ pub(crate) async fn agent_page(
                 Proposal::Refuse => { "Refuser." },
                 Proposal::Incomplete => { "Incomplet : des critères restent à vérifier." },
             } } }
-            table {
+            table tabindex="0" {
                 caption { "Critères et conditions" }
                 thead { tr { th scope="col" { "Critère" } th scope="col" { "Résultat" } th scope="col" { "Source" } th scope="col" { "Raison" } } }
                 tbody {
                     @for o in ev.criteria.iter().chain(&ev.conditions) {
-                        tr { td { (o.key) } td { (o.verdict.label()) } td { (source_text(o)) } td { (o.reason) } }
+                        tr { td { (o.label()) } td { (o.verdict.label()) } td { (source_text(o)) } td { (o.reason) } }
                     }
                 }
             }
@@ -1204,7 +1204,7 @@ pub async fn accountant_list(State(state): State<AppState>, me: Principal) -> Pa
         h1 { "Tarif social en vigueur" }
         p { "Les foyers qui bénéficient du tarif social aujourd'hui, avec le niveau et la décision qui l'accorde. Les raisons d'une décision restent au service social." }
         @if list.is_empty() { p class="info" { "Aucun foyer ne bénéficie du tarif social aujourd'hui." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Droits en vigueur le " (french_date(today())) }
                 thead { tr { th scope="col" { "Foyer" } th scope="col" { "Niveau" } th scope="col" { "Prix mensuel" } th scope="col" { "Du" } th scope="col" { "Au" } th scope="col" { "Décision" } } }
                 tbody {
@@ -1252,7 +1252,7 @@ async fn outbox_render(state: &AppState, me: &Principal, notice: Option<Markup>)
             button type="submit" { "Préparer les rappels du jour" }
         }
         @if list.is_empty() { p class="info" { "Aucun rappel." } } @else {
-            table {
+            table tabindex="0" {
                 caption { "Rappels" }
                 thead { tr { th scope="col" { "Foyer" } th scope="col" { "Destinataire" } th scope="col" { "Fin du droit" } th scope="col" { "Rappel" } th scope="col" { "État" } th scope="col" { "Action" } } }
                 tbody {

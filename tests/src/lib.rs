@@ -21,6 +21,7 @@ use regie_core::{Backend, DatabaseUrl, Db};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod browser;
 pub mod freeradius;
 pub mod smtp;
 pub mod snmpsim;

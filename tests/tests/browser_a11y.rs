@@ -9,31 +9,10 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use regie::auth::Role;
+use regie_tests::browser::{browser_ready, run_script};
 use regie_tests::{password_of, publish_example_rules, TestApp};
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser")
-}
-
-/// Whether node, the npm packages and Chromium are all here.
-fn browser_ready() -> bool {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = std::path::Path::new(&chromium).exists()
-        && browser_dir().join("node_modules/playwright-core").exists()
-        && browser_dir().join("node_modules/axe-core").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    if !ready {
-        assert!(
-            std::env::var_os("REGIE_REQUIRE_PEERS").is_none(),
-            "Chromium, node and `npm ci --prefix tests/browser` are required"
-        );
-        eprintln!("skipped: Chromium, node or tests/browser/node_modules missing");
-    }
-    ready
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_form_works_with_the_keyboard_and_passes_axe() {
@@ -125,36 +104,6 @@ async fn the_accountant_finds_an_account_books_a_payment_and_downloads_from_the_
 
 /// Serves the application on a free port while a browser script runs;
 /// answers the script's JSON report once it has passed.
-async fn run_script(t: &TestApp, script: &str, args: Vec<String>) -> serde_json::Value {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
-        let _ = stopped.await;
-    }));
-    let script = script.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(browser_dir())
-            .arg(script)
-            .arg(base)
-            .args(args)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let _ = stop.send(());
-    let _ = server.await;
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser checks failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&report).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_walks_its_pages_in_the_demo() {
     if !browser_ready() {

@@ -21,6 +21,7 @@ mod billing_scenario;
 mod billing_sepa;
 mod browser_a11y;
 mod devices;
+mod every_page;
 mod hardening;
 mod inventory;
 mod journey;
