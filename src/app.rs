@@ -190,6 +190,20 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/static/favicon.svg",
+            Public,
+            Infra,
+            get(web::assets::favicon),
+        ),
+        route(
+            Method::GET,
+            "/favicon.ico",
+            Public,
+            Infra,
+            get(web::assets::favicon),
+        ),
+        route(
+            Method::GET,
             "/api/v1/openapi.json",
             Public,
             Infra,

@@ -305,7 +305,11 @@ async fn check_csrf(req: Request, principal: Option<&Principal>) -> Result<Reque
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, FORM_LIMIT_BYTES)
         .await
-        .map_err(|_| Error::Invalid("form too large".into()))?;
+        .map_err(|_| {
+            Error::TooLarge(
+                "le formulaire dépasse 256 Kio : raccourcissez le texte saisi, puis envoyez-le de nouveau".into(),
+            )
+        })?;
     let presented = header_token.or_else(|| {
         url::form_urlencoded::parse(&bytes)
             .find(|(k, _)| k == "csrf_token")

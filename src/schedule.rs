@@ -111,6 +111,8 @@ impl Scheduler {
         if was != leader {
             if leader {
                 tracing::info!(instance = %self.instance(), "this instance now runs the scheduled work");
+            } else if self.inner.stopping.load(Ordering::Relaxed) {
+                tracing::info!(instance = %self.instance(), "this instance stops and leaves the scheduled work");
             } else {
                 tracing::info!(instance = %self.instance(), "another instance runs the scheduled work");
             }

@@ -36,7 +36,12 @@ pub async fn scope_request_id(req: Request, next: Next) -> Response {
 /// `log_format = "json"` (`REGIE_LOG_FORMAT=json`).
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, never in a file or a journal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     // A second initialisation (tests) is harmless; ignore its error.
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

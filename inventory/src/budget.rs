@@ -55,6 +55,24 @@ impl MilliDb {
     }
 
     /// Two decimals, for hop-by-hop listings where 0.15 dB matters.
+    /// As a French page writes it: « 21,50 dB », « −0,15 dB ».
+    pub fn fr(self) -> String {
+        let hundredths = (self.0.abs() + 5) / 10;
+        let sign = if self.0 < 0 && hundredths != 0 {
+            "−"
+        } else {
+            ""
+        };
+        format!("{sign}{},{:02} dB", hundredths / 100, hundredths % 100)
+    }
+
+    /// One decimal with a decimal comma, as pages write a loss: « 26,6 dB ».
+    pub fn fr_tenths(self) -> String {
+        let tenths = (self.0.abs() + 50) / 100;
+        let sign = if self.0 < 0 && tenths != 0 { "−" } else { "" };
+        format!("{sign}{},{} dB", tenths / 10, tenths % 10)
+    }
+
     pub fn precise(self) -> String {
         let hundredths = (self.0.abs() + 5) / 10;
         let sign = if self.0 < 0 && hundredths != 0 {
@@ -397,6 +415,11 @@ mod tests {
     #[test]
     fn precise_display() {
         assert_eq!(MilliDb(150).precise(), "0.15 dB");
+        assert_eq!(MilliDb(26_600).fr(), "26,60 dB");
+        assert_eq!(MilliDb(-150).fr(), "−0,15 dB");
+        assert_eq!(MilliDb(-4).fr(), "0,00 dB");
+        assert_eq!(MilliDb(26_639).fr_tenths(), "26,6 dB");
+        assert_eq!(MilliDb(-1_361).fr_tenths(), "−1,4 dB");
         assert_eq!(MilliDb(21_500).precise(), "21.50 dB");
         assert_eq!(MilliDb(-1_234).precise(), "-1.23 dB");
         assert_eq!(MilliDb(2).precise(), "0.00 dB");

@@ -526,6 +526,15 @@ impl Plant {
                     .and_then(|r| self.rooms.get(&r.room))
                     .and_then(|r| self.sites.get(&r.site));
                 match site {
+                    // A site named after its kind (« NRO ») is not
+                    // « NRO NRO ».
+                    Some(s)
+                        if s.label
+                            .to_lowercase()
+                            .starts_with(s.kind.to_lowercase().as_str()) =>
+                    {
+                        format!("{} (tiroir {ti})", s.label)
+                    }
                     Some(s) => format!("{} {} (tiroir {ti})", s.kind, s.label),
                     None => format!("tiroir {ti}"),
                 }

@@ -91,7 +91,7 @@ fn every_outlet_is_traced_and_routes_are_compared() {
             }
         }
         if !t.fibres.is_empty() {
-            assert_eq!(t.origin.as_deref(), Some("NRO NRO (tiroir TI000180030502)"));
+            assert_eq!(t.origin.as_deref(), Some("NRO (tiroir TI000180030502)"));
             let splitters: Vec<_> = t
                 .steps
                 .iter()

@@ -68,6 +68,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome as the household reads it: « accordée », « refusée ».
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Granted => "accordée",
+            Outcome::Refused => "refusée",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Granted => "granted",

@@ -257,8 +257,7 @@ impl RuleSet {
                 DOCUMENT_MAX_BYTES / 1024
             )));
         }
-        let rules: RuleSet = toml::from_str(document)
-            .map_err(|e| Error::Invalid(format!("règlement illisible : {}", e.message())))?;
+        let rules: RuleSet = toml::from_str(document).map_err(|e| unreadable(document, &e))?;
         rules.check()?;
         Ok(rules)
     }
@@ -526,9 +525,49 @@ zone_desservie = true
 un_droit_par_logement = true
 "#;
 
+/// A rule set the TOML reader refused, said in French: where (line and
+/// column) and, for the usual slips, what; the reader's English words are
+/// not shown.
+fn unreadable(document: &str, e: &toml::de::Error) -> Error {
+    let at = e.span().map(|span| {
+        let before = document.get(..span.start).unwrap_or(document);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!(" à la ligne {line}, colonne {column}")
+    });
+    let message = e.message();
+    let what = if message.contains("missing field") {
+        let field = message.split('`').nth(1).unwrap_or("?");
+        format!("le champ « {field} » manque")
+    } else if message.contains("unknown field") {
+        let field = message.split('`').nth(1).unwrap_or("?");
+        format!("le champ « {field} » est inconnu")
+    } else if message.contains("duplicate key") {
+        "une clé figure deux fois".to_owned()
+    } else if message.contains("invalid type") {
+        "une valeur n'a pas le type attendu (nombre, texte, date, liste)".to_owned()
+    } else {
+        "la syntaxe TOML n'est pas respectée (crochet, guillemet ou signe « = » manquant ?)"
+            .to_owned()
+    };
+    Error::Invalid(format!(
+        "règlement illisible{} : {what}",
+        at.unwrap_or_default()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_set_that_is_no_toml_is_said_in_french_with_its_place() {
+        let e = RuleSet::parse("deliberation = \"2026-045\"\nniveaux = [1, 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("règlement illisible à la ligne"), "{e}");
+        assert!(!e.contains("expected") && !e.contains("invalid"), "{e}");
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -16,3 +16,18 @@ pub async fn css() -> impl IntoResponse {
         CSS,
     )
 }
+
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
+
+/// `GET /static/favicon.svg`, also answered at `/favicon.ico`, where
+/// browsers ask for it unprompted: the régie's mark (a fibre reaching a
+/// home), drawn for the purpose.
+pub async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+}

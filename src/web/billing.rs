@@ -274,12 +274,154 @@ pub async fn invoice_pdf(
     Ok(crate::api::billing::invoice_pdf_response(&state, &me, &number).await?)
 }
 
-/// The household's invoices on "Mon espace".
+/// A billing period in words: « novembre 2026 » (the stored form when it
+/// is no month).
+fn period_words(period: &str) -> String {
+    billing::compute::Month::parse(period)
+        .map(|m| {
+            regie_core::fr::month_year(
+                chrono::Datelike::year(&m.first),
+                chrono::Datelike::month(&m.first),
+            )
+        })
+        .unwrap_or_else(|_| period.to_owned())
+}
+
+/// Where an invoice stands for the household that received it.
+fn household_status(
+    i: &Invoice,
+    open: &[billing::ledger::Open],
+    debited: bool,
+    payment_days: u32,
+) -> String {
+    standing(
+        (i.kind, &i.number, i.issued_on, i.gross.0),
+        open,
+        debited,
+        payment_days,
+    )
+}
+
+/// The words of [`household_status`] from an invoice's kind, number,
+/// issue date and amount.
+fn standing(
+    (kind, number, issued_on, gross): (DocumentKind, &str, chrono::NaiveDate, i64),
+    open: &[billing::ledger::Open],
+    debited: bool,
+    payment_days: u32,
+) -> String {
+    if kind != DocumentKind::Invoice {
+        return "déduit de votre solde".into();
+    }
+    if gross <= 0 {
+        return "rien à payer".into();
+    }
+    let due_on = billing::document::debit_day(issued_on, payment_days);
+    match open.iter().find(|o| o.invoice == number) {
+        None => "payée".into(),
+        Some(o) if debited => format!(
+            "{} seront prélevés le {}",
+            regie_core::fr::euros(o.due.0),
+            regie_core::fr::date(due_on)
+        ),
+        Some(o) if o.due.0 < gross => format!(
+            "reste {} à payer avant le {}",
+            regie_core::fr::euros(o.due.0),
+            regie_core::fr::date(due_on)
+        ),
+        Some(_) => format!("à payer avant le {}", regie_core::fr::date(due_on)),
+    }
+}
+
+/// The household's invoices on "Mon espace": a list that reads on a
+/// phone — what, how much, where it stands, the PDF — with no tax
+/// columns, which a household does not need.
 pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, Error> {
-    let mine = crate::api::billing::visible_invoices(state, me, None).await?;
+    let mut mine = crate::api::billing::visible_invoices(state, me, None).await?;
+    mine.sort_by(|a, b| (b.issued_on, &b.number).cmp(&(a.issued_on, &a.number)));
+    let mut accounts: Vec<&str> = mine.iter().map(|i| i.account.as_str()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut open = Vec::new();
+    let mut debited = Vec::new();
+    for a in accounts {
+        open.extend(billing::storage::ledger::balance(&state.db, a).await?.open);
+        if billing::storage::live_mandate(&state.db, a)
+            .await?
+            .is_some()
+        {
+            debited.push(a.to_owned());
+        }
+    }
     Ok(html! {
         h2 { "Mes factures" }
-        @if mine.is_empty() { p { "Aucune facture pour l'instant." } } @else { (invoice_table("Mes factures et avoirs", &mine)) }
+        @if mine.is_empty() {
+            p { "Aucune facture pour l'instant." }
+        } @else {
+            ul class="factures" {
+                @for i in &mine {
+                    li {
+                        p class="facture-titre" {
+                            strong { (match i.kind {
+                                DocumentKind::Invoice => "Facture",
+                                DocumentKind::CreditNote => "Avoir",
+                                DocumentKind::Balance => "Solde repris",
+                            }) " de " (period_words(&i.period)) }
+                            " — " strong { (regie_core::fr::euros(i.gross.0)) }
+                        }
+                        p {
+                            (household_status(i, &open, debited.contains(&i.account), state.config.payment_days))
+                            " · n° " (i.number) ", émise le " (regie_core::fr::date(i.issued_on))
+                        }
+                        p { a href={ "/factures/" (i.number) } { "Télécharger la facture " (i.number) " (PDF)" } }
+                    }
+                }
+            }
+        }
         p { a href="/mon-espace/prelevement" { "Payer mes factures par prélèvement" } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use billing::ledger::Open;
+    use billing::money::Cents;
+
+    #[test]
+    fn a_household_reads_where_each_invoice_stands() {
+        let issued = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+        let open = |due| {
+            vec![Open {
+                invoice: "FA1".into(),
+                issued_on: issued,
+                due: Cents(due),
+            }]
+        };
+        let inv = (DocumentKind::Invoice, "FA1", issued, 2990);
+        // Issued on 1 December, 30 days to pay: by 31 December.
+        assert_eq!(
+            standing(inv, &open(2990), false, 30),
+            "à payer avant le 31 décembre 2026"
+        );
+        assert_eq!(
+            standing(inv, &open(990), false, 30),
+            "reste 9,90 € à payer avant le 31 décembre 2026"
+        );
+        assert_eq!(
+            standing(inv, &open(2990), true, 30),
+            "29,90 € seront prélevés le 31 décembre 2026"
+        );
+        assert_eq!(standing(inv, &[], false, 30), "payée");
+        assert_eq!(
+            standing(
+                (DocumentKind::CreditNote, "AV1", issued, -600),
+                &[],
+                false,
+                30
+            ),
+            "déduit de votre solde"
+        );
+        assert_eq!(period_words("2026-11"), "novembre 2026");
+    }
 }

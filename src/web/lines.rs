@@ -46,7 +46,7 @@ fn local(at: &str) -> String {
 }
 
 fn db_text(mdb: i64) -> String {
-    inventory::budget::MilliDb(mdb).to_string()
+    inventory::budget::MilliDb(mdb).fr_tenths()
 }
 
 fn dbm_text(cdbm: i64) -> String {
@@ -412,7 +412,7 @@ fn line_page(
                     }
                     div class="champ" {
                         label for="notes" { "Remarques" span class="aide" { "Facultatif : emplacement de la PTO, difficultés rencontrées." } }
-                        textarea id="notes" name="notes" rows="3" { (form.notes) }
+                        textarea id="notes" name="notes" rows="3" maxlength="4000" { (form.notes) }
                     }
                     button type="submit" class="large" { "Enregistrer la pose de l'ONT" }
                 }

@@ -100,6 +100,7 @@ pub fn layout(title: &str, principal: Option<&Principal>, current: &str, body: M
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — Régie" }
                 link rel="stylesheet" href="/static/regie.css";
+                link rel="icon" type="image/svg+xml" href="/static/favicon.svg";
             }
             body {
                 a class="evitement" href="#contenu" { "Aller au contenu" }

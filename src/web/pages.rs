@@ -669,13 +669,13 @@ pub async fn trace_page(
                 p class="info" { "Pas de chemin : " (reason) "." }
             } @else {
                 dl {
-                    dt { "Perte totale" } dd { (t.total.precise()) }
+                    dt { "Perte totale" } dd { (t.total.fr()) }
                     dt { "Budget " (t.class.label()) @if t.class_assumed { " (classe par défaut : aucun port PON rattaché)" } }
                     dd {
                         @match &t.verdict {
-                            Some(Verdict::Pass { margin }) => { strong { "Conforme" } ", marge " (margin.precise()) },
+                            Some(Verdict::Pass { margin }) => { strong { "Conforme" } ", marge " (margin.fr()) },
                             Some(Verdict::Fail { excess, worst_hop }) => {
-                                strong { "Non conforme" } ", dépassement " (excess.precise()) " ; élément le plus coûteux : "
+                                strong { "Non conforme" } ", dépassement " (excess.fr()) " ; élément le plus coûteux : "
                                 (t.hops.get(*worst_hop).map(|h| h.label.as_str()).unwrap_or("?"))
                             },
                             None => { "—" },
@@ -724,7 +724,7 @@ pub async fn trace_page(
                                         td { (position) ", " (place) }
                                     },
                                 }
-                                td { (hop.loss.precise()) }
+                                td { (hop.loss.fr()) }
                             }
                         }
                     }

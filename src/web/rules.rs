@@ -135,7 +135,7 @@ fn admin_page(
             div class="champ" {
                 label for="document" { "Règlement (TOML)"
                     span class="aide" { "La délibération, la période, les niveaux, les critères et les conditions." } }
-                textarea id="document" name="document" rows="30" spellcheck="false"
+                textarea id="document" name="document" rows="30" spellcheck="false" maxlength="200000"
                     aria-invalid=(invalid) aria-describedby=[invalid.then_some("document-erreur")] { (document) }
                 (field_error(errors, "document"))
             }

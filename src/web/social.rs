@@ -58,7 +58,9 @@ fn input_field(
         div class="champ" {
             label for=(id) { (label) }
             @if let Some(h) = hint { span class="aide" id=(hint_id) { (h) } }
-            input type=(kind) id=(id) name=(id) value=(value) autocomplete=[autocomplete]
+            // The browser stops the typing at the length the server
+            // accepts: nothing typed is lost to a refused form.
+            input type=(kind) id=(id) name=(id) value=(value) autocomplete=[autocomplete] maxlength="500"
                 aria-invalid=(invalid) aria-describedby=[(!described.is_empty()).then(|| described.join(" "))];
             (field_error(errors, id))
         }
@@ -321,7 +323,7 @@ fn appeal_form(
             input type="hidden" name="csrf_token" value=(csrf);
             div class="champ" {
                 label for="motifs" { "Pourquoi contestez-vous cette décision ?" span class="aide" { "Expliquez ce qui a changé ou ce qui n'a pas été pris en compte. Un autre agent examinera votre recours." } }
-                textarea id="motifs" name="motifs" rows="5" aria-invalid=(invalid) aria-describedby=[invalid.then_some("motifs-erreur")] { (grounds) }
+                textarea id="motifs" name="motifs" rows="5" maxlength="4000" aria-invalid=(invalid) aria-describedby=[invalid.then_some("motifs-erreur")] { (grounds) }
                 (field_error(errors, "motifs"))
             }
             button type="submit" { "Envoyer mon recours" }
@@ -382,7 +384,16 @@ async fn household_application_page(
             p class="succes" role="status" { "Votre demande a bien été envoyée le " (a.submitted_at.as_deref().map(local_time).unwrap_or_default()) ". Gardez son numéro : " strong { (a.code) } "." }
         }
         dl class="fiche" {
-            div { dt { "État" } dd { (a.status.label()) } }
+            div { dt { "État" } dd {
+                // A decided application says how.
+                @match (a.status, current) {
+                    (Status::Decided, Some(d)) => {
+                        (d.outcome.label())
+                        @if let Some(l) = &d.level_label { " (" (l) ")" }
+                    },
+                    _ => (a.status.label()),
+                }
+            } }
             div { dt { "Déposée" } dd { (a.channel.label()) } }
             div { dt { "Logement" } dd { (a.input.address) ", " (a.input.postcode) " " (a.input.town) } }
         }
@@ -772,7 +783,7 @@ pub(crate) async fn agent_page(
                 }
                 div class="champ" {
                     label for="motif" { "Motif" span class="aide" { "Obligatoire pour un refus que les règles ne proposent pas ; il figurera sur la lettre." } }
-                    textarea id="motif" name="motif" rows="3" aria-invalid=(has_error(errors, "motif")) aria-describedby=[has_error(errors, "motif").then_some("motif-erreur")] {}
+                    textarea id="motif" name="motif" rows="3" maxlength="4000" aria-invalid=(has_error(errors, "motif")) aria-describedby=[has_error(errors, "motif").then_some("motif-erreur")] {}
                     (field_error(errors, "motif"))
                 }
                 button type="submit" { "Valider la décision" }
@@ -790,7 +801,7 @@ pub(crate) async fn agent_page(
                     h3 { "Enregistrer un recours du foyer" }
                     div class="champ" {
                         label for="motifs" { "Motifs du recours" }
-                        textarea id="motifs" name="motifs" rows="3" aria-invalid=(has_error(errors, "motifs")) aria-describedby=[has_error(errors, "motifs").then_some("motifs-erreur")] {}
+                        textarea id="motifs" name="motifs" rows="3" maxlength="4000" aria-invalid=(has_error(errors, "motifs")) aria-describedby=[has_error(errors, "motifs").then_some("motifs-erreur")] {}
                         (field_error(errors, "motifs"))
                     }
                     fieldset {
@@ -1099,7 +1110,7 @@ async fn appeals_render(
                             }
                             div class="champ" {
                                 label for={ "motif-" (a.id) } { "Motif de la réponse" }
-                                textarea id={ "motif-" (a.id) } name="motif" rows="3" {}
+                                textarea id={ "motif-" (a.id) } name="motif" rows="3" maxlength="4000" {}
                             }
                             button type="submit" { "Répondre au recours" }
                         }

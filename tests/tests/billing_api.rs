@@ -365,6 +365,15 @@ async fn accountants_bill_and_households_read_their_own_invoices() {
         home.text
     );
     assert!(!home.text.contains(theirs));
+    // A list a household reads: the month in words, where it stands, no
+    // tax columns.
+    assert!(home.text.contains("Facture de "), "{}", home.text);
+    assert!(
+        home.text.contains("à payer avant le") || home.text.contains("payée"),
+        "{}",
+        home.text
+    );
+    assert!(!home.text.contains(">HT<") && !home.text.contains(">TVA<"));
     let own_pdf = t
         .page(Method::GET, &format!("/factures/{number}"), Some(&fs), None)
         .await;

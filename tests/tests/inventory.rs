@@ -248,7 +248,7 @@ async fn trace_through_the_api_and_the_page() {
         "diffère du chemin tracé",
         "FO180030001001",
         "Conforme",
-        "10.65 dB",
+        "10,65 dB",
     ] {
         assert!(page.text.contains(expected), "{expected} missing");
     }

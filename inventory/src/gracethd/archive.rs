@@ -17,6 +17,28 @@ fn bad(reason: impl Into<String>) -> Error {
     Error::Invalid(format!("archive zip invalide : {}", reason.into()))
 }
 
+/// The zip reader's own words are English: the person is told in French
+/// what is wrong with the file, the detail goes to the log.
+fn unreadable(e: zip::result::ZipError) -> Error {
+    tracing::info!(error = %e, "zip archive refused");
+    bad(match e {
+        zip::result::ZipError::UnsupportedArchive(_) => {
+            "méthode de compression ou chiffrement non pris en charge (zip « deflate » sans mot de passe attendu)"
+        }
+        zip::result::ZipError::FileNotFound => "une entrée annoncée manque",
+        _ => "ce fichier n'est pas une archive zip lisible (abîmé, tronqué ou d'un autre format)",
+    })
+}
+
+/// Writing the unpacked files failed on the server's side: said plainly,
+/// the system's words logged.
+fn unwritable(e: std::io::Error) -> Error {
+    tracing::warn!(error = %e, "unpacking a delivery failed");
+    Error::Invalid(
+        "le serveur n'a pas pu décompresser la livraison (espace disque ou droits du dossier de travail) : prévenez l'administrateur".into(),
+    )
+}
+
 fn mib(bytes: u64) -> u64 {
     bytes >> 20
 }
@@ -26,7 +48,7 @@ fn mib(bytes: u64) -> u64 {
 /// top or one level down). Entries that would land outside `dest` are
 /// refused.
 pub fn unpack_file(zip: &Path, dest: &Path, limits: &Limits) -> Result<PathBuf, Error> {
-    let file = std::fs::File::open(zip).map_err(|e| bad(e.to_string()))?;
+    let file = std::fs::File::open(zip).map_err(unwritable)?;
     unpack_from(std::io::BufReader::new(file), dest, limits)
 }
 
@@ -36,7 +58,7 @@ pub fn unpack(bytes: &[u8], dest: &Path) -> Result<PathBuf, Error> {
 }
 
 fn unpack_from<R: Read + Seek>(reader: R, dest: &Path, limits: &Limits) -> Result<PathBuf, Error> {
-    let mut archive = zip::ZipArchive::new(reader).map_err(|e| bad(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(unreadable)?;
     if archive.len() > limits.max_entries {
         return Err(bad(format!(
             "{} fichiers, au plus {}",
@@ -46,17 +68,17 @@ fn unpack_from<R: Read + Seek>(reader: R, dest: &Path, limits: &Limits) -> Resul
     }
     let mut total = 0u64;
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let mut entry = archive.by_index(i).map_err(unreadable)?;
         let Some(relative) = entry.enclosed_name() else {
             return Err(bad(format!("chemin refusé « {} »", entry.name())));
         };
         let path = dest.join(relative);
         if entry.is_dir() {
-            std::fs::create_dir_all(&path).map_err(|e| bad(e.to_string()))?;
+            std::fs::create_dir_all(&path).map_err(unwritable)?;
             continue;
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| bad(e.to_string()))?;
+            std::fs::create_dir_all(parent).map_err(unwritable)?;
         }
         let name = entry.name().to_owned();
         // What this entry may unpack to: within what is left of the total,
@@ -67,10 +89,13 @@ fn unpack_from<R: Read + Seek>(reader: R, dest: &Path, limits: &Limits) -> Resul
             .max(RATIO_FREE_BYTES);
         let left = limits.max_unpacked_bytes.saturating_sub(total);
         let allowed = by_ratio.min(left);
-        let mut out = std::fs::File::create(&path).map_err(|e| bad(e.to_string()))?;
+        let mut out = std::fs::File::create(&path).map_err(unwritable)?;
         // Count what is really written, not what the header claims.
-        let written = std::io::copy(&mut (&mut entry).take(allowed + 1), &mut out)
-            .map_err(|e| bad(format!("{name} : {e}")))?;
+        let written =
+            std::io::copy(&mut (&mut entry).take(allowed + 1), &mut out).map_err(|e| {
+                tracing::info!(entry = %name, error = %e, "zip entry unreadable");
+                bad(format!("{name} : contenu illisible (archive abîmée)"))
+            })?;
         total += written;
         if written > allowed {
             drop(out);
@@ -92,10 +117,7 @@ fn unpack_from<R: Read + Seek>(reader: R, dest: &Path, limits: &Limits) -> Resul
         return Ok(dest.to_owned());
     }
     let mut found = None;
-    for entry in std::fs::read_dir(dest)
-        .map_err(|e| bad(e.to_string()))?
-        .flatten()
-    {
+    for entry in std::fs::read_dir(dest).map_err(unwritable)?.flatten() {
         if entry.path().join("t_fibre.csv").is_file() {
             found = Some(entry.path());
             break;
@@ -118,6 +140,20 @@ mod tests {
             w.write_all(data).unwrap();
         }
         w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_file_that_is_no_zip_is_said_in_french() {
+        let dir = tempfile::tempdir().unwrap();
+        for bytes in [
+            &b"t_fibre;fo_code\n"[..],
+            &[0x50, 0x4b, 0x03, 0x04, 0, 0][..],
+            &[][..],
+        ] {
+            let e = unpack(bytes, dir.path()).unwrap_err().to_string();
+            assert!(e.contains("n'est pas une archive zip lisible"), "{e}");
+            assert!(!e.contains("EOCD") && !e.contains("Could not"), "{e}");
+        }
     }
 
     #[test]
