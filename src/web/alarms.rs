@@ -92,3 +92,35 @@ pub async fn acknowledge(
         .map_err(crate::Error::from)?;
     Ok(Redirect::to(PATH).into_response())
 }
+
+/// The open alarms in brief, for the technician's home page: how many,
+/// the lines they cut off, the first few by severity, a link to them all.
+pub fn summary(open: &[crate::api::monitoring::AlarmView]) -> maud::Markup {
+    let cut: usize = open
+        .iter()
+        .filter_map(|v| v.impact.as_ref())
+        .map(|i| i.lines.len())
+        .sum();
+    let critical = open
+        .iter()
+        .filter(|v| v.alarm.severity == monitoring::alarms::Severity::Critical)
+        .count();
+    html! {
+        @if open.is_empty() {
+            p class="succes" { "Aucune alarme en cours." }
+        } @else {
+            p class={ "alarme alarme-" (if critical > 0 { "critical" } else { "warning" }) } role="status" {
+                strong { (open.len()) " alarme(s) en cours" }
+                @if critical > 0 { ", dont " (critical) " critique(s)" }
+                @if cut > 0 { " : " strong { (cut) " ligne(s) en service coupée(s)" } }
+                "."
+            }
+            ul {
+                @for v in open.iter().take(3) {
+                    li { (v.alarm.severity.label()) " — " (v.alarm.subject) " : " (v.alarm.message) }
+                }
+            }
+        }
+        a href=(PATH) { "Voir les alarmes" }
+    }
+}

@@ -353,6 +353,7 @@ fn line_page(
     events: &[Event],
     feedback: Feedback<'_>,
     supervised: &Supervised,
+    alarms: &[&crate::api::monitoring::AlarmView],
 ) -> Markup {
     let Feedback {
         form,
@@ -371,6 +372,12 @@ fn line_page(
         p class="etat-ligne" { "État : " (state_badge(line.state))
             @if let Some(r) = line.suspend_reason { " — " (r.label()) } }
         @if let Some(n) = notice { p class="succes" role="status" { (n) } }
+        @for v in alarms {
+            div class={ "alarme alarme-" (v.alarm.severity.as_str()) } role="alert" {
+                strong { (v.alarm.severity.label()) " — " (v.alarm.subject) } " : " (v.alarm.message) ". "
+                a href="/technicien/alarmes" { "Voir l'alarme" }
+            }
+        }
         @if let Some(e) = &line.last_error {
             div class="info alerte-bloc" role="alert" { strong { "Dernier échec : " } (e) ". Relancez l'étape : elle reprendra où elle s'est arrêtée." }
         }
@@ -418,6 +425,12 @@ fn line_page(
                 }
             }
             @if can(Step::Activate) {
+                @if !alarms.is_empty() {
+                    p class="info alerte-bloc" {
+                        strong { "Le port PON de cette ligne est en alarme." }
+                        " L'activation risque d'échouer ou de ne pas pouvoir être vérifiée : voyez l'alarme avant d'activer."
+                    }
+                }
                 form method="post" action=(action(Step::Activate)) {
                     input type="hidden" name="csrf_token" value=(csrf);
                     button type="submit" class="large" { "Activer la ligne" }
@@ -567,6 +580,21 @@ async fn show_line(
                 .next()?;
         Some((reading, status.optics_at))
     });
+    // The open alarms on this line's port or OLT, or that cut it off.
+    let open = crate::api::monitoring::open_alarms(state).await?;
+    let alarms: Vec<&crate::api::monitoring::AlarmView> = open
+        .iter()
+        .filter(|v| {
+            let on_path = line.path.as_ref().is_some_and(|p| {
+                (v.alarm.kind == "pon_port_down" && v.alarm.subject == p.pon_port)
+                    || (v.alarm.kind == "device_unreachable" && v.alarm.subject == p.olt)
+            });
+            on_path
+                || v.impact
+                    .as_ref()
+                    .is_some_and(|i| i.lines.iter().any(|l| l.line_id == line.id))
+        })
+        .collect();
     Ok(render(
         status,
         layout(
@@ -580,6 +608,7 @@ async fn show_line(
                 &events,
                 feedback,
                 &supervised,
+                &alarms,
             ),
         ),
     ))

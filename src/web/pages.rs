@@ -589,6 +589,7 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
     let lines_total = count(&L::ALL);
     let pending = count(&[L::Ordered, L::PathReserved, L::OntInstalled]);
     let active = count(&[L::Active]);
+    let open_alarms = crate::api::monitoring::open_alarms(&state).await?;
     let body = html! {
         h1 { "Espace technicien" }
         p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }
@@ -613,7 +614,7 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
                 }
                 a href="/technicien/lignes" { "Voir les lignes et interventions" }
             }
-            li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } p class="info" { "Aucune alarme." } }
+            li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } (crate::web::alarms::summary(&open_alarms)) }
         }
     };
     Ok(page("Espace technicien", &me, "/technicien", body))

@@ -169,6 +169,44 @@ async fn a_pon_port_going_down_lists_exactly_the_lines_behind_it() {
         a.text
     );
     assert!(a.text.contains("1 à débit maintenu") && a.text.contains(&expected[0]));
+    // The home page says so too, and the page of a line behind the port.
+    let home = t
+        .page(Method::GET, "/technicien", Some(&session), None)
+        .await;
+    assert!(
+        home.text.contains("alarme(s) en cours")
+            && home
+                .text
+                .contains(&format!("{} ligne(s) en service coupée(s)", expected.len()))
+            && !home.text.contains("Aucune alarme"),
+        "{}",
+        home.text
+    );
+    let behind = t
+        .page(
+            Method::GET,
+            &format!("/technicien/lignes/{}", expected[0]),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert!(behind.text.contains("Voir l'alarme"), "{}", behind.text);
+    let away = t
+        .page(
+            Method::GET,
+            &format!(
+                "/technicien/lignes/{}",
+                lines
+                    .iter()
+                    .find(|l| l.path.as_ref().unwrap().pon_port != port)
+                    .unwrap()
+                    .id
+            ),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert!(!away.text.contains("Voir l'alarme"), "{}", away.text);
     // Why a line keeps its service is the accountant's and the agent's
     // business, not the technician's.
     assert!(
