@@ -197,13 +197,6 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
-            "/favicon.ico",
-            Public,
-            Infra,
-            get(web::assets::favicon),
-        ),
-        route(
-            Method::GET,
             "/api/v1/openapi.json",
             Public,
             Infra,

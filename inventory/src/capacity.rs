@@ -168,14 +168,20 @@ pub struct Usage {
     /// The PM (splitters) or OLT (PON ports).
     pub place: String,
     pub capacity: u32,
+    /// Outputs taken by lines (splitters), lines on the port (PON ports):
+    /// what is left to sell is `capacity - used`.
     pub used: u32,
+    /// What the plant wires there: outputs spliced onward (splitters),
+    /// premises behind (PON ports). A splitter fully wired to its boxes
+    /// is not full.
+    pub wired: u32,
     /// Share used, in percent.
     pub percent: u32,
     /// Full, or above 80 %.
     pub flagged: bool,
 }
 
-fn usage(code: String, place: String, capacity: u32, used: u32) -> Usage {
+fn usage(code: String, place: String, capacity: u32, used: u32, wired: u32) -> Usage {
     let percent = used
         .saturating_mul(100)
         .checked_div(capacity)
@@ -185,9 +191,18 @@ fn usage(code: String, place: String, capacity: u32, used: u32) -> Usage {
         place,
         capacity,
         used,
+        wired,
         percent,
         flagged: percent >= 80,
     }
+}
+
+/// What lines hold in the plant, as provisioning records it: the splitter
+/// outputs taken (position codes) and the lines on each PON port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InUse {
+    pub splitter_outputs: std::collections::HashSet<String>,
+    pub lines_per_pon_port: std::collections::HashMap<String, u32>,
 }
 
 /// Splitter outputs used per splitter (with its PM), and premises behind each
@@ -198,8 +213,9 @@ pub struct Capacity {
     pub pon_ports: Vec<Usage>,
 }
 
-/// Computes the capacity report of the whole plant.
-pub fn capacity(plant: &Plant) -> Capacity {
+/// Computes the capacity report of the whole plant, with what lines hold
+/// in it.
+pub fn capacity(plant: &Plant, in_use: &InUse) -> Capacity {
     let mut inputs: Vec<&str> = plant
         .positions
         .iter()
@@ -209,12 +225,20 @@ pub fn capacity(plant: &Plant) -> Capacity {
     inputs.dedup();
     let mut splitters = Vec::new();
     for input in inputs {
-        let used = plant.fan_out(input) as u32;
+        let wired = plant.fan_out(input) as u32;
         let known = plant.splitters.get(input).map(|s| s.ratio);
-        if used < 2 && known.is_none() {
+        if wired < 2 && known.is_none() {
             continue;
         }
-        let ratio = known.unwrap_or_else(|| used.next_power_of_two());
+        let ratio = known.unwrap_or_else(|| wired.next_power_of_two());
+        let mut taken: Vec<&str> = plant
+            .fed_by(input)
+            .filter(|p| in_use.splitter_outputs.contains(p.code.as_str()))
+            .filter_map(|p| p.output.as_deref())
+            .collect();
+        taken.sort_unstable();
+        taken.dedup();
+        let used = taken.len() as u32;
         let pm = plant
             .fed_by(input)
             .find_map(|p| match &p.container {
@@ -222,7 +246,7 @@ pub fn capacity(plant: &Plant) -> Capacity {
                 Container::Cassette(cs) => plant.cassettes.get(cs).map(|c| c.enclosure.to_string()),
             })
             .unwrap_or_default();
-        splitters.push(usage(input.to_owned(), pm, ratio, used));
+        splitters.push(usage(input.to_owned(), pm, ratio, used, wired));
     }
     let mut pon_ports = Vec::new();
     for port in plant.pon_ports.values() {
@@ -233,7 +257,18 @@ pub fn capacity(plant: &Plant) -> Capacity {
         // The split ratio behind the port bounds it before the OLT does.
         let capacity = first_splitter_ratio(plant, &port.fibre)
             .map_or(port.max_onts, |r| r.min(port.max_onts));
-        pon_ports.push(usage(port.code.clone(), port.olt.clone(), capacity, behind));
+        let lines = in_use
+            .lines_per_pon_port
+            .get(port.code.as_str())
+            .copied()
+            .unwrap_or(0);
+        pon_ports.push(usage(
+            port.code.clone(),
+            port.olt.clone(),
+            capacity,
+            lines,
+            behind,
+        ));
     }
     Capacity {
         splitters,

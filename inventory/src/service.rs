@@ -260,10 +260,14 @@ pub struct CapacityReport {
 
 /// Computes the capacity report of the stored plant.
 #[tracing::instrument(skip(db, cache))]
-pub async fn capacity(db: &Db, cache: &PlantCache) -> Result<CapacityReport, Error> {
+pub async fn capacity(
+    db: &Db,
+    cache: &PlantCache,
+    in_use: crate::capacity::InUse,
+) -> Result<CapacityReport, Error> {
     let plant = cache.get(db).await?;
     let report = tokio::task::spawn_blocking(move || {
-        let cap = crate::capacity::capacity(&plant);
+        let cap = crate::capacity::capacity(&plant, &in_use);
         CapacityReport {
             eligibility_by_commune: crate::capacity::eligibility_by_commune(&plant),
             eligibility_by_pm: crate::capacity::eligibility_by_pm(&plant),

@@ -155,7 +155,7 @@ fn eligibility_and_capacity_of_a_generated_network() {
     ));
     assert!(capacity::eligibility(&d.plant, "SF_NOPE").is_err());
 
-    let cap = capacity::capacity(&d.plant);
+    let cap = capacity::capacity(&d.plant, &capacity::InUse::default());
     assert_eq!(cap.pon_ports.len() as u32, g.pon_ports);
     assert_eq!(
         cap.splitters.len() as u32,
@@ -166,14 +166,16 @@ fn eligibility_and_capacity_of_a_generated_network() {
         assert!(u.used <= u.capacity, "{u:?}");
         assert_eq!(u.flagged, u.percent >= 80);
     }
-    // Splitters are filled in order: all but the last of each PM are full.
+    // Splitters are wired in order: all but the last of each PM have
+    // every output spliced onward; no line holds any yet.
     assert!(
         cap.splitters
             .iter()
-            .filter(|u| u.used == u.capacity)
+            .filter(|u| u.wired == u.capacity)
             .count()
             > cap.splitters.len() / 2
     );
+    assert!(cap.splitters.iter().all(|u| u.used == 0 && !u.flagged));
     assert!(cap
         .pon_ports
         .iter()

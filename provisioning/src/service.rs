@@ -260,6 +260,26 @@ impl Provisioning {
     }
 
     /// Counts of lines per state.
+    /// What the lines hold in the plant: the splitter outputs taken and
+    /// the lines on each PON port (one ONT id each), for the capacity
+    /// report.
+    pub async fn in_use(&self) -> Result<inventory::capacity::InUse> {
+        let splitter_outputs = storage::held_by_scope(&self.db, storage::Resource::SplitterOutput)
+            .await?
+            .into_iter()
+            .map(|(scope, _)| scope)
+            .collect();
+        let lines_per_pon_port = storage::held_by_scope(&self.db, storage::Resource::OntId)
+            .await?
+            .into_iter()
+            .map(|(scope, n)| (scope, u32::try_from(n).unwrap_or(u32::MAX)))
+            .collect();
+        Ok(inventory::capacity::InUse {
+            splitter_outputs,
+            lines_per_pon_port,
+        })
+    }
+
     pub async fn counts(&self) -> Result<Vec<(State, i64)>> {
         storage::count_by_state(&self.db).await
     }

@@ -435,6 +435,20 @@ pub async fn take(
     Ok(Some(holder.unwrap_or_default()))
 }
 
+/// The scopes of every resource of `kind` held, with how many of it each
+/// holds (a splitter output: 1; a PON port's ONT ids: its lines).
+pub async fn held_by_scope(db: &Db, kind: Resource) -> Result<Vec<(String, i64)>, Error> {
+    let rows = sqlx::query(
+        "SELECT scope, CAST(COUNT(*) AS BIGINT) AS n FROM prov_resources WHERE kind = $1 GROUP BY scope",
+    )
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("scope")?, r.try_get("n")?)))
+        .collect()
+}
+
 /// How many times an allocation retries when a concurrent transaction took
 /// the number it chose.
 const ALLOCATION_ATTEMPTS: usize = 1000;

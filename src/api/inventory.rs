@@ -125,7 +125,8 @@ pub async fn capacity(
     State(state): State<AppState>,
 ) -> Result<Json<inventory::service::CapacityReport>, ApiError> {
     Ok(Json(
-        inventory::service::capacity(&state.db, &state.plant).await?,
+        inventory::service::capacity(&state.db, &state.plant, state.provisioning.in_use().await?)
+            .await?,
     ))
 }
 

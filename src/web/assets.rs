@@ -19,9 +19,8 @@ pub async fn css() -> impl IntoResponse {
 
 const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
-/// `GET /static/favicon.svg`, also answered at `/favicon.ico`, where
-/// browsers ask for it unprompted: the régie's mark (a fibre reaching a
-/// home), drawn for the purpose.
+/// `GET /static/favicon.svg`, which every page links as its icon: the
+/// régie's mark (a fibre reaching a home), drawn for the purpose.
 pub async fn favicon() -> impl IntoResponse {
     (
         [

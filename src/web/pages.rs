@@ -981,17 +981,18 @@ pub async fn household_show(
 /// `GET /technicien/capacite`: eligibility per PM and the points that are
 /// full or above 80 %.
 pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> PageResult {
-    let report = inventory::service::capacity(&state.db, &state.plant).await?;
+    let in_use = state.provisioning.in_use().await?;
+    let report = inventory::service::capacity(&state.db, &state.plant, in_use).await?;
     let flagged_splitters: Vec<_> = report.splitters.iter().filter(|u| u.flagged).collect();
     let flagged_ports: Vec<_> = report.pon_ports.iter().filter(|u| u.flagged).collect();
     let usage_table = |caption: &str, first: &str, rows: &[&inventory::capacity::Usage]| {
         html! {
             table tabindex="0" {
                 caption { (caption) }
-                thead { tr { th scope="col" { (first) } th scope="col" { "Lieu" } th scope="col" { "Utilisés" } th scope="col" { "Capacité" } th scope="col" { "Taux" } } }
+                thead { tr { th scope="col" { (first) } th scope="col" { "Lieu" } th scope="col" { "Pris par des lignes" } th scope="col" { "Câblés" } th scope="col" { "Capacité" } th scope="col" { "Taux" } } }
                 tbody {
                     @for u in rows {
-                        tr { td { (u.code) } td { (u.place) } td { (u.used) } td { (u.capacity) } td { (u.percent) " %" @if u.used >= u.capacity { " (plein)" } } }
+                        tr { td { (u.code) } td { (u.place) } td { (u.used) } td { (u.wired) } td { (u.capacity) } td { (u.percent) " %" @if u.used >= u.capacity { " (plein)" } } }
                     }
                 }
             }
@@ -1014,7 +1015,8 @@ pub async fn capacity_page(State(state): State<AppState>, me: Principal) -> Page
             }
         }
         h2 { "Points saturés ou au-delà de 80 %" }
-        p { (flagged_splitters.len()) " coupleurs sur " (report.splitters.len()) ", " (flagged_ports.len()) " ports PON sur " (report.pon_ports.len()) "." }
+        p { (flagged_splitters.len()) " coupleurs sur " (report.splitters.len()) ", " (flagged_ports.len()) " ports PON sur " (report.pon_ports.len()) " ont 80 % ou plus de leurs sorties prises par des lignes (commandées, en service ou suspendues)." }
+        p class="aide" { "« Câblés » : les sorties raccordées vers les boîtiers (coupleurs), les locaux desservis (ports PON), selon le réseau importé." }
         @if !flagged_splitters.is_empty() { (usage_table("Coupleurs (sorties utilisées)", "Coupleur (fibre d'entrée)", &flagged_splitters)) }
         @if !flagged_ports.is_empty() { (usage_table("Ports PON (locaux desservis)", "Port PON", &flagged_ports)) }
     };

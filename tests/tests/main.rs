@@ -20,6 +20,7 @@ mod billing_runs;
 mod billing_scenario;
 mod billing_sepa;
 mod browser_a11y;
+mod capacity;
 mod devices;
 mod every_page;
 mod hardening;
