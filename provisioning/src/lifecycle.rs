@@ -184,12 +184,13 @@ pub struct Illegal {
 
 impl fmt::Display for Illegal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let allowed: Vec<&str> = self.from.next().iter().map(|(s, _)| s.as_str()).collect();
+        // Words, not codes: the same message reaches a page and the API
+        // (whose answers carry the state's code beside).
+        let allowed: Vec<&str> = self.from.next().iter().map(|(s, _)| s.label()).collect();
         write!(
             f,
-            "étape « {} » impossible : la ligne est à l'état « {} » ({}) ; étapes possibles : {}",
-            self.step,
-            self.from,
+            "étape « {} » impossible : la ligne est « {} » ; étapes possibles : {}",
+            self.step.label(),
             self.from.label(),
             if allowed.is_empty() {
                 "aucune (état final)".to_owned()
@@ -317,7 +318,7 @@ mod tests {
         let e = State::Ordered.after(Step::Activate).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "étape « activate » impossible : la ligne est à l'état « ordered » (commandée) ; étapes possibles : reserve_path, cancel"
+            "étape « activer » impossible : la ligne est « commandée » ; étapes possibles : réserver le chemin, annuler"
         );
         let e = State::Terminated.after(Step::Resume).unwrap_err();
         assert!(e

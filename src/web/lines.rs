@@ -224,6 +224,9 @@ pub async fn order(
 /// The fields of every step's form; each step reads its own.
 #[derive(Debug, Deserialize, Default, Clone)]
 pub struct StepForm {
+    /// `oui` once an irreversible step's confirmation page was seen.
+    #[serde(default)]
+    confirme: String,
     #[serde(default)]
     override_reason: String,
     #[serde(default)]
@@ -238,6 +241,7 @@ pub struct StepForm {
 
 impl StepForm {
     const EMPTY: StepForm = StepForm {
+        confirme: String::new(),
         override_reason: String::new(),
         serial: String::new(),
         rx_dbm: String::new(),
@@ -447,7 +451,8 @@ fn line_page(
                     input type="hidden" name="csrf_token" value=(csrf);
                     div class="champ" {
                         label for="reason" { "Motif de suspension" }
-                        select id="reason" name="reason" {
+                        select id="reason" name="reason" required {
+                            option value="" selected { "— choisir un motif —" }
                             @for r in SuspendReason::ALL {
                                 @if line.suspend_reason != Some(r) {
                                     option value=(r.as_str()) { (r.label()) }
@@ -621,6 +626,44 @@ pub struct LineQuery {
     ont: Option<String>,
 }
 
+/// The page a termination asks first: what the household loses, and what
+/// the network takes back, with the button that does it.
+async fn confirm_termination(state: &AppState, me: &Principal, id: &str) -> PageResult {
+    let line = state.provisioning.line(id).await.map_err(Error::from)?;
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Résilier la ligne " (line.id) " ?" }
+        div class="info alerte-bloc" {
+            p { strong { "La résiliation ne peut pas être défaite." } }
+            ul {
+                li { "Le foyer du local " (line.premises) " perd son accès à internet dès maintenant." }
+                @if let Some(s) = &line.service {
+                    li { "Son adresse IPv4 " (s.ipv4) " et son préfixe IPv6 " (s.ipv6_prefix) " sont rendus aux réserves." }
+                }
+                @if let Some(p) = &line.path {
+                    li { "La sortie de coupleur " (p.splitter_output) ", la prise " (p.outlet) " et l'ONT n° " (p.ont_id) " du port " (p.pon_port) " sont libérés." }
+                }
+                li { "Pour rebrancher ce local, il faudra commander une nouvelle ligne." }
+            }
+        }
+        form method="post" action={ (PATH) "/" (line.id) "/" (slug_of(Step::Terminate)) } {
+            input type="hidden" name="csrf_token" value=(csrf);
+            input type="hidden" name="confirme" value="oui";
+            button type="submit" class="large danger" { "Résilier définitivement la ligne " (line.id) }
+        }
+        p { a href={ (PATH) "/" (line.id) } { "Non, revenir à la ligne" } }
+    };
+    Ok(render(
+        StatusCode::OK,
+        layout(
+            &format!("Résilier la ligne {}", line.id),
+            Some(me),
+            PATH,
+            body,
+        ),
+    ))
+}
+
 /// `GET /technicien/lignes/{id}`.
 pub async fn line(
     State(state): State<AppState>,
@@ -704,12 +747,16 @@ pub async fn step(
         Step::Activate => Some(p.activate(&actor, &id).await),
         Step::Suspend => match SuspendReason::parse(&form.reason) {
             Ok(r) => Some(p.suspend(&actor, &id, r).await),
-            Err(e) => {
-                errors.push(("reason", e));
+            Err(_) => {
+                errors.push(("reason", "choisissez le motif de la suspension".into()));
                 None
             }
         },
         Step::Resume => Some(p.resume(&actor, &id).await),
+        // Irreversible: a page first says what will be lost.
+        Step::Terminate if form.confirme != "oui" => {
+            return confirm_termination(&state, &me, &id).await;
+        }
         Step::Terminate => Some(p.terminate(&actor, &id).await),
         Step::Cancel => Some(p.cancel(&actor, &id).await),
     };

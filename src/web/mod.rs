@@ -138,7 +138,15 @@ pub fn layout(title: &str, principal: Option<&Principal>, current: &str, body: M
                     (body)
                 }
                 footer {
-                    p { "Régie — logiciel libre sous licence EUPL-1.2 · " a href="/api/v1/docs" { "Référence de l'API" } }
+                    p {
+                        "Régie — logiciel libre sous licence EUPL-1.2"
+                        // The API reference is in English, for developers:
+                        // linked for the régie's staff, not for households
+                        // or visitors.
+                        @if principal.is_some_and(|p| p.roles.iter().any(|r| *r != Role::Household)) {
+                            " · " a href="/api/v1/docs" { "Référence de l'API (en anglais)" }
+                        }
+                    }
                 }
             }
         }

@@ -242,15 +242,51 @@ pub async fn pon_save(
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
     pon_code: String,
+    /// `oui` once the confirmation page was seen.
+    #[serde(default)]
+    confirme: String,
 }
 
-/// `POST /technicien/pon/supprimer`.
+/// `POST /technicien/pon/supprimer`: first a page naming what will be
+/// lost, then (confirmed) the removal.
 pub async fn pon_delete(
     State(state): State<AppState>,
     me: Principal,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
     crate::api::inventory::ensure_unused(&state, &form.pon_code).await?;
+    if form.confirme != "oui" {
+        let plant = state.plant.get(&state.db).await?;
+        let behind = inventory::trace::downstream(
+            &plant,
+            inventory::trace::From::PonPort(form.pon_code.clone()),
+        )
+        .map(|d| d.premises.len())
+        .unwrap_or(0);
+        let csrf = me.csrf_token.clone().unwrap_or_default();
+        let body = html! {
+            h1 { "Supprimer le port PON " (form.pon_code) " ?" }
+            div class="info alerte-bloc" {
+                p { strong { "Cette suppression ne peut pas être défaite." } }
+                ul {
+                    li { "Le port " (form.pon_code) " disparaît de l'inventaire : plus aucune ligne ne pourra y être commandée." }
+                    li { (behind) " local(aux) desservi(s) par ce port ne seront plus rattachés à un OLT tant qu'un port ne le remplace pas." }
+                    li { "Aucune ligne n'y est en service (sinon la suppression serait refusée)." }
+                }
+            }
+            form method="post" action={ (PATH) "/supprimer" } {
+                input type="hidden" name="csrf_token" value=(csrf);
+                input type="hidden" name="pon_code" value=(form.pon_code);
+                input type="hidden" name="confirme" value="oui";
+                button type="submit" class="danger" { "Supprimer définitivement le port " (form.pon_code) }
+            }
+            p { a href=(PATH) { "Non, revenir aux ports PON" } }
+        };
+        return Ok(crate::web::render(
+            axum::http::StatusCode::OK,
+            crate::web::layout("Supprimer un port PON", Some(&me), PATH, body),
+        ));
+    }
     inventory::service::delete_pon_port(&state.db, &state.plant, &me.actor(), &form.pon_code)
         .await?;
     Ok(Redirect::to(&format!("{PATH}?supprime={}", urlencode(&form.pon_code))).into_response())

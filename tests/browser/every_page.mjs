@@ -10,7 +10,9 @@
 // The pages a plan names must be among those reached.
 //
 // Usage: node every_page.mjs BASE_URL PLAN_JSON ARTIFACT_DIR
-// PLAN_JSON: [{ "username", "password", "home", "must": [path, ...] }]
+// PLAN_JSON: [{ "username", "password", "home", "must": [path, ...],
+//              "forbid": [path, ...] }] — `forbid`: paths no page of that
+// user may link to.
 // Prints one JSON report on stdout; exits 1 when a check fails.
 import { launch, audit as auditWith, watchCsp } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -143,6 +145,7 @@ try {
             const u = new URL(link, url);
             if (u.origin !== new URL(base).origin) continue;
             u.hash = '';
+            if ((user.forbid || []).includes(u.pathname)) fail(`${user.username} ${path}: links to ${u.pathname}`);
             if (SKIP.test(u.pathname + u.search) || SKIP.test(u.pathname)) continue;
             queue.push(u.toString());
           }

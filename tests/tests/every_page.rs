@@ -81,6 +81,9 @@ async fn every_page_of_every_role_fits_a_phone_and_speaks_french() {
                 "password": a.password.expose(),
                 "home": a.role.home(),
                 "must": must(a.role),
+                // The API reference is English, for developers: never
+                // offered to a household.
+                "forbid": if a.role == Role::Household { vec!["/api/v1/docs"] } else { vec![] },
             })
         })
         .collect();

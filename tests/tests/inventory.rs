@@ -396,14 +396,17 @@ async fn eligibility_and_capacity_through_the_api_and_the_page() {
     assert_eq!(splitters.len(), 1);
     assert_eq!(splitters[0]["code"], "FO180030227101");
     assert_eq!(splitters[0]["place"], "PM7");
+    // Its four outputs are wired to the boxes, none taken by a line: not
+    // full.
     assert_eq!(
         (
             splitters[0]["used"].as_u64(),
+            splitters[0]["wired"].as_u64(),
             splitters[0]["capacity"].as_u64()
         ),
-        (Some(4), Some(4))
+        (Some(0), Some(4), Some(4))
     );
-    assert_eq!(splitters[0]["flagged"], true);
+    assert_eq!(splitters[0]["flagged"], false);
     assert_eq!(cap["eligibility_by_pm"]["PM7"]["connectable"], 4);
 
     let s = t.session_for(&tech).await;
@@ -411,11 +414,8 @@ async fn eligibility_and_capacity_through_the_api_and_the_page() {
         .page(Method::GET, "/technicien/capacite", Some(&s), None)
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.text.contains("FO180030227101") && page.text.contains("100 % (plein)"),
-        "{}",
-        page.text
-    );
+    assert!(page.text.contains("0 coupleurs sur 1"), "{}", page.text);
+    assert!(!page.text.contains("(plein)"), "{}", page.text);
 }
 
 fn zip_of(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
@@ -1092,12 +1092,36 @@ async fn pon_ports_entered_through_the_page() {
         )
         .await;
     assert!(edit.text.contains(r#"value="OLT02""#), "{}", edit.text);
-    let gone = t
+    // Irreversible: a page says what goes first; nothing is removed yet.
+    let ask = t
         .page(
             Method::POST,
             "/technicien/pon/supprimer",
             Some(&s),
             Some(&[("csrf_token", s.csrf.as_str()), ("pon_code", "OLT02-0/3")]),
+        )
+        .await;
+    assert_eq!(ask.status, StatusCode::OK, "{}", ask.text);
+    assert!(
+        ask.text.contains("ne peut pas être défaite")
+            && ask
+                .text
+                .contains("Supprimer définitivement le port OLT02-0/3"),
+        "{}",
+        ask.text
+    );
+    let still = t.page(Method::GET, "/technicien/pon", Some(&s), None).await;
+    assert!(still.text.contains("<td>OLT02-0/3</td>"));
+    let gone = t
+        .page(
+            Method::POST,
+            "/technicien/pon/supprimer",
+            Some(&s),
+            Some(&[
+                ("csrf_token", s.csrf.as_str()),
+                ("pon_code", "OLT02-0/3"),
+                ("confirme", "oui"),
+            ]),
         )
         .await;
     assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.text);

@@ -164,10 +164,18 @@ async fn a_technician_takes_a_line_from_order_to_activation_through_the_pages() 
     )
     .await;
     assert_eq!(a.status, StatusCode::CONFLICT);
-    assert!(a.text.contains("« install_ont » impossible"), "{}", a.text);
+    assert!(
+        a.text.contains("« installer l'ONT » impossible"),
+        "{}",
+        a.text
+    );
     let a = submit(&t, &s, &format!("{page}/decoller"), &[]).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 
+    // No reason chosen: asked for, in words.
+    let a = submit(&t, &s, &format!("{page}/suspendre"), &[("reason", "")]).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(a.text.contains("hoisissez le motif"), "{}", a.text);
     let a = submit(
         &t,
         &s,
@@ -197,6 +205,22 @@ async fn a_technician_takes_a_line_from_order_to_activation_through_the_pages() 
             && a.text
                 .contains(page.trim_start_matches("/technicien/lignes/"))
     );
+
+    // Terminating asks first, naming what goes; only the confirmed form
+    // acts.
+    let a = submit(&t, &s, &format!("{page}/resilier"), &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.text.contains("ne peut pas être défaite") && a.text.contains("perd son accès"),
+        "{}",
+        a.text
+    );
+    let a = t.page(Method::GET, &page, Some(&s), None).await;
+    assert!(a.text.contains("Rétablir la ligne"), "still suspended");
+    let a = submit(&t, &s, &format!("{page}/resilier"), &[("confirme", "oui")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    let a = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    assert!(a.text.contains("résiliée"), "{}", a.text);
 }
 
 #[tokio::test]

@@ -462,7 +462,7 @@ async fn every_bad_input_gets_a_message_the_user_can_act_on() {
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert_eq!(
         message(&a),
-        "étape « activate » impossible : la ligne est à l'état « ordered » (commandée) ; étapes possibles : reserve_path, cancel"
+        "étape « activer » impossible : la ligne est « commandée » ; étapes possibles : réserver le chemin, annuler"
     );
 
     // Unknown line, and a malformed id.
