@@ -17,6 +17,7 @@ pub mod extension;
 pub mod generate;
 pub mod gracethd;
 pub mod plant;
+pub mod search;
 pub mod service;
 pub mod storage;
 pub mod trace;

@@ -202,3 +202,49 @@ fn generated_addresses_have_hexacles_and_positions() {
     let c = &by_commune["99001 REGIE-SUR-FIBRE"];
     assert_eq!(c.connectable + c.drop_to_build, u64::from(g.premises));
 }
+
+#[test]
+fn an_address_is_found_as_people_type_it() {
+    use inventory::search;
+    let dir = tempfile::tempdir().expect("dir");
+    generate::generate(300, 9, dir.path()).expect("generates");
+    let d = gracethd::load(dir.path()).expect("readable");
+    let a = d
+        .plant
+        .addresses
+        .values()
+        .find(|a| a.number.is_some())
+        .expect("an address with a number");
+    let number = a.number.as_deref().unwrap_or_default().to_owned();
+    // « 2 rue des écoles », as typed: lower case, an accent or not, the
+    // street's type abbreviated.
+    let street = a.street.to_lowercase().replacen("rue ", "r. ", 1);
+    let found = search::addresses(&d.plant, &format!("{number} {street}"));
+    assert_eq!(
+        found.first().map(|f| f.code.as_str()),
+        Some(a.code.as_str()),
+        "{number} {street}: {found:?}"
+    );
+    assert!(found
+        .iter()
+        .all(|f| f.number.as_deref() == Some(number.as_str())));
+    // By its hexaclé or its code, in any case.
+    let hexacle = a
+        .hexacle
+        .as_ref()
+        .expect("a hexaclé")
+        .as_str()
+        .to_lowercase();
+    assert_eq!(search::addresses(&d.plant, &hexacle)[0].code, a.code);
+    assert_eq!(
+        search::addresses(&d.plant, &a.code.to_lowercase())[0].code,
+        a.code
+    );
+    // Without a number, the street's houses, at most ten.
+    let street_only = search::addresses(&d.plant, &street);
+    assert!(!street_only.is_empty() && street_only.len() <= search::PROPOSED);
+    // Nothing for words no street has, nor for nothing.
+    assert!(search::addresses(&d.plant, "12 avenue introuvable").is_empty());
+    assert!(search::addresses(&d.plant, "   ").is_empty());
+    assert!(search::postal(a).contains(a.street.as_str()));
+}

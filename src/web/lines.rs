@@ -92,6 +92,14 @@ fn lines_table(lines: &[Line], caption: &str) -> Markup {
     }
 }
 
+/// Premises a typed address names, to choose from: (local code, its
+/// address and code in words).
+type Choices = Vec<(String, String)>;
+
+/// At most this many premises are offered to choose from.
+const CHOICES: usize = 30;
+
+#[allow(clippy::too_many_arguments)]
 fn list_page(
     state: &AppState,
     me: &Principal,
@@ -100,6 +108,7 @@ fn list_page(
     counts: &[(LineState, i64)],
     form: &OrderForm,
     errors: &[(&str, String)],
+    choices: &[(String, String)],
 ) -> Markup {
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let profiles = &state.provisioning.settings().profiles;
@@ -122,15 +131,28 @@ fn list_page(
             (lines_table(today, "Lignes modifiées aujourd'hui"))
         }
         h2 id="commander" { "Commander une ligne" }
-        p { "Indiquez le code du local (" code { "t_suf" } "). Un local qui ne peut pas être raccordé est refusé avec la raison donnée par l'inventaire." }
+        p { "Indiquez l'adresse (numéro et rue), sa clé Hexaclé ou son identifiant BAN, ou le code du local. Un local qui ne peut pas être raccordé est refusé avec la raison donnée par l'inventaire." }
         (error_summary(errors))
-        form class="formulaire" method="post" action=(PATH) novalidate {
+        form class="formulaire" method="post" action={ (PATH) "#commander" } novalidate {
             input type="hidden" name="csrf_token" value=(csrf);
-            div class="champ" {
-                label for="premises" { "Code du local" span class="aide" { "Par exemple SF000000001234." } }
-                input type="text" id="premises" name="premises" value=(form.premises) autocomplete="off"
-                    aria-invalid=(invalid) aria-describedby=[invalid.then_some("premises-erreur")];
-                (field_error(errors, "premises"))
+            @if choices.is_empty() {
+                div class="champ" {
+                    label for="premises" { "Adresse ou code du local" span class="aide" { "Par exemple « 12 rue des Écoles », ou SF000000001234." } }
+                    input type="text" id="premises" name="premises" value=(form.premises) autocomplete="off"
+                        aria-invalid=(invalid) aria-describedby=[invalid.then_some("premises-erreur")];
+                    (field_error(errors, "premises"))
+                }
+            } @else {
+                fieldset {
+                    legend { "Plusieurs locaux correspondent à « " (form.premises) " » : lequel ?" }
+                    @for (i, (code, label)) in choices.iter().enumerate() {
+                        label class="case" {
+                            input type="radio" name="premises" value=(code) checked[i == 0];
+                            (label)
+                        }
+                    }
+                }
+                p { a href={ (PATH) "#commander" } { "Chercher une autre adresse" } }
             }
             div class="champ" {
                 label for="profile" { "Profil de débit" }
@@ -188,6 +210,7 @@ pub async fn lines(State(state): State<AppState>, me: Principal) -> PageResult {
         &counts,
         &OrderForm::default(),
         &[],
+        &[],
     );
     Ok(render(StatusCode::OK, layout(TITLE, Some(&me), PATH, body)))
 }
@@ -198,8 +221,46 @@ pub async fn order(
     me: Principal,
     Form(form): Form<OrderForm>,
 ) -> PageResult {
+    // A local's code in any case, or an address to find its locals.
+    let plant = state.plant.get(&state.db).await?;
+    let typed = form.premises.trim();
+    let upper = typed.to_uppercase();
+    let premises = if typed.is_empty() || plant.sufs.get(upper.as_str()).is_some() {
+        upper
+    } else {
+        let mut choices: Choices = Vec::new();
+        for a in inventory::search::addresses(&plant, typed) {
+            let place = inventory::search::postal(a);
+            for suf in plant.premises_at(&a.code) {
+                choices.push((suf.to_owned(), format!("{place} — local {suf}")));
+            }
+        }
+        choices.truncate(CHOICES);
+        match choices.len() {
+            // A code (no space): the order says whether it exists.
+            0 if !typed.contains(char::is_whitespace) => upper,
+            0 => {
+                let errors = vec![(
+                    "premises",
+                    format!("aucune adresse ni aucun local ne correspond à « {typed} » : vérifiez le numéro et le nom de la rue"),
+                )];
+                let (pending, today, counts) = list_data(&state).await?;
+                let body = list_page(&state, &me, &pending, &today, &counts, &form, &errors, &[]);
+                return Ok(render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    layout(TITLE, Some(&me), PATH, body),
+                ));
+            }
+            1 => choices.remove(0).0,
+            _ => {
+                let (pending, today, counts) = list_data(&state).await?;
+                let body = list_page(&state, &me, &pending, &today, &counts, &form, &[], &choices);
+                return Ok(render(StatusCode::OK, layout(TITLE, Some(&me), PATH, body)));
+            }
+        }
+    };
     let order = Order {
-        premises: form.premises.clone(),
+        premises,
         ipv4: Ipv4Kind::parse(form.ipv4.trim()),
         profile: Some(form.profile.clone()).filter(|p| !p.trim().is_empty()),
     };
@@ -214,7 +275,7 @@ pub async fn order(
     };
     let errors = vec![("premises", error)];
     let (pending, today, counts) = list_data(&state).await?;
-    let body = list_page(&state, &me, &pending, &today, &counts, &form, &errors);
+    let body = list_page(&state, &me, &pending, &today, &counts, &form, &errors, &[]);
     Ok(render(
         StatusCode::UNPROCESSABLE_ENTITY,
         layout(TITLE, Some(&me), PATH, body),

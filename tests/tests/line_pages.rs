@@ -235,3 +235,92 @@ async fn the_line_pages_are_for_network_staff_only() {
     let a = submit(&t, &s, "/technicien/lignes", &[("premises", "x")]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_technician_orders_by_address_or_by_a_code_in_any_case() {
+    let t = network_app(700, 24).await;
+    let tech = t.user("tech", &[Role::Technician]).await;
+    let s = t.session_for(&tech).await;
+    let premises = connectable_premises(&t, "PM1").await;
+    let plant = t.state.plant.get(t.db()).await.unwrap();
+
+    // The code typed in lower case.
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[("premises", &premises[0].to_lowercase()), ("profile", "1G")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+
+    // An address with a single local: « 12 rue … » as typed, ordered at
+    // once.
+    let typed_of = |a: &inventory::plant::Address| {
+        format!(
+            "{} {}",
+            a.number.as_deref().unwrap_or_default(),
+            a.street.to_lowercase()
+        )
+    };
+    let single = premises
+        .iter()
+        .skip(1)
+        .find_map(|suf| {
+            let addr = plant.sufs.get(suf.as_str())?.address.clone()?;
+            let a = plant.addresses.get(addr.as_str())?;
+            let found = inventory::search::addresses(&plant, &typed_of(a));
+            (a.number.is_some() && found.len() == 1 && plant.premises_at(&a.code).count() == 1)
+                .then(|| a.clone())
+        })
+        .expect("an address with one local");
+    let typed = typed_of(&single);
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[("premises", &typed), ("profile", "1G")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{typed}: {}", a.text);
+    let line = t.page(Method::GET, &location(&a), Some(&s), None).await;
+    let suf = plant.premises_at(&single.code).next().unwrap().to_owned();
+    assert!(line.text.contains(&suf), "{}", line.text);
+
+    // A street without a number: the locals to choose from, as radio
+    // buttons (no script needed), nothing ordered yet.
+    let before = t.state.provisioning.counts().await.unwrap();
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[
+            ("premises", &single.street.to_lowercase()),
+            ("profile", "1G"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.text.contains("Plusieurs locaux correspondent")
+            && a.text.contains(r#"type="radio" name="premises""#),
+        "{}",
+        a.text
+    );
+    assert_eq!(t.state.provisioning.counts().await.unwrap(), before);
+
+    // Words no street has: said, in French.
+    let a = submit(
+        &t,
+        &s,
+        "/technicien/lignes",
+        &[("premises", "12 avenue introuvable"), ("profile", "1G")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.text.contains("ucune adresse ni aucun local"),
+        "{}",
+        a.text
+    );
+}
