@@ -75,6 +75,16 @@ impl Benefit {
         Benefit::C2s,
     ];
 
+    /// The benefit with its article, as a sentence writes it: « le RSA »,
+    /// « l'AAH », « la C2S ».
+    pub fn with_article(self) -> String {
+        match self {
+            Benefit::Aah | Benefit::Ass | Benefit::Aspa => format!("l'{}", self.code()),
+            Benefit::C2s => format!("la {}", self.code()),
+            _ => format!("le {}", self.code()),
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Benefit::Rsa => "RSA",

@@ -701,6 +701,14 @@ pub(crate) async fn agent_page(
     }
     let scans = social_tariff::scans_of(&state.db, Scope::All, &a.code).await?;
     let scans_open = current.is_none_or(|d| today() <= d.appeal_until);
+    let proposes_grant = detail
+        .evaluation
+        .as_ref()
+        .is_some_and(|ev| matches!(ev.proposal, Proposal::Grant { .. }));
+    let proposes_refusal = detail
+        .evaluation
+        .as_ref()
+        .is_some_and(|ev| matches!(ev.proposal, Proposal::Refuse));
     let body = html! {
         h1 { "Demande " (a.code) }
         @if let Some(n) = notice { (n) }
@@ -754,8 +762,8 @@ pub(crate) async fn agent_page(
                 div class="champ" {
                     label for="objet" { "Ce que le document établit" }
                     select id="objet" name="objet" {
-                        @for b in Benefit::ALL { option value={ "prestation:" (b.code()) } { "Perçoit le " (b.code()) } }
-                        @for b in Benefit::ALL { option value={ "sans:" (b.code()) } { "Ne perçoit pas le " (b.code()) } }
+                        @for b in Benefit::ALL { option value={ "prestation:" (b.code()) } { "Perçoit " (b.with_article()) } }
+                        @for b in Benefit::ALL { option value={ "sans:" (b.code()) } { "Ne perçoit pas " (b.with_article()) } }
                         option value="qf" { "Quotient familial (montant ci-dessous)" }
                         option value="bourse" { "Étudiant boursier" }
                     }
@@ -778,8 +786,10 @@ pub(crate) async fn agent_page(
                 input type="hidden" name="csrf_token" value=(csrf);
                 fieldset {
                     legend { "Décision" }
-                    div class="case" { input type="radio" id="issue-accorder" name="issue" value="granted" checked; label for="issue-accorder" { "Valider la proposition d'accorder" } }
-                    div class="case" { input type="radio" id="issue-refuser" name="issue" value="refused"; label for="issue-refuser" { "Refuser" } }
+                    // Nothing chosen for the agent while the rules propose
+                    // nothing (criteria still to check).
+                    div class="case" { input type="radio" id="issue-accorder" name="issue" value="granted" checked[proposes_grant]; label for="issue-accorder" { "Accorder (le niveau proposé par les règles)" } }
+                    div class="case" { input type="radio" id="issue-refuser" name="issue" value="refused" checked[proposes_refusal]; label for="issue-refuser" { "Refuser" } }
                 }
                 div class="champ" {
                     label for="motif" { "Motif" span class="aide" { "Obligatoire pour un refus que les règles ne proposent pas ; il figurera sur la lettre." } }
@@ -1015,7 +1025,18 @@ pub async fn agent_decide(
     Form(post): Form<DecisionPost>,
 ) -> PageResult {
     let c = code_of(&code)?;
-    let outcome = Outcome::parse(&post.issue).map_err(Error::from)?;
+    let Ok(outcome) = Outcome::parse(&post.issue) else {
+        return after(
+            &state,
+            &me,
+            &code,
+            Err(social_tariff::Error::Invalid(
+                "choisissez d'accorder ou de refuser".into(),
+            )),
+            "issue",
+        )
+        .await;
+    };
     let ruling = Ruling {
         outcome,
         reason: Some(post.motif.clone()),
@@ -1075,11 +1096,21 @@ async fn appeals_render(
     let all = social_tariff::appeals(&state.db, Scope::All, None).await?;
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let mut rows = Vec::new();
+    // The levels of the rules each decision was taken under, to choose
+    // from in the answer.
+    let mut levels: std::collections::BTreeMap<i64, Vec<social_tariff::rules::Level>> =
+        std::collections::BTreeMap::new();
     for a in &all {
-        rows.push((
-            a,
-            social_tariff::decision(&state.db, Scope::All, &a.decision).await?,
-        ));
+        let d = social_tariff::decision(&state.db, Scope::All, &a.decision).await?;
+        if let std::collections::btree_map::Entry::Vacant(e) = levels.entry(d.rule_version) {
+            e.insert(
+                social_tariff::rule_set(&state.db, d.rule_version)
+                    .await
+                    .map(|r| r.rules.niveaux)
+                    .unwrap_or_default(),
+            );
+        }
+        rows.push((a, d));
     }
     let body = html! {
         h1 { "Recours" }
@@ -1105,8 +1136,13 @@ async fn appeals_render(
                                 div class="case" { input type="radio" id={ "modifier-" (a.id) } name="reponse" value="modifier"; label for={ "modifier-" (a.id) } { "La remplacer par une nouvelle décision" } }
                             }
                             div class="champ" {
-                                label for={ "niveau-" (a.id) } { "Niveau accordé par la nouvelle décision" span class="aide" { "Laissez vide pour un refus." } }
-                                input type="text" id={ "niveau-" (a.id) } name="niveau";
+                                label for={ "niveau-" (a.id) } { "Niveau accordé par la nouvelle décision" }
+                                select id={ "niveau-" (a.id) } name="niveau" {
+                                    option value="" { "Aucun : la demande reste refusée" }
+                                    @for l in levels.get(&d.rule_version).map(Vec::as_slice).unwrap_or_default() {
+                                        option value=(l.code) { (l.libelle) " (" (l.code) ", " (social_tariff::rules::euros(l.prix_mensuel_centimes)) " par mois)" }
+                                    }
+                                }
                             }
                             div class="champ" {
                                 label for={ "motif-" (a.id) } { "Motif de la réponse" }

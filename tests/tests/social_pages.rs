@@ -167,6 +167,21 @@ async fn a_household_applies_online_an_agent_decides_the_household_reads_and_app
         "{}",
         show.text
     );
+    // Criteria still to check: nothing is chosen for the agent; the
+    // benefits read as sentences, the criteria as words.
+    assert!(
+        !show.text.contains(r#"value="granted" checked"#)
+            && !show.text.contains(r#"value="refused" checked"#),
+        "{}",
+        show.text
+    );
+    assert!(
+        show.text.contains("Perçoit l&#39;AAH") || show.text.contains("Perçoit l'AAH"),
+        "{}",
+        show.text
+    );
+    assert!(show.text.contains("Ne perçoit pas la C2S"));
+    assert!(!show.text.contains("quotient_familial"));
     let bad = submit(
         &t,
         &a,
@@ -302,6 +317,17 @@ async fn a_household_applies_online_an_agent_decides_the_household_reads_and_app
         .next()
         .unwrap()
         .to_owned();
+    // The other agent chooses the new level among the rules' levels.
+    let theirs = t
+        .page(Method::GET, "/instruction/recours", Some(&o), None)
+        .await;
+    assert!(
+        theirs.text.contains(r#"<select id="niveau-"#)
+            && theirs.text.contains("Aucun : la demande reste refusée")
+            && theirs.text.contains(r#"<option value="N1">"#),
+        "{}",
+        theirs.text
+    );
     let refused = submit(
         &t,
         &a,
