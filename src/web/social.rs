@@ -212,13 +212,18 @@ pub async fn household_form(State(state): State<AppState>, me: Principal) -> Pag
                     last = Some(a);
                 }
             }
-            (
-                last.map(|a| ApplicationForm::from_input(&a.input))
-                    .unwrap_or_default(),
-                None,
-            )
+            let form = match last {
+                Some(a) => ApplicationForm::from_input(&a.input),
+                // A first application starts from what the régie knows:
+                // the name and the address its invoices go to.
+                None => known_to_the_regie(&state, &me).await?,
+            };
+            (form, None)
         }
     };
+    if let Some(pending) = pending_application(&state, &me).await? {
+        return Ok(already_pending(&me, &pending, StatusCode::OK));
+    }
     Ok(render(
         StatusCode::OK,
         layout(
@@ -228,6 +233,72 @@ pub async fn household_form(State(state): State<AppState>, me: Principal) -> Pag
             household_form_page(&me, &form, draft.as_deref(), &[]),
         ),
     ))
+}
+
+/// The form prefilled with the household's name and the address of its
+/// account, when it has one.
+async fn known_to_the_regie(state: &AppState, me: &Principal) -> Result<ApplicationForm, Error> {
+    let mut form = ApplicationForm {
+        nom: me.display_name.clone(),
+        ..ApplicationForm::default()
+    };
+    if let Some(a) = crate::billing_scope::accounts_of(state, me)
+        .await?
+        .into_iter()
+        .next()
+    {
+        form.nom = a.name;
+        form.adresse = a.address;
+        form.code_postal = a.postcode;
+        form.commune = a.town;
+        if let Some(email) = a.email {
+            form.courriel = email;
+        }
+    }
+    Ok(form)
+}
+
+/// The household's application sent and not yet decided, if any: one at
+/// a time.
+async fn pending_application(
+    state: &AppState,
+    me: &Principal,
+) -> Result<Option<social_tariff::application::Application>, Error> {
+    Ok(social_tariff::list_applications(
+        &state.db,
+        me.household_scope(),
+        Some(Status::Submitted),
+        None,
+    )
+    .await?
+    .into_iter()
+    .next())
+}
+
+/// A second application while one waits is not taken: the page says so
+/// and leads to the one waiting.
+fn already_pending(
+    me: &Principal,
+    a: &social_tariff::application::Application,
+    status: StatusCode,
+) -> Response {
+    let body = html! {
+        h1 { "Vous avez déjà une demande en cours" }
+        p { "Votre demande " strong { (a.code) } " a été envoyée le "
+            (a.submitted_at.as_deref().map(local_time).unwrap_or_default())
+            " ; elle n'est pas encore décidée. Une seule demande peut être examinée à la fois." }
+        p { a class="bouton" href={ "/mon-espace/demandes/" (a.code) } { "Voir ma demande " (a.code) } }
+        p { "Si votre situation a changé, dites-le à la mairie ou répondez à l'agent qui l'examine." }
+    };
+    render(
+        status,
+        layout(
+            "Vous avez déjà une demande en cours",
+            Some(me),
+            "/mon-espace",
+            body,
+        ),
+    )
 }
 
 /// `POST /mon-espace/demande`: saves the draft or sends the application.
@@ -266,6 +337,9 @@ pub async fn household_submit(
             .await?
         }
         None => {
+            if let Some(pending) = pending_application(&state, &me).await? {
+                return Ok(already_pending(&me, &pending, StatusCode::CONFLICT));
+            }
             let household = social::own_household(&state, &me, &input.applicant).await?;
             social_tariff::create_application(
                 &state.db,

@@ -70,8 +70,14 @@ try {
     if (!labelled) fail(`#${id} has no label`);
   }
 
-  // Sent empty: the summary at the top is announced (role=alert) and
-  // links to each field, each field says what is wrong next to it.
+  // The name comes prefilled with what the régie knows of the household.
+  const prefilled = await page.evaluate(() => document.getElementById('nom').value);
+  if (!prefilled) fail('#nom is not prefilled with the household\'s name');
+  report.prefilled = prefilled;
+
+  // Sent with the rest empty: the summary at the top is announced
+  // (role=alert) and links to each field, each field says what is wrong
+  // next to it.
   await pressButton(page, 'Envoyer ma demande');
   await audit(page, '03-erreurs');
   const errors = await page.evaluate(() => ({
@@ -81,13 +87,12 @@ try {
   }));
   report.errors = errors;
   if (!errors.summary) fail('no error summary with role=alert after sending the empty form');
-  for (const f of ['nom', 'adresse', 'code_postal', 'commune']) {
+  for (const f of ['adresse', 'code_postal', 'commune']) {
     if (!errors.links.includes(`#${f}`)) fail(`the summary has no link to #${f}`);
     if (!errors.invalid.includes(f)) fail(`#${f} is not marked aria-invalid`);
   }
 
   // Filled with the keyboard only: type, Space for a box, then send.
-  await typeInto(page, 'nom', 'Awa Diallo');
   await typeInto(page, 'adresse', "12 rue de l'Église");
   await typeInto(page, 'code_postal', '35000');
   await typeInto(page, 'commune', 'Rennes');
@@ -98,6 +103,13 @@ try {
   await audit(page, '04-envoyee');
   if (!/\/mon-espace\/demandes\/DEM-/.test(page.url())) fail(`after sending, the page is ${page.url()}, not the application's page`);
   report.sent_to = page.url();
+
+  // A second application while this one waits: refused, with a link to it.
+  await page.goto(`${base}/mon-espace/demande`);
+  const waiting = await page.evaluate(() => document.querySelector('h1').textContent);
+  if (!/déjà une demande en cours/.test(waiting)) fail(`a second application is offered: ${waiting}`);
+  const link = await page.evaluate(() => [...document.querySelectorAll('a')].some((a) => /\/mon-espace\/demandes\/DEM-/.test(a.getAttribute('href'))));
+  if (!link) fail('no link to the application waiting');
 
   await page.goto(`${base}/mon-espace`);
   await audit(page, '05-mon-espace');
