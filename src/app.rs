@@ -1215,6 +1215,13 @@ pub fn route_table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/technicien/exports/{file}",
+            Roles(NETWORK_STAFF),
+            Page,
+            get(web::pages::plant_export),
+        ),
+        route(
+            Method::GET,
             "/technicien/alarmes",
             Roles(NETWORK_STAFF),
             Page,

@@ -1265,6 +1265,50 @@ impl MapLayers {
     }
 }
 
+/// `GET /technicien/exports/{file}`: the plant's exports for the browser
+/// (session, not bearer): `adresses.geojson`, `reseau.geojson`,
+/// `adresses-ipe.csv`, each a download, from the same domain calls as the
+/// API's.
+pub async fn plant_export(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> PageResult {
+    let (body, kind) = match file.as_str() {
+        "adresses.geojson" => (
+            inventory::service::export_geojson(&state.db, &state.plant)
+                .await
+                .map_err(Error::from)?
+                .to_string(),
+            "application/geo+json",
+        ),
+        "reseau.geojson" => (
+            inventory::service::export_plant_geojson(&state.db, &state.plant)
+                .await
+                .map_err(Error::from)?
+                .to_string(),
+            "application/geo+json",
+        ),
+        "adresses-ipe.csv" => (
+            inventory::service::export_ipe(&state.db, &state.plant)
+                .await
+                .map_err(Error::from)?,
+            "text/csv; charset=utf-8",
+        ),
+        _ => return Err(Error::NotFound(format!("aucun export « {file} »")).into()),
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, kind.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// `GET /technicien/carte`: the addresses drawn from their coordinates, by
 /// eligibility, as server-rendered SVG (no script, no tile server).
 pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResult {
@@ -1328,7 +1372,13 @@ pub async fn map_page(State(state): State<AppState>, me: Principal) -> PageResul
                 (layers.sites.len()) " sites (carrés noirs, avec leur nom), " (layers.boxes.len()) " boîtiers (ronds bleus), "
                 (layers.cables.len()) " câbles (traits gris)"
                 @if layers.cables_left_out > 0 { " dont " (layers.cables_left_out) " non dessinés, pour la lisibilité" }
-                ". Coordonnées Lambert-93 ; les données sont aussi disponibles en GeoJSON et en fichier d'adresses."
+                ". Coordonnées Lambert-93."
+            }
+            p {
+                "Télécharger : "
+                a href="/technicien/exports/adresses.geojson" download { "les adresses (GeoJSON)" } ", "
+                a href="/technicien/exports/reseau.geojson" download { "le réseau (GeoJSON : sites, boîtiers, câbles)" } ", "
+                a href="/technicien/exports/adresses-ipe.csv" download { "le fichier d'adresses IPE (CSV)" } "."
             }
             svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="carte-titre carte-resume" class="plan" {
                 title id="carte-titre" { "Carte du réseau : câbles, sites, boîtiers et adresses par éligibilité" }

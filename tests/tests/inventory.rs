@@ -683,6 +683,43 @@ async fn the_map_page_draws_the_network() {
         map.text
     );
     assert!(!map.text.contains("<script"), "no script");
+    // Its exports, downloaded with the session (no token), as the API
+    // answers them; a household gets none.
+    assert!(map.text.contains(r#"href="/technicien/exports/adresses.geojson""#));
+    for (file, kind) in [
+        ("adresses.geojson", "application/geo+json"),
+        ("reseau.geojson", "application/geo+json"),
+        ("adresses-ipe.csv", "text/csv; charset=utf-8"),
+    ] {
+        let got = t
+            .page(Method::GET, &format!("/technicien/exports/{file}"), Some(&s), None)
+            .await;
+        assert_eq!(got.status, StatusCode::OK, "{file}: {}", got.text);
+        assert_eq!(got.header("content-type"), Some(kind));
+        assert!(got
+            .header("content-disposition")
+            .is_some_and(|d| d.contains(file)));
+    }
+    let addresses = t
+        .page(Method::GET, "/technicien/exports/adresses.geojson", Some(&s), None)
+        .await;
+    let geo: serde_json::Value = serde_json::from_str(&addresses.text).unwrap();
+    assert_eq!(geo["features"].as_array().map(Vec::len), Some(16));
+    let none = t
+        .page(Method::GET, "/technicien/exports/autre.txt", Some(&s), None)
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    assert!(none.text.contains("introuvable"), "{}", none.text);
+    let family = t.user("famille", &[Role::Household]).await;
+    let fs = t.session_for(&family).await;
+    let refused = t
+        .page(Method::GET, "/technicien/exports/adresses.geojson", Some(&fs), None)
+        .await;
+    assert!(
+        matches!(refused.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{}",
+        refused.status
+    );
 }
 
 /// Sets column `col` of line `line` (1-based, the header is line 1).
