@@ -1211,14 +1211,14 @@ pub fn route_table() -> Vec<Route> {
             "/technicien/carte",
             Roles(NETWORK_STAFF),
             Page,
-            get(web::pages::map_page),
+            get(web::map::map_page),
         ),
         route(
             Method::GET,
             "/technicien/exports/{file}",
             Roles(NETWORK_STAFF),
             Page,
-            get(web::pages::plant_export),
+            get(web::map::plant_export),
         ),
         route(
             Method::GET,

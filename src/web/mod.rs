@@ -13,6 +13,7 @@ pub mod journal;
 pub mod ledger;
 pub mod lines;
 pub mod mandates;
+pub mod map;
 pub mod pages;
 pub mod pon;
 pub mod privacy;

@@ -683,16 +683,42 @@ async fn the_map_page_draws_the_network() {
         map.text
     );
     assert!(!map.text.contains("<script"), "no script");
+    // Zoomed on a PM: only its addresses, and the choice kept.
+    let zoomed = t
+        .page(Method::GET, "/technicien/carte?pm=PM7", Some(&s), None)
+        .await;
+    assert_eq!(zoomed.status, StatusCode::OK);
+    let shown: usize = zoomed
+        .text
+        .split(" adresses : ")
+        .next()
+        .and_then(|head| head.rsplit('>').next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a count of addresses");
+    assert!((1..16).contains(&shown), "{shown}");
+    assert!(
+        zoomed.text.contains(r#"<option value="PM7" selected>"#),
+        "{}",
+        zoomed.text
+    );
+    assert!(zoomed.text.contains("Tout le réseau"));
     // Its exports, downloaded with the session (no token), as the API
     // answers them; a household gets none.
-    assert!(map.text.contains(r#"href="/technicien/exports/adresses.geojson""#));
+    assert!(map
+        .text
+        .contains(r#"href="/technicien/exports/adresses.geojson""#));
     for (file, kind) in [
         ("adresses.geojson", "application/geo+json"),
         ("reseau.geojson", "application/geo+json"),
         ("adresses-ipe.csv", "text/csv; charset=utf-8"),
     ] {
         let got = t
-            .page(Method::GET, &format!("/technicien/exports/{file}"), Some(&s), None)
+            .page(
+                Method::GET,
+                &format!("/technicien/exports/{file}"),
+                Some(&s),
+                None,
+            )
             .await;
         assert_eq!(got.status, StatusCode::OK, "{file}: {}", got.text);
         assert_eq!(got.header("content-type"), Some(kind));
@@ -701,7 +727,12 @@ async fn the_map_page_draws_the_network() {
             .is_some_and(|d| d.contains(file)));
     }
     let addresses = t
-        .page(Method::GET, "/technicien/exports/adresses.geojson", Some(&s), None)
+        .page(
+            Method::GET,
+            "/technicien/exports/adresses.geojson",
+            Some(&s),
+            None,
+        )
         .await;
     let geo: serde_json::Value = serde_json::from_str(&addresses.text).unwrap();
     assert_eq!(geo["features"].as_array().map(Vec::len), Some(16));
@@ -713,10 +744,18 @@ async fn the_map_page_draws_the_network() {
     let family = t.user("famille", &[Role::Household]).await;
     let fs = t.session_for(&family).await;
     let refused = t
-        .page(Method::GET, "/technicien/exports/adresses.geojson", Some(&fs), None)
+        .page(
+            Method::GET,
+            "/technicien/exports/adresses.geojson",
+            Some(&fs),
+            None,
+        )
         .await;
     assert!(
-        matches!(refused.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        matches!(
+            refused.status,
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        ),
         "{}",
         refused.status
     );
