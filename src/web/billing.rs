@@ -373,7 +373,14 @@ pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, 
                             (household_status(i, &open, debited.contains(&i.account), state.config.payment_days))
                             " · n° " (i.number) ", émise le " (regie_core::fr::date(i.issued_on))
                         }
-                        p { a href={ "/factures/" (i.number) } { "Télécharger la facture " (i.number) " (PDF)" } }
+                        p { a href={ "/factures/" (i.number) } {
+                            (match i.kind {
+                                DocumentKind::Invoice => "Télécharger la facture ",
+                                DocumentKind::CreditNote => "Télécharger l'avoir ",
+                                DocumentKind::Balance => "Télécharger le relevé du solde ",
+                            })
+                            (i.number) " (PDF)"
+                        } }
                     }
                 }
             }
