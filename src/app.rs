@@ -1560,6 +1560,13 @@ pub fn route_table() -> Vec<Route> {
             post(web::grants::agent_request),
         ),
         route(
+            Method::GET,
+            "/instruction/equipements/demandes/{id}/recu.pdf",
+            Roles(SOCIAL_STAFF),
+            Page,
+            get(web::grants::receipt_pdf),
+        ),
+        route(
             Method::POST,
             "/instruction/equipements/demandes/{id}/remise",
             Roles(SOCIAL_STAFF),

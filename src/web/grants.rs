@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use chrono::{Datelike, NaiveDate};
 use maud::{html, Markup};
@@ -218,6 +218,10 @@ async fn agent_render(
                                         }
                                         button type="submit" { "Enregistrer la remise" }
                                     }
+                                    p { a href={ (AGENT_PAGE) "/demandes/" (g.id) "/recu.pdf" } { "Imprimer le reçu à faire signer (PDF)" } }
+                                }
+                                @if g.status == GrantStatus::HandedOver {
+                                    a href={ (AGENT_PAGE) "/demandes/" (g.id) "/recu.pdf" } { "Reçu de remise (PDF)" }
                                 }
                                 @if matches!(g.status, GrantStatus::Waiting | GrantStatus::Allocated) {
                                     form method="post" action={ (AGENT_PAGE) "/demandes/" (g.id) "/annulation" } {
@@ -504,6 +508,82 @@ pub async fn hand_over(
         )
     });
     outcome(&state, &me, result, "demandes", Typed::default()).await
+}
+
+/// `GET /instruction/equipements/demandes/{id}/recu.pdf`: the receipt
+/// the household signs when the device is handed over — who, what (model,
+/// serial, value), when, and the lines to sign.
+pub async fn receipt_pdf(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    use regie_core::pdf::{Block, Pdf};
+    let grant = social_tariff::grants(&state.db, Scope::All)
+        .await?
+        .into_iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| Error::NotFound(format!("aucune aide n° {id}")))?;
+    let Some(device) = &grant.device else {
+        return Err(Error::Invalid(format!(
+            "aucun appareil n'est encore attribué à l'aide n° {id}"
+        ))
+        .into());
+    };
+    let household = social_tariff::list_households(&state.db, Scope::All)
+        .await?
+        .into_iter()
+        .find(|h| h.code.to_string() == grant.household)
+        .map_or_else(|| grant.household.clone(), |h| h.display_name);
+    let on = grant.handed_over_on.unwrap_or_else(today);
+    let doc = Pdf {
+        title: format!("Reçu de remise — aide n° {}", grant.id),
+        author: state.config.regie_name.clone(),
+        blocks: vec![
+            Block::Lines(vec![state.config.regie_name.clone()]),
+            Block::Space(12),
+            Block::Title("Reçu de remise d'un appareil reconditionné".into()),
+            Block::Paragraph(format!(
+                "Aide à l'équipement n° {} ({} {}), accordée au foyer {} ({}).",
+                grant.id,
+                grant.kind.label(),
+                grant.year,
+                household,
+                grant.household
+            )),
+            Block::Heading("Appareil remis".into()),
+            Block::Lines(vec![
+                format!("{} : {}", device.kind.label(), device.model),
+                format!("Numéro de série : {}", device.serial),
+                format!("Valeur : {}", euros(device.value_cents)),
+                format!("Reconditionné par : {}", device.partner),
+            ]),
+            Block::Space(8),
+            Block::Paragraph(format!(
+                "Je reconnais avoir reçu l'appareil ci-dessus le {}, en état de marche, \
+                 avec son chargeur. Il m'appartient désormais ; il ne peut être revendu.",
+                french_date(on)
+            )),
+            Block::Space(24),
+            Block::Lines(vec![
+                "Nom et signature du foyer :".into(),
+                String::new(),
+                String::new(),
+                "Nom et signature de l'agent :".into(),
+            ]),
+        ],
+    };
+    let bytes = regie_core::pdf::render(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"recu-remise-{}.pdf\"", grant.id),
+            ),
+        ],
+        axum::body::Body::from(bytes),
+    )
+        .into_response())
 }
 
 /// `POST /instruction/equipements/demandes/{id}/annulation`.

@@ -540,6 +540,26 @@ async fn through_the_pages_an_agent_keeps_the_stock_and_a_household_asks() {
         .await
         .json();
     let id = grants[0]["id"].as_i64().unwrap();
+    // The receipt to sign is printed before the handover, linked from the
+    // page.
+    let page = t
+        .page(Method::GET, "/instruction/equipements", Some(&a), None)
+        .await;
+    let receipt = format!("/instruction/equipements/demandes/{id}/recu.pdf");
+    assert!(page.text.contains(&receipt), "{}", page.text);
+    let pdf = t.page(Method::GET, &receipt, Some(&a), None).await;
+    assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    assert!(pdf.text.starts_with("%PDF-"));
+    let none = t
+        .page(
+            Method::GET,
+            "/instruction/equipements/demandes/999999/recu.pdf",
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
     let uri = format!("/instruction/equipements/demandes/{id}/remise");
     let done = submit(&t, &a, &uri, &[("attestation", "agent")]).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
