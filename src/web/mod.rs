@@ -9,6 +9,7 @@ pub mod billing;
 pub mod device_page;
 pub mod devices;
 pub mod grants;
+pub mod household_file;
 pub mod journal;
 pub mod ledger;
 pub mod lines;

@@ -959,12 +959,19 @@ pub async fn household_show(
     } else {
         "/instruction/foyers"
     };
+    let agent = me.has_any(&[Role::Admin, Role::SocialAgent]);
+    let record =
+        crate::web::household_file::record(&state, me.household_scope(), &h.code, agent).await?;
     let body = html! {
         h1 { "Dossier " (h.code) }
-        dl {
-            dt { "Nom du foyer" } dd { (h.display_name) }
-            dt { "Enregistré le" } dd { (local_time(&h.created_at)) }
-            dt { "Compte en ligne" } dd { @if h.user_id.is_some() { "Oui" } @else { "Non, dossier suivi au guichet" } }
+        dl class="fiche" {
+            div { dt { "Nom du foyer" } dd { (h.display_name) } }
+            div { dt { "Enregistré le" } dd { (local_time(&h.created_at)) } }
+            div { dt { "Compte en ligne" } dd { @if h.user_id.is_some() { "Oui" } @else { "Non, dossier suivi au guichet" } } }
+        }
+        (record)
+        @if !agent {
+            p { a href="/mon-espace/donnees" { "Voir toutes les données que la régie conserve sur mon foyer" } " (et les télécharger)." }
         }
         @if h.user_id.is_some() && me.has_any(&[Role::Admin, Role::SocialAgent]) {
             h2 { "Mot de passe oublié" }

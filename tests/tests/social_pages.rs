@@ -367,6 +367,35 @@ async fn a_household_applies_online_an_agent_decides_the_household_reads_and_app
         "{}",
         mine.text
     );
+    // « Voir mon dossier »: the whole file — what was declared, the
+    // decision in words with its letter, the appeal and its answer.
+    let home = t.page(Method::GET, "/mon-espace", Some(&f), None).await;
+    let file = home
+        .text
+        .split(r#"href="/foyers/"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the household's file")
+        .to_owned();
+    let dossier = t
+        .page(Method::GET, &format!("/foyers/{file}"), Some(&f), None)
+        .await;
+    assert_eq!(dossier.status, StatusCode::OK);
+    for expected in [
+        draft_code.as_str(),
+        "Ce qui a été déclaré",
+        &format!("Décision {number}"),
+        "Lettre de décision (PDF)",
+        "Recours n°",
+        "Le niveau N1 est déjà le plus favorable",
+    ] {
+        assert!(
+            dossier.text.contains(expected),
+            "{expected}: {}",
+            dossier.text
+        );
+    }
+    assert!(!dossier.text.contains("quotient_familial"));
 
     // The accountant sees who is entitled, never why.
     let compta = t.user("compta", &[Role::Accountant]).await;
