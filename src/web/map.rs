@@ -301,10 +301,13 @@ pub async fn map_page(
                 @for (x, y, label) in &layers.sites {
                     @let (px, py) = project(*x, *y);
                     rect x=(format!("{:.1}", px - 5.0)) y=(format!("{:.1}", py - 5.0)) width="10" height="10" fill="#1b1b1b" {}
-                    text x=(format!("{:.1}", px + 8.0)) y=(format!("{:.1}", py + 4.0)) font-size="13" fill="#1b1b1b" { (label) }
+                    // Large enough to read when the map is shrunk to a
+                    // phone, with a white halo over the cables.
+                    text x=(format!("{:.1}", px + 9.0)) y=(format!("{:.1}", py + 6.0)) font-size="22" fill="#1b1b1b"
+                        stroke="#fff" stroke-width="4" paint-order="stroke" { (label) }
                 }
                 line x1="20" y1=(h - 20.0) x2=(20.0 + km(bar_m)) y2=(h - 20.0) stroke="#1b1b1b" stroke-width="3" {}
-                text x="20" y=(h - 28.0) font-size="14" fill="#1b1b1b" { (bar_label) }
+                text x="20" y=(h - 30.0) font-size="22" fill="#1b1b1b" { (bar_label) }
             }
         }
     };

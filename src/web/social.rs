@@ -555,6 +555,16 @@ pub async fn letter_pdf(
 pub async fn household_summary(state: &AppState, me: &Principal) -> Result<Markup, Error> {
     let applications =
         social_tariff::list_applications(&state.db, me.household_scope(), None, None).await?;
+    // A decided application says how (its last decision).
+    let mut outcome_of = std::collections::HashMap::new();
+    for a in applications.iter().filter(|a| a.status == Status::Decided) {
+        if let Some(d) = social_tariff::decisions_of(&state.db, me.household_scope(), &a.code)
+            .await?
+            .last()
+        {
+            outcome_of.insert(a.code.to_string(), d.outcome.label());
+        }
+    }
     let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
     let mut rights = Vec::new();
     for h in &mine {
@@ -579,7 +589,7 @@ pub async fn household_summary(state: &AppState, me: &Principal) -> Result<Marku
                     @for a in &applications {
                         tr {
                             td { a href={ "/mon-espace/demandes/" (a.code) } { (a.code) } }
-                            td { (a.status.label()) }
+                            td { (outcome_of.get(&a.code.to_string()).copied().unwrap_or(a.status.label())) }
                             td { (local_time(&a.created_at)) }
                         }
                     }
