@@ -55,7 +55,9 @@ impl Source {
                 dated,
                 issuer,
             } => format!(
-                "d'après le document vu par l'agent : {document} du {}, délivré par {issuer}",
+                // « le document … émis » agrees whatever the document is
+                // called (« attestation », « avis », « relevé »).
+                "d'après le document vu par l'agent ({document}), émis par {issuer} le {}",
                 french_date(*dated)
             ),
             Source::Declared => "d'après la déclaration du foyer, non vérifiée".into(),

@@ -435,7 +435,7 @@ impl RuleSet {
                         })
                         .collect();
                     format!(
-                        "— avoir un quotient familial (CAF ou MSA) de {} ; au-delà, ce critère ne donne pas droit au tarif social.",
+                        "— avoir un quotient familial (CAF ou MSA) : {} ; au-delà, ce critère ne donne pas droit au tarif social.",
                         parts.join(" ; ")
                     )
                 }

@@ -199,7 +199,7 @@ fn field_label(key: &str) -> Option<&'static str> {
         "renewal" => "renouvellement",
         "dated" => "daté du",
         "document" => "pièce",
-        "issuer" => "délivré par",
+        "issuer" => "émis par",
         "subject" => "objet",
         "in_area" => "dans la zone desservie",
         "application" => "demande",
