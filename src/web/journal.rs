@@ -10,18 +10,11 @@ use regie_core::audit::{self, AuditEntry, AuditFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{layout, local_time, render, PageError};
+use super::{local_time, page, PageError};
 use crate::auth::Principal;
 use crate::AppState;
 
 type PageResult = Result<axum::response::Response, PageError>;
-
-fn page(title: &str, p: &Principal, current: &str, body: Markup) -> axum::response::Response {
-    render(
-        axum::http::StatusCode::OK,
-        layout(title, Some(p), current, body),
-    )
-}
 
 /// `n` scaled down by 10^`places`, with a decimal comma and no useless
 /// zero (`26639`, 3 → « 26,639 »; `2000`, 2 → « 20 »).

@@ -212,7 +212,7 @@ pub async fn lines(State(state): State<AppState>, me: Principal) -> PageResult {
         &[],
         &[],
     );
-    Ok(render(StatusCode::OK, layout(TITLE, Some(&me), PATH, body)))
+    Ok(crate::web::page(TITLE, &me, PATH, body))
 }
 
 /// `POST /technicien/lignes`: orders a line, then shows it.
@@ -255,7 +255,7 @@ pub async fn order(
             _ => {
                 let (pending, today, counts) = list_data(&state).await?;
                 let body = list_page(&state, &me, &pending, &today, &counts, &form, &[], &choices);
-                return Ok(render(StatusCode::OK, layout(TITLE, Some(&me), PATH, body)));
+                return Ok(crate::web::page(TITLE, &me, PATH, body));
             }
         }
     };

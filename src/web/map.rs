@@ -4,20 +4,15 @@
 //! the browser.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 use crate::auth::Principal;
-use crate::web::{layout, render, PageError};
+use crate::web::{page, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;
-
-fn page(title: &str, p: &Principal, current: &str, body: Markup) -> Response {
-    render(StatusCode::OK, layout(title, Some(p), current, body))
-}
 
 /// Most points drawn on the map; beyond, one address in N is drawn.
 const MAP_MAX_POINTS: usize = 20_000;

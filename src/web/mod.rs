@@ -251,6 +251,11 @@ impl IntoResponse for PageError {
 }
 
 /// Renders a page with a status.
+/// A page of `p`'s, answered 200 in the common layout.
+pub fn page(title: &str, p: &Principal, current: &str, body: Markup) -> Response {
+    render(StatusCode::OK, layout(title, Some(p), current, body))
+}
+
 pub fn render(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }

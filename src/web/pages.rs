@@ -13,16 +13,12 @@ use serde::Deserialize;
 use crate::auth::{self, token, Principal, Role, TokenKind};
 use crate::storage;
 use crate::web::{
-    error_summary, field_error, has_error, layout, local_time, render, sentence, PageError,
+    error_summary, field_error, has_error, layout, local_time, page, render, sentence, PageError,
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::{routes, AppState, Error};
 
 type PageResult = Result<Response, PageError>;
-
-fn page(title: &str, p: &Principal, current: &str, body: Markup) -> Response {
-    render(StatusCode::OK, layout(title, Some(p), current, body))
-}
 
 /// Whether cookies must carry `Secure`: the public URL is https, or a
 /// trusted proxy says the request came over TLS.

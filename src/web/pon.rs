@@ -173,7 +173,7 @@ fn pon_page(
 }
 
 fn ok(me: &Principal, body: Markup) -> Response {
-    render(StatusCode::OK, layout(TITLE, Some(me), PATH, body))
+    crate::web::page(TITLE, me, PATH, body)
 }
 
 /// `GET /technicien/pon`.
