@@ -53,6 +53,12 @@ impl Month {
     pub fn label(self) -> String {
         format!("{:04}-{:02}", self.first.year(), self.first.month())
     }
+
+    /// The month in words, as documents and pages write it:
+    /// « novembre 2026 ».
+    pub fn words(self) -> String {
+        regie_core::fr::month_year(self.first.year(), self.first.month())
+    }
 }
 
 /// An offer as billed: its name, monthly price VAT included and rate.

@@ -278,12 +278,7 @@ pub async fn invoice_pdf(
 /// is no month).
 fn period_words(period: &str) -> String {
     billing::compute::Month::parse(period)
-        .map(|m| {
-            regie_core::fr::month_year(
-                chrono::Datelike::year(&m.first),
-                chrono::Datelike::month(&m.first),
-            )
-        })
+        .map(billing::compute::Month::words)
         .unwrap_or_else(|_| period.to_owned())
 }
 

@@ -830,10 +830,7 @@ pub async fn statement(db: &Db, account: &str) -> Result<Vec<StatementLine>> {
                 "Facture {} ({})",
                 i.number,
                 crate::compute::Month::parse(&i.period)
-                    .map(|m| regie_core::fr::month_year(
-                        chrono::Datelike::year(&m.first),
-                        chrono::Datelike::month(&m.first)
-                    ))
+                    .map(crate::compute::Month::words)
                     .unwrap_or_else(|_| i.period.clone())
             ),
             crate::model::DocumentKind::CreditNote => format!(
