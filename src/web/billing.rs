@@ -282,23 +282,8 @@ fn period_words(period: &str) -> String {
         .unwrap_or_else(|_| period.to_owned())
 }
 
-/// Where an invoice stands for the household that received it.
-fn household_status(
-    i: &Invoice,
-    open: &[billing::ledger::Open],
-    debited: bool,
-    payment_days: u32,
-) -> String {
-    standing(
-        (i.kind, &i.number, i.issued_on, i.gross.0),
-        open,
-        debited,
-        payment_days,
-    )
-}
-
-/// The words of [`household_status`] from an invoice's kind, number,
-/// issue date and amount.
+/// Where an invoice stands for the household that received it, from its
+/// kind, number, issue date and amount.
 fn standing(
     (kind, number, issued_on, gross): (DocumentKind, &str, chrono::NaiveDate, i64),
     open: &[billing::ledger::Open],
@@ -365,7 +350,7 @@ pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, 
                             " — " strong { (regie_core::fr::euros(i.gross.0)) }
                         }
                         p {
-                            (household_status(i, &open, debited.contains(&i.account), state.config.payment_days))
+                            (standing((i.kind, &i.number, i.issued_on, i.gross.0), &open, debited.contains(&i.account), state.config.payment_days))
                             " · n° " (i.number) ", émise le " (regie_core::fr::date(i.issued_on))
                         }
                         p { a href={ "/factures/" (i.number) } {

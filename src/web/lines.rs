@@ -888,15 +888,7 @@ mod tests {
 
     #[test]
     fn every_step_has_a_slug() {
-        for s in [
-            Step::ReservePath,
-            Step::InstallOnt,
-            Step::Activate,
-            Step::Suspend,
-            Step::Resume,
-            Step::Terminate,
-            Step::Cancel,
-        ] {
+        for s in Step::ALL {
             assert_eq!(step_of(slug_of(s)), Some(s));
         }
         assert_eq!(dbm_text(-1955), "−19,55 dBm");
