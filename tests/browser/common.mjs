@@ -69,3 +69,21 @@ export async function audit(page, name, report, artifacts) {
     clip: { x: 0, y: 0, width, height: Math.min(height, 2700) },
   });
 }
+
+/**
+ * Logs `user` in through the form, the first one (`hostile`) through a
+ * link built to send it elsewhere after login; records in
+ * `report.failures` a landing on another site or on another page than the
+ * user's home.
+ */
+export async function logIn(page, base, user, hostile, report) {
+  await page.goto(hostile ? `${base}/connexion?suite=/%09/evil.example/phish` : `${base}/connexion`);
+  await page.fill('#identifiant', user.username);
+  await page.fill('#mot_de_passe', user.password);
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  if (new URL(page.url()).origin !== new URL(base).origin) {
+    report.failures.push(`${user.username}: sent to another site after login: ${page.url()}`);
+  }
+  const landed = new URL(page.url()).pathname;
+  if (landed !== user.home) report.failures.push(`${user.username}: landed on ${landed}, not ${user.home}`);
+}

@@ -14,7 +14,7 @@
 //              "forbid": [path, ...] }] — `forbid`: paths no page of that
 // user may link to.
 // Prints one JSON report on stdout; exits 1 when a check fails.
-import { launch, audit as auditWith, watchCsp } from './common.mjs';
+import { launch, audit as auditWith, logIn, watchCsp } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const [base, planFile, artifacts] = process.argv.slice(2);
@@ -104,16 +104,7 @@ try {
     watchCsp(page, report);
     await browser.context.clearCookies();
     await page.setViewportSize({ width: 1280, height: 900 });
-    const hostile = plan.indexOf(user) === 0;
-    await page.goto(hostile ? `${base}/connexion?suite=/%09/evil.example/phish` : `${base}/connexion`);
-    await page.fill('#identifiant', user.username);
-    await page.fill('#mot_de_passe', user.password);
-    await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-    if (new URL(page.url()).origin !== new URL(base).origin) {
-      fail(`${user.username}: sent to another site after login: ${page.url()}`);
-    }
-    const landed = new URL(page.url()).pathname;
-    if (landed !== user.home) fail(`${user.username}: landed on ${landed}, not ${user.home}`);
+    await logIn(page, base, user, plan.indexOf(user) === 0, report);
 
     const queue = [`${base}${user.home}`, ...(user.must || []).map((p) => `${base}${p}`)];
     const seen = new Set();

@@ -11,7 +11,7 @@
 // PLAN_JSON: [{ "username", "password", "home", "pages": [[name, path, text]] }]
 // where `text` must appear on the page. Prints one JSON report on stdout;
 // exits 1 when a check fails.
-import { launch, audit as auditWith, watchCsp } from './common.mjs';
+import { launch, audit as auditWith, logIn, watchCsp } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const [base, planFile, artifacts] = process.argv.slice(2);
@@ -33,16 +33,7 @@ try {
     const page = await browser.context.newPage();
     watchCsp(page, report);
     await browser.context.clearCookies();
-    const hostile = plan.indexOf(user) === 0;
-    await page.goto(hostile ? `${base}/connexion?suite=/%09/evil.example/phish` : `${base}/connexion`);
-    await page.fill('#identifiant', user.username);
-    await page.fill('#mot_de_passe', user.password);
-    await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-    if (new URL(page.url()).origin !== new URL(base).origin) {
-      fail(`${user.username}: sent to another site after login: ${page.url()}`);
-    }
-    const landed = new URL(page.url()).pathname;
-    if (landed !== user.home) fail(`${user.username}: landed on ${landed}, not ${user.home}`);
+    await logIn(page, base, user, plan.indexOf(user) === 0, report);
     await audit(page, `${user.username}-accueil`);
     for (const [name, path, text] of user.pages) {
       const response = await page.goto(`${base}${path}`);
