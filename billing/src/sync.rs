@@ -15,9 +15,11 @@ use regie_core::Db;
 use crate::storage::{self, SubscriptionChange};
 use crate::Error;
 
-/// What an event means for the subscription, from which day.
+/// What an event means for the subscription, from which day (in France,
+/// like the day a line enters service: a suspension at 23:30 UTC falls on
+/// the next day in Paris, the day billing counts in).
 pub fn change_for(event: &Event) -> Option<(SubscriptionChange, NaiveDate)> {
-    let day: NaiveDate = event.at.get(..10)?.parse().ok()?;
+    let day = regie_core::time::paris_day(regie_core::time::from_db(&event.at)?);
     let reason = event
         .detail
         .as_ref()
@@ -172,6 +174,13 @@ mod tests {
             event("2026-11-20T09:00:00.000000Z", State::Active),
         ];
         assert_eq!(in_service_since(&h), Some(d("2026-11-17")));
+        // A change late in the UTC evening counts from the day in Paris.
+        let mut resumed = event("2026-11-16T23:30:00.000000Z", State::Active);
+        resumed.step = "resume".into();
+        assert_eq!(
+            change_for(&resumed).map(|(_, on)| on),
+            Some(d("2026-11-17"))
+        );
         assert_eq!(in_service_since(&h[..1]), None);
     }
 }
