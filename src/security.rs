@@ -44,10 +44,15 @@ pub async fn french_rejections(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/plain"));
     let status = res.status();
-    if !plain || !status.is_client_error() {
+    // The router's own refusal of a method (an address of a form's action
+    // opened in the address bar) comes with no body at all.
+    let bare = status == axum::http::StatusCode::METHOD_NOT_ALLOWED
+        && !res.headers().contains_key(header::CONTENT_TYPE);
+    if !(plain || bare) || !status.is_client_error() {
         return res;
     }
     let message = match status.as_u16() {
+        405 => "cette adresse reçoit un formulaire envoyé depuis sa page ; elle ne s'ouvre pas directement",
         413 => "envoi trop volumineux : réduisez le fichier ou le formulaire",
         415 => "type de contenu non accepté ici",
         408 => "envoi trop lent, interrompu",

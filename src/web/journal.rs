@@ -211,6 +211,41 @@ fn field_label(key: &str) -> Option<&'static str> {
         "path" => "chemin",
         "service" => "service",
         "ont" => "ONT",
+        "account" => "compte",
+        "acked_by" => "pris en compte par",
+        "address" => "adresse",
+        "answered" => "réponse",
+        "attestation" => "attestation",
+        "check" => "vérification",
+        "collection_date" => "date de prélèvement",
+        "content_type" => "type de fichier",
+        "decided_on" => "décidé le",
+        "description" => "description",
+        "eligibility" => "éligibilité",
+        "failures" => "échecs",
+        "filed_on" => "déposé le",
+        "former_ref" => "ancienne référence",
+        "former_creditor_id" => "ancien identifiant de créancier",
+        "holder_changed" => "titulaire changé",
+        "iban" => "IBAN",
+        "bic" => "BIC",
+        "holder" => "titulaire",
+        "label" => "libellé",
+        "method" => "mode",
+        "received_on" => "reçu le",
+        "reference" => "référence",
+        "signed_on" => "signé le",
+        "size_bytes" => "taille",
+        "status" => "statut",
+        "step" => "étape",
+        "suf" => "local (SUF)",
+        "type" => "type",
+        "invoice" => "facture",
+        "mandate" => "mandat",
+        "paid_cents" => "payé",
+        "written_off_cents" => "abandonné",
+        "prestations" => "prestations",
+        "scan" => "pièce numérisée",
         _ => return None,
     })
 }
@@ -232,6 +267,8 @@ fn value_text(key: &str, v: &Value) -> String {
                 format!("{} dB", decimal(i, 3))
             } else if key.ends_with("_cdbm") {
                 format!("{} dBm", monitoring::line_optics::hundredths(i))
+            } else if key == "size_bytes" {
+                format!("{i} octets")
             } else if key == "basis_points" {
                 format!("{} %", decimal(i, 2))
             } else {
@@ -257,6 +294,28 @@ fn value_text(key: &str, v: &Value) -> String {
         if let Ok(r) = provisioning::lifecycle::SuspendReason::parse(text) {
             return r.label().into();
         }
+    }
+    if key == "method" {
+        if let Ok(m) = billing::ledger::Method::parse(text) {
+            return m.label().into();
+        }
+    }
+    if key == "period" {
+        if let Ok(m) = billing::compute::Month::parse(text) {
+            return m.words();
+        }
+    }
+    // Days and instants as a French reader writes them.
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return regie_core::fr::date(d);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        let t = t.with_timezone(&chrono_tz::Europe::Paris);
+        return format!(
+            "{} à {}",
+            regie_core::fr::date(t.date_naive()),
+            t.format("%H:%M")
+        );
     }
     if key == "roles" {
         if let Ok(r) = crate::auth::Role::parse(text) {
@@ -313,6 +372,15 @@ fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, String, Value)>) {
     }
 }
 
+/// Who acted: a person's identifier, or the application itself (`system:…`,
+/// the name of the job or command after the colon).
+fn actor_text(actor: &str) -> String {
+    match actor.strip_prefix("system:") {
+        Some(job) => format!("traitement automatique ({job})"),
+        None => actor.to_owned(),
+    }
+}
+
 /// At most this many fields of a record are shown.
 const SHOWN: usize = 8;
 
@@ -364,21 +432,21 @@ pub fn table(entries: &[AuditEntry]) -> Markup {
         @if entries.is_empty() {
             p { "Aucune entrée." }
         } @else {
-            table tabindex="0" class="journal" {
+            table class="journal empilee" {
                 caption class="visually-hidden" { "Entrées du journal, de la plus récente à la plus ancienne" }
                 thead { tr { th scope="col" { "Date" } th scope="col" { "Auteur" } th scope="col" { "Action" } th scope="col" { "Fiche" } th scope="col" { "Détail" } } }
                 tbody {
                     @for e in entries {
                         tr {
-                            td { (local_time(&e.at)) }
-                            td { (e.actor) }
-                            td {
+                            td data-label="Date" { (local_time(&e.at)) }
+                            td data-label="Auteur" { (actor_text(&e.actor)) }
+                            td data-label="Action" {
                                 @match action_label(&e.action) {
                                     Some(l) => (l),
                                     None => { "Action " code { (e.action) } },
                                 }
                             }
-                            td { (e.entity_id) }
+                            td data-label="Fiche" { (e.entity_id) }
                             td { (summary(e)) }
                         }
                     }
@@ -553,6 +621,38 @@ mod tests {
         let text = summary(&e).into_string();
         assert!(text.contains("montant TTC : 269,20"), "{text}");
         assert!(text.contains("nombre : 8"), "{text}");
+        assert!(text.contains("période : novembre 2026"), "{text}");
+    }
+
+    #[test]
+    fn payments_days_and_instants_read_in_french() {
+        let e = AuditEntry {
+            id: 3,
+            at: "2026-12-07T10:00:00Z".into(),
+            actor: "system:demo".into(),
+            action: "payment.record".into(),
+            entity: "payment".into(),
+            entity_id: "PA2026-000001".into(),
+            before: None,
+            after: Some(serde_json::json!({
+                "account": "CPT-1", "method": "cheque", "received_on": "2026-12-02",
+                "expires_at": "2026-12-08T12:45:48.020936Z", "former_creditor_id": null
+            })),
+            request_id: None,
+        };
+        let text = summary(&e).into_string();
+        for expected in [
+            "compte : CPT-1",
+            "mode : chèque",
+            "reçu le : 2 décembre 2026",
+            // 12:45 UTC is 13:45 in Paris in winter.
+            "expire le : 8 décembre 2026 à 13:45",
+            "ancien identifiant de créancier : —",
+        ] {
+            assert!(text.contains(expected), "{expected} not in {text}");
+        }
+        assert_eq!(actor_text("system:demo"), "traitement automatique (demo)");
+        assert_eq!(actor_text("comptable"), "comptable");
     }
 
     #[test]

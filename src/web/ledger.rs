@@ -119,6 +119,7 @@ pub(crate) async fn account_render(
     let account = billing::storage::account(&state.db, code).await?;
     let pos = position(state, &account.code).await?;
     let statement = billing::storage::ledger::statement(&state.db, &account.code).await?;
+    let payments = billing::storage::ledger::payments(&state.db, &account.code).await?;
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let path = format!("/comptabilite/comptes/{}", account.code);
     let methods = [Method::Cash, Method::Card, Method::Cheque];
@@ -207,6 +208,13 @@ pub(crate) async fn account_render(
                     td { (l.on.format("%d/%m/%Y")) } td { (l.label) } td class="nombre" { (l.amount) } td class="nombre" { (l.balance) }
                 } } }
             }
+        }
+        @if !payments.is_empty() {
+            h2 { "Paiements reçus" }
+            ul { @for p in &payments { li {
+                (p.received_on.format("%d/%m/%Y")) " — " (p.method.label()) " — " (p.amount) " — "
+                a href={ "/comptabilite/paiements/" (p.number) "/recu" } { "reçu " (p.number) " (PDF)" }
+            } } }
         }
         @if !pos.dunning.is_empty() {
             h2 { "Relances" }

@@ -226,8 +226,8 @@ impl IntoResponse for PageError {
                 "Le formulaire a expiré ou son jeton de sécurité est invalide. Revenez en arrière, rechargez la page et recommencez.".to_owned(),
             ),
             Error::NotFound(_) => ("Page introuvable", "La page ou la fiche demandée n'existe pas.".to_owned()),
-            Error::Invalid(m) | Error::Conflict(m) => ("Demande invalide", m.clone()),
-            Error::Exhausted(m) => ("Ressources épuisées", m.clone()),
+            Error::Invalid(m) | Error::Conflict(m) => ("Demande invalide", sentence(m)),
+            Error::Exhausted(m) => ("Ressources épuisées", sentence(m)),
             Error::Upstream(m) => ("Équipement réseau indisponible", format!("{m}. Réessayez : l'étape reprendra où elle s'est arrêtée.")),
             Error::RateLimited { retry_after_s } => (
                 "Trop de tentatives",

@@ -119,7 +119,7 @@ fn pon_page(
         @if ports.is_empty() {
             p class="info" { "Aucun port PON." }
         } @else {
-            table tabindex="0" {
+            table class="empilee" {
                 caption class="visually-hidden" { "Ports PON" }
                 thead { tr {
                     th scope="col" { "Port" } th scope="col" { "OLT" } th scope="col" { "Modèle" } th scope="col" { "Site" }
@@ -129,8 +129,10 @@ fn pon_page(
                 tbody {
                     @for p in ports {
                         tr {
-                            td { (p.code) } td { (p.olt) } td { (p.model) } td { (p.site) }
-                            td { (p.slot) " / " (p.port) } td { (p.class.label()) } td { (p.max_onts) } td { (p.fibre) }
+                            td data-label="Port" { strong { (p.code) } } td data-label="OLT" { (p.olt) }
+                            td data-label="Modèle" { (p.model) } td data-label="Site" { (p.site) }
+                            td data-label="Carte / port" { (p.slot) " / " (p.port) } td data-label="Classe" { (p.class.label()) }
+                            td data-label="ONT max." { (p.max_onts) } td data-label="Fibre" { (p.fibre) }
                             td {
                                 a href={ (PATH) "?code=" (p.code) "#formulaire" } { "Modifier" span class="visually-hidden" { " le port " (p.code) } }
                                 form class="en-ligne" method="post" action={ (PATH) "/supprimer" } {

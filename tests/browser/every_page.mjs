@@ -9,13 +9,22 @@
 // critical violation). A screenshot of each page at each width is kept.
 // The pages a plan names must be among those reached.
 //
+// The files a user is offered (PDF, CSV, exports…) are fetched as that
+// user, one of each shape: each must answer 200 with a file, not a login
+// page or a refusal; a PDF's text (poppler's pdftotext) must hold no
+// English word of the list. The error pages a user may meet (a page that
+// does not exist, a page of another role, a malformed address) are read
+// like the others: in French, on the screen, with their status.
+//
 // Usage: node every_page.mjs BASE_URL PLAN_JSON ARTIFACT_DIR
 // PLAN_JSON: [{ "username", "password", "home", "must": [path, ...],
-//              "forbid": [path, ...] }] — `forbid`: paths no page of that
-// user may link to.
+//              "forbid": [path, ...], "errors": [[path, status], ...] }]
+// — `forbid`: paths no page of that user may link to; `errors`: pages
+// that must answer that status, as a French page.
 // Prints one JSON report on stdout; exits 1 when a check fails.
 import { launch, audit as auditWith, logIn, watchCsp } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 const [base, planFile, artifacts] = process.argv.slice(2);
 if (!base || !planFile || !artifacts) {
@@ -55,6 +64,9 @@ const TECHNICAL = /^(t_[a-z_]+|x_[a-z_]+|[a-z]{2}_[a-z_]+)$/;
 // Links not followed: files, the API, logging out, pages that act.
 const SKIP = /\.(pdf|csv|json|xml|zip|geojson|png|svg|txt|xlsx?)(\?|$)|^\/api\/|^\/metrics|^\/deconnexion|\/exports\/|^\/docs/;
 const LIMIT = 60;
+// Files fetched per user, one of each shape.
+const FILE_LIMIT = 30;
+const FILE = /\.(pdf|csv|json|xml|zip|geojson|txt|xlsx?)(\?|$)|\/exports\//;
 
 /** The shape of a path: segments holding a digit become `*`; query keys kept. */
 function shape(url) {
@@ -64,12 +76,40 @@ function shape(url) {
   return keys ? `${path}?${keys}` : path;
 }
 
+/** The English words of the list found in `text`. */
+function englishIn(text) {
+  const english = new Set();
+  for (const m of text.matchAll(englishRe)) english.add(m[2].toLowerCase());
+  return english;
+}
+
+/** A file's links: fetched as the user, answered 200 with a file; a PDF read. */
+async function checkFile(page, url, where) {
+  const response = await page.request.get(url, { maxRedirects: 0 });
+  const type = response.headers()['content-type'] || '';
+  if (response.status() !== 200 || type.startsWith('text/html')) {
+    fail(`${where}: ${response.status()} ${type} instead of a file`);
+    return;
+  }
+  if (!type.startsWith('application/pdf')) return;
+  let text;
+  try {
+    text = execFileSync('pdftotext', ['-', '-'], { input: await response.body() }).toString('utf8');
+  } catch (e) {
+    if (e.code === 'ENOENT' && !process.env.REGIE_REQUIRE_PEERS) return;
+    fail(`${where}: pdftotext: ${e.message}`);
+    return;
+  }
+  if (!text.trim()) fail(`${where}: a PDF without text`);
+  const english = englishIn(text);
+  if (english.size) fail(`${where}: English in the PDF: ${[...english].join(', ')}`);
+}
+
 async function checkText(page, where) {
   const text = await page.evaluate(() => document.body.innerText);
   // What a page shows as code on purpose (a file name, a setting).
   const code = await page.evaluate(() => [...document.querySelectorAll('code, kbd, samp')].map((e) => e.innerText));
-  const english = new Set();
-  for (const m of text.matchAll(englishRe)) english.add(m[2].toLowerCase());
+  const english = englishIn(text);
   if (english.size) fail(`${where}: English on the page: ${[...english].join(', ')}`);
   const raw = new Set();
   for (const m of text.matchAll(rawRe)) {
@@ -109,6 +149,8 @@ try {
     const queue = [`${base}${user.home}`, ...(user.must || []).map((p) => `${base}${p}`)];
     const seen = new Set();
     const visited = [];
+    const files = new Map();
+    const from = new Map();
     while (queue.length && visited.length < LIMIT) {
       const url = queue.shift();
       const key = shape(url);
@@ -120,7 +162,11 @@ try {
         await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
         const response = await page.goto(url);
         const type = response ? response.headers()['content-type'] || '' : '';
-        if (!type.startsWith('text/html')) break;
+        if (!type.startsWith('text/html')) {
+          // A link to a file without a file's extension (`/factures/{n}`).
+          if (!files.has(key)) files.set(key, { url, from: from.get(url) || user.home });
+          break;
+        }
         if (response.status() !== 200) {
           fail(`${user.username} ${path}: status ${response.status()}`);
           break;
@@ -137,13 +183,43 @@ try {
             if (u.origin !== new URL(base).origin) continue;
             u.hash = '';
             if ((user.forbid || []).includes(u.pathname)) fail(`${user.username} ${path}: links to ${u.pathname}`);
+            if (FILE.test(u.pathname + u.search) && !u.pathname.startsWith('/api/')
+              && !files.has(shape(u.toString())) && files.size < FILE_LIMIT) {
+              files.set(shape(u.toString()), { url: u.toString(), from: path });
+            }
             if (SKIP.test(u.pathname + u.search) || SKIP.test(u.pathname)) continue;
+            if (!from.has(u.toString())) from.set(u.toString(), path);
             queue.push(u.toString());
           }
         }
       }
     }
     report.visited[user.username] = visited;
+    report.files = report.files || {};
+    report.files[user.username] = [];
+    for (const { url, from } of files.values()) {
+      const file = new URL(url).pathname + new URL(url).search;
+      report.files[user.username].push(file);
+      await checkFile(page, url, `${user.username} ${file} (from ${from})`);
+    }
+    for (const [path, status] of user.errors || []) {
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+        const response = await page.goto(`${base}${path}`);
+        const where = `${user.username} ${path} @${width}`;
+        if (!response || response.status() !== status) {
+          fail(`${where}: status ${response && response.status()}, not ${status}`);
+          break;
+        }
+        if (!(response.headers()['content-type'] || '').startsWith('text/html')) {
+          fail(`${where}: not a page`);
+          break;
+        }
+        await checkWidth(page, where, width);
+        await checkText(page, where);
+        await auditWith(page, `${user.username}-erreur${path.replace(/[^a-z0-9]+/gi, '-')}-${width}`, report, artifacts);
+      }
+    }
     for (const must of user.must || []) {
       if (!visited.some((v) => v === must || v.split('?')[0] === must.split('?')[0])) {
         fail(`${user.username}: ${must} not reached`);

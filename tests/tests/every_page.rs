@@ -36,6 +36,37 @@ async fn every_page_of_every_role_fits_a_phone_and_speaks_french() {
         .iter()
         .find(|i| i.buyer.name == "Famille Martin")
         .unwrap();
+    // A payment at the counter and a direct-debit mandate on that account:
+    // the receipt among the files read, the mandate's record in the journal.
+    let sys = regie_core::audit::Actor::system("test");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    billing::storage::ledger::record_payment(
+        t.db(),
+        &sys,
+        &billing::storage::ledger::NewPayment {
+            account: invoice.account.clone(),
+            method: billing::ledger::Method::Cheque,
+            amount: billing::money::Cents(1000),
+            received_on: day,
+            reference: Some("0001234".into()),
+            invoice: None,
+            submission: None,
+        },
+    )
+    .await
+    .unwrap();
+    let iban = billing::sepa::Iban::parse("FR7630006000011234567890189").unwrap();
+    billing::storage::add_mandate(
+        t.db(),
+        &sys,
+        &invoice.account,
+        "Famille Martin",
+        &iban,
+        None,
+        day,
+    )
+    .await
+    .unwrap();
     // The pages each role's work needs, which the walk must reach (by
     // links, or named here where no link leads: a trace is asked by form).
     let must = |r: Role| -> Vec<String> {
@@ -73,6 +104,27 @@ async fn every_page_of_every_role_fits_a_phone_and_speaks_french() {
             Role::Household => vec!["/mon-espace".into(), "/compte".into()],
         }
     };
+    // The error pages each role may meet: a mistyped address, another
+    // role's page, an address with a malformed value.
+    let errors = |r: Role| -> Vec<(&str, u16)> {
+        let mut e = vec![
+            ("/page-qui-n-existe-pas", 404),
+            // A form's action opened in the address bar.
+            ("/compte/jetons/1/revoquer", 405),
+        ];
+        e.push(match r {
+            Role::Admin => ("/mon-espace", 403),
+            Role::Technician => ("/comptabilite/facturation", 403),
+            Role::Accountant => ("/technicien/lignes", 403),
+            Role::SocialAgent => ("/admin/utilisateurs", 403),
+            Role::Household => ("/admin/journal", 403),
+        });
+        if r == Role::Accountant {
+            // An export asked without its period.
+            e.push(("/comptabilite/exports/fec", 400));
+        }
+        e
+    };
     let plan: Vec<serde_json::Value> = accounts
         .iter()
         .map(|a| {
@@ -84,6 +136,7 @@ async fn every_page_of_every_role_fits_a_phone_and_speaks_french() {
                 // The API reference is English, for developers: never
                 // offered to a household.
                 "forbid": if a.role == Role::Household { vec!["/api/v1/docs"] } else { vec![] },
+                "errors": errors(a.role),
             })
         })
         .collect();
@@ -102,6 +155,18 @@ async fn every_page_of_every_role_fits_a_phone_and_speaks_french() {
     )
     .await;
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+    eprintln!("files fetched: {}", report["files"]);
+    // The documents each person takes away were among the files read:
+    // the household's invoice, the agent's letter and receipt.
+    let fetched = |user: &str, part: &str| {
+        report["files"][user]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|p| p.as_str().unwrap_or("").contains(part)))
+    };
+    assert!(fetched("foyer", "/factures/"), "{report}");
+    assert!(fetched("agent", "/lettre.pdf"), "{report}");
+    assert!(fetched("agent", "/recu.pdf"), "{report}");
+    assert!(fetched("comptable", "/recu"), "{report}");
     for a in &accounts {
         let visited = report["visited"][&a.username].as_array().unwrap();
         eprintln!("{}: {} pages", a.username, visited.len());

@@ -1158,7 +1158,7 @@ async fn pon_ports_entered_through_the_page() {
         )
         .await;
     assert!(list.text.contains("est enregistré"), "{}", list.text);
-    assert!(list.text.contains("<td>OLT02-0/3</td>"), "{}", list.text);
+    assert!(list.text.contains("<strong>OLT02-0/3</strong></td>"), "{}", list.text);
     let edit = t
         .page(
             Method::GET,
@@ -1187,7 +1187,7 @@ async fn pon_ports_entered_through_the_page() {
         ask.text
     );
     let still = t.page(Method::GET, "/technicien/pon", Some(&s), None).await;
-    assert!(still.text.contains("<td>OLT02-0/3</td>"));
+    assert!(still.text.contains("<strong>OLT02-0/3</strong></td>"));
     let gone = t
         .page(
             Method::POST,
