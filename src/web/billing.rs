@@ -47,7 +47,7 @@ pub fn invoice_table(caption: &str, list: &[Invoice]) -> Markup {
                             DocumentKind::CreditNote => "avoir",
                             DocumentKind::Balance => "solde repris",
                         }) }
-                        td { (i.period) }
+                        td { (period_words(&i.period)) }
                         td { (i.issued_on.format("%d/%m/%Y")) }
                         td class="nombre" { (i.net) }
                         td class="nombre" { (i.tax) }
@@ -91,7 +91,7 @@ async fn runs_render(
             // The page reloads itself until the run is over.
             meta http-equiv="refresh" content="2";
             div class="info" role="status" {
-                p { "Émission des factures de " (r.period) " en cours : " (r.done) " abonnements traités sur " (r.total) "." }
+                p { "Émission des factures de " (period_words(&r.period.to_string())) " en cours : " (r.done) " abonnements traités sur " (r.total) "." }
                 progress max=(r.total.max(1)) value=(r.done) aria-label="Avancement de l'émission" { (r.done) " / " (r.total) }
             }
         }
@@ -108,7 +108,7 @@ async fn runs_render(
             p class="info" { "Le SIREN ou le numéro de TVA de la régie n'est pas configuré (réglages " code { "regie_siren" } " et " code { "regie_vat_number" } ", à demander à l'administrateur) : "
                 "ce sont des mentions obligatoires des factures." }
         }
-        h2 { "Prévisualisation de " (month.label()) }
+        h2 { "Prévisualisation de " (month.words()) }
         dl class="fiche" {
             div { dt { "Factures à émettre" } dd { (preview.to_issue) } }
             div { dt { "Déjà émises" } dd { (preview.already) } }
@@ -133,7 +133,7 @@ async fn runs_render(
             form method="post" action={ (RUNS) "/" (month.label()) } {
                 input type="hidden" name="csrf_token" value=(csrf);
                 p { "L'émission numérote les factures sans trou ; relancer une émission n'émet rien deux fois." }
-                button type="submit" { "Émettre les factures de " (month.label()) }
+                button type="submit" { "Émettre les factures de " (month.words()) }
             }
         }
         h2 { "Dernières pièces émises" }
@@ -237,7 +237,10 @@ pub async fn issue(
         Ok(r) => {
             let msg = format!(
                 "{} facture(s) émise(s) pour {}, {} TTC ; {} déjà émise(s).",
-                r.issued, r.period, r.gross, r.already
+                r.issued,
+                period_words(&r.period.to_string()),
+                r.gross,
+                r.already
             );
             runs_render(
                 &state,

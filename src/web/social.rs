@@ -821,12 +821,13 @@ pub(crate) async fn agent_page(
                 Proposal::Refuse => { "Refuser." },
                 Proposal::Incomplete => { "Incomplet : des critères restent à vérifier." },
             } } }
-            table tabindex="0" {
+            table class="empilee" {
                 caption { "Critères et conditions" }
                 thead { tr { th scope="col" { "Critère" } th scope="col" { "Résultat" } th scope="col" { "Source" } th scope="col" { "Raison" } } }
                 tbody {
                     @for o in ev.criteria.iter().chain(&ev.conditions) {
-                        tr { td { (o.label()) } td { (o.verdict.label()) } td { (source_text(o)) } td { (o.reason) } }
+                        tr { td { strong { (o.label()) } } td data-label="Résultat" { (o.verdict.label()) }
+                             td data-label="Source" { (source_text(o)) } td data-label="Raison" { (o.reason) } }
                     }
                 }
             }

@@ -1158,7 +1158,11 @@ async fn pon_ports_entered_through_the_page() {
         )
         .await;
     assert!(list.text.contains("est enregistré"), "{}", list.text);
-    assert!(list.text.contains("<strong>OLT02-0/3</strong></td>"), "{}", list.text);
+    assert!(
+        list.text.contains("<strong>OLT02-0/3</strong></td>"),
+        "{}",
+        list.text
+    );
     let edit = t
         .page(
             Method::GET,
