@@ -49,7 +49,11 @@ pub async fn run(
             let message_id = format!(
                 "PRLV-{}-{}",
                 day.format("%Y%m%d"),
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
+                uuid::Uuid::new_v4()
+                    .simple()
+                    .to_string()
+                    .get(..8)
+                    .unwrap_or_default()
             );
             // The file is written inside the batch's transaction: if the
             // write fails, no invoice is marked as collected.

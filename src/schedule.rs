@@ -245,5 +245,9 @@ fn instance_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "regie".into());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}:{}:{}", std::process::id(), &suffix[..6])
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        suffix.get(..6).unwrap_or_default()
+    )
 }

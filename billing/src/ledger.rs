@@ -344,8 +344,10 @@ pub fn references_in(text: &str) -> Vec<String> {
             let invoice = w.len() == 13
                 && w.starts_with("FA")
                 && w.as_bytes().get(6) == Some(&b'-')
-                && w[2..6].bytes().all(|b| b.is_ascii_digit())
-                && w[7..].bytes().all(|b| b.is_ascii_digit());
+                && w.get(2..6)
+                    .is_some_and(|y| y.bytes().all(|b| b.is_ascii_digit()))
+                && w.get(7..)
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
             invoice || w.starts_with("CPT-") && w.len() > 4
         })
         .collect()

@@ -45,7 +45,9 @@ impl Iban {
         if !(15..=34).contains(&t.len()) || !t.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(bad("15 à 34 lettres et chiffres attendus"));
         }
-        let (country, check) = (&t[..2], &t[2..4]);
+        // All ASCII (checked above): the byte offsets are characters.
+        let (head, body) = t.split_at(4);
+        let (country, check) = head.split_at(2);
         if !country.chars().all(|c| c.is_ascii_uppercase())
             || !check.chars().all(|c| c.is_ascii_digit())
         {
@@ -56,7 +58,7 @@ impl Iban {
         if country == "FR" && t.len() != 27 {
             return Err(bad("un IBAN français a 27 caractères"));
         }
-        let rearranged = format!("{}{}", &t[4..], &t[..4]);
+        let rearranged = format!("{body}{head}");
         if mod97(&rearranged) != Some(1) {
             return Err(bad("la clé de contrôle est fausse"));
         }
@@ -115,9 +117,10 @@ pub struct Bic(String);
 impl Bic {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let t = s.trim().to_uppercase();
-        let ok = matches!(t.len(), 8 | 11)
-            && t[..6].chars().all(|c| c.is_ascii_uppercase())
-            && t[6..].chars().all(|c| c.is_ascii_alphanumeric());
+        // Counted in characters: « SOGEFÉP » is eight bytes but no BIC.
+        let ok = matches!(t.chars().count(), 8 | 11)
+            && t.chars().take(6).all(|c| c.is_ascii_uppercase())
+            && t.chars().skip(6).all(|c| c.is_ascii_alphanumeric());
         if ok {
             Ok(Bic(t))
         } else {
@@ -168,11 +171,14 @@ impl CreditorId {
         if t.len() < 8 || t.len() > 35 || !t.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(bad());
         }
-        let national = &t[7..];
-        let check = format!("{national}{}00", &t[..2]);
+        // All ASCII (checked above): the byte offsets are characters.
+        let (country, rest) = t.split_at(2);
+        let (check_digits, rest) = rest.split_at(2);
+        let national = rest.get(3..).unwrap_or_default();
+        let check = format!("{national}{country}00");
         let digits = mod97(&check).ok_or_else(bad)?;
         let expected = 98 - digits;
-        if t[2..4].parse::<u32>().ok() != Some(expected) {
+        if check_digits.parse::<u32>().ok() != Some(expected) {
             return Err(bad());
         }
         Ok(CreditorId(t))
@@ -428,6 +434,37 @@ pub fn pain008(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bic_with_an_accented_letter_is_refused_not_a_panic() {
+        // Eight bytes, seven characters: byte slicing cut « É » in two.
+        assert!(Bic::parse("SOGEFÉP").is_err());
+        assert!(Bic::parse("SOGEFRPPÉÉÉ").is_err());
+        assert!(Iban::parse("FR76 3000 6000 0112 3456 7890 18É").is_err());
+        assert!(CreditorId::parse("FRÉÉZZZ123456").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sepa_identifiers_never_panic_and_read_what_they_print(s in "\\PC{0,40}") {
+            if let Ok(b) = Bic::parse(&s) {
+                proptest::prop_assert_eq!(Bic::parse(b.as_str()).ok(), Some(b));
+            }
+            if let Ok(i) = Iban::parse(&s) {
+                proptest::prop_assert_eq!(Iban::parse(i.as_str()).ok(), Some(i));
+            }
+            if let Ok(c) = CreditorId::parse(&s) {
+                proptest::prop_assert_eq!(CreditorId::parse(c.as_str()).ok(), Some(c));
+            }
+        }
+
+        #[test]
+        fn well_formed_bics_are_read_back(bank in "[A-Z]{6}", rest in "[A-Z0-9]{2}([A-Z0-9]{3})?") {
+            let written = format!("{bank}{rest}");
+            let b = Bic::parse(&written.to_lowercase());
+            proptest::prop_assert_eq!(b.map(|b| b.as_str().to_owned()).ok(), Some(written));
+        }
+    }
 
     #[test]
     fn ibans_are_checked_and_masked() {

@@ -40,10 +40,15 @@ impl SecretKey {
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let text = text.trim();
         let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| invalid("the key is not hexadecimal"))?
+            text.as_bytes()
+                .chunks(2)
+                .map(|pair| {
+                    std::str::from_utf8(pair)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| invalid("the key is not hexadecimal"))?
         } else {
             base64::engine::general_purpose::STANDARD
                 .decode(text)

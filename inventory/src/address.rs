@@ -25,7 +25,7 @@ impl Hexacle {
         let (insee, rest) = s.split_at(5);
         let insee_ok = insee.bytes().all(|b| b.is_ascii_digit())
             || (insee.starts_with("2A") || insee.starts_with("2B"))
-                && insee[2..].bytes().all(|b| b.is_ascii_digit());
+                && insee.bytes().skip(2).all(|b| b.is_ascii_digit());
         if !insee_ok || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(bad());
         }
@@ -38,7 +38,8 @@ impl Hexacle {
 
     /// The INSEE code of the commune.
     pub fn insee(&self) -> &str {
-        &self.0[..5]
+        // Ten ASCII characters (checked by `parse`).
+        self.0.get(..5).unwrap_or(&self.0)
     }
 }
 

@@ -99,7 +99,9 @@ impl PonPosition {
         let digits = tail.trim_start_matches(|c: char| c.is_ascii_alphabetic());
         let lettered = digits.len() != tail.len();
         if lettered
-            && !tail[..tail.len() - digits.len()]
+            && !tail
+                .strip_suffix(digits)
+                .unwrap_or(tail)
                 .to_ascii_lowercase()
                 .ends_with("pon")
         {

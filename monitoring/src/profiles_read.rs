@@ -128,7 +128,7 @@ impl OntTable {
             }
         };
         match index.match_indices('.').nth(keep - 1) {
-            Some((end, _)) => &index[..end],
+            Some((end, _)) => index.get(..end).unwrap_or(index),
             None => index,
         }
     }

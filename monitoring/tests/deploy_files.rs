@@ -65,13 +65,13 @@ fn promtool_accepts_the_configuration_and_the_rules_fire_as_tested() {
 fn named_metrics(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
-    while let Some(i) = rest.find("regie_") {
-        let name: String = rest[i..]
+    while let Some((_, from)) = rest.split_once("regie_") {
+        let tail: String = from
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        rest = &rest[i + name.len()..];
-        out.push(name);
+        rest = from.strip_prefix(tail.as_str()).unwrap_or(from);
+        out.push(format!("regie_{tail}"));
     }
     out
 }

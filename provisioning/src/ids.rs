@@ -111,15 +111,19 @@ impl OntSerial {
                 s.trim()
             )
         };
-        let (vendor, rest) = if t.len() == 16 && t.chars().all(|c| c.is_ascii_hexdigit()) {
+        let chars: Vec<char> = t.chars().collect();
+        let (vendor, rest) = if chars.len() == 16 && chars.iter().all(char::is_ascii_hexdigit) {
+            // The vendor written as the hexadecimal of its four letters.
             let mut v = String::new();
-            for i in 0..4 {
-                let byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-                v.push(byte as char);
+            for pair in chars.get(..8).unwrap_or_default().chunks(2) {
+                let hex: String = pair.iter().collect();
+                let byte = u8::from_str_radix(&hex, 16).map_err(|_| bad())?;
+                v.push(char::from(byte));
             }
-            (v, t[8..].to_owned())
-        } else if t.len() == 12 && t.is_char_boundary(4) {
-            (t[..4].to_owned(), t[4..].to_owned())
+            (v, chars.get(8..).unwrap_or_default().iter().collect())
+        } else if chars.len() == 12 {
+            let (vendor, rest) = chars.split_at(4);
+            (vendor.iter().collect(), rest.iter().collect::<String>())
         } else {
             return Err(bad());
         };
@@ -137,7 +141,8 @@ impl OntSerial {
 
     /// The vendor code (`HWTC`, `UBNT`, `ALCL`, ...).
     pub fn vendor(&self) -> &str {
-        &self.0[..4]
+        // Four ASCII letters first (checked by `parse`).
+        self.0.get(..4).unwrap_or(&self.0)
     }
 }
 

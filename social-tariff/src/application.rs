@@ -585,7 +585,7 @@ impl ApplicationForm {
         let place_ok = place.len() == 5
             && (place.bytes().all(|b| b.is_ascii_digit())
                 || (place.starts_with("2A") || place.starts_with("2B"))
-                    && place[2..].bytes().all(|b| b.is_ascii_digit()));
+                    && place.bytes().skip(2).all(|b| b.is_ascii_digit()));
         if !place_ok {
             errors.push(("commune_naissance", "le code INSEE de la commune de naissance a 5 caractères, par exemple 35238 pour Rennes (99 suivi du code du pays pour une naissance à l'étranger)".into()));
         }

@@ -50,8 +50,9 @@ pub fn generate_reset() -> String {
 /// Cheap shape check of a password-reset secret.
 pub fn looks_like_reset(secret: &str) -> bool {
     secret.len() == 4 + 43
-        && secret.starts_with("rgr_")
-        && secret[4..]
+        && secret
+            .strip_prefix("rgr_")
+            .unwrap_or_default()
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
@@ -64,8 +65,9 @@ pub fn generate_csrf() -> String {
 /// Cheap shape check before any database lookup.
 pub fn looks_like(secret: &str, kind: TokenKind) -> bool {
     secret.len() == 4 + 43
-        && secret.starts_with(kind.prefix())
-        && secret[4..]
+        && secret
+            .strip_prefix(kind.prefix())
+            .unwrap_or_default()
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

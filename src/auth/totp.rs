@@ -112,7 +112,9 @@ pub fn qr_svg(text: &str) -> Result<String, Error> {
     // Inline in a page: the XML declaration has no place there.
     Ok(svg
         .find("<svg")
-        .map_or(svg.clone(), |at| svg[at..].to_owned()))
+        .and_then(|at| svg.get(at..))
+        .unwrap_or(&svg)
+        .to_owned())
 }
 
 fn now_unix() -> u64 {

@@ -296,9 +296,9 @@ pub fn set_cookie<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
 /// The value of a hidden form field in a page.
 pub fn hidden_field(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_owned())
+    let (_, from) = html.split_once(&marker)?;
+    let (value, _) = from.split_once('"')?;
+    Some(value.to_owned())
 }
 
 /// Every role, for walking access rules.

@@ -44,9 +44,11 @@ async fn public_post(
 }
 
 fn link_in(text: &str) -> String {
-    let at = text.find("/connexion/nouveau-mot-de-passe?jeton=").unwrap();
-    text[at..]
+    let marker = "/connexion/nouveau-mot-de-passe?jeton=";
+    let (_, from) = text.split_once(marker).unwrap();
+    marker
         .chars()
+        .chain(from.chars())
         .take_while(|c| c.is_ascii_alphanumeric() || "/-_?=".contains(*c))
         .collect()
 }

@@ -106,7 +106,7 @@ async fn millions_of_faulty_rows_give_a_report_of_bounded_size() {
         r.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        &r.text[..200]
+        r.text.chars().take(200).collect::<String>()
     );
     let report = &r.json()["report"];
     assert_eq!(report["issues"].as_array().unwrap().len(), 1000);

@@ -232,7 +232,7 @@ pub fn parse_exposition(text: &str) -> Vec<Sample> {
                         }
                     };
                     labels.push((k.to_owned(), value));
-                    rest = after[end + 1..].trim_start_matches(',');
+                    rest = after.get(end + 1..).unwrap_or("").trim_start_matches(',');
                 }
                 (name.to_owned(), labels)
             }
