@@ -50,11 +50,10 @@ pub fn generate_reset() -> String {
 /// Cheap shape check of a password-reset secret.
 pub fn looks_like_reset(secret: &str) -> bool {
     secret.len() == 4 + 43
-        && secret
-            .strip_prefix("rgr_")
-            .unwrap_or_default()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && secret.strip_prefix("rgr_").is_some_and(|rest| {
+            rest.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// A new CSRF token for a session.
@@ -65,11 +64,10 @@ pub fn generate_csrf() -> String {
 /// Cheap shape check before any database lookup.
 pub fn looks_like(secret: &str, kind: TokenKind) -> bool {
     secret.len() == 4 + 43
-        && secret
-            .strip_prefix(kind.prefix())
-            .unwrap_or_default()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && secret.strip_prefix(kind.prefix()).is_some_and(|rest| {
+            rest.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// What the database stores instead of the secret.

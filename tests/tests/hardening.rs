@@ -53,7 +53,7 @@ async fn control_characters_are_refused_with_the_field_named() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(
         r.text
-            .contains("identifiant : caractère de contrôle refusé")
+            .contains("Identifiant : caractère de contrôle refusé")
             && r.text.contains("<html"),
         "{}",
         r.text
