@@ -402,14 +402,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
             let result =
-                crate::inventory_cli::run(&db, cmd, &config.uploads.delivery_limits()).await;
+                crate::network::plant_cli::run(&db, cmd, &config.uploads.delivery_limits()).await;
             db.close().await;
             result
         }
         Command::Billing(cmd) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
-            let result = crate::billing_cli::run(&db, &config, cmd).await;
+            let result = crate::billing::cli::run(&db, &config, cmd).await;
             db.close().await;
             result
         }
@@ -421,16 +421,22 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
-            let result =
-                crate::takeover_cli::import(&db, &config, &dir, dry_run, on.as_deref(), output)
-                    .await;
+            let result = crate::billing::takeover_cli::import(
+                &db,
+                &config,
+                &dir,
+                dry_run,
+                on.as_deref(),
+                output,
+            )
+            .await;
             db.close().await;
             result
         }
         Command::Takeover(TakeoverCommand::Letters { output }) => {
             let db = open_database(&config).await?;
             regie_core::migrate::run(&db, crate::COMPONENTS).await?;
-            let result = crate::takeover_cli::letters(&db, &config, &output).await;
+            let result = crate::billing::takeover_cli::letters(&db, &config, &output).await;
             db.close().await;
             result
         }
@@ -441,7 +447,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             timeout_s,
         }) => {
             let dir = profiles_dir.or_else(|| config.snmp_profiles_dir.clone());
-            crate::monitoring_cli::probe(&address, community, dir.as_deref(), timeout_s).await
+            crate::monitoring::cli::probe(&address, community, dir.as_deref(), timeout_s).await
         }
         Command::Provisioning(cmd) => {
             let db = open_database(&config).await?;
@@ -452,7 +458,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 config.drivers()?,
                 config.provisioning_settings(),
             );
-            let result = crate::provisioning_cli::run(&service, cmd).await;
+            let result = crate::network::lines_cli::run(&service, cmd).await;
             db.close().await;
             result
         }
@@ -658,10 +664,10 @@ async fn serve(config: Config, demo: bool) -> Result<(), Error> {
     // The lease first, so that the first instance starts its jobs at once.
     state.scheduler.renew(&db).await;
     state.scheduler.spawn_lease(&db);
-    crate::monitor::spawn(&state).await?;
+    crate::monitoring::poll::spawn(&state).await?;
     crate::social::spawn_renewal_job(&state);
-    crate::billing_cli::spawn_line_follower(&state);
-    crate::billing_cli::spawn_dunning(&state);
+    crate::billing::cli::spawn_line_follower(&state);
+    crate::billing::cli::spawn_dunning(&state);
     // Load the plant in the background, so the first trace does not wait.
     {
         let (db, cache) = (state.db.clone(), state.plant.clone());

@@ -10,29 +10,23 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod billing_cli;
-pub mod billing_files;
-pub mod billing_scope;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod idempotency;
-pub mod inventory_cli;
 pub mod mail;
 pub mod metrics;
-pub mod monitor;
-pub mod monitoring_cli;
+pub mod monitoring;
+pub mod network;
 pub mod openapi;
-pub mod provisioning_cli;
 pub mod routes;
-pub mod runs;
 pub mod schedule;
 pub mod security;
 pub mod server;
 pub mod social;
 pub mod storage;
-pub mod takeover_cli;
 pub mod telemetry;
 pub mod upload;
 pub mod web;
@@ -50,7 +44,7 @@ pub const COMPONENTS: &[Component] = &[
     storage::COMPONENT,
     inventory::COMPONENT,
     provisioning::COMPONENT,
-    monitoring::COMPONENT,
+    ::monitoring::COMPONENT,
     social_tariff::COMPONENT,
-    billing::COMPONENT,
+    ::billing::COMPONENT,
 ];

@@ -1,19 +1,11 @@
-//! The JSON API under `/api/v1`. Handlers extract, call the domain and
-//! convert; access rules live in the route table (`app::route_table`).
+//! The platform's part of the JSON API under `/api/v1` (system, tokens,
+//! users, audit) and what every domain's handlers share (extractors,
+//! pagination). Each domain's handlers live in its folder (`network/`,
+//! `monitoring/`, `billing/`, `social/`); access rules live in the route
+//! table (`app::route_table`).
 
-pub mod applications;
 pub mod audit;
 pub mod auth;
-pub mod billing;
-pub mod grants;
-pub mod households;
-pub mod inventory;
-pub mod ledger;
-pub mod mandates;
-pub mod monitoring;
-pub mod privacy;
-pub mod provisioning;
-pub mod social_tariff;
 pub mod system;
 pub mod users;
 

@@ -1,27 +1,15 @@
-//! The French pages: server-rendered HTML (maud), usable without
-//! JavaScript, every asset served by the binary itself.
+//! The page kit every domain's pages use (layout, French error pages, form
+//! helpers, static assets, the API reference page) and the platform's
+//! pages (login, accounts, users, journal). The French pages are
+//! server-rendered HTML (maud), usable without JavaScript, every asset
+//! served by the binary itself; each domain's pages live in its folder.
 
-pub mod accounts;
-pub mod alarms;
 pub mod apidoc;
 pub mod assets;
-pub mod billing;
-pub mod device_page;
-pub mod devices;
-pub mod grants;
-pub mod household_file;
 pub mod journal;
-pub mod ledger;
-pub mod lines;
-pub mod mandates;
-pub mod map;
 pub mod pages;
-pub mod pon;
-pub mod privacy;
 pub mod reset;
-pub mod rules;
 pub mod second_factor;
-pub mod social;
 pub mod users;
 
 use axum::http::StatusCode;

@@ -585,7 +585,7 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
     let lines_total = count(&L::ALL);
     let pending = count(&[L::Ordered, L::PathReserved, L::OntInstalled]);
     let active = count(&[L::Active]);
-    let open_alarms = crate::api::monitoring::open_alarms(&state).await?;
+    let open_alarms = crate::monitoring::api::open_alarms(&state).await?;
     let body = html! {
         h1 { "Espace technicien" }
         p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }
@@ -610,7 +610,7 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
                 }
                 a href="/technicien/lignes" { "Voir les lignes et interventions" }
             }
-            li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } (crate::web::alarms::summary(&open_alarms)) }
+            li class="carte" { h2 { "Supervision" } p { "État des OLT et des ports PON, alarmes et foyers touchés." } (crate::monitoring::alarms::summary(&open_alarms)) }
         }
     };
     Ok(page("Espace technicien", &me, "/technicien", body))
@@ -912,9 +912,9 @@ pub async fn household_home_with(
     let state = state.clone();
     let me = me.clone();
     let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
-    let summary = crate::web::social::household_summary(&state, &me).await?;
-    let equipment = crate::web::grants::household_part(&state, &me, errors).await?;
-    let invoices = crate::web::billing::household_part(&state, &me).await?;
+    let summary = crate::social::pages::household_summary(&state, &me).await?;
+    let equipment = crate::social::grants::household_part(&state, &me, errors).await?;
+    let invoices = crate::billing::pages::household_part(&state, &me).await?;
     let body = html! {
         h1 { "Mon espace" }
         p { "Bonjour " (me.display_name) "." }
@@ -957,7 +957,7 @@ pub async fn household_show(
     };
     let agent = me.has_any(&[Role::Admin, Role::SocialAgent]);
     let record =
-        crate::web::household_file::record(&state, me.household_scope(), &h.code, agent).await?;
+        crate::social::household_file::record(&state, me.household_scope(), &h.code, agent).await?;
     let body = html! {
         h1 { "Dossier " (h.code) }
         dl class="fiche" {

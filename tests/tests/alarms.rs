@@ -493,7 +493,7 @@ async fn the_server_polls_its_configured_devices_and_raises_what_it_sees() {
     .await;
     // This instance leads the scheduled work, as a lone server does.
     assert!(t.state.scheduler.renew(t.db()).await);
-    regie::monitor::spawn(&t.state).await.unwrap();
+    regie::monitoring::poll::spawn(&t.state).await.unwrap();
     let u = t.user("tech", &[Role::Technician]).await;
     let token = t.token_for(&u).await;
     let mut raised = false;
@@ -568,7 +568,7 @@ async fn a_link_trap_from_an_olt_raises_and_clears_its_pon_port_alarm() {
     })
     .await;
     assert!(t.state.scheduler.renew(t.db()).await);
-    let listen = regie::monitor::spawn(&t.state)
+    let listen = regie::monitoring::poll::spawn(&t.state)
         .await
         .unwrap()
         .expect("a trap listener");
@@ -678,7 +678,7 @@ async fn line_optics_raise_a_low_line_a_drift_and_a_box_not_its_homes() {
         .poller
         .board
         .optics(&olt, &[ont(a, -2350), ont(b, -2320), ont(c, -2750)], &[]);
-    regie::monitor::line_optics(&t.state, std::slice::from_ref(&olt))
+    regie::monitoring::poll::line_optics(&t.state, std::slice::from_ref(&olt))
         .await
         .unwrap();
     let open = alarms::open(t.db()).await.unwrap();
@@ -737,7 +737,7 @@ async fn line_optics_raise_a_low_line_a_drift_and_a_box_not_its_homes() {
         .poller
         .board
         .optics(&olt, &[ont(a, -2010), ont(b, -2050), ont(c, -2100)], &[]);
-    regie::monitor::line_optics(&t.state, std::slice::from_ref(&olt))
+    regie::monitoring::poll::line_optics(&t.state, std::slice::from_ref(&olt))
         .await
         .unwrap();
     assert!(alarms::open(t.db()).await.unwrap().is_empty());

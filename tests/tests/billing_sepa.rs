@@ -235,7 +235,7 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         .await
         .unwrap()
         .remove(0);
-    let notice = regie::api::billing::debit_notice(&t.state, &inv)
+    let notice = regie::billing::invoices_api::debit_notice(&t.state, &inv)
         .await
         .unwrap()
         .unwrap();
@@ -245,7 +245,7 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         "the due date, 30 days after issue"
     );
     assert_eq!(notice.iban, "FR76 **** **** **** **** **** 189");
-    let seller = regie::api::billing::seller(&t.state);
+    let seller = regie::billing::invoices_api::seller(&t.state);
     std::fs::write(
         &path,
         billing::document::pdf(&inv, &seller, Some(&notice)).unwrap(),
@@ -347,7 +347,7 @@ async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("courrier");
-    regie::billing_cli::run(
+    regie::billing::cli::run(
         db,
         &t.state.config,
         regie::cli::BillingCommand::Pdfs {
@@ -394,7 +394,7 @@ async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
     );
 
     // Bad input: a month that is not one, a directory under a file.
-    let bad = regie::billing_cli::run(
+    let bad = regie::billing::cli::run(
         db,
         &t.state.config,
         regie::cli::BillingCommand::Pdfs {
@@ -406,7 +406,7 @@ async fn a_months_pdfs_are_written_for_the_post_with_their_prenotifications() {
     assert!(bad.is_err());
     let file = dir.path().join("fichier");
     std::fs::write(&file, "x").unwrap();
-    let bad = regie::billing_cli::run(
+    let bad = regie::billing::cli::run(
         db,
         &t.state.config,
         regie::cli::BillingCommand::Pdfs {

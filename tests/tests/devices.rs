@@ -100,7 +100,7 @@ async fn an_admin_adds_a_device_whose_secret_is_sealed_and_never_shown() {
         },
     )
     .unwrap();
-    let set = regie::monitor::devices(&other).await.unwrap();
+    let set = regie::monitoring::poll::devices(&other).await.unwrap();
     assert_eq!(set.sealed_shut, vec!["SW-NRO-1".to_owned()]);
     assert!(set.polled.iter().all(|(d, _)| d.name != "SW-NRO-1"));
 
@@ -140,7 +140,7 @@ async fn an_admin_adds_a_device_whose_secret_is_sealed_and_never_shown() {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     assert_eq!(a.json()["context"], "vlan100");
-    let set = regie::monitor::devices(&t.state).await.unwrap();
+    let set = regie::monitoring::poll::devices(&t.state).await.unwrap();
     let (polled, _) = set
         .polled
         .iter()
@@ -332,7 +332,7 @@ async fn a_device_added_while_the_server_runs_is_polled_at_the_next_cycle() {
     let t = TestApp::with_config(|c| c.snmp_interval_s = 1).await;
     // This instance leads the scheduled work, as a lone server does.
     assert!(t.state.scheduler.renew(t.db()).await);
-    regie::monitor::spawn(&t.state).await.unwrap();
+    regie::monitoring::poll::spawn(&t.state).await.unwrap();
     let admin = t.user("admin", &[Role::Admin]).await;
     let token = t.token_for(&admin).await;
     let a = t

@@ -168,7 +168,7 @@ async fn a_household_from_its_application_to_the_fsl_decision() {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         // This instance leads the scheduled work, as a lone server does.
         assert!(t.state.scheduler.renew(t.db()).await);
-        regie::monitor::spawn(&t.state).await.unwrap();
+        regie::monitoring::poll::spawn(&t.state).await.unwrap();
         let mut seen = String::new();
         for _ in 0..100 {
             let alarms = get(&tech, "/api/v1/monitoring/alarms").await;

@@ -1,6 +1,20 @@
-//! What the social-tariff API and pages share: the caller's household, the
-//! day in Europe/Paris, the régie as the signer of letters, a decision's
-//! letter.
+//! The social tariff and the equipment grants, as the binary serves them:
+//! the agent's and the household's pages, the API, the renewal reminders.
+//! This module holds what they share: the caller's household, the day in
+//! Europe/Paris, the régie as the signer of letters, a decision's letter.
+//! The rules (criteria, decisions, appeals, grants) live in the
+//! `social-tariff` crate.
+
+pub mod applications_api;
+pub mod grants;
+pub mod grants_api;
+pub mod household_file;
+pub mod households_api;
+pub mod pages;
+pub mod privacy;
+pub mod privacy_api;
+pub mod rules;
+pub mod rules_api;
 
 use social_tariff::application::Channel;
 use social_tariff::decision::{Decision, Issuer, Letter};
@@ -112,7 +126,7 @@ pub fn rules_url(state: &AppState) -> String {
         .as_deref()
         .unwrap_or("")
         .trim_end_matches('/');
-    format!("{base}{}", crate::web::rules::PUBLIC_PATH)
+    format!("{base}{}", crate::social::rules::PUBLIC_PATH)
 }
 
 /// A decision and its letter, within the caller's scope.
@@ -156,7 +170,7 @@ pub fn renew_url(state: &AppState) -> String {
         .as_deref()
         .unwrap_or("")
         .trim_end_matches('/');
-    format!("{base}{}", crate::web::social::HOUSEHOLD_FORM)
+    format!("{base}{}", crate::social::pages::HOUSEHOLD_FORM)
 }
 
 /// Plans the reminders due on `today` and sends the e-mails among them.

@@ -252,7 +252,7 @@ pub async fn give(
         )
         .into());
     }
-    let account = crate::billing_scope::account_of(&state, &me, &b.account).await?;
+    let account = crate::billing::scope::account_of(&state, &me, &b.account).await?;
     let (iban, bic) = bank(&b.iban, b.bic.as_deref())?;
     billing::storage::add_mandate_online(
         &state.db,

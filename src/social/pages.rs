@@ -242,7 +242,7 @@ async fn known_to_the_regie(state: &AppState, me: &Principal) -> Result<Applicat
         nom: me.display_name.clone(),
         ..ApplicationForm::default()
     };
-    if let Some(a) = crate::billing_scope::accounts_of(state, me)
+    if let Some(a) = crate::billing::scope::accounts_of(state, me)
         .await?
         .into_iter()
         .next()
@@ -548,7 +548,7 @@ pub async fn letter_pdf(
     me: Principal,
     Path(number): Path<String>,
 ) -> PageResult {
-    Ok(crate::api::applications::pdf_response(&state, &me, &number).await?)
+    Ok(crate::social::applications_api::pdf_response(&state, &me, &number).await?)
 }
 
 /// The household's part of `/mon-espace`: its applications and its right.
@@ -774,7 +774,7 @@ pub(crate) async fn agent_page(
     notice: Option<Markup>,
     errors: &[(&'static str, String)],
 ) -> PageResult {
-    let detail = crate::api::applications::detail(state, me, code).await?;
+    let detail = crate::social::applications_api::detail(state, me, code).await?;
     let a = &detail.application.application;
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let base = format!("{AGENT_LIST}/{}", a.code);
@@ -884,7 +884,7 @@ pub(crate) async fn agent_page(
                 button type="submit" { "Valider la décision" }
             }
         }
-        (crate::web::privacy::scans_section(&base, &csrf, &scans, scans_open, errors))
+        (crate::social::privacy::scans_section(&base, &csrf, &scans, scans_open, errors))
         @if let Some(d) = current {
             h2 { "Décision " (d.number) }
             p { (if d.outcome == Outcome::Granted { "Accordée" } else { "Refusée" }) ", validée par " (d.validated_by) " le " (french_date(d.decided_on)) ". "

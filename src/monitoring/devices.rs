@@ -10,8 +10,8 @@ use maud::{html, Markup};
 use monitoring::devices::DeviceForm;
 use serde::Deserialize;
 
-use crate::api::monitoring::DeviceView;
 use crate::auth::{Principal, Role};
+use crate::monitoring::api::DeviceView;
 use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::AppState;
 
@@ -243,7 +243,7 @@ pub async fn devices(
     me: Principal,
     Query(q): Query<DevicesQuery>,
 ) -> PageResult {
-    let list = crate::api::monitoring::device_views(&state).await?;
+    let list = crate::monitoring::api::device_views(&state).await?;
     let notice = match (&q.ajoute, &q.retire) {
         (Some(n), _) => Some(
             html! { p class="succes" role="status" { "L'équipement " strong { (n) } " est ajouté ; il sera interrogé dans l'intervalle qui vient." } },
@@ -271,7 +271,7 @@ pub async fn add(
     Form(form): Form<DevicePageForm>,
 ) -> PageResult {
     let added = match form.parse() {
-        Ok(parsed) => crate::api::monitoring::add(&state, &me, &parsed)
+        Ok(parsed) => crate::monitoring::api::add(&state, &me, &parsed)
             .await
             .map_err(|(field, e)| match e {
                 crate::Error::Invalid(m) | crate::Error::Conflict(m) => Ok((field, m)),
@@ -288,7 +288,7 @@ pub async fn add(
         Err(Ok((field, message))) => vec![(field, message)],
         Err(Err(e)) => return Err(e.into()),
     };
-    let list = crate::api::monitoring::device_views(&state).await?;
+    let list = crate::monitoring::api::device_views(&state).await?;
     Ok(render(
         StatusCode::UNPROCESSABLE_ENTITY,
         layout(

@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 
-use crate::api::monitoring::{DeviceDetail, PonPortView};
 use crate::auth::Principal;
-use crate::web::devices::PATH;
+use crate::monitoring::api::{DeviceDetail, PonPortView};
+use crate::monitoring::devices::PATH;
 use crate::web::{layout, local_time, render, PageError};
 use crate::AppState;
 
@@ -126,10 +126,10 @@ fn page(d: &DeviceDetail) -> Markup {
         h1 { "Équipement " (d.device.name) }
         p { a href=(PATH) { "← Tous les équipements" } }
         @if d.device.status != "polled" {
-            p class="info" { (crate::web::devices::status_label(&d.device)) }
+            p class="info" { (crate::monitoring::devices::status_label(&d.device)) }
         }
         dl class="fiche" {
-            dt { "État" } dd { (crate::web::devices::status_label(&d.device)) }
+            dt { "État" } dd { (crate::monitoring::devices::status_label(&d.device)) }
             dt { "Adresse" } dd { (d.device.address.as_deref().unwrap_or("—")) }
             dt { "SNMP" } dd { (d.device.version.as_deref().unwrap_or("—")) @if let Some(u) = &d.device.user { " (" (u) ")" } }
             dt { "Dernière réponse" } dd { (s.last_ok_at.as_deref().map(local_time).unwrap_or_else(|| "jamais depuis le démarrage".into())) }
@@ -188,7 +188,7 @@ pub async fn device(
     me: Principal,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let Some(detail) = crate::api::monitoring::device_detail(&state, &name).await? else {
+    let Some(detail) = crate::monitoring::api::device_detail(&state, &name).await? else {
         return Err(crate::Error::NotFound(format!("aucun équipement « {name} »")).into());
     };
     let title = format!("Équipement {name}");

@@ -234,12 +234,12 @@ pub async fn issue(
 /// How a run started from the page stands (progress, then its report).
 #[utoipa::path(get, path = "/api/v1/billing/runs/{period}/state", operation_id = "run_state", tag = "billing",
     security(("bearer" = [])), params(("period" = String, Path, example = "2026-11")),
-    responses((status = 200, description = "the run's progress", body = crate::runs::RunState),
+    responses((status = 200, description = "the run's progress", body = crate::billing::runs::RunState),
         (status = 404, body = ErrorBody, description = "no run of this month was started from the page")))]
 pub async fn run_state(
     State(state): State<AppState>,
     Path(period): Path<String>,
-) -> Result<Json<crate::runs::RunState>, ApiError> {
+) -> Result<Json<crate::billing::runs::RunState>, ApiError> {
     state
         .runs
         .get(&state.db, period.trim())
@@ -289,11 +289,11 @@ pub async fn visible_invoices(
     me: &Principal,
     account: Option<&str>,
 ) -> Result<Vec<Invoice>, Error> {
-    if crate::billing_scope::is_billing_staff(me) {
+    if crate::billing::scope::is_billing_staff(me) {
         return Ok(billing::storage::invoices(&state.db, account).await?);
     }
     let mut out = Vec::new();
-    for a in crate::billing_scope::accounts_of(state, me).await? {
+    for a in crate::billing::scope::accounts_of(state, me).await? {
         out.extend(billing::storage::invoices(&state.db, Some(&a.code)).await?);
     }
     Ok(out)

@@ -418,7 +418,7 @@ fn line_page(
     events: &[Event],
     feedback: Feedback<'_>,
     supervised: &Supervised,
-    alarms: &[&crate::api::monitoring::AlarmView],
+    alarms: &[&crate::monitoring::api::AlarmView],
 ) -> Markup {
     let Feedback {
         form,
@@ -647,8 +647,8 @@ async fn show_line(
         Some((reading, status.optics_at))
     });
     // The open alarms on this line's port or OLT, or that cut it off.
-    let open = crate::api::monitoring::open_alarms(state).await?;
-    let alarms: Vec<&crate::api::monitoring::AlarmView> = open
+    let open = crate::monitoring::api::open_alarms(state).await?;
+    let alarms: Vec<&crate::monitoring::api::AlarmView> = open
         .iter()
         .filter(|v| {
             let on_path = line.path.as_ref().is_some_and(|p| {

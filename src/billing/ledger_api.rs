@@ -101,7 +101,7 @@ pub async fn receipt(
     State(state): State<AppState>,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(crate::billing_files::receipt(&state, &number)
+    Ok(crate::billing::files::receipt(&state, &number)
         .await?
         .into_response())
 }
@@ -392,7 +392,7 @@ pub async fn export(
     let from = day("from", Some(&q.from))?;
     let to = day("to", Some(&q.to))?;
     Ok(
-        crate::billing_files::export(&state, &kind, from, to, q.bordereau)
+        crate::billing::files::export(&state, &kind, from, to, q.bordereau)
             .await?
             .into_response(),
     )
@@ -409,7 +409,7 @@ pub async fn reminder(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(crate::billing_files::reminder(&state, &code)
+    Ok(crate::billing::files::reminder(&state, &code)
         .await?
         .into_response())
 }

@@ -168,14 +168,14 @@ async fn again(
     errors: &[(&'static str, String)],
     f: &MandateForm,
 ) -> PageResult {
-    crate::web::ledger::account_render(
+    crate::billing::ledger::account_render(
         state,
         me,
         code,
         StatusCode::UNPROCESSABLE_ENTITY,
         None,
         errors,
-        (&crate::web::ledger::PaymentForm::default(), f),
+        (&crate::billing::ledger::PaymentForm::default(), f),
     )
     .await
 }
@@ -194,7 +194,7 @@ pub async fn create(
 ) -> PageResult {
     let mut errors = Vec::new();
     let details = bank_details(&f, &mut errors);
-    let signed_on = match crate::web::ledger::form_day(&f.date) {
+    let signed_on = match crate::billing::ledger::form_day(&f.date) {
         None => today(),
         Some(Ok(d)) => d,
         Some(Err(e)) => {
@@ -280,7 +280,7 @@ pub async fn revoke(
 
 /// `GET /comptabilite/comptes/{code}/mandat.pdf`: the form to sign.
 pub async fn form_pdf(State(state): State<AppState>, Path(code): Path<String>) -> PageResult {
-    Ok(crate::billing_files::mandate_form(&state, &code)
+    Ok(crate::billing::files::mandate_form(&state, &code)
         .await?
         .into_response())
 }
@@ -308,7 +308,7 @@ async fn consent_page(
     errors: &[(&'static str, String)],
     f: &ConsentForm,
 ) -> PageResult {
-    let accounts = crate::billing_scope::accounts_of(state, me).await?;
+    let accounts = crate::billing::scope::accounts_of(state, me).await?;
     let mut current = Vec::new();
     for a in &accounts {
         if let Some(m) = billing::storage::live_mandate(&state.db, &a.code).await? {
@@ -378,7 +378,7 @@ pub async fn give(
     Form(f): Form<ConsentForm>,
 ) -> PageResult {
     let mut errors: Vec<(&'static str, String)> = Vec::new();
-    let account = crate::billing_scope::account_of(&state, &me, &f.compte).await;
+    let account = crate::billing::scope::account_of(&state, &me, &f.compte).await;
     if account.is_err() {
         errors.push((
             "compte",

@@ -13,8 +13,8 @@ use chrono::{Datelike, Days};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::api::ledger::position;
 use crate::auth::Principal;
+use crate::billing::ledger_api::position;
 use crate::social::today;
 use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::{AppState, Error};
@@ -114,7 +114,7 @@ pub(crate) async fn account_render(
     status: StatusCode,
     notice: Option<Markup>,
     errors: &[(&'static str, String)],
-    (form, mandate): (&PaymentForm, &crate::web::mandates::MandateForm),
+    (form, mandate): (&PaymentForm, &crate::billing::mandates::MandateForm),
 ) -> PageResult {
     let account = billing::storage::account(&state.db, code).await?;
     let pos = position(state, &account.code).await?;
@@ -124,8 +124,8 @@ pub(crate) async fn account_render(
     let path = format!("/comptabilite/comptes/{}", account.code);
     let methods = [Method::Cash, Method::Card, Method::Cheque];
     let mandate_section =
-        crate::web::mandates::section(state, &account, &csrf, errors, mandate).await?;
-    let invoices_part = crate::web::accounts::invoices_part(state, &account.code).await?;
+        crate::billing::mandates::section(state, &account, &csrf, errors, mandate).await?;
+    let invoices_part = crate::billing::accounts::invoices_part(state, &account.code).await?;
     let body = html! {
         h1 { "Compte " (account.code) " — " (account.name) }
         (error_summary(errors))
@@ -229,7 +229,7 @@ pub(crate) async fn account_render(
         layout(
             &format!("Compte {}", account.code),
             Some(me),
-            crate::web::accounts::ACCOUNTS,
+            crate::billing::accounts::ACCOUNTS,
             body,
         ),
     ))
@@ -254,7 +254,7 @@ pub async fn account(
                 } }
             })
         }
-        (None, Some(f)) => crate::web::mandates::notice_of(f),
+        (None, Some(f)) => crate::billing::mandates::notice_of(f),
         (None, None) => None,
     };
     account_render(
@@ -266,7 +266,7 @@ pub async fn account(
         &[],
         (
             &PaymentForm::default(),
-            &crate::web::mandates::MandateForm::default(),
+            &crate::billing::mandates::MandateForm::default(),
         ),
     )
     .await
@@ -328,7 +328,7 @@ pub async fn pay(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             &errors,
-            (&f, &crate::web::mandates::MandateForm::default()),
+            (&f, &crate::billing::mandates::MandateForm::default()),
         )
         .await;
     };
@@ -356,7 +356,7 @@ pub async fn pay(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 &[("montant", m)],
-                (&f, &crate::web::mandates::MandateForm::default()),
+                (&f, &crate::billing::mandates::MandateForm::default()),
             )
             .await
         }
@@ -384,7 +384,7 @@ pub async fn fsl(
                 &[("fsl-date", e)],
                 (
                     &PaymentForm::default(),
-                    &crate::web::mandates::MandateForm::default(),
+                    &crate::billing::mandates::MandateForm::default(),
                 ),
             )
             .await
@@ -410,7 +410,7 @@ pub async fn fsl(
                 &[],
                 (
                     &PaymentForm::default(),
-                    &crate::web::mandates::MandateForm::default(),
+                    &crate::billing::mandates::MandateForm::default(),
                 ),
             )
             .await
@@ -425,7 +425,7 @@ pub async fn fsl(
                 &[("fsl-date", m)],
                 (
                     &PaymentForm::default(),
-                    &crate::web::mandates::MandateForm::default(),
+                    &crate::billing::mandates::MandateForm::default(),
                 ),
             )
             .await
@@ -459,21 +459,21 @@ pub async fn export_file(
 ) -> PageResult {
     let from = query_day("début", &q.from)?;
     let to = query_day("fin", &q.to)?;
-    Ok(crate::billing_files::export(&state, &kind, from, to, None)
+    Ok(crate::billing::files::export(&state, &kind, from, to, None)
         .await?
         .into_response())
 }
 
 /// `GET /comptabilite/paiements/{number}/recu`: a payment's receipt (PDF).
 pub async fn receipt_file(State(state): State<AppState>, Path(number): Path<String>) -> PageResult {
-    Ok(crate::billing_files::receipt(&state, &number)
+    Ok(crate::billing::files::receipt(&state, &number)
         .await?
         .into_response())
 }
 
 /// `GET /comptabilite/comptes/{code}/relance`: the reminder letter (PDF).
 pub async fn reminder_file(State(state): State<AppState>, Path(code): Path<String>) -> PageResult {
-    Ok(crate::billing_files::reminder(&state, &code)
+    Ok(crate::billing::files::reminder(&state, &code)
         .await?
         .into_response())
 }

@@ -88,7 +88,7 @@ pub struct DeviceView {
     /// `polled`, `unmonitored` (an inventory OLT without an address or
     /// credentials) or `secret_unreadable` (added under another key).
     pub status: &'static str,
-    pub origin: Option<crate::monitor::Origin>,
+    pub origin: Option<crate::monitoring::poll::Origin>,
     pub version: Option<String>,
     pub user: Option<String>,
     pub added: Option<DeviceSummary>,
@@ -103,7 +103,7 @@ pub struct DeviceView {
 /// Every device: those polled, with where each comes from, then the
 /// inventory's OLTs nobody polls.
 pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Error> {
-    let set = crate::monitor::devices(state).await?;
+    let set = crate::monitoring::poll::devices(state).await?;
     let added = monitoring::storage::devices(&state.db).await?;
     let summary = |name: &str| added.iter().find(|d| d.name == name).cloned();
     let mut out: Vec<DeviceView> = set
@@ -122,7 +122,7 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
                 origin: Some(*origin),
                 version: Some(version.into()),
                 user,
-                added: (*origin == crate::monitor::Origin::Added)
+                added: (*origin == crate::monitoring::poll::Origin::Added)
                     .then(|| summary(&d.name))
                     .flatten(),
                 last_ok_at: seen.last_ok_at,
@@ -138,7 +138,7 @@ pub async fn device_views(state: &AppState) -> Result<Vec<DeviceView>, crate::Er
             name: name.clone(),
             address: s.as_ref().map(|s| s.address.clone()),
             status: "secret_unreadable",
-            origin: Some(crate::monitor::Origin::Added),
+            origin: Some(crate::monitoring::poll::Origin::Added),
             version: s.as_ref().map(|s| s.version.clone()),
             user: s.as_ref().and_then(|s| s.user.clone()),
             added: s,
