@@ -68,6 +68,66 @@ pub struct Route {
     pub handler: MethodRouter<AppState>,
 }
 
+impl Route {
+    fn new(
+        method: Method,
+        path: &'static str,
+        access: Access,
+        surface: Surface,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        Route {
+            spec: RouteSpec {
+                method,
+                path,
+                access,
+                surface,
+            },
+            handler,
+        }
+    }
+
+    /// The same route with another limit on its body (uploads).
+    pub fn body_limit(mut self, limit: axum::extract::DefaultBodyLimit) -> Self {
+        self.handler = self.handler.layer(limit);
+        self
+    }
+}
+
+macro_rules! method_route {
+    ($(#[$doc:meta])* $name:ident, $method:ident) => {
+        $(#[$doc])*
+        pub fn $name<H, T>(path: &'static str, access: Access, surface: Surface, handler: H) -> Route
+        where
+            H: axum::handler::Handler<T, AppState>,
+            T: 'static,
+        {
+            Route::new(Method::$method, path, access, surface, axum::routing::$name(handler))
+        }
+    };
+}
+
+method_route!(
+    /// A `GET` route (`HEAD` is served by it too).
+    get, GET
+);
+method_route!(
+    /// A `POST` route.
+    post, POST
+);
+method_route!(
+    /// A `PUT` route.
+    put, PUT
+);
+method_route!(
+    /// A `PATCH` route.
+    patch, PATCH
+);
+method_route!(
+    /// A `DELETE` route.
+    delete, DELETE
+);
+
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.spec.fmt(f)

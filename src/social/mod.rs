@@ -16,6 +16,107 @@ pub mod privacy_api;
 pub mod rules;
 pub mod rules_api;
 
+use axum::extract::DefaultBodyLimit;
+
+use crate::routes::{
+    get, post, put,
+    Access::{Public, Roles},
+    Route,
+    Surface::{Api, Page},
+    ADMIN, ENTITLEMENT_READERS, HOUSEHOLD, HOUSEHOLD_RECORD, SOCIAL_AGENT, SOCIAL_STAFF,
+};
+
+/// The routes of the social tariff and the equipment grants, each with who may call it: one line each
+/// (method, path, access, surface, handler).
+#[rustfmt::skip]
+pub fn routes() -> Vec<Route> {
+    vec![
+        // API.
+        get("/api/v1/social-tariff/rules", Public, Api, rules_api::list),
+        post("/api/v1/social-tariff/rules", Roles(ADMIN), Api, rules_api::publish),
+        post("/api/v1/social-tariff/rules/preview", Roles(ADMIN), Api, rules_api::preview),
+        get("/api/v1/social-tariff/rules/{version}", Public, Api, rules_api::show),
+        post("/api/v1/social-tariff/applications", Roles(HOUSEHOLD_RECORD), Api, applications_api::file),
+        get("/api/v1/social-tariff/applications", Roles(HOUSEHOLD_RECORD), Api, applications_api::list),
+        get("/api/v1/social-tariff/applications/{code}", Roles(HOUSEHOLD_RECORD), Api, applications_api::show),
+        put("/api/v1/social-tariff/applications/{code}", Roles(HOUSEHOLD_RECORD), Api, applications_api::update),
+        post("/api/v1/social-tariff/applications/{code}/verify", Roles(SOCIAL_STAFF), Api, applications_api::verify),
+        post("/api/v1/social-tariff/applications/{code}/documents", Roles(SOCIAL_STAFF), Api, applications_api::document),
+        post("/api/v1/social-tariff/applications/{code}/area", Roles(SOCIAL_STAFF), Api, applications_api::area),
+        post("/api/v1/social-tariff/applications/{code}/decision", Roles(SOCIAL_STAFF), Api, applications_api::decide),
+        get("/api/v1/social-tariff/decisions/{number}", Roles(HOUSEHOLD_RECORD), Api, applications_api::decision),
+        get("/api/v1/social-tariff/decisions/{number}/letter.pdf", Roles(HOUSEHOLD_RECORD), Api, applications_api::letter_pdf),
+        post("/api/v1/social-tariff/decisions/{number}/appeals", Roles(HOUSEHOLD_RECORD), Api, applications_api::appeal),
+        get("/api/v1/social-tariff/appeals", Roles(SOCIAL_STAFF), Api, applications_api::appeals),
+        post("/api/v1/social-tariff/appeals/{id}/review", Roles(SOCIAL_STAFF), Api, applications_api::review),
+        get("/api/v1/social-tariff/entitlements", Roles(ENTITLEMENT_READERS), Api, applications_api::entitlements_changing),
+        get("/api/v1/social-tariff/entitlements/{household}", Roles(ENTITLEMENT_READERS), Api, applications_api::entitlement),
+        post("/api/v1/social-tariff/applications/{code}/scans", Roles(SOCIAL_STAFF), Api, privacy_api::upload_scan).body_limit(DefaultBodyLimit::max(crate::app::SCAN_BODY_LIMIT_BYTES)),
+        get("/api/v1/social-tariff/scans/{id}", Roles(SOCIAL_STAFF), Api, privacy_api::download_scan),
+        get("/api/v1/social-tariff/my-data", Roles(HOUSEHOLD_RECORD), Api, privacy_api::my_data),
+        get("/api/v1/social-tariff/deletions", Roles(SOCIAL_STAFF), Api, privacy_api::deletions),
+        get("/api/v1/social-tariff/indicators", Public, Api, privacy_api::indicators),
+        post("/api/v1/social-tariff/devices", Roles(SOCIAL_STAFF), Api, grants_api::add_device),
+        get("/api/v1/social-tariff/devices", Roles(SOCIAL_STAFF), Api, grants_api::devices),
+        put("/api/v1/social-tariff/budgets/{year}", Roles(SOCIAL_STAFF), Api, grants_api::set_budget),
+        get("/api/v1/social-tariff/budgets/{year}", Roles(SOCIAL_STAFF), Api, grants_api::budget),
+        post("/api/v1/social-tariff/grants", Roles(HOUSEHOLD_RECORD), Api, grants_api::request),
+        get("/api/v1/social-tariff/grants", Roles(HOUSEHOLD_RECORD), Api, grants_api::grants),
+        post("/api/v1/social-tariff/grants/{id}/handover", Roles(SOCIAL_STAFF), Api, grants_api::hand_over),
+        post("/api/v1/social-tariff/grants/{id}/cancel", Roles(HOUSEHOLD_RECORD), Api, grants_api::cancel),
+        get("/api/v1/households", Roles(HOUSEHOLD_RECORD), Api, households_api::list),
+        post("/api/v1/households", Roles(SOCIAL_STAFF), Api, households_api::create),
+        get("/api/v1/households/{code}", Roles(HOUSEHOLD_RECORD), Api, households_api::show),
+        // Pages.
+        get("/mon-espace/demande", Roles(HOUSEHOLD), Page, pages::household_form),
+        post("/mon-espace/demande", Roles(HOUSEHOLD), Page, pages::household_submit),
+        get("/mon-espace/demandes/{code}", Roles(HOUSEHOLD), Page, pages::household_application),
+        post("/mon-espace/decisions/{number}/recours", Roles(HOUSEHOLD), Page, pages::household_appeal),
+        get("/decisions/{number}/lettre.pdf", Roles(HOUSEHOLD_RECORD), Page, pages::letter_pdf),
+        get("/instruction/demandes", Roles(SOCIAL_STAFF), Page, pages::agent_list),
+        get("/instruction/demandes/nouvelle", Roles(SOCIAL_STAFF), Page, pages::agent_new),
+        post("/instruction/demandes/nouvelle", Roles(SOCIAL_STAFF), Page, pages::agent_create),
+        get("/instruction/demandes/{code}", Roles(SOCIAL_STAFF), Page, pages::agent_show),
+        post("/instruction/demandes/{code}/verification", Roles(SOCIAL_STAFF), Page, pages::agent_verify),
+        post("/instruction/demandes/{code}/justificatif", Roles(SOCIAL_STAFF), Page, pages::agent_document),
+        post("/instruction/demandes/{code}/raccordable", Roles(SOCIAL_STAFF), Page, pages::agent_area),
+        post("/instruction/demandes/{code}/decision", Roles(SOCIAL_STAFF), Page, pages::agent_decide),
+        post("/instruction/decisions/{number}/recours", Roles(SOCIAL_STAFF), Page, pages::agent_appeal),
+        get("/instruction/recours", Roles(SOCIAL_STAFF), Page, pages::appeals_page),
+        post("/instruction/recours/{id}", Roles(SOCIAL_STAFF), Page, pages::review),
+        get("/tarif-social/formulaire", Public, Page, pages::paper_form),
+        post("/instruction/demandes/{code}/copies", Roles(SOCIAL_STAFF), Page, privacy::upload).body_limit(DefaultBodyLimit::max(crate::app::SCAN_BODY_LIMIT_BYTES)),
+        get("/instruction/copies/{id}", Roles(SOCIAL_STAFF), Page, privacy::download),
+        get("/instruction/suppressions", Roles(SOCIAL_STAFF), Page, privacy::deletions),
+        get("/mon-espace/donnees", Roles(HOUSEHOLD), Page, privacy::my_data),
+        get("/mon-espace/donnees.json", Roles(HOUSEHOLD), Page, privacy::my_data_json),
+        get("/tarif-social/indicateurs", Public, Page, privacy::indicators),
+        get("/instruction/equipements", Roles(SOCIAL_STAFF), Page, grants::agent_page),
+        post("/instruction/equipements/appareils", Roles(SOCIAL_STAFF), Page, grants::add_device),
+        post("/instruction/equipements/enveloppe", Roles(SOCIAL_STAFF), Page, grants::set_budget),
+        post("/instruction/equipements/demandes", Roles(SOCIAL_STAFF), Page, grants::agent_request),
+        get("/instruction/equipements/demandes/{id}/recu.pdf", Roles(SOCIAL_STAFF), Page, grants::receipt_pdf),
+        post("/instruction/equipements/demandes/{id}/remise", Roles(SOCIAL_STAFF), Page, grants::hand_over),
+        post("/instruction/equipements/demandes/{id}/annulation", Roles(SOCIAL_STAFF), Page, grants::cancel),
+        post("/mon-espace/equipement", Roles(HOUSEHOLD), Page, grants::household_request),
+        get("/instruction/courrier", Roles(SOCIAL_STAFF), Page, pages::outbox),
+        post("/instruction/courrier", Roles(SOCIAL_STAFF), Page, pages::outbox_run),
+        get("/instruction/courrier/{id}/lettre.pdf", Roles(SOCIAL_STAFF), Page, pages::reminder_pdf),
+        post("/instruction/courrier/{id}/imprime", Roles(SOCIAL_STAFF), Page, pages::reminder_printed),
+        get("/comptabilite/tarif-social", Roles(ENTITLEMENT_READERS), Page, pages::accountant_list),
+        get("/tarif-social/regles", Public, Page, rules::public),
+        get("/tarif-social/regles/{version}", Public, Page, rules::public_version),
+        get("/admin/tarif-social", Roles(ADMIN), Page, rules::admin),
+        post("/admin/tarif-social", Roles(ADMIN), Page, rules::admin_publish),
+        post("/admin/tarif-social/apercu", Roles(ADMIN), Page, rules::admin_preview),
+        get("/instruction", Roles(SOCIAL_AGENT), Page, crate::web::pages::social_home),
+        get("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::web::pages::households),
+        post("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::web::pages::households_create),
+        get("/mon-espace", Roles(HOUSEHOLD), Page, crate::web::pages::household_home),
+        get("/foyers/{code}", Roles(HOUSEHOLD_RECORD), Page, crate::web::pages::household_show),
+    ]
+}
+
 use social_tariff::application::Channel;
 use social_tariff::decision::{Decision, Issuer, Letter};
 use social_tariff::{Household, HouseholdCode, Scope};
