@@ -19,8 +19,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use regie::auth::{self, Password, Role, TokenKind, Username};
-use regie::config::Config;
+use regie::platform::auth::{self, Password, Role, TokenKind, Username};
+use regie::platform::config::Config;
 use regie::AppState;
 use regie_core::audit::Actor;
 use regie_core::{DatabaseUrl, Db};
@@ -169,11 +169,11 @@ async fn main() -> anyhow::Result<()> {
     // The server on a loopback port, and a technician's token.
     let hash = Password::parse("banc-de-charge-2026")?.hash()?;
     let bench = Username::parse("bench")?;
-    let tech = regie::storage::create_user(
+    let tech = regie::platform::storage::create_user(
         &db,
         &admin,
         &bench,
-        &regie::auth::DisplayName::parse("Banc", &bench)?,
+        &regie::platform::auth::DisplayName::parse("Banc", &bench)?,
         &hash,
         &[Role::Technician],
     )
@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
     .secret;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(regie::server::serve(
+    tokio::spawn(regie::platform::server::serve(
         listener,
         state,
         std::future::pending(),

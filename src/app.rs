@@ -11,18 +11,19 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{LoginPolicy, Principal};
-use crate::config::Config;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::routes::{
+use crate::platform::auth::{LoginPolicy, Principal};
+use crate::platform::config::Config;
+use crate::platform::error::ApiError;
+use crate::platform::metrics::Metrics;
+use crate::platform::routes::{
     delete, get, patch, post,
     Access::{AnyUser, Public, Roles},
     Route, RouteSpec,
     Surface::{Api, Infra, Page},
     ADMIN, SOCIAL_STAFF,
 };
-use crate::{api, metrics, routes, telemetry, web, Error};
+use crate::platform::{api, metrics, routes, telemetry, web};
+use crate::Error;
 
 /// The largest scan body accepted: the file plus its form fields.
 pub const SCAN_BODY_LIMIT_BYTES: usize = social_tariff::privacy::MAX_SCAN_BYTES + (64 << 10);
@@ -49,11 +50,11 @@ pub struct AppState {
     /// when one is configured.
     pub verifier: Option<Arc<dyn social_tariff::verify::Verifier>>,
     /// The SMTP server for e-mail reminders, when one is configured.
-    pub mailer: Option<crate::mail::Mailer>,
+    pub mailer: Option<crate::platform::mail::Mailer>,
     /// Billing runs started from the page, with their progress.
     pub runs: crate::billing::runs::Runs,
     /// This instance's part in the scheduled work (one instance does it).
-    pub scheduler: crate::schedule::Scheduler,
+    pub scheduler: crate::platform::schedule::Scheduler,
 }
 
 impl AppState {
@@ -79,7 +80,7 @@ impl AppState {
         }
         let trap_metrics =
             monitoring::traps::TrapMetrics::register(&metrics.registry).map_err(registered)?;
-        let scheduler = crate::schedule::Scheduler::new(
+        let scheduler = crate::platform::schedule::Scheduler::new(
             &metrics.registry,
             std::time::Duration::from_secs(config.schedule_lease_s),
         )
@@ -92,7 +93,7 @@ impl AppState {
         let mailer = config
             .smtp
             .as_ref()
-            .map(crate::mail::Mailer::new)
+            .map(crate::platform::mail::Mailer::new)
             .transpose()?;
         Ok(Self {
             verifier,
@@ -221,13 +222,13 @@ pub fn router(state: AppState) -> Router {
         // then idempotent replay, which needs the authenticated user.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::idempotency::layer,
+            crate::platform::idempotency::layer,
         ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::enforce))
         .fallback(routes::fallback)
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(crate::security::request_id_guard))
+                .layer(axum::middleware::from_fn(crate::platform::security::request_id_guard))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                     let id = req
@@ -238,9 +239,9 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(axum::middleware::from_fn(crate::security::headers))
-                .layer(axum::middleware::from_fn(crate::security::french_rejections))
-                .layer(axum::middleware::from_fn(crate::security::control_characters))
+                .layer(axum::middleware::from_fn(crate::platform::security::headers))
+                .layer(axum::middleware::from_fn(crate::platform::security::french_rejections))
+                .layer(axum::middleware::from_fn(crate::platform::security::control_characters))
                 .layer(axum::middleware::from_fn(telemetry::scope_request_id))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track)),
         )

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use regie_core::{Backend, Db};
 
-use crate::auth::{Password, Role, Username};
-use crate::config::{Config, Overrides};
-use crate::{server, storage, AppState, Error};
+use crate::platform::auth::{Password, Role, Username};
+use crate::platform::config::{Config, Overrides};
+use crate::platform::{server, storage};
+use crate::{AppState, Error};
 
 /// Régie: operator system of a municipally run public fiber network.
 #[derive(Debug, Parser)]
@@ -333,14 +334,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 .into_iter()
                 .map(|r| r.spec)
                 .collect();
-            let doc = crate::openapi::document(&routes);
+            let doc = crate::platform::openapi::document(&routes);
             let json =
                 serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
             println!("{json}");
             Ok(())
         }
         Command::Migrate => {
-            crate::telemetry::init(&config);
+            crate::platform::telemetry::init(&config);
             let db = open_database(&config).await?;
             let applied = regie_core::migrate::run(&db, crate::COMPONENTS).await?;
             if applied.is_empty() {
@@ -383,7 +384,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             result
         }
         Command::Serve(args) => {
-            crate::telemetry::init(&config);
+            crate::platform::telemetry::init(&config);
             serve(config, args.demo).await
         }
         Command::Inventory(InventoryCommand::Generate {
@@ -473,7 +474,7 @@ async fn user_command(db: &Db, cmd: UserCommand) -> Result<(), Error> {
             display_name,
         } => {
             let username = Username::parse(&name)?;
-            let display_name = crate::auth::DisplayName::parse(
+            let display_name = crate::platform::auth::DisplayName::parse(
                 display_name.as_deref().unwrap_or_default(),
                 &username,
             )?;

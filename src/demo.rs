@@ -9,8 +9,9 @@ use std::path::Path;
 use regie_core::audit::Actor;
 use regie_core::Db;
 
-use crate::auth::{Password, Role, Username};
-use crate::{storage, Error};
+use crate::platform::auth::{Password, Role, Username};
+use crate::platform::storage;
+use crate::Error;
 
 /// A demo account and its password, printed once.
 #[derive(Debug)]
@@ -58,7 +59,7 @@ pub async fn load(
             db,
             &actor,
             &username,
-            &crate::auth::DisplayName::parse(display, &username)?,
+            &crate::platform::auth::DisplayName::parse(display, &username)?,
             &password.hash()?,
             &[*role],
         )

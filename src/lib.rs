@@ -7,32 +7,17 @@
 //! are the `platform` migration component.
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod app;
-pub mod auth;
 pub mod billing;
 pub mod cli;
-pub mod config;
 pub mod demo;
-pub mod error;
-pub mod idempotency;
-pub mod mail;
-pub mod metrics;
 pub mod monitoring;
 pub mod network;
-pub mod openapi;
-pub mod routes;
-pub mod schedule;
-pub mod security;
-pub mod server;
+pub mod platform;
 pub mod social;
-pub mod storage;
-pub mod telemetry;
-pub mod upload;
-pub mod web;
 
 pub use app::{router, AppState};
-pub use error::Error;
+pub use platform::error::Error;
 
 use regie_core::migrate::Component;
 
@@ -41,7 +26,7 @@ use regie_core::migrate::Component;
 /// dependency graph up.
 pub const COMPONENTS: &[Component] = &[
     regie_core::audit::COMPONENT,
-    storage::COMPONENT,
+    platform::storage::COMPONENT,
     inventory::COMPONENT,
     provisioning::COMPONENT,
     ::monitoring::COMPONENT,

@@ -24,7 +24,7 @@ fn report_text(r: &billing::run::Report) -> String {
 
 pub async fn run(
     db: &Db,
-    config: &crate::config::Config,
+    config: &crate::platform::config::Config,
     cmd: BillingCommand,
 ) -> Result<(), Error> {
     match cmd {
@@ -156,7 +156,7 @@ pub async fn run(
 /// leaves no truncated PDF behind, and running again replaces them all.
 async fn write_pdfs(
     db: &Db,
-    config: &crate::config::Config,
+    config: &crate::platform::config::Config,
     period: &str,
     dir: &std::path::Path,
 ) -> Result<usize, Error> {
@@ -231,7 +231,7 @@ async fn write_pdfs(
 
 /// Keeps subscriptions in step with their lines: every minute, billing
 /// applies provisioning's new line events (on one instance, see
-/// [`crate::schedule`]).
+/// [`crate::platform::schedule`]).
 pub fn spawn_line_follower(state: &crate::AppState) {
     let st = state.clone();
     state.scheduler.every(

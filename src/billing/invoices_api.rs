@@ -11,9 +11,9 @@ use billing::run::Report;
 use billing::storage::SubscriptionChange;
 use serde::Deserialize;
 
-use crate::api::extract::{Json, Path, Query};
-use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::today;
 use crate::{AppState, Error};
 

@@ -13,10 +13,10 @@ use chrono::{Datelike, Days};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::auth::Principal;
 use crate::billing::ledger_api::position;
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::social::today;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

@@ -11,8 +11,8 @@ use billing::money::Cents;
 use billing::storage::ledger::{self as store, ImportReport, Payment};
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{Json, Path, Query};
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::today;
 use crate::{AppState, Error};
 
@@ -55,14 +55,14 @@ pub struct PaymentBody {
         (status = 422, body = ErrorBody, description = "a field is missing or wrong")))]
 pub async fn record_payment(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     headers: axum::http::HeaderMap,
     Json(b): Json<PaymentBody>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
     // Money is booked once per key: the same call sent twice, or a hundred
     // times at once, books one payment.
     let key = headers
-        .get(crate::idempotency::HEADER)
+        .get(crate::platform::idempotency::HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -129,7 +129,7 @@ pub struct ReturnAnswer {
         (status = 422, body = ErrorBody, description = "unknown reason code")))]
 pub async fn record_return(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Json(b): Json<ReturnBody>,
 ) -> Result<Json<ReturnAnswer>, ApiError> {
     let reason = ReturnReason::parse(&b.reason).map_err(Error::from)?;
@@ -167,7 +167,7 @@ fn import_answer(report: ImportReport) -> Response {
         (status = 422, description = "faults: nothing was booked", content_type = "application/json")))]
 pub async fn import_returns(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -187,7 +187,7 @@ pub async fn import_returns(
         (status = 422, description = "faults with line and field: nothing was booked", content_type = "application/json")))]
 pub async fn import_transfers(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -286,7 +286,7 @@ pub struct FslBody {
         (status = 422, body = ErrorBody, description = "a request already awaits its decision")))]
 pub async fn file_fsl(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Path(code): Path<String>,
     Json(b): Json<FslBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -314,7 +314,7 @@ pub struct FslDecisionBody {
         (status = 422, body = ErrorBody, description = "no pending request, or a negative amount")))]
 pub async fn decide_fsl(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Path(code): Path<String>,
     Json(b): Json<FslDecisionBody>,
 ) -> Result<Json<Position>, ApiError> {
@@ -346,7 +346,7 @@ pub struct DunningBody {
     responses((status = 200, description = "what the pass did", content_type = "application/json")))]
 pub async fn dunning(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Json(b): Json<DunningBody>,
 ) -> Result<Json<billing::dunning::PassReport>, ApiError> {
     let on = day("date", b.date.as_deref())?;

@@ -14,9 +14,9 @@ use billing::sepa::{Bic, Iban};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::auth::Principal;
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::social::today;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

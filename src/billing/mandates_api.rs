@@ -8,9 +8,9 @@ use billing::mandate::{Record, Status};
 use billing::sepa::{Bic, Iban};
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{Json, Path};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::today;
 use crate::{AppState, Error};
 

@@ -17,7 +17,7 @@ pub mod runs;
 pub mod scope;
 pub mod takeover_cli;
 
-use crate::routes::{
+use crate::platform::routes::{
     get, post,
     Access::Roles,
     Route,
@@ -82,6 +82,6 @@ pub fn routes() -> Vec<Route> {
         get("/comptabilite/exports/{kind}", Roles(BILLING_STAFF), Page, ledger::export_file),
         get("/factures/{number}", Roles(INVOICE_READERS), Page, pages::invoice_pdf),
         post("/comptabilite/facturation/{period}", Roles(BILLING_STAFF), Page, pages::issue),
-        get("/comptabilite", Roles(ACCOUNTANT), Page, crate::web::pages::accountant_home),
+        get("/comptabilite", Roles(ACCOUNTANT), Page, crate::platform::web::pages::accountant_home),
     ]
 }

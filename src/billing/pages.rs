@@ -11,9 +11,9 @@ use chrono::Datelike;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::auth::Principal;
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::social::today;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

@@ -57,7 +57,7 @@ impl Runs {
 
     /// The last run of `period` started from the page, on any instance.
     pub async fn get(&self, db: &Db, period: &str) -> Result<Option<RunState>, Error> {
-        let Some(r) = crate::storage::billing_run(db, period).await? else {
+        let Some(r) = crate::platform::storage::billing_run(db, period).await? else {
             return Ok(None);
         };
         let report = match r.report_json.as_deref() {
@@ -88,7 +88,9 @@ impl Runs {
         let period = month.label();
         let now = chrono::Utc::now();
         let stale = now - chrono::Duration::seconds(STALE_AFTER_S);
-        if !crate::storage::claim_billing_run(&db, &period, &self.instance, now, stale).await? {
+        if !crate::platform::storage::claim_billing_run(&db, &period, &self.instance, now, stale)
+            .await?
+        {
             return Ok(());
         }
         let instance = self.instance.clone();
@@ -102,7 +104,7 @@ impl Runs {
                     loop {
                         tick.tick().await;
                         let (done, total) = seen.lock().map(|g| *g).unwrap_or((0, 0));
-                        let written = crate::storage::billing_run_progress(
+                        let written = crate::platform::storage::billing_run_progress(
                             &db,
                             &period,
                             &instance,
@@ -141,7 +143,7 @@ impl Runs {
                     ("failed", None, Some(shown))
                 }
             };
-            let end = crate::storage::StoredRun {
+            let end = crate::platform::storage::StoredRun {
                 period: period.clone(),
                 status: status.into(),
                 done: i64::try_from(done).unwrap_or(i64::MAX),
@@ -149,8 +151,13 @@ impl Runs {
                 report_json: report,
                 error,
             };
-            let finished =
-                crate::storage::finish_billing_run(&db, &instance, &end, chrono::Utc::now()).await;
+            let finished = crate::platform::storage::finish_billing_run(
+                &db,
+                &instance,
+                &end,
+                chrono::Utc::now(),
+            )
+            .await;
             if let Err(e) = finished {
                 tracing::error!(period = %period, error = %e, "billing run's end not recorded");
             }

@@ -4,7 +4,7 @@
 
 use billing::model::Account;
 
-use crate::auth::{Principal, Role};
+use crate::platform::auth::{Principal, Role};
 use crate::{AppState, Error};
 
 /// Whether `me` works on every billing account.

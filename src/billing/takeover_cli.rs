@@ -9,7 +9,7 @@ use billing::takeover::{self, CreditorLetter, NewCreditor, Options, Outcome};
 use regie_core::audit::Actor;
 use regie_core::Db;
 
-use crate::config::Config;
+use crate::platform::config::Config;
 use crate::Error;
 
 /// Runs the import and prints its report; writes the letters and the

@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
-use crate::auth::Principal;
-use crate::web::{layout, render, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{layout, render, PageError};
 use crate::AppState;
 
 type PageResult = Result<Response, PageError>;

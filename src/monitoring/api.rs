@@ -7,9 +7,9 @@ use monitoring::alarms::{self, Alarm, Impact};
 use monitoring::devices::{DeviceForm, DeviceSummary, NewDevice};
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{Json, Path};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// An open alarm and, for a PON port or an OLT, the lines and premises

@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 
-use crate::auth::Principal;
 use crate::monitoring::api::{DeviceDetail, PonPortView};
 use crate::monitoring::devices::PATH;
-use crate::web::{layout, local_time, render, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{layout, local_time, render, PageError};
 use crate::AppState;
 
 /// Hundredths of a dBm as people read them: `−19,55`.

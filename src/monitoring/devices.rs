@@ -10,9 +10,9 @@ use maud::{html, Markup};
 use monitoring::devices::DeviceForm;
 use serde::Deserialize;
 
-use crate::auth::{Principal, Role};
 use crate::monitoring::api::DeviceView;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::AppState;
 
 type PageResult = Result<Response, PageError>;
@@ -124,7 +124,10 @@ pub(crate) fn status_label(v: &DeviceView) -> String {
     match (v.status, &v.last_error, &v.last_ok_at) {
         ("polled", Some(e), _) => format!("en défaut : {e}"),
         ("polled", None, Some(at)) => {
-            format!("répond (dernier relevé le {})", crate::web::local_time(at))
+            format!(
+                "répond (dernier relevé le {})",
+                crate::platform::web::local_time(at)
+            )
         }
         ("polled", None, None) => "pas encore interrogé".into(),
         ("secret_unreadable", _, _) => {

@@ -9,7 +9,7 @@ pub mod device_page;
 pub mod devices;
 pub mod poll;
 
-use crate::routes::{
+use crate::platform::routes::{
     delete, get, post,
     Access::Roles,
     Route,

@@ -148,7 +148,7 @@ pub async fn spawn(state: &AppState) -> Result<Option<std::net::SocketAddr>, Err
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            // One instance polls (see crate::schedule): the device metrics
+            // One instance polls (see crate::platform::schedule): the device metrics
             // and counters stay with it.
             if !st.scheduler.is_leader() {
                 fleet.sync(&[]);

@@ -14,8 +14,8 @@ use provisioning::line::{Event, Ipv4Kind, Line};
 use provisioning::service::{Installation, Order};
 use serde::Deserialize;
 
-use crate::auth::Principal;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;
@@ -212,7 +212,7 @@ pub async fn lines(State(state): State<AppState>, me: Principal) -> PageResult {
         &[],
         &[],
     );
-    Ok(crate::web::page(TITLE, &me, PATH, body))
+    Ok(crate::platform::web::page(TITLE, &me, PATH, body))
 }
 
 /// `POST /technicien/lignes`: orders a line, then shows it.
@@ -255,7 +255,7 @@ pub async fn order(
             _ => {
                 let (pending, today, counts) = list_data(&state).await?;
                 let body = list_page(&state, &me, &pending, &today, &counts, &form, &[], &choices);
-                return Ok(crate::web::page(TITLE, &me, PATH, body));
+                return Ok(crate::platform::web::page(TITLE, &me, PATH, body));
             }
         }
     };
@@ -582,7 +582,7 @@ fn line_page(
                         }
                         @if let Some(rx) = r.rx_olt_cdbm { br; "reçu à l'OLT " (dbm_text(i64::from(rx))) }
                         @if let Some(min) = r.min_cdbm { br; "seuil de la classe " (dbm_text(i64::from(min))) }
-                        @if let Some(at) = at { br; "relevé le " (crate::web::local_time(at)) }
+                        @if let Some(at) = at { br; "relevé le " (crate::platform::web::local_time(at)) }
                     }))
                 }
                 @if let Some(n) = &o.notes { (definition("Remarques", html! { (n) })) }

@@ -9,9 +9,9 @@ use provisioning::service::{Attribution, Drift, Installation, NewPool, Order, Po
 use provisioning::storage::Assignment;
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{Json, Path, Query};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::{AppState, Error};
 
 /// An order for a premises.

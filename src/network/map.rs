@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
-use crate::auth::Principal;
-use crate::web::{page, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{page, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

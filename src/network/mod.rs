@@ -14,7 +14,7 @@ pub mod pon;
 
 use axum::extract::DefaultBodyLimit;
 
-use crate::routes::{
+use crate::platform::routes::{
     delete, get, post, put,
     Access::Roles,
     Route,
@@ -58,8 +58,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/v1/inventory/export/ipe.csv", Roles(NETWORK_STAFF), Api, plant_api::export_ipe),
         get("/api/v1/inventory/export/addresses.geojson", Roles(NETWORK_STAFF), Api, plant_api::export_geojson),
         // Pages.
-        get("/technicien/trace", Roles(NETWORK_STAFF), Page, crate::web::pages::trace_page),
-        get("/technicien/capacite", Roles(NETWORK_STAFF), Page, crate::web::pages::capacity_page),
+        get("/technicien/trace", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::trace_page),
+        get("/technicien/capacite", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::capacity_page),
         get("/technicien/carte", Roles(NETWORK_STAFF), Page, map::map_page),
         get("/technicien/exports/{file}", Roles(NETWORK_STAFF), Page, map::plant_export),
         get("/technicien/lignes", Roles(NETWORK_STAFF), Page, lines::lines),
@@ -69,9 +69,9 @@ pub fn routes() -> Vec<Route> {
         get("/technicien/pon", Roles(NETWORK_STAFF), Page, pon::pon_ports),
         post("/technicien/pon", Roles(NETWORK_STAFF), Page, pon::pon_save),
         post("/technicien/pon/supprimer", Roles(NETWORK_STAFF), Page, pon::pon_delete),
-        get("/technicien/import", Roles(NETWORK_STAFF), Page, crate::web::pages::import_form),
+        get("/technicien/import", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::import_form),
         // Spooled to disk within `[uploads] delivery_max_mib`.
-        post("/technicien/import", Roles(NETWORK_STAFF), Page, crate::web::pages::import_submit).body_limit(DefaultBodyLimit::disable()),
-        get("/technicien", Roles(TECHNICIAN), Page, crate::web::pages::technician_home),
+        post("/technicien/import", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::import_submit).body_limit(DefaultBodyLimit::disable()),
+        get("/technicien", Roles(TECHNICIAN), Page, crate::platform::web::pages::technician_home),
     ]
 }

@@ -4,8 +4,8 @@ use axum::extract::State;
 use inventory::trace::{Downstream, From, Upstream};
 use serde::Deserialize;
 
-use crate::api::extract::{Json, Path, Query};
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::{AppState, Error};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -152,7 +152,7 @@ pub struct ImportQuery {
     ))]
 pub async fn import(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Query(q): Query<ImportQuery>,
     body: axum::body::Body,
 ) -> Result<axum::response::Response, ApiError> {
@@ -160,7 +160,7 @@ pub async fn import(
     let uploads = &state.config.uploads;
     let scratch = state.config.scratch_dir();
     // Written to disk as it arrives: never held in memory.
-    let zip = crate::upload::spool(
+    let zip = crate::platform::upload::spool(
         body.into_data_stream(),
         &scratch,
         uploads.delivery_max_bytes(),
@@ -291,7 +291,7 @@ pub struct PonPortBody {
     ))]
 pub async fn save_pon_port(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Path(code): Path<String>,
     Json(body): Json<PonPortBody>,
 ) -> Result<axum::response::Response, ApiError> {
@@ -334,7 +334,7 @@ pub async fn save_pon_port(
     ))]
 pub async fn delete_pon_port(
     State(state): State<AppState>,
-    me: crate::auth::Principal,
+    me: crate::platform::auth::Principal,
     Path(code): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     ensure_unused(&state, &code).await?;

@@ -10,8 +10,8 @@ use inventory::extension::PonPort;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::auth::Principal;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::AppState;
 
 type PageResult = Result<Response, PageError>;
@@ -175,7 +175,7 @@ fn pon_page(
 }
 
 fn ok(me: &Principal, body: Markup) -> Response {
-    crate::web::page(TITLE, me, PATH, body)
+    crate::platform::web::page(TITLE, me, PATH, body)
 }
 
 /// `GET /technicien/pon`.
@@ -284,9 +284,9 @@ pub async fn pon_delete(
             }
             p { a href=(PATH) { "Non, revenir aux ports PON" } }
         };
-        return Ok(crate::web::render(
+        return Ok(crate::platform::web::render(
             axum::http::StatusCode::OK,
-            crate::web::layout("Supprimer un port PON", Some(&me), PATH, body),
+            crate::platform::web::layout("Supprimer un port PON", Some(&me), PATH, body),
         ));
     }
     inventory::service::delete_pon_port(&state.db, &state.plant, &me.actor(), &form.pon_code)

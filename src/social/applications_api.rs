@@ -15,9 +15,9 @@ use social_tariff::engine::Evaluation;
 use social_tariff::service::{DocumentSeen, Review, Verified};
 use social_tariff::{Duplicate, Filing, Scope};
 
-use crate::api::extract::{Json, Path, Query};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::{self, is_staff, today};
 use crate::{AppState, Error};
 

@@ -17,9 +17,11 @@ use social_tariff::grants::{
 use social_tariff::rules::french_date;
 use social_tariff::Scope;
 
-use crate::auth::Principal;
+use crate::platform::auth::Principal;
+use crate::platform::web::{
+    error_summary, field_error, has_error, layout, local_time, render, PageError,
+};
 use crate::social::today;
-use crate::web::{error_summary, field_error, has_error, layout, local_time, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;
@@ -671,7 +673,7 @@ pub async fn household_request(
         ))),
         Err(social_tariff::Error::Invalid(m)) => {
             let errors = vec![("type_appareil", m)];
-            crate::web::pages::household_home_with(
+            crate::platform::web::pages::household_home_with(
                 &state,
                 &me,
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use social_tariff::grants::{Attestation, Budget, Device, DeviceKind, Grant, NewDevice};
 
-use crate::api::extract::{Json, Path};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::{self, is_staff, today};
 use crate::{AppState, Error};
 

@@ -9,7 +9,7 @@ use social_tariff::decision::Outcome;
 use social_tariff::rules::french_date;
 use social_tariff::{HouseholdCode, Scope};
 
-use crate::web::local_time;
+use crate::platform::web::local_time;
 use crate::{AppState, Error};
 
 /// The file's applications, decisions and appeals, for `scope` (a

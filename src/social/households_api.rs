@@ -3,12 +3,12 @@
 
 use axum::extract::State;
 
-use crate::api::extract::{Json, Path};
+use crate::platform::api::extract::{Json, Path};
 use axum::http::StatusCode;
 use social_tariff::{Household, NewHousehold};
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// Lists the households the caller may see.

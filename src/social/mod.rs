@@ -18,7 +18,7 @@ pub mod rules_api;
 
 use axum::extract::DefaultBodyLimit;
 
-use crate::routes::{
+use crate::platform::routes::{
     get, post, put,
     Access::{Public, Roles},
     Route,
@@ -109,11 +109,11 @@ pub fn routes() -> Vec<Route> {
         get("/admin/tarif-social", Roles(ADMIN), Page, rules::admin),
         post("/admin/tarif-social", Roles(ADMIN), Page, rules::admin_publish),
         post("/admin/tarif-social/apercu", Roles(ADMIN), Page, rules::admin_preview),
-        get("/instruction", Roles(SOCIAL_AGENT), Page, crate::web::pages::social_home),
-        get("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::web::pages::households),
-        post("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::web::pages::households_create),
-        get("/mon-espace", Roles(HOUSEHOLD), Page, crate::web::pages::household_home),
-        get("/foyers/{code}", Roles(HOUSEHOLD_RECORD), Page, crate::web::pages::household_show),
+        get("/instruction", Roles(SOCIAL_AGENT), Page, crate::platform::web::pages::social_home),
+        get("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::platform::web::pages::households),
+        post("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::platform::web::pages::households_create),
+        get("/mon-espace", Roles(HOUSEHOLD), Page, crate::platform::web::pages::household_home),
+        get("/foyers/{code}", Roles(HOUSEHOLD_RECORD), Page, crate::platform::web::pages::household_show),
     ]
 }
 
@@ -121,7 +121,7 @@ use social_tariff::application::Channel;
 use social_tariff::decision::{Decision, Issuer, Letter};
 use social_tariff::{Household, HouseholdCode, Scope};
 
-use crate::auth::{Principal, Role};
+use crate::platform::auth::{Principal, Role};
 use crate::{AppState, Error};
 
 /// Today in Europe/Paris: the day people and delays count in.
@@ -329,7 +329,7 @@ pub async fn renewal_job(state: &AppState, today: chrono::NaiveDate) -> Result<R
 }
 
 /// Runs the renewal reminders and the retention job every six hours while
-/// the server runs (on one instance, see [`crate::schedule`]).
+/// the server runs (on one instance, see [`crate::platform::schedule`]).
 pub fn spawn_renewal_job(state: &AppState) {
     let every = std::time::Duration::from_secs(6 * 3600);
     let st = state.clone();

@@ -20,11 +20,11 @@ use social_tariff::rules::{euros, french_date, Benefit};
 use social_tariff::service::{DocumentSeen, Proof, Review};
 use social_tariff::{Filing, Scope};
 
-use crate::auth::Principal;
-use crate::social::{self, today};
-use crate::web::{
+use crate::platform::auth::Principal;
+use crate::platform::web::{
     error_summary, field_error, has_error, layout, local_time, render, sentence, PageError,
 };
+use crate::social::{self, today};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

@@ -11,9 +11,9 @@ use social_tariff::application::ApplicationCode;
 use social_tariff::privacy::{Scan, ScanUpload, MAX_SCAN_BYTES};
 use social_tariff::rules::french_date;
 
-use crate::auth::Principal;
+use crate::platform::auth::Principal;
+use crate::platform::web::{field_error, has_error, layout, local_time, render, PageError};
 use crate::social::today;
-use crate::web::{field_error, has_error, layout, local_time, render, PageError};
 use crate::{AppState, Error};
 
 type PageResult = Result<Response, PageError>;

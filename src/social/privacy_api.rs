@@ -9,9 +9,9 @@ use serde::Deserialize;
 use social_tariff::privacy::{Deletion, MonthIndicators, Scan};
 use social_tariff::{HouseholdExport, Scope};
 
-use crate::api::extract::{Json, Path, Query};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path, Query};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::{self, is_staff, today};
 use crate::{AppState, Error};
 
@@ -42,7 +42,7 @@ pub async fn scan_parts(mut multipart: Multipart) -> Result<ScanParts, Error> {
     while let Some(field) = multipart.next_field().await.map_err(|e| {
         Error::Invalid(format!(
             "envoi interrompu : {}",
-            crate::upload::multipart_reason(&e)
+            crate::platform::upload::multipart_reason(&e)
         ))
     })? {
         match field.name() {
@@ -50,7 +50,7 @@ pub async fn scan_parts(mut multipart: Multipart) -> Result<ScanParts, Error> {
                 parts.description = field.text().await.map_err(|e| {
                     Error::Invalid(format!(
                         "envoi interrompu : {}",
-                        crate::upload::multipart_reason(&e)
+                        crate::platform::upload::multipart_reason(&e)
                     ))
                 })?;
             }
@@ -62,7 +62,7 @@ pub async fn scan_parts(mut multipart: Multipart) -> Result<ScanParts, Error> {
                     .map_err(|e| {
                         Error::Invalid(format!(
                             "envoi interrompu : {}",
-                            crate::upload::multipart_reason(&e)
+                            crate::platform::upload::multipart_reason(&e)
                         ))
                     })?
                     .to_vec();

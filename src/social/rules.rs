@@ -11,8 +11,8 @@ use serde::Deserialize;
 use social_tariff::rules::{french_date, RuleSet, EXAMPLE};
 use social_tariff::RuleSetRecord;
 
-use crate::auth::Principal;
-use crate::web::{error_summary, field_error, has_error, layout, render, PageError};
+use crate::platform::auth::Principal;
+use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::AppState;
 
 type PageResult = Result<Response, PageError>;

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use social_tariff::rules::RuleSet;
 use social_tariff::RuleSetRecord;
 
-use crate::api::extract::{Json, Path};
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
+use crate::platform::api::extract::{Json, Path};
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// A published version, with its rules told in French.

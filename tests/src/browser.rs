@@ -35,9 +35,13 @@ pub async fn run_script(t: &TestApp, script: &str, args: Vec<String>) -> serde_j
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(regie::platform::server::serve(
+        listener,
+        t.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let script = script.to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")

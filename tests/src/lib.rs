@@ -13,9 +13,10 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use http_body_util::BodyExt;
-use regie::auth::{self, Password, Role, TokenKind, Username};
-use regie::config::Config;
-use regie::{storage, AppState};
+use regie::platform::auth::{self, Password, Role, TokenKind, Username};
+use regie::platform::config::Config;
+use regie::platform::storage;
+use regie::AppState;
 use regie_core::audit::Actor;
 use regie_core::{Backend, DatabaseUrl, Db};
 use serde_json::Value;
@@ -182,7 +183,7 @@ impl TestApp {
             self.db(),
             &Actor::system("test"),
             &username,
-            &regie::auth::DisplayName::parse(name, &username).unwrap(),
+            &regie::platform::auth::DisplayName::parse(name, &username).unwrap(),
             &hash,
             roles,
         )
@@ -216,7 +217,7 @@ impl TestApp {
         .await
         .unwrap();
         Session {
-            cookie: format!("{}={}", regie::web::SESSION_COOKIE, issued.secret),
+            cookie: format!("{}={}", regie::platform::web::SESSION_COOKIE, issued.secret),
             csrf: issued.csrf_token.unwrap(),
         }
     }
@@ -341,8 +342,8 @@ pub async fn network_app(premises: u32, cgnat_prefix: u8) -> TestApp {
 
 /// The régie as a SEPA creditor, as the tests configure it (valid ICS,
 /// IBAN and BIC; 14 days of pre-notification).
-pub fn sepa_config() -> regie::config::SepaConfig {
-    regie::config::SepaConfig {
+pub fn sepa_config() -> regie::platform::config::SepaConfig {
+    regie::platform::config::SepaConfig {
         creditor_id: "FR72ZZZ123456".into(),
         iban: "FR7630006000011234567890189".into(),
         bic: "AGRIFRPP".into(),

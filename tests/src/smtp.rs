@@ -79,8 +79,8 @@ pub fn smtp() -> Option<Smtp> {
 
 impl Smtp {
     /// The `[smtp]` section pointing at this server.
-    pub fn config(&self) -> regie::config::SmtpConfig {
-        regie::config::SmtpConfig {
+    pub fn config(&self) -> regie::platform::config::SmtpConfig {
+        regie::platform::config::SmtpConfig {
             host: "127.0.0.1".into(),
             port: self.port,
             security: "none".into(),

@@ -3,8 +3,8 @@
 
 use axum::http::{Method, StatusCode};
 use regie::app::route_table;
-use regie::auth::Role;
-use regie::routes::{Access, Surface};
+use regie::platform::auth::Role;
+use regie::platform::routes::{Access, Surface};
 use regie_core::audit::Actor;
 use regie_tests::{TestApp, ROLES};
 
@@ -44,7 +44,7 @@ async fn every_route_admits_exactly_its_declared_roles() {
     for route in route_table() {
         let spec = route.spec;
         let uri = concrete(spec.path, h.code.as_str());
-        let callers: Vec<Option<&(Role, regie::storage::User)>> = std::iter::once(None)
+        let callers: Vec<Option<&(Role, regie::platform::storage::User)>> = std::iter::once(None)
             .chain(users.iter().map(Some))
             .collect();
         for caller in callers {
@@ -63,7 +63,7 @@ async fn every_route_admits_exactly_its_declared_roles() {
                     // The login form's double-submit token, so that only the
                     // access rule decides.
                     let s = regie_tests::Session {
-                        cookie: format!("{}=tok", regie::web::LOGIN_CSRF_COOKIE),
+                        cookie: format!("{}=tok", regie::platform::web::LOGIN_CSRF_COOKIE),
                         csrf: "tok".into(),
                     };
                     t.page(

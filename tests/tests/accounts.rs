@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{password_of, TestApp};
 use serde_json::json;
 
@@ -162,7 +162,7 @@ async fn the_admin_manages_an_account_from_its_page() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-    let u = regie::storage::get_user(t.db(), "karim")
+    let u = regie::platform::storage::get_user(t.db(), "karim")
         .await
         .unwrap()
         .unwrap();
@@ -203,7 +203,7 @@ async fn the_admin_manages_an_account_from_its_page() {
         r.text.chars().take(2000).collect::<String>()
     );
     assert_eq!(
-        regie::storage::get_user(t.db(), "karim")
+        regie::platform::storage::get_user(t.db(), "karim")
             .await
             .unwrap()
             .unwrap()
@@ -236,7 +236,7 @@ async fn the_admin_manages_an_account_from_its_page() {
         .await;
     assert!(r.text.contains("Compte réactivé"), "{}", r.text);
     assert!(
-        !regie::storage::get_user(t.db(), "karim")
+        !regie::platform::storage::get_user(t.db(), "karim")
             .await
             .unwrap()
             .unwrap()

@@ -4,7 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use monitoring::alarms::{self, Severity, Subject};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{connectable_premises, network_app};
 use serde_json::json;
 
@@ -467,8 +467,8 @@ async fn polls_raise_and_clear_alarms_on_the_inventory_pon_ports() {
 }
 
 /// A v2c device at a port where nothing answers, given up on quickly.
-fn silent_device(name: &str, address: String) -> regie::config::SnmpDeviceConfig {
-    regie::config::SnmpDeviceConfig {
+fn silent_device(name: &str, address: String) -> regie::platform::config::SnmpDeviceConfig {
+    regie::platform::config::SnmpDeviceConfig {
         name: name.into(),
         address,
         community: Some("public".into()),

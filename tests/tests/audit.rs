@@ -2,7 +2,7 @@
 //! one can edit or delete entries.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{TestApp, TestDb};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Login, sessions, CSRF, rate limits and token revocation.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{hidden_field, password_of, set_cookie, Session, TestApp};
 use serde_json::json;
 
@@ -13,7 +13,8 @@ async fn browser_login(
     let form = t.page(Method::GET, "/connexion", None, None).await;
     assert_eq!(form.status, StatusCode::OK);
     let csrf = hidden_field(&form.text, "csrf_token").expect("csrf field");
-    let cookie = set_cookie(&form, regie::web::LOGIN_CSRF_COOKIE).expect("login csrf cookie");
+    let cookie =
+        set_cookie(&form, regie::platform::web::LOGIN_CSRF_COOKIE).expect("login csrf cookie");
     assert!(cookie.contains("HttpOnly"));
     let pre = Session {
         cookie: cookie.split(';').next().unwrap_or_default().to_owned(),
@@ -31,7 +32,7 @@ async fn browser_login(
             ]),
         )
         .await;
-    let session = set_cookie(&answer, regie::web::SESSION_COOKIE)
+    let session = set_cookie(&answer, regie::platform::web::SESSION_COOKIE)
         .map(|c| c.split(';').next().unwrap_or_default().to_owned());
     let session = match session {
         Some(cookie) => {
@@ -64,7 +65,7 @@ async fn browser_login_sets_a_protected_cookie_and_logout_ends_it() {
     let (answer, session) = browser_login(&t, "nadia", &password_of("nadia")).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.header("location"), Some("/instruction"));
-    let cookie = set_cookie(&answer, regie::web::SESSION_COOKIE).expect("session cookie");
+    let cookie = set_cookie(&answer, regie::platform::web::SESSION_COOKIE).expect("session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(
@@ -104,7 +105,7 @@ async fn secure_cookie_when_served_over_tls() {
     let t = TestApp::with_config(|c| c.public_url = Some("https://regie.example.fr".into())).await;
     t.user("karim", &[Role::Technician]).await;
     let (answer, _) = browser_login(&t, "karim", &password_of("karim")).await;
-    let cookie = set_cookie(&answer, regie::web::SESSION_COOKIE).expect("session cookie");
+    let cookie = set_cookie(&answer, regie::platform::web::SESSION_COOKIE).expect("session cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
@@ -169,7 +170,7 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
         .await;
     assert_eq!(crossed.status, StatusCode::FORBIDDEN);
     assert!(
-        regie::storage::get_user(t.db(), "nouveau")
+        regie::platform::storage::get_user(t.db(), "nouveau")
             .await
             .expect("query")
             .is_none(),
@@ -186,7 +187,7 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
         )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
-    assert!(regie::storage::get_user(t.db(), "nouveau")
+    assert!(regie::platform::storage::get_user(t.db(), "nouveau")
         .await
         .expect("query")
         .is_some());
@@ -498,7 +499,7 @@ async fn after_login_only_a_page_of_this_site_is_followed() {
     ] {
         let form = t.page(Method::GET, "/connexion", None, None).await;
         let csrf = hidden_field(&form.text, "csrf_token").unwrap();
-        let cookie = set_cookie(&form, regie::web::LOGIN_CSRF_COOKIE).unwrap();
+        let cookie = set_cookie(&form, regie::platform::web::LOGIN_CSRF_COOKIE).unwrap();
         let pre = Session {
             cookie: cookie.split(';').next().unwrap_or_default().to_owned(),
             csrf: csrf.clone(),

@@ -7,7 +7,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::Datelike;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{grant_application, publish_example_rules, Answer, TestApp};
 use serde_json::{json, Value};
 

@@ -13,7 +13,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use billing::money::Cents;
 use billing::sepa::Iban;
 use chrono::NaiveDate;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{active_line, connectable_premises, network_app, Answer, TestApp};
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@
 
 use billing::model::{AccountKind, NewAccount, NewOffer};
 use billing::money::{Cents, VatRate};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::validators::{assert_valid_cii, cii_ready};
 use regie_tests::{granted_household, publish_example_rules, TestApp};

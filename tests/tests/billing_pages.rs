@@ -7,7 +7,7 @@
 
 use axum::http::{Method, StatusCode};
 use billing::compute::Month;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::{issue_on, TestApp};
 

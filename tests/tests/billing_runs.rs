@@ -315,9 +315,11 @@ async fn concurrent_runs_number_without_gaps_or_doubles() {
 #[tokio::test]
 async fn the_social_tariff_is_one_line_that_never_names_the_benefit() {
     let t = regie_tests::TestApp::new().await;
-    let admin = t.user("admin", &[regie::auth::Role::Admin]).await;
+    let admin = t.user("admin", &[regie::platform::auth::Role::Admin]).await;
     let admin = t.token_for(&admin).await;
-    let agent = t.user("agent", &[regie::auth::Role::SocialAgent]).await;
+    let agent = t
+        .user("agent", &[regie::platform::auth::Role::SocialAgent])
+        .await;
     let agent = t.token_for(&agent).await;
     regie_tests::publish_example_rules(&t, &admin).await;
     let (household, _) = regie_tests::granted_household(
@@ -369,9 +371,11 @@ async fn the_social_tariff_is_one_line_that_never_names_the_benefit() {
 #[tokio::test]
 async fn an_equipment_grant_is_its_own_line_against_the_device_price() {
     let t = regie_tests::TestApp::new().await;
-    let admin = t.user("admin", &[regie::auth::Role::Admin]).await;
+    let admin = t.user("admin", &[regie::platform::auth::Role::Admin]).await;
     let admin = t.token_for(&admin).await;
-    let agent = t.user("agent", &[regie::auth::Role::SocialAgent]).await;
+    let agent = t
+        .user("agent", &[regie::platform::auth::Role::SocialAgent])
+        .await;
     let agent = t.token_for(&agent).await;
     regie_tests::publish_example_rules(&t, &admin).await;
     let (household, _) = regie_tests::granted_household(
@@ -547,7 +551,7 @@ async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
     // A run whose instance fell silent counts as dead after a minute: it
     // may be started again (and issues nothing twice).
     let long_ago = chrono::Utc::now() - chrono::Duration::minutes(5);
-    assert!(regie::storage::claim_billing_run(
+    assert!(regie::platform::storage::claim_billing_run(
         db,
         "2026-10",
         "gone:1:abcdef",
@@ -558,7 +562,7 @@ async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
     .unwrap());
     let now = chrono::Utc::now();
     assert!(
-        !regie::storage::claim_billing_run(
+        !regie::platform::storage::claim_billing_run(
             db,
             "2026-10",
             "x",
@@ -570,7 +574,7 @@ async fn a_run_started_on_one_instance_is_seen_and_not_doubled_by_another() {
         "a live run is not started twice"
     );
     assert!(
-        regie::storage::claim_billing_run(
+        regie::platform::storage::claim_billing_run(
             db,
             "2026-10",
             "x",

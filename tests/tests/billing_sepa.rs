@@ -216,7 +216,9 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
     let number = billing::storage::invoices(db, None).await.unwrap()[0]
         .number
         .clone();
-    let compta = t.user("compta", &[regie::auth::Role::Accountant]).await;
+    let compta = t
+        .user("compta", &[regie::platform::auth::Role::Accountant])
+        .await;
     let token = t.token_for(&compta).await;
     let pdf = t
         .api(

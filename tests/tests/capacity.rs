@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{connectable_premises, network_app};
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{network_app, TestApp};
 use serde_json::json;
 
@@ -94,7 +94,7 @@ async fn an_admin_adds_a_device_whose_secret_is_sealed_and_never_shown() {
     // with garbage.
     let other = regie::AppState::new(
         t.db().clone(),
-        regie::config::Config {
+        regie::platform::config::Config {
             secret_key: Some(regie_core::secret::SecretKey::generate().to_text()),
             ..(*t.state.config).clone()
         },

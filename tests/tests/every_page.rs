@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::browser::{browser_ready, run_script};
 use regie_tests::TestApp;
 

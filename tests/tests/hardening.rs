@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::TestApp;
 
 #[tokio::test]

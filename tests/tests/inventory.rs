@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use inventory::service;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::{gracethd_fixture, modified_fixture, TestApp};
 

@@ -16,7 +16,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use billing::compute::LineKind;
 use billing::money::Cents;
 use billing::sepa::Iban;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_core::audit::Actor;
 use regie_tests::validators::{assert_valid_cii, assert_valid_pain008, cii_ready, sepa_ready};
 use regie_tests::{

@@ -6,8 +6,8 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use regie::auth::Role;
-use regie::web::LOGIN_CSRF_COOKIE;
+use regie::platform::auth::Role;
+use regie::platform::web::LOGIN_CSRF_COOKIE;
 use regie_tests::smtp::smtp;
 use regie_tests::{password_of, set_cookie, Answer, TestApp};
 use serde_json::json;

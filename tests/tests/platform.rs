@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
-use regie::routes::Surface;
+use regie::platform::auth::Role;
+use regie::platform::routes::Surface;
 use regie_tests::{hidden_field, set_cookie, Session, TestApp};
 use serde_json::json;
 
@@ -211,7 +211,7 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         let form = t.page(Method::GET, "/connexion", None, None).await;
         let csrf = hidden_field(&form.text, "csrf_token").expect("csrf");
         let pre = Session {
-            cookie: set_cookie(&form, regie::web::LOGIN_CSRF_COOKIE)
+            cookie: set_cookie(&form, regie::platform::web::LOGIN_CSRF_COOKIE)
                 .and_then(|c| c.split(';').next())
                 .expect("cookie")
                 .to_owned(),
@@ -238,7 +238,7 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         );
         let home = login.header("location").expect("redirect").to_owned();
         assert_eq!(home, account.role.home());
-        let cookie = set_cookie(&login, regie::web::SESSION_COOKIE)
+        let cookie = set_cookie(&login, regie::platform::web::SESSION_COOKIE)
             .and_then(|c| c.split(';').next())
             .expect("session")
             .to_owned();
@@ -335,7 +335,7 @@ async fn every_demo_user_logs_in_and_sees_its_french_home_page() {
         .expect("second run");
     assert!(again.is_none());
     assert_eq!(
-        regie::storage::list_users(t.db())
+        regie::platform::storage::list_users(t.db())
             .await
             .expect("users")
             .len(),
@@ -423,9 +423,13 @@ async fn served(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(regie::server::serve(listener, t.state.clone(), async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(regie::platform::server::serve(
+        listener,
+        t.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (addr, stop)
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{connectable_premises, network_app, network_app_with, Answer, TestApp};
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! makes several instances on one database do the scheduled work once.
 
 use chrono::Duration;
-use regie::storage;
+use regie::platform::storage;
 use regie_core::time;
 use regie_tests::TestDb;
 

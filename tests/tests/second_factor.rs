@@ -7,9 +7,9 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use regie::auth::totp::{TotpSecret, CHALLENGE_COOKIE};
-use regie::auth::Role;
-use regie::web::LOGIN_CSRF_COOKIE;
+use regie::platform::auth::totp::{TotpSecret, CHALLENGE_COOKIE};
+use regie::platform::auth::Role;
+use regie::platform::web::LOGIN_CSRF_COOKIE;
 use regie_tests::{hidden_field, password_of, set_cookie, Answer, TestApp};
 use serde_json::json;
 
@@ -143,7 +143,7 @@ async fn a_second_factor_is_asked_after_the_password_and_each_code_serves_once()
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
     assert!(asked.text.contains("Code de vérification"));
     assert!(
-        set_cookie(&asked, regie::web::SESSION_COOKIE).is_none(),
+        set_cookie(&asked, regie::platform::web::SESSION_COOKIE).is_none(),
         "no session yet"
     );
     let challenge = cookie_value(&asked, CHALLENGE_COOKIE);
@@ -169,7 +169,7 @@ async fn a_second_factor_is_asked_after_the_password_and_each_code_serves_once()
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     assert_eq!(ok.header("location"), Some("/comptabilite"));
-    assert!(set_cookie(&ok, regie::web::SESSION_COOKIE).is_some());
+    assert!(set_cookie(&ok, regie::platform::web::SESSION_COOKIE).is_some());
 
     // Turned off with a current code... the last one was used: a wrong one
     // is refused, and the audit journal has the switch on.

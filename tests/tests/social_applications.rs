@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::extract::Query;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use regie::auth::Role;
-use regie::config::ApiParticulierConfig;
+use regie::platform::auth::Role;
+use regie::platform::config::ApiParticulierConfig;
 use regie_tests::{Answer, TestApp};
 use serde_json::{json, Value};
 

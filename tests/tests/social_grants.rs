@@ -8,7 +8,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::{Datelike, NaiveDate};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{granted_household, publish_example_rules, Answer, Session, TestApp};
 use serde_json::{json, Value};
 

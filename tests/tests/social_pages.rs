@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap stops the test loudly, with the value.
 
 use axum::http::{Method, StatusCode};
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{Answer, Session, TestApp};
 use serde_json::json;
 

@@ -10,7 +10,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use chrono::NaiveDate;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{granted_household, publish_example_rules, Answer, TestApp};
 use serde_json::{json, Value};
 use social_tariff::privacy::Policy;

@@ -8,7 +8,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::smtp::smtp;
 use regie_tests::{granted_household, publish_example_rules, Answer, TestApp};
 use serde_json::{json, Value};
@@ -200,8 +200,8 @@ async fn reminders_are_planned_once_sent_or_printed_and_a_renewal_continues_the_
     }
 }
 
-async fn storage_user(t: &TestApp, name: &str) -> regie::storage::User {
-    regie::storage::get_user(t.db(), name)
+async fn storage_user(t: &TestApp, name: &str) -> regie::platform::storage::User {
+    regie::platform::storage::get_user(t.db(), name)
         .await
         .unwrap()
         .unwrap()

@@ -5,7 +5,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::TestApp;
 use serde_json::json;
 use social_tariff::rules::EXAMPLE;

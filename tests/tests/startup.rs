@@ -155,8 +155,11 @@ async fn a_missing_postgres_database_is_created() {
 fn the_shipped_example_configuration_loads_as_written() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/regie.example.toml");
-    let config = regie::config::Config::load(Some(&path), &regie::config::Overrides::default())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let config = regie::platform::config::Config::load(
+        Some(&path),
+        &regie::platform::config::Overrides::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(config.regie_siren.as_deref(), Some("213500000"));
     assert_eq!(config.sepa.map(|s| s.prenotice_days), Some(14));
     assert!(config.pes.is_some() && config.smtp.is_some());

@@ -242,7 +242,9 @@ async fn the_concession_base_is_taken_over_whole_or_not_at_all() {
     );
 
     // Its document prints as a balance taken over, and has no e-invoice.
-    let compta = t.user("compta", &[regie::auth::Role::Accountant]).await;
+    let compta = t
+        .user("compta", &[regie::platform::auth::Role::Accountant])
+        .await;
     let token = t.token_for(&compta).await;
     let number = &open[0].open.invoice;
     let pdf = t

@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use axum::http::StatusCode;
-use regie::auth::Role;
+use regie::platform::auth::Role;
 use regie_tests::{gracethd_fixture, TestApp};
 
 /// The fixture delivery zipped, with `t_fibre.csv` replaced by `fibre`.
