@@ -120,7 +120,7 @@ async fn invoice_render(
         .iter()
         .find(|o| o.invoice == inv.number)
         .map_or(Cents::ZERO, |o| o.due);
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let title = match inv.kind {
         DocumentKind::Invoice => format!("Facture {}", inv.number),
         DocumentKind::CreditNote => format!("Avoir {}", inv.number),

@@ -120,7 +120,7 @@ pub(crate) async fn account_render(
     let pos = position(state, &account.code).await?;
     let statement = billing::storage::ledger::statement(&state.db, &account.code).await?;
     let payments = billing::storage::ledger::payments(&state.db, &account.code).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let path = format!("/comptabilite/comptes/{}", account.code);
     let methods = [Method::Cash, Method::Card, Method::Cheque];
     let mandate_section =

@@ -319,7 +319,7 @@ async fn consent_page(
         .iter()
         .filter(|a| !current.iter().any(|(c, _)| c.code == a.code))
         .collect();
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let creditor = state.config.regie_name.clone();
     let body = html! {
         h1 { "Payer par prélèvement" }

@@ -72,7 +72,7 @@ async fn runs_render(
     let mut issued = billing::storage::invoices(&state.db, None).await?;
     issued.reverse();
     issued.truncate(100);
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let running = state
         .runs
         .get(&state.db, &month.label())

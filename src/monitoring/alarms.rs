@@ -26,7 +26,7 @@ fn local(at: &str) -> String {
 /// `GET /technicien/alarmes`.
 pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult {
     let open = crate::monitoring::api::open_alarms(&state).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let body = html! {
         h1 { "Alarmes en cours" }
         @if open.is_empty() {

@@ -144,7 +144,7 @@ fn page(
     form: &DevicePageForm,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let admin = me.roles.contains(&Role::Admin);
     html! {
         h1 { (TITLE) }

@@ -110,7 +110,7 @@ fn list_page(
     errors: &[(&str, String)],
     choices: &[(String, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let profiles = &state.provisioning.settings().profiles;
     let invalid = has_error(errors, "premises");
     html! {
@@ -426,7 +426,7 @@ fn line_page(
         notice,
         live,
     } = feedback;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let action = |step: Step| format!("{PATH}/{}/{}", line.id, slug_of(step));
     let allowed: Vec<Step> = line.state.next().iter().map(|(s, _)| *s).collect();
     let can = |s: Step| allowed.contains(&s);
@@ -691,7 +691,7 @@ pub struct LineQuery {
 /// the network takes back, with the button that does it.
 async fn confirm_termination(state: &AppState, me: &Principal, id: &str) -> PageResult {
     let line = state.provisioning.line(id).await.map_err(Error::from)?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let body = html! {
         h1 { "Résilier la ligne " (line.id) " ?" }
         div class="info alerte-bloc" {

@@ -109,7 +109,7 @@ fn pon_page(
     form: &PonForm,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let class_invalid = has_error(errors, "optical_class");
     html! {
         h1 { (TITLE) }
@@ -265,7 +265,7 @@ pub async fn pon_delete(
         )
         .map(|d| d.premises.len())
         .unwrap_or(0);
-        let csrf = me.csrf_token.clone().unwrap_or_default();
+        let csrf = me.csrf();
         let body = html! {
             h1 { "Supprimer le port PON " (form.pon_code) " ?" }
             div class="info alerte-bloc" {

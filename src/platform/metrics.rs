@@ -104,14 +104,12 @@ fn may_read(state: &AppState, peer: Option<std::net::SocketAddr>, headers: &Head
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes())),
+            .is_some_and(|given| {
+                crate::platform::auth::token::constant_time_eq(given.trim(), expected)
+            }),
         // In-process calls (tests) have no peer.
         None => peer.is_none_or(|p| p.ip().is_loopback()),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Prometheus metrics (text exposition format), for Prometheus only: its

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::MethodRouter;
 use axum_extra::extract::CookieJar;
+use secrecy::ExposeSecret;
 
 use crate::platform::auth::{self, token, Principal, Role, TokenKind};
 use crate::platform::error::ApiError;
@@ -326,7 +327,7 @@ async fn check_csrf(req: Request, principal: Option<&Principal>) -> Result<Reque
     // Logged in: the token bound to the session. Not logged in (the login
     // form): the double-submit cookie set with the form.
     let expected = match principal {
-        Some(p) => p.csrf_token.clone(),
+        Some(p) => p.csrf_token.as_ref().map(|t| t.expose_secret().to_owned()),
         None => jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()),
     }
     .ok_or(Error::Csrf)?;

@@ -737,7 +737,9 @@ pub async fn find_principal(
         roles: roles_of(&mut conn, user_id).await?,
         token_id: r.try_get("token_id")?,
         kind,
-        csrf_token: r.try_get("csrf_token")?,
+        csrf_token: r
+            .try_get::<Option<String>, _>("csrf_token")?
+            .map(Into::into),
     }))
 }
 

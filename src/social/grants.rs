@@ -160,7 +160,7 @@ async fn agent_render(
     let budget = social_tariff::budget(&state.db, year).await?;
     let devices = social_tariff::devices(&state.db).await?;
     let grants = social_tariff::grants(&state.db, Scope::All).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let in_stock = devices
         .iter()
         .filter(|d| d.status == DeviceStatus::InStock)
@@ -621,7 +621,7 @@ pub async fn household_part(
     let this_year = mine
         .iter()
         .any(|g| g.year == year && g.status != GrantStatus::Cancelled);
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     Ok(html! {
         h2 id="equipement" { "Aide à l'équipement" }
         (error_summary(errors))

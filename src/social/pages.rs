@@ -167,7 +167,7 @@ fn household_form_page(
     draft: Option<&str>,
     errors: &[(&'static str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         h1 { "Demander le tarif social" }
         p { "Le tarif social réduit le prix de votre accès à internet. Remplissez ce formulaire ; vous pouvez l'enregistrer et y revenir plus tard." }
@@ -388,7 +388,7 @@ fn appeal_form(
     errors: &[(&'static str, String)],
     grounds: &str,
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let invalid = has_error(errors, "motifs");
     html! {
         h3 id="contester" { "Contester cette décision" }
@@ -649,7 +649,7 @@ pub async fn agent_list(State(state): State<AppState>, me: Principal) -> PageRes
 }
 
 fn agent_new_page(me: &Principal, post: &FormPost, errors: &[(&'static str, String)]) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         h1 { "Saisir une demande pour un foyer" }
         p { "Au guichet, avec le foyer présent, ou à partir du formulaire papier qu'il a rempli. La demande a la même valeur qu'une demande en ligne." }
@@ -776,7 +776,7 @@ pub(crate) async fn agent_page(
 ) -> PageResult {
     let detail = crate::social::applications_api::detail(state, me, code).await?;
     let a = &detail.application.application;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let base = format!("{AGENT_LIST}/{}", a.code);
     let current: Option<&Decision> = detail.decisions.last();
     let mut appeals = Vec::new();
@@ -1179,7 +1179,7 @@ async fn appeals_render(
     errors: &[(&'static str, String)],
 ) -> PageResult {
     let all = social_tariff::appeals(&state.db, Scope::All, None).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let mut rows = Vec::new();
     // The levels of the rules each decision was taken under, to choose
     // from in the answer.
@@ -1372,7 +1372,7 @@ pub async fn outbox(State(state): State<AppState>, me: Principal) -> PageResult 
 async fn outbox_render(state: &AppState, me: &Principal, notice: Option<Markup>) -> PageResult {
     use social_tariff::renewal::Status as R;
     let list = social_tariff::outbox(&state.db).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let body = html! {
         h1 { "Courrier : rappels de renouvellement" }
         @if let Some(n) = notice { (n) }

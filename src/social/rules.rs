@@ -122,7 +122,7 @@ fn admin_page(
     notice: Option<Markup>,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let invalid = has_error(errors, "document");
     html! {
         h1 { "Règles du tarif social" }

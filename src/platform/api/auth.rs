@@ -11,29 +11,37 @@ use crate::platform::error::{ApiError, ErrorBody};
 use crate::platform::routes;
 use crate::platform::storage::{self, TokenInfo};
 use crate::AppState;
+use secrecy::{ExposeSecret, SecretString};
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     pub username: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     /// The six digits of the authenticator application, for an account
     /// with a second factor.
     #[serde(default)]
-    pub code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub code: Option<SecretString>,
 }
 
-impl std::fmt::Debug for TokenRequest {
+/// A secret written once into an answer: serialized as its text, never
+/// shown by `Debug` (a logged answer keeps it out of the logs).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct ShownOnce(String);
+
+impl std::fmt::Debug for ShownOnce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenRequest")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        f.write_str("ShownOnce([REDACTED])")
     }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     /// Send as `Authorization: Bearer <token>`. Shown once.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: ShownOnce,
     /// UTC, RFC 3339.
     pub expires_at: String,
     /// Id of the token, to revoke it.
@@ -63,8 +71,8 @@ pub async fn create_token(
     let (_, issued) = auth::login(
         &state.db,
         &req.username,
-        &req.password,
-        req.code.as_deref(),
+        req.password.expose_secret(),
+        req.code.as_ref().map(|c| c.expose_secret()),
         &key,
         &address,
         TokenKind::Api,
@@ -73,7 +81,7 @@ pub async fn create_token(
     )
     .await?;
     Ok(Json(TokenResponse {
-        token: issued.secret,
+        token: ShownOnce(issued.secret),
         expires_at: regie_core::time::to_db(issued.expires_at),
         id: issued.id,
     }))
@@ -134,4 +142,40 @@ pub async fn me(me: Principal) -> Json<Me> {
         display_name: me.display_name,
         roles: me.roles,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let req: TokenRequest = serde_json::from_str(
+            r#"{"username": "karim", "password": "mot de passe secret", "code": "123456"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{req:?}");
+        assert!(shown.contains("karim"), "{shown}");
+        assert!(!shown.contains("secret") && !shown.contains("123456"), "{shown}");
+        let res = TokenResponse {
+            token: ShownOnce("rga_abcdef".into()),
+            expires_at: "2026-12-08T00:00:00Z".into(),
+            id: 1,
+        };
+        assert!(!format!("{res:?}").contains("rga_abcdef"));
+        // The answer itself carries it, once.
+        let json = serde_json::to_string(&res).unwrap_or_default();
+        assert!(json.contains(r#""token":"rga_abcdef""#), "{json}");
+        let p = crate::platform::auth::Principal {
+            user_id: 1,
+            username: "karim".into(),
+            display_name: "Karim".into(),
+            roles: vec![],
+            token_id: 1,
+            kind: crate::platform::auth::TokenKind::Session,
+            csrf_token: Some("jeton-csrf-de-session".to_owned().into()),
+        };
+        assert!(!format!("{p:?}").contains("jeton-csrf"));
+        assert_eq!(p.csrf(), "jeton-csrf-de-session");
+    }
 }

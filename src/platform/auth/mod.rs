@@ -114,11 +114,21 @@ pub struct Principal {
     /// The session or API token that authenticated the request.
     pub token_id: i64,
     pub kind: TokenKind,
-    /// The CSRF token bound to a web session.
-    pub csrf_token: Option<String>,
+    /// The CSRF token bound to a web session (redacted from `Debug`).
+    pub csrf_token: Option<secrecy::SecretString>,
 }
 
 impl Principal {
+    /// The CSRF token of the session, for the forms of a page (empty for
+    /// an API caller).
+    pub fn csrf(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.csrf_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned())
+            .unwrap_or_default()
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -383,7 +393,7 @@ async fn finish_login(
         roles: user.roles,
         token_id: issued.id,
         kind,
-        csrf_token: issued.csrf_token.clone(),
+        csrf_token: issued.csrf_token.clone().map(Into::into),
     };
     Ok((principal, issued))
 }

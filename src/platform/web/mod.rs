@@ -102,7 +102,7 @@ pub fn layout(title: &str, principal: Option<&Principal>, current: &str, body: M
                                 span { "Connecté : " strong { (p.display_name) } }
                                 a href="/compte" { "Mon compte" }
                                 form method="post" action="/deconnexion" class="en-ligne" {
-                                    input type="hidden" name="csrf_token" value=(p.csrf_token.as_deref().unwrap_or_default());
+                                    input type="hidden" name="csrf_token" value=(p.csrf());
                                     button type="submit" class="lien" { "Se déconnecter" }
                                 }
                             }

@@ -346,7 +346,7 @@ pub async fn logout(State(state): State<AppState>, me: Principal, jar: CookieJar
 /// `GET /compte`: identity, roles, open sessions and tokens.
 pub async fn account(State(state): State<AppState>, me: Principal) -> PageResult {
     let tokens = storage::list_tokens(&state.db, me.user_id).await?;
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let body = html! {
         h1 { "Mon compte" }
         dl {
@@ -444,7 +444,7 @@ fn users_page(
     form: &NewUserForm,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         h1 { "Utilisateurs" }
         @if let Some(c) = created { p class="succes" role="status" { "Le compte " strong { (c) } " a été créé." } }
@@ -811,7 +811,7 @@ fn households_page(
     form: &HouseholdForm,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         h1 { "Foyers" }
         @if list.is_empty() { p { "Aucun foyer enregistré." } } @else {
@@ -980,7 +980,7 @@ pub async fn household_show(
             h2 { "Mot de passe oublié" }
             p { "Après avoir vérifié l'identité de la personne, remettez-lui un lien pour choisir un nouveau mot de passe (il sert une fois, pendant trois jours)." }
             form method="post" action={ "/foyers/" (h.code) "/nouveau-mot-de-passe" } {
-                input type="hidden" name="csrf_token" value=(me.csrf_token.clone().unwrap_or_default());
+                input type="hidden" name="csrf_token" value=(me.csrf());
                 button type="submit" class="secondaire" { "Remettre un lien pour un nouveau mot de passe" }
             }
         }
@@ -1043,7 +1043,7 @@ fn import_page(
     outcome: Option<&inventory::service::ImportOutcome>,
     error: Option<&str>,
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         h1 { "Importer une livraison GraceTHD" }
         p { "Envoyez la livraison (GraceTHD v2.0.1, format « shpcsv ») sous forme d'archive zip. Elle est entièrement vérifiée avant d'être enregistrée : au moindre problème bloquant, rien n'est écrit." }

@@ -159,7 +159,7 @@ fn enrol_page(
     notice: Option<&str>,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         p { a href="/compte" { "← Mon compte" } }
         h1 { "Double authentification" }

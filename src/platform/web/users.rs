@@ -28,7 +28,7 @@ fn user_page(
     notice: Option<&str>,
     errors: &[(&str, String)],
 ) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     let base = format!("/admin/utilisateurs/{}", u.username);
     html! {
         p { a href="/admin/utilisateurs" { "← Tous les comptes" } }
@@ -333,7 +333,7 @@ pub(crate) fn new_password_fields(errors: &[(&str, String)]) -> Markup {
 }
 
 fn password_page(me: &Principal, done: bool, errors: &[(&str, String)]) -> Markup {
-    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let csrf = me.csrf();
     html! {
         p { a href="/compte" { "← Mon compte" } }
         h1 { "Changer mon mot de passe" }
