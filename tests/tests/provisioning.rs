@@ -929,7 +929,11 @@ async fn an_order_cancelled_while_its_olt_is_configured_leaves_no_stray_ont() {
         .unwrap()
         .olt;
     let sim = t.state.provisioning.drivers().simulator(&olt);
-    sim.slow_down(150);
+    // Each OLT call lasts a second: long enough for the cancellation to be
+    // sent once the activation is seen talking to the OLT, however slow
+    // the machine.
+    sim.slow_down(1000);
+    let calls_before = sim.calls();
     let activation = {
         let app = t.app.clone();
         let (token, id) = (token.clone(), id.clone());
@@ -944,8 +948,16 @@ async fn an_order_cancelled_while_its_olt_is_configured_leaves_no_stray_ont() {
             app.oneshot(req).await.unwrap().status()
         })
     };
-    // The cancellation lands while the OLT is still being configured.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The cancellation lands while the OLT is being configured: sent once
+    // the activation's first call has reached the OLT (waited for, not
+    // guessed with a sleep).
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while sim.calls() == calls_before {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the activation reaches the OLT");
     let a = post(
         &t,
         &token,

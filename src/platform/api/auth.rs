@@ -156,7 +156,10 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let shown = format!("{req:?}");
         assert!(shown.contains("karim"), "{shown}");
-        assert!(!shown.contains("secret") && !shown.contains("123456"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("123456"),
+            "{shown}"
+        );
         let res = TokenResponse {
             token: ShownOnce("rga_abcdef".into()),
             expires_at: "2026-12-08T00:00:00Z".into(),
