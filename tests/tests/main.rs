@@ -24,6 +24,7 @@ mod capacity;
 mod devices;
 mod every_page;
 mod hardening;
+mod house_rules;
 mod inventory;
 mod journey;
 mod line_pages;
