@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod cli;
 pub mod files;
+pub mod home;
 pub mod invoices_api;
 pub mod ledger;
 pub mod ledger_api;
@@ -82,6 +83,6 @@ pub fn routes() -> Vec<Route> {
         get("/comptabilite/exports/{kind}", Roles(BILLING_STAFF), Page, ledger::export_file),
         get("/factures/{number}", Roles(INVOICE_READERS), Page, pages::invoice_pdf),
         post("/comptabilite/facturation/{period}", Roles(BILLING_STAFF), Page, pages::issue),
-        get("/comptabilite", Roles(ACCOUNTANT), Page, crate::platform::web::pages::accountant_home),
+        get("/comptabilite", Roles(ACCOUNTANT), Page, home::accountant_home),
     ]
 }

@@ -10,6 +10,7 @@ pub mod lines_cli;
 pub mod map;
 pub mod plant_api;
 pub mod plant_cli;
+pub mod plant_pages;
 pub mod pon;
 
 use axum::extract::DefaultBodyLimit;
@@ -58,8 +59,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/v1/inventory/export/ipe.csv", Roles(NETWORK_STAFF), Api, plant_api::export_ipe),
         get("/api/v1/inventory/export/addresses.geojson", Roles(NETWORK_STAFF), Api, plant_api::export_geojson),
         // Pages.
-        get("/technicien/trace", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::trace_page),
-        get("/technicien/capacite", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::capacity_page),
+        get("/technicien/trace", Roles(NETWORK_STAFF), Page, plant_pages::trace_page),
+        get("/technicien/capacite", Roles(NETWORK_STAFF), Page, plant_pages::capacity_page),
         get("/technicien/carte", Roles(NETWORK_STAFF), Page, map::map_page),
         get("/technicien/exports/{file}", Roles(NETWORK_STAFF), Page, map::plant_export),
         get("/technicien/lignes", Roles(NETWORK_STAFF), Page, lines::lines),
@@ -69,9 +70,9 @@ pub fn routes() -> Vec<Route> {
         get("/technicien/pon", Roles(NETWORK_STAFF), Page, pon::pon_ports),
         post("/technicien/pon", Roles(NETWORK_STAFF), Page, pon::pon_save),
         post("/technicien/pon/supprimer", Roles(NETWORK_STAFF), Page, pon::pon_delete),
-        get("/technicien/import", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::import_form),
+        get("/technicien/import", Roles(NETWORK_STAFF), Page, plant_pages::import_form),
         // Spooled to disk within `[uploads] delivery_max_mib`.
-        post("/technicien/import", Roles(NETWORK_STAFF), Page, crate::platform::web::pages::import_submit).body_limit(DefaultBodyLimit::disable()),
-        get("/technicien", Roles(TECHNICIAN), Page, crate::platform::web::pages::technician_home),
+        post("/technicien/import", Roles(NETWORK_STAFF), Page, plant_pages::import_submit).body_limit(DefaultBodyLimit::disable()),
+        get("/technicien", Roles(TECHNICIAN), Page, plant_pages::technician_home),
     ]
 }

@@ -673,7 +673,7 @@ pub async fn household_request(
         ))),
         Err(social_tariff::Error::Invalid(m)) => {
             let errors = vec![("type_appareil", m)];
-            crate::platform::web::pages::household_home_with(
+            crate::social::households::household_home_with(
                 &state,
                 &me,
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -9,6 +9,7 @@ pub mod applications_api;
 pub mod grants;
 pub mod grants_api;
 pub mod household_file;
+pub mod households;
 pub mod households_api;
 pub mod pages;
 pub mod privacy;
@@ -109,11 +110,11 @@ pub fn routes() -> Vec<Route> {
         get("/admin/tarif-social", Roles(ADMIN), Page, rules::admin),
         post("/admin/tarif-social", Roles(ADMIN), Page, rules::admin_publish),
         post("/admin/tarif-social/apercu", Roles(ADMIN), Page, rules::admin_preview),
-        get("/instruction", Roles(SOCIAL_AGENT), Page, crate::platform::web::pages::social_home),
-        get("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::platform::web::pages::households),
-        post("/instruction/foyers", Roles(SOCIAL_STAFF), Page, crate::platform::web::pages::households_create),
-        get("/mon-espace", Roles(HOUSEHOLD), Page, crate::platform::web::pages::household_home),
-        get("/foyers/{code}", Roles(HOUSEHOLD_RECORD), Page, crate::platform::web::pages::household_show),
+        get("/instruction", Roles(SOCIAL_AGENT), Page, households::social_home),
+        get("/instruction/foyers", Roles(SOCIAL_STAFF), Page, households::households),
+        post("/instruction/foyers", Roles(SOCIAL_STAFF), Page, households::households_create),
+        get("/mon-espace", Roles(HOUSEHOLD), Page, households::household_home),
+        get("/foyers/{code}", Roles(HOUSEHOLD_RECORD), Page, households::household_show),
     ]
 }
 
