@@ -7,11 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
+use billing::ledger::Protection;
 use billing::model::DocumentKind;
 use billing::money::{Cents, VatRate};
+use billing::storage::ledger as store;
 use billing::storage::search::AccountQuery;
 use maud::{html, Markup};
 use serde::Deserialize;
+use serde::Serialize;
 
 use crate::platform::auth::Principal;
 use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
@@ -282,4 +285,43 @@ pub async fn invoices_part(state: &AppState, code: &str) -> Result<Markup, Error
         h2 { "Lignes abonnées" }
         @if lines.is_empty() { p { "Aucune ligne en cours." } } @else { ul { @for l in &lines { li { (l) } } } }
     })
+}
+
+/// The position of an account: balance, open invoices, dunning steps and
+/// the keep-connected protection.
+pub async fn position(state: &AppState, code: &str) -> Result<Position, Error> {
+    let account = billing::storage::account(&state.db, code).await?;
+    let grace = billing::dunning::in_grace(&state.db, today()).await?;
+    let protection = billing::dunning::protection(
+        &state.db,
+        &account.code,
+        account.household.as_deref(),
+        &grace,
+    )
+    .await?;
+    Ok(Position {
+        balance: store::balance(&state.db, &account.code).await?,
+        protection_text: protection.as_ref().map(Protection::explain),
+        protection,
+        line_policy: store::policy(&state.db, &account.code)
+            .await?
+            .map_or_else(|| "normal".to_owned(), |(w, _)| w),
+        dunning: store::steps(&state.db, &account.code).await?,
+    })
+}
+
+/// An account's position as the accountant sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Position {
+    #[schema(value_type = Object)]
+    pub balance: store::Balance,
+    /// Why the line may not be cut, if it may not.
+    #[schema(value_type = Option<Object>)]
+    pub protection: Option<Protection>,
+    /// `protection` in words, for the page.
+    pub protection_text: Option<String>,
+    /// `normal`, `suspended` or `throttled`: what billing asked.
+    pub line_policy: String,
+    #[schema(value_type = Vec<Object>)]
+    pub dunning: Vec<store::DoneStep>,
 }

@@ -3,9 +3,12 @@
 //! the API (bearer token) and by the accountant's pages (session), so a
 //! link on a page never leads to a route the browser cannot open.
 
+use crate::billing::scope::visible_invoice;
+use crate::platform::auth::Principal;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use billing::exports::csv_amount;
+use billing::model::Invoice;
 use billing::money::Cents;
 use billing::storage::ledger as store;
 use chrono::NaiveDate;
@@ -233,4 +236,57 @@ pub async fn mandate_form(state: &AppState, code: &str) -> Result<Download, Erro
     let blocks = billing::mandate::form(&mandate, &account, &seller, &sepa.creditor_id);
     let bytes = billing::document::render(format!("Mandat {}", mandate.rum), &seller, blocks)?;
     Ok(pdf(format!("mandat-{}", mandate.rum), bytes))
+}
+
+/// The régie as seller, from the configuration.
+pub fn seller(state: &AppState) -> billing::document::Seller {
+    state.config.seller()
+}
+
+/// A document the caller may read, as PDF.
+pub async fn invoice_pdf_response(
+    state: &AppState,
+    me: &Principal,
+    number: &str,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    let inv = visible_invoice(state, me, number).await?;
+    let notice = debit_notice(state, &inv).await?;
+    let bytes = billing::document::pdf(&inv, &seller(state), notice.as_ref())?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}.pdf\"", inv.number),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The pre-notification of an invoice paid by direct debit (an account
+/// with a live mandate, the régie set up as SEPA creditor): the debit falls
+/// on the due date, never before the notice delay.
+pub async fn debit_notice(
+    state: &AppState,
+    inv: &Invoice,
+) -> Result<Option<billing::document::DebitNotice>, Error> {
+    let Some(sepa) = &state.config.sepa else {
+        return Ok(None);
+    };
+    let Some(m) = billing::storage::live_mandate(&state.db, &inv.account).await? else {
+        return Ok(None);
+    };
+    let days = state.config.debit_days().unwrap_or(sepa.prenotice_days);
+    Ok(billing::document::DebitNotice::new(
+        inv,
+        &m,
+        &sepa.creditor_id,
+        days,
+    ))
 }

@@ -2,6 +2,10 @@
 //! monthly runs (preview, issue), invoices and credit notes. Accountants
 //! and admins manage; a household reads its own invoices.
 
+use crate::billing::files::{debit_notice, invoice_pdf_response, seller};
+use crate::billing::runs::day;
+use crate::billing::runs::issue_month;
+use crate::billing::scope::{visible_invoice, visible_invoices};
 use axum::extract::State;
 use axum::http::StatusCode;
 use billing::compute::{Line, LineKind, Month};
@@ -12,19 +16,10 @@ use billing::storage::SubscriptionChange;
 use serde::Deserialize;
 
 use crate::platform::api::extract::{Json, Path, Query};
-use crate::platform::auth::{Principal, Role};
+use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, ErrorBody};
 use crate::social::today;
 use crate::{AppState, Error};
-
-fn day(name: &str, v: &str) -> Result<chrono::NaiveDate, Error> {
-    v.trim().parse().map_err(|_| {
-        Error::Invalid(format!(
-            "{name} « {} » : date attendue au format AAAA-MM-JJ",
-            v.trim()
-        ))
-    })
-}
 
 /// An offer as voted: prices in cents VAT included, the rate as written.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -248,86 +243,11 @@ pub async fn run_state(
         .ok_or_else(|| Error::NotFound(format!("run of {period}")).into())
 }
 
-/// The month to issue and the issue date, checked: the month is over.
-pub fn month_to_issue(
-    period: &str,
-    issued_on: Option<&str>,
-) -> Result<(Month, billing::run::IssueDate), Error> {
-    let month = Month::parse(period)?;
-    let issued_on = issued_on
-        .map(|d| day("issued_on", d))
-        .transpose()?
-        .unwrap_or_else(today);
-    Ok((
-        month,
-        billing::run::IssueDate::new(month, issued_on, today())?,
-    ))
-}
-
-/// Issues a month, checking the month is over; for the API.
-pub async fn issue_month(
-    state: &AppState,
-    me: &Principal,
-    period: &str,
-    issued_on: Option<&str>,
-) -> Result<Report, Error> {
-    let (month, issued_on) = month_to_issue(period, issued_on)?;
-    Ok(billing::run::issue(&state.db, &me.actor(), month, issued_on).await?)
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InvoiceQuery {
     /// Billing staff: one account's documents.
     pub account: Option<String>,
-}
-
-/// The invoices a caller may read: all (or one account's) for billing
-/// staff, its own for a household.
-pub async fn visible_invoices(
-    state: &AppState,
-    me: &Principal,
-    account: Option<&str>,
-) -> Result<Vec<Invoice>, Error> {
-    if crate::billing::scope::is_billing_staff(me) {
-        return Ok(billing::storage::invoices(&state.db, account).await?);
-    }
-    let mut out = Vec::new();
-    for a in crate::billing::scope::accounts_of(state, me).await? {
-        out.extend(billing::storage::invoices(&state.db, Some(&a.code)).await?);
-    }
-    Ok(out)
-}
-
-/// One document the caller may read: any for billing staff, one of its
-/// own accounts' for a household; another's answers "not found", exactly
-/// like a missing one.
-pub async fn visible_invoice(
-    state: &AppState,
-    me: &Principal,
-    number: &str,
-) -> Result<Invoice, Error> {
-    let not_found = || Error::NotFound(format!("invoice {number}"));
-    let inv = billing::storage::invoice(&state.db, number)
-        .await
-        .map_err(|e| match e {
-            billing::Error::NotFound(_) => not_found(),
-            other => other.into(),
-        })?;
-    if me.has_any(&[Role::Admin, Role::Accountant]) {
-        return Ok(inv);
-    }
-    let account = billing::storage::account(&state.db, &inv.account).await?;
-    let mine = social_tariff::list_households(&state.db, me.household_scope()).await?;
-    if account
-        .household
-        .as_ref()
-        .is_some_and(|h| mine.iter().any(|m| m.code.as_str() == h))
-    {
-        Ok(inv)
-    } else {
-        Err(not_found())
-    }
 }
 
 /// Invoices and credit notes, in number order.
@@ -403,37 +323,6 @@ pub async fn credit_note(
     Ok((StatusCode::CREATED, Json(cn)))
 }
 
-/// The régie as seller, from the configuration.
-pub fn seller(state: &AppState) -> billing::document::Seller {
-    state.config.seller()
-}
-
-/// A document the caller may read, as PDF.
-pub async fn invoice_pdf_response(
-    state: &AppState,
-    me: &Principal,
-    number: &str,
-) -> Result<axum::response::Response, Error> {
-    use axum::response::IntoResponse;
-    let inv = visible_invoice(state, me, number).await?;
-    let notice = debit_notice(state, &inv).await?;
-    let bytes = billing::document::pdf(&inv, &seller(state), notice.as_ref())?;
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/pdf".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{}.pdf\"", inv.number),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
 /// The invoice or credit note as PDF.
 #[utoipa::path(get, path = "/api/v1/billing/invoices/{number}/pdf", operation_id = "invoice_pdf", tag = "billing",
     security(("bearer" = [])), params(("number" = String, Path)),
@@ -483,26 +372,4 @@ pub async fn cii(
         xml,
     )
         .into_response())
-}
-
-/// The pre-notification of an invoice paid by direct debit (an account
-/// with a live mandate, the régie set up as SEPA creditor): the debit falls
-/// on the due date, never before the notice delay.
-pub async fn debit_notice(
-    state: &AppState,
-    inv: &Invoice,
-) -> Result<Option<billing::document::DebitNotice>, Error> {
-    let Some(sepa) = &state.config.sepa else {
-        return Ok(None);
-    };
-    let Some(m) = billing::storage::live_mandate(&state.db, &inv.account).await? else {
-        return Ok(None);
-    };
-    let days = state.config.debit_days().unwrap_or(sepa.prenotice_days);
-    Ok(billing::document::DebitNotice::new(
-        inv,
-        &m,
-        &sepa.creditor_id,
-        days,
-    ))
 }

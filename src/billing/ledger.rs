@@ -13,7 +13,7 @@ use chrono::{Datelike, Days};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::billing::ledger_api::position;
+use crate::billing::accounts::position;
 use crate::platform::auth::Principal;
 use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::social::today;

@@ -3,10 +3,11 @@
 //! statements, FSL requests and decisions, the dunning pass and the
 //! accountant's exports. Billing staff only.
 
+use crate::billing::accounts::{position, Position};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use billing::ledger::{Method, Protection, ReturnReason};
+use billing::ledger::{Method, ReturnReason};
 use billing::money::Cents;
 use billing::storage::ledger::{self as store, ImportReport, Payment};
 use serde::{Deserialize, Serialize};
@@ -202,45 +203,6 @@ pub async fn import_transfers(
     };
     let report = store::import_transfers(&state.db, &me.actor(), &lines, q.dry_run).await?;
     Ok(import_answer(report))
-}
-
-/// An account's position as the accountant sees it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Position {
-    #[schema(value_type = Object)]
-    pub balance: store::Balance,
-    /// Why the line may not be cut, if it may not.
-    #[schema(value_type = Option<Object>)]
-    pub protection: Option<Protection>,
-    /// `protection` in words, for the page.
-    pub protection_text: Option<String>,
-    /// `normal`, `suspended` or `throttled`: what billing asked.
-    pub line_policy: String,
-    #[schema(value_type = Vec<Object>)]
-    pub dunning: Vec<store::DoneStep>,
-}
-
-/// The position of an account: balance, open invoices, dunning steps and
-/// the keep-connected protection.
-pub async fn position(state: &AppState, code: &str) -> Result<Position, Error> {
-    let account = billing::storage::account(&state.db, code).await?;
-    let grace = billing::dunning::in_grace(&state.db, today()).await?;
-    let protection = billing::dunning::protection(
-        &state.db,
-        &account.code,
-        account.household.as_deref(),
-        &grace,
-    )
-    .await?;
-    Ok(Position {
-        balance: store::balance(&state.db, &account.code).await?,
-        protection_text: protection.as_ref().map(Protection::explain),
-        protection,
-        line_policy: store::policy(&state.db, &account.code)
-            .await?
-            .map_or_else(|| "normal".to_owned(), |(w, _)| w),
-        dunning: store::steps(&state.db, &account.code).await?,
-    })
 }
 
 /// An account's balance, open invoices, dunning and protection.

@@ -195,7 +195,7 @@ pub async fn issue(
     Path(period): Path<String>,
     Form(_): Form<IssueForm>,
 ) -> PageResult {
-    let (month, issued_on) = match crate::billing::invoices_api::month_to_issue(&period, None) {
+    let (month, issued_on) = match crate::billing::runs::month_to_issue(&period, None) {
         Ok(m) => m,
         Err(Error::Invalid(m)) => {
             return runs_render(
@@ -274,7 +274,7 @@ pub async fn invoice_pdf(
     me: Principal,
     Path(number): Path<String>,
 ) -> PageResult {
-    Ok(crate::billing::invoices_api::invoice_pdf_response(&state, &me, &number).await?)
+    Ok(crate::billing::files::invoice_pdf_response(&state, &me, &number).await?)
 }
 
 /// A billing period in words: « novembre 2026 » (the stored form when it
@@ -320,7 +320,7 @@ fn standing(
 /// phone — what, how much, where it stands, the PDF — with no tax
 /// columns, which a household does not need.
 pub async fn household_part(state: &AppState, me: &Principal) -> Result<Markup, Error> {
-    let mut mine = crate::billing::invoices_api::visible_invoices(state, me, None).await?;
+    let mut mine = crate::billing::scope::visible_invoices(state, me, None).await?;
     mine.sort_by(|a, b| (b.issued_on, &b.number).cmp(&(a.issued_on, &a.number)));
     let mut accounts: Vec<&str> = mine.iter().map(|i| i.account.as_str()).collect();
     accounts.sort_unstable();

@@ -12,11 +12,14 @@
 //! invoices it issued are not issued twice (one invoice per subscription
 //! and month).
 
+use crate::platform::auth::Principal;
+use crate::social::today;
+use crate::AppState;
+use billing::compute::Month;
+use billing::run::Report;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use billing::compute::Month;
-use billing::run::Report;
 use regie_core::audit::Actor;
 use regie_core::Db;
 use serde::Serialize;
@@ -164,4 +167,40 @@ impl Runs {
         });
         Ok(())
     }
+}
+
+pub(crate) fn day(name: &str, v: &str) -> Result<chrono::NaiveDate, Error> {
+    v.trim().parse().map_err(|_| {
+        Error::Invalid(format!(
+            "{name} « {} » : date attendue au format AAAA-MM-JJ",
+            v.trim()
+        ))
+    })
+}
+
+/// The month to issue and the issue date, checked: the month is over.
+pub fn month_to_issue(
+    period: &str,
+    issued_on: Option<&str>,
+) -> Result<(Month, billing::run::IssueDate), Error> {
+    let month = Month::parse(period)?;
+    let issued_on = issued_on
+        .map(|d| day("issued_on", d))
+        .transpose()?
+        .unwrap_or_else(today);
+    Ok((
+        month,
+        billing::run::IssueDate::new(month, issued_on, today())?,
+    ))
+}
+
+/// Issues a month, checking the month is over; for the API.
+pub async fn issue_month(
+    state: &AppState,
+    me: &Principal,
+    period: &str,
+    issued_on: Option<&str>,
+) -> Result<Report, Error> {
+    let (month, issued_on) = month_to_issue(period, issued_on)?;
+    Ok(billing::run::issue(&state.db, &me.actor(), month, issued_on).await?)
 }

@@ -237,7 +237,7 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         .await
         .unwrap()
         .remove(0);
-    let notice = regie::billing::invoices_api::debit_notice(&t.state, &inv)
+    let notice = regie::billing::files::debit_notice(&t.state, &inv)
         .await
         .unwrap()
         .unwrap();
@@ -247,7 +247,7 @@ async fn an_invoice_paid_by_direct_debit_carries_its_prenotification() {
         "the due date, 30 days after issue"
     );
     assert_eq!(notice.iban, "FR76 **** **** **** **** **** 189");
-    let seller = regie::billing::invoices_api::seller(&t.state);
+    let seller = regie::billing::files::seller(&t.state);
     std::fs::write(
         &path,
         billing::document::pdf(&inv, &seller, Some(&notice)).unwrap(),
