@@ -25,7 +25,7 @@ fn local(at: &str) -> String {
 
 /// `GET /technicien/alarmes`.
 pub async fn alarms(State(state): State<AppState>, me: Principal) -> PageResult {
-    let open = crate::monitoring::api::open_alarms(&state).await?;
+    let open = crate::monitoring::views::open_alarms(&state).await?;
     let csrf = me.csrf();
     let body = html! {
         h1 { "Alarmes en cours" }
@@ -95,7 +95,7 @@ pub async fn acknowledge(
 
 /// The open alarms in brief, for the technician's home page: how many,
 /// the lines they cut off, the first few by severity, a link to them all.
-pub fn summary(open: &[crate::monitoring::api::AlarmView]) -> maud::Markup {
+pub fn summary(open: &[crate::monitoring::views::AlarmView]) -> maud::Markup {
     let cut: usize = open
         .iter()
         .filter_map(|v| v.impact.as_ref())

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 
-use crate::monitoring::api::{DeviceDetail, PonPortView};
 use crate::monitoring::devices::PATH;
+use crate::monitoring::views::{DeviceDetail, PonPortView};
 use crate::platform::auth::Principal;
 use crate::platform::web::{layout, local_time, render, PageError};
 use crate::AppState;
@@ -188,7 +188,7 @@ pub async fn device(
     me: Principal,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let Some(detail) = crate::monitoring::api::device_detail(&state, &name).await? else {
+    let Some(detail) = crate::monitoring::views::device_detail(&state, &name).await? else {
         return Err(crate::Error::NotFound(format!("aucun équipement « {name} »")).into());
     };
     let title = format!("Équipement {name}");

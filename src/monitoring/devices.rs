@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use monitoring::devices::DeviceForm;
 use serde::Deserialize;
 
-use crate::monitoring::api::DeviceView;
+use crate::monitoring::views::DeviceView;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::web::{error_summary, field_error, has_error, layout, render, PageError};
 use crate::AppState;
@@ -246,7 +246,7 @@ pub async fn devices(
     me: Principal,
     Query(q): Query<DevicesQuery>,
 ) -> PageResult {
-    let list = crate::monitoring::api::device_views(&state).await?;
+    let list = crate::monitoring::views::device_views(&state).await?;
     let notice = match (&q.ajoute, &q.retire) {
         (Some(n), _) => Some(
             html! { p class="succes" role="status" { "L'équipement " strong { (n) } " est ajouté ; il sera interrogé dans l'intervalle qui vient." } },
@@ -274,7 +274,7 @@ pub async fn add(
     Form(form): Form<DevicePageForm>,
 ) -> PageResult {
     let added = match form.parse() {
-        Ok(parsed) => crate::monitoring::api::add(&state, &me, &parsed)
+        Ok(parsed) => crate::monitoring::views::add(&state, &me, &parsed)
             .await
             .map_err(|(field, e)| match e {
                 crate::Error::Invalid(m) | crate::Error::Conflict(m) => Ok((field, m)),
@@ -291,7 +291,7 @@ pub async fn add(
         Err(Ok((field, message))) => vec![(field, message)],
         Err(Err(e)) => return Err(e.into()),
     };
-    let list = crate::monitoring::api::device_views(&state).await?;
+    let list = crate::monitoring::views::device_views(&state).await?;
     Ok(render(
         StatusCode::UNPROCESSABLE_ENTITY,
         layout(

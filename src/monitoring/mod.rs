@@ -8,6 +8,7 @@ pub mod cli;
 pub mod device_page;
 pub mod devices;
 pub mod poll;
+pub mod views;
 
 use crate::platform::routes::{
     delete, get, post,

@@ -418,7 +418,7 @@ fn line_page(
     events: &[Event],
     feedback: Feedback<'_>,
     supervised: &Supervised,
-    alarms: &[&crate::monitoring::api::AlarmView],
+    alarms: &[&crate::monitoring::views::AlarmView],
 ) -> Markup {
     let Feedback {
         form,
@@ -647,8 +647,8 @@ async fn show_line(
         Some((reading, status.optics_at))
     });
     // The open alarms on this line's port or OLT, or that cut it off.
-    let open = crate::monitoring::api::open_alarms(state).await?;
-    let alarms: Vec<&crate::monitoring::api::AlarmView> = open
+    let open = crate::monitoring::views::open_alarms(state).await?;
+    let alarms: Vec<&crate::monitoring::views::AlarmView> = open
         .iter()
         .filter(|v| {
             let on_path = line.path.as_ref().is_some_and(|p| {

@@ -76,3 +76,23 @@ pub fn routes() -> Vec<Route> {
         get("/technicien", Roles(TECHNICIAN), Page, plant_pages::technician_home),
     ]
 }
+
+/// A PON port serving lines stays: removing it would strand them.
+pub async fn ensure_unused(state: &crate::AppState, code: &str) -> Result<(), crate::Error> {
+    let lines = state.provisioning.live_lines_on(code.trim()).await?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = lines.iter().take(5).map(String::as_str).collect();
+    Err(crate::Error::Conflict(format!(
+        "le port PON {} dessert {} ligne(s) en cours ({}{}) : résiliez-les ou déplacez-les d'abord",
+        code.trim(),
+        lines.len(),
+        shown.join(", "),
+        if lines.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        }
+    )))
+}

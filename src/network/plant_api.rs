@@ -337,27 +337,7 @@ pub async fn delete_pon_port(
     me: crate::platform::auth::Principal,
     Path(code): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    ensure_unused(&state, &code).await?;
+    crate::network::ensure_unused(&state, &code).await?;
     inventory::service::delete_pon_port(&state.db, &state.plant, &me.actor(), &code).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// A PON port serving lines stays: removing it would strand them.
-pub async fn ensure_unused(state: &AppState, code: &str) -> Result<(), Error> {
-    let lines = state.provisioning.live_lines_on(code.trim()).await?;
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let shown: Vec<&str> = lines.iter().take(5).map(String::as_str).collect();
-    Err(Error::Conflict(format!(
-        "le port PON {} dessert {} ligne(s) en cours ({}{}) : résiliez-les ou déplacez-les d'abord",
-        code.trim(),
-        lines.len(),
-        shown.join(", "),
-        if lines.len() > shown.len() {
-            ", …"
-        } else {
-            ""
-        }
-    )))
 }

@@ -32,7 +32,7 @@ pub async fn technician_home(State(state): State<AppState>, me: Principal) -> Pa
     let lines_total = count(&L::ALL);
     let pending = count(&[L::Ordered, L::PathReserved, L::OntInstalled]);
     let active = count(&[L::Active]);
-    let open_alarms = crate::monitoring::api::open_alarms(&state).await?;
+    let open_alarms = crate::monitoring::views::open_alarms(&state).await?;
     let body = html! {
         h1 { "Espace technicien" }
         p { "Bonjour " (me.display_name) ". Voici les outils du réseau." }

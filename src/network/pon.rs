@@ -256,7 +256,7 @@ pub async fn pon_delete(
     me: Principal,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
-    crate::network::plant_api::ensure_unused(&state, &form.pon_code).await?;
+    crate::network::ensure_unused(&state, &form.pon_code).await?;
     if form.confirme != "oui" {
         let plant = state.plant.get(&state.db).await?;
         let behind = inventory::trace::downstream(

@@ -4,16 +4,15 @@
 //! at the counter or from paper, verify, decide and review appeals;
 //! accountants read entitlements only (level and dates, never why).
 
-use axum::body::Body;
+use crate::social::documents::{detail, pdf_response, view, ApplicationDetail, ApplicationView};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use social_tariff::application::{Application, ApplicationCode, ApplicationForm, Status};
+use social_tariff::application::{ApplicationCode, ApplicationForm, Status};
 use social_tariff::decision::{Appeal, Decision, Entitlement, Outcome, Ruling};
-use social_tariff::engine::Evaluation;
 use social_tariff::service::{DocumentSeen, Review, Verified};
-use social_tariff::{Duplicate, Filing, Scope};
+use social_tariff::{Filing, Scope};
 
 use crate::platform::api::extract::{Json, Path, Query};
 use crate::platform::auth::Principal;
@@ -151,22 +150,6 @@ pub async fn update(
     Ok(axum::Json(view(a)).into_response())
 }
 
-/// An application as the API shows it. The identity given for an automatic
-/// verification is never shown back.
-#[derive(Debug, Serialize)]
-pub struct ApplicationView {
-    #[serde(flatten)]
-    pub application: Application,
-    pub status_label: &'static str,
-}
-
-fn view(application: Application) -> ApplicationView {
-    ApplicationView {
-        status_label: application.status.label(),
-        application,
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
@@ -198,23 +181,6 @@ pub async fn list(
     ))
 }
 
-/// An application with what an agent needs to decide: the engine's
-/// evaluation, look-alike records, the decisions taken.
-#[derive(Debug, Serialize)]
-pub struct ApplicationDetail {
-    pub application: ApplicationView,
-    /// The engine's evaluation, once sent and while rules are in force.
-    pub evaluation: Option<Evaluation>,
-    /// Why there is no evaluation.
-    pub evaluation_error: Option<String>,
-    pub rule_version: Option<i64>,
-    /// Agents only.
-    pub duplicates: Vec<Duplicate>,
-    pub decisions: Vec<Decision>,
-    /// Whether an automatic verification can still run.
-    pub verification_possible: bool,
-}
-
 /// One application.
 #[utoipa::path(get, path = "/api/v1/social-tariff/applications/{code}", operation_id = "show_application", tag = "social-tariff",
     security(("bearer" = [])), params(("code" = String, Path, example = "DEM-7KQ2MX")),
@@ -226,43 +192,6 @@ pub async fn show(
     Path(code): Path<String>,
 ) -> Result<Json<ApplicationDetail>, ApiError> {
     Ok(Json(detail(&state, &me, &code).await?))
-}
-
-pub async fn detail(
-    state: &AppState,
-    me: &Principal,
-    code: &str,
-) -> Result<ApplicationDetail, Error> {
-    let a = social_tariff::get_application(&state.db, me.household_scope(), code).await?;
-    let (evaluation, evaluation_error, rule_version) = if a.status == Status::Draft {
-        (None, None, None)
-    } else {
-        match social_tariff::service::evaluate(&state.db, &a, today()).await {
-            Ok((rules, e)) => (Some(e), None, Some(rules.version)),
-            Err(social_tariff::Error::Invalid(m)) => (None, Some(m), None),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    let duplicates = if is_staff(me) && a.status != Status::Draft {
-        social_tariff::duplicates(&state.db, &a, today()).await?
-    } else {
-        Vec::new()
-    };
-    let decisions = social_tariff::decisions_of(&state.db, me.household_scope(), &a.code).await?;
-    let verification_possible = state.verifier.is_some()
-        && a.status == Status::Submitted
-        && social_tariff::application_identity(&state.db, &a.code)
-            .await?
-            .is_some();
-    Ok(ApplicationDetail {
-        application: view(a),
-        evaluation,
-        evaluation_error,
-        rule_version,
-        duplicates,
-        decisions,
-        verification_possible,
-    })
 }
 
 /// What an automatic verification found.
@@ -405,27 +334,6 @@ pub async fn letter_pdf(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(pdf_response(&state, &me, &number).await?)
-}
-
-/// The PDF of a decision letter, for the API and the pages.
-pub async fn pdf_response(
-    state: &AppState,
-    me: &Principal,
-    number: &str,
-) -> Result<Response, Error> {
-    let (decision, letter) = social::letter(state, me.household_scope(), number).await?;
-    let bytes = letter.to_pdf(&state.config.regie_name)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"decision-{}.pdf\"", decision.number),
-            ),
-        ],
-        Body::from(bytes),
-    )
-        .into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -6,6 +6,7 @@
 //! `social-tariff` crate.
 
 pub mod applications_api;
+pub mod documents;
 pub mod grants;
 pub mod grants_api;
 pub mod household_file;

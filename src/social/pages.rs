@@ -548,7 +548,7 @@ pub async fn letter_pdf(
     me: Principal,
     Path(number): Path<String>,
 ) -> PageResult {
-    Ok(crate::social::applications_api::pdf_response(&state, &me, &number).await?)
+    Ok(crate::social::documents::pdf_response(&state, &me, &number).await?)
 }
 
 /// The household's part of `/mon-espace`: its applications and its right.
@@ -774,7 +774,7 @@ pub(crate) async fn agent_page(
     notice: Option<Markup>,
     errors: &[(&'static str, String)],
 ) -> PageResult {
-    let detail = crate::social::applications_api::detail(state, me, code).await?;
+    let detail = crate::social::documents::detail(state, me, code).await?;
     let a = &detail.application.application;
     let csrf = me.csrf();
     let base = format!("{AGENT_LIST}/{}", a.code);

@@ -83,7 +83,7 @@ pub async fn upload(
     // Which field an error is shown beside: the description when it is
     // the one at fault, otherwise the file.
     let mut field = "fichier";
-    let stored = match crate::social::privacy_api::scan_parts(multipart).await {
+    let stored = match crate::social::documents::scan_parts(multipart).await {
         Ok(p) => {
             if ScanUpload::description(&p.description).is_err() {
                 field = "description";
@@ -123,13 +123,13 @@ pub async fn upload(
 
 /// `GET /instruction/copies/{id}`.
 pub async fn download(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    Ok(crate::social::privacy_api::scan_response(&state, id).await?)
+    Ok(crate::social::documents::scan_response(&state, id).await?)
 }
 
 /// `GET /mon-espace/donnees`: everything held about the household, in
 /// words, with the JSON to take away.
 pub async fn my_data(State(state): State<AppState>, me: Principal) -> PageResult {
-    let data = crate::social::privacy_api::export(&state, &me, None).await?;
+    let data = crate::social::documents::export(&state, &me, None).await?;
     let body = html! {
         h1 { "Mes données" }
         p { "Voici toutes les informations que la régie conserve sur votre foyer au titre du tarif social et de l'aide à l'équipement. "
@@ -185,7 +185,7 @@ pub async fn my_data(State(state): State<AppState>, me: Principal) -> PageResult
 
 /// `GET /mon-espace/donnees.json`.
 pub async fn my_data_json(State(state): State<AppState>, me: Principal) -> PageResult {
-    let data = crate::social::privacy_api::export(&state, &me, None).await?;
+    let data = crate::social::documents::export(&state, &me, None).await?;
     let json =
         serde_json::to_vec_pretty(&data).map_err(|e| Error::Internal(format!("export: {e}")))?;
     Ok((

@@ -2,25 +2,19 @@
 //! of the appeal period), the household's own data to take away, the log
 //! of what retention deleted, and the public indicators.
 
+use crate::social::documents::{export, scan_parts, scan_response, ScanParts};
 use axum::extract::{Multipart, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use social_tariff::privacy::{Deletion, MonthIndicators, Scan};
-use social_tariff::{HouseholdExport, Scope};
+use social_tariff::HouseholdExport;
 
 use crate::platform::api::extract::{Json, Path, Query};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, ErrorBody};
-use crate::social::{self, is_staff, today};
+use crate::social::{self, today};
 use crate::{AppState, Error};
-
-/// The parts of a scan upload.
-pub struct ScanParts {
-    pub description: String,
-    pub filename: String,
-    pub content: Vec<u8>,
-}
 
 impl std::fmt::Debug for ScanParts {
     // The content is a household's document: its size only.
@@ -30,47 +24,6 @@ impl std::fmt::Debug for ScanParts {
             .field("size_bytes", &self.content.len())
             .finish_non_exhaustive()
     }
-}
-
-/// Reads `description` and `fichier` from a multipart body.
-pub async fn scan_parts(mut multipart: Multipart) -> Result<ScanParts, Error> {
-    let mut parts = ScanParts {
-        description: String::new(),
-        filename: String::new(),
-        content: Vec::new(),
-    };
-    while let Some(field) = multipart.next_field().await.map_err(|e| {
-        Error::Invalid(format!(
-            "envoi interrompu : {}",
-            crate::platform::upload::multipart_reason(&e)
-        ))
-    })? {
-        match field.name() {
-            Some("description") => {
-                parts.description = field.text().await.map_err(|e| {
-                    Error::Invalid(format!(
-                        "envoi interrompu : {}",
-                        crate::platform::upload::multipart_reason(&e)
-                    ))
-                })?;
-            }
-            Some("fichier") => {
-                parts.filename = field.file_name().unwrap_or_default().to_owned();
-                parts.content = field
-                    .bytes()
-                    .await
-                    .map_err(|e| {
-                        Error::Invalid(format!(
-                            "envoi interrompu : {}",
-                            crate::platform::upload::multipart_reason(&e)
-                        ))
-                    })?
-                    .to_vec();
-            }
-            _ => {}
-        }
-    }
-    Ok(parts)
 }
 
 /// Attaches a scan to an application (multipart: `description`,
@@ -114,23 +67,6 @@ pub async fn download_scan(
     Ok(scan_response(&state, id).await?)
 }
 
-/// A scan answered as a download.
-pub async fn scan_response(state: &AppState, id: i64) -> Result<Response, Error> {
-    let (scan, content) = social::open_scan(state, id).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, scan.content_type.clone()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", scan.filename),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        content,
-    )
-        .into_response())
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DataQuery {
@@ -150,22 +86,6 @@ pub async fn my_data(
     Query(q): Query<DataQuery>,
 ) -> Result<Json<HouseholdExport>, ApiError> {
     Ok(Json(export(&state, &me, q.household.as_deref()).await?))
-}
-
-/// The export for a household itself, or for an agent the household named.
-pub async fn export(
-    state: &AppState,
-    me: &Principal,
-    household: Option<&str>,
-) -> Result<HouseholdExport, Error> {
-    if is_staff(me) {
-        let code = household
-            .ok_or_else(|| Error::Invalid("household: the household's code is required".into()))?;
-        let h = social_tariff::get_household(&state.db, Scope::All, code).await?;
-        Ok(social_tariff::household_export(&state.db, Scope::All, Some(&h.code)).await?)
-    } else {
-        Ok(social_tariff::household_export(&state.db, me.household_scope(), None).await?)
-    }
 }
 
 /// What the retention rules deleted, the newest first (file numbers and

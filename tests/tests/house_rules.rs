@@ -98,3 +98,29 @@ fn the_test_block_is_not_counted() {
     assert_eq!(code_lines("a\nb\n#[cfg(test)]\nmod tests {\n}\n"), 2);
     assert_eq!(code_lines("a\nb\n"), 2);
 }
+
+#[test]
+fn a_domains_pages_never_import_its_api_handlers() {
+    // Pages and API handlers of a domain share the domain's functions
+    // (mod.rs, scope.rs, files.rs, documents.rs …), never each other's
+    // modules: a page that called a handler's module once linked to a
+    // bearer-only route.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src");
+    let mut faults = Vec::new();
+    for domain in ["network", "monitoring", "billing", "social"] {
+        let dir = root.join(domain);
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with("_api.rs") || name == "api.rs" || name == "mod.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("_api::") || line.contains(&format!("crate::{domain}::api::")) {
+                    faults.push(format!("src/{domain}/{name}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(faults.is_empty(), "{}", faults.join("\n"));
+}
