@@ -338,6 +338,15 @@ fn opt_day(s: Option<String>) -> Result<Option<NaiveDate>> {
     s.as_deref().map(day).transpose()
 }
 
+/// A row the loop above always has: kept as an error rather than a panic.
+fn unreachable_none() -> Result<i64> {
+    Err(Error::Invalid("abonnement non créé : réessayez".into()))
+}
+
+/// How many codes are drawn before giving up (each draw collides with
+/// odds of one in 887 million per existing record).
+const CODE_DRAWS: usize = 8;
+
 /// A human code: a prefix and six characters without look-alikes.
 fn new_code(prefix: &str) -> String {
     use rand::Rng;
@@ -514,11 +523,15 @@ pub(crate) async fn insert_account(
     former_ref: Option<&str>,
 ) -> Result<Account> {
     new.check()?;
-    let r = sqlx::query(&format!(
-        "INSERT INTO bil_accounts (code, kind, name, address, postcode, town, email, siren, vat_number, household, created_at, former_ref)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {ACCOUNT_COLUMNS}"
-    ))
-    .bind(new_code("CPT"))
+    // A code drawn twice (one in 887 million per account) is drawn again:
+    // the conflict on the code alone is skipped, not mistaken for another.
+    for _ in 0..CODE_DRAWS {
+        let r = sqlx::query(&format!(
+            "INSERT INTO bil_accounts (code, kind, name, address, postcode, town, email, siren, vat_number, household, created_at, former_ref)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (code) DO NOTHING RETURNING {ACCOUNT_COLUMNS}"
+        ))
+        .bind(new_code("CPT"))
     .bind(new.kind.as_str())
     .bind(new.name.trim())
     .bind(new.address.trim())
@@ -529,20 +542,34 @@ pub(crate) async fn insert_account(
     .bind(new.vat_number.as_deref().map(str::trim))
     .bind(new.household.as_deref().map(str::trim))
     .bind(time::to_db(time::now()))
-    .bind(former_ref)
-    .fetch_one(&mut *conn)
-    .await;
-    let r = match r {
-        Ok(r) => r,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::Invalid(format!(
-                "le client « {} » de l'opérateur sortant a déjà été repris",
-                former_ref.unwrap_or_default()
-            )))
+        .bind(former_ref)
+        .fetch_optional(&mut *conn)
+        .await;
+        match r {
+            Ok(Some(r)) => return account_created(conn, actor, &r, former_ref).await,
+            Ok(None) => continue,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::Invalid(format!(
+                    "le client « {} » de l'opérateur sortant a déjà été repris",
+                    former_ref.unwrap_or_default()
+                )))
+            }
+            Err(e) => return Err(storage(e)),
         }
-        Err(e) => return Err(storage(e)),
-    };
-    let account = account_from(&r)?;
+    }
+    Err(Error::Invalid(format!(
+        "aucun code de compte libre après {CODE_DRAWS} tirages : réessayez"
+    )))
+}
+
+/// The account just inserted, with its audit entry.
+async fn account_created(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    r: &sqlx::any::AnyRow,
+    former_ref: Option<&str>,
+) -> Result<Account> {
+    let account = account_from(r)?;
     audit::record(
         conn,
         actor,
@@ -627,22 +654,39 @@ pub(crate) async fn insert_subscription(
             offer.code
         )));
     }
-    let code = new_code("ABO");
-    let inserted = sqlx::query(
-        "INSERT INTO bil_subscriptions (code, account_id, line_id, started_on, created_at, setup_fee_cents, setup_offer_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(&code)
-    .bind(account_id)
-    .bind(line_id.trim())
-    .bind(on.to_string())
-    .bind(time::to_db(time::now()))
-    .bind(if owes_setup_fee { offer.setup_fee.0 } else { 0 })
-    .bind(offer_id)
-    .fetch_one(&mut *tx)
-    .await;
+    // A code drawn twice is drawn again (see `insert_account`).
+    let mut drawn = None;
+    for _ in 0..CODE_DRAWS {
+        let code = new_code("ABO");
+        let inserted = sqlx::query(
+            "INSERT INTO bil_subscriptions (code, account_id, line_id, started_on, created_at, setup_fee_cents, setup_offer_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING RETURNING id",
+        )
+        .bind(&code)
+        .bind(account_id)
+        .bind(line_id.trim())
+        .bind(on.to_string())
+        .bind(time::to_db(time::now()))
+        .bind(if owes_setup_fee { offer.setup_fee.0 } else { 0 })
+        .bind(offer_id)
+        .fetch_optional(&mut *tx)
+        .await;
+        match inserted {
+            Ok(None) => continue,
+            other => {
+                drawn = Some((code, other));
+                break;
+            }
+        }
+    }
+    let Some((code, inserted)) = drawn else {
+        return Err(Error::Invalid(format!(
+            "aucun code d'abonnement libre après {CODE_DRAWS} tirages : réessayez"
+        )));
+    };
     let id: i64 = match inserted {
-        Ok(r) => r.try_get("id").map_err(storage)?,
+        Ok(Some(r)) => r.try_get("id").map_err(storage)?,
+        Ok(None) => unreachable_none()?,
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::Invalid(format!(
                 "la ligne {} a déjà un abonnement en cours",
